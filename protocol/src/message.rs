@@ -16,8 +16,10 @@
 use thiserror::Error;
 use yrs::encoding::read::{self, Cursor, Read};
 use yrs::encoding::write::Write;
+use std::collections::HashMap;
+use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{AwarenessUpdate, SyncMessage};
-use yrs::updates::decoder::Decode;
+use yrs::{ClientID, StateVector};
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 
 use crate::extension::Extension;
@@ -56,6 +58,8 @@ pub enum DecodeError {
     AwarenessNotJson { client: u64 },
     #[error("extension body is not a JSON object with a type: {0}")]
     ExtensionJson(String),
+    #[error("client id {0} exceeds 53 bits")]
+    ClientIdTooLarge(u64),
     #[error("{0} trailing bytes after the message")]
     TrailingBytes(usize),
 }
@@ -156,34 +160,64 @@ fn decode_sync(cur: &mut Cursor<'_>) -> Result<SyncMessage, DecodeError> {
     let step = cur.read_var::<u64>()?;
     let payload = cur.read_buf()?;
     Ok(match step {
-        0 => SyncMessage::SyncStep1(yrs::StateVector::decode_v1(payload)?),
+        0 => SyncMessage::SyncStep1(decode_state_vector(payload)?),
         1 => SyncMessage::SyncStep2(payload.to_vec()),
         2 => SyncMessage::Update(payload.to_vec()),
         other => return Err(DecodeError::UnknownSyncStep(other)),
     })
 }
 
-/// Decodes an awareness update and checks that every state is JSON (or `null`), so a
-/// gateway never relays a state that would throw in every browser's `JSON.parse`.
+/// Largest client id Yjs can produce (53 bits: a JavaScript safe integer). yrs debug builds
+/// assert on larger ids, so they are rejected here before yrs sees them.
+pub const MAX_CLIENT_ID: u64 = (1 << 53) - 1;
+
+fn read_client_id(cur: &mut Cursor<'_>) -> Result<ClientID, DecodeError> {
+    let id = cur.read_var::<u64>()?;
+    if id > MAX_CLIENT_ID {
+        return Err(DecodeError::ClientIdTooLarge(id));
+    }
+    Ok(ClientID::new(id))
+}
+
+/// Decodes a state vector (sync step 1) with checked client ids.
+pub fn decode_state_vector(buf: &[u8]) -> Result<StateVector, DecodeError> {
+    let mut cur = Cursor::new(buf);
+    let len = cur.read_var::<u32>()?;
+    let mut sv = StateVector::default();
+    for _ in 0..len {
+        let client = read_client_id(&mut cur)?;
+        let clock = cur.read_var::<u32>()?;
+        sv.set_max(client, clock);
+    }
+    Ok(sv)
+}
+
+/// Decodes an awareness update with checked client ids, and checks that every state is
+/// JSON (or `null`), so a gateway never relays a state that would throw in every browser's
+/// `JSON.parse`.
 pub fn decode_awareness(buf: &[u8]) -> Result<AwarenessUpdate, DecodeError> {
-    let update = AwarenessUpdate::decode_v1(buf)?;
-    for (client, entry) in &update.clients {
-        if serde_json::from_str::<serde::de::IgnoredAny>(&entry.json).is_err() {
+    let mut cur = Cursor::new(buf);
+    let len = cur.read_var::<u32>()?;
+    let mut clients = HashMap::new();
+    for _ in 0..len {
+        let client = read_client_id(&mut cur)?;
+        let clock = cur.read_var::<u32>()?;
+        let json = cur.read_string()?;
+        if serde_json::from_str::<serde::de::IgnoredAny>(json).is_err() {
             return Err(DecodeError::AwarenessNotJson {
                 client: client.get(),
             });
         }
+        let json = json.into();
+        clients.insert(client, AwarenessUpdateEntry { clock, json });
     }
-    Ok(update)
+    Ok(AwarenessUpdate { clients })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use std::collections::HashMap;
-    use yrs::sync::awareness::AwarenessUpdateEntry;
-    use yrs::{ClientID, StateVector};
 
     fn awareness(entries: &[(u64, u32, &str)]) -> AwarenessUpdate {
         let clients: HashMap<_, _> = entries
@@ -258,6 +292,34 @@ mod tests {
             Message::decode(&encode_update(&[1, 2, 3])[..3]),
             Err(DecodeError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn rejects_client_ids_over_53_bits() {
+        let big = 1u64 << 60;
+        let mut enc = EncoderV1::new();
+        enc.write_var(1u32);
+        enc.write_var(big);
+        enc.write_var(1u32);
+        enc.write_string("{}");
+        let frame = encode_awareness(&enc.to_vec());
+        assert_eq!(Message::decode(&frame), Err(DecodeError::ClientIdTooLarge(big)));
+
+        let mut sv = EncoderV1::new();
+        sv.write_var(1u32);
+        sv.write_var(big);
+        sv.write_var(3u32);
+        let frame = encode_sync_payload(0, &sv.to_vec());
+        assert_eq!(Message::decode(&frame), Err(DecodeError::ClientIdTooLarge(big)));
+    }
+
+    #[test]
+    fn state_vectors_round_trip() {
+        let mut sv = StateVector::default();
+        sv.set_max(ClientID::new(7), 12);
+        sv.set_max(ClientID::new(MAX_CLIENT_ID), 1);
+        let msg = Message::Sync(SyncMessage::SyncStep1(sv));
+        assert_eq!(Message::decode(&msg.encode()), Ok(msg));
     }
 
     proptest! {
