@@ -1,1 +1,35 @@
-pub fn x(){}
+//! The collab gateway: y-websocket rooms shared between gateway pods through Redis.
+//!
+//! A tour, following one edit:
+//! - [`app`] serves `GET /doc/{file}` (WebSocket), `/healthz`, `/readyz`, and wires the parts.
+//! - [`session`] owns one socket: strict decoding ([`collab_protocol::Message`]), frame
+//!   limits, keepalives. It feeds the file's room and writes what the room queues for it.
+//! - [`rooms`] finds or opens the room of a file; [`room`] is that room's actor task: it
+//!   validates updates by applying them to its [`replica`], relays them to local clients
+//!   at once, and hands them to its publisher, which appends them to the log in Redis and
+//!   publishes them with their log position in one atomic script ([`store`]).
+//! - [`bus`] holds the gateway's one subscription connection: it routes channel messages
+//!   to rooms, and turns disconnections, resubscriptions and overflows into catch-ups from
+//!   the log, so a message pub/sub dropped is never an update lost. It also tracks other
+//!   gateways' heartbeats so the cursors of a dead gateway vanish.
+//! - [`presence`] tracks awareness states (cursors) and which connection or gateway owns
+//!   each; [`outbox`] is a connection's bounded send queue and close switch.
+//! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
+//!
+//! Data flows one way: socket -> session -> room -> store/bus -> Redis, and
+//! Redis -> bus -> room -> sessions. A room never touches a socket; a session never
+//! touches Redis.
+
+pub mod app;
+pub mod bus;
+pub mod config;
+pub mod embedded_redis;
+pub mod outbox;
+pub mod presence;
+pub mod replica;
+pub mod room;
+pub mod rooms;
+pub mod session;
+pub mod store;
+
+pub use config::Config;

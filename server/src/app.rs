@@ -1,0 +1,207 @@
+//! The HTTP surface: the WebSocket endpoint, health and readiness, and the wiring of
+//! Redis, bus, store and rooms into one gateway.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use collab_protocol::Keys;
+use collab_protocol::envelope::is_valid_gateway_id;
+use dashmap::DashMap;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::bus::{Bus, BusTasks};
+use crate::config::Config;
+use crate::embedded_redis::EmbeddedRedis;
+use crate::room::RoomContext;
+use crate::rooms::Rooms;
+use crate::session;
+use crate::store::Store;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub rooms: Rooms,
+    pub store: Store,
+    pub bus: Bus,
+    /// Flips to true when the gateway starts draining.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// A running gateway's parts that must live as long as it serves.
+pub struct Gateway {
+    pub state: Arc<AppState>,
+    pub shutdown: watch::Sender<bool>,
+    _bus_tasks: BusTasks,
+}
+
+impl Gateway {
+    /// Connects to Redis, starts the bus and builds the shared state.
+    pub async fn connect(config: Config, redis_url: &str) -> anyhow::Result<Gateway> {
+        let gateway_id = match &config.gateway_id {
+            Some(id) if is_valid_gateway_id(id) => id.clone(),
+            Some(id) => anyhow::bail!(
+                "gateway id {id:?} is invalid: use 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'"
+            ),
+            None => format!("gw-{:016x}", rand::random::<u64>()),
+        };
+        let keys = Keys::new(config.key_prefix.clone());
+        let client = redis::Client::open(redis_url)?;
+        let commands = ConnectionManager::new_with_config(
+            client.clone(),
+            ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(5)))
+                .set_response_timeout(Some(Duration::from_secs(10)))
+                .set_max_delay(Duration::from_secs(2)),
+        )
+        .await?;
+        let store = Store::new(commands.clone(), keys.clone());
+        let (bus, bus_tasks) = Bus::start(
+            &client,
+            commands,
+            keys,
+            gateway_id.clone(),
+            config.gateway_timeout(),
+        )
+        .await?;
+        let config = Arc::new(config);
+        let ctx = Arc::new(RoomContext {
+            config: config.clone(),
+            store: store.clone(),
+            bus: bus.clone(),
+            registry: Arc::new(DashMap::new()),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        tracing::info!(gateway_id, "connected to redis");
+        Ok(Gateway {
+            state: Arc::new(AppState {
+                config,
+                rooms: Rooms::new(ctx),
+                store,
+                bus,
+                shutdown: shutdown_rx,
+            }),
+            shutdown,
+            _bus_tasks: bus_tasks,
+        })
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(ready))
+            .route("/doc", get(doc_without_id))
+            .route("/doc/", get(doc_without_id))
+            .route("/doc/{*file}", get(doc))
+            .with_state(self.state.clone())
+    }
+}
+
+/// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
+/// URL is configured.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let embedded = match &config.redis_url {
+        Some(_) => None,
+        None => Some(EmbeddedRedis::start(config.embedded_redis_dir.clone()).await?),
+    };
+    let redis_url = match (&config.redis_url, &embedded) {
+        (Some(url), _) => url.clone(),
+        (None, Some(redis)) => redis.url(),
+        (None, None) => unreachable!("an embedded redis exists when no URL is given"),
+    };
+    let listener = TcpListener::bind(config.listen).await?;
+    let gateway = Gateway::connect(config, &redis_url).await?;
+    let addr = listener.local_addr()?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "collab-gateway listening on {addr}");
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, redis = %redact(&redis_url), "serving");
+
+    let shutdown = gateway.shutdown.clone();
+    let drain = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: closing clients with 1012");
+        let _ = shutdown.send(true);
+    };
+    axum::serve(listener, gateway.router())
+        .with_graceful_shutdown(drain)
+        .await?;
+    gateway.state.bus.say_goodbye().await;
+    if let Some(redis) = embedded {
+        redis.stop().await;
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, host)) => format!("redis://***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if !state.bus.is_live() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "redis subscription down").into_response();
+    }
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => "ready".into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable").into_response(),
+    }
+}
+
+fn upgrade(ws: WebSocketUpgrade, file: String, state: Arc<AppState>) -> Response {
+    let max = state.config.max_frame_bytes;
+    // The socket's own limit sits above ours so that an oversized frame is read and
+    // refused with 1009 and a reason, instead of failing the connection.
+    let hard_limit = max.saturating_mul(2).max(max + (64 << 10));
+    ws.read_buffer_size(4 << 10)
+        .write_buffer_size(0)
+        .max_write_buffer_size(max.max(1 << 20).saturating_mul(4))
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| session::serve(socket, file, state))
+}
+
+async fn doc(
+    ws: WebSocketUpgrade,
+    Path(file): Path<String>,
+    State(state): State<Arc<AppState>>,
+) -> Response {
+    upgrade(ws, file, state)
+}
+
+async fn doc_without_id(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Response {
+    upgrade(ws, String::new(), state)
+}

@@ -1,0 +1,194 @@
+//! Routes what the subscription connection receives to rooms, without ever blocking it.
+//!
+//! Runs inside the Redis connection's push callback, so it only does map look-ups and
+//! non-blocking sends. A room whose inbox is full, and every room after a disconnection,
+//! is told to catch up from the log instead: pub/sub may drop, the log does not.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use collab_protocol::Keys;
+use collab_protocol::envelope::{Envelope, Kind};
+use dashmap::DashMap;
+use redis::{PushInfo, PushKind, Value};
+use tokio::sync::{Notify, mpsc};
+
+use super::liveness::Liveness;
+
+/// Out-of-band signals for one room: flags plus one wake-up.
+#[derive(Default)]
+pub struct RoomSignals {
+    catch_up: AtomicBool,
+    gone_gateways: Mutex<Vec<String>>,
+    notify: Notify,
+}
+
+impl RoomSignals {
+    /// Asks the room to read what it missed from the log.
+    pub fn request_catch_up(&self) {
+        self.catch_up.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+
+    /// Tells the room that a gateway died, so its clients' cursors go.
+    pub fn gateway_gone(&self, gateway: &str) {
+        if let Ok(mut gone) = self.gone_gateways.lock() {
+            gone.push(gateway.to_owned());
+        }
+        self.notify.notify_one();
+    }
+
+    /// Waits for any signal.
+    pub async fn notified(&self) {
+        self.notify.notified().await
+    }
+
+    /// Takes the pending catch-up request.
+    pub fn take_catch_up(&self) -> bool {
+        self.catch_up.swap(false, Ordering::AcqRel)
+    }
+
+    /// Takes the gateways reported gone since the last call.
+    pub fn take_gone(&self) -> Vec<String> {
+        self.gone_gateways
+            .lock()
+            .map(|mut g| std::mem::take(&mut *g))
+            .unwrap_or_default()
+    }
+}
+
+/// Where a room receives its channel's messages.
+#[derive(Clone)]
+pub struct RoomSink {
+    pub room_id: u64,
+    pub tx: mpsc::Sender<Envelope>,
+    pub signals: Arc<RoomSignals>,
+}
+
+pub struct Router {
+    keys: Keys,
+    gateways_channel: String,
+    own_id: String,
+    routes: DashMap<String, RoomSink>,
+    live: AtomicBool,
+    pub(super) liveness: Arc<Liveness>,
+}
+
+impl Router {
+    pub fn new(keys: Keys, own_id: String, liveness: Arc<Liveness>) -> Self {
+        Router {
+            gateways_channel: keys.gateways_channel(),
+            keys,
+            own_id,
+            routes: DashMap::new(),
+            live: AtomicBool::new(false),
+            liveness,
+        }
+    }
+
+    pub fn insert(&self, channel: String, sink: RoomSink) {
+        self.routes.insert(channel, sink);
+    }
+
+    /// Removes the route if it still belongs to `room_id` (a newer room may have taken it).
+    pub fn remove(&self, channel: &str, room_id: u64) {
+        self.routes
+            .remove_if(channel, |_, sink| sink.room_id == room_id);
+    }
+
+    /// Whether the subscription connection is up.
+    pub fn is_live(&self) -> bool {
+        self.live.load(Ordering::Acquire)
+    }
+
+    pub fn set_live(&self, live: bool) {
+        self.live.store(live, Ordering::Release);
+    }
+
+    /// Tells every room that `gateway` is gone.
+    pub fn gateway_gone(&self, gateway: &str) {
+        for sink in self.routes.iter() {
+            sink.signals.gateway_gone(gateway);
+        }
+    }
+
+    /// Handles one push from the subscription connection.
+    pub fn on_push(&self, push: PushInfo) {
+        match push.kind {
+            PushKind::Message | PushKind::SMessage => {
+                let mut data = push.data.into_iter();
+                if let (Some(Value::BulkString(channel)), Some(Value::BulkString(payload))) =
+                    (data.next(), data.next())
+                {
+                    self.on_message(&channel, Bytes::from(payload));
+                }
+            }
+            PushKind::Subscribe | PushKind::SSubscribe => {
+                if let Some(Value::BulkString(channel)) = push.data.first() {
+                    self.on_subscribed(channel);
+                }
+            }
+            PushKind::Disconnection | PushKind::SUnsubscribe => {
+                if push.kind == PushKind::Disconnection {
+                    self.set_live(false);
+                    tracing::warn!("redis subscription connection lost; rooms will catch up");
+                }
+                for sink in self.routes.iter() {
+                    sink.signals.request_catch_up();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_subscribed(&self, channel: &[u8]) {
+        let Ok(channel) = std::str::from_utf8(channel) else {
+            return;
+        };
+        if channel == self.gateways_channel {
+            self.set_live(true);
+        } else if let Some(sink) = self.routes.get(channel) {
+            // A (re)subscription: anything published before it may be gone.
+            sink.signals.request_catch_up();
+        }
+    }
+
+    fn on_message(&self, channel: &[u8], payload: Bytes) {
+        let Ok(channel) = std::str::from_utf8(channel) else {
+            return;
+        };
+        let envelope = match Envelope::decode(payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(channel, %error, "dropping undecodable bus message");
+                return;
+            }
+        };
+        if channel == self.gateways_channel {
+            if envelope.origin != self.own_id {
+                match envelope.kind {
+                    Kind::Heartbeat => self.liveness.saw(&envelope.origin),
+                    Kind::Leaving => {
+                        self.liveness.forget(&envelope.origin);
+                        self.gateway_gone(&envelope.origin);
+                    }
+                    _ => {}
+                }
+            }
+            return;
+        }
+        let Some(sink) = self.routes.get(channel) else {
+            return;
+        };
+        if envelope.origin != self.own_id {
+            self.liveness.saw(&envelope.origin);
+        }
+        let is_update = matches!(envelope.kind, Kind::Update { .. });
+        if sink.tx.try_send(envelope).is_err() && is_update {
+            // Inbox full: the log has the update; the room reads it from there.
+            sink.signals.request_catch_up();
+        }
+        debug_assert!(self.keys.file_of_channel(channel).is_some());
+    }
+}

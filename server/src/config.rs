@@ -1,0 +1,98 @@
+//! Gateway configuration: every knob is a flag and an environment variable (clap).
+//! Operators and other programs start the gateway by these names: keep them stable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// A y-websocket gateway that shares documents with other gateways through Redis.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "collab-gateway", version, about, long_about = None)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:0` picks a free port; the bound address is printed).
+    #[arg(long, env = "COLLAB_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Redis URL. Without one, the gateway starts a local redis-server child process.
+    #[arg(long, env = "COLLAB_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Folder for the embedded redis-server's data (append-only file). Default: a folder
+    /// named `collab-redis-data` in the working directory.
+    #[arg(long, env = "COLLAB_EMBEDDED_REDIS_DIR")]
+    pub embedded_redis_dir: Option<PathBuf>,
+
+    /// Prefix of every Redis key and channel.
+    #[arg(long, env = "COLLAB_KEY_PREFIX", default_value = "collab")]
+    pub key_prefix: String,
+
+    /// This gateway's id in published messages (`[A-Za-z0-9_-]`, at most 64). Default: random.
+    #[arg(long, env = "COLLAB_GATEWAY_ID")]
+    pub gateway_id: Option<String>,
+
+    /// Largest WebSocket frame a client may send, in bytes (larger: close 1009).
+    #[arg(long, env = "COLLAB_MAX_FRAME_BYTES", default_value_t = 1 << 20)]
+    pub max_frame_bytes: usize,
+
+    /// Largest document a room accepts, in bytes of its encoded state (larger: close 1009).
+    #[arg(long, env = "COLLAB_MAX_DOC_BYTES", default_value_t = 64 << 20)]
+    pub max_doc_bytes: usize,
+
+    /// Messages queued for one client before it counts as too slow (close 1013).
+    #[arg(long, env = "COLLAB_SEND_QUEUE", default_value_t = 1024)]
+    pub send_queue: usize,
+
+    /// Log entries of a file before they are compacted into its snapshot.
+    #[arg(long, env = "COLLAB_COMPACT_AFTER", default_value_t = 256)]
+    pub compact_after: u64,
+
+    /// How long a room stays open after its last client left, in milliseconds.
+    #[arg(long, env = "COLLAB_ROOM_GRACE_MS", default_value_t = 2000)]
+    pub room_grace_ms: u64,
+
+    /// Longest silence towards a client, in milliseconds, before a keepalive is sent
+    /// (the stock client reconnects after 30 s without a message).
+    #[arg(long, env = "COLLAB_KEEPALIVE_MS", default_value_t = 10_000)]
+    pub keepalive_ms: u64,
+
+    /// A gateway not heard from for this long, in milliseconds, counts as dead: its
+    /// clients' cursors are removed.
+    #[arg(long, env = "COLLAB_GATEWAY_TIMEOUT_MS", default_value_t = 6000)]
+    pub gateway_timeout_ms: u64,
+
+    /// How often each room checks the log head for missed updates, in milliseconds (the
+    /// safety net under pub/sub's at-most-once delivery).
+    #[arg(long, env = "COLLAB_TAIL_CHECK_MS", default_value_t = 5000)]
+    pub tail_check_ms: u64,
+
+    /// Name of the root `Y.Text` holding a file's content.
+    #[arg(long, env = "COLLAB_TEXT_NAME", default_value = "monaco")]
+    pub text_name: String,
+
+    /// Log format.
+    #[arg(long, env = "COLLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    pub fn room_grace(&self) -> Duration {
+        Duration::from_millis(self.room_grace_ms)
+    }
+    pub fn keepalive(&self) -> Duration {
+        Duration::from_millis(self.keepalive_ms.max(100))
+    }
+    pub fn gateway_timeout(&self) -> Duration {
+        Duration::from_millis(self.gateway_timeout_ms.max(300))
+    }
+    pub fn tail_check(&self) -> Duration {
+        Duration::from_millis(self.tail_check_ms.max(100))
+    }
+}

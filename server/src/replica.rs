@@ -1,0 +1,133 @@
+//! A room's copy of a file: a yrs doc and the rule for what an applied update means.
+//!
+//! Sans-IO: it takes bytes, returns bytes, and knows nothing of sockets or Redis, so its
+//! behaviour is unit-tested directly.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use thiserror::Error;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
+
+#[derive(Debug, Error)]
+pub enum ApplyError {
+    #[error("update does not decode: {0}")]
+    Decode(String),
+    #[error("update does not apply: {0}")]
+    Apply(String),
+    #[error("applying the update panicked; the replica must be rebuilt")]
+    Panicked,
+}
+
+pub struct Replica {
+    doc: Doc,
+    text_name: String,
+}
+
+impl Replica {
+    /// An empty replica: UTF-16 offsets like Monaco and Yjs, and GC off so server-side undo
+    /// can restore deleted text.
+    pub fn new(text_name: &str) -> Self {
+        let doc = Doc::with_options(Options {
+            offset_kind: OffsetKind::Utf16,
+            skip_gc: true,
+            ..Options::default()
+        });
+        Replica {
+            doc,
+            text_name: text_name.to_owned(),
+        }
+    }
+
+    /// Applies a v1 update. Returns the update to relay to others: `None` when it changed
+    /// nothing (already known), the changes it made otherwise, or the update itself when
+    /// part of it waits for missing predecessors (so the part is not lost to others).
+    pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+        let decoded = Update::decode_v1(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let mut txn = self.doc.transact_mut();
+            txn.apply_update(decoded)
+                .map_err(|e| ApplyError::Apply(e.to_string()))?;
+            if txn.has_missing_updates() {
+                return Ok(Some(update.to_vec()));
+            }
+            if txn.insert_set().is_empty() && txn.delete_set().is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(txn.encode_update_v1()))
+        }));
+        result.unwrap_or(Err(ApplyError::Panicked))
+    }
+
+    pub fn state_vector(&self) -> StateVector {
+        self.doc.transact().state_vector()
+    }
+
+    /// What a peer at `sv` lacks (sync step 2).
+    pub fn diff(&self, sv: &StateVector) -> Vec<u8> {
+        self.doc.transact().encode_diff_v1(sv)
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> String {
+        let text = self.doc.get_or_insert_text(self.text_name.as_str());
+        text.get_string(&self.doc.transact())
+    }
+
+    pub fn doc(&self) -> &Doc {
+        &self.doc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::Text;
+
+    fn edit(text: &str) -> Vec<u8> {
+        let doc = Doc::new();
+        let t = doc.get_or_insert_text("monaco");
+        let mut txn = doc.transact_mut();
+        t.insert(&mut txn, 0, text);
+        txn.encode_update_v1()
+    }
+
+    #[test]
+    fn relays_new_changes_and_skips_known_ones() {
+        let replica = Replica::new("monaco");
+        let update = edit("hello");
+        assert!(replica.apply(&update).expect("applies").is_some());
+        assert_eq!(replica.apply(&update).expect("applies again"), None);
+        assert_eq!(replica.text(), "hello");
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        let replica = Replica::new("monaco");
+        assert!(replica.apply(&[0xff, 0xff, 0xff]).is_err());
+        assert_eq!(replica.text(), "");
+    }
+
+    #[test]
+    fn keeps_out_of_order_updates_for_later() {
+        let doc = Doc::new();
+        let t = doc.get_or_insert_text("monaco");
+        let first = {
+            let mut txn = doc.transact_mut();
+            t.insert(&mut txn, 0, "ab");
+            txn.encode_update_v1()
+        };
+        let second = {
+            let mut txn = doc.transact_mut();
+            t.insert(&mut txn, 2, "cd");
+            txn.encode_update_v1()
+        };
+        let replica = Replica::new("monaco");
+        assert_eq!(
+            replica.apply(&second).expect("pending").as_deref(),
+            Some(&second[..])
+        );
+        assert!(replica.apply(&first).expect("applies").is_some());
+        assert_eq!(replica.text(), "abcd");
+    }
+}

@@ -1,0 +1,522 @@
+//! One open file on this gateway: an actor task that owns the file's replica and presence,
+//! its local connections and its Redis subscription.
+//!
+//! Everything that changes a room happens on its task, in order: client messages arrive
+//! through a bounded queue (a flooding client waits, nobody else does), channel messages
+//! through the bus, and outgoing frames leave through each connection's [`Outbox`] without
+//! waiting. Accepted updates are relayed to local clients at once and handed to the room's
+//! publisher task, which appends them to the log (batched) without holding up the room.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use collab_protocol::envelope::{Envelope, Kind};
+use collab_protocol::message::{decode_awareness, encode_awareness, encode_step2, encode_update};
+use collab_protocol::{FileId, Message, close};
+use dashmap::DashMap;
+use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
+use yrs::sync::SyncMessage;
+use yrs::updates::encoder::Encode;
+
+use crate::bus::{Bus, RoomSignals, RoomSink};
+use crate::config::Config;
+use crate::outbox::{CloseReason, Outbox, Queued};
+use crate::presence::{ConnId, Presence};
+use crate::replica::{ApplyError, Replica};
+use crate::store::{CompactOutcome, Store, Tail};
+
+/// Capacity of a room's queue of client messages.
+const CLIENT_QUEUE: usize = 256;
+/// Capacity of a room's queue of channel messages (overflow falls back to the log).
+const REMOTE_QUEUE: usize = 1024;
+
+/// Why a connection could not join.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The room was closing; open a new one.
+    #[error("room retired")]
+    Retired,
+    #[error("document unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub enum RoomCmd {
+    Join {
+        conn: ConnId,
+        outbox: Outbox,
+        reply: oneshot::Sender<Result<(), JoinError>>,
+    },
+    Leave {
+        conn: ConnId,
+    },
+    Client {
+        conn: ConnId,
+        msg: Message,
+    },
+}
+
+/// The address of a room task.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub id: u64,
+    pub tx: mpsc::Sender<RoomCmd>,
+}
+
+/// What every room of a gateway shares.
+pub struct RoomContext {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub bus: Bus,
+    pub registry: Arc<DashMap<FileId, RoomHandle>>,
+}
+
+pub struct Room {
+    id: u64,
+    file: FileId,
+    ctx: Arc<RoomContext>,
+    replica: Replica,
+    presence: Presence,
+    conns: HashMap<ConnId, Outbox>,
+    /// Highest log position whose update (and all before it) this replica holds.
+    applied: u64,
+    /// Rough size of the document: loaded state plus accepted updates.
+    doc_bytes: usize,
+    empty_since: Option<Instant>,
+    publisher: mpsc::UnboundedSender<Vec<u8>>,
+    signals: Arc<RoomSignals>,
+}
+
+/// Starts the task of a new room for `file` and returns its handle.
+pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
+    let (tx, rx) = mpsc::channel(CLIENT_QUEUE);
+    let (remote_tx, remote_rx) = mpsc::channel(REMOTE_QUEUE);
+    let (publisher, updates) = mpsc::unbounded_channel();
+    let signals = Arc::new(RoomSignals::default());
+    tokio::spawn(publish_updates(file.clone(), ctx.clone(), updates));
+    let replica = Replica::new(&ctx.config.text_name);
+    let presence = Presence::new(replica.doc().clone());
+    let room = Room {
+        id,
+        file,
+        ctx,
+        replica,
+        presence,
+        conns: HashMap::new(),
+        applied: 0,
+        doc_bytes: 0,
+        empty_since: Some(Instant::now()),
+        publisher,
+        signals: signals.clone(),
+    };
+    let sink = RoomSink {
+        room_id: id,
+        tx: remote_tx,
+        signals,
+    };
+    let span = tracing::info_span!("room", file = %room.file);
+    tokio::spawn(room.run(rx, remote_rx, sink).instrument(span));
+    RoomHandle { id, tx }
+}
+
+impl Room {
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<RoomCmd>,
+        mut remote_rx: mpsc::Receiver<Envelope>,
+        sink: RoomSink,
+    ) {
+        if let Err(error) = self.open(sink).await {
+            tracing::warn!(%error, "room could not open");
+            self.retire(&mut rx, JoinError::Unavailable(error));
+            return;
+        }
+        let config = self.ctx.config.clone();
+        let mut tail_check = tokio::time::interval(config.tail_check());
+        tail_check.tick().await;
+        let signals = self.signals.clone();
+        loop {
+            let grace_end = self.empty_since.map(|at| at + config.room_grace());
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd).await,
+                    None => break,
+                },
+                Some(envelope) = remote_rx.recv() => self.on_remote(envelope).await,
+                () = signals.notified() => self.on_signals().await,
+                _ = tail_check.tick() => self.check_tail().await,
+                () = sleep_until(grace_end), if grace_end.is_some() => {
+                    self.retire(&mut rx, JoinError::Retired);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Subscribes, then loads snapshot and log: whatever is published after the
+    /// subscription is either in the load or arrives (or shows as a gap) later.
+    async fn open(&mut self, sink: RoomSink) -> Result<(), String> {
+        self.ctx
+            .bus
+            .join(&self.file, sink)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tail = self
+            .ctx
+            .store
+            .read_since(&self.file, 0)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.apply_tail(tail, false);
+        tracing::debug!(pos = self.applied, "room opened");
+        self.publish(Kind::QueryAwareness, Vec::new());
+        Ok(())
+    }
+
+    /// Leaves the registry and the channel; joins still queued are told to retry.
+    fn retire(&mut self, rx: &mut mpsc::Receiver<RoomCmd>, why: JoinError) {
+        self.ctx
+            .registry
+            .remove_if(&self.file, |_, handle| handle.id == self.id);
+        rx.close();
+        while let Ok(cmd) = rx.try_recv() {
+            if let RoomCmd::Join { reply, .. } = cmd {
+                let _ = reply.send(Err(why.clone()));
+            }
+        }
+        self.ctx.bus.leave(&self.file, self.id);
+        tracing::debug!("room closed");
+    }
+
+    async fn on_command(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join {
+                conn,
+                outbox,
+                reply,
+            } => {
+                let step1 = Message::Sync(SyncMessage::SyncStep1(self.replica.state_vector()));
+                outbox.send(Bytes::from(step1.encode()));
+                if let Some(states) = self.presence.all_states() {
+                    outbox.send(Bytes::from(encode_awareness(&states)));
+                }
+                self.conns.insert(conn, outbox);
+                self.empty_since = None;
+                let _ = reply.send(Ok(()));
+            }
+            RoomCmd::Leave { conn } => self.drop_conn(conn),
+            RoomCmd::Client { conn, msg } => self.on_client(conn, msg).await,
+        }
+    }
+
+    async fn on_client(&mut self, conn: ConnId, msg: Message) {
+        match msg {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                let diff = self.replica.diff(&sv);
+                self.send_to(conn, Bytes::from(encode_step2(&diff)));
+            }
+            Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                self.accept_update(conn, &update).await
+            }
+            Message::Awareness(update) => {
+                let payload = update.encode_v1();
+                self.presence.apply_local(conn, update);
+                self.broadcast(Bytes::from(encode_awareness(&payload)), Some(conn));
+                self.publish(Kind::Awareness, payload);
+            }
+            Message::QueryAwareness => {
+                if let Some(states) = self.presence.all_states() {
+                    self.send_to(conn, Bytes::from(encode_awareness(&states)));
+                }
+            }
+            // Extension messages are handled by later features; unknown ones are ignored.
+            Message::Extension(_) | Message::Auth(_) => {}
+        }
+    }
+
+    /// Validates a client's update by applying it; relays and logs what it changed.
+    async fn accept_update(&mut self, conn: ConnId, update: &[u8]) {
+        if self.doc_bytes.saturating_add(update.len()) > self.ctx.config.max_doc_bytes {
+            self.close_conn(
+                conn,
+                CloseReason::error(
+                    close::TOO_BIG,
+                    "document-too-big",
+                    format!(
+                        "the document would exceed {} bytes",
+                        self.ctx.config.max_doc_bytes
+                    ),
+                ),
+            );
+            return;
+        }
+        match self.replica.apply(update) {
+            Ok(None) => {}
+            Ok(Some(changes)) => {
+                self.doc_bytes += changes.len();
+                self.broadcast(Bytes::from(encode_update(&changes)), Some(conn));
+                // The publisher lives as long as the room: a send cannot fail here.
+                let _ = self.publisher.send(changes);
+            }
+            Err(error) => {
+                tracing::info!(conn, %error, "rejected an update");
+                self.close_conn(
+                    conn,
+                    CloseReason::error(close::INVALID_PAYLOAD, "invalid-update", error.to_string()),
+                );
+                if matches!(error, ApplyError::Panicked) {
+                    self.rebuild().await;
+                }
+            }
+        }
+    }
+
+    async fn on_remote(&mut self, envelope: Envelope) {
+        let own = envelope.origin == self.ctx.bus.gateway_id();
+        match envelope.kind {
+            Kind::Update { pos } if pos <= self.applied => {}
+            Kind::Update { pos } if pos == self.applied + 1 => {
+                self.apply_remote(&envelope.payload);
+                self.applied = pos;
+            }
+            Kind::Update { .. } => self.catch_up().await,
+            Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
+                Ok(update) => {
+                    self.presence.apply_remote(&envelope.origin, update);
+                    self.broadcast(Bytes::from(encode_awareness(&envelope.payload)), None);
+                }
+                Err(error) => tracing::warn!(%error, "bad awareness from the bus"),
+            },
+            Kind::QueryAwareness if !own => {
+                if let Some(states) = self.presence.local_states() {
+                    self.publish(Kind::Awareness, states);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies an update from the log or channel and relays what it changed.
+    fn apply_remote(&mut self, update: &[u8]) {
+        match self.replica.apply(update) {
+            Ok(Some(changes)) => {
+                self.doc_bytes += changes.len();
+                self.broadcast(Bytes::from(encode_update(&changes)), None);
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "an update from the log does not apply"),
+        }
+    }
+
+    fn apply_tail(&mut self, tail: Tail, relay: bool) {
+        let since = self.applied;
+        let head = tail.head(since);
+        let updates = tail
+            .snapshot
+            .into_iter()
+            .map(|(_, state)| state)
+            .chain(tail.entries.into_iter().map(|e| e.update));
+        for update in updates {
+            if relay {
+                self.apply_remote(&update);
+            } else {
+                self.doc_bytes += update.len();
+                if let Err(error) = self.replica.apply(&update) {
+                    tracing::error!(%error, "a stored update does not apply");
+                }
+            }
+        }
+        self.applied = head;
+    }
+
+    /// Reads what this replica missed from the log.
+    async fn catch_up(&mut self) {
+        match self.ctx.store.read_since(&self.file, self.applied).await {
+            Ok(tail) => {
+                let before = self.applied;
+                self.apply_tail(tail, true);
+                if self.applied > before {
+                    tracing::debug!(from = before, to = self.applied, "caught up from the log");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "catch-up failed; will retry"),
+        }
+    }
+
+    async fn check_tail(&mut self) {
+        match self.ctx.store.head(&self.file).await {
+            Ok(head) if head > self.applied => self.catch_up().await,
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "tail check failed"),
+        }
+    }
+
+    async fn on_signals(&mut self) {
+        for gateway in self.signals.take_gone() {
+            if let Some(removal) = self.presence.remove_gateway(&gateway) {
+                self.broadcast(Bytes::from(encode_awareness(&removal)), None);
+            }
+        }
+        if self.signals.take_catch_up() {
+            self.catch_up().await;
+        }
+    }
+
+    /// Replaces a replica that panicked with one loaded from Redis, and asks every client
+    /// for what the new replica lacks.
+    async fn rebuild(&mut self) {
+        tracing::error!("rebuilding the room's replica after a panic");
+        self.replica = Replica::new(&self.ctx.config.text_name);
+        self.applied = 0;
+        self.doc_bytes = 0;
+        self.catch_up().await;
+        let step1 = Bytes::from(
+            Message::Sync(SyncMessage::SyncStep1(self.replica.state_vector())).encode(),
+        );
+        self.broadcast(step1, None);
+    }
+
+    fn send_to(&mut self, conn: ConnId, frame: Bytes) {
+        if let Some(outbox) = self.conns.get(&conn)
+            && outbox.send(frame) == Queued::Gone
+        {
+            self.drop_conn(conn);
+        }
+    }
+
+    /// Queues a frame for every local connection but `except`.
+    fn broadcast(&mut self, frame: Bytes, except: Option<ConnId>) {
+        let gone: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .filter(|(_, outbox)| outbox.send(frame.clone()) == Queued::Gone)
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in gone {
+            self.drop_conn(conn);
+        }
+    }
+
+    fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
+        if let Some(outbox) = self.conns.get(&conn) {
+            outbox.close(reason);
+        }
+        self.drop_conn(conn);
+    }
+
+    /// Forgets a connection and removes its cursors everywhere.
+    fn drop_conn(&mut self, conn: ConnId) {
+        if self.conns.remove(&conn).is_none() {
+            return;
+        }
+        if let Some(removal) = self.presence.remove_conn(conn) {
+            self.broadcast(Bytes::from(encode_awareness(&removal)), None);
+            self.publish(Kind::Awareness, removal);
+        }
+        if self.conns.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
+    }
+
+    /// Publishes awareness or control on the file's channel, without waiting for Redis:
+    /// awareness states carry clocks, so their order of arrival does not matter.
+    fn publish(&self, kind: Kind, payload: Vec<u8>) {
+        let bus = self.ctx.bus.clone();
+        let file = self.file.clone();
+        tokio::spawn(async move {
+            if let Err(error) = bus.publish(&file, kind, payload).await {
+                tracing::debug!(%error, "publish failed");
+            }
+        });
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Appends a room's accepted updates to the log, merging whatever queued up meanwhile
+/// into one entry, retrying while Redis is unreachable, and compacting when the log grows.
+async fn publish_updates(
+    file: FileId,
+    ctx: Arc<RoomContext>,
+    mut updates: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    const MAX_BATCH_BYTES: usize = 1 << 20;
+    let compacting = Arc::new(AtomicBool::new(false));
+    while let Some(first) = updates.recv().await {
+        let mut batch = vec![first];
+        let mut bytes = batch[0].len();
+        while bytes < MAX_BATCH_BYTES {
+            match updates.try_recv() {
+                Ok(next) => {
+                    bytes += next.len();
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let update = if batch.len() == 1 {
+            batch.swap_remove(0)
+        } else {
+            match yrs::merge_updates_v1(&batch) {
+                Ok(merged) => merged,
+                Err(error) => {
+                    tracing::error!(file = %file, %error, "merging updates failed; appending one by one");
+                    for update in batch {
+                        append_until_stored(&file, &ctx, &update, &compacting).await;
+                    }
+                    continue;
+                }
+            }
+        };
+        append_until_stored(&file, &ctx, &update, &compacting).await;
+    }
+}
+
+async fn append_until_stored(
+    file: &FileId,
+    ctx: &Arc<RoomContext>,
+    update: &[u8],
+    compacting: &Arc<AtomicBool>,
+) {
+    let mut backoff = std::time::Duration::from_millis(50);
+    let origin = ctx.bus.gateway_id();
+    loop {
+        match ctx.store.append(file, origin, update).await {
+            Ok(appended) => {
+                if appended.log_len > ctx.config.compact_after
+                    && !compacting.swap(true, Ordering::AcqRel)
+                {
+                    tokio::spawn(compact(file.clone(), ctx.store.clone(), compacting.clone()));
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(file = %file, %error, "append failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn compact(file: FileId, store: Store, compacting: Arc<AtomicBool>) {
+    match store.compact(&file).await {
+        Ok(CompactOutcome::Compacted {
+            pos,
+            entries,
+            state_bytes,
+        }) => tracing::debug!(file = %file, pos, entries, state_bytes, "compacted the log"),
+        Ok(outcome) => tracing::debug!(file = %file, ?outcome, "compaction skipped"),
+        Err(error) => tracing::warn!(file = %file, %error, "compaction failed"),
+    }
+    compacting.store(false, Ordering::Release);
+}

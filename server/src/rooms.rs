@@ -1,0 +1,101 @@
+//! The registry of open rooms: one per file with local clients, found through a
+//! concurrent map. Joiners of a file that is not open yet create its room; everyone who
+//! joins while it loads waits for that one load.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use collab_protocol::{FileId, Message};
+use dashmap::DashMap;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::outbox::Outbox;
+use crate::presence::ConnId;
+use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
+
+pub struct Rooms {
+    ctx: Arc<RoomContext>,
+    next_room: AtomicU64,
+    next_conn: AtomicU64,
+}
+
+/// A connection's membership in a room.
+pub struct Membership {
+    pub conn: ConnId,
+    tx: mpsc::Sender<RoomCmd>,
+}
+
+impl Membership {
+    /// Hands a client message to the room, waiting while its queue is full (a client
+    /// that floods its room is slowed down, not anyone else). False if the room is gone.
+    pub async fn send(&self, msg: Message) -> bool {
+        let conn = self.conn;
+        self.tx.send(RoomCmd::Client { conn, msg }).await.is_ok()
+    }
+
+    pub async fn leave(self) {
+        let _ = self.tx.send(RoomCmd::Leave { conn: self.conn }).await;
+    }
+}
+
+impl Rooms {
+    pub fn new(ctx: Arc<RoomContext>) -> Self {
+        Rooms {
+            ctx,
+            next_room: AtomicU64::new(1),
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    fn registry(&self) -> &Arc<DashMap<FileId, RoomHandle>> {
+        &self.ctx.registry
+    }
+
+    /// Number of open rooms.
+    pub fn len(&self) -> usize {
+        self.registry().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.registry().is_empty()
+    }
+
+    /// Joins `file`'s room, opening it if needed.
+    pub async fn join(&self, file: &FileId, outbox: Outbox) -> Result<Membership, JoinError> {
+        let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        // A room may retire between the look-up and the join: then open a fresh one.
+        for _ in 0..8 {
+            let handle = self.get_or_open(file);
+            let (reply, answer) = oneshot::channel();
+            let join = RoomCmd::Join {
+                conn,
+                outbox: outbox.clone(),
+                reply,
+            };
+            if handle.tx.send(join).await.is_err() {
+                continue;
+            }
+            match answer.await {
+                Ok(Ok(())) => {
+                    return Ok(Membership {
+                        conn,
+                        tx: handle.tx,
+                    });
+                }
+                Ok(Err(JoinError::Retired)) | Err(_) => continue,
+                Ok(Err(error)) => return Err(error),
+            }
+        }
+        Err(JoinError::Unavailable("the room kept closing".into()))
+    }
+
+    fn get_or_open(&self, file: &FileId) -> RoomHandle {
+        self.registry()
+            .entry(file.clone())
+            .or_insert_with(|| {
+                let id = self.next_room.fetch_add(1, Ordering::Relaxed);
+                room::spawn(id, file.clone(), self.ctx.clone())
+            })
+            .clone()
+    }
+}

@@ -1,0 +1,208 @@
+//! One client WebSocket: decodes frames strictly, enforces frame limits, feeds the room,
+//! and writes what the room queues, with keepalives so stock clients never see silence.
+//!
+//! A session never touches Redis, and a room never touches a socket: they meet at the
+//! room's command queue (client to room) and the connection's [`Outbox`] (room to client).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use bytes::Bytes;
+use collab_protocol::message::encode_awareness;
+use collab_protocol::{FileId, Message, close};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::app::AppState;
+use crate::outbox::{CloseReason, Closer, Outbox};
+use crate::room::JoinError;
+use crate::rooms::Membership;
+
+/// Serves one upgraded connection for the file named in its URL.
+pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
+    let (outbox, frames, closer) = Outbox::new(state.config.send_queue);
+    let (sink, stream) = socket.split();
+    let writer = tokio::spawn(write_frames(
+        sink,
+        frames,
+        closer.clone(),
+        state.config.keepalive(),
+    ));
+
+    match FileId::parse(&file) {
+        Err(error) => closer.close(CloseReason::error(
+            close::INVALID_REQUEST,
+            "invalid-file-id",
+            error.to_string(),
+        )),
+        Ok(file) => match state.rooms.join(&file, outbox).await {
+            Ok(member) => {
+                tracing::debug!(file = %file, conn = member.conn, "client joined");
+                let shutdown = state.shutdown.clone();
+                read_frames(
+                    stream,
+                    &member,
+                    &closer,
+                    state.config.max_frame_bytes,
+                    shutdown,
+                )
+                .await;
+                tracing::debug!(file = %file, conn = member.conn, "client left");
+                member.leave().await;
+            }
+            Err(JoinError::Retired | JoinError::Unavailable(_)) => {
+                closer.close(CloseReason::error(
+                    close::OVERLOADED,
+                    "document-unavailable",
+                    "the document could not be loaded; try again shortly",
+                ))
+            }
+        },
+    }
+    closer.close(CloseReason {
+        code: close::NORMAL,
+        error: None,
+    });
+    let _ = writer.await;
+}
+
+/// Reads client frames until the client leaves, breaks a rule, or is closed.
+async fn read_frames(
+    mut stream: SplitStream<WebSocket>,
+    member: &Membership,
+    closer: &Closer,
+    max_frame: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = closer.closed() => return,
+            _ = shutdown.wait_for(|stop| *stop) => {
+                closer.close(CloseReason::error(
+                    close::RESTARTING,
+                    "gateway-restarting",
+                    "this gateway is shutting down; reconnect",
+                ));
+                return;
+            }
+        };
+        let refusal = match frame {
+            None => return,
+            Some(Ok(WsMessage::Binary(bytes))) if bytes.len() > max_frame => {
+                too_big(bytes.len(), max_frame)
+            }
+            Some(Ok(WsMessage::Binary(bytes))) => match Message::decode(&bytes) {
+                Ok(msg) => {
+                    if !member.send(msg).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(error) => CloseReason::error(
+                    close::INVALID_PAYLOAD,
+                    "malformed-message",
+                    error.to_string(),
+                ),
+            },
+            Some(Ok(WsMessage::Text(_))) => CloseReason::error(
+                close::INVALID_PAYLOAD,
+                "text-frame",
+                "messages are binary y-websocket frames",
+            ),
+            Some(Ok(WsMessage::Close(_))) => return,
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            Some(Err(error)) => match capacity_error(&error) {
+                true => too_big(0, max_frame),
+                false => return,
+            },
+        };
+        tracing::info!(conn = member.conn, code = refusal.code, error = ?refusal.error, "closing a client");
+        closer.close(refusal);
+        return;
+    }
+}
+
+fn too_big(len: usize, max_frame: usize) -> CloseReason {
+    let size = if len > 0 {
+        format!("{len} bytes")
+    } else {
+        "a frame".to_owned()
+    };
+    CloseReason::error(
+        close::TOO_BIG,
+        "frame-too-big",
+        format!("{size} exceeds the limit of {max_frame} bytes"),
+    )
+}
+
+fn capacity_error(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// Writes queued frames; sends a keepalive after `keepalive` of silence; on close, sends
+/// the extension error (if any) and the close frame.
+async fn write_frames(
+    mut sink: SplitSink<WebSocket, WsMessage>,
+    mut frames: mpsc::Receiver<Bytes>,
+    closer: Arc<Closer>,
+    keepalive: Duration,
+) {
+    // An awareness update with no entries: stock clients count it as a sign of life and
+    // change nothing.
+    let keepalive_frame = Bytes::from(encode_awareness(&[0]));
+    let mut quiet_until = Instant::now() + keepalive;
+    loop {
+        let frame = tokio::select! {
+            biased;
+            reason = closer.closed() => {
+                if let Some(error) = reason.error {
+                    let frame = Message::Extension(error).encode();
+                    let _ = sink.send(WsMessage::Binary(frame.into())).await;
+                }
+                let close = CloseFrame { code: reason.code, reason: close_text(reason.code).into() };
+                let _ = sink.send(WsMessage::Close(Some(close))).await;
+                let _ = sink.close().await;
+                return;
+            }
+            frame = frames.recv() => match frame {
+                Some(frame) => frame,
+                None => return,
+            },
+            () = tokio::time::sleep_until(quiet_until) => keepalive_frame.clone(),
+        };
+        if sink.send(WsMessage::Binary(frame)).await.is_err() {
+            closer.close(CloseReason {
+                code: close::NORMAL,
+                error: None,
+            });
+            return;
+        }
+        quiet_until = Instant::now() + keepalive;
+    }
+}
+
+fn close_text(code: u16) -> &'static str {
+    match code {
+        close::NORMAL => "bye",
+        close::INVALID_PAYLOAD => "invalid payload",
+        close::POLICY => "policy violation",
+        close::TOO_BIG => "message too big",
+        close::RESTARTING => "gateway restarting",
+        close::OVERLOADED => "try again later",
+        close::INVALID_REQUEST => "invalid request",
+        close::UNAUTHENTICATED => "not authenticated",
+        close::FORBIDDEN => "forbidden",
+        _ => "closed",
+    }
+}

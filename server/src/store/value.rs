@@ -1,0 +1,87 @@
+//! Parsing script replies without trusting their shape.
+
+use redis::Value;
+
+use super::{LogEntry, StoreError, Tail};
+
+fn bad(what: &str) -> StoreError {
+    StoreError::Reply(what.to_owned())
+}
+
+fn int(v: &Value) -> Result<u64, StoreError> {
+    match v {
+        Value::Int(i) if *i >= 0 => Ok(*i as u64),
+        Value::BulkString(b) => std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("number")),
+        _ => Err(bad("number")),
+    }
+}
+
+fn bytes(v: Value) -> Result<Vec<u8>, StoreError> {
+    match v {
+        Value::BulkString(b) => Ok(b),
+        Value::SimpleString(s) => Ok(s.into_bytes()),
+        _ => Err(bad("string")),
+    }
+}
+
+fn array(v: Value) -> Result<Vec<Value>, StoreError> {
+    match v {
+        Value::Array(items) => Ok(items),
+        Value::Nil => Ok(Vec::new()),
+        _ => Err(bad("array")),
+    }
+}
+
+/// A stream id `<pos>-1` to its position.
+fn position(id: &[u8]) -> Result<u64, StoreError> {
+    std::str::from_utf8(id)
+        .ok()
+        .and_then(|s| s.split('-').next())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("stream id"))
+}
+
+/// `{spos, state | false, [[id, [field, value, ...]], ...]}`.
+pub fn parse_tail(reply: Value) -> Result<Tail, StoreError> {
+    let mut parts = array(reply)?.into_iter();
+    let (Some(spos), Some(state), Some(entries)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("tail of three parts"));
+    };
+    let spos = int(&spos)?;
+    let snapshot = match state {
+        Value::Nil | Value::Boolean(false) => None,
+        other => Some((spos, bytes(other)?)),
+    };
+    let mut out = Vec::new();
+    for entry in array(entries)? {
+        let mut pair = array(entry)?.into_iter();
+        let (Some(id), Some(fields)) = (pair.next(), pair.next()) else {
+            return Err(bad("stream entry"));
+        };
+        let pos = position(&bytes(id)?)?;
+        let mut origin = String::new();
+        let mut update = None;
+        let mut fields = array(fields)?.into_iter();
+        while let (Some(k), Some(v)) = (fields.next(), fields.next()) {
+            match bytes(k)?.as_slice() {
+                b"o" => origin = String::from_utf8_lossy(&bytes(v)?).into_owned(),
+                b"u" => update = Some(bytes(v)?),
+                _ => {}
+            }
+        }
+        let update = update.ok_or_else(|| bad("entry without update"))?;
+        out.push(LogEntry {
+            pos,
+            origin,
+            update,
+        });
+    }
+    Ok(Tail {
+        snapshot,
+        entries: out,
+    })
+}
