@@ -1,1 +1,52 @@
+//! End-to-end harness for the collab gateway: real `redis-server` and `collab-gateway`
+//! processes, driven by test editors over WebSockets.
+//!
+//! A test reads like an operator's afternoon:
+//!
+//! 1. [`RedisServer::start`] runs a private `redis-server` on a free loopback port (AOF on,
+//!    fsync always), which a test can restart or whose pub/sub connections it can kill.
+//! 2. [`Gateway::start`] spawns the `collab-gateway` binary against that Redis and waits for
+//!    its readiness line; a test can `kill9`, `terminate` or `restart` it. Its stderr shows
+//!    in the test output.
+//! 3. [`Client::connect`] opens one editor on a file through one gateway: a yrs doc with
+//!    UTF-16 offsets, speaking y-websocket like `WebsocketProvider` does. Tests edit,
+//!    set cursors (awareness), send bad frames, and await what a user would see with
+//!    [`Client::wait_for`].
+//! 4. [`converge`] checks that replicas hold every writer's operations and equal text.
+//!
+//! Modules:
+//! - [`redis`]: the Redis process.
+//! - [`gateway`]: the gateway process and where its binary is.
+//! - [`client`]: the test editor.
+//! - [`converge`](mod@converge): convergence across replicas.
+//! - [`wait`]: deadlines for conditions that cannot notify (Redis keys, processes).
+//!
+//! The tests themselves live in `tests/tests/`, one file per behaviour. They need the
+//! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
 
+pub mod client;
+pub mod converge;
+pub mod gateway;
+pub mod redis;
+pub mod wait;
+
+pub use client::{Client, ErrorNotice};
+pub use converge::{converge, converge_to, writes_of};
+pub use gateway::Gateway;
+pub use redis::RedisServer;
+pub use wait::eventually;
+
+use std::time::Duration;
+
+/// The default deadline for one awaited condition.
+pub const DEADLINE: Duration = Duration::from_secs(15);
+
+/// y-monaco's awareness state: `{"user":{"name":..,"color":..},"selection":null}`.
+pub fn cursor_state(name: &str, color: &str) -> serde_json::Value {
+    serde_json::json!({ "user": { "name": name, "color": color }, "selection": null })
+}
+
+/// The `user.name` of an awareness state, if it has one.
+pub fn user_name(state: &serde_json::Value) -> Option<&str> {
+    state.get("user")?.get("name")?.as_str()
+}

@@ -1,0 +1,599 @@
+//! A test editor: what a browser tab with Monaco, yjs and y-websocket does, in Rust.
+//!
+//! A [`Client`] owns a yrs [`Doc`] (UTF-16 offsets like Monaco, a random 32-bit client id
+//! like yjs) whose root `Y.Text` is `monaco`, and one WebSocket to a gateway. A background
+//! task per connection reads frames: it answers the gateway's sync step 1 with step 2,
+//! applies step 2 and updates, keeps the remote awareness states, and records extension
+//! errors and the close code. Local edits are applied to the doc at once and sent as sync
+//! update frames. Every change wakes [`Client::wait_for`], so tests await conditions
+//! instead of sleeping.
+//!
+//! Network data never panics this library: frames the client cannot decode or apply are
+//! recorded ([`Client::protocol_errors`]) for tests to assert on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use collab_protocol::message::{encode_awareness, encode_update};
+use collab_protocol::{Extension, Message};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use yrs::sync::awareness::AwarenessUpdateEntry;
+use yrs::sync::{AwarenessUpdate, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::Encode;
+use yrs::{
+    ClientID, Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Text, TextRef, Transact,
+    Update,
+};
+
+/// The root text y-monaco binds to.
+pub const TEXT_NAME: &str = "monaco";
+/// Close code recorded when the connection ended without a close frame.
+pub const ABNORMAL_CLOSURE: u16 = 1006;
+/// Close code recorded when a close frame carried no code.
+pub const NO_STATUS: u16 = 1005;
+
+/// An `{"type":"error",...}` extension message the gateway sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorNotice {
+    pub code: u16,
+    pub reason: String,
+    pub message: String,
+}
+
+/// A test editor client. See the module docs.
+pub struct Client {
+    url: String,
+    doc: Doc,
+    text: TextRef,
+    shared: Arc<Shared>,
+    conn: Option<Connection>,
+}
+
+/// One WebSocket: its outgoing queue and the task that owns the socket.
+struct Connection {
+    out: mpsc::UnboundedSender<WsMessage>,
+    task: JoinHandle<()>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Bumped on every change; [`Client::wait_for`] waits on it.
+    changed: watch::Sender<u64>,
+}
+
+#[derive(Default)]
+struct State {
+    synced: bool,
+    /// Remote awareness: client id -> (clock, state; `None` once removed).
+    awareness: HashMap<u64, (u32, Option<Value>)>,
+    /// Our own awareness state and its clock.
+    own_awareness: Option<(u32, String)>,
+    errors: Vec<ErrorNotice>,
+    /// Extension errors that had arrived when the close frame did.
+    errors_before_close: usize,
+    close: Option<u16>,
+    close_reason: String,
+    protocol_errors: Vec<String>,
+    frames_received: u64,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify(&self) {
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        let r = f(&mut self.state());
+        self.notify();
+        r
+    }
+}
+
+impl Client {
+    /// Connects to `url` (`ws://ADDR/doc/FILE`) with a fresh, empty document and sends sync
+    /// step 1. Returns once the WebSocket handshake is done; see [`Client::wait_synced`].
+    pub async fn connect(url: &str) -> Result<Client> {
+        // yjs picks random 32-bit client ids.
+        let id = u64::from(rand::random::<u32>());
+        let mut options = Options::with_client_id(ClientID::new(id));
+        options.offset_kind = OffsetKind::Utf16;
+        let doc = Doc::with_options(options);
+        let text = doc.get_or_insert_text(TEXT_NAME);
+        let (changed, _) = watch::channel(0);
+        let mut client = Client {
+            url: url.to_owned(),
+            doc,
+            text,
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                changed,
+            }),
+            conn: None,
+        };
+        client.open().await?;
+        Ok(client)
+    }
+
+    /// Connects and waits until the gateway's sync step 2 arrived.
+    pub async fn connect_synced(url: &str, within: Duration) -> Result<Client> {
+        let client = Client::connect(url).await?;
+        client.wait_synced(within).await?;
+        Ok(client)
+    }
+
+    /// Drops the current connection (if any) and connects again, to `url`, keeping the
+    /// document: like y-websocket after a disconnect, it re-sends its state vector, uploads
+    /// what the gateway lacks, and forgets remote awareness states until they arrive anew.
+    pub async fn reconnect(&mut self, url: &str) -> Result<()> {
+        self.drop_connection();
+        self.url = url.to_owned();
+        self.shared.update(|s| {
+            s.synced = false;
+            s.close = None;
+            s.close_reason.clear();
+            s.awareness.clear();
+        });
+        self.open().await
+    }
+
+    async fn open(&mut self) -> Result<()> {
+        let (ws, _response) = tokio_tungstenite::connect_async(self.url.as_str())
+            .await
+            .with_context(|| format!("WebSocket handshake with {}", self.url))?;
+        let (out, out_rx) = mpsc::unbounded_channel();
+        let step1 = Message::Sync(SyncMessage::SyncStep1(self.doc.transact().state_vector()));
+        let _ = out.send(WsMessage::binary(step1.encode()));
+        let own = self.shared.state().own_awareness.clone();
+        if let Some((clock, json)) = own {
+            let _ = out.send(WsMessage::binary(self.awareness_frame(clock, &json)));
+        }
+        let task = tokio::spawn(run(ws, out_rx, self.doc.clone(), self.shared.clone()));
+        self.conn = Some(Connection { out, task });
+        Ok(())
+    }
+
+    fn drop_connection(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.task.abort();
+        }
+    }
+
+    /// This client's yjs client id.
+    pub fn client_id(&self) -> u64 {
+        self.doc.client_id().get()
+    }
+
+    /// The URL of the current (or last) connection.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The document text.
+    pub fn text(&self) -> String {
+        self.text.get_string(&self.doc.transact())
+    }
+
+    /// Length of the text in UTF-16 code units (Monaco's offsets).
+    pub fn len(&self) -> u32 {
+        self.text().encode_utf16().count() as u32
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The document's state vector.
+    pub fn state_vector(&self) -> StateVector {
+        self.doc.transact().state_vector()
+    }
+
+    /// How many operations of our own the document holds (our entry in the state vector).
+    pub fn own_clock(&self) -> u32 {
+        self.state_vector().get(&self.doc.client_id())
+    }
+
+    /// True when the document holds at least `clock` operations of each `(client, clock)`.
+    pub fn has_seen(&self, target: &[(u64, u32)]) -> bool {
+        let sv = self.state_vector();
+        target
+            .iter()
+            .all(|(client, clock)| sv.get(&ClientID::new(*client)) >= *clock)
+    }
+
+    /// The whole document as one v1 update.
+    pub fn encode_state(&self) -> Vec<u8> {
+        self.doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default())
+    }
+
+    /// Inserts `chunk` at UTF-16 offset `index` and sends the edit.
+    pub fn insert(&self, index: u32, chunk: &str) -> Result<()> {
+        let len = self.len();
+        if index > len {
+            bail!("insert at {index} beyond the text length {len}");
+        }
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            self.text.insert(&mut txn, index, chunk);
+            txn.encode_update_v1()
+        };
+        self.send_edit(update);
+        Ok(())
+    }
+
+    /// Appends `chunk` at the end of the text and sends the edit.
+    pub fn push(&self, chunk: &str) -> Result<()> {
+        self.insert(self.len(), chunk)
+    }
+
+    /// Deletes `len` UTF-16 code units at `index` and sends the edit.
+    pub fn delete(&self, index: u32, len: u32) -> Result<()> {
+        let total = self.len();
+        if index.checked_add(len).is_none_or(|end| end > total) {
+            bail!("delete of {len} at {index} beyond the text length {total}");
+        }
+        let update = {
+            let mut txn = self.doc.transact_mut();
+            self.text.remove_range(&mut txn, index, len);
+            txn.encode_update_v1()
+        };
+        self.send_edit(update);
+        Ok(())
+    }
+
+    fn send_edit(&self, update: Vec<u8>) {
+        // Offline edits stay in the doc and are uploaded by the next (re)connect's sync.
+        self.send_ws(WsMessage::binary(encode_update(&update)));
+        self.shared.notify();
+    }
+
+    /// Sets our awareness state (y-monaco's shape, e.g. `{"user":{"name":"ann","color":
+    /// "#f00"},"selection":null}`) and sends it.
+    pub fn set_awareness(&self, state: Value) {
+        let json = state.to_string();
+        let clock = self.shared.update(|s| {
+            // Clocks start at 1: y-protocols ignores clock 0 from a client it does not know.
+            let clock = s.own_awareness.as_ref().map_or(1, |(c, _)| c + 1);
+            s.own_awareness = Some((clock, json.clone()));
+            clock
+        });
+        self.send_ws(WsMessage::binary(self.awareness_frame(clock, &json)));
+    }
+
+    fn awareness_frame(&self, clock: u32, json: &str) -> Vec<u8> {
+        let mut clients = HashMap::new();
+        clients.insert(
+            self.doc.client_id(),
+            AwarenessUpdateEntry {
+                clock,
+                json: json.into(),
+            },
+        );
+        encode_awareness(&AwarenessUpdate { clients }.encode_v1())
+    }
+
+    /// Remote awareness states present now, by client id (ours excluded).
+    pub fn awareness_states(&self) -> HashMap<u64, Value> {
+        self.shared
+            .state()
+            .awareness
+            .iter()
+            .filter_map(|(id, (_, state))| state.clone().map(|s| (*id, s)))
+            .collect()
+    }
+
+    /// The remote awareness state of `client_id`, if present.
+    pub fn awareness_of(&self, client_id: u64) -> Option<Value> {
+        self.shared
+            .state()
+            .awareness
+            .get(&client_id)
+            .and_then(|(_, s)| s.clone())
+    }
+
+    /// Sends one raw binary frame (for bad-input tests).
+    pub fn send_frame(&self, frame: Vec<u8>) {
+        self.send_ws(WsMessage::binary(frame));
+    }
+
+    /// Sends one text frame (y-websocket never does; the gateway must refuse it).
+    pub fn send_text(&self, text: &str) {
+        self.send_ws(WsMessage::text(text));
+    }
+
+    fn send_ws(&self, msg: WsMessage) {
+        if let Some(conn) = &self.conn {
+            let _ = conn.out.send(msg);
+        }
+    }
+
+    /// True once the gateway's sync step 2 arrived on the current connection.
+    pub fn is_synced(&self) -> bool {
+        self.shared.state().synced
+    }
+
+    /// `None` while connected; then the close code received (1005 when the close frame had
+    /// none, 1006 when the connection ended without a close frame).
+    pub fn closed_with(&self) -> Option<u16> {
+        self.shared.state().close
+    }
+
+    /// The reason text of the close frame, if any.
+    pub fn close_reason(&self) -> String {
+        self.shared.state().close_reason.clone()
+    }
+
+    /// Extension error messages received, in order.
+    pub fn errors(&self) -> Vec<ErrorNotice> {
+        self.shared.state().errors.clone()
+    }
+
+    /// Extension error messages that had arrived before the close frame.
+    pub fn errors_before_close(&self) -> Vec<ErrorNotice> {
+        let s = self.shared.state();
+        s.errors[..s.errors_before_close.min(s.errors.len())].to_vec()
+    }
+
+    /// Frames from the gateway this client could not decode or apply.
+    pub fn protocol_errors(&self) -> Vec<String> {
+        self.shared.state().protocol_errors.clone()
+    }
+
+    /// How many frames arrived from the gateway on all connections.
+    pub fn frames_received(&self) -> u64 {
+        self.shared.state().frames_received
+    }
+
+    /// Awaits `condition` (re-checked on every change of this client) until `within` passes.
+    pub async fn wait_for(
+        &self,
+        condition: impl Fn(&Client) -> bool,
+        within: Duration,
+    ) -> Result<()> {
+        let deadline = Instant::now() + within;
+        let mut changes = self.shared.changed.subscribe();
+        loop {
+            if condition(self) {
+                return Ok(());
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => {
+                    if condition(self) {
+                        return Ok(());
+                    }
+                    bail!(
+                        "condition not met within {within:?} (client {} on {}: closed_with {:?}, \
+                         synced {}, {} chars, errors {:?}, protocol errors {:?})",
+                        self.client_id(),
+                        self.url,
+                        self.closed_with(),
+                        self.is_synced(),
+                        self.len(),
+                        self.errors(),
+                        self.protocol_errors(),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Awaits the gateway's sync step 2.
+    pub async fn wait_synced(&self, within: Duration) -> Result<()> {
+        self.wait_for(|c| c.is_synced(), within)
+            .await
+            .context("waiting for sync step 2")
+    }
+
+    /// Awaits the end of the connection; returns the close code.
+    pub async fn wait_closed(&self, within: Duration) -> Result<u16> {
+        self.wait_for(|c| c.closed_with().is_some(), within)
+            .await
+            .context("waiting for the connection to close")?;
+        Ok(self.closed_with().unwrap_or(ABNORMAL_CLOSURE))
+    }
+
+    /// Closes the connection with code 1000, like a tab that goes away (no awareness
+    /// goodbye of its own: the gateway must remove our cursor), and awaits the end.
+    pub async fn close(&mut self) -> Result<()> {
+        self.send_ws(WsMessage::Close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        })));
+        let closed = self.wait_closed(Duration::from_secs(5)).await;
+        self.drop_connection();
+        closed.map(|_| ())
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.drop_connection();
+    }
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<
+    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+>;
+
+/// The connection task: owns the socket until it closes.
+async fn run(
+    mut ws: Socket,
+    mut out: mpsc::UnboundedReceiver<WsMessage>,
+    doc: Doc,
+    shared: Arc<Shared>,
+) {
+    let mut sending = true;
+    let code = loop {
+        tokio::select! {
+            incoming = ws.next() => match incoming {
+                Some(Ok(WsMessage::Binary(frame))) => {
+                    if let Some(reply) = handle_frame(&frame, &doc, &shared) {
+                        let _ = ws.send(WsMessage::binary(reply)).await;
+                    }
+                }
+                Some(Ok(WsMessage::Text(text))) => shared.update(|s| {
+                    s.frames_received += 1;
+                    s.protocol_errors.push(format!("text frame from the gateway: {text}"));
+                }),
+                Some(Ok(WsMessage::Close(frame))) => {
+                    let (code, reason) = frame
+                        .map(|f| (u16::from(f.code), f.reason.to_string()))
+                        .unwrap_or((NO_STATUS, String::new()));
+                    shared.state().close_reason = reason;
+                    break code;
+                }
+                Some(Ok(_)) => {} // ping, pong: tungstenite answers pings itself
+                Some(Err(_)) | None => break ABNORMAL_CLOSURE,
+            },
+            msg = out.recv(), if sending => match msg {
+                Some(msg) => {
+                    if ws.send(msg).await.is_err() {
+                        // The read side reports how the connection ended.
+                        sending = false;
+                    }
+                }
+                None => sending = false,
+            },
+        }
+    };
+    shared.update(|s| {
+        s.close = Some(code);
+        s.errors_before_close = s.errors.len();
+    });
+    // Complete the closing handshake if we still can.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = ws.close(None).await;
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+}
+
+/// Handles one binary frame from the gateway; returns a frame to answer with, if any.
+fn handle_frame(frame: &[u8], doc: &Doc, shared: &Shared) -> Option<Vec<u8>> {
+    let msg = Message::decode(frame);
+    let mut state = shared.state();
+    state.frames_received += 1;
+    let reply = match msg {
+        Err(e) => {
+            state
+                .protocol_errors
+                .push(format!("undecodable frame {:?}: {e}", short(frame)));
+            None
+        }
+        Ok(Message::Sync(SyncMessage::SyncStep1(sv))) => {
+            drop(state);
+            let diff = doc.transact().encode_diff_v1(&sv);
+            state = shared.state();
+            Some(Message::Sync(SyncMessage::SyncStep2(diff)).encode())
+        }
+        Ok(Message::Sync(SyncMessage::SyncStep2(update))) => {
+            drop(state);
+            let applied = apply(doc, &update);
+            state = shared.state();
+            if let Err(e) = applied {
+                state.protocol_errors.push(format!("sync step 2: {e}"));
+            }
+            state.synced = true;
+            None
+        }
+        Ok(Message::Sync(SyncMessage::Update(update))) => {
+            drop(state);
+            let applied = apply(doc, &update);
+            state = shared.state();
+            if let Err(e) = applied {
+                state.protocol_errors.push(format!("update: {e}"));
+            }
+            None
+        }
+        Ok(Message::Awareness(update)) => {
+            apply_awareness(&mut state, doc.client_id().get(), update);
+            None
+        }
+        Ok(Message::QueryAwareness) => state.own_awareness.as_ref().map(|(clock, json)| {
+            let mut clients = HashMap::new();
+            clients.insert(
+                doc.client_id(),
+                AwarenessUpdateEntry {
+                    clock: *clock,
+                    json: json.as_str().into(),
+                },
+            );
+            encode_awareness(&AwarenessUpdate { clients }.encode_v1())
+        }),
+        Ok(Message::Extension(Extension::Error {
+            code,
+            reason,
+            message,
+        })) => {
+            state.errors.push(ErrorNotice {
+                code,
+                reason,
+                message,
+            });
+            None
+        }
+        Ok(Message::Extension(Extension::Unknown)) | Ok(Message::Auth(_)) => None,
+    };
+    drop(state);
+    shared.notify();
+    reply
+}
+
+fn apply(doc: &Doc, update: &[u8]) -> Result<()> {
+    let update = Update::decode_v1(update).context("decoding")?;
+    doc.transact_mut()
+        .apply_update(update)
+        .context("applying")?;
+    Ok(())
+}
+
+/// y-protocols' `applyAwarenessUpdate`: a newer clock wins; `null` removes the state.
+fn apply_awareness(state: &mut State, own_id: u64, update: AwarenessUpdate) {
+    for (client, entry) in update.clients {
+        let id = client.get();
+        if id == own_id {
+            continue;
+        }
+        let value = match serde_json::from_str::<Value>(&entry.json) {
+            Ok(Value::Null) => None,
+            Ok(v) => Some(v),
+            Err(e) => {
+                state
+                    .protocol_errors
+                    .push(format!("awareness of {id} is not JSON: {e}"));
+                continue;
+            }
+        };
+        let (current_clock, present) = state
+            .awareness
+            .get(&id)
+            .map_or((None, false), |(c, s)| (Some(*c), s.is_some()));
+        let newer = current_clock.is_none_or(|c| c < entry.clock);
+        let removal_at_same_clock =
+            current_clock == Some(entry.clock) && value.is_none() && present;
+        if newer || removal_at_same_clock {
+            state.awareness.insert(id, (entry.clock, value));
+        }
+    }
+}
+
+fn short(frame: &[u8]) -> String {
+    let head: Vec<String> = frame.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{} bytes: {}…", frame.len(), head.join(" "))
+}

@@ -1,0 +1,210 @@
+//! A `collab-gateway` child process for one test.
+//!
+//! [`Gateway::start`] spawns the binary with `--listen 127.0.0.1:0 --redis-url URL` plus any
+//! extra flags, waits for its readiness line on stdout (`collab-gateway listening on
+//! 127.0.0.1:PORT`), and forwards its stderr to the test output with a `[gw PORT]` prefix,
+//! keeping the last lines so a failing test can quote them ([`Gateway::stderr_tail`]).
+//! The process is killed when the value is dropped.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::redis::signal;
+
+/// How long a gateway may take to print its readiness line.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// How many stderr lines [`Gateway::stderr_tail`] keeps.
+const TAIL_LINES: usize = 200;
+const READY_PREFIX: &str = "collab-gateway listening on ";
+
+/// A running gateway process.
+pub struct Gateway {
+    redis_url: String,
+    extra_args: Vec<String>,
+    addr: String,
+    child: Option<Child>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Gateway {
+    /// Starts a gateway on a free port, connected to `redis_url`, and waits until it serves.
+    pub async fn start(redis_url: &str, extra_args: &[&str]) -> Result<Gateway> {
+        let mut gateway = Gateway {
+            redis_url: redis_url.to_owned(),
+            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            addr: "127.0.0.1:0".to_owned(),
+            child: None,
+            stderr: Arc::new(Mutex::new(VecDeque::new())),
+        };
+        gateway.spawn().await?;
+        Ok(gateway)
+    }
+
+    /// `127.0.0.1:PORT` the gateway listens on.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The WebSocket URL of `file` on this gateway (`ws://ADDR/doc/FILE`). `file` goes into
+    /// the path as given: percent-encode what needs it.
+    pub fn ws_url(&self, file: &str) -> String {
+        format!("ws://{}/doc/{}", self.addr, file)
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
+    }
+
+    /// Kills the process with SIGKILL (no goodbye to Redis or clients) and reaps it.
+    pub async fn kill9(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.context("kill -9 of the gateway")?;
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM and waits up to 20 s for the process to exit (then SIGKILL and an error).
+    pub async fn terminate(&mut self) -> Result<ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("gateway {} is not running", self.addr);
+        };
+        if let Some(pid) = child.id() {
+            signal(pid, "TERM");
+        }
+        match tokio::time::timeout(Duration::from_secs(20), child.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                let _ = child.kill().await;
+                bail!(
+                    "gateway {} did not exit within 20 s of SIGTERM; stderr:\n{}",
+                    self.addr,
+                    self.stderr_tail()
+                )
+            }
+        }
+    }
+
+    /// Starts the gateway again (after [`Gateway::kill9`] or [`Gateway::terminate`], or
+    /// killing it first if it still runs) on the same port, with the same flags.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill9().await?;
+        self.spawn().await
+    }
+
+    /// The last stderr lines of this gateway (all of its runs), for failure messages.
+    pub fn stderr_tail(&self) -> String {
+        let lines = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    async fn spawn(&mut self) -> Result<()> {
+        let binary = gateway_binary();
+        let mut child = Command::new(&binary)
+            .args(["--listen", &self.addr, "--redis-url", &self.redis_url])
+            .args(&self.extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("spawning {}", binary.display()))?;
+        let stdout = child.stdout.take().context("gateway stdout")?;
+        let stderr = child.stderr.take().context("gateway stderr")?;
+        let label = Arc::new(Mutex::new(String::from("gw ?")));
+        forward_stderr(stderr, self.stderr.clone(), label.clone());
+
+        let mut lines = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(READY_DEADLINE, async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(addr) = line.trim().strip_prefix(READY_PREFIX) {
+                    return Ok::<_, std::io::Error>(Some(addr.to_owned()));
+                }
+                eprintln!("[gw stdout] {line}");
+            }
+            Ok(None)
+        })
+        .await;
+        let addr = match ready {
+            Ok(Ok(Some(addr))) => addr,
+            Ok(Ok(None)) | Ok(Err(_)) => {
+                let status = child.wait().await.ok();
+                bail!(
+                    "gateway exited before it was ready (status {status:?}); stderr:\n{}",
+                    self.stderr_tail()
+                );
+            }
+            Err(_) => {
+                let _ = child.kill().await;
+                bail!(
+                    "gateway printed no readiness line within {READY_DEADLINE:?}; stderr:\n{}",
+                    self.stderr_tail()
+                );
+            }
+        };
+        *label.lock().unwrap_or_else(|e| e.into_inner()) = format!("gw {addr}");
+        // Keep draining stdout so the gateway never blocks on a full pipe.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[gw stdout] {line}");
+            }
+        });
+        self.addr = addr;
+        self.child = Some(child);
+        Ok(())
+    }
+}
+
+fn forward_stderr(
+    stderr: tokio::process::ChildStderr,
+    tail: Arc<Mutex<VecDeque<String>>>,
+    label: Arc<Mutex<String>>,
+) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let label = label.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            eprintln!("[{label}] {line}");
+            let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(format!("[{label}] {line}"));
+        }
+    });
+}
+
+/// `$COLLAB_GATEWAY_BIN`, else `target/<profile>/collab-gateway` next to this test binary
+/// (`target/<profile>/deps/<test>`).
+pub fn gateway_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("COLLAB_GATEWAY_BIN") {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "COLLAB_GATEWAY_BIN={} is not a file",
+            path.display()
+        );
+        return path;
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let candidates = exe
+        .ancestors()
+        .skip(1)
+        .take(3)
+        .map(|dir| dir.join("collab-gateway"))
+        .collect::<Vec<_>>();
+    match candidates.iter().find(|p| p.is_file()) {
+        Some(path) => path.clone(),
+        None => panic!(
+            "collab-gateway binary not found (looked at {candidates:?}): run \
+             `cargo build -p collab-server` first, or set COLLAB_GATEWAY_BIN"
+        ),
+    }
+}

@@ -1,0 +1,270 @@
+//! A throwaway `redis-server` process for one test.
+//!
+//! Each [`RedisServer`] runs on a free loopback port (never 6379, where a shared Redis
+//! lives) in its own temporary directory, with an append-only file fsynced on every write
+//! so that [`RedisServer::restart`] keeps every acknowledged write. The process is killed
+//! when the value is dropped.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use redis::aio::MultiplexedConnection;
+
+use crate::wait::eventually;
+
+/// How long a starting or restarting Redis may take to answer PING.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A `redis-server` child process on `127.0.0.1:port`.
+pub struct RedisServer {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free port and waits until it answers PING.
+    pub async fn start() -> Result<RedisServer> {
+        let dir = tempfile::Builder::new()
+            .prefix("collab-redis-")
+            .tempdir()
+            .context("creating a directory for redis-server")?;
+        let port = free_port()?;
+        let mut server = RedisServer {
+            port,
+            dir,
+            child: None,
+        };
+        server.spawn_and_wait().await?;
+        Ok(server)
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory holding the append-only file.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A fresh connection, for inspecting keys from a test.
+    pub async fn connection(&self) -> Result<MultiplexedConnection> {
+        let client = redis::Client::open(self.url())?;
+        Ok(client.get_multiplexed_async_connection().await?)
+    }
+
+    /// Stops the server gracefully (SHUTDOWN, else SIGTERM) and waits for it to exit.
+    /// Use [`RedisServer::start_again`] to bring it back on the same port and directory.
+    pub async fn stop(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        // SHUTDOWN closes the connection instead of answering: an error here is expected.
+        if let Ok(mut con) = self.connection().await {
+            let _ = redis::cmd("SHUTDOWN").query_async::<()>(&mut con).await;
+        }
+        let exited = wait_exit(&mut child, Duration::from_secs(10)).await?;
+        if !exited {
+            signal(child.id(), "TERM");
+            if !wait_exit(&mut child, Duration::from_secs(10)).await? {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("redis-server on port {} ignored SHUTDOWN and SIGTERM", self.port);
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts the server again after [`RedisServer::stop`], on the same port and directory
+    /// (so it reloads its append-only file), and waits until it answers PING.
+    pub async fn start_again(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            bail!("redis-server on port {} is still running", self.port);
+        }
+        self.spawn_and_wait().await
+    }
+
+    /// [`RedisServer::stop`] then [`RedisServer::start_again`].
+    pub async fn restart(&mut self) -> Result<()> {
+        self.stop().await?;
+        self.start_again().await
+    }
+
+    /// Kills every pub/sub client connection (`CLIENT LIST TYPE pubsub`, then `CLIENT KILL
+    /// ID` for each) and returns how many were killed.
+    pub async fn kill_pubsub_clients(&self) -> Result<usize> {
+        let ids = self.pubsub_client_ids().await?;
+        let mut con = self.connection().await?;
+        let mut killed = 0;
+        for id in ids {
+            let n: i64 = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(id)
+                .query_async(&mut con)
+                .await
+                .with_context(|| format!("CLIENT KILL ID {id}"))?;
+            killed += usize::try_from(n).unwrap_or(0);
+        }
+        Ok(killed)
+    }
+
+    /// Ids of the connections in `CLIENT LIST TYPE pubsub`.
+    pub async fn pubsub_client_ids(&self) -> Result<Vec<u64>> {
+        let mut con = self.connection().await?;
+        let list: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .arg("TYPE")
+            .arg("pubsub")
+            .query_async(&mut con)
+            .await
+            .context("CLIENT LIST TYPE pubsub")?;
+        Ok(parse_client_ids(&list))
+    }
+
+    async fn spawn_and_wait(&mut self) -> Result<()> {
+        let binary = which("redis-server").ok_or_else(|| {
+            anyhow!(
+                "redis-server is not on PATH: install Redis (e.g. `apt-get install redis-server`) \
+                 to run the end-to-end tests"
+            )
+        })?;
+        let child = Command::new(binary)
+            .arg("--port")
+            .arg(self.port.to_string())
+            .args(["--bind", "127.0.0.1"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--save", ""])
+            .args(["--daemonize", "no", "--protected-mode", "no"])
+            .args(["--logfile", "redis.log"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("spawning redis-server")?;
+        self.child = Some(child);
+        let url = self.url();
+        let ready = eventually(START_DEADLINE, || ping(&url)).await;
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            bail!(
+                "redis-server on port {} exited with {status}; log: {}",
+                self.port,
+                self.log_tail()
+            );
+        }
+        if !ready {
+            bail!(
+                "redis-server on port {} did not answer PING within {START_DEADLINE:?}; log: {}",
+                self.port,
+                self.log_tail()
+            );
+        }
+        Ok(())
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.path().join("redis.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// True when `url` answers PONG (not LOADING, not refused).
+async fn ping(url: &str) -> bool {
+    let Ok(client) = redis::Client::open(url) else {
+        return false;
+    };
+    let Ok(mut con) = client.get_multiplexed_async_connection().await else {
+        return false;
+    };
+    matches!(
+        redis::cmd("PING").query_async::<String>(&mut con).await,
+        Ok(pong) if pong == "PONG"
+    )
+}
+
+async fn wait_exit(child: &mut Child, within: Duration) -> Result<bool> {
+    let deadline = Instant::now() + within;
+    loop {
+        if child.try_wait()?.is_some() {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Sends `SIG<name>` to `pid` with kill(1), to stay free of libc bindings.
+pub(crate) fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A loopback port nobody listens on right now (and never Redis's default 6379).
+pub fn free_port() -> Result<u16> {
+    for _ in 0..16 {
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
+        let port = listener.local_addr()?.port();
+        if port != 6379 {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port found")
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+fn parse_client_ids(list: &str) -> Vec<u64> {
+    list.lines()
+        .filter_map(|line| {
+            line.split(' ')
+                .find_map(|field| field.strip_prefix("id="))
+                .and_then(|id| id.parse().ok())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_client_list() {
+        let list = "id=3 addr=127.0.0.1:5 laddr=x fd=8 name= age=1 sub=1\n\
+                    id=17 addr=127.0.0.1:6 fd=9 name=gw sub=2\n";
+        assert_eq!(parse_client_ids(list), vec![3, 17]);
+    }
+}
