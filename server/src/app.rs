@@ -33,6 +33,49 @@ pub struct AppState {
     pub bus: Bus,
     /// Flips to true when the gateway starts draining.
     pub shutdown: watch::Receiver<bool>,
+    pub sessions: SessionCount,
+}
+
+/// Counts live WebSocket sessions, so a draining gateway can wait for them: upgraded
+/// connections are not tracked by the HTTP server's own graceful shutdown.
+#[derive(Default)]
+pub struct SessionCount {
+    live: std::sync::atomic::AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+/// Holds one session in the count while alive.
+pub struct CountedSession<'a>(&'a SessionCount);
+
+impl SessionCount {
+    pub fn enter(&self) -> CountedSession<'_> {
+        self.live.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        CountedSession(self)
+    }
+
+    pub fn live(&self) -> usize {
+        self.live.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits until no session is left.
+    pub async fn drained(&self) {
+        loop {
+            let changed = self.changed.notified();
+            if self.live() == 0 {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+impl Drop for CountedSession<'_> {
+    fn drop(&mut self) {
+        self.0
+            .live
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.changed.notify_waiters();
+    }
 }
 
 /// A running gateway's parts that must live as long as it serves.
@@ -87,6 +130,7 @@ impl Gateway {
                 store,
                 bus,
                 shutdown: shutdown_rx,
+                sessions: SessionCount::default(),
             }),
             shutdown,
             _bus_tasks: bus_tasks,
@@ -103,6 +147,9 @@ impl Gateway {
             .with_state(self.state.clone())
     }
 }
+
+/// How long a draining gateway waits for its clients to be closed.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
 /// URL is configured.
@@ -136,6 +183,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     axum::serve(listener, gateway.router())
         .with_graceful_shutdown(drain)
         .await?;
+    let sessions = &gateway.state.sessions;
+    if tokio::time::timeout(DRAIN_DEADLINE, sessions.drained())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            left = sessions.live(),
+            "sessions still open at the drain deadline"
+        );
+    }
     gateway.state.bus.say_goodbye().await;
     if let Some(redis) = embedded {
         redis.stop().await;

@@ -4,24 +4,33 @@
 //! connection closes, or a whole gateway dies, exactly its clients' states are removed.
 
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
-use yrs::sync::{Awareness, AwarenessUpdate};
+use yrs::sync::{Awareness, AwarenessUpdate, Timestamp};
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc};
 
 /// A local connection, numbered by its gateway.
 pub type ConnId = u64;
 
+/// How long a state from another gateway lives without renewal. Yjs clients renew every
+/// 15 s and drop peers after 30 s; this catches removals that pub/sub dropped.
+pub const REMOTE_STATE_TTL: Duration = Duration::from_secs(30);
+
 pub struct Presence {
     awareness: Awareness,
+    started: Instant,
     by_conn: HashMap<ConnId, HashSet<ClientID>>,
     by_gateway: HashMap<ClientID, String>,
 }
 
 impl Presence {
     pub fn new(doc: Doc) -> Self {
+        let started = Instant::now();
+        let clock = move || started.elapsed().as_millis() as Timestamp;
         Presence {
-            awareness: Awareness::new(doc),
+            awareness: Awareness::with_clock(doc, clock),
+            started,
             by_conn: HashMap::new(),
             by_gateway: HashMap::new(),
         }
@@ -76,6 +85,26 @@ impl Presence {
             self.by_gateway.remove(id);
         }
         self.remove(ids)
+    }
+
+    /// Removes states from other gateways not renewed within `ttl`.
+    pub fn sweep_remote(&mut self, ttl: Duration) -> Option<Vec<u8>> {
+        let now = self.started.elapsed().as_millis() as Timestamp;
+        let ttl = ttl.as_millis() as Timestamp;
+        let stale: Vec<ClientID> = self
+            .by_gateway
+            .keys()
+            .filter(|id| {
+                self.awareness
+                    .meta(**id)
+                    .is_none_or(|(_, updated)| now.saturating_sub(updated) > ttl)
+            })
+            .copied()
+            .collect();
+        for id in &stale {
+            self.by_gateway.remove(id);
+        }
+        self.remove(stale)
     }
 
     fn remove(&mut self, ids: Vec<ClientID>) -> Option<Vec<u8>> {

@@ -25,7 +25,7 @@ use yrs::updates::encoder::Encode;
 use crate::bus::{Bus, RoomSignals, RoomSink};
 use crate::config::Config;
 use crate::outbox::{CloseReason, Outbox, Queued};
-use crate::presence::{ConnId, Presence};
+use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 use crate::store::{CompactOutcome, Store, Tail};
 
@@ -335,6 +335,7 @@ impl Room {
     /// Reads what this replica missed from the log.
     async fn catch_up(&mut self) {
         match self.ctx.store.read_since(&self.file, self.applied).await {
+            Ok(tail) if tail.log_head < self.applied => self.restore_lost_log().await,
             Ok(tail) => {
                 let before = self.applied;
                 self.apply_tail(tail, true);
@@ -346,11 +347,33 @@ impl Room {
         }
     }
 
+    /// Redis lost entries this replica had seen (a restart without persistence, a failover
+    /// to a lagging replica): positions start again below ours. Re-read what is there and
+    /// append this replica's whole state, so the document in Redis is whole again.
+    async fn restore_lost_log(&mut self) {
+        tracing::warn!(
+            applied = self.applied,
+            "the log in redis went backwards; restoring it from this replica"
+        );
+        self.applied = 0;
+        match self.ctx.store.read_since(&self.file, 0).await {
+            Ok(tail) => self.apply_tail(tail, true),
+            Err(error) => tracing::warn!(%error, "re-reading the log failed"),
+        }
+        let whole = self.replica.diff(&yrs::StateVector::default());
+        let _ = self.publisher.send(whole);
+    }
+
+    /// The safety net under pub/sub: compares the log head with this replica's position,
+    /// and expires cursors whose removal may have been dropped.
     async fn check_tail(&mut self) {
         match self.ctx.store.head(&self.file).await {
-            Ok(head) if head > self.applied => self.catch_up().await,
+            Ok(head) if head != self.applied => self.catch_up().await,
             Ok(_) => {}
             Err(error) => tracing::debug!(%error, "tail check failed"),
+        }
+        if let Some(removal) = self.presence.sweep_remote(REMOTE_STATE_TTL) {
+            self.broadcast(Bytes::from(encode_awareness(&removal)), None);
         }
     }
 

@@ -23,6 +23,7 @@ use crate::rooms::Membership;
 
 /// Serves one upgraded connection for the file named in its URL.
 pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
+    let _counted = state.sessions.enter();
     let (outbox, frames, closer) = Outbox::new(state.config.send_queue);
     let (sink, stream) = socket.split();
     let writer = tokio::spawn(write_frames(
@@ -181,7 +182,13 @@ async fn write_frames(
             },
             () = tokio::time::sleep_until(quiet_until) => keepalive_frame.clone(),
         };
-        if sink.send(WsMessage::Binary(frame)).await.is_err() {
+        // A client that stops reading blocks this send; a close request (such as the
+        // room's slow-consumer verdict) must still end the connection.
+        let sent = tokio::select! {
+            sent = sink.send(WsMessage::Binary(frame)) => sent.is_ok(),
+            _ = closer.closed() => false,
+        };
+        if !sent {
             closer.close(CloseReason {
                 code: close::NORMAL,
                 error: None,

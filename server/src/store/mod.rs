@@ -40,6 +40,8 @@ pub struct Tail {
     /// `(position covered, v1 state)`.
     pub snapshot: Option<(u64, Vec<u8>)>,
     pub entries: Vec<LogEntry>,
+    /// The log's head when it was read.
+    pub log_head: u64,
 }
 
 impl Tail {
@@ -75,7 +77,7 @@ impl Store {
             keys,
             append: Script::new(&scripts::append()),
             head: Script::new(&scripts::head()),
-            read_since: Script::new(scripts::READ_SINCE),
+            read_since: Script::new(&scripts::read_since()),
             compact: Script::new(scripts::COMPACT),
         }
     }

@@ -37,10 +37,14 @@ pub fn head() -> String {
 }
 
 /// Reads what a replica at position ARGV[1] lacks. KEYS: log, snap.
-/// Returns {snapshot pos, snapshot state or false, entries}: the state only when the
+/// Returns {snapshot pos, snapshot state or false, entries, head}: the state only when the
 /// snapshot covers positions after ARGV[1] (the log was compacted past them). Snapshot
 /// and entries are read together, so a concurrent compaction cannot fall between them.
-pub const READ_SINCE: &str = r#"
+/// A head below ARGV[1] means the log went backwards (Redis lost data).
+pub fn read_since() -> String {
+    format!(
+        "{HEAD}{}",
+        r#"
 local snap = redis.call('HMGET', KEYS[2], 'pos', 'state')
 local spos = tonumber(snap[1]) or 0
 local since = tonumber(ARGV[1])
@@ -50,8 +54,10 @@ if spos > since then
   since = spos
 end
 local entries = redis.call('XRANGE', KEYS[1], '(' .. since .. '-1', '+')
-return {spos, state, entries}
-"#;
+return {spos, state, entries, head()}
+"#
+    )
+}
 
 /// Replaces the snapshot if it still covers ARGV[1], then trims the entries it now covers.
 /// KEYS: log, snap. ARGV: expected pos, new pos, new state. Returns 1 if it replaced.

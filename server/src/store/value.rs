@@ -44,13 +44,15 @@ fn position(id: &[u8]) -> Result<u64, StoreError> {
         .ok_or_else(|| bad("stream id"))
 }
 
-/// `{spos, state | false, [[id, [field, value, ...]], ...]}`.
+/// `{spos, state | false, [[id, [field, value, ...]], ...], head}`.
 pub fn parse_tail(reply: Value) -> Result<Tail, StoreError> {
     let mut parts = array(reply)?.into_iter();
-    let (Some(spos), Some(state), Some(entries)) = (parts.next(), parts.next(), parts.next())
+    let (Some(spos), Some(state), Some(entries), Some(head)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(bad("tail of three parts"));
+        return Err(bad("tail of four parts"));
     };
+    let log_head = int(&head)?;
     let spos = int(&spos)?;
     let snapshot = match state {
         Value::Nil | Value::Boolean(false) => None,
@@ -83,5 +85,6 @@ pub fn parse_tail(reply: Value) -> Result<Tail, StoreError> {
     Ok(Tail {
         snapshot,
         entries: out,
+        log_head,
     })
 }
