@@ -138,13 +138,17 @@ impl Gateway {
     }
 
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
             .route("/doc", get(doc_without_id))
             .route("/doc/", get(doc_without_id))
             .route("/doc/{*file}", get(doc))
-            .with_state(self.state.clone())
+            .with_state(self.state.clone());
+        match &self.state.config.static_dir {
+            Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),
+            None => router,
+        }
     }
 }
 

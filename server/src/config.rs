@@ -67,6 +67,10 @@ pub struct Config {
     #[arg(long, env = "COLLAB_TAIL_CHECK_MS", default_value_t = 5000)]
     pub tail_check_ms: u64,
 
+    /// Folder of static files served at `/` (the demo page: `client-js/dist`).
+    #[arg(long, env = "COLLAB_STATIC_DIR")]
+    pub static_dir: Option<PathBuf>,
+
     /// Name of the root `Y.Text` holding a file's content.
     #[arg(long, env = "COLLAB_TEXT_NAME", default_value = "monaco")]
     pub text_name: String,
