@@ -31,7 +31,7 @@ pub mod redis;
 pub mod wait;
 
 pub use client::{Client, ErrorNotice};
-pub use converge::{converge, converge_to, writes_of};
+pub use converge::{converge, converge_to, merged_text, writes_of};
 pub use gateway::Gateway;
 pub use redis::RedisServer;
 pub use wait::eventually;
