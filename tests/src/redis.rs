@@ -131,6 +131,45 @@ impl RedisServer {
         Ok(parse_client_ids(&list))
     }
 
+    /// How many connections subscribe to `channel` (plain and sharded pub/sub).
+    pub async fn subscribers(&self, channel: &str) -> Result<u64> {
+        let mut con = self.connection().await?;
+        let mut total = 0;
+        for sub in ["NUMSUB", "SHARDNUMSUB"] {
+            let (_, n): (String, u64) = redis::cmd("PUBSUB")
+                .arg(sub)
+                .arg(channel)
+                .query_async::<Vec<(String, u64)>>(&mut con)
+                .await
+                .with_context(|| format!("PUBSUB {sub} {channel}"))?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            total += n;
+        }
+        Ok(total)
+    }
+
+    /// How many entries a file's log holds, whether it is a stream (XLEN) or a list (LLEN);
+    /// 0 when the key does not exist.
+    pub async fn log_len(&self, key: &str) -> Result<u64> {
+        let mut con = self.connection().await?;
+        let kind: String = redis::cmd("TYPE").arg(key).query_async(&mut con).await?;
+        let cmd = match kind.as_str() {
+            "none" => return Ok(0),
+            "stream" => "XLEN",
+            "list" => "LLEN",
+            other => bail!("{key} is a {other}, not a stream or a list"),
+        };
+        Ok(redis::cmd(cmd).arg(key).query_async(&mut con).await?)
+    }
+
+    /// The Redis type of `key` (`none` when absent).
+    pub async fn key_type(&self, key: &str) -> Result<String> {
+        let mut con = self.connection().await?;
+        Ok(redis::cmd("TYPE").arg(key).query_async(&mut con).await?)
+    }
+
     async fn spawn_and_wait(&mut self) -> Result<()> {
         let binary = which("redis-server").ok_or_else(|| {
             anyhow!(
