@@ -246,7 +246,7 @@ fn upgrade(ws: WebSocketUpgrade, file: String, state: Arc<AppState>) -> Response
     let max = state.config.max_frame_bytes;
     // The socket's own limit sits above ours so that an oversized frame is read and
     // refused with 1009 and a reason, instead of failing the connection.
-    let hard_limit = max.saturating_mul(2).max(max + (64 << 10));
+    let hard_limit = max.saturating_mul(4).max(max.saturating_add(1 << 20));
     ws.read_buffer_size(4 << 10)
         .write_buffer_size(0)
         .max_write_buffer_size(max.max(1 << 20).saturating_mul(4))

@@ -25,13 +25,9 @@ use crate::rooms::Membership;
 pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
     let _counted = state.sessions.enter();
     let (outbox, frames, closer) = Outbox::new(state.config.send_queue);
-    let (sink, stream) = socket.split();
-    let writer = tokio::spawn(write_frames(
-        sink,
-        frames,
-        closer.clone(),
-        state.config.keepalive(),
-    ));
+    let (sink, mut stream) = socket.split();
+    let keepalive = state.config.keepalive();
+    let writer = tokio::spawn(write_frames(sink, frames, closer.clone(), keepalive));
 
     match FileId::parse(&file) {
         Err(error) => closer.close(CloseReason::error(
@@ -42,15 +38,9 @@ pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
         Ok(file) => match state.rooms.join(&file, outbox).await {
             Ok(member) => {
                 tracing::debug!(file = %file, conn = member.conn, "client joined");
+                let limit = state.config.max_frame_bytes;
                 let shutdown = state.shutdown.clone();
-                read_frames(
-                    stream,
-                    &member,
-                    &closer,
-                    state.config.max_frame_bytes,
-                    shutdown,
-                )
-                .await;
+                read_frames(&mut stream, &member, &closer, limit, shutdown).await;
                 tracing::debug!(file = %file, conn = member.conn, "client left");
                 member.leave().await;
             }
@@ -68,11 +58,29 @@ pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
         error: None,
     });
     let _ = writer.await;
+    await_close_reply(stream).await;
 }
+
+/// After our close frame, reads (and ignores) what the client still sends until its close
+/// reply, briefly: dropping a socket with unread input resets it, and the reset can
+/// destroy our close frame, and with it the code and reason, before the client reads it.
+async fn await_close_reply(mut stream: SplitStream<WebSocket>) {
+    let drain = async {
+        while let Some(Ok(frame)) = stream.next().await {
+            if matches!(frame, WsMessage::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, drain).await;
+}
+
+/// How long a closing session waits for the client's close reply.
+const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 
 /// Reads client frames until the client leaves, breaks a rule, or is closed.
 async fn read_frames(
-    mut stream: SplitStream<WebSocket>,
+    stream: &mut SplitStream<WebSocket>,
     member: &Membership,
     closer: &Closer,
     max_frame: usize,
