@@ -32,7 +32,7 @@ use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
     ClientID, Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Text, TextRef, Transact,
-    Update,
+    TransactionMut, Update,
 };
 
 /// The root text y-monaco binds to.
@@ -223,33 +223,44 @@ impl Client {
 
     /// Inserts `chunk` at UTF-16 offset `index` and sends the edit.
     pub fn insert(&self, index: u32, chunk: &str) -> Result<()> {
-        let len = self.len();
-        if index > len {
-            bail!("insert at {index} beyond the text length {len}");
-        }
-        let update = {
-            let mut txn = self.doc.transact_mut();
-            self.text.insert(&mut txn, index, chunk);
-            txn.encode_update_v1()
-        };
-        self.send_edit(update);
-        Ok(())
+        self.edit(|txn, text| {
+            let len = text.len(txn);
+            if index > len {
+                bail!("insert at {index} beyond the text length {len}");
+            }
+            text.insert(txn, index, chunk);
+            Ok(())
+        })
     }
 
-    /// Appends `chunk` at the end of the text and sends the edit.
+    /// Appends `chunk` at the end of the text (as it is at that instant, remote edits
+    /// included) and sends the edit.
     pub fn push(&self, chunk: &str) -> Result<()> {
-        self.insert(self.len(), chunk)
+        self.edit(|txn, text| {
+            let len = text.len(txn);
+            text.insert(txn, len, chunk);
+            Ok(())
+        })
     }
 
     /// Deletes `len` UTF-16 code units at `index` and sends the edit.
     pub fn delete(&self, index: u32, len: u32) -> Result<()> {
-        let total = self.len();
-        if index.checked_add(len).is_none_or(|end| end > total) {
-            bail!("delete of {len} at {index} beyond the text length {total}");
-        }
+        self.edit(|txn, text| {
+            let total = text.len(txn);
+            if index.checked_add(len).is_none_or(|end| end > total) {
+                bail!("delete of {len} at {index} beyond the text length {total}");
+            }
+            text.remove_range(txn, index, len);
+            Ok(())
+        })
+    }
+
+    /// Runs one local transaction (no remote update can slip in between reading the text
+    /// and changing it) and sends what it changed.
+    fn edit(&self, f: impl FnOnce(&mut TransactionMut<'_>, &TextRef) -> Result<()>) -> Result<()> {
         let update = {
             let mut txn = self.doc.transact_mut();
-            self.text.remove_range(&mut txn, index, len);
+            f(&mut txn, &self.text)?;
             txn.encode_update_v1()
         };
         self.send_edit(update);
@@ -427,9 +438,8 @@ impl Drop for Client {
     }
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<
-    tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
->;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// The connection task: owns the socket until it closes.
 async fn run(

@@ -78,7 +78,10 @@ impl RedisServer {
             if !wait_exit(&mut child, Duration::from_secs(10)).await? {
                 let _ = child.kill();
                 let _ = child.wait();
-                bail!("redis-server on port {} ignored SHUTDOWN and SIGTERM", self.port);
+                bail!(
+                    "redis-server on port {} ignored SHUTDOWN and SIGTERM",
+                    self.port
+                );
             }
         }
         Ok(())

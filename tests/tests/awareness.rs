@@ -32,7 +32,11 @@ async fn cursor_crosses_gateways_and_leaves_with_its_client() {
         .await
         .unwrap_or_else(|e| panic!("bob never sees ann's cursor: {e:#}\n{}", gw2.stderr_tail()));
     let state = bob.awareness_of(ann.client_id()).expect("present");
-    assert_eq!(state, cursor_state("ann", "#ff0000"), "the state arrives verbatim");
+    assert_eq!(
+        state,
+        cursor_state("ann", "#ff0000"),
+        "the state arrives verbatim"
+    );
 
     bob.set_awareness(cursor_state("bob", "#0000ff"));
     ann.wait_for(|c| shows(c, &bob, "bob"), DEADLINE)
@@ -65,7 +69,10 @@ async fn cursor_crosses_gateways_and_leaves_with_its_client() {
             .unwrap_or_else(|e| panic!("{name} still sees ann's cursor after she left: {e:#}"));
     }
     // Bob's cursor stays.
-    assert!(shows(&cat, &bob, "bob"), "bob's cursor is still there for cat");
+    assert!(
+        shows(&cat, &bob, "bob"),
+        "bob's cursor is still there for cat"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -118,7 +125,13 @@ async fn cursors_of_a_killed_gateway_disappear_everywhere() {
                 )
             });
     }
-    println!("dan's cursor gone everywhere {:?} after kill -9", killed.elapsed());
+    println!(
+        "dan's cursor gone everywhere {:?} after kill -9",
+        killed.elapsed()
+    );
     // Cursors of live gateways are untouched.
-    assert!(shows(&bob, &ann, "ann"), "ann's cursor survives gateway 3's death");
+    assert!(
+        shows(&bob, &ann, "ann"),
+        "ann's cursor survives gateway 3's death"
+    );
 }

@@ -12,9 +12,15 @@ const GRACE: &[&str] = &["--room-grace-ms", "200"];
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn late_joiner_gets_the_whole_document_after_writers_left() {
     let redis = RedisServer::start().await.expect("redis-server starts");
-    let gw1 = Gateway::start(&redis.url(), GRACE).await.expect("gateway 1");
-    let gw2 = Gateway::start(&redis.url(), GRACE).await.expect("gateway 2");
-    let gw3 = Gateway::start(&redis.url(), GRACE).await.expect("gateway 3");
+    let gw1 = Gateway::start(&redis.url(), GRACE)
+        .await
+        .expect("gateway 1");
+    let gw2 = Gateway::start(&redis.url(), GRACE)
+        .await
+        .expect("gateway 2");
+    let gw3 = Gateway::start(&redis.url(), GRACE)
+        .await
+        .expect("gateway 3");
     let channel = Keys::default().channel(&FileId::parse(FILE).expect("valid file id"));
 
     let mut ann = Client::connect_synced(&gw1.ws_url(FILE), DEADLINE)
@@ -26,8 +32,10 @@ async fn late_joiner_gets_the_whole_document_after_writers_left() {
 
     // Lines from both writers, some rewritten, with non-ASCII text.
     for i in 0..40 {
-        ann.push(&format!("ann line {i} — ünïcødé\n")).expect("ann types");
-        bob.insert(0, &format!("bob line {i}\n")).expect("bob types");
+        ann.push(&format!("ann line {i} — ünïcødé\n"))
+            .expect("ann types");
+        bob.insert(0, &format!("bob line {i}\n"))
+            .expect("bob types");
         if i % 10 == 9 {
             bob.delete(0, 4).expect("bob deletes");
         }
@@ -68,6 +76,10 @@ async fn late_joiner_gets_the_whole_document_after_writers_left() {
             "late joiner on {name} shows {:?}\nexpected {text:?}",
             late.text()
         );
-        assert!(late.protocol_errors().is_empty(), "{:?}", late.protocol_errors());
+        assert!(
+            late.protocol_errors().is_empty(),
+            "{:?}",
+            late.protocol_errors()
+        );
     }
 }
