@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::redis::signal;
@@ -56,6 +56,24 @@ impl Gateway {
     /// the path as given: percent-encode what needs it.
     pub fn ws_url(&self, file: &str) -> String {
         format!("ws://{}/doc/{}", self.addr, file)
+    }
+
+    /// The status code of `GET /readyz` (200 when Redis is reachable and the subscription
+    /// live, else 503), or `None` when the gateway does not answer.
+    pub async fn readyz(&self) -> Option<u16> {
+        let mut stream = tokio::net::TcpStream::connect(&self.addr).await.ok()?;
+        let request = format!(
+            "GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut response = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
+            .await
+            .ok()?
+            .ok()?;
+        let status_line = String::from_utf8_lossy(&response);
+        status_line.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// The process id, while running.

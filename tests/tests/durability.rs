@@ -1,0 +1,315 @@
+//! Nothing is lost: not by compaction under concurrent writers, not by restarting every
+//! gateway, not by restarting Redis (append-only file); gateways recover from a Redis
+//! restart and later edits converge too.
+
+use std::time::Duration;
+
+use collab_protocol::{FileId, Keys};
+use collab_tests::{Client, DEADLINE, Gateway, RedisServer, converge, eventually};
+
+fn keys_of(file: &str) -> (String, String) {
+    let id = FileId::parse(file).expect("valid file id");
+    let keys = Keys::default();
+    (keys.log(&id), keys.snap(&id))
+}
+
+fn stderr_of(gateways: &[&Gateway]) -> String {
+    gateways
+        .iter()
+        .map(|g| g.stderr_tail())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Each writer appends `count` unique tokens `<{tag}{w}.{n}>`; returns all tokens.
+async fn write_tokens(writers: &[&Client], tag: &str, count: usize) -> Vec<String> {
+    let mut tokens = Vec::new();
+    for n in 0..count {
+        for (w, writer) in writers.iter().enumerate() {
+            let token = format!("<{tag}{w}.{n}>");
+            writer.push(&token).expect("append");
+            tokens.push(token);
+        }
+        if n % 10 == 9 {
+            tokio::task::yield_now().await;
+        }
+    }
+    tokens
+}
+
+fn assert_has_all(text: &str, tokens: &[String], what: &str) {
+    let missing: Vec<&String> = tokens.iter().filter(|t| !text.contains(t.as_str())).collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} edits missing, e.g. {:?}",
+        missing.len(),
+        tokens.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
+/// Connects a fresh client to `gw` and awaits exactly `expected`.
+async fn late_joiner_sees(gw: &Gateway, file: &str, expected: &str, what: &str) {
+    let late = Client::connect_synced(&gw.ws_url(file), DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: late joiner connects: {e:#}\n{}", gw.stderr_tail()));
+    let got = late.wait_for(|c| c.text() == expected, DEADLINE).await;
+    assert!(
+        got.is_ok(),
+        "{what}: a late joiner on {} sees {} chars instead of {}: {:?}\n{}",
+        gw.addr(),
+        late.text().len(),
+        expected.len(),
+        got,
+        gw.stderr_tail()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compaction_under_concurrent_writers_loses_nothing() {
+    const FILE: &str = "sandbox-4/src/compacted.ts";
+    const PER_WRITER: usize = 120;
+    let flags = ["--compact-after", "8"];
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw1 = Gateway::start(&redis.url(), &flags).await.expect("gw 1");
+    let gw2 = Gateway::start(&redis.url(), &flags).await.expect("gw 2");
+
+    let mut writers = Vec::new();
+    for gw in [&gw1, &gw2, &gw1, &gw2] {
+        writers.push(
+            Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+                .await
+                .expect("writer joins"),
+        );
+    }
+    // All four write at once, each from its own task.
+    let mut tasks = Vec::new();
+    for (w, writer) in writers.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let tokens = write_tokens(&[&writer], &format!("w{w}-"), PER_WRITER).await;
+            (writer, tokens)
+        }));
+    }
+    let mut writers = Vec::new();
+    let mut tokens = Vec::new();
+    for task in tasks {
+        let (writer, written) = task.await.expect("writer task");
+        writers.push(writer);
+        tokens.extend(written);
+    }
+    let refs: Vec<&Client> = writers.iter().collect();
+    let text = converge(&refs, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("writers converge: {e:#}\n{}", stderr_of(&[&gw1, &gw2])));
+    assert_has_all(&text, &tokens, "after concurrent writes");
+
+    // Compaction happened: the log was trimmed and a snapshot exists.
+    let (log, snap) = keys_of(FILE);
+    let edits = tokens.len() as u64;
+    let trimmed = eventually(DEADLINE, || async {
+        redis.log_len(&log).await.is_ok_and(|n| n <= edits / 10)
+    })
+    .await;
+    let len = redis.log_len(&log).await.expect("log length");
+    assert!(
+        trimmed,
+        "{log} holds {len} entries after {edits} edits with --compact-after 8: not compacted"
+    );
+    assert_eq!(
+        redis.key_type(&snap).await.expect("TYPE"),
+        "hash",
+        "{snap} is the snapshot hash"
+    );
+    println!("{edits} edits, {log} has {len} entries left");
+
+    // The snapshot plus the log tail hold everything: a gateway that never saw the file
+    // serves the whole text.
+    let gw3 = Gateway::start(&redis.url(), &flags).await.expect("gw 3");
+    late_joiner_sees(&gw3, FILE, &text, "after compaction").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restarting_every_gateway_keeps_every_document() {
+    const FILES: [&str; 3] = ["sandbox-5/a.rs", "sandbox-5/dir/b.rs", "sandbox-6/c.md"];
+    let flags = ["--compact-after", "16", "--room-grace-ms", "200"];
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let mut gw1 = Gateway::start(&redis.url(), &flags).await.expect("gw 1");
+    let mut gw2 = Gateway::start(&redis.url(), &flags).await.expect("gw 2");
+
+    let mut expected = Vec::new();
+    let mut connected = Vec::new();
+    for (i, file) in FILES.iter().enumerate() {
+        let a = Client::connect_synced(&gw1.ws_url(file), DEADLINE)
+            .await
+            .expect("writer on gw 1");
+        let b = Client::connect_synced(&gw2.ws_url(file), DEADLINE)
+            .await
+            .expect("writer on gw 2");
+        let tokens = write_tokens(&[&a, &b], &format!("f{i}w"), 30 + 20 * i).await;
+        b.insert(0, "tmp").expect("a word");
+        b.delete(0, 3).expect("deleted again");
+        let text = converge(&[&a, &b], DEADLINE)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: writers converge: {e:#}"));
+        assert!(text.len() > 100, "{file} has content");
+        expected.push((file, text, tokens));
+        connected.push((a, b));
+    }
+
+    // Gateway 1 shuts down gracefully after its clients left; gateway 2 dies with its
+    // clients still connected.
+    for (a, _) in &mut connected {
+        a.close().await.expect("client of gw 1 leaves");
+    }
+    gw1.terminate().await.expect("gw 1 stops on SIGTERM");
+    gw2.kill9().await.expect("kill -9 gw 2");
+    for (_, b) in &connected {
+        b.wait_closed(DEADLINE).await.expect("gw 2's clients are cut off");
+    }
+    gw1.restart().await.expect("gw 1 starts again");
+    gw2.restart().await.expect("gw 2 starts again");
+
+    for (file, text, tokens) in &expected {
+        assert_has_all(text, tokens, file);
+        for (name, gw) in [("gw 1", &gw1), ("gw 2", &gw2)] {
+            late_joiner_sees(gw, file, text, &format!("{file} after restarting {name}")).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_restart_keeps_every_document_and_gateways_recover() {
+    const FILES: [&str; 2] = ["sandbox-8/main.go", "sandbox-8/go.mod"];
+    let flags = ["--compact-after", "16"];
+    let mut redis = RedisServer::start().await.expect("redis-server starts");
+    let gw1 = Gateway::start(&redis.url(), &flags).await.expect("gw 1");
+    let gw2 = Gateway::start(&redis.url(), &flags).await.expect("gw 2");
+
+    let mut pairs = Vec::new();
+    let mut before = Vec::new();
+    for (i, file) in FILES.iter().enumerate() {
+        let a = Client::connect_synced(&gw1.ws_url(file), DEADLINE)
+            .await
+            .expect("writer on gw 1");
+        let b = Client::connect_synced(&gw2.ws_url(file), DEADLINE)
+            .await
+            .expect("writer on gw 2");
+        let tokens = write_tokens(&[&a, &b], &format!("before{i}-"), 40).await;
+        let text = converge(&[&a, &b], DEADLINE)
+            .await
+            .unwrap_or_else(|e| panic!("{file}: writers converge: {e:#}"));
+        assert_has_all(&text, &tokens, "before the Redis restart");
+        before.push(tokens);
+        pairs.push((a, b));
+    }
+
+    redis.restart().await.expect("redis restarts from its AOF");
+    let ready = eventually(Duration::from_secs(20), || async {
+        gw1.readyz().await == Some(200) && gw2.readyz().await == Some(200)
+    })
+    .await;
+    assert!(
+        ready,
+        "gateways not ready 20 s after Redis came back (readyz {:?} / {:?})\n{}",
+        gw1.readyz().await,
+        gw2.readyz().await,
+        stderr_of(&[&gw1, &gw2])
+    );
+
+    // Editors whose connection the gateway dropped reconnect, as y-websocket does; then
+    // both sides keep typing and converge across the two gateways.
+    for (i, (a, b)) in pairs.iter_mut().enumerate() {
+        for (client, gw) in [(&mut *a, &gw1), (&mut *b, &gw2)] {
+            if let Some(code) = client.closed_with() {
+                println!("a client was closed with {code} during the Redis restart: reconnecting");
+                client
+                    .reconnect(&gw.ws_url(FILES[i]))
+                    .await
+                    .expect("reconnects");
+                client.wait_synced(DEADLINE).await.expect("syncs again");
+            }
+        }
+        let after = write_tokens(&[&*a, &*b], &format!("after{i}-"), 20).await;
+        let text = converge(&[&*a, &*b], Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{}: edits after the Redis restart do not converge across gateways: {e:#}\n{}",
+                    FILES[i],
+                    stderr_of(&[&gw1, &gw2])
+                )
+            });
+        assert_has_all(&text, &before[i], "pre-restart edits after the restart");
+        assert_has_all(&text, &after, "post-restart edits");
+        assert!(a.protocol_errors().is_empty() && b.protocol_errors().is_empty());
+    }
+
+    // Everything is in Redis: a fresh gateway serves both files whole.
+    let gw3 = Gateway::start(&redis.url(), &flags).await.expect("gw 3");
+    for (i, (a, _)) in pairs.iter().enumerate() {
+        late_joiner_sees(&gw3, FILES[i], &a.text(), "after the Redis restart").await;
+    }
+
+    // And a second restart with nobody connected loses nothing either.
+    let texts: Vec<String> = pairs.iter().map(|(a, _)| a.text()).collect();
+    drop(pairs);
+    redis.restart().await.expect("redis restarts again");
+    let gw4 = Gateway::start(&redis.url(), &flags).await.expect("gw 4");
+    for (i, text) in texts.iter().enumerate() {
+        late_joiner_sees(&gw4, FILES[i], text, "after a second Redis restart").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edits_made_while_redis_is_down_reach_the_other_gateway() {
+    const FILE: &str = "sandbox-9/outage.txt";
+    let mut redis = RedisServer::start().await.expect("redis-server starts");
+    let gw1 = Gateway::start(&redis.url(), &[]).await.expect("gw 1");
+    let gw2 = Gateway::start(&redis.url(), &[]).await.expect("gw 2");
+    let mut a = Client::connect_synced(&gw1.ws_url(FILE), DEADLINE)
+        .await
+        .expect("writer on gw 1");
+    let mut b = Client::connect_synced(&gw2.ws_url(FILE), DEADLINE)
+        .await
+        .expect("writer on gw 2");
+    let neighbour = Client::connect_synced(&gw1.ws_url(FILE), DEADLINE)
+        .await
+        .expect("reader on gw 1");
+    let mut tokens = write_tokens(&[&a, &b], "before", 10).await;
+    converge(&[&a, &b, &neighbour], DEADLINE)
+        .await
+        .expect("converge before the outage");
+
+    redis.stop().await.expect("redis stops");
+    let during = write_tokens(&[&a, &b], "during", 10).await;
+    // Local relay never waits on Redis: a's neighbour on the same gateway sees a's edits.
+    neighbour
+        .wait_for(
+            |c| during.iter().step_by(2).all(|t| c.text().contains(t.as_str())),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("local relay stalls while Redis is down: {e:#}"));
+    redis.start_again().await.expect("redis starts again");
+    tokens.extend(during);
+
+    // Editors whose connection was dropped reconnect (and re-upload), as y-websocket does.
+    for (client, gw) in [(&mut a, &gw1), (&mut b, &gw2)] {
+        if let Some(code) = client.closed_with() {
+            println!("a client was closed with {code} during the outage: reconnecting");
+            client.reconnect(&gw.ws_url(FILE)).await.expect("reconnects");
+        }
+    }
+    tokens.extend(write_tokens(&[&a, &b], "after", 10).await);
+    let text = converge(&[&a, &b, &neighbour], Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "edits made during a Redis outage never reached the other gateway: {e:#}\n{}",
+                stderr_of(&[&gw1, &gw2])
+            )
+        });
+    assert_has_all(&text, &tokens, "after the outage");
+    let gw3 = Gateway::start(&redis.url(), &[]).await.expect("gw 3");
+    late_joiner_sees(&gw3, FILE, &text, "after the outage").await;
+}
