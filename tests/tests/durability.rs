@@ -38,7 +38,10 @@ async fn write_tokens(writers: &[&Client], tag: &str, count: usize) -> Vec<Strin
 }
 
 fn assert_has_all(text: &str, tokens: &[String], what: &str) {
-    let missing: Vec<&String> = tokens.iter().filter(|t| !text.contains(t.as_str())).collect();
+    let missing: Vec<&String> = tokens
+        .iter()
+        .filter(|t| !text.contains(t.as_str()))
+        .collect();
     assert!(
         missing.is_empty(),
         "{what}: {} of {} edits missing, e.g. {:?}",
@@ -164,7 +167,9 @@ async fn restarting_every_gateway_keeps_every_document() {
     gw1.terminate().await.expect("gw 1 stops on SIGTERM");
     gw2.kill9().await.expect("kill -9 gw 2");
     for (_, b) in &connected {
-        b.wait_closed(DEADLINE).await.expect("gw 2's clients are cut off");
+        b.wait_closed(DEADLINE)
+            .await
+            .expect("gw 2's clients are cut off");
     }
     gw1.restart().await.expect("gw 1 starts again");
     gw2.restart().await.expect("gw 2 starts again");
@@ -285,7 +290,12 @@ async fn edits_made_while_redis_is_down_reach_the_other_gateway() {
     // Local relay never waits on Redis: a's neighbour on the same gateway sees a's edits.
     neighbour
         .wait_for(
-            |c| during.iter().step_by(2).all(|t| c.text().contains(t.as_str())),
+            |c| {
+                during
+                    .iter()
+                    .step_by(2)
+                    .all(|t| c.text().contains(t.as_str()))
+            },
             DEADLINE,
         )
         .await
@@ -297,7 +307,10 @@ async fn edits_made_while_redis_is_down_reach_the_other_gateway() {
     for (client, gw) in [(&mut a, &gw1), (&mut b, &gw2)] {
         if let Some(code) = client.closed_with() {
             println!("a client was closed with {code} during the outage: reconnecting");
-            client.reconnect(&gw.ws_url(FILE)).await.expect("reconnects");
+            client
+                .reconnect(&gw.ws_url(FILE))
+                .await
+                .expect("reconnects");
         }
     }
     tokens.extend(write_tokens(&[&a, &b], "after", 10).await);
