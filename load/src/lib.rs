@@ -1,0 +1,34 @@
+//! A load-test harness for y-websocket gateways: many simulated editors in one process.
+//!
+//! How a run flows:
+//!
+//! - [`config`] holds the flags every scenario shares (targets, framing, server pids, JSON
+//!   path, deadlines) and refuses any target that is not a loopback address.
+//! - [`scenario`] has one file per named preset (`edit-storm` today). A scenario decides how
+//!   many editors go to which file and target, and drives the phases of a [`fleet`].
+//! - [`fleet`] spawns the editors, throttles their connects and moves them through the
+//!   phases connect -> edit -> drain -> stop together.
+//! - [`client`] is one simulated editor: a real yrs `Doc` (UTF-16 offsets, root `Y.Text`
+//!   "monaco") behind one WebSocket. It syncs (step 1 / step 2), types and deletes at random
+//!   positions, optionally moves its cursor (awareness), and applies what it receives.
+//! - [`framing`] turns y-websocket messages into WebSocket frames and back; it is the one place
+//!   a second dialect (Hocuspocus: document name before each message) plugs in.
+//! - [`tracker`] measures end-to-end propagation: every edit an editor sends is recorded by
+//!   the yrs ids it inserts or deletes; every update an editor receives is matched against
+//!   those records, and the time since the send goes into a histogram once per receiver.
+//! - [`stats`] counts everything else (edits, bytes, errors, disconnects, connect and sync
+//!   times), [`procstat`] reads CPU time and RSS of server processes from `/proc`, and
+//!   [`progress`] prints a status line to stderr while a scenario runs.
+//! - [`report`] gathers the figures into one serializable [`report::Report`], printed as a
+//!   table and optionally written as JSON.
+
+pub mod client;
+pub mod config;
+pub mod fleet;
+pub mod framing;
+pub mod procstat;
+pub mod progress;
+pub mod report;
+pub mod scenario;
+pub mod stats;
+pub mod tracker;

@@ -1,0 +1,102 @@
+//! The status line on stderr while a scenario runs, and the periodic `/proc` readings of
+//! the server processes (so a short RSS peak between start and end is seen too).
+//!
+//! On a terminal the line is rewritten in place every second; otherwise (CI logs) a full
+//! line is printed every five seconds.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::fleet::Shared;
+use crate::procstat::Watch;
+use crate::stats::Stats;
+
+/// A running status line; [`Progress::finish`] stops it and hands back the process watches.
+pub struct Progress {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Vec<Watch>>,
+}
+
+/// Starts the status line for a scenario named `label` with `editors` editors.
+pub fn start(label: &str, shared: Arc<Shared>, editors: usize, watches: Vec<Watch>) -> Progress {
+    let (stop, stopped) = oneshot::channel();
+    let label = label.to_owned();
+    let task = tokio::spawn(run(label, shared, editors, watches, stopped));
+    Progress { stop, task }
+}
+
+impl Progress {
+    /// Stops the line and returns the process watches with a last reading taken.
+    pub async fn finish(self) -> Vec<Watch> {
+        let _ = self.stop.send(());
+        self.task.await.unwrap_or_default()
+    }
+}
+
+async fn run(
+    label: String,
+    shared: Arc<Shared>,
+    editors: usize,
+    mut watches: Vec<Watch>,
+    mut stopped: oneshot::Receiver<()>,
+) -> Vec<Watch> {
+    let tty = std::io::stderr().is_terminal();
+    let every = if tty { 1 } else { 5 };
+    let started = Instant::now();
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut last = (started, 0u64, 0u64);
+    let mut n = 0u64;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = &mut stopped => break,
+        }
+        for w in &mut watches {
+            w.update();
+        }
+        n += 1;
+        if !n.is_multiple_of(every) {
+            continue;
+        }
+        let now = Instant::now();
+        let (edits, delivered) = shared.tracker.progress();
+        let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
+        let edit_rate = (edits - last.1) as f64 / secs;
+        let delivery_rate = (delivered - last.2) as f64 / secs;
+        last = (now, edits, delivered);
+        let (outstanding, _) = shared.tracker.outstanding();
+        let s = &shared.stats;
+        let line = format!(
+            "[{label} {:>5.0}s {:<7}] synced {}/{} | edits {} ({:.0}/s) | deliveries {} ({:.0}/s) | outstanding {} | errors {} | disconnects {}",
+            now.duration_since(started).as_secs_f64(),
+            shared.phase.borrow().name(),
+            Stats::get(&s.synced),
+            editors,
+            edits,
+            edit_rate,
+            delivered,
+            delivery_rate,
+            outstanding,
+            Stats::get(&s.errors),
+            Stats::get(&s.disconnects) + Stats::get(&s.connect_failures),
+        );
+        let mut err = std::io::stderr().lock();
+        let _ = if tty {
+            write!(err, "\r\x1b[2K{line}")
+        } else {
+            writeln!(err, "{line}")
+        };
+        let _ = err.flush();
+    }
+    if tty {
+        let _ = writeln!(std::io::stderr());
+    }
+    for w in &mut watches {
+        w.update();
+    }
+    watches
+}

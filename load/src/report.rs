@@ -1,0 +1,308 @@
+//! The figures of one run: a serializable [`Report`], printed as a table or written as JSON.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::fleet::Shared;
+use crate::procstat::ProcReport;
+use crate::stats::Stats;
+
+/// Diagnostic lines kept per kind.
+const SAMPLES: usize = 10;
+
+/// A latency distribution in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Percentiles {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub p999: f64,
+    pub max: f64,
+}
+
+impl Percentiles {
+    /// From a histogram of microseconds.
+    pub fn from_micros(h: &Histogram<u64>) -> Percentiles {
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return Percentiles {
+                count: 0,
+                min: 0.0,
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0,
+                p999: 0.0,
+                max: 0.0,
+            };
+        }
+        Percentiles {
+            count: h.len(),
+            min: ms(h.min()),
+            mean: h.mean() / 1000.0,
+            p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
+            p99: ms(h.value_at_quantile(0.99)),
+            p999: ms(h.value_at_quantile(0.999)),
+            max: ms(h.max()),
+        }
+    }
+}
+
+/// Everything a run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub framing: String,
+    pub targets: Vec<String>,
+    /// Start of the run, Unix milliseconds.
+    pub started_unix_ms: u64,
+    /// The scenario's sizes as given.
+    pub settings: serde_json::Value,
+    pub editors: u64,
+    pub files: u64,
+    pub connected: u64,
+    pub synced: u64,
+    pub connect_failures: u64,
+    /// WebSocket handshake times.
+    pub connect_ms: Percentiles,
+    /// From the open socket to the gateway's sync step 2.
+    pub sync_ms: Percentiles,
+    /// Length of the edit phase.
+    pub edit_seconds: f64,
+    /// Time spent after the edit phase waiting for outstanding deliveries.
+    pub drain_seconds: f64,
+    pub edits: u64,
+    /// Sum over edits of the editors of the file (other than the sender) connected at send.
+    pub expected_deliveries: u64,
+    pub deliveries: u64,
+    pub missing_deliveries: u64,
+    pub edits_per_second: f64,
+    pub deliveries_per_second: f64,
+    /// From an edit's send to its arrival at another editor of the file, per delivery.
+    pub propagation_ms: Percentiles,
+    pub cursor_updates: u64,
+    pub cursor_expected_deliveries: u64,
+    pub cursor_deliveries: u64,
+    pub cursor_missing_deliveries: u64,
+    pub cursor_propagation_ms: Percentiles,
+    pub frames_sent: u64,
+    pub frames_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub errors: u64,
+    pub disconnects: u64,
+    /// The first error and disconnect messages, verbatim.
+    pub error_samples: Vec<String>,
+    /// The oldest deliveries still missing at the end: which edit, from whom, to whom.
+    pub missing_samples: Vec<String>,
+    /// Files whose editors' final documents were compared (state vector and text).
+    pub files_checked: u64,
+    /// Files whose editors did not end with the same document.
+    pub diverged_files: u64,
+    pub divergence_samples: Vec<String>,
+    pub servers: Vec<ProcReport>,
+}
+
+/// What a scenario hands over besides the fleet's shared state.
+pub struct RunInfo {
+    pub scenario: String,
+    pub targets: Vec<String>,
+    pub started_unix_ms: u64,
+    pub settings: serde_json::Value,
+    pub editors: u64,
+    pub files: u64,
+    pub edit_seconds: f64,
+    pub drain_seconds: f64,
+    pub servers: Vec<ProcReport>,
+}
+
+impl Report {
+    pub fn new(info: RunInfo, shared: &Shared) -> Report {
+        let s = &shared.stats;
+        let summary = shared.tracker.summary();
+        let times = s.times();
+        let (files_checked, diverged_files, divergence_samples) =
+            shared.tracker.divergence(SAMPLES);
+        let busy = (info.edit_seconds + info.drain_seconds).max(1e-9);
+        Report {
+            scenario: info.scenario,
+            framing: shared.framing.name().to_owned(),
+            targets: info.targets,
+            started_unix_ms: info.started_unix_ms,
+            settings: info.settings,
+            editors: info.editors,
+            files: info.files,
+            connected: Stats::get(&s.connected),
+            synced: Stats::get(&s.synced),
+            connect_failures: Stats::get(&s.connect_failures),
+            connect_ms: Percentiles::from_micros(&times.connect_us),
+            sync_ms: Percentiles::from_micros(&times.sync_us),
+            edit_seconds: info.edit_seconds,
+            drain_seconds: info.drain_seconds,
+            edits: summary.edits,
+            expected_deliveries: summary.expected,
+            deliveries: summary.delivered,
+            missing_deliveries: summary.missing(),
+            edits_per_second: summary.edits as f64 / info.edit_seconds.max(1e-9),
+            deliveries_per_second: summary.delivered as f64 / busy,
+            propagation_ms: Percentiles::from_micros(&summary.edit_latency_us),
+            cursor_updates: summary.cursor_updates,
+            cursor_expected_deliveries: summary.cursor_expected,
+            cursor_deliveries: summary.cursor_delivered,
+            cursor_missing_deliveries: summary.cursor_missing(),
+            cursor_propagation_ms: Percentiles::from_micros(&summary.cursor_latency_us),
+            frames_sent: Stats::get(&s.frames_sent),
+            frames_received: Stats::get(&s.frames_received),
+            bytes_sent: Stats::get(&s.bytes_sent),
+            bytes_received: Stats::get(&s.bytes_received),
+            errors: Stats::get(&s.errors),
+            disconnects: Stats::get(&s.disconnects),
+            error_samples: s.samples(),
+            missing_samples: shared.tracker.missing_samples(SAMPLES, Instant::now()),
+            files_checked,
+            diverged_files,
+            divergence_samples,
+            servers: info.servers,
+        }
+    }
+
+    /// Whether every editor synced, every delivery arrived, and nothing went wrong.
+    pub fn is_clean(&self) -> bool {
+        self.synced == self.editors
+            && self.connect_failures == 0
+            && self.missing_deliveries == 0
+            && self.cursor_missing_deliveries == 0
+            && self.errors == 0
+            && self.disconnects == 0
+            && self.diverged_files == 0
+    }
+
+    /// Writes the report as pretty JSON to `path`.
+    pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
+        let json = serde_json::to_string_pretty(self)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// The human table.
+    pub fn table(&self) -> String {
+        let mut t = String::new();
+        let mut row = |k: &str, v: String| {
+            let _ = writeln!(t, "  {k:<28} {v}");
+        };
+        row("scenario", format!("{} ({})", self.scenario, self.framing));
+        row("targets", self.targets.join(", "));
+        row("settings", self.settings.to_string());
+        row(
+            "editors / files",
+            format!("{} / {}", self.editors, self.files),
+        );
+        row(
+            "connected / synced / failed",
+            format!(
+                "{} / {} / {}",
+                self.connected, self.synced, self.connect_failures
+            ),
+        );
+        row("connect ms", dist(&self.connect_ms));
+        row("sync ms", dist(&self.sync_ms));
+        row(
+            "edit phase / drain",
+            format!("{:.1} s / {:.1} s", self.edit_seconds, self.drain_seconds),
+        );
+        row(
+            "edits",
+            format!("{} ({:.0}/s)", self.edits, self.edits_per_second),
+        );
+        row(
+            "deliveries / expected",
+            format!(
+                "{} / {} ({:.0}/s), missing {}",
+                self.deliveries,
+                self.expected_deliveries,
+                self.deliveries_per_second,
+                self.missing_deliveries
+            ),
+        );
+        row("propagation ms", dist(&self.propagation_ms));
+        if self.cursor_updates > 0 {
+            row(
+                "cursor updates / deliveries",
+                format!(
+                    "{} / {} of {}, missing {}",
+                    self.cursor_updates,
+                    self.cursor_deliveries,
+                    self.cursor_expected_deliveries,
+                    self.cursor_missing_deliveries
+                ),
+            );
+            row("cursor propagation ms", dist(&self.cursor_propagation_ms));
+        }
+        row(
+            "frames sent / received",
+            format!(
+                "{} / {} ({} / {} bytes)",
+                self.frames_sent, self.frames_received, self.bytes_sent, self.bytes_received
+            ),
+        );
+        row(
+            "converged files",
+            format!(
+                "{} of {} checked",
+                self.files_checked - self.diverged_files,
+                self.files_checked
+            ),
+        );
+        row(
+            "errors / disconnects",
+            format!("{} / {}", self.errors, self.disconnects),
+        );
+        for p in &self.servers {
+            let mib = |kib: Option<u64>| {
+                kib.map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+            };
+            row(
+                &format!("server pid {}", p.pid),
+                format!(
+                    "cpu {} s, peak rss {}{}, rss {}{}",
+                    p.cpu_seconds.map_or("?".to_owned(), |c| format!("{c:.2}")),
+                    mib(p.peak_rss_kib),
+                    if p.peak_reset { "" } else { " (since start)" },
+                    mib(p.rss_kib),
+                    p.error
+                        .as_ref()
+                        .map_or(String::new(), |e| format!(" [{e}]")),
+                ),
+            );
+        }
+        for e in &self.error_samples {
+            row("error", e.clone());
+        }
+        for m in &self.missing_samples {
+            row("missing", m.clone());
+        }
+        for d in &self.divergence_samples {
+            row("diverged", d.clone());
+        }
+        t
+    }
+}
+
+fn dist(p: &Percentiles) -> String {
+    if p.count == 0 {
+        return "-".to_owned();
+    }
+    format!(
+        "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (n={})",
+        p.p50, p.p90, p.p99, p.p999, p.max, p.count
+    )
+}

@@ -1,0 +1,167 @@
+//! `edit-storm`: many editors on many files type at a steady rate across all targets.
+//!
+//! Editor `i` edits file `i % files`; within a file, editors take the targets in turn
+//! ([`super::target_of`]), so every file is shared across gateways. After connect and sync,
+//! the edit phase lasts `--duration`, or until every editor made `--edits-per-editor`
+//! edits; then the run waits up to `--drain-timeout` for outstanding deliveries.
+
+use std::time::{Duration, Instant};
+
+use anyhow::bail;
+
+use crate::client::{Behaviour, EditorPlan};
+use crate::config::CommonArgs;
+use crate::fleet::{Fleet, Phase};
+use crate::procstat::Watch;
+use crate::progress;
+use crate::report::{Report, RunInfo};
+
+use super::{client_ids, target_of, unix_ms};
+
+const NAME: &str = "edit-storm";
+
+/// Flags of `edit-storm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Simulated editors in total.
+    #[arg(long, default_value_t = 1000)]
+    pub editors: usize,
+
+    /// Files the editors are spread over (editor i edits file i % files).
+    #[arg(long, default_value_t = 100)]
+    pub files: usize,
+
+    /// Edits per second of each editor.
+    #[arg(long, default_value_t = 1.0)]
+    pub rate: f64,
+
+    /// Seconds of the edit phase (default 60; with --edits-per-editor, an upper bound
+    /// that defaults to twice the time the edits should take, plus 30 s).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+
+    /// Stop the edit phase once every editor made this many edits.
+    #[arg(long, value_name = "N")]
+    pub edits_per_editor: Option<u64>,
+
+    /// Share of edits that delete a character instead of typing one.
+    #[arg(long, default_value_t = 0.3)]
+    pub delete_ratio: f64,
+
+    /// Cursor (awareness) updates per second of each editor; 0 sends none.
+    #[arg(long, default_value_t = 0.0)]
+    pub cursor_rate: f64,
+}
+
+impl Args {
+    fn check(&self) -> anyhow::Result<()> {
+        if self.editors == 0 || self.files == 0 {
+            bail!("--editors and --files must be at least 1");
+        }
+        if !(self.rate.is_finite() && self.rate > 0.0) {
+            bail!("--rate must be a positive number of edits per second");
+        }
+        if !(0.0..=1.0).contains(&self.delete_ratio) {
+            bail!("--delete-ratio must be between 0 and 1");
+        }
+        if !(self.cursor_rate.is_finite() && self.cursor_rate >= 0.0) {
+            bail!("--cursor-rate must be 0 or more");
+        }
+        if self.duration.is_some_and(|d| !(d.is_finite() && d > 0.0)) {
+            bail!("--duration must be a positive number of seconds");
+        }
+        Ok(())
+    }
+
+    /// The longest the edit phase may last.
+    fn edit_bound(&self) -> Duration {
+        let secs = match (self.duration, self.edits_per_editor) {
+            (Some(d), _) => d,
+            (None, Some(n)) => 2.0 * n as f64 / self.rate + 30.0,
+            (None, None) => 60.0,
+        };
+        Duration::from_secs_f64(secs)
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<Report> {
+    args.check()?;
+    let targets = args.common.targets()?;
+    let prefix = args.common.file_prefix();
+    let started_unix_ms = unix_ms();
+
+    let watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
+    let mut fleet = Fleet::new(
+        args.files,
+        args.common.framing,
+        args.common.connect_concurrency,
+    );
+    let behaviour = Behaviour {
+        edit_rate: args.rate,
+        edit_limit: args.edits_per_editor,
+        delete_ratio: args.delete_ratio,
+        cursor_rate: args.cursor_rate,
+    };
+    let progress = progress::start(NAME, fleet.shared().clone(), args.editors, watches);
+
+    for (i, client_id) in client_ids(args.editors).into_iter().enumerate() {
+        let file = i % args.files;
+        let target = &targets[target_of(file, i / args.files, targets.len())];
+        let file_id = format!("{prefix}/{file}");
+        fleet.spawn(EditorPlan {
+            file,
+            url: args.common.framing.url(target, &file_id),
+            file_id,
+            client_id,
+            behaviour,
+        });
+    }
+    fleet.wait_synced(args.common.connect_timeout()).await;
+
+    fleet.set_phase(Phase::Edit);
+    let edit_started = Instant::now();
+    let bound = args.edit_bound();
+    if args.edits_per_editor.is_some() {
+        fleet.wait_done_editing(bound).await;
+    } else {
+        tokio::time::sleep(bound).await;
+    }
+    fleet.set_phase(Phase::Drain);
+    let edit_seconds = edit_started.elapsed().as_secs_f64();
+
+    let drain_started = Instant::now();
+    fleet.wait_delivered(args.common.drain_timeout()).await;
+    let drain_seconds = drain_started.elapsed().as_secs_f64();
+
+    let watches = progress.finish().await;
+    let shared = fleet.shared().clone();
+    fleet.stop(Duration::from_secs(5)).await;
+
+    let settings = serde_json::json!({
+        "editors": args.editors,
+        "files": args.files,
+        "rate": args.rate,
+        "duration": args.duration,
+        "edits_per_editor": args.edits_per_editor,
+        "delete_ratio": args.delete_ratio,
+        "cursor_rate": args.cursor_rate,
+        "file_prefix": prefix,
+    });
+    Ok(Report::new(
+        RunInfo {
+            scenario: NAME.to_owned(),
+            targets: targets.iter().map(|t| t.base.clone()).collect(),
+            started_unix_ms,
+            settings,
+            editors: args.editors as u64,
+            files: args.files as u64,
+            edit_seconds,
+            drain_seconds,
+            servers: watches.iter().map(Watch::report).collect(),
+        },
+        &shared,
+    ))
+}

@@ -1,0 +1,87 @@
+//! Named presets of a load run, one file each. A scenario turns its flags into editor
+//! plans (which file, which target, what behaviour), drives the fleet's phases and builds
+//! the report. Planned next to `edit-storm`: `fan-out`, `idle`, `join-storm`, `awareness`.
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use clap::Subcommand;
+
+use crate::config::CommonArgs;
+use crate::report::Report;
+
+pub mod edit_storm;
+
+/// The scenarios this build knows.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Scenario {
+    /// Many editors typing into many files across the targets (default: 1,000 editors on
+    /// 100 files, 1 edit/s each, 60 s).
+    EditStorm(edit_storm::Args),
+}
+
+impl Scenario {
+    /// The flags every scenario shares.
+    pub fn common(&self) -> &CommonArgs {
+        match self {
+            Scenario::EditStorm(args) => &args.common,
+        }
+    }
+
+    pub async fn run(self) -> anyhow::Result<Report> {
+        match self {
+            Scenario::EditStorm(args) => edit_storm::run(args).await,
+        }
+    }
+}
+
+/// `n` distinct random 32-bit Yjs client ids (yjs 13 clients use 32-bit ids).
+pub fn client_ids(n: usize) -> Vec<u32> {
+    let mut seen = HashSet::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    while ids.len() < n {
+        let id = rand::random::<u32>();
+        if id != 0 && seen.insert(id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
+/// Which target the `k`-th editor of file `file` uses: round-robin within each file, with
+/// a per-file offset, so every file with two or more editors spans several targets and the
+/// editors of all files are spread evenly.
+pub fn target_of(file: usize, k: usize, targets: usize) -> usize {
+    (file + k) % targets.max(1)
+}
+
+pub fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_ids_are_distinct_and_nonzero() {
+        let ids = client_ids(10_000);
+        assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 10_000);
+        assert!(!ids.contains(&0));
+    }
+
+    #[test]
+    fn every_shared_file_spans_targets() {
+        for file in 0..100 {
+            let used: HashSet<_> = (0..10).map(|k| target_of(file, k, 2)).collect();
+            assert_eq!(used.len(), 2);
+        }
+        let per_target = (0..100)
+            .map(|f| target_of(f, 0, 2))
+            .filter(|t| *t == 0)
+            .count();
+        assert_eq!(per_target, 50);
+    }
+}

@@ -1,0 +1,544 @@
+//! End-to-end propagation: from an edit's send to its arrival at every other editor.
+//!
+//! All editors live in this process, so one shared record per edit suffices. When an editor
+//! sends an update it records the yrs ids the update creates (inserted blocks, keyed by
+//! `(client, first clock)`) and the ids it deletes (keyed the same way), with the send
+//! `Instant` and the set of editors of the file that should receive it. When an editor
+//! receives an update, the blocks and delete ranges it carries are looked up; each record
+//! found that this receiver had not seen yet yields one delivery: `now - sent` goes into the
+//! file's histogram (microseconds). A record is dropped once every receiver has it, so what
+//! remains at the end is exactly the missing deliveries.
+//!
+//! Awareness (cursor) updates are tracked the same way, keyed by `(client, awareness clock)`,
+//! in a histogram of their own.
+//!
+//! Deletions carry no clock of their own in Yjs, hence the key by deleted ids: if two editors
+//! delete the same character at once, the first arrival counts for both, which is rare and
+//! never counts one delivery twice.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use hdrhistogram::Histogram;
+use yrs::Update;
+
+/// Position of an editor within its file's membership list.
+pub type Slot = usize;
+
+/// Propagation records of every file of a run.
+pub struct Tracker {
+    files: Vec<Mutex<FileTracker>>,
+}
+
+/// Totals over all files, taken at the end of a run.
+pub struct Summary {
+    pub edits: u64,
+    pub expected: u64,
+    pub delivered: u64,
+    pub edit_latency_us: Histogram<u64>,
+    pub cursor_updates: u64,
+    pub cursor_expected: u64,
+    pub cursor_delivered: u64,
+    pub cursor_latency_us: Histogram<u64>,
+}
+
+impl Summary {
+    pub fn missing(&self) -> u64 {
+        self.expected.saturating_sub(self.delivered)
+    }
+
+    pub fn cursor_missing(&self) -> u64 {
+        self.cursor_expected.saturating_sub(self.cursor_delivered)
+    }
+}
+
+impl Tracker {
+    pub fn new(files: usize) -> Tracker {
+        Tracker {
+            files: (0..files).map(|_| Mutex::new(FileTracker::new())).collect(),
+        }
+    }
+
+    fn file(&self, file: usize) -> MutexGuard<'_, FileTracker> {
+        // A poisoned lock only means another editor panicked mid-update; the counters are
+        // still meaningful, so go on with them.
+        self.files[file]
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Adds a synced editor to `file`; edits sent from now on expect it as a receiver.
+    /// `label` names it in diagnostics (client id and target).
+    pub fn join(&self, file: usize, label: String) -> Slot {
+        let mut f = self.file(file);
+        f.members.push(true);
+        f.labels.push(label);
+        f.finals.push(None);
+        f.members.len() - 1
+    }
+
+    /// Records an editor's final state (encoded state vector, hash of its text) for the
+    /// convergence check at the end of a run.
+    pub fn final_state(&self, file: usize, slot: Slot, state_vector: Vec<u8>, text_hash: u64) {
+        let mut f = self.file(file);
+        if let Some(s) = f.finals.get_mut(slot) {
+            *s = Some((state_vector, text_hash));
+        }
+    }
+
+    /// Files whose editors ended with different documents, each with a description (at
+    /// most `limit` descriptions), and the number of files checked. Editors that left
+    /// early are not compared.
+    pub fn divergence(&self, limit: usize) -> (u64, u64, Vec<String>) {
+        let (mut checked, mut diverged, mut samples) = (0, 0, Vec::new());
+        for file in 0..self.files.len() {
+            let f = self.file(file);
+            let finals: Vec<_> = f
+                .finals
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, s)| s.as_ref().map(|s| (slot, s)))
+                .collect();
+            let Some((first_slot, first)) = finals.first() else {
+                continue;
+            };
+            checked += 1;
+            let odd: Vec<_> = finals.iter().filter(|(_, s)| *s != *first).collect();
+            if odd.is_empty() {
+                continue;
+            }
+            diverged += 1;
+            if samples.len() < limit {
+                samples.push(format!(
+                    "file {file}: {} of {} editors differ from {} (e.g. {})",
+                    odd.len(),
+                    finals.len(),
+                    f.labels[*first_slot],
+                    f.labels[odd[0].0],
+                ));
+            }
+        }
+        (checked, diverged, samples)
+    }
+
+    /// Up to `limit` descriptions of deliveries still outstanding.
+    pub fn missing_samples(&self, limit: usize, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
+        for file in 0..self.files.len() {
+            let f = self.file(file);
+            let mut recs: Vec<_> = f.records.values().collect();
+            recs.sort_by_key(|r| r.sent);
+            for r in recs {
+                if out.len() >= limit {
+                    return out;
+                }
+                let missing: Vec<&str> = (0..f.members.len())
+                    .filter(|slot| r.pending[slot / 64] & (1 << (slot % 64)) != 0)
+                    .map(|slot| f.labels[slot].as_str())
+                    .collect();
+                out.push(format!(
+                    "file {file}: {:?} from {} sent {:.0} ms before the end, not received by {}",
+                    r.keys,
+                    f.labels[r.sender],
+                    now.saturating_duration_since(r.sent).as_secs_f64() * 1000.0,
+                    missing.join(", "),
+                ));
+            }
+        }
+        out
+    }
+
+    /// Removes an editor from the receivers of later edits (after a disconnect).
+    pub fn leave(&self, file: usize, slot: Slot) {
+        let mut f = self.file(file);
+        if let Some(m) = f.members.get_mut(slot) {
+            *m = false;
+        }
+    }
+
+    /// Records an update `slot` is about to send.
+    pub fn sent(&self, file: usize, slot: Slot, update: &Update, at: Instant) {
+        let mut f = self.file(file);
+        f.edits += 1;
+        let mut keys = Vec::new();
+        for (client, ranges) in update.insertions(true).iter() {
+            for r in ranges.iter() {
+                keys.push(Key::Insert(client.get(), r.start));
+            }
+        }
+        for (client, ranges) in update.delete_set().iter() {
+            for r in ranges.iter() {
+                keys.push(Key::Delete(client.get(), r.start));
+            }
+        }
+        f.record(slot, keys, at, Kind::Edit);
+    }
+
+    /// Records an awareness state `(client, clock)` that `slot` is about to send.
+    pub fn cursor_sent(&self, file: usize, slot: Slot, client: u64, clock: u32, at: Instant) {
+        let mut f = self.file(file);
+        f.cursor_updates += 1;
+        f.record(slot, vec![Key::Cursor(client, clock)], at, Kind::Cursor);
+    }
+
+    /// Matches an update `slot` received against the records of its file; returns the
+    /// number of deliveries it completed.
+    pub fn received(&self, file: usize, slot: Slot, update: &Update, now: Instant) -> u64 {
+        let mut f = self.file(file);
+        let mut ids = Vec::new();
+        for (client, ranges) in update.insertions(true).iter() {
+            for r in ranges.iter() {
+                let c = client.get();
+                ids.extend(
+                    f.inserted
+                        .range((c, r.start)..(c, r.end))
+                        .map(|(_, id)| *id),
+                );
+            }
+        }
+        for (client, ranges) in update.delete_set().iter() {
+            for r in ranges.iter() {
+                let c = client.get();
+                for (_, list) in f.deleted.range((c, r.start)..(c, r.end)) {
+                    ids.extend_from_slice(list);
+                }
+            }
+        }
+        f.deliver(slot, ids, now)
+    }
+
+    /// Matches received awareness entries `(client, clock)`; returns completed deliveries.
+    pub fn cursor_received(
+        &self,
+        file: usize,
+        slot: Slot,
+        entries: impl IntoIterator<Item = (u64, u32)>,
+        now: Instant,
+    ) -> u64 {
+        let mut f = self.file(file);
+        let ids: Vec<u64> = entries
+            .into_iter()
+            .filter_map(|key| f.cursors.get(&key).copied())
+            .collect();
+        f.deliver(slot, ids, now)
+    }
+
+    /// Deliveries still outstanding (edits and cursors).
+    pub fn outstanding(&self) -> (u64, u64) {
+        let mut edits = 0;
+        let mut cursors = 0;
+        for file in 0..self.files.len() {
+            let f = self.file(file);
+            edits += f.expected.saturating_sub(f.delivered);
+            cursors += f.cursor_expected.saturating_sub(f.cursor_delivered);
+        }
+        (edits, cursors)
+    }
+
+    /// Edits sent and deliveries completed so far.
+    pub fn progress(&self) -> (u64, u64) {
+        let mut edits = 0;
+        let mut delivered = 0;
+        for file in 0..self.files.len() {
+            let f = self.file(file);
+            edits += f.edits;
+            delivered += f.delivered;
+        }
+        (edits, delivered)
+    }
+
+    /// Totals and merged histograms over all files.
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary {
+            edits: 0,
+            expected: 0,
+            delivered: 0,
+            edit_latency_us: new_histogram(),
+            cursor_updates: 0,
+            cursor_expected: 0,
+            cursor_delivered: 0,
+            cursor_latency_us: new_histogram(),
+        };
+        for file in 0..self.files.len() {
+            let f = self.file(file);
+            s.edits += f.edits;
+            s.expected += f.expected;
+            s.delivered += f.delivered;
+            s.cursor_updates += f.cursor_updates;
+            s.cursor_expected += f.cursor_expected;
+            s.cursor_delivered += f.cursor_delivered;
+            // Both histograms share bounds, so adding cannot fail.
+            let _ = s.edit_latency_us.add(&f.edit_latency_us);
+            let _ = s.cursor_latency_us.add(&f.cursor_latency_us);
+        }
+        s
+    }
+}
+
+/// A latency histogram in microseconds, 1 µs to 1 hour, 3 significant digits.
+pub fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("constant histogram bounds are valid")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Insert(u64, u32),
+    Delete(u64, u32),
+    Cursor(u64, u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Edit,
+    Cursor,
+}
+
+struct Record {
+    sent: Instant,
+    sender: Slot,
+    kind: Kind,
+    /// Receivers (by slot) that have not got it yet.
+    pending: Vec<u64>,
+    remaining: u32,
+    keys: Vec<Key>,
+}
+
+struct FileTracker {
+    /// Whether each slot is still connected.
+    members: Vec<bool>,
+    /// Who each slot is, for diagnostics.
+    labels: Vec<String>,
+    /// Final (state vector, text hash) of each slot.
+    finals: Vec<Option<(Vec<u8>, u64)>>,
+    next_id: u64,
+    records: HashMap<u64, Record>,
+    inserted: BTreeMap<(u64, u32), u64>,
+    deleted: BTreeMap<(u64, u32), Vec<u64>>,
+    cursors: HashMap<(u64, u32), u64>,
+    edits: u64,
+    expected: u64,
+    delivered: u64,
+    edit_latency_us: Histogram<u64>,
+    cursor_updates: u64,
+    cursor_expected: u64,
+    cursor_delivered: u64,
+    cursor_latency_us: Histogram<u64>,
+}
+
+impl FileTracker {
+    fn new() -> FileTracker {
+        FileTracker {
+            members: Vec::new(),
+            labels: Vec::new(),
+            finals: Vec::new(),
+            next_id: 0,
+            records: HashMap::new(),
+            inserted: BTreeMap::new(),
+            deleted: BTreeMap::new(),
+            cursors: HashMap::new(),
+            edits: 0,
+            expected: 0,
+            delivered: 0,
+            edit_latency_us: new_histogram(),
+            cursor_updates: 0,
+            cursor_expected: 0,
+            cursor_delivered: 0,
+            cursor_latency_us: new_histogram(),
+        }
+    }
+
+    fn record(&mut self, sender: Slot, keys: Vec<Key>, sent: Instant, kind: Kind) {
+        let mut pending = vec![0u64; self.members.len().div_ceil(64)];
+        let mut remaining = 0u32;
+        for (slot, _) in self
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(slot, live)| **live && *slot != sender)
+        {
+            pending[slot / 64] |= 1 << (slot % 64);
+            remaining += 1;
+        }
+        match kind {
+            Kind::Edit => self.expected += u64::from(remaining),
+            Kind::Cursor => self.cursor_expected += u64::from(remaining),
+        }
+        if remaining == 0 || keys.is_empty() {
+            return;
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        for key in &keys {
+            match *key {
+                Key::Insert(c, k) => {
+                    self.inserted.insert((c, k), id);
+                }
+                Key::Delete(c, k) => self.deleted.entry((c, k)).or_default().push(id),
+                Key::Cursor(c, k) => {
+                    self.cursors.insert((c, k), id);
+                }
+            }
+        }
+        self.records.insert(
+            id,
+            Record {
+                sent,
+                sender,
+                kind,
+                pending,
+                remaining,
+                keys,
+            },
+        );
+    }
+
+    fn deliver(&mut self, slot: Slot, mut ids: Vec<u64>, now: Instant) -> u64 {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut done = 0;
+        for id in ids {
+            let Some(rec) = self.records.get_mut(&id) else {
+                continue;
+            };
+            let (word, bit) = (slot / 64, 1u64 << (slot % 64));
+            if rec.pending.get(word).is_none_or(|w| w & bit == 0) {
+                continue;
+            }
+            rec.pending[word] &= !bit;
+            rec.remaining -= 1;
+            let us = u64::try_from(now.saturating_duration_since(rec.sent).as_micros())
+                .unwrap_or(u64::MAX);
+            match rec.kind {
+                Kind::Edit => {
+                    self.delivered += 1;
+                    self.edit_latency_us.saturating_record(us.max(1));
+                }
+                Kind::Cursor => {
+                    self.cursor_delivered += 1;
+                    self.cursor_latency_us.saturating_record(us.max(1));
+                }
+            }
+            done += 1;
+            if rec.remaining == 0 {
+                let keys = std::mem::take(&mut rec.keys);
+                self.records.remove(&id);
+                self.forget(id, &keys);
+            }
+        }
+        done
+    }
+
+    fn forget(&mut self, id: u64, keys: &[Key]) {
+        for key in keys {
+            match *key {
+                Key::Insert(c, k) => {
+                    self.inserted.remove(&(c, k));
+                }
+                Key::Delete(c, k) => {
+                    if let Some(list) = self.deleted.get_mut(&(c, k)) {
+                        list.retain(|x| *x != id);
+                        if list.is_empty() {
+                            self.deleted.remove(&(c, k));
+                        }
+                    }
+                }
+                Key::Cursor(c, k) => {
+                    self.cursors.remove(&(c, k));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::updates::decoder::Decode;
+    use yrs::{ClientID, Doc, Options, Text, Transact};
+
+    fn doc(id: u64) -> Doc {
+        Doc::with_options(Options {
+            client_id: ClientID::new(id),
+            ..Options::default()
+        })
+    }
+
+    fn edit(doc: &Doc, f: impl FnOnce(&mut yrs::TransactionMut, &yrs::TextRef)) -> Vec<u8> {
+        let text = doc.get_or_insert_text("monaco");
+        let mut txn = doc.transact_mut();
+        f(&mut txn, &text);
+        txn.encode_update_v1()
+    }
+
+    fn update(bytes: &[u8]) -> Update {
+        Update::decode_v1(bytes).unwrap()
+    }
+
+    #[test]
+    fn inserts_and_deletes_are_delivered_once_per_receiver() {
+        let t = Tracker::new(1);
+        let (a, b, c) = (
+            t.join(0, String::new()),
+            t.join(0, String::new()),
+            t.join(0, String::new()),
+        );
+        let da = doc(1);
+        let now = Instant::now();
+
+        let ins = edit(&da, |txn, text| text.insert(txn, 0, "hello"));
+        t.sent(0, a, &update(&ins), now);
+        let del = edit(&da, |txn, text| text.remove_range(txn, 1, 2));
+        t.sent(0, a, &update(&del), now);
+        assert_eq!(t.outstanding(), (4, 0));
+
+        // The sender never counts its own edits; a repeat counts nothing.
+        assert_eq!(t.received(0, a, &update(&ins), now), 0);
+        assert_eq!(t.received(0, b, &update(&ins), now), 1);
+        assert_eq!(t.received(0, b, &update(&ins), now), 0);
+        assert_eq!(t.received(0, b, &update(&del), now), 1);
+        // A merged update (as a sync step 2 would carry) delivers both at once.
+        let merged = Update::merge_updates([update(&ins), update(&del)]);
+        assert_eq!(t.received(0, c, &merged, now), 2);
+
+        let s = t.summary();
+        assert_eq!(
+            (s.edits, s.expected, s.delivered, s.missing()),
+            (2, 4, 4, 0)
+        );
+        assert_eq!(s.edit_latency_us.len(), 4);
+        assert_eq!(t.outstanding(), (0, 0));
+    }
+
+    #[test]
+    fn departed_editors_are_not_expected_but_missing_ones_are_reported() {
+        let t = Tracker::new(2);
+        let (a, b, c) = (
+            t.join(1, String::new()),
+            t.join(1, String::new()),
+            t.join(1, String::new()),
+        );
+        t.leave(1, c);
+        let da = doc(7);
+        let ins = edit(&da, |txn, text| text.insert(txn, 0, "x"));
+        t.sent(1, a, &update(&ins), Instant::now());
+        let s = t.summary();
+        assert_eq!((s.expected, s.missing()), (1, 1));
+        let _ = b;
+    }
+
+    #[test]
+    fn cursor_updates_are_tracked_by_client_and_clock() {
+        let t = Tracker::new(1);
+        let (a, b) = (t.join(0, String::new()), t.join(0, String::new()));
+        let now = Instant::now();
+        t.cursor_sent(0, a, 42, 1, now);
+        t.cursor_sent(0, a, 42, 2, now);
+        assert_eq!(t.cursor_received(0, b, [(42, 2), (43, 1)], now), 1);
+        let s = t.summary();
+        assert_eq!(
+            (s.cursor_updates, s.cursor_delivered, s.cursor_missing()),
+            (2, 1, 1)
+        );
+    }
+}
