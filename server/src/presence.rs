@@ -3,7 +3,7 @@
 //! yrs's `Awareness` keeps the states and their clocks; this adds ownership, so that when a
 //! connection closes, or a whole gateway dies, exactly its clients' states are removed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use yrs::sync::{Awareness, AwarenessUpdate, Timestamp};
@@ -17,11 +17,17 @@ pub type ConnId = u64;
 /// 15 s and drop peers after 30 s; this catches removals that pub/sub dropped.
 pub const REMOTE_STATE_TTL: Duration = Duration::from_secs(30);
 
+/// Where a state came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    Conn(ConnId),
+    Gateway(String),
+}
+
 pub struct Presence {
     awareness: Awareness,
     started: Instant,
-    by_conn: HashMap<ConnId, HashSet<ClientID>>,
-    by_gateway: HashMap<ClientID, String>,
+    owners: HashMap<ClientID, Owner>,
 }
 
 impl Presence {
@@ -31,58 +37,65 @@ impl Presence {
         Presence {
             awareness: Awareness::with_clock(doc, clock),
             started,
-            by_conn: HashMap::new(),
-            by_gateway: HashMap::new(),
+            owners: HashMap::new(),
         }
     }
 
-    /// Applies states sent by a local connection and records that it owns them.
-    pub fn apply_local(&mut self, conn: ConnId, update: AwarenessUpdate) {
-        let owned = self.by_conn.entry(conn).or_default();
-        for (id, entry) in &update.clients {
-            if entry.json.as_ref() == "null" {
-                owned.remove(id);
-            } else {
-                owned.insert(*id);
+    /// Applies states sent by a local connection. Only entries newer than what the room
+    /// holds count: stock clients echo every state they receive back to the server with
+    /// the same clock, and an echo must neither claim someone else's cursor for this
+    /// connection nor be relayed again. Returns the changes to relay, encoded.
+    pub fn apply_local(&mut self, conn: ConnId, update: AwarenessUpdate) -> Option<Vec<u8>> {
+        self.apply(update, Owner::Conn(conn))
+    }
+
+    /// Applies states relayed from another gateway; returns the changes to relay locally.
+    pub fn apply_remote(&mut self, gateway: &str, update: AwarenessUpdate) -> Option<Vec<u8>> {
+        self.apply(update, Owner::Gateway(gateway.to_owned()))
+    }
+
+    /// Applies an update from `owner`. A state belongs to its newest sender (a client may
+    /// reconnect elsewhere). Returns the changes, encoded, if any.
+    fn apply(&mut self, update: AwarenessUpdate, owner: Owner) -> Option<Vec<u8>> {
+        let summary = match self.awareness.apply_update_summary(update) {
+            Ok(summary) => summary?,
+            Err(error) => {
+                tracing::debug!(%error, "awareness update not applied");
+                return None;
             }
+        };
+        for id in &summary.removed {
+            self.owners.remove(id);
         }
-        self.apply(update);
-    }
-
-    /// Applies states relayed from another gateway.
-    pub fn apply_remote(&mut self, gateway: &str, update: AwarenessUpdate) {
-        for (id, entry) in &update.clients {
-            if entry.json.as_ref() == "null" {
-                self.by_gateway.remove(id);
-            } else {
-                self.by_gateway.insert(*id, gateway.to_owned());
-            }
+        let mut changed = summary.removed;
+        for id in summary.added.into_iter().chain(summary.updated) {
+            self.owners.insert(id, owner.clone());
+            changed.push(id);
         }
-        self.apply(update);
-    }
-
-    fn apply(&mut self, update: AwarenessUpdate) {
-        if let Err(error) = self.awareness.apply_update(update) {
-            tracing::debug!(%error, "awareness update not applied");
-        }
+        changed.sort_unstable();
+        changed.dedup();
+        self.encode(changed)
     }
 
     /// Removes the states a connection owned; returns the encoded removal to relay.
     pub fn remove_conn(&mut self, conn: ConnId) -> Option<Vec<u8>> {
-        let ids = self.by_conn.remove(&conn)?;
-        self.remove(ids.into_iter().collect())
+        self.remove_owned_by(&Owner::Conn(conn))
     }
 
     /// Removes the states that came from `gateway`; returns the encoded removal.
     pub fn remove_gateway(&mut self, gateway: &str) -> Option<Vec<u8>> {
+        self.remove_owned_by(&Owner::Gateway(gateway.to_owned()))
+    }
+
+    fn remove_owned_by(&mut self, owner: &Owner) -> Option<Vec<u8>> {
         let ids: Vec<ClientID> = self
-            .by_gateway
+            .owners
             .iter()
-            .filter(|(_, gw)| gw.as_str() == gateway)
+            .filter(|(_, o)| *o == owner)
             .map(|(id, _)| *id)
             .collect();
         for id in &ids {
-            self.by_gateway.remove(id);
+            self.owners.remove(id);
         }
         self.remove(ids)
     }
@@ -92,8 +105,10 @@ impl Presence {
         let now = self.started.elapsed().as_millis() as Timestamp;
         let ttl = ttl.as_millis() as Timestamp;
         let stale: Vec<ClientID> = self
-            .by_gateway
-            .keys()
+            .owners
+            .iter()
+            .filter(|(_, owner)| matches!(owner, Owner::Gateway(_)))
+            .map(|(id, _)| id)
             .filter(|id| {
                 self.awareness
                     .meta(**id)
@@ -102,7 +117,7 @@ impl Presence {
             .copied()
             .collect();
         for id in &stale {
-            self.by_gateway.remove(id);
+            self.owners.remove(id);
         }
         self.remove(stale)
     }
@@ -119,7 +134,12 @@ impl Presence {
 
     /// The current states of this gateway's own clients (answer to a peer's query).
     pub fn local_states(&self) -> Option<Vec<u8>> {
-        let ids: Vec<ClientID> = self.by_conn.values().flatten().copied().collect();
+        let ids: Vec<ClientID> = self
+            .owners
+            .iter()
+            .filter(|(_, owner)| matches!(owner, Owner::Conn(_)))
+            .map(|(id, _)| *id)
+            .collect();
         self.encode(ids)
     }
 
@@ -142,5 +162,66 @@ impl Presence {
             .update_with_clients(ids)
             .ok()
             .map(|update| update.encode_v1())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::sync::awareness::AwarenessUpdateEntry;
+    use yrs::updates::decoder::Decode;
+
+    fn update(entries: &[(u64, u32, &str)]) -> AwarenessUpdate {
+        let clients = entries
+            .iter()
+            .map(|(id, clock, json)| {
+                let entry = AwarenessUpdateEntry {
+                    clock: *clock,
+                    json: (*json).into(),
+                };
+                (ClientID::new(*id), entry)
+            })
+            .collect();
+        AwarenessUpdate { clients }
+    }
+
+    fn states(encoded: Option<Vec<u8>>) -> Vec<(u64, String)> {
+        let Some(bytes) = encoded else {
+            return Vec::new();
+        };
+        let update = AwarenessUpdate::decode_v1(&bytes).expect("decodes");
+        let mut out: Vec<(u64, String)> = update
+            .clients
+            .into_iter()
+            .map(|(id, e)| (id.get(), e.json.to_string()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn an_echo_claims_nothing_and_is_not_relayed() {
+        let mut p = Presence::new(Doc::new());
+        assert!(
+            p.apply_local(1, update(&[(10, 1, r#"{"n":"a"}"#)]))
+                .is_some()
+        );
+        // Connection 2 echoes client 10's state with the same clock.
+        assert_eq!(p.apply_local(2, update(&[(10, 1, r#"{"n":"a"}"#)])), None);
+        assert_eq!(p.remove_conn(2), None);
+        assert_eq!(states(p.all_states()), vec![(10, r#"{"n":"a"}"#.into())]);
+        assert_eq!(states(p.remove_conn(1)), vec![(10, "null".into())]);
+        assert_eq!(p.all_states(), None);
+    }
+
+    #[test]
+    fn a_dead_gateway_takes_only_its_own_cursors() {
+        let mut p = Presence::new(Doc::new());
+        p.apply_local(1, update(&[(10, 1, "{}")]));
+        p.apply_remote("gw-b", update(&[(20, 1, "{}")]));
+        // gw-b relays our client 10's state back: same clock, not a change of owner.
+        assert_eq!(p.apply_remote("gw-b", update(&[(10, 1, "{}")])), None);
+        assert_eq!(states(p.remove_gateway("gw-b")), vec![(20, "null".into())]);
+        assert_eq!(states(p.local_states()), vec![(10, "{}".into())]);
     }
 }

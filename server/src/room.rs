@@ -20,7 +20,6 @@ use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 use yrs::sync::SyncMessage;
-use yrs::updates::encoder::Encode;
 
 use crate::bus::{Bus, RoomSignals, RoomSink};
 use crate::config::Config;
@@ -222,10 +221,10 @@ impl Room {
                 self.accept_update(conn, &update).await
             }
             Message::Awareness(update) => {
-                let payload = update.encode_v1();
-                self.presence.apply_local(conn, update);
-                self.broadcast(Bytes::from(encode_awareness(&payload)), Some(conn));
-                self.publish(Kind::Awareness, payload);
+                if let Some(changes) = self.presence.apply_local(conn, update) {
+                    self.broadcast(Bytes::from(encode_awareness(&changes)), Some(conn));
+                    self.publish(Kind::Awareness, changes);
+                }
             }
             Message::QueryAwareness => {
                 if let Some(states) = self.presence.all_states() {
@@ -285,8 +284,9 @@ impl Room {
             Kind::Update { .. } => self.catch_up().await,
             Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
                 Ok(update) => {
-                    self.presence.apply_remote(&envelope.origin, update);
-                    self.broadcast(Bytes::from(encode_awareness(&envelope.payload)), None);
+                    if let Some(changes) = self.presence.apply_remote(&envelope.origin, update) {
+                        self.broadcast(Bytes::from(encode_awareness(&changes)), None);
+                    }
                 }
                 Err(error) => tracing::warn!(%error, "bad awareness from the bus"),
             },
