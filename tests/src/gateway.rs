@@ -1,10 +1,12 @@
 //! A `collab-gateway` child process for one test.
 //!
 //! [`Gateway::start`] spawns the binary with `--listen 127.0.0.1:0 --redis-url URL` plus any
-//! extra flags, waits for its readiness line on stdout (`collab-gateway listening on
-//! 127.0.0.1:PORT`), and forwards its stderr to the test output with a `[gw PORT]` prefix,
-//! keeping the last lines so a failing test can quote them ([`Gateway::stderr_tail`]).
-//! The process is killed when the value is dropped.
+//! extra flags and waits for its readiness line on stdout (`collab-gateway listening on
+//! 127.0.0.1:PORT`). Its stderr goes to the test output, each line prefixed `[gw PORT]`:
+//! the last lines are printed when a test fails (from `Drop` while panicking, on the test's
+//! own thread, so libtest shows them with the failure and keeps passing tests quiet), and
+//! every line as it comes with `COLLAB_GATEWAY_LOG=1`. [`Gateway::stderr_tail`] returns
+//! them too. The process is killed when the value is dropped.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -131,6 +133,7 @@ impl Gateway {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .env("NO_COLOR", "1")
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("spawning {}", binary.display()))?;
@@ -145,7 +148,7 @@ impl Gateway {
                 if let Some(addr) = line.trim().strip_prefix(READY_PREFIX) {
                     return Ok::<_, std::io::Error>(Some(addr.to_owned()));
                 }
-                eprintln!("[gw stdout] {line}");
+                tail_push(&self.stderr, format!("[gw stdout] {line}"));
             }
             Ok(None)
         })
@@ -169,9 +172,10 @@ impl Gateway {
         };
         *label.lock().unwrap_or_else(|e| e.into_inner()) = format!("gw {addr}");
         // Keep draining stdout so the gateway never blocks on a full pipe.
+        let tail = self.stderr.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("[gw stdout] {line}");
+                tail_push(&tail, format!("[gw stdout] {line}"));
             }
         });
         self.addr = addr;
@@ -180,23 +184,42 @@ impl Gateway {
     }
 }
 
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- last stderr lines of gateway {} ----\n{}",
+                self.addr,
+                self.stderr_tail()
+            );
+        }
+    }
+}
+
 fn forward_stderr(
     stderr: tokio::process::ChildStderr,
     tail: Arc<Mutex<VecDeque<String>>>,
     label: Arc<Mutex<String>>,
 ) {
+    let live = std::env::var_os("COLLAB_GATEWAY_LOG").is_some_and(|v| v != "0");
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             let label = label.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            eprintln!("[{label}] {line}");
-            let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
-            if tail.len() == TAIL_LINES {
-                tail.pop_front();
+            if live {
+                eprintln!("[{label}] {line}");
             }
-            tail.push_back(format!("[{label}] {line}"));
+            tail_push(&tail, format!("[{label}] {line}"));
         }
     });
+}
+
+fn tail_push(tail: &Mutex<VecDeque<String>>, line: String) {
+    let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+    if tail.len() == TAIL_LINES {
+        tail.pop_front();
+    }
+    tail.push_back(line);
 }
 
 /// `$COLLAB_GATEWAY_BIN`, else `target/<profile>/collab-gateway` next to this test binary

@@ -167,6 +167,25 @@ impl RedisServer {
         Ok(redis::cmd(cmd).arg(key).query_async(&mut con).await?)
     }
 
+    /// How many entries were ever added to the stream `key` (XINFO STREAM `entries-added`,
+    /// which trimming does not lower); `None` when `key` is not a stream.
+    pub async fn stream_entries_added(&self, key: &str) -> Result<Option<u64>> {
+        if self.key_type(key).await? != "stream" {
+            return Ok(None);
+        }
+        let mut con = self.connection().await?;
+        let info: std::collections::HashMap<String, redis::Value> = redis::cmd("XINFO")
+            .arg("STREAM")
+            .arg(key)
+            .query_async(&mut con)
+            .await
+            .with_context(|| format!("XINFO STREAM {key}"))?;
+        match info.get("entries-added") {
+            Some(redis::Value::Int(n)) => Ok(Some(u64::try_from(*n).unwrap_or(0))),
+            other => bail!("XINFO STREAM {key}: entries-added is {other:?}"),
+        }
+    }
+
     /// The Redis type of `key` (`none` when absent).
     pub async fn key_type(&self, key: &str) -> Result<String> {
         let mut con = self.connection().await?;

@@ -30,7 +30,7 @@ async fn cursor_crosses_gateways_and_leaves_with_its_client() {
     ann.set_awareness(cursor_state("ann", "#ff0000"));
     bob.wait_for(|c| shows(c, &ann, "ann"), DEADLINE)
         .await
-        .unwrap_or_else(|e| panic!("bob never sees ann's cursor: {e:#}\n{}", gw2.stderr_tail()));
+        .unwrap_or_else(|e| panic!("bob never sees ann's cursor: {e:#}"));
     let state = bob.awareness_of(ann.client_id()).expect("present");
     assert_eq!(
         state,
@@ -49,10 +49,11 @@ async fn cursor_crosses_gateways_and_leaves_with_its_client() {
         .await
         .expect("bob sees ann's new state");
 
-    // A newcomer on bob's gateway sees both cursors without anyone moving.
-    let cat = Client::connect_synced(&gw2.ws_url(FILE), DEADLINE)
+    // A newcomer on ann's gateway sees both cursors (bob's from the other gateway) without
+    // anyone moving.
+    let cat = Client::connect_synced(&gw1.ws_url(FILE), DEADLINE)
         .await
-        .expect("cat joins on gateway 2");
+        .expect("cat joins on gateway 1");
     cat.wait_for(
         |c| shows(c, &ann, "ann (away)") && shows(c, &bob, "bob"),
         DEADLINE,
@@ -60,7 +61,8 @@ async fn cursor_crosses_gateways_and_leaves_with_its_client() {
     .await
     .unwrap_or_else(|e| panic!("cat does not see the cursors present: {e:#}"));
 
-    // Ann closes her tab: her cursor goes away on both gateways.
+    // Ann closes her tab: her cursor goes away on both gateways (bob on the other one, cat
+    // on hers).
     ann.close().await.expect("ann leaves");
     for (name, client) in [("bob", &bob), ("cat", &cat)] {
         client
@@ -118,10 +120,8 @@ async fn cursors_of_a_killed_gateway_disappear_everywhere() {
             .unwrap_or_else(|e| {
                 panic!(
                     "{name} still sees dan's cursor {:?} after his gateway was killed \
-                     (--gateway-timeout-ms 3000): {e:#}\n{}\n{}",
+                     (--gateway-timeout-ms 3000): {e:#}",
                     killed.elapsed(),
-                    gw1.stderr_tail(),
-                    gw2.stderr_tail()
                 )
             });
     }

@@ -64,11 +64,10 @@ impl Room {
         assert_eq!(
             closed.ok(),
             Some(code),
-            "{what}: expected close code {code}, got {:?} (reason {:?}, errors {:?})\n{}",
+            "{what}: expected close code {code}, got {:?} (reason {:?}, errors {:?})",
             client.closed_with(),
             client.close_reason(),
             client.errors(),
-            self.gw1.stderr_tail()
         );
         let notices = client.errors_before_close();
         assert!(
