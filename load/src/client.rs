@@ -38,7 +38,7 @@ use yrs::{
 
 use crate::fleet::{Phase, Shared};
 use crate::stats::Stats;
-use crate::tracker::Slot;
+use crate::tracker::{FinalState, Slot};
 
 /// Name of the root text, as y-monaco binds it.
 pub const TEXT_NAME: &str = "monaco";
@@ -471,12 +471,21 @@ impl Editor {
         let txn = self.doc.transact();
         let mut hasher = DefaultHasher::new();
         self.text.get_string(&txn).hash(&mut hasher);
-        shared.tracker.final_state(
-            self.plan.file,
-            slot,
-            txn.state_vector().encode_v1(),
-            hasher.finish(),
-        );
+        let store = txn.store();
+        let pending = txn.has_missing_updates().then(|| {
+            format!(
+                "blocks missing {:?}, deletions pending: {}",
+                store.pending_update().map(|p| &p.missing),
+                store.pending_ds().is_some()
+            )
+        });
+        let state = FinalState {
+            state_vector: txn.state_vector(),
+            text_hash: hasher.finish(),
+            text_len: self.text.len(&txn),
+            pending,
+        };
+        shared.tracker.final_state(self.plan.file, slot, state);
     }
 }
 

@@ -85,6 +85,10 @@ pub struct Report {
     pub expected_deliveries: u64,
     pub deliveries: u64,
     pub missing_deliveries: u64,
+    /// Deliveries of deletions the receiver already had through another editor's deletion
+    /// of the same character (a gateway may drop the second as a no-op); counted in
+    /// `deliveries`, not in `propagation_ms`.
+    pub superseded_deliveries: u64,
     pub edits_per_second: f64,
     pub deliveries_per_second: f64,
     /// From an edit's send to its arrival at another editor of the file, per delivery.
@@ -152,6 +156,7 @@ impl Report {
             expected_deliveries: summary.expected,
             deliveries: summary.delivered,
             missing_deliveries: summary.missing(),
+            superseded_deliveries: summary.superseded,
             edits_per_second: summary.edits as f64 / info.edit_seconds.max(1e-9),
             deliveries_per_second: summary.delivered as f64 / busy,
             propagation_ms: Percentiles::from_micros(&summary.edit_latency_us),
@@ -226,11 +231,12 @@ impl Report {
         row(
             "deliveries / expected",
             format!(
-                "{} / {} ({:.0}/s), missing {}",
+                "{} / {} ({:.0}/s), missing {}, superseded {}",
                 self.deliveries,
                 self.expected_deliveries,
                 self.deliveries_per_second,
-                self.missing_deliveries
+                self.missing_deliveries,
+                self.superseded_deliveries
             ),
         );
         row("propagation ms", dist(&self.propagation_ms));

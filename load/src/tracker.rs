@@ -12,16 +12,20 @@
 //! Awareness (cursor) updates are tracked the same way, keyed by `(client, awareness clock)`,
 //! in a histogram of their own.
 //!
-//! Deletions carry no clock of their own in Yjs, hence the key by deleted ids: if two editors
-//! delete the same character at once, the first arrival counts for both, which is rare and
-//! never counts one delivery twice.
+//! Deletions carry no clock of their own in Yjs, hence the key by deleted ids. Two editors
+//! may delete the same character at once; a gateway that relays only what changed its doc
+//! then drops the second deletion as a no-op, so the second record may never match an
+//! update. For each deleted id the tracker therefore remembers which editors already have
+//! it deleted (the deleter, and every receiver of an update deleting it): a deletion
+//! recorded for a receiver that has it already counts as delivered at once, as
+//! `superseded`, outside the latency histogram.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
 
 use hdrhistogram::Histogram;
-use yrs::Update;
+use yrs::{StateVector, Update};
 
 /// Position of an editor within its file's membership list.
 pub type Slot = usize;
@@ -36,6 +40,9 @@ pub struct Summary {
     pub edits: u64,
     pub expected: u64,
     pub delivered: u64,
+    /// Deliveries of deletions the receiver already had from someone else's deletion of
+    /// the same character (counted in `delivered`, not in the histogram).
+    pub superseded: u64,
     pub edit_latency_us: Histogram<u64>,
     pub cursor_updates: u64,
     pub cursor_expected: u64,
@@ -78,12 +85,11 @@ impl Tracker {
         f.members.len() - 1
     }
 
-    /// Records an editor's final state (encoded state vector, hash of its text) for the
-    /// convergence check at the end of a run.
-    pub fn final_state(&self, file: usize, slot: Slot, state_vector: Vec<u8>, text_hash: u64) {
+    /// Records an editor's final document for the convergence check at the end of a run.
+    pub fn final_state(&self, file: usize, slot: Slot, state: FinalState) {
         let mut f = self.file(file);
         if let Some(s) = f.finals.get_mut(slot) {
-            *s = Some((state_vector, text_hash));
+            *s = Some(state);
         }
     }
 
@@ -104,18 +110,21 @@ impl Tracker {
                 continue;
             };
             checked += 1;
-            let odd: Vec<_> = finals.iter().filter(|(_, s)| *s != *first).collect();
+            let odd: Vec<_> = finals.iter().filter(|(_, s)| !s.same_doc(first)).collect();
             if odd.is_empty() {
                 continue;
             }
             diverged += 1;
             if samples.len() < limit {
+                let (odd_slot, odd_state) = odd[0];
                 samples.push(format!(
-                    "file {file}: {} of {} editors differ from {} (e.g. {})",
+                    "file {file}: {} of {} editors differ from {} ({}), e.g. {} ({})",
                     odd.len(),
                     finals.len(),
                     f.labels[*first_slot],
-                    f.labels[odd[0].0],
+                    first.describe(),
+                    f.labels[*odd_slot],
+                    odd_state.describe(),
                 ));
             }
         }
@@ -200,8 +209,9 @@ impl Tracker {
         for (client, ranges) in update.delete_set().iter() {
             for r in ranges.iter() {
                 let c = client.get();
-                for (_, list) in f.deleted.range((c, r.start)..(c, r.end)) {
-                    ids.extend_from_slice(list);
+                for (_, d) in f.deleted.range_mut((c, r.start)..(c, r.end)) {
+                    set_bit(&mut d.seen, slot);
+                    ids.extend_from_slice(&d.ids);
                 }
             }
         }
@@ -254,6 +264,7 @@ impl Tracker {
             edits: 0,
             expected: 0,
             delivered: 0,
+            superseded: 0,
             edit_latency_us: new_histogram(),
             cursor_updates: 0,
             cursor_expected: 0,
@@ -265,6 +276,7 @@ impl Tracker {
             s.edits += f.edits;
             s.expected += f.expected;
             s.delivered += f.delivered;
+            s.superseded += f.superseded;
             s.cursor_updates += f.cursor_updates;
             s.cursor_expected += f.cursor_expected;
             s.cursor_delivered += f.cursor_delivered;
@@ -273,6 +285,38 @@ impl Tracker {
             let _ = s.cursor_latency_us.add(&f.cursor_latency_us);
         }
         s
+    }
+}
+
+/// An editor's document at the end of a run, for the convergence check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinalState {
+    pub state_vector: StateVector,
+    pub text_hash: u64,
+    /// Text length in UTF-16 units.
+    pub text_len: u32,
+    /// What the doc still waits for, if it holds updates it could not integrate.
+    pub pending: Option<String>,
+}
+
+impl FinalState {
+    fn same_doc(&self, other: &FinalState) -> bool {
+        self.state_vector == other.state_vector
+            && self.text_hash == other.text_hash
+            && self.pending.is_none()
+            && other.pending.is_none()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "text {} units, hash {:016x}, state vector {:?}{}",
+            self.text_len,
+            self.text_hash,
+            self.state_vector,
+            self.pending
+                .as_ref()
+                .map_or(String::new(), |p| format!(", pending: {p}"))
+        )
     }
 }
 
@@ -304,17 +348,33 @@ struct Record {
     keys: Vec<Key>,
 }
 
+/// The records deleting one id, and the editors (slots) that have it deleted.
+#[derive(Default)]
+struct Deleted {
+    ids: Vec<u64>,
+    seen: Vec<u64>,
+}
+
+fn set_bit(bits: &mut Vec<u64>, slot: Slot) {
+    if bits.len() <= slot / 64 {
+        bits.resize(slot / 64 + 1, 0);
+    }
+    bits[slot / 64] |= 1 << (slot % 64);
+}
+
 struct FileTracker {
     /// Whether each slot is still connected.
     members: Vec<bool>,
     /// Who each slot is, for diagnostics.
     labels: Vec<String>,
-    /// Final (state vector, text hash) of each slot.
-    finals: Vec<Option<(Vec<u8>, u64)>>,
+    /// Final document of each slot.
+    finals: Vec<Option<FinalState>>,
     next_id: u64,
     records: HashMap<u64, Record>,
     inserted: BTreeMap<(u64, u32), u64>,
-    deleted: BTreeMap<(u64, u32), Vec<u64>>,
+    deleted: BTreeMap<(u64, u32), Deleted>,
+    /// Deliveries of deletions the receiver had from someone else's update already.
+    superseded: u64,
     cursors: HashMap<(u64, u32), u64>,
     edits: u64,
     expected: u64,
@@ -336,6 +396,7 @@ impl FileTracker {
             records: HashMap::new(),
             inserted: BTreeMap::new(),
             deleted: BTreeMap::new(),
+            superseded: 0,
             cursors: HashMap::new(),
             edits: 0,
             expected: 0,
@@ -374,11 +435,30 @@ impl FileTracker {
                 Key::Insert(c, k) => {
                     self.inserted.insert((c, k), id);
                 }
-                Key::Delete(c, k) => self.deleted.entry((c, k)).or_default().push(id),
+                Key::Delete(c, k) => {
+                    let d = self.deleted.entry((c, k)).or_default();
+                    d.ids.push(id);
+                    set_bit(&mut d.seen, sender);
+                    // Receivers that have this id deleted already cannot get it again.
+                    for (word, seen) in d.seen.iter().enumerate() {
+                        if let Some(p) = pending.get_mut(word) {
+                            let already = *p & seen;
+                            *p &= !seen;
+                            let n = already.count_ones();
+                            remaining -= n;
+                            self.delivered += u64::from(n);
+                            self.superseded += u64::from(n);
+                        }
+                    }
+                }
                 Key::Cursor(c, k) => {
                     self.cursors.insert((c, k), id);
                 }
             }
+        }
+        if remaining == 0 {
+            self.forget(id, &keys);
+            return;
         }
         self.records.insert(
             id,
@@ -436,9 +516,9 @@ impl FileTracker {
                     self.inserted.remove(&(c, k));
                 }
                 Key::Delete(c, k) => {
-                    if let Some(list) = self.deleted.get_mut(&(c, k)) {
-                        list.retain(|x| *x != id);
-                        if list.is_empty() {
+                    if let Some(d) = self.deleted.get_mut(&(c, k)) {
+                        d.ids.retain(|x| *x != id);
+                        if d.ids.is_empty() {
                             self.deleted.remove(&(c, k));
                         }
                     }
@@ -506,6 +586,39 @@ mod tests {
             (s.edits, s.expected, s.delivered, s.missing()),
             (2, 4, 4, 0)
         );
+        assert_eq!(s.edit_latency_us.len(), 4);
+        assert_eq!(t.outstanding(), (0, 0));
+    }
+
+    #[test]
+    fn a_deletion_someone_else_made_first_counts_as_superseded() {
+        let t = Tracker::new(1);
+        let (a, b, c) = (
+            t.join(0, String::new()),
+            t.join(0, String::new()),
+            t.join(0, String::new()),
+        );
+        let now = Instant::now();
+        let (da, db) = (doc(1), doc(2));
+        let ins = edit(&da, |txn, text| text.insert(txn, 0, "x"));
+        t.sent(0, a, &update(&ins), now);
+        for s in [b, c] {
+            t.received(0, s, &update(&ins), now);
+        }
+        db.transact_mut().apply_update(update(&ins)).unwrap();
+        // b deletes "x"; c gets it; then a, not having seen it, deletes "x" too.
+        let del_b = edit(&db, |txn, text| text.remove_range(txn, 0, 1));
+        t.sent(0, b, &update(&del_b), now);
+        assert_eq!(t.received(0, c, &update(&del_b), now), 1);
+        let del_a = edit(&da, |txn, text| text.remove_range(txn, 0, 1));
+        t.sent(0, a, &update(&del_a), now);
+        // b and c had "x" deleted already: a's deletion is complete at once (a gateway
+        // would drop it as a no-op); b's still reaches a.
+        assert_eq!(t.outstanding(), (1, 0));
+        assert_eq!(t.received(0, a, &update(&del_b), now), 1);
+        let s = t.summary();
+        assert_eq!((s.expected, s.delivered, s.missing()), (6, 6, 0));
+        assert_eq!(s.superseded, 2);
         assert_eq!(s.edit_latency_us.len(), 4);
         assert_eq!(t.outstanding(), (0, 0));
     }
