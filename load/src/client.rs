@@ -72,6 +72,8 @@ pub struct EditorPlan {
     pub file: usize,
     /// File id on the wire.
     pub file_id: String,
+    /// Index of the target (gateway) it connects to.
+    pub target: usize,
     /// WebSocket URL to connect to.
     pub url: String,
     /// Yjs client id (32-bit, like yjs 13 clients), unique within the run.
@@ -335,7 +337,7 @@ impl Editor {
         shared.stats.sync_time(self.sync_started.elapsed());
         Stats::add(&shared.stats.synced, 1);
         let label = format!("client {} via {}", self.plan.client_id, self.plan.url);
-        self.slot = Some(shared.tracker.join(self.plan.file, label));
+        self.slot = Some(shared.tracker.join(self.plan.file, self.plan.target, label));
         let phase = *shared.phase.borrow();
         self.on_phase(shared, phase);
         Vec::new()

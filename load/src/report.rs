@@ -93,6 +93,10 @@ pub struct Report {
     pub deliveries_per_second: f64,
     /// From an edit's send to its arrival at another editor of the file, per delivery.
     pub propagation_ms: Percentiles,
+    /// Deliveries between editors connected to the same target.
+    pub propagation_same_target_ms: Percentiles,
+    /// Deliveries between editors connected to different targets (gateway to gateway).
+    pub propagation_cross_target_ms: Percentiles,
     pub cursor_updates: u64,
     pub cursor_expected_deliveries: u64,
     pub cursor_deliveries: u64,
@@ -160,6 +164,8 @@ impl Report {
             edits_per_second: summary.edits as f64 / info.edit_seconds.max(1e-9),
             deliveries_per_second: summary.delivered as f64 / busy,
             propagation_ms: Percentiles::from_micros(&summary.edit_latency_us),
+            propagation_same_target_ms: Percentiles::from_micros(&summary.same_target_us),
+            propagation_cross_target_ms: Percentiles::from_micros(&summary.cross_target_us),
             cursor_updates: summary.cursor_updates,
             cursor_expected_deliveries: summary.cursor_expected,
             cursor_deliveries: summary.cursor_delivered,
@@ -240,6 +246,8 @@ impl Report {
             ),
         );
         row("propagation ms", dist(&self.propagation_ms));
+        row("  same target", dist(&self.propagation_same_target_ms));
+        row("  cross target", dist(&self.propagation_cross_target_ms));
         if self.cursor_updates > 0 {
             row(
                 "cursor updates / deliveries",

@@ -44,6 +44,10 @@ pub struct Summary {
     /// the same character (counted in `delivered`, not in the histogram).
     pub superseded: u64,
     pub edit_latency_us: Histogram<u64>,
+    /// Deliveries between editors on the same target (relayed within one gateway).
+    pub same_target_us: Histogram<u64>,
+    /// Deliveries between editors on different targets (through Redis).
+    pub cross_target_us: Histogram<u64>,
     pub cursor_updates: u64,
     pub cursor_expected: u64,
     pub cursor_delivered: u64,
@@ -76,10 +80,12 @@ impl Tracker {
     }
 
     /// Adds a synced editor to `file`; edits sent from now on expect it as a receiver.
-    /// `label` names it in diagnostics (client id and target).
-    pub fn join(&self, file: usize, label: String) -> Slot {
+    /// `target` is the index of the gateway it is connected to; `label` names it in
+    /// diagnostics (client id and URL).
+    pub fn join(&self, file: usize, target: usize, label: String) -> Slot {
         let mut f = self.file(file);
         f.members.push(true);
+        f.targets.push(target);
         f.labels.push(label);
         f.finals.push(None);
         f.members.len() - 1
@@ -266,6 +272,8 @@ impl Tracker {
             delivered: 0,
             superseded: 0,
             edit_latency_us: new_histogram(),
+            same_target_us: new_histogram(),
+            cross_target_us: new_histogram(),
             cursor_updates: 0,
             cursor_expected: 0,
             cursor_delivered: 0,
@@ -282,6 +290,8 @@ impl Tracker {
             s.cursor_delivered += f.cursor_delivered;
             // Both histograms share bounds, so adding cannot fail.
             let _ = s.edit_latency_us.add(&f.edit_latency_us);
+            let _ = s.same_target_us.add(&f.same_target_us);
+            let _ = s.cross_target_us.add(&f.cross_target_us);
             let _ = s.cursor_latency_us.add(&f.cursor_latency_us);
         }
         s
@@ -367,6 +377,8 @@ struct FileTracker {
     members: Vec<bool>,
     /// Who each slot is, for diagnostics.
     labels: Vec<String>,
+    /// The target (gateway) of each slot.
+    targets: Vec<usize>,
     /// Final document of each slot.
     finals: Vec<Option<FinalState>>,
     next_id: u64,
@@ -380,6 +392,8 @@ struct FileTracker {
     expected: u64,
     delivered: u64,
     edit_latency_us: Histogram<u64>,
+    same_target_us: Histogram<u64>,
+    cross_target_us: Histogram<u64>,
     cursor_updates: u64,
     cursor_expected: u64,
     cursor_delivered: u64,
@@ -391,6 +405,7 @@ impl FileTracker {
         FileTracker {
             members: Vec::new(),
             labels: Vec::new(),
+            targets: Vec::new(),
             finals: Vec::new(),
             next_id: 0,
             records: HashMap::new(),
@@ -402,6 +417,8 @@ impl FileTracker {
             expected: 0,
             delivered: 0,
             edit_latency_us: new_histogram(),
+            same_target_us: new_histogram(),
+            cross_target_us: new_histogram(),
             cursor_updates: 0,
             cursor_expected: 0,
             cursor_delivered: 0,
@@ -493,6 +510,11 @@ impl FileTracker {
                 Kind::Edit => {
                     self.delivered += 1;
                     self.edit_latency_us.saturating_record(us.max(1));
+                    if self.targets.get(slot) == self.targets.get(rec.sender) {
+                        self.same_target_us.saturating_record(us.max(1));
+                    } else {
+                        self.cross_target_us.saturating_record(us.max(1));
+                    }
                 }
                 Kind::Cursor => {
                     self.cursor_delivered += 1;
@@ -559,9 +581,9 @@ mod tests {
     fn inserts_and_deletes_are_delivered_once_per_receiver() {
         let t = Tracker::new(1);
         let (a, b, c) = (
-            t.join(0, String::new()),
-            t.join(0, String::new()),
-            t.join(0, String::new()),
+            t.join(0, 0, String::new()),
+            t.join(0, 0, String::new()),
+            t.join(0, 0, String::new()),
         );
         let da = doc(1);
         let now = Instant::now();
@@ -594,9 +616,9 @@ mod tests {
     fn a_deletion_someone_else_made_first_counts_as_superseded() {
         let t = Tracker::new(1);
         let (a, b, c) = (
-            t.join(0, String::new()),
-            t.join(0, String::new()),
-            t.join(0, String::new()),
+            t.join(0, 0, String::new()),
+            t.join(0, 0, String::new()),
+            t.join(0, 0, String::new()),
         );
         let now = Instant::now();
         let (da, db) = (doc(1), doc(2));
@@ -624,12 +646,27 @@ mod tests {
     }
 
     #[test]
+    fn deliveries_are_split_by_same_and_cross_target() {
+        let t = Tracker::new(1);
+        let a = t.join(0, 0, String::new());
+        let b = t.join(0, 0, String::new());
+        let c = t.join(0, 1, String::new());
+        let ins = edit(&doc(3), |txn, text| text.insert(txn, 0, "x"));
+        let now = Instant::now();
+        t.sent(0, a, &update(&ins), now);
+        t.received(0, b, &update(&ins), now);
+        t.received(0, c, &update(&ins), now);
+        let s = t.summary();
+        assert_eq!((s.same_target_us.len(), s.cross_target_us.len()), (1, 1));
+    }
+
+    #[test]
     fn departed_editors_are_not_expected_but_missing_ones_are_reported() {
         let t = Tracker::new(2);
         let (a, b, c) = (
-            t.join(1, String::new()),
-            t.join(1, String::new()),
-            t.join(1, String::new()),
+            t.join(1, 0, String::new()),
+            t.join(1, 0, String::new()),
+            t.join(1, 0, String::new()),
         );
         t.leave(1, c);
         let da = doc(7);
@@ -643,7 +680,7 @@ mod tests {
     #[test]
     fn cursor_updates_are_tracked_by_client_and_clock() {
         let t = Tracker::new(1);
-        let (a, b) = (t.join(0, String::new()), t.join(0, String::new()));
+        let (a, b) = (t.join(0, 0, String::new()), t.join(0, 0, String::new()));
         let now = Instant::now();
         t.cursor_sent(0, a, 42, 1, now);
         t.cursor_sent(0, a, 42, 2, now);

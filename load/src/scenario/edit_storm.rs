@@ -109,11 +109,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
     for (i, client_id) in client_ids(args.editors).into_iter().enumerate() {
         let file = i % args.files;
-        let target = &targets[target_of(file, i / args.files, targets.len())];
+        let target = target_of(file, i / args.files, targets.len());
         let file_id = format!("{prefix}/{file}");
         fleet.spawn(EditorPlan {
             file,
-            url: args.common.framing.url(target, &file_id),
+            target,
+            url: args.common.framing.url(&targets[target], &file_id),
             file_id,
             client_id,
             behaviour,
