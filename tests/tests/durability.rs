@@ -337,3 +337,58 @@ async fn edits_made_while_redis_is_down_reach_the_other_gateway() {
     let gw3 = Gateway::start(&redis.url(), &[]).await.expect("gw 3");
     late_joiner_sees(&gw3, FILE, &text, "after the outage").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_relay_goes_on_while_redis_is_down() {
+    const FILE: &str = "sandbox-9/local.txt";
+    let mut redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(&redis.url(), &[]).await.expect("gateway");
+    let a = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("ann joins");
+    let b = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("bob joins the same gateway");
+    a.push("online ").expect("types");
+    converge(&[&a, &b], DEADLINE).await.expect("converge");
+
+    redis.stop().await.expect("redis stops");
+    // Ann types a burst, then keeps typing for two seconds; every keystroke reaches bob
+    // (same gateway) at once.
+    let outage = std::time::Instant::now();
+    let burst: Vec<String> = (0..10).map(|i| format!("<burst{i}>")).collect();
+    for token in &burst {
+        a.push(token).expect("types");
+    }
+    let seen = b
+        .wait_for(
+            |c| burst.iter().all(|t| c.text().contains(t.as_str())),
+            Duration::from_secs(2),
+        )
+        .await;
+    assert!(
+        seen.is_ok(),
+        "a burst of edits right after Redis went down did not reach a client of the same \
+         gateway within 2 s: local relay waits on Redis"
+    );
+    for i in 0..40 {
+        let token = format!("<offline{i}>");
+        a.push(&token).expect("types");
+        let seen = b
+            .wait_for(|c| c.text().contains(&token), Duration::from_secs(2))
+            .await;
+        assert!(
+            seen.is_ok(),
+            "edit {i}, {:?} into the Redis outage, did not reach a client of the same \
+             gateway within 2 s: local relay waits on Redis",
+            outage.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis.start_again().await.expect("redis starts again");
+    let text = converge(&[&a, &b], Duration::from_secs(30))
+        .await
+        .expect("converge after the outage");
+    let gw2 = Gateway::start(&redis.url(), &[]).await.expect("gateway 2");
+    late_joiner_sees(&gw2, FILE, &text, "edits made during the outage").await;
+}
