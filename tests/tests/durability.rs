@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use collab_protocol::close::RESTARTING;
 use collab_protocol::{FileId, Keys};
 use collab_tests::{Client, DEADLINE, Gateway, RedisServer, converge, eventually};
 
@@ -175,12 +176,27 @@ async fn restarting_every_gateway_keeps_every_document() {
         connected.push((a, b));
     }
 
-    // Gateway 1 shuts down gracefully after its clients left; gateway 2 dies with its
-    // clients still connected.
-    for (a, _) in &mut connected {
-        a.close().await.expect("client of gw 1 leaves");
+    // Gateway 1 shuts down gracefully (SIGTERM) with its clients connected: they are told
+    // to reconnect elsewhere (1012). Gateway 2 dies (kill -9) with its clients connected.
+    let status = gw1.terminate().await.expect("gw 1 stops on SIGTERM");
+    assert!(status.success(), "gw 1 exits cleanly on SIGTERM: {status}");
+    for (a, _) in &connected {
+        let code = a
+            .wait_closed(DEADLINE)
+            .await
+            .expect("gw 1's clients are closed");
+        assert_eq!(
+            code,
+            RESTARTING,
+            "a client of a gateway shutting down gets 1012 (reason {:?})",
+            a.close_reason()
+        );
+        assert!(
+            a.errors_before_close().iter().any(|n| n.code == RESTARTING),
+            "an error message with code 1012 precedes the close: {:?}",
+            a.errors()
+        );
     }
-    gw1.terminate().await.expect("gw 1 stops on SIGTERM");
     gw2.kill9().await.expect("kill -9 gw 2");
     for (_, b) in &connected {
         b.wait_closed(DEADLINE)
