@@ -118,6 +118,9 @@ pub struct Report {
     pub diverged_files: u64,
     pub divergence_samples: Vec<String>,
     pub servers: Vec<ProcReport>,
+    /// This process (the harness itself): if its CPU nears the machine's cores, the
+    /// latencies measure the harness, not the servers.
+    pub harness: Option<ProcReport>,
 }
 
 /// What a scenario hands over besides the fleet's shared state.
@@ -131,6 +134,7 @@ pub struct RunInfo {
     pub edit_seconds: f64,
     pub drain_seconds: f64,
     pub servers: Vec<ProcReport>,
+    pub harness: Option<ProcReport>,
 }
 
 impl Report {
@@ -183,6 +187,7 @@ impl Report {
             diverged_files,
             divergence_samples,
             servers: info.servers,
+            harness: info.harness,
         }
     }
 
@@ -280,12 +285,17 @@ impl Report {
             "errors / disconnects",
             format!("{} / {}", self.errors, self.disconnects),
         );
-        for p in &self.servers {
+        let procs = self
+            .servers
+            .iter()
+            .map(|p| (format!("server pid {}", p.pid), p))
+            .chain(self.harness.iter().map(|p| ("harness".to_owned(), p)));
+        for (name, p) in procs {
             let mib = |kib: Option<u64>| {
                 kib.map_or("?".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
             };
             row(
-                &format!("server pid {}", p.pid),
+                &name,
                 format!(
                     "cpu {} s, peak rss {}{}, rss {}{}",
                     p.cpu_seconds.map_or("?".to_owned(), |c| format!("{c:.2}")),

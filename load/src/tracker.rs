@@ -16,8 +16,9 @@
 //! may delete the same character at once; a gateway that relays only what changed its doc
 //! then drops the second deletion as a no-op, so the second record may never match an
 //! update. For each deleted id the tracker therefore remembers which editors already have
-//! it deleted (the deleter, and every receiver of an update deleting it): a deletion
-//! recorded for a receiver that has it already counts as delivered at once, as
+//! it deleted (the deleters, and every receiver of an update deleting it). A deletion
+//! recorded for a receiver that has the id deleted already, and an earlier deletion still
+//! pending for an editor that now deletes the id itself, count as delivered at once, as
 //! `superseded`, outside the latency histogram.
 
 use std::collections::{BTreeMap, HashMap};
@@ -447,6 +448,7 @@ impl FileTracker {
         }
         let id = self.next_id;
         self.next_id += 1;
+        let mut earlier = Vec::new();
         for key in &keys {
             match *key {
                 Key::Insert(c, k) => {
@@ -454,6 +456,9 @@ impl FileTracker {
                 }
                 Key::Delete(c, k) => {
                     let d = self.deleted.entry((c, k)).or_default();
+                    // Earlier deletions of the same id that the sender had not received
+                    // yet: it has the id deleted now, by itself.
+                    earlier.extend_from_slice(&d.ids);
                     d.ids.push(id);
                     set_bit(&mut d.seen, sender);
                     // Receivers that have this id deleted already cannot get it again.
@@ -473,6 +478,7 @@ impl FileTracker {
                 }
             }
         }
+        self.supersede(sender, earlier);
         if remaining == 0 {
             self.forget(id, &keys);
             return;
@@ -529,6 +535,30 @@ impl FileTracker {
             }
         }
         done
+    }
+
+    /// Completes, for `slot`, the records `ids` (deletions of an id `slot` deleted itself).
+    fn supersede(&mut self, slot: Slot, mut ids: Vec<u64>) {
+        ids.sort_unstable();
+        ids.dedup();
+        let (word, bit) = (slot / 64, 1u64 << (slot % 64));
+        for id in ids {
+            let Some(rec) = self.records.get_mut(&id) else {
+                continue;
+            };
+            let Some(w) = rec.pending.get_mut(word).filter(|w| **w & bit != 0) else {
+                continue;
+            };
+            *w &= !bit;
+            rec.remaining -= 1;
+            self.delivered += 1;
+            self.superseded += 1;
+            if rec.remaining == 0 {
+                let keys = std::mem::take(&mut rec.keys);
+                self.records.remove(&id);
+                self.forget(id, &keys);
+            }
+        }
     }
 
     fn forget(&mut self, id: u64, keys: &[Key]) {
@@ -634,14 +664,36 @@ mod tests {
         assert_eq!(t.received(0, c, &update(&del_b), now), 1);
         let del_a = edit(&da, |txn, text| text.remove_range(txn, 0, 1));
         t.sent(0, a, &update(&del_a), now);
-        // b and c had "x" deleted already: a's deletion is complete at once (a gateway
-        // would drop it as a no-op); b's still reaches a.
-        assert_eq!(t.outstanding(), (1, 0));
-        assert_eq!(t.received(0, a, &update(&del_b), now), 1);
+        // b and c had "x" deleted already, so a's deletion is complete at once (a gateway
+        // would drop it as a no-op); and a has "x" deleted now, so b's is complete too.
+        assert_eq!(t.outstanding(), (0, 0));
+        assert_eq!(t.received(0, a, &update(&del_b), now), 0);
         let s = t.summary();
         assert_eq!((s.expected, s.delivered, s.missing()), (6, 6, 0));
-        assert_eq!(s.superseded, 2);
-        assert_eq!(s.edit_latency_us.len(), 4);
+        assert_eq!(s.superseded, 3);
+        assert_eq!(s.edit_latency_us.len(), 3);
+        assert_eq!(t.outstanding(), (0, 0));
+    }
+
+    #[test]
+    fn concurrent_deleters_do_not_wait_for_each_other() {
+        let t = Tracker::new(1);
+        let (a, b) = (t.join(0, 0, String::new()), t.join(0, 1, String::new()));
+        let now = Instant::now();
+        let (da, db) = (doc(1), doc(2));
+        let ins = edit(&da, |txn, text| text.insert(txn, 0, "x"));
+        t.sent(0, a, &update(&ins), now);
+        t.received(0, b, &update(&ins), now);
+        db.transact_mut().apply_update(update(&ins)).unwrap();
+        // a deletes "x", then b deletes it before a's deletion reaches it. Each gateway
+        // drops the other's deletion as a no-op: neither update arrives anywhere.
+        let del_a = edit(&da, |txn, text| text.remove_range(txn, 0, 1));
+        t.sent(0, a, &update(&del_a), now);
+        assert_eq!(t.outstanding(), (1, 0));
+        let del_b = edit(&db, |txn, text| text.remove_range(txn, 0, 1));
+        t.sent(0, b, &update(&del_b), now);
+        let s = t.summary();
+        assert_eq!((s.expected, s.delivered, s.superseded), (3, 3, 2));
         assert_eq!(t.outstanding(), (0, 0));
     }
 

@@ -93,7 +93,9 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let prefix = args.common.file_prefix();
     let started_unix_ms = unix_ms();
 
-    let watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
+    let mut watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
+    // The harness watches itself last.
+    watches.push(Watch::start(std::process::id()));
     let mut fleet = Fleet::new(
         args.files,
         args.common.framing,
@@ -137,7 +139,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     fleet.wait_delivered(args.common.drain_timeout()).await;
     let drain_seconds = drain_started.elapsed().as_secs_f64();
 
-    let watches = progress.finish().await;
+    let mut watches = progress.finish().await;
+    let harness = watches.pop().map(|w| w.report());
     let shared = fleet.shared().clone();
     fleet.stop(Duration::from_secs(5)).await;
 
@@ -162,6 +165,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             edit_seconds,
             drain_seconds,
             servers: watches.iter().map(Watch::report).collect(),
+            harness,
         },
         &shared,
     ))
