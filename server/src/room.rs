@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::outbox::{CloseReason, Outbox, Queued};
 use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
-use crate::store::{CompactOutcome, Store, Tail};
+use crate::store::{CompactOutcome, Store, StoreError, Tail};
 
 /// Capacity of a room's queue of client messages.
 const CLIENT_QUEUE: usize = 256;
@@ -87,6 +87,23 @@ pub struct Room {
     empty_since: Option<Instant>,
     publisher: mpsc::UnboundedSender<Vec<u8>>,
     signals: Arc<RoomSignals>,
+    /// Results of log reads, which run beside the room so that it keeps relaying between
+    /// local clients while Redis is slow or down.
+    fetched_tx: mpsc::UnboundedSender<Fetched>,
+    fetching: bool,
+    fetch_again: bool,
+}
+
+/// What a background read of the log brought back.
+enum Fetched {
+    /// Everything after `since`.
+    Tail {
+        since: u64,
+        tail: Tail,
+    },
+    /// The log's head position.
+    Head(u64),
+    Failed,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -95,6 +112,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (remote_tx, remote_rx) = mpsc::channel(REMOTE_QUEUE);
     let (publisher, updates) = mpsc::unbounded_channel();
     let signals = Arc::new(RoomSignals::default());
+    let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
     tokio::spawn(publish_updates(file.clone(), ctx.clone(), updates));
     let replica = Replica::new(&ctx.config.text_name);
     let presence = Presence::new(replica.doc().clone());
@@ -110,6 +128,9 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         empty_since: Some(Instant::now()),
         publisher,
         signals: signals.clone(),
+        fetched_tx,
+        fetching: false,
+        fetch_again: false,
     };
     let sink = RoomSink {
         room_id: id,
@@ -117,7 +138,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         signals,
     };
     let span = tracing::info_span!("room", file = %room.file);
-    tokio::spawn(room.run(rx, remote_rx, sink).instrument(span));
+    tokio::spawn(room.run(rx, remote_rx, fetched_rx, sink).instrument(span));
     RoomHandle { id, tx }
 }
 
@@ -126,6 +147,7 @@ impl Room {
         mut self,
         mut rx: mpsc::Receiver<RoomCmd>,
         mut remote_rx: mpsc::Receiver<Envelope>,
+        mut fetched_rx: mpsc::UnboundedReceiver<Fetched>,
         sink: RoomSink,
     ) {
         if let Err(error) = self.open(sink).await {
@@ -144,9 +166,10 @@ impl Room {
                     Some(cmd) => self.on_command(cmd).await,
                     None => break,
                 },
-                Some(envelope) = remote_rx.recv() => self.on_remote(envelope).await,
-                () = signals.notified() => self.on_signals().await,
-                _ = tail_check.tick() => self.check_tail().await,
+                Some(envelope) = remote_rx.recv() => self.on_remote(envelope),
+                Some(fetched) = fetched_rx.recv() => self.on_fetched(fetched),
+                () = signals.notified() => self.on_signals(),
+                _ = tail_check.tick() => self.check_tail(),
                 () = sleep_until(grace_end), if grace_end.is_some() => {
                     self.retire(&mut rx, JoinError::Retired);
                     return;
@@ -273,7 +296,7 @@ impl Room {
         }
     }
 
-    async fn on_remote(&mut self, envelope: Envelope) {
+    fn on_remote(&mut self, envelope: Envelope) {
         let own = envelope.origin == self.ctx.bus.gateway_id();
         match envelope.kind {
             Kind::Update { pos } if pos <= self.applied => {}
@@ -281,7 +304,7 @@ impl Room {
                 self.apply_remote(&envelope.payload);
                 self.applied = pos;
             }
-            Kind::Update { .. } => self.catch_up().await,
+            Kind::Update { .. } => self.catch_up(),
             Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
                 Ok(update) => {
                     if let Some(changes) = self.presence.apply_remote(&envelope.origin, update) {
@@ -329,62 +352,94 @@ impl Room {
                 }
             }
         }
-        self.applied = head;
+        self.applied = self.applied.max(head);
     }
 
-    /// Reads what this replica missed from the log.
-    async fn catch_up(&mut self) {
-        match self.ctx.store.read_since(&self.file, self.applied).await {
-            Ok(tail) if tail.log_head < self.applied => self.restore_lost_log().await,
-            Ok(tail) => {
-                let before = self.applied;
-                self.apply_tail(tail, true);
-                if self.applied > before {
-                    tracing::debug!(from = before, to = self.applied, "caught up from the log");
-                }
-            }
-            Err(error) => tracing::warn!(%error, "catch-up failed; will retry"),
-        }
-    }
-
-    /// Redis lost entries this replica had seen (a restart without persistence, a failover
-    /// to a lagging replica): positions start again below ours. Re-read what is there and
-    /// append this replica's whole state, so the document in Redis is whole again.
-    async fn restore_lost_log(&mut self) {
-        tracing::warn!(
-            applied = self.applied,
-            "the log in redis went backwards; restoring it from this replica"
-        );
-        self.applied = 0;
-        match self.ctx.store.read_since(&self.file, 0).await {
-            Ok(tail) => self.apply_tail(tail, true),
-            Err(error) => tracing::warn!(%error, "re-reading the log failed"),
-        }
-        let whole = self.replica.diff(&yrs::StateVector::default());
-        let _ = self.publisher.send(whole);
+    /// Reads what this replica missed from the log, beside the room.
+    fn catch_up(&mut self) {
+        let since = self.applied;
+        let (store, file) = (self.ctx.store.clone(), self.file.clone());
+        self.fetch(async move {
+            let tail = store.read_since(&file, since).await?;
+            Ok(Fetched::Tail { since, tail })
+        });
     }
 
     /// The safety net under pub/sub: compares the log head with this replica's position,
     /// and expires cursors whose removal may have been dropped.
-    async fn check_tail(&mut self) {
-        match self.ctx.store.head(&self.file).await {
-            Ok(head) if head != self.applied => self.catch_up().await,
-            Ok(_) => {}
-            Err(error) => tracing::debug!(%error, "tail check failed"),
+    fn check_tail(&mut self) {
+        if !self.fetching {
+            let (store, file) = (self.ctx.store.clone(), self.file.clone());
+            self.fetch(async move { Ok(Fetched::Head(store.head(&file).await?)) });
         }
         if let Some(removal) = self.presence.sweep_remote(REMOTE_STATE_TTL) {
             self.broadcast(Bytes::from(encode_awareness(&removal)), None);
         }
     }
 
-    async fn on_signals(&mut self) {
+    /// Runs one log read at a time beside the room; a request made meanwhile runs after.
+    fn fetch<F>(&mut self, read: F)
+    where
+        F: Future<Output = Result<Fetched, StoreError>> + Send + 'static,
+    {
+        if self.fetching {
+            self.fetch_again = true;
+            return;
+        }
+        self.fetching = true;
+        let results = self.fetched_tx.clone();
+        tokio::spawn(async move {
+            let fetched = match read.await {
+                Ok(fetched) => fetched,
+                Err(error) => {
+                    tracing::debug!(%error, "reading the log failed; a later check retries");
+                    Fetched::Failed
+                }
+            };
+            let _ = results.send(fetched);
+        });
+    }
+
+    fn on_fetched(&mut self, fetched: Fetched) {
+        self.fetching = false;
+        match fetched {
+            Fetched::Tail { since, tail } if tail.log_head < since => self.restore_lost_log(),
+            Fetched::Tail { since, tail } => {
+                self.apply_tail(tail, true);
+                if self.applied > since {
+                    tracing::debug!(from = since, to = self.applied, "caught up from the log");
+                }
+            }
+            Fetched::Head(head) if head != self.applied => self.fetch_again = true,
+            Fetched::Head(_) | Fetched::Failed => {}
+        }
+        if std::mem::take(&mut self.fetch_again) {
+            self.catch_up();
+        }
+    }
+
+    /// Redis lost entries this replica had seen (a restart without persistence, a failover
+    /// to a lagging replica): positions start again below ours. Re-read what is there,
+    /// and give the log this replica's whole state, so the document in Redis is whole again.
+    fn restore_lost_log(&mut self) {
+        tracing::warn!(
+            applied = self.applied,
+            "the log in redis went backwards; restoring it from this replica"
+        );
+        self.applied = 0;
+        let whole = self.replica.diff(&yrs::StateVector::default());
+        let _ = self.publisher.send(whole);
+        self.catch_up();
+    }
+
+    fn on_signals(&mut self) {
         for gateway in self.signals.take_gone() {
             if let Some(removal) = self.presence.remove_gateway(&gateway) {
                 self.broadcast(Bytes::from(encode_awareness(&removal)), None);
             }
         }
         if self.signals.take_catch_up() {
-            self.catch_up().await;
+            self.catch_up();
         }
     }
 
@@ -395,7 +450,10 @@ impl Room {
         self.replica = Replica::new(&self.ctx.config.text_name);
         self.applied = 0;
         self.doc_bytes = 0;
-        self.catch_up().await;
+        match self.ctx.store.read_since(&self.file, 0).await {
+            Ok(tail) => self.apply_tail(tail, false),
+            Err(error) => tracing::warn!(%error, "reloading the room failed; clients resync"),
+        }
         let step1 = Bytes::from(
             Message::Sync(SyncMessage::SyncStep1(self.replica.state_vector())).encode(),
         );
