@@ -50,6 +50,15 @@ pub struct ErrorNotice {
     pub message: String,
 }
 
+/// One local edit, chosen by [`Client::edit_by`] from the text's length at that instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Insert the text at a UTF-16 offset.
+    Insert(u32, String),
+    /// Delete this many UTF-16 code units at an offset.
+    Delete(u32, u32),
+}
+
 /// A test editor client. See the module docs.
 pub struct Client {
     url: String,
@@ -251,6 +260,23 @@ impl Client {
                 bail!("delete of {len} at {index} beyond the text length {total}");
             }
             text.remove_range(txn, index, len);
+            Ok(())
+        })
+    }
+
+    /// Applies the edit `choose` picks given the current text length (UTF-16 units), in
+    /// one transaction: a remote edit cannot change the length between the choice and the
+    /// edit, as it could between [`Client::len`] and [`Client::insert`].
+    pub fn edit_by(&self, choose: impl FnOnce(u32) -> Edit) -> Result<()> {
+        self.edit(|txn, text| {
+            let len = text.len(txn);
+            match choose(len) {
+                Edit::Insert(index, chunk) if index <= len => text.insert(txn, index, &chunk),
+                Edit::Delete(index, n) if index.checked_add(n).is_some_and(|end| end <= len) => {
+                    text.remove_range(txn, index, n)
+                }
+                edit => bail!("{edit:?} does not fit a text of length {len}"),
+            }
             Ok(())
         })
     }

@@ -30,7 +30,7 @@ pub mod gateway;
 pub mod redis;
 pub mod wait;
 
-pub use client::{Client, ErrorNotice};
+pub use client::{Client, Edit, ErrorNotice};
 pub use converge::{converge, converge_to, merged_text, writes_of};
 pub use gateway::Gateway;
 pub use redis::RedisServer;

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use collab_tests::{Client, DEADLINE, Gateway, RedisServer, converge};
+use collab_tests::{Client, DEADLINE, Edit, Gateway, RedisServer, converge};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -48,21 +48,22 @@ async fn twelve_editors_on_three_gateways_converge() {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
         tasks.push(tokio::spawn(async move {
             for op in 0..OPS_PER_CLIENT {
-                let len = client.len();
-                if len > 0 && rng.random_bool(0.3) {
-                    let at = rng.random_range(0..len);
-                    let n = rng.random_range(1..=(len - at).min(5));
-                    client.delete(at, n).expect("delete within the text");
-                } else {
-                    let at = rng.random_range(0..=len);
-                    // Monaco counts UTF-16 units: mix in non-ASCII characters.
-                    let chunk = match rng.random_range(0..4) {
-                        0 => format!("é{i}"),
-                        1 => format!("\n{i}:{op}"),
-                        _ => format!("c{i}o{op} "),
-                    };
-                    client.insert(at, &chunk).expect("insert within the text");
-                }
+                client
+                    .edit_by(|len| {
+                        if len > 0 && rng.random_bool(0.3) {
+                            let at = rng.random_range(0..len);
+                            Edit::Delete(at, rng.random_range(1..=(len - at).min(5)))
+                        } else {
+                            // Monaco counts UTF-16 units: mix in non-ASCII characters.
+                            let chunk = match rng.random_range(0..4) {
+                                0 => format!("é{i}"),
+                                1 => format!("\n{i}:{op}"),
+                                _ => format!("c{i}o{op} "),
+                            };
+                            Edit::Insert(rng.random_range(0..=len), chunk)
+                        }
+                    })
+                    .expect("an edit within the text");
                 if rng.random_bool(0.5) {
                     tokio::time::sleep(Duration::from_millis(rng.random_range(0..4))).await;
                 } else {
@@ -157,14 +158,15 @@ async fn editors_converge_across_a_gateway_kill() {
                     client.reconnect(&fallback).await.expect("reconnects");
                     reconnects += 1;
                 }
-                let len = client.len();
-                if len > 0 && rng.random_bool(0.25) {
-                    let at = rng.random_range(0..len);
-                    client.delete(at, 1).expect("delete within the text");
-                } else {
-                    let at = rng.random_range(0..=len);
-                    client.insert(at, &format!("e{i}.{op} ")).expect("insert");
-                }
+                client
+                    .edit_by(|len| {
+                        if len > 0 && rng.random_bool(0.25) {
+                            Edit::Delete(rng.random_range(0..len), 1)
+                        } else {
+                            Edit::Insert(rng.random_range(0..=len), format!("e{i}.{op} "))
+                        }
+                    })
+                    .expect("an edit within the text");
                 progress.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(rng.random_range(1..6))).await;
             }
