@@ -6,8 +6,10 @@
 //! `Instant` and the set of editors of the file that should receive it. When an editor
 //! receives an update, the blocks and delete ranges it carries are looked up; each record
 //! found that this receiver had not seen yet yields one delivery: `now - sent` goes into the
-//! file's histogram (microseconds). A record is dropped once every receiver has it, so what
-//! remains at the end is exactly the missing deliveries.
+//! run's histograms (microseconds; all deliveries, and split by whether sender and receiver
+//! use the same target). Records live per file, each file behind its own lock. A record is
+//! dropped once every receiver has it, so what remains at the end is exactly the missing
+//! deliveries.
 //!
 //! Awareness (cursor) updates are tracked the same way, keyed by `(client, awareness clock)`,
 //! in a histogram of their own.
@@ -34,6 +36,23 @@ pub type Slot = usize;
 /// Propagation records of every file of a run.
 pub struct Tracker {
     files: Vec<Mutex<FileTracker>>,
+    /// One set of histograms for the run (not per file: a histogram is ~180 KB).
+    latencies: Mutex<Latencies>,
+}
+
+/// Latency histograms (microseconds) of a run.
+struct Latencies {
+    edit: Histogram<u64>,
+    same_target: Histogram<u64>,
+    cross_target: Histogram<u64>,
+    cursor: Histogram<u64>,
+}
+
+/// One completed delivery, recorded after the file lock is released.
+struct Sample {
+    kind: Kind,
+    same_target: bool,
+    us: u64,
 }
 
 /// Totals over all files, taken at the end of a run.
@@ -69,6 +88,12 @@ impl Tracker {
     pub fn new(files: usize) -> Tracker {
         Tracker {
             files: (0..files).map(|_| Mutex::new(FileTracker::new())).collect(),
+            latencies: Mutex::new(Latencies {
+                edit: new_histogram(),
+                same_target: new_histogram(),
+                cross_target: new_histogram(),
+                cursor: new_histogram(),
+            }),
         }
     }
 
@@ -78,6 +103,26 @@ impl Tracker {
         self.files[file]
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    fn record_samples(&self, samples: &[Sample]) {
+        if samples.is_empty() {
+            return;
+        }
+        let mut l = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+        for s in samples {
+            match s.kind {
+                Kind::Edit => {
+                    l.edit.saturating_record(s.us);
+                    if s.same_target {
+                        l.same_target.saturating_record(s.us);
+                    } else {
+                        l.cross_target.saturating_record(s.us);
+                    }
+                }
+                Kind::Cursor => l.cursor.saturating_record(s.us),
+            }
+        }
     }
 
     /// Adds a synced editor to `file`; edits sent from now on expect it as a receiver.
@@ -222,7 +267,10 @@ impl Tracker {
                 }
             }
         }
-        f.deliver(slot, ids, now)
+        let samples = f.deliver(slot, ids, now);
+        drop(f);
+        self.record_samples(&samples);
+        samples.len() as u64
     }
 
     /// Matches received awareness entries `(client, clock)`; returns completed deliveries.
@@ -238,7 +286,10 @@ impl Tracker {
             .into_iter()
             .filter_map(|key| f.cursors.get(&key).copied())
             .collect();
-        f.deliver(slot, ids, now)
+        let samples = f.deliver(slot, ids, now);
+        drop(f);
+        self.record_samples(&samples);
+        samples.len() as u64
     }
 
     /// Deliveries still outstanding (edits and cursors).
@@ -280,6 +331,13 @@ impl Tracker {
             cursor_delivered: 0,
             cursor_latency_us: new_histogram(),
         };
+        {
+            let l = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+            s.edit_latency_us = l.edit.clone();
+            s.same_target_us = l.same_target.clone();
+            s.cross_target_us = l.cross_target.clone();
+            s.cursor_latency_us = l.cursor.clone();
+        }
         for file in 0..self.files.len() {
             let f = self.file(file);
             s.edits += f.edits;
@@ -289,11 +347,6 @@ impl Tracker {
             s.cursor_updates += f.cursor_updates;
             s.cursor_expected += f.cursor_expected;
             s.cursor_delivered += f.cursor_delivered;
-            // Both histograms share bounds, so adding cannot fail.
-            let _ = s.edit_latency_us.add(&f.edit_latency_us);
-            let _ = s.same_target_us.add(&f.same_target_us);
-            let _ = s.cross_target_us.add(&f.cross_target_us);
-            let _ = s.cursor_latency_us.add(&f.cursor_latency_us);
         }
         s
     }
@@ -392,13 +445,9 @@ struct FileTracker {
     edits: u64,
     expected: u64,
     delivered: u64,
-    edit_latency_us: Histogram<u64>,
-    same_target_us: Histogram<u64>,
-    cross_target_us: Histogram<u64>,
     cursor_updates: u64,
     cursor_expected: u64,
     cursor_delivered: u64,
-    cursor_latency_us: Histogram<u64>,
 }
 
 impl FileTracker {
@@ -417,13 +466,9 @@ impl FileTracker {
             edits: 0,
             expected: 0,
             delivered: 0,
-            edit_latency_us: new_histogram(),
-            same_target_us: new_histogram(),
-            cross_target_us: new_histogram(),
             cursor_updates: 0,
             cursor_expected: 0,
             cursor_delivered: 0,
-            cursor_latency_us: new_histogram(),
         }
     }
 
@@ -496,10 +541,11 @@ impl FileTracker {
         );
     }
 
-    fn deliver(&mut self, slot: Slot, mut ids: Vec<u64>, now: Instant) -> u64 {
+    /// Delivers the records `ids` to `slot`; returns the latencies to record.
+    fn deliver(&mut self, slot: Slot, mut ids: Vec<u64>, now: Instant) -> Vec<Sample> {
         ids.sort_unstable();
         ids.dedup();
-        let mut done = 0;
+        let mut samples = Vec::new();
         for id in ids {
             let Some(rec) = self.records.get_mut(&id) else {
                 continue;
@@ -513,28 +559,21 @@ impl FileTracker {
             let us = u64::try_from(now.saturating_duration_since(rec.sent).as_micros())
                 .unwrap_or(u64::MAX);
             match rec.kind {
-                Kind::Edit => {
-                    self.delivered += 1;
-                    self.edit_latency_us.saturating_record(us.max(1));
-                    if self.targets.get(slot) == self.targets.get(rec.sender) {
-                        self.same_target_us.saturating_record(us.max(1));
-                    } else {
-                        self.cross_target_us.saturating_record(us.max(1));
-                    }
-                }
-                Kind::Cursor => {
-                    self.cursor_delivered += 1;
-                    self.cursor_latency_us.saturating_record(us.max(1));
-                }
+                Kind::Edit => self.delivered += 1,
+                Kind::Cursor => self.cursor_delivered += 1,
             }
-            done += 1;
+            samples.push(Sample {
+                kind: rec.kind,
+                same_target: self.targets.get(slot) == self.targets.get(rec.sender),
+                us: us.max(1),
+            });
             if rec.remaining == 0 {
                 let keys = std::mem::take(&mut rec.keys);
                 self.records.remove(&id);
                 self.forget(id, &keys);
             }
         }
-        done
+        samples
     }
 
     /// Completes, for `slot`, the records `ids` (deletions of an id `slot` deleted itself).
