@@ -10,6 +10,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use collab_protocol::Keys;
 use collab_protocol::envelope::is_valid_gateway_id;
 use dashmap::DashMap;
@@ -184,6 +185,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down: closing clients with 1012");
         let _ = shutdown.send(true);
     };
+    // Edits are small frames: without TCP_NODELAY they wait on delayed ACKs (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, gateway.router())
         .with_graceful_shutdown(drain)
         .await?;
