@@ -168,7 +168,10 @@ mod tests {
             b"A bad id\n",
             b"A \n",
         ] {
-            assert!(Envelope::decode(Bytes::copy_from_slice(bad)).is_err(), "{bad:?}");
+            assert!(
+                Envelope::decode(Bytes::copy_from_slice(bad)).is_err(),
+                "{bad:?}"
+            );
         }
     }
 

@@ -135,10 +135,7 @@ mod tests {
         assert_eq!(FileId::parse("a/../b"), Err(FileIdError::DotDot));
         assert_eq!(FileId::parse(".."), Err(FileIdError::DotDot));
         assert_eq!(FileId::parse("a\nb"), Err(FileIdError::ControlCharacter));
-        assert_eq!(
-            FileId::parse(&"x".repeat(513)),
-            Err(FileIdError::TooLong)
-        );
+        assert_eq!(FileId::parse(&"x".repeat(513)), Err(FileIdError::TooLong));
         assert!(FileId::parse(&"x".repeat(512)).is_ok());
     }
 

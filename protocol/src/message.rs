@@ -13,14 +13,14 @@
 //! states that are not JSON), so frames are decoded here with yrs's lib0 reader and checked
 //! to the last byte. Update payloads stay opaque: the room validates them by applying them.
 
+use std::collections::HashMap;
 use thiserror::Error;
 use yrs::encoding::read::{self, Cursor, Read};
 use yrs::encoding::write::Write;
-use std::collections::HashMap;
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{AwarenessUpdate, SyncMessage};
-use yrs::{ClientID, StateVector};
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+use yrs::{ClientID, StateVector};
 
 use crate::extension::Extension;
 
@@ -240,7 +240,10 @@ mod tests {
             Message::Sync(SyncMessage::SyncStep1(StateVector::default())),
             Message::Sync(SyncMessage::SyncStep2(vec![0, 0])),
             Message::Sync(SyncMessage::Update(vec![1, 2, 3])),
-            Message::Awareness(awareness(&[(7, 3, r#"{"user":{"name":"a"}}"#), (9, 1, "null")])),
+            Message::Awareness(awareness(&[
+                (7, 3, r#"{"user":{"name":"a"}}"#),
+                (9, 1, "null"),
+            ])),
             Message::Auth("denied".into()),
             Message::QueryAwareness,
             Message::Extension(Extension::error(1007, "x", "y")),
@@ -303,14 +306,20 @@ mod tests {
         enc.write_var(1u32);
         enc.write_string("{}");
         let frame = encode_awareness(&enc.to_vec());
-        assert_eq!(Message::decode(&frame), Err(DecodeError::ClientIdTooLarge(big)));
+        assert_eq!(
+            Message::decode(&frame),
+            Err(DecodeError::ClientIdTooLarge(big))
+        );
 
         let mut sv = EncoderV1::new();
         sv.write_var(1u32);
         sv.write_var(big);
         sv.write_var(3u32);
         let frame = encode_sync_payload(0, &sv.to_vec());
-        assert_eq!(Message::decode(&frame), Err(DecodeError::ClientIdTooLarge(big)));
+        assert_eq!(
+            Message::decode(&frame),
+            Err(DecodeError::ClientIdTooLarge(big))
+        );
     }
 
     #[test]
