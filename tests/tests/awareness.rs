@@ -75,6 +75,23 @@ async fn cursor_crosses_gateways_and_leaves_with_its_client() {
         shows(&cat, &bob, "bob"),
         "bob's cursor is still there for cat"
     );
+
+    // Eve's browser crashes: her TCP connection ends without a close frame.
+    let eve = Client::connect_synced(&gw2.ws_url(FILE), DEADLINE)
+        .await
+        .expect("eve joins on gateway 2");
+    eve.set_awareness(cursor_state("eve", "#00ffff"));
+    cat.wait_for(|c| shows(c, &eve, "eve"), DEADLINE)
+        .await
+        .expect("cat sees eve's cursor");
+    let eve_id = eve.client_id();
+    drop(eve);
+    for (name, client) in [("bob", &bob), ("cat", &cat)] {
+        client
+            .wait_for(|c| c.awareness_of(eve_id).is_none(), DEADLINE)
+            .await
+            .unwrap_or_else(|e| panic!("{name} still sees eve's cursor after her crash: {e:#}"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
