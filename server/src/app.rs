@@ -35,6 +35,7 @@ pub struct AppState {
     /// Flips to true when the gateway starts draining.
     pub shutdown: watch::Receiver<bool>,
     pub sessions: SessionCount,
+    pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// Counts live WebSocket sessions, so a draining gateway can wait for them: upgraded
@@ -46,12 +47,20 @@ pub struct SessionCount {
 }
 
 /// Holds one session in the count while alive.
-pub struct CountedSession<'a>(&'a SessionCount);
+pub struct CountedSession<'a>(&'a SessionCount, usize);
+
+impl CountedSession<'_> {
+    /// How many sessions were live when this one entered, itself included.
+    pub fn count(&self) -> usize {
+        self.1
+    }
+}
 
 impl SessionCount {
     pub fn enter(&self) -> CountedSession<'_> {
-        self.live.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        CountedSession(self)
+        let count = self.live.fetch_add(1, std::sync::atomic::Ordering::AcqRel) + 1;
+        crate::metrics::connections(1.0);
+        CountedSession(self, count)
     }
 
     pub fn live(&self) -> usize {
@@ -84,6 +93,7 @@ pub struct Gateway {
     pub state: Arc<AppState>,
     pub shutdown: watch::Sender<bool>,
     _bus_tasks: BusTasks,
+    _metrics_upkeep: tokio::task::JoinHandle<()>,
 }
 
 impl Gateway {
@@ -123,6 +133,8 @@ impl Gateway {
             registry: Arc::new(DashMap::new()),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let metrics = crate::metrics::install();
+        let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
         tracing::info!(gateway_id, "connected to redis");
         Ok(Gateway {
             state: Arc::new(AppState {
@@ -132,9 +144,11 @@ impl Gateway {
                 bus,
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
+                metrics,
             }),
             shutdown,
             _bus_tasks: bus_tasks,
+            _metrics_upkeep: metrics_upkeep,
         })
     }
 
@@ -142,6 +156,7 @@ impl Gateway {
         let router = Router::new()
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(ready))
+            .route("/metrics", get(render_metrics))
             .route("/doc", get(doc_without_id))
             .route("/doc/", get(doc_without_id))
             .route("/doc/{*file}", get(doc))
@@ -239,6 +254,10 @@ fn redact(url: &str) -> String {
     }
 }
 
+async fn render_metrics(State(state): State<Arc<AppState>>) -> String {
+    state.metrics.render()
+}
+
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
     if !state.bus.is_live() {
         return (StatusCode::SERVICE_UNAVAILABLE, "redis subscription down").into_response();
@@ -253,7 +272,7 @@ fn upgrade(ws: WebSocketUpgrade, file: String, state: Arc<AppState>) -> Response
     let max = state.config.max_frame_bytes;
     // The socket's own limit sits above ours so that an oversized frame is read and
     // refused with 1009 and a reason, instead of failing the connection.
-    let hard_limit = max.saturating_mul(4).max(max.saturating_add(1 << 20));
+    let hard_limit = max.saturating_add((max / 4).max(1 << 20));
     ws.read_buffer_size(4 << 10)
         .write_buffer_size(0)
         .max_write_buffer_size(max.max(1 << 20).saturating_mul(4))

@@ -32,9 +32,25 @@ pub struct Config {
     #[arg(long, env = "COLLAB_GATEWAY_ID")]
     pub gateway_id: Option<String>,
 
-    /// Largest WebSocket frame a client may send, in bytes (larger: close 1009).
-    #[arg(long, env = "COLLAB_MAX_FRAME_BYTES", default_value_t = 1 << 20)]
+    /// Largest WebSocket frame a client may send, in bytes (larger: close 1009). A
+    /// reconnecting client sends its whole document in one frame: keep this above the
+    /// largest document you expect.
+    #[arg(long, env = "COLLAB_MAX_FRAME_BYTES", default_value_t = 16 << 20)]
     pub max_frame_bytes: usize,
+
+    /// Most messages per second one client may send, sustained (bursts to twice that);
+    /// more: close 1008. 0 = unlimited.
+    #[arg(long, env = "COLLAB_MAX_MESSAGES_PER_SEC", default_value_t = 300.0)]
+    pub max_messages_per_sec: f64,
+
+    /// Most bytes per second one client may send, sustained (bursts to one largest frame);
+    /// more: close 1008. 0 = unlimited.
+    #[arg(long, env = "COLLAB_MAX_BYTES_PER_SEC", default_value_t = 4194304.0)]
+    pub max_bytes_per_sec: f64,
+
+    /// Most client connections this gateway serves at once; more are closed with 1013.
+    #[arg(long, env = "COLLAB_MAX_CONNECTIONS", default_value_t = 50_000)]
+    pub max_connections: usize,
 
     /// Largest document a room accepts, in bytes of its encoded state (larger: close 1009).
     #[arg(long, env = "COLLAB_MAX_DOC_BYTES", default_value_t = 64 << 20)]

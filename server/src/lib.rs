@@ -24,6 +24,8 @@ pub mod app;
 pub mod bus;
 pub mod config;
 pub mod embedded_redis;
+pub mod limits;
+pub mod metrics;
 pub mod outbox;
 pub mod presence;
 pub mod replica;

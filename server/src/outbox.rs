@@ -14,16 +14,28 @@ use tokio::sync::{Notify, mpsc};
 #[derive(Debug, Clone)]
 pub struct CloseReason {
     pub code: u16,
+    /// Machine-readable reason (also a metrics label).
+    pub reason: &'static str,
     /// Sent to the client as an extension error first, when set.
     pub error: Option<Extension>,
 }
 
 impl CloseReason {
     /// A close preceded by an extension error message naming the reason.
-    pub fn error(code: u16, reason: &str, message: impl Into<String>) -> Self {
+    pub fn error(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         CloseReason {
             code,
+            reason,
             error: Some(Extension::error(code, reason, message)),
+        }
+    }
+
+    /// A close with no error message (the client left, or the socket broke).
+    pub fn normal() -> Self {
+        CloseReason {
+            code: close::NORMAL,
+            reason: "normal",
+            error: None,
         }
     }
 }
@@ -87,6 +99,7 @@ impl Outbox {
         match self.tx.try_send(frame) {
             Ok(()) => Queued::Yes,
             Err(mpsc::error::TrySendError::Full(_)) => {
+                crate::metrics::slow_consumer_closed();
                 self.close(CloseReason::error(
                     close::OVERLOADED,
                     "slow-consumer",

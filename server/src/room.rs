@@ -137,6 +137,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         tx: remote_tx,
         signals,
     };
+    crate::metrics::rooms(1.0);
     let span = tracing::info_span!("room", file = %room.file);
     tokio::spawn(room.run(rx, remote_rx, fetched_rx, sink).instrument(span));
     RoomHandle { id, tx }
@@ -210,6 +211,7 @@ impl Room {
             }
         }
         self.ctx.bus.leave(&self.file, self.id);
+        crate::metrics::rooms(-1.0);
         tracing::debug!("room closed");
     }
 
@@ -275,7 +277,7 @@ impl Room {
             );
             return;
         }
-        match self.replica.apply(update) {
+        match self.timed_apply(update) {
             Ok(None) => {}
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
@@ -324,7 +326,7 @@ impl Room {
 
     /// Applies an update from the log or channel and relays what it changed.
     fn apply_remote(&mut self, update: &[u8]) {
-        match self.replica.apply(update) {
+        match self.timed_apply(update) {
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
                 self.broadcast(Bytes::from(encode_update(&changes)), None);
@@ -332,6 +334,13 @@ impl Room {
             Ok(None) => {}
             Err(error) => tracing::error!(%error, "an update from the log does not apply"),
         }
+    }
+
+    fn timed_apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+        let started = Instant::now();
+        let result = self.replica.apply(update);
+        crate::metrics::update_applied(started.elapsed());
+        result
     }
 
     fn apply_tail(&mut self, tail: Tail, relay: bool) {
@@ -358,6 +367,7 @@ impl Room {
     /// Reads what this replica missed from the log, beside the room.
     fn catch_up(&mut self) {
         let since = self.applied;
+        crate::metrics::catch_up();
         let (store, file) = (self.ctx.store.clone(), self.file.clone());
         self.fetch(async move {
             let tail = store.read_since(&file, since).await?;
@@ -595,9 +605,21 @@ async fn compact(file: FileId, store: Store, compacting: Arc<AtomicBool>) {
             pos,
             entries,
             state_bytes,
-        }) => tracing::debug!(file = %file, pos, entries, state_bytes, "compacted the log"),
-        Ok(outcome) => tracing::debug!(file = %file, ?outcome, "compaction skipped"),
-        Err(error) => tracing::warn!(file = %file, %error, "compaction failed"),
+        }) => {
+            crate::metrics::compaction("compacted");
+            tracing::debug!(file = %file, pos, entries, state_bytes, "compacted the log");
+        }
+        Ok(outcome) => {
+            crate::metrics::compaction(match outcome {
+                CompactOutcome::LostRace => "lost-race",
+                _ => "nothing-to-do",
+            });
+            tracing::debug!(file = %file, ?outcome, "compaction skipped");
+        }
+        Err(error) => {
+            crate::metrics::compaction("failed");
+            tracing::warn!(file = %file, %error, "compaction failed");
+        }
     }
     compacting.store(false, Ordering::Release);
 }

@@ -17,19 +17,27 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::app::AppState;
+use crate::config::Config;
+use crate::limits::InputLimits;
 use crate::outbox::{CloseReason, Closer, Outbox};
 use crate::room::JoinError;
 use crate::rooms::Membership;
 
 /// Serves one upgraded connection for the file named in its URL.
 pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
-    let _counted = state.sessions.enter();
+    let counted = state.sessions.enter();
+    let over_capacity = counted.count() > state.config.max_connections;
     let (outbox, frames, closer) = Outbox::new(state.config.send_queue);
     let (sink, mut stream) = socket.split();
     let keepalive = state.config.keepalive();
     let writer = tokio::spawn(write_frames(sink, frames, closer.clone(), keepalive));
 
     match FileId::parse(&file) {
+        _ if over_capacity => closer.close(CloseReason::error(
+            close::OVERLOADED,
+            "gateway-full",
+            "this gateway serves its maximum number of connections; try another",
+        )),
         Err(error) => closer.close(CloseReason::error(
             close::INVALID_REQUEST,
             "invalid-file-id",
@@ -38,9 +46,8 @@ pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
         Ok(file) => match state.rooms.join(&file, outbox).await {
             Ok(member) => {
                 tracing::debug!(file = %file, conn = member.conn, "client joined");
-                let limit = state.config.max_frame_bytes;
                 let shutdown = state.shutdown.clone();
-                read_frames(&mut stream, &member, &closer, limit, shutdown).await;
+                read_frames(&mut stream, &member, &closer, &state.config, shutdown).await;
                 tracing::debug!(file = %file, conn = member.conn, "client left");
                 member.leave().await;
             }
@@ -53,10 +60,7 @@ pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
             }
         },
     }
-    closer.close(CloseReason {
-        code: close::NORMAL,
-        error: None,
-    });
+    closer.close(CloseReason::normal());
     let _ = writer.await;
     await_close_reply(stream).await;
 }
@@ -78,14 +82,26 @@ async fn await_close_reply(mut stream: SplitStream<WebSocket>) {
 /// How long a closing session waits for the client's close reply.
 const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 
+/// What to do with one frame read from the client.
+enum Inbound {
+    Deliver(Message),
+    Ignore,
+    End,
+}
+
 /// Reads client frames until the client leaves, breaks a rule, or is closed.
 async fn read_frames(
     stream: &mut SplitStream<WebSocket>,
     member: &Membership,
     closer: &Closer,
-    max_frame: usize,
+    config: &Config,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut limits = InputLimits::new(
+        config.max_messages_per_sec,
+        config.max_bytes_per_sec,
+        config.max_frame_bytes,
+    );
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
@@ -99,40 +115,71 @@ async fn read_frames(
                 return;
             }
         };
-        let refusal = match frame {
-            None => return,
-            Some(Ok(WsMessage::Binary(bytes))) if bytes.len() > max_frame => {
-                too_big(bytes.len(), max_frame)
-            }
-            Some(Ok(WsMessage::Binary(bytes))) => match Message::decode(&bytes) {
-                Ok(msg) => {
-                    if !member.send(msg).await {
-                        return;
-                    }
-                    continue;
+        match inspect(frame, config.max_frame_bytes, &mut limits) {
+            Ok(Inbound::Deliver(msg)) => {
+                if !member.send(msg).await {
+                    return;
                 }
-                Err(error) => CloseReason::error(
-                    close::INVALID_PAYLOAD,
-                    "malformed-message",
-                    error.to_string(),
-                ),
-            },
-            Some(Ok(WsMessage::Text(_))) => CloseReason::error(
+            }
+            Ok(Inbound::Ignore) => {}
+            Ok(Inbound::End) => return,
+            Err(refusal) => {
+                tracing::info!(conn = member.conn, code = refusal.code, error = ?refusal.error, "closing a client");
+                crate::metrics::rejected(refusal.reason);
+                closer.close(refusal);
+                return;
+            }
+        }
+    }
+}
+
+/// Checks a frame against the limits and decodes it strictly.
+fn inspect(
+    frame: Option<Result<WsMessage, axum::Error>>,
+    max_frame: usize,
+    limits: &mut InputLimits,
+) -> Result<Inbound, CloseReason> {
+    let bytes = match frame {
+        None | Some(Ok(WsMessage::Close(_))) => return Ok(Inbound::End),
+        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => return Ok(Inbound::Ignore),
+        Some(Ok(WsMessage::Binary(bytes))) => bytes,
+        Some(Ok(WsMessage::Text(_))) => {
+            return Err(CloseReason::error(
                 close::INVALID_PAYLOAD,
                 "text-frame",
                 "messages are binary y-websocket frames",
-            ),
-            Some(Ok(WsMessage::Close(_))) => return,
-            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
-            Some(Err(error)) => match capacity_error(&error) {
-                true => too_big(0, max_frame),
-                false => return,
-            },
-        };
-        tracing::info!(conn = member.conn, code = refusal.code, error = ?refusal.error, "closing a client");
-        closer.close(refusal);
-        return;
+            ));
+        }
+        Some(Err(error)) if capacity_error(&error) => return Err(too_big(0, max_frame)),
+        Some(Err(_)) => return Ok(Inbound::End),
+    };
+    crate::metrics::message_in(&bytes);
+    if bytes.len() > max_frame {
+        return Err(too_big(bytes.len(), max_frame));
     }
+    if !limits.messages.take(1.0) {
+        return Err(CloseReason::error(
+            close::POLICY,
+            "message-rate",
+            "the client sent more messages per second than this gateway allows",
+        ));
+    }
+    if !limits.bytes.take(bytes.len() as f64) {
+        return Err(CloseReason::error(
+            close::POLICY,
+            "byte-rate",
+            "the client sent more bytes per second than this gateway allows",
+        ));
+    }
+    Message::decode(&bytes)
+        .map(Inbound::Deliver)
+        .map_err(|error| {
+            CloseReason::error(
+                close::INVALID_PAYLOAD,
+                "malformed-message",
+                error.to_string(),
+            )
+        })
 }
 
 fn too_big(len: usize, max_frame: usize) -> CloseReason {
@@ -192,15 +239,13 @@ async fn write_frames(
         };
         // A client that stops reading blocks this send; a close request (such as the
         // room's slow-consumer verdict) must still end the connection.
+        crate::metrics::message_out(&frame);
         let sent = tokio::select! {
             sent = sink.send(WsMessage::Binary(frame)) => sent.is_ok(),
             _ = closer.closed() => false,
         };
         if !sent {
-            closer.close(CloseReason {
-                code: close::NORMAL,
-                error: None,
-            });
+            closer.close(CloseReason::normal());
             return;
         }
         quiet_until = Instant::now() + keepalive;

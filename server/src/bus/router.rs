@@ -132,6 +132,7 @@ impl Router {
             PushKind::Disconnection | PushKind::SUnsubscribe => {
                 if push.kind == PushKind::Disconnection {
                     self.set_live(false);
+                    crate::metrics::redis_reconnect();
                     tracing::warn!("redis subscription connection lost; rooms will catch up");
                 }
                 for sink in self.routes.iter() {

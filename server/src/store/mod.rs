@@ -70,6 +70,14 @@ pub struct Store {
     compact: Script,
 }
 
+/// Times a Redis round trip for the metrics.
+async fn timed<T>(op: &'static str, call: impl Future<Output = T>) -> T {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    crate::metrics::redis_round_trip(op, started.elapsed());
+    result
+}
+
 impl Store {
     pub fn new(conn: ConnectionManager, keys: Keys) -> Self {
         Store {
@@ -94,39 +102,29 @@ impl Store {
         update: &[u8],
     ) -> Result<Appended, StoreError> {
         let mut conn = self.conn.clone();
-        let (pos, log_len): (u64, u64) = self
-            .append
-            .key(self.keys.log(file))
-            .key(self.keys.snap(file))
+        let mut call = self.append.key(self.keys.log(file));
+        call.key(self.keys.snap(file))
             .key(self.keys.channel(file))
             .arg(origin)
-            .arg(update)
-            .invoke_async(&mut conn)
-            .await?;
+            .arg(update);
+        let (pos, log_len): (u64, u64) = timed("append", call.invoke_async(&mut conn)).await?;
         Ok(Appended { pos, log_len })
     }
 
     /// The position of the last update in the file's log (0 for a new file).
     pub async fn head(&self, file: &FileId) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
-        Ok(self
-            .head
-            .key(self.keys.log(file))
-            .key(self.keys.snap(file))
-            .invoke_async(&mut conn)
-            .await?)
+        let mut call = self.head.key(self.keys.log(file));
+        call.key(self.keys.snap(file));
+        Ok(timed("head", call.invoke_async(&mut conn)).await?)
     }
 
     /// Everything after position `since` (0: the whole file).
     pub async fn read_since(&self, file: &FileId, since: u64) -> Result<Tail, StoreError> {
         let mut conn = self.conn.clone();
-        let reply: redis::Value = self
-            .read_since
-            .key(self.keys.log(file))
-            .key(self.keys.snap(file))
-            .arg(since)
-            .invoke_async(&mut conn)
-            .await?;
+        let mut call = self.read_since.key(self.keys.log(file));
+        call.key(self.keys.snap(file)).arg(since);
+        let reply: redis::Value = timed("read", call.invoke_async(&mut conn)).await?;
         value::parse_tail(reply)
     }
 
