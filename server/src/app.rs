@@ -21,6 +21,7 @@ use tokio::sync::watch;
 use crate::bus::{Bus, BusTasks};
 use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
+use crate::pending::PendingAppends;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
 use crate::session;
@@ -35,6 +36,7 @@ pub struct AppState {
     /// Flips to true when the gateway starts draining.
     pub shutdown: watch::Receiver<bool>,
     pub sessions: SessionCount,
+    pub pending: Arc<PendingAppends>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
@@ -126,8 +128,10 @@ impl Gateway {
         )
         .await?;
         let config = Arc::new(config);
+        let pending = Arc::new(PendingAppends::new(config.max_pending_bytes));
         let ctx = Arc::new(RoomContext {
             config: config.clone(),
+            pending: pending.clone(),
             store: store.clone(),
             bus: bus.clone(),
             registry: Arc::new(DashMap::new()),
@@ -144,6 +148,7 @@ impl Gateway {
                 bus,
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
+                pending,
                 metrics,
             }),
             shutdown,
@@ -167,9 +172,6 @@ impl Gateway {
         }
     }
 }
-
-/// How long a draining gateway waits for its clients to be closed.
-const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
 /// URL is configured.
@@ -195,7 +197,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, redis = %redact(&redis_url), "serving");
 
     let shutdown = gateway.shutdown.clone();
-    let drain = async move {
+    let stop = async move {
         wait_for_signal().await;
         tracing::info!("shutting down: closing clients with 1012");
         let _ = shutdown.send(true);
@@ -207,10 +209,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     });
     axum::serve(listener, gateway.router())
-        .with_graceful_shutdown(drain)
+        .with_graceful_shutdown(stop)
         .await?;
-    let sessions = &gateway.state.sessions;
-    if tokio::time::timeout(DRAIN_DEADLINE, sessions.drained())
+    drain(&gateway.state).await;
+    gateway.state.bus.say_goodbye().await;
+    if let Some(redis) = embedded {
+        redis.stop().await;
+    }
+    Ok(())
+}
+
+/// After the signal: waits, within the drain deadline, for every client to be closed
+/// (with 1012, so it reconnects elsewhere) and every accepted update to be stored.
+async fn drain(state: &AppState) {
+    let deadline = tokio::time::Instant::now() + state.config.drain_timeout();
+    let sessions = &state.sessions;
+    if tokio::time::timeout_at(deadline, sessions.drained())
         .await
         .is_err()
     {
@@ -219,11 +233,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "sessions still open at the drain deadline"
         );
     }
-    gateway.state.bus.say_goodbye().await;
-    if let Some(redis) = embedded {
-        redis.stop().await;
+    if tokio::time::timeout_at(deadline, state.pending.flushed())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            bytes = state.pending.bytes(),
+            "accepted updates not stored by the drain deadline; their clients re-send them on reconnect"
+        );
     }
-    Ok(())
 }
 
 async fn wait_for_signal() {

@@ -60,6 +60,16 @@ pub struct Config {
     #[arg(long, env = "COLLAB_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
 
+    /// Bytes of accepted updates this gateway may hold while Redis is unreachable; past
+    /// that, writing clients are closed with 1013 and resync later.
+    #[arg(long, env = "COLLAB_MAX_PENDING_BYTES", default_value_t = 64 << 20)]
+    pub max_pending_bytes: usize,
+
+    /// How long a stopping gateway (SIGTERM) may take to close its clients with 1012 and
+    /// store pending updates, in milliseconds.
+    #[arg(long, env = "COLLAB_DRAIN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub drain_timeout_ms: u64,
+
     /// Log entries of a file before they are compacted into its snapshot.
     #[arg(long, env = "COLLAB_COMPACT_AFTER", default_value_t = 256)]
     pub compact_after: u64,
@@ -105,6 +115,9 @@ pub enum LogFormat {
 impl Config {
     pub fn room_grace(&self) -> Duration {
         Duration::from_millis(self.room_grace_ms)
+    }
+    pub fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.drain_timeout_ms)
     }
     pub fn keepalive(&self) -> Duration {
         Duration::from_millis(self.keepalive_ms.max(100))

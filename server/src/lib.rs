@@ -27,6 +27,7 @@ pub mod embedded_redis;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod pending;
 pub mod presence;
 pub mod replica;
 pub mod room;

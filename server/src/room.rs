@@ -24,6 +24,7 @@ use yrs::sync::SyncMessage;
 use crate::bus::{Bus, RoomSignals, RoomSink};
 use crate::config::Config;
 use crate::outbox::{CloseReason, Outbox, Queued};
+use crate::pending::PendingAppends;
 use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 use crate::store::{CompactOutcome, Store, StoreError, Tail};
@@ -68,6 +69,7 @@ pub struct RoomHandle {
 /// What every room of a gateway shares.
 pub struct RoomContext {
     pub config: Arc<Config>,
+    pub pending: Arc<PendingAppends>,
     pub store: Store,
     pub bus: Bus,
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
@@ -92,6 +94,9 @@ pub struct Room {
     fetched_tx: mpsc::UnboundedSender<Fetched>,
     fetching: bool,
     fetch_again: bool,
+    /// Updates were refused a place in the pending budget: once Redis answers again,
+    /// this replica's whole state goes to the log.
+    overflowed: bool,
 }
 
 /// What a background read of the log brought back.
@@ -131,6 +136,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fetched_tx,
         fetching: false,
         fetch_again: false,
+        overflowed: false,
     };
     let sink = RoomSink {
         room_id: id,
@@ -282,8 +288,7 @@ impl Room {
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
                 self.broadcast(Bytes::from(encode_update(&changes)), Some(conn));
-                // The publisher lives as long as the room: a send cannot fail here.
-                let _ = self.publisher.send(changes);
+                self.store_later(changes, conn);
             }
             Err(error) => {
                 tracing::info!(conn, %error, "rejected an update");
@@ -416,6 +421,10 @@ impl Room {
             Fetched::Tail { since, tail } if tail.log_head < since => self.restore_lost_log(),
             Fetched::Tail { since, tail } => {
                 self.apply_tail(tail, true);
+                if std::mem::take(&mut self.overflowed) {
+                    tracing::info!("redis answers again: storing the whole document");
+                    self.store_whole_state();
+                }
                 if self.applied > since {
                     tracing::debug!(from = since, to = self.applied, "caught up from the log");
                 }
@@ -437,8 +446,7 @@ impl Room {
             "the log in redis went backwards; restoring it from this replica"
         );
         self.applied = 0;
-        let whole = self.replica.diff(&yrs::StateVector::default());
-        let _ = self.publisher.send(whole);
+        self.store_whole_state();
         self.catch_up();
     }
 
@@ -468,6 +476,32 @@ impl Room {
             Message::Sync(SyncMessage::SyncStep1(self.replica.state_vector())).encode(),
         );
         self.broadcast(step1, None);
+    }
+
+    /// Hands an accepted update to the publisher within the pending budget; past it,
+    /// closes the writer with 1013 and remembers to store the whole state later.
+    fn store_later(&mut self, update: Vec<u8>, writer: ConnId) {
+        if self.ctx.pending.try_reserve(update.len()) {
+            // The publisher lives as long as the room: a send cannot fail here.
+            let _ = self.publisher.send(update);
+            return;
+        }
+        self.overflowed = true;
+        self.close_conn(
+            writer,
+            CloseReason::error(
+                close::OVERLOADED,
+                "store-unavailable",
+                "the document store is unreachable and this gateway holds all it can; reconnect later",
+            ),
+        );
+    }
+
+    /// Queues this replica's whole state for the log (restoring what Redis lacks).
+    fn store_whole_state(&mut self) {
+        let whole = self.replica.diff(&yrs::StateVector::default());
+        self.ctx.pending.force_reserve(whole.len());
+        let _ = self.publisher.send(whole);
     }
 
     fn send_to(&mut self, conn: ConnId, frame: Bytes) {
@@ -554,6 +588,7 @@ async fn publish_updates(
                 Err(_) => break,
             }
         }
+        let reserved = bytes;
         let update = if batch.len() == 1 {
             batch.swap_remove(0)
         } else {
@@ -564,11 +599,13 @@ async fn publish_updates(
                     for update in batch {
                         append_until_stored(&file, &ctx, &update, &compacting).await;
                     }
+                    ctx.pending.release(reserved);
                     continue;
                 }
             }
         };
         append_until_stored(&file, &ctx, &update, &compacting).await;
+        ctx.pending.release(reserved);
     }
 }
 
