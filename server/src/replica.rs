@@ -43,7 +43,11 @@ impl Replica {
     /// nothing (already known), the changes it made otherwise, or the update itself when
     /// part of it waits for missing predecessors (so the part is not lost to others).
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
-        let decoded = Update::decode_v1(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        // yrs debug builds assert on some malformed input; a panic while decoding leaves
+        // the doc untouched, so it is just a bad update.
+        let decoded = catch_unwind(|| Update::decode_v1(update))
+            .map_err(|_| ApplyError::Decode("the update's encoding is invalid".into()))?
+            .map_err(|e| ApplyError::Decode(e.to_string()))?;
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.doc.transact_mut();
             txn.apply_update(decoded)

@@ -29,6 +29,11 @@ use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 use crate::store::{CompactOutcome, Store, StoreError, Tail};
 
+/// Updates at least this large are applied with the worker thread handed over.
+const HEAVY_UPDATE_BYTES: usize = 64 << 10;
+/// An update that takes longer than this to apply is logged.
+const SLOW_APPLY: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Capacity of a room's queue of client messages.
 const CLIENT_QUEUE: usize = 256;
 /// Capacity of a room's queue of channel messages (overflow falls back to the log).
@@ -341,10 +346,22 @@ impl Room {
         }
     }
 
+    /// Applies an update to the replica. A large one may take long: the worker thread is
+    /// handed over first, so the gateway's other tasks move to other threads meanwhile.
     fn timed_apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         let started = Instant::now();
-        let result = self.replica.apply(update);
-        crate::metrics::update_applied(started.elapsed());
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let result = if update.len() >= HEAVY_UPDATE_BYTES && multi_thread {
+            tokio::task::block_in_place(|| self.replica.apply(update))
+        } else {
+            self.replica.apply(update)
+        };
+        let took = started.elapsed();
+        crate::metrics::update_applied(took);
+        if took > SLOW_APPLY {
+            tracing::warn!(bytes = update.len(), ?took, "an update took long to apply");
+        }
         result
     }
 

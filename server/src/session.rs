@@ -15,6 +15,7 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::config::Config;
@@ -25,6 +26,11 @@ use crate::rooms::Membership;
 
 /// Serves one upgraded connection for the file named in its URL.
 pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
+    let span = tracing::info_span!("session", file = %file, conn = tracing::field::Empty);
+    serve_in_span(socket, file, state).instrument(span).await
+}
+
+async fn serve_in_span(socket: WebSocket, file: String, state: Arc<AppState>) {
     let counted = state.sessions.enter();
     let over_capacity = counted.count() > state.config.max_connections;
     let (outbox, frames, closer) = Outbox::new(state.config.send_queue);
@@ -45,10 +51,11 @@ pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
         )),
         Ok(file) => match state.rooms.join(&file, outbox).await {
             Ok(member) => {
-                tracing::debug!(file = %file, conn = member.conn, "client joined");
+                tracing::Span::current().record("conn", member.conn);
+                tracing::debug!("client joined");
                 let shutdown = state.shutdown.clone();
                 read_frames(&mut stream, &member, &closer, &state.config, shutdown).await;
-                tracing::debug!(file = %file, conn = member.conn, "client left");
+                tracing::debug!("client left");
                 member.leave().await;
             }
             Err(JoinError::Retired | JoinError::Unavailable(_)) => {
@@ -124,7 +131,7 @@ async fn read_frames(
             Ok(Inbound::Ignore) => {}
             Ok(Inbound::End) => return,
             Err(refusal) => {
-                tracing::info!(conn = member.conn, code = refusal.code, error = ?refusal.error, "closing a client");
+                tracing::info!(code = refusal.code, error = ?refusal.error, "closing a client");
                 crate::metrics::rejected(refusal.reason);
                 closer.close(refusal);
                 return;
