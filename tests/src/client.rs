@@ -281,6 +281,24 @@ impl Client {
         })
     }
 
+    /// Like [`Client::edit_by`], but `choose` sees the text itself as it is inside the edit's
+    /// transaction, for edits that must land between known pieces of text (such as the
+    /// token boundaries of [`crate::tokens`]). Offsets in the [`Edit`] are UTF-16 units.
+    pub fn edit_by_text(&self, choose: impl FnOnce(&str) -> Edit) -> Result<()> {
+        self.edit(|txn, text| {
+            let current = text.get_string(txn);
+            let len = text.len(txn);
+            match choose(&current) {
+                Edit::Insert(index, chunk) if index <= len => text.insert(txn, index, &chunk),
+                Edit::Delete(index, n) if index.checked_add(n).is_some_and(|end| end <= len) => {
+                    text.remove_range(txn, index, n)
+                }
+                edit => bail!("{edit:?} does not fit a text of length {len}"),
+            }
+            Ok(())
+        })
+    }
+
     /// Runs one local transaction (no remote update can slip in between reading the text
     /// and changing it) and sends what it changed.
     fn edit(&self, f: impl FnOnce(&mut TransactionMut<'_>, &TextRef) -> Result<()>) -> Result<()> {

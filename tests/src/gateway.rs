@@ -63,9 +63,24 @@ impl Gateway {
     /// The status code of `GET /readyz` (200 when Redis is reachable and the subscription
     /// live, else 503), or `None` when the gateway does not answer.
     pub async fn readyz(&self) -> Option<u16> {
+        self.http_get("/readyz").await.map(|(status, _)| status)
+    }
+
+    /// The Prometheus text of `GET /metrics` (see [`crate::prometheus`] to read it).
+    pub async fn metrics(&self) -> Result<String> {
+        match self.http_get("/metrics").await {
+            Some((200, body)) => Ok(body),
+            Some((status, body)) => bail!("GET /metrics on {}: {status} {body}", self.addr),
+            None => bail!("GET /metrics on {}: no answer", self.addr),
+        }
+    }
+
+    /// `GET path` over HTTP/1.1: the status code and the body, or `None` when the gateway
+    /// does not answer within 5 s.
+    pub async fn http_get(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await.ok()?;
         let request = format!(
-            "GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.addr
         );
         stream.write_all(request.as_bytes()).await.ok()?;
@@ -74,8 +89,10 @@ impl Gateway {
             .await
             .ok()?
             .ok()?;
-        let status_line = String::from_utf8_lossy(&response);
-        status_line.split_whitespace().nth(1)?.parse().ok()
+        let response = String::from_utf8_lossy(&response);
+        let status = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        Some((status, body.to_owned()))
     }
 
     /// The process id, while running.

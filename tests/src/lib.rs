@@ -12,7 +12,12 @@
 //!    UTF-16 offsets, speaking y-websocket like `WebsocketProvider` does. Tests edit,
 //!    set cursors (awareness), send bad frames, and await what a user would see with
 //!    [`Client::wait_for`].
-//! 4. [`converge`] checks that replicas hold every writer's operations and equal text.
+//! 4. [`converge`] checks that replicas hold every writer's operations and equal text;
+//!    [`tokens`] checks that a text holds exactly the edits editors made.
+//!
+//! For longer runs, an [`Editor`] keeps typing and reconnects like y-websocket, and
+//! [`chaos::run`] plays a seeded scenario of editors and faults (the `collab-chaos`
+//! binary and `tests/chaos.rs`).
 //!
 //! Modules:
 //! - [`redis`]: the Redis process.
@@ -20,20 +25,32 @@
 //! - [`client`]: the test editor.
 //! - [`converge`](mod@converge): convergence across replicas.
 //! - [`wait`]: deadlines for conditions that cannot notify (Redis keys, processes).
+//! - [`tokens`]: unique-token edits and the check that none was lost.
+//! - [`editor`]: an editor that keeps typing and reconnects with y-websocket's backoff.
+//! - [`chaos`]: the seeded fault-injection scenario.
+//! - [`stalled`]: a client that stops reading (backpressure tests).
+//! - [`prometheus`]: reading a gateway's `/metrics` text.
 //!
 //! The tests themselves live in `tests/tests/`, one file per behaviour. They need the
 //! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
 
+pub mod chaos;
 pub mod client;
 pub mod converge;
+pub mod editor;
 pub mod gateway;
+pub mod prometheus;
 pub mod redis;
+pub mod stalled;
+pub mod tokens;
 pub mod wait;
 
 pub use client::{Client, Edit, ErrorNotice};
 pub use converge::{converge, converge_to, merged_text, writes_of};
+pub use editor::{Editor, EditorOptions, Reconnect};
 pub use gateway::Gateway;
 pub use redis::RedisServer;
+pub use stalled::StalledReader;
 pub use wait::eventually;
 
 use std::time::Duration;

@@ -87,7 +87,17 @@ impl RedisServer {
         Ok(())
     }
 
-    /// Starts the server again after [`RedisServer::stop`], on the same port and directory
+    /// Kills the server with SIGKILL (no SHUTDOWN, no final fsync beyond `appendfsync
+    /// always`) and reaps it. Use [`RedisServer::start_again`] to bring it back.
+    pub fn kill9(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill().context("kill -9 of redis-server")?;
+            child.wait().context("reaping redis-server")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again after [`RedisServer::stop`] or [`RedisServer::kill9`], on the same port and directory
     /// (so it reloads its append-only file), and waits until it answers PING.
     pub async fn start_again(&mut self) -> Result<()> {
         if self.child.is_some() {
