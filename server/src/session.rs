@@ -39,16 +39,18 @@ async fn serve_in_span(socket: WebSocket, file: String, state: Arc<AppState>) {
     let writer = tokio::spawn(write_frames(sink, frames, closer.clone(), keepalive));
 
     match FileId::parse(&file) {
-        _ if over_capacity => closer.close(CloseReason::error(
-            close::OVERLOADED,
-            "gateway-full",
-            "this gateway serves its maximum number of connections; try another",
-        )),
-        Err(error) => closer.close(CloseReason::error(
-            close::INVALID_REQUEST,
-            "invalid-file-id",
-            error.to_string(),
-        )),
+        _ if over_capacity => refuse(
+            &closer,
+            CloseReason::error(
+                close::OVERLOADED,
+                "gateway-full",
+                "this gateway serves its maximum number of connections; try another",
+            ),
+        ),
+        Err(error) => refuse(
+            &closer,
+            CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string()),
+        ),
         Ok(file) => match state.rooms.join(&file, outbox).await {
             Ok(member) => {
                 tracing::Span::current().record("conn", member.conn);
@@ -58,18 +60,26 @@ async fn serve_in_span(socket: WebSocket, file: String, state: Arc<AppState>) {
                 tracing::debug!("client left");
                 member.leave().await;
             }
-            Err(JoinError::Retired | JoinError::Unavailable(_)) => {
-                closer.close(CloseReason::error(
+            Err(JoinError::Retired | JoinError::Unavailable(_)) => refuse(
+                &closer,
+                CloseReason::error(
                     close::OVERLOADED,
                     "document-unavailable",
                     "the document could not be loaded; try again shortly",
-                ))
-            }
+                ),
+            ),
         },
     }
     closer.close(CloseReason::normal());
     let _ = writer.await;
     await_close_reply(stream).await;
+}
+
+/// Closes the connection for breaking a rule: logged, counted, explained to the client.
+fn refuse(closer: &Closer, refusal: CloseReason) {
+    tracing::info!(code = refusal.code, error = ?refusal.error, "refusing a client");
+    crate::metrics::rejected(refusal.reason);
+    closer.close(refusal);
 }
 
 /// After our close frame, reads (and ignores) what the client still sends until its close
@@ -131,9 +141,7 @@ async fn read_frames(
             Ok(Inbound::Ignore) => {}
             Ok(Inbound::End) => return,
             Err(refusal) => {
-                tracing::info!(code = refusal.code, error = ?refusal.error, "closing a client");
-                crate::metrics::rejected(refusal.reason);
-                closer.close(refusal);
+                refuse(closer, refusal);
                 return;
             }
         }
