@@ -544,6 +544,7 @@ impl Room {
     }
 
     fn close_conn(&mut self, conn: ConnId, reason: CloseReason) {
+        crate::metrics::rejected(reason.reason);
         if let Some(outbox) = self.conns.get(&conn) {
             outbox.close(reason);
         }
