@@ -77,7 +77,7 @@ impl Scenario {
 }
 
 /// One injected fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
     /// kill -9 of a gateway, then a restart on the same port.
     KillGateway,
@@ -91,7 +91,7 @@ pub enum Fault {
     KillRedis,
 }
 
-const ALL_FAULTS: [Fault; 5] = [
+pub const ALL_FAULTS: [Fault; 5] = [
     Fault::KillGateway,
     Fault::TerminateGateway,
     Fault::KillSubscriptions,
@@ -115,8 +115,10 @@ impl fmt::Display for Fault {
 #[derive(Debug)]
 pub struct Outcome {
     pub seed: u64,
-    /// The faults, in order, with the time since the start.
+    /// The faults, in order, with the time since the start and details.
     pub faults: Vec<String>,
+    /// The kind of each fault, in order.
+    pub kinds: Vec<Fault>,
     pub edits: u64,
     pub reconnects: usize,
     /// Close codes editors saw, with how often.
@@ -143,6 +145,7 @@ struct World {
     redis: RedisServer,
     gateways: Vec<Gateway>,
     faults: Vec<String>,
+    kinds: Vec<Fault>,
     started: Instant,
 }
 
@@ -164,6 +167,7 @@ impl World {
             redis,
             gateways,
             faults: Vec::new(),
+            kinds: Vec::new(),
             started: Instant::now(),
         })
     }
@@ -240,6 +244,7 @@ impl World {
         Ok(Outcome {
             seed,
             faults: self.faults.clone(),
+            kinds: self.kinds.clone(),
             edits,
             reconnects,
             closes,
@@ -275,6 +280,7 @@ impl World {
     async fn inject(&mut self, fault: Fault, g: usize, down: Duration) -> Result<()> {
         let at = self.started.elapsed();
         let mut entry = format!("{:>6.2}s {fault}", at.as_secs_f64());
+        self.kinds.push(fault);
         match fault {
             Fault::KillGateway | Fault::TerminateGateway => {
                 let gateway = &mut self.gateways[g];
