@@ -1,0 +1,222 @@
+/**
+ * The connection to the gateways: a stock y-websocket `WebsocketProvider` plus what the product
+ * needs around it.
+ *
+ * - One status at a time: `connecting` (first attempt), `connected` (socket open), `synced`
+ *   (first sync done), `reconnecting` (lost or refused transiently; y-websocket retries with
+ *   backoff), `offline` (the browser says it has no network; retries go on), `closed`
+ *   (permanent: a 4400-4499 refusal, or `destroy()`), with the gateway's reason when it gave
+ *   one in an error extension message before closing.
+ * - Failover: given several gateway URLs, each transient close moves on to the next one (any
+ *   gateway serves any file, so this is what a load balancer would do).
+ * - Extension messages (type 100) are decoded and handed to listeners, and can be sent.
+ */
+import type * as Y from 'yjs';
+import type { Awareness } from 'y-protocols/awareness';
+import * as decoding from 'lib0/decoding';
+import { WebsocketProvider } from 'y-websocket';
+import { MESSAGE_EXTENSION, encodeExtension, parseExtension, type ErrorExtension, type Extension, type OutgoingExtension } from './extension.js';
+import { Emitter } from './emitter.js';
+
+export type ConnectionState = 'connecting' | 'connected' | 'synced' | 'reconnecting' | 'offline' | 'closed';
+
+export interface ConnectionStatus {
+  state: ConnectionState;
+  /** The gateway URL (`ws://host:port/doc`) in use or being tried. */
+  url: string;
+  /** Failed or lost connections since the last successful sync. */
+  failures: number;
+  /** For `closed`, and for `reconnecting` after the gateway closed us: the close code. */
+  code?: number;
+  /** Machine-readable reason (the gateway's error `reason`, else the close frame's reason). */
+  reason?: string;
+  /** Human-readable explanation. */
+  message?: string;
+}
+
+export interface GatewayConnectionOptions {
+  /** Gateway URLs to use in turn, each ending in `/doc` (see {@link gatewayDocUrl}). */
+  urls: string[];
+  fileId: string;
+  token?: string;
+  doc: Y.Doc;
+  awareness: Awareness;
+  /** For Node (the `ws` package) or tests. */
+  WebSocketPolyfill?: typeof WebSocket;
+  /** Longest wait between reconnection attempts (ms); y-websocket's default is 2500. */
+  maxBackoffTime?: number;
+}
+
+/** Close codes after which retrying cannot help (y-websocket stops on these by itself). */
+export function isPermanentClose(code: number): boolean {
+  return code >= 4400 && code <= 4499;
+}
+
+/** `ws://h:p`, `http://h:p`, `ws://h:p/` or `ws://h:p/doc` -> `ws://h:p/doc`. */
+export function gatewayDocUrl(url: string): string {
+  let u = url.trim().replace(/^http(s?):/i, 'ws$1:').replace(/\/+$/, '');
+  if (!/\/doc$/.test(u)) u += '/doc';
+  return u;
+}
+
+/**
+ * The room part of the URL. The whole id is percent-encoded (also `/`), so the browser's URL
+ * parser cannot resolve `.` or `..` segments away: the gateway sees the id exactly as given
+ * (and refuses a `..` segment with 4400 instead of silently opening another file).
+ */
+export function roomName(fileId: string): string {
+  return encodeURIComponent(fileId);
+}
+
+const CLOSE_TEXT: Record<number, string> = {
+  1000: 'The connection was closed.',
+  1006: 'The connection to the gateway was lost.',
+  1007: 'The gateway refused invalid data.',
+  1008: 'The gateway closed the connection (policy limit).',
+  1009: 'A message or the document is too big.',
+  1012: 'The gateway is restarting.',
+  1013: 'The gateway is overloaded.',
+  4400: 'The gateway refused the request.',
+  4401: 'Not signed in.',
+  4403: 'Not allowed to open this file.',
+};
+
+type ConnectionEvents = {
+  status: (status: ConnectionStatus) => void;
+  extension: (message: Extension) => void;
+};
+
+export class GatewayConnection extends Emitter<ConnectionEvents> {
+  readonly provider: WebsocketProvider;
+  private readonly urls: string[];
+  private urlIndex = 0;
+  private current: ConnectionStatus;
+  private everConnected = false;
+  /** The last error extension of the current socket: explains the close that follows. */
+  private lastError: ErrorExtension | null = null;
+  private readonly disposers: (() => void)[] = [];
+  private destroyed = false;
+
+  constructor(options: GatewayConnectionOptions) {
+    super();
+    if (options.urls.length === 0) throw new Error('GatewayConnection: no gateway URL');
+    this.urls = options.urls.map(gatewayDocUrl);
+    this.current = { state: 'connecting', url: this.urls[0], failures: 0 };
+    const params: Record<string, string> = {};
+    if (options.token) params.token = options.token;
+    this.provider = new WebsocketProvider(this.urls[0], roomName(options.fileId), options.doc, {
+      connect: false,
+      awareness: options.awareness,
+      params,
+      disableBc: true,
+      maxBackoffTime: options.maxBackoffTime ?? 2500,
+      ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {}),
+    });
+    this.provider.messageHandlers[MESSAGE_EXTENSION] = (_encoder, decoder) => {
+      const message = parseExtension(decoding.readVarString(decoder));
+      if (!message) return;
+      if (message.type === 'error') this.lastError = message;
+      this.emit('extension', message);
+    };
+    this.listen();
+    this.provider.connect();
+  }
+
+  get status(): ConnectionStatus {
+    return this.current;
+  }
+
+  /** Sends an extension message; false when no connection is open (nothing is queued). */
+  send(message: OutgoingExtension): boolean {
+    const ws = this.provider.ws;
+    if (!this.provider.wsconnected || !ws || ws.readyState !== ws.OPEN) return false;
+    ws.send(encodeExtension(message));
+    return true;
+  }
+
+  /** Closes for good (status `closed`, code 1000) and removes every listener. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const dispose of this.disposers.splice(0)) dispose();
+    this.provider.destroy();
+    this.setStatus({ state: 'closed', url: this.current.url, failures: this.current.failures, code: 1000, reason: 'disconnected', message: 'Disconnected.' });
+    this.clear();
+  }
+
+  private listen(): void {
+    const provider = this.provider;
+    const on = <A extends unknown[]>(name: string, handler: (...args: A) => void) => {
+      (provider as unknown as { on(n: string, h: (...args: A) => void): void }).on(name, handler);
+      this.disposers.push(() => (provider as unknown as { off(n: string, h: (...args: A) => void): void }).off(name, handler));
+    };
+
+    on('status', ({ status }: { status: 'connected' | 'disconnected' | 'connecting' }) => {
+      if (status === 'connecting') {
+        this.lastError = null;
+        const state = this.isOffline() ? 'offline' : this.everConnected || this.current.failures > 0 ? 'reconnecting' : 'connecting';
+        this.setStatus({ ...this.current, state, url: this.urls[this.urlIndex] });
+      } else if (status === 'connected') {
+        this.everConnected = true;
+        this.setStatus({ state: 'connected', url: this.urls[this.urlIndex], failures: this.current.failures });
+      }
+    });
+    on('sync', (synced: boolean) => {
+      if (synced && provider.wsconnected) {
+        this.setStatus({ state: 'synced', url: this.urls[this.urlIndex], failures: 0 });
+      }
+    });
+    on('connection-close', (event: CloseEvent | null) => {
+      if (this.destroyed || event === null) return;
+      if (isPermanentClose(event.code)) return; // `closed` follows
+      const failures = this.current.failures + 1;
+      const code = event.code;
+      const reason = this.lastError?.reason ?? (event.reason || undefined);
+      const message = this.lastError?.message ?? CLOSE_TEXT[code] ?? `Connection closed (${code}).`;
+      this.lastError = null;
+      // Fail over: the next attempt (scheduled by y-websocket with backoff) uses the next URL.
+      this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+      provider.serverUrl = this.urls[this.urlIndex];
+      this.setStatus({ state: this.isOffline() ? 'offline' : 'reconnecting', url: this.urls[this.urlIndex], failures, code, reason, message });
+    });
+    on('closed', ({ code, reason }: { code: number; reason: string }) => {
+      const error = this.lastError;
+      this.setStatus({
+        state: 'closed',
+        url: this.urls[this.urlIndex],
+        failures: this.current.failures + 1,
+        code,
+        reason: error?.reason ?? (reason || 'refused'),
+        message: error?.message ?? CLOSE_TEXT[code] ?? `The gateway refused the connection (${code}).`,
+      });
+    });
+
+    if (typeof window !== 'undefined' && typeof window.addEventListener === 'function') {
+      const offline = () => {
+        if (this.current.state !== 'closed') this.setStatus({ ...this.current, state: 'offline' });
+      };
+      const online = () => {
+        if (this.current.state === 'offline') {
+          this.setStatus({ ...this.current, state: provider.wsconnected ? (provider.synced ? 'synced' : 'connected') : 'reconnecting' });
+        }
+      };
+      window.addEventListener('offline', offline);
+      window.addEventListener('online', online);
+      this.disposers.push(() => {
+        window.removeEventListener('offline', offline);
+        window.removeEventListener('online', online);
+      });
+    }
+  }
+
+  private isOffline(): boolean {
+    return typeof navigator !== 'undefined' && navigator.onLine === false;
+  }
+
+  private setStatus(next: ConnectionStatus): void {
+    const prev = this.current;
+    this.current = next;
+    if (prev.state === next.state && prev.url === next.url && prev.code === next.code && prev.message === next.message && prev.failures === next.failures) return;
+    this.emit('status', next);
+  }
+}
