@@ -3,11 +3,13 @@
  *
  * - Offsets: Monaco model offsets and `Y.Text` indices are both UTF-16 code units, so an offset
  *   maps one to one as long as the two texts are equal, which this binding keeps true.
- * - Line endings: the model's EOL is set to LF. Text with `\r` that reaches the `Y.Text` (from a
- *   Windows client or a paste through another editor) is rewritten to LF in the shared text
- *   itself, so every replica agrees on offsets; concurrent rewrites converge because deleting
- *   the same character twice is one deletion. A read-only binding never writes: it shows the
- *   LF form and rebuilds the model from the text after each remote change while `\r` remains.
+ * - Line endings: the model's EOL is set to LF and the model shows the LF form of the text
+ *   (CRLF and lone CR become LF). A CR that is not followed by LF is one code unit, like the LF
+ *   the model shows for it, so offsets still match one to one. A CRLF pair would not: a writing
+ *   binding removes the CR of every CRLF that remote edits bring into the shared text. Deletions
+ *   are idempotent, so replicas doing this at the same time converge. (A CRLF made by a local
+ *   LF typed after a lone CR is two line breaks on screen: that CR becomes an LF instead.)
+ *   A read-only binding never writes: it rebuilds the model from the LF form of the text.
  * - Local selections survive remote edits: they are kept as Yjs relative positions across
  *   every remote transaction and restored afterwards.
  * - `destroy()` removes every listener this binding added; nothing else needs cleaning.
@@ -100,6 +102,8 @@ export class MonacoBinding {
   private applyingToModel = false;
   /** True while the binding writes local edits to the text (selections need no saving). */
   private writingShared = false;
+  /** False while the shared text surely holds no CR (then no CRLF check is needed). */
+  private mayHaveCr: boolean;
   /** Selections saved as relative positions before a remote transaction. */
   private savedSelections = new Map<EditorLike, { anchor: Y.RelativePosition; head: Y.RelativePosition }[]>();
   private readonly disposers: (() => void)[] = [];
@@ -114,7 +118,8 @@ export class MonacoBinding {
     this.readOnly = options.readOnly ?? false;
 
     model.setEOL(EOL_LF);
-    if (!this.readOnly) this.normalizeSharedText();
+    this.mayHaveCr = ytext.toString().includes('\r');
+    if (!this.readOnly) this.rewriteCrlf('remote');
     this.resyncModel();
 
     const onBeforeTransactions = () => this.saveSelections();
@@ -170,19 +175,21 @@ export class MonacoBinding {
     } finally {
       this.writingShared = false;
     }
-    // A CR that slipped through normalisation would break the offset mapping: repair.
-    if (this.model.getValue() !== this.ytext.toString()) this.resyncModel();
+    if (this.mayHaveCr) this.rewriteCrlf('local');
+    // Anything that slipped through would break the offset mapping: repair.
+    if (this.model.getValue() !== normalizeEol(this.ytext.toString())) this.resyncModel();
   }
 
   /** Y.Text -> model, for a transaction that did not come from this binding. */
   private applyRemote(event: Y.YTextEvent): void {
-    const bringsCr = event.delta.some(
-      (op) => typeof op.insert === 'string' && op.insert.includes('\r'),
-    );
-    if (bringsCr || this.readOnly) {
-      // A writer rewrites the CRs in the shared text; a read-only replica may keep CRs in the
-      // text, so offsets can differ: both rebuild the model from the LF form of the text.
-      if (!this.readOnly) this.normalizeSharedText();
+    const inserts = event.delta.flatMap((op) => (typeof op.insert === 'string' ? [op.insert] : []));
+    if (inserts.some((text) => text.includes('\r'))) this.mayHaveCr = true;
+    if (this.readOnly) {
+      // May keep CRLF in the text, where offsets differ: rebuild from the LF form.
+      this.resyncModel();
+      return;
+    }
+    if (this.mayHaveCr && inserts.some((text) => /[\r\n]/.test(text)) && this.rewriteCrlf('remote')) {
       this.resyncModel();
       return;
     }
@@ -192,7 +199,8 @@ export class MonacoBinding {
         if (op.retain !== undefined) {
           index += op.retain;
         } else if (op.insert !== undefined) {
-          const text = typeof op.insert === 'string' ? op.insert : '';
+          // A lone CR shows as LF: same length, so offsets stay aligned.
+          const text = typeof op.insert === 'string' ? op.insert.replace(/\r/g, '\n') : '';
           const at = this.model.getPositionAt(index);
           this.model.applyEdits([{ range: rangeOf(at, at), text }]);
           index += text.length;
@@ -203,7 +211,7 @@ export class MonacoBinding {
         }
       }
     });
-    if (this.model.getValue() !== this.ytext.toString()) this.resyncModel();
+    if (this.model.getValue() !== normalizeEol(this.ytext.toString())) this.resyncModel();
   }
 
   /** Makes the model equal to the (LF form of the) shared text with one minimal edit. */
@@ -219,17 +227,23 @@ export class MonacoBinding {
     });
   }
 
-  /** Rewrites every CR in the shared text to LF, in one transaction of this binding. */
-  private normalizeSharedText(): void {
+  /**
+   * Removes CRLF pairs from the shared text, in one transaction of this binding: a pair that
+   * came from remote edits is one line break (its CR goes); one made by a local edit is two
+   * (its CR becomes LF). Returns whether anything changed.
+   */
+  private rewriteCrlf(cause: 'remote' | 'local'): boolean {
     const text = this.ytext.toString();
-    if (!text.includes('\r')) return;
+    this.mayHaveCr = text.includes('\r');
+    if (!this.mayHaveCr || !text.includes('\r\n')) return false;
     this.doc.transact(() => {
-      for (let i = text.length - 1; i >= 0; i--) {
-        if (text[i] !== '\r') continue;
+      for (let i = text.length - 2; i >= 0; i--) {
+        if (text[i] !== '\r' || text[i + 1] !== '\n') continue;
         this.ytext.delete(i, 1);
-        if (text[i + 1] !== '\n') this.ytext.insert(i, '\n');
+        if (cause === 'local') this.ytext.insert(i, '\n');
       }
     }, this);
+    return true;
   }
 
   private withModelEdits(edit: () => void): void {
