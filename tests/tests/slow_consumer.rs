@@ -1,0 +1,155 @@
+//! A client that stops reading costs the others nothing and is closed with 1013.
+//!
+//! One gateway with a small send queue (64 frames) and no rate limits. A writer types in
+//! rounds of 16 edits of 16 KB; after each round a reading observer gets a fixed deadline to
+//! hold the round. The same rounds run twice in one test: first with only the writer and
+//! the observer, then with a third client that sent its sync step 1 and never reads again.
+//! The observer must get as many edits within the deadlines with the stalled client as
+//! without it (counts, not timings), the gateway must count one slow-consumer close, and
+//! the stalled client, when it reads again, must find an error naming the limit and 1013.
+//!
+//! A phase is 5 MB: more than Linux buffers in a socket towards a client that does not read
+//! (`net.ipv4.tcp_wmem` max, 4 MB here), so the stalled client's queue must fill.
+
+use std::time::Duration;
+
+use collab_protocol::close::OVERLOADED;
+use collab_tests::{Client, DEADLINE, Gateway, RedisServer, StalledReader, eventually, prometheus};
+
+const FILE: &str = "sandbox-9/slow.rs";
+const ROUNDS: usize = 20;
+const EDITS_PER_ROUND: usize = 16;
+const EDIT_BYTES: usize = 16_000;
+/// How long the observer has to receive one round.
+const ROUND_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Counts of one phase.
+#[derive(Debug, Default)]
+struct Phase {
+    /// Edits the observer held by the deadline of their round.
+    delivered: usize,
+    /// Rounds the observer held completely by their deadline.
+    rounds_on_time: usize,
+    /// Slow-consumer closes the gateway counted after each round.
+    slow_closes_after_round: Vec<f64>,
+}
+
+async fn slow_closes(gw: &Gateway) -> f64 {
+    let metrics = gw.metrics().await.expect("GET /metrics");
+    prometheus::count(&metrics, "collab_slow_consumer_closes_total", &[])
+}
+
+/// The writer types `ROUNDS` rounds; returns what the observer got in time.
+async fn rounds(gw: &Gateway, writer: &Client, observer: &Client, phase: &str) -> Phase {
+    let mut out = Phase::default();
+    for round in 0..ROUNDS {
+        let mut tokens = Vec::new();
+        for n in 0..EDITS_PER_ROUND {
+            let token = format!("<{phase}{round}.{n}{}>", "x".repeat(EDIT_BYTES));
+            writer.push(&token).expect("the writer types");
+            tokens.push(token);
+        }
+        let target = [(writer.client_id(), writer.own_clock())];
+        let on_time = observer
+            .wait_for(|c| c.has_seen(&target), ROUND_DEADLINE)
+            .await
+            .is_ok();
+        let text = observer.text();
+        out.delivered += tokens.iter().filter(|t| text.contains(t.as_str())).count();
+        out.rounds_on_time += usize::from(on_time);
+        out.slow_closes_after_round.push(slow_closes(gw).await);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(
+        &redis.url(),
+        &[
+            "--send-queue",
+            "64",
+            "--max-messages-per-sec",
+            "0",
+            "--max-bytes-per-sec",
+            "0",
+        ],
+    )
+    .await
+    .expect("gateway starts");
+    let writer = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("writer joins");
+    let observer = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("observer joins");
+
+    let without = rounds(&gw, &writer, &observer, "a").await;
+    assert_eq!(
+        without.delivered,
+        ROUNDS * EDITS_PER_ROUND,
+        "without a stalled client the observer gets every edit in time: {without:?}"
+    );
+    assert_eq!(slow_closes(&gw).await, 0.0, "nobody was too slow yet");
+
+    let stalled = StalledReader::connect(&gw.ws_url(FILE))
+        .await
+        .expect("a client that will not read connects");
+    let with = rounds(&gw, &writer, &observer, "b").await;
+    println!(
+        "observer got {} edits ({} rounds) in time without the stalled client, {} ({} rounds) \
+         with it; slow-consumer closes after each round: {:?}",
+        without.delivered,
+        without.rounds_on_time,
+        with.delivered,
+        with.rounds_on_time,
+        with.slow_closes_after_round
+    );
+    assert_eq!(
+        with.slow_closes_after_round[0], 0.0,
+        "the stalled client was still in the room, stuck, during the first round (else this \
+         compares nothing)"
+    );
+    assert_eq!(
+        (with.delivered, with.rounds_on_time),
+        (without.delivered, without.rounds_on_time),
+        "a stalled client must not cost the observer any edit within the deadlines"
+    );
+
+    // The gateway gave up on the stalled client (and on nobody else).
+    let counted = eventually(DEADLINE, || async { slow_closes(&gw).await >= 1.0 }).await;
+    assert!(
+        counted,
+        "collab_slow_consumer_closes_total never counted the stalled client: {:?}",
+        with.slow_closes_after_round
+    );
+    assert_eq!(slow_closes(&gw).await, 1.0, "only the stalled client");
+    for (who, client) in [("writer", &writer), ("observer", &observer)] {
+        assert_eq!(
+            client.closed_with(),
+            None,
+            "the {who} stays connected ({:?})",
+            client.errors()
+        );
+    }
+
+    // What the stalled client sees once it reads again.
+    let seen = stalled.resume(DEADLINE).await;
+    assert!(
+        seen.errors
+            .iter()
+            .any(|n| n.code == OVERLOADED && n.reason == "slow-consumer"),
+        "the stalled client reads an error {{code: 1013, reason: \"slow-consumer\"}}; it read {} \
+         frames, errors {:?}, close {:?}",
+        seen.frames,
+        seen.errors,
+        seen.close
+    );
+    assert_eq!(
+        seen.close,
+        Some(OVERLOADED),
+        "the stalled client's connection ends with 1013 (reason {:?})",
+        seen.close_reason
+    );
+}
