@@ -1,0 +1,144 @@
+//! `/metrics` serves Prometheus text that counts what happens: connections open and close,
+//! rooms open, client messages arrive, a refused input is counted by its reason; and the
+//! metrics an operator alerts on are there from the start (a counter that has not counted
+//! yet reads 0 instead of being absent, so `rate(...)` and alerts work on a fresh gateway).
+
+use collab_protocol::close::TOO_BIG;
+use collab_tests::{Client, DEADLINE, Gateway, RedisServer, eventually, prometheus};
+
+const FILE: &str = "sandbox-2/metrics.rs";
+
+/// Every metric issue 4 names, as the gateway names them.
+const METRICS: &[&str] = &[
+    "collab_connections",
+    "collab_rooms",
+    "collab_messages_in_total",
+    "collab_bytes_in_total",
+    "collab_messages_out_total",
+    "collab_bytes_out_total",
+    "collab_update_apply_seconds",
+    "collab_redis_seconds",
+    "collab_catch_ups_total",
+    "collab_compactions_total",
+    "collab_slow_consumer_closes_total",
+    "collab_rejected_total",
+    "collab_redis_reconnects_total",
+];
+
+/// Awaits `name{labels}` reading `want` on `gw`; on timeout, panics with the last value.
+async fn await_value(gw: &Gateway, name: &str, labels: &[(&str, &str)], want: f64) {
+    let reached = eventually(DEADLINE, || async {
+        gw.metrics()
+            .await
+            .is_ok_and(|m| prometheus::count(&m, name, labels) == want)
+    })
+    .await;
+    if !reached {
+        let text = gw.metrics().await.unwrap_or_default();
+        panic!(
+            "{name}{labels:?} never read {want}: it reads {:?}; /metrics:\n{text}",
+            prometheus::value(&text, name, labels)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_connections_rooms_messages_and_a_rejected_input() {
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(
+        &redis.url(),
+        &["--max-frame-bytes", "4096", "--room-grace-ms", "200"],
+    )
+    .await
+    .expect("gateway starts");
+    let before = gw.metrics().await.expect("GET /metrics answers 200");
+    assert_eq!(prometheus::count(&before, "collab_connections", &[]), 0.0);
+    let sync_in =
+        |text: &str| prometheus::count(text, "collab_messages_in_total", &[("type", "sync")]);
+
+    let mut a = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("a joins");
+    let mut b = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("b joins");
+    await_value(&gw, "collab_connections", &[], 2.0).await;
+    await_value(&gw, "collab_rooms", &[], 1.0).await;
+
+    let synced = gw.metrics().await.expect("GET /metrics");
+    a.push("<metered>").expect("an edit");
+    b.wait_for(|c| c.text().contains("<metered>"), DEADLINE)
+        .await
+        .expect("b sees a's edit");
+    await_value(
+        &gw,
+        "collab_messages_in_total",
+        &[("type", "sync")],
+        sync_in(&synced) + 1.0,
+    )
+    .await;
+    let after_edit = gw.metrics().await.expect("GET /metrics");
+    assert!(
+        prometheus::count(&after_edit, "collab_messages_out_total", &[])
+            > prometheus::count(&synced, "collab_messages_out_total", &[]),
+        "the relay to b counts as a message out"
+    );
+
+    // A refused input: one frame over --max-frame-bytes.
+    let offender = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("offender joins");
+    await_value(&gw, "collab_connections", &[], 3.0).await;
+    offender.push(&"F".repeat(6000)).expect("a local edit");
+    assert_eq!(
+        offender.wait_closed(DEADLINE).await.expect("closed"),
+        TOO_BIG
+    );
+    await_value(
+        &gw,
+        "collab_rejected_total",
+        &[("reason", "frame-too-big")],
+        1.0,
+    )
+    .await;
+    let text = gw.metrics().await.expect("GET /metrics");
+    assert_eq!(
+        prometheus::count(&text, "collab_rejected_total", &[]),
+        1.0,
+        "one refusal in all: {text}"
+    );
+
+    // Everyone leaves (the offender already has): the room closes after its grace period,
+    // and no connection is left.
+    a.close().await.expect("a leaves");
+    b.close().await.expect("b leaves");
+    await_value(&gw, "collab_rooms", &[], 0.0).await;
+    await_value(&gw, "collab_connections", &[], 0.0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_metric_is_exposed_before_its_first_event() {
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(&redis.url(), &[])
+        .await
+        .expect("gateway starts");
+    // Ordinary traffic: one editor joins and types. No slow consumer, catch-up, compaction,
+    // refusal or Redis reconnect happens.
+    let editor = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("an editor joins");
+    editor.push("<ordinary>").expect("an edit");
+    await_value(&gw, "collab_connections", &[], 1.0).await;
+
+    let text = gw.metrics().await.expect("GET /metrics");
+    let missing: Vec<&str> = METRICS
+        .iter()
+        .copied()
+        .filter(|name| !prometheus::exposes(&text, name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "a gateway with ordinary traffic does not expose {missing:?} (a counter should read 0 \
+         before its first event); /metrics:\n{text}"
+    );
+}
