@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, statSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import * as Y from 'yjs';
 import {
   SCREENSHOT,
   caretAtEndOfLine,
@@ -148,6 +149,59 @@ describe('the Monaco client in Chromium, against two gateways', { timeout: 18000
     assert.equal(stats.width, 1000);
     assert.ok(stats.colours > 20, `screenshot has ${stats.colours} colours`);
     assert.ok(stats.dark > 100, `screenshot has ${stats.dark} dark samples (text)`);
+  });
+
+  it('leaving removes the cursor for the others and every decoration, widget and style from the page', async () => {
+    assert.ok(shared, 'needs the users of the first test');
+    const { alice, bob } = shared;
+    await bob.page.click('#leave');
+    assert.equal(await bob.page.evaluate(() => window.__collab.session), null);
+    const leftovers = await bob.page.evaluate(() => ({
+      carets: document.querySelectorAll('.collab-remote-caret').length,
+      selections: document.querySelectorAll('.collab-selection').length,
+      labels: document.querySelectorAll('.collab-cursor-label').length,
+      styles: document.querySelectorAll('style[data-collab-cursors]').length,
+    }));
+    assert.deepEqual(leftovers, { carets: 0, selections: 0, labels: 0, styles: 0 });
+    assert.equal(await bob.page.locator('#banner').getAttribute('data-state'), 'idle');
+    await alice.page.locator('.collab-cursor-label', { hasText: 'Bob' }).waitFor({ state: 'detached', timeout: 15000 });
+    await waitFor(
+      async () => (await alice.page.locator('#presence li .name').allTextContents()).join() === 'Alice (you)',
+      { what: 'Bob gone from the presence list' },
+    );
+  });
+
+  it('a read-only connection shows remote edits and makes the editor read-only', async () => {
+    const file = 'e2e/read-only.md';
+    const writer = await nodeClient(gatewayA.ws, file);
+    cleanups.push(async () => writer.close());
+    writer.text.insert(0, 'written elsewhere\n');
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    const query = new URLSearchParams({ file, name: 'Reader', gateways: gatewayB.ws, readonly: '1' });
+    await page.goto(`${gatewayB.http}/?${query}`);
+    await page.waitForFunction(() => window.__collab?.session?.status.state === 'synced', null, { timeout: 20000 });
+    await waitFor(async () => (await editorText(page)) === 'written elsewhere\n', { what: 'the text at the reader' });
+    writer.text.insert(0, 'more: ');
+    await waitFor(async () => (await editorText(page)) === 'more: written elsewhere\n', { what: 'a remote edit at the reader' });
+    assert.equal(await page.evaluate(() => window.__collab.editor.getOption(window.__collab.monaco.editor.EditorOption.readOnly)), true);
+    await caretAtEndOfLine(page, 1);
+    await page.keyboard.type('nope');
+    // Then move the caret: once the writer sees it there, anything typed before (same socket,
+    // in order) would have arrived too. The cursor does reach the writer; no edit does.
+    await page.evaluate(() => window.__collab.editor.setPosition({ lineNumber: 1, column: 3 }));
+    await waitFor(
+      () =>
+        [...writer.provider.awareness.getStates().values()].some((s) => {
+          if (s.user?.name !== 'Reader' || !s.selection) return false;
+          const head = Y.createAbsolutePositionFromRelativePosition(Y.createRelativePositionFromJSON(s.selection.head), writer.doc);
+          return head?.index === 2;
+        }),
+      { what: "the reader's moved cursor at the writer" },
+    );
+    assert.equal(await editorText(page), 'more: written elsewhere\n');
+    assert.equal(writer.text.toString(), 'more: written elsewhere\n');
   });
 
   it('a refused connection (invalid file id, close 4400) shows the reason and stops retrying', async () => {
