@@ -102,6 +102,8 @@ export class MonacoBinding {
   private applyingToModel = false;
   /** True while the binding writes local edits to the text (selections need no saving). */
   private writingShared = false;
+  /** True while saved selections are put back after a remote transaction. */
+  private restoringSelections = false;
   /** False while the shared text surely holds no CR (then no CRLF check is needed). */
   private mayHaveCr: boolean;
   /** Selections saved as relative positions before a remote transaction. */
@@ -139,6 +141,11 @@ export class MonacoBinding {
 
     const contentListener = model.onDidChangeContent((event) => this.applyLocal(event));
     this.disposers.push(() => contentListener.dispose());
+  }
+
+  /** True while the binding applies remote changes to the model or puts selections back. */
+  get isApplyingRemote(): boolean {
+    return this.applyingToModel || this.restoringSelections;
   }
 
   /** The origin of every transaction this binding makes (for `Y.UndoManager` tracking). */
@@ -297,7 +304,14 @@ export class MonacoBinding {
       }
       if (selections.length > 0) {
         const current = editor.getSelections() ?? [];
-        if (!sameSelections(current, selections)) editor.setSelections(selections);
+        if (!sameSelections(current, selections)) {
+          this.restoringSelections = true;
+          try {
+            editor.setSelections(selections);
+          } finally {
+            this.restoringSelections = false;
+          }
+        }
       }
     }
     this.savedSelections.clear();

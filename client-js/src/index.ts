@@ -196,7 +196,16 @@ export class CollabSession extends Emitter<SessionEvents> {
       keybindings: [KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ, KeyMod.CtrlCmd | KeyCode.KeyY],
       run: () => void manager.redo(),
     });
-    this.disposers.push(() => undo.dispose(), () => redo.dispose());
+    // Like Monaco's own undo: moving the caret (click, arrows, API) ends the current undo step,
+    // so separate edits are undone separately. Moves caused by remote edits do not.
+    const { CursorChangeReason } = monaco.editor;
+    const moves = this.editor.onDidChangeCursorPosition((event) => {
+      if (this.binding.isApplyingRemote) return;
+      if (event.reason === CursorChangeReason.Explicit || event.source === 'mouse' || event.source === 'api') {
+        manager.stopCapturing();
+      }
+    });
+    this.disposers.push(() => undo.dispose(), () => redo.dispose(), () => moves.dispose());
     return manager;
   }
 

@@ -171,6 +171,35 @@ describe('the Monaco client in Chromium, against two gateways', { timeout: 18000
     );
   });
 
+  it('real Monaco: UTF-16 offsets after emoji, CRLF from another client becomes LF, undo is per user', async () => {
+    const file = 'e2e/offsets.txt';
+    const other = await nodeClient(gatewayA.ws, file);
+    cleanups.push(async () => other.close());
+    other.text.insert(0, 'x😀\r\ny👍🏽z\r\n');
+    const dana = await openEditor(browser, { pageFrom: gatewayB.http, gateways: [gatewayB.ws], file, name: 'Dana', color: '#66a182' });
+    cleanups.push(() => dana.context.close());
+    await waitFor(async () => (await editorText(dana.page)) === 'x😀\ny👍🏽z\n', { what: 'the LF form in Monaco' });
+    await waitFor(() => other.text.toString() === 'x😀\ny👍🏽z\n', { what: 'CRLF rewritten in the shared text' });
+    // Column 4 on line 1 is after the emoji (two UTF-16 units); column 6 on line 2 after 👍🏽.
+    await dana.page.evaluate(() => {
+      window.__collab.editor.setPosition({ lineNumber: 1, column: 4 });
+      window.__collab.editor.focus();
+    });
+    await dana.page.keyboard.type('!');
+    await dana.page.evaluate(() => window.__collab.editor.setPosition({ lineNumber: 2, column: 6 }));
+    await dana.page.keyboard.type('?');
+    await waitFor(() => other.text.toString() === 'x😀!\ny👍🏽?z\n', { what: 'edits after emoji at the right offsets' });
+    // Someone else edits; Ctrl+Z undoes Dana's last edit only.
+    other.text.insert(0, '>');
+    await waitFor(async () => (await editorText(dana.page)) === '>x😀!\ny👍🏽?z\n', { what: 'the remote edit' });
+    await dana.page.keyboard.press('Control+z');
+    await waitFor(() => other.text.toString() === '>x😀!\ny👍🏽z\n', {
+      what: "undo of Dana's last edit only",
+    });
+    assert.equal(await editorText(dana.page), '>x😀!\ny👍🏽z\n');
+    assert.deepEqual(dana.errors, []);
+  });
+
   it('a read-only connection shows remote edits and makes the editor read-only', async () => {
     const file = 'e2e/read-only.md';
     const writer = await nodeClient(gatewayA.ws, file);
