@@ -41,10 +41,16 @@ export interface AwarenessSelection {
 
 const PALETTE = ['#d1495b', '#00798c', '#edae49', '#66a182', '#8e6c8a', '#2e4057', '#e76f51', '#3d5a80'];
 
-/** A colour that is safe to put in CSS: `#rgb`, `#rrggbb` or `#rrggbbaa`; else one by client. */
+/**
+ * A colour that is safe to put in CSS, as `#rrggbb` (from `#rgb`, `#rrggbb` or `#rrggbbaa`);
+ * anything else gets a palette colour chosen by client id.
+ */
 export function safeColor(color: unknown, clientId: number): string {
-  if (typeof color === 'string' && /^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$/.test(color)) {
-    return color;
+  if (typeof color === 'string') {
+    const short = /^#([0-9a-f])([0-9a-f])([0-9a-f])$/i.exec(color);
+    if (short) return `#${short[1]}${short[1]}${short[2]}${short[2]}${short[3]}${short[3]}`.toLowerCase();
+    const long = /^#([0-9a-f]{6})(?:[0-9a-f]{2})?$/i.exec(color);
+    if (long) return `#${long[1]}`.toLowerCase();
   }
   return PALETTE[clientId % PALETTE.length];
 }
@@ -55,10 +61,9 @@ export function displayName(name: unknown, clientId: number): string {
   return text.length > 0 ? text : `guest ${clientId % 10000}`;
 }
 
-/** Black or white, whichever reads better on `background` (`#rrggbb` form or shorter). */
+/** Black or white, whichever reads better on `background` (`#rrggbb`). */
 export function textColorOn(background: string): string {
-  let hex = background.slice(1);
-  if (hex.length === 3) hex = [...hex].map((c) => c + c).join('');
+  const hex = background.slice(1);
   const [r, g, b] = [0, 2, 4].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255);
   const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
   return luminance > 0.6 ? '#000000' : '#ffffff';
@@ -256,7 +261,7 @@ export class RemoteCursors {
     label.node.textContent = name;
     label.node.title = name;
     label.node.style.backgroundColor = color;
-    label.node.style.color = textColorOn(color.slice(0, 7));
+    label.node.style.color = textColorOn(color);
     label.position = position;
     this.editor.layoutContentWidget(label.widget);
   }

@@ -57,7 +57,7 @@ describe('the Monaco client in Chromium, against two gateways', { timeout: 18000
   const EXPECTED = `// line one${ALICE_TYPES}\n// line two${BOB_TYPES}\n`;
 
   it('two users on different gateways type at once on different lines and converge with a Node Yjs client', async () => {
-    const seed = await nodeClient(gatewayB.ws, FILE);
+    const seed = await nodeClient(gatewayB.ws, FILE, { raw: true }); // `/doc/e2e/converge.ts`
     cleanups.push(async () => seed.close());
     seed.text.insert(0, '// line one\n// line two\n');
     shared = await twoUsers(FILE);

@@ -197,10 +197,14 @@ export async function caretAtEndOfLine(page, lineNumber) {
   }, lineNumber);
 }
 
-/** A plain Yjs client in Node (stock y-websocket provider), synced with the file. */
-export async function nodeClient(gatewayWs, file) {
+/**
+ * A plain Yjs client in Node (stock y-websocket provider), synced with the file. `raw` puts the
+ * file id in the URL as stock clients do (`/doc/dir/file`), else percent-encoded as ours does
+ * (`/doc/dir%2Ffile`): the gateway must treat both as the same file.
+ */
+export async function nodeClient(gatewayWs, file, { raw = false } = {}) {
   const doc = new Y.Doc();
-  const provider = new WebsocketProvider(`${gatewayWs}/doc`, encodeURIComponent(file), doc, {
+  const provider = new WebsocketProvider(`${gatewayWs}/doc`, raw ? file : encodeURIComponent(file), doc, {
     WebSocketPolyfill: WebSocket,
     disableBc: true,
   });

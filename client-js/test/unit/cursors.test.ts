@@ -30,7 +30,8 @@ describe('presence', () => {
     expect(displayName('  Ada  ', 1)).toBe('Ada');
     expect(displayName('', 12345)).toBe('guest 2345');
     expect(displayName('x'.repeat(100), 1)).toHaveLength(40);
-    expect(safeColor('#abc', 1)).toBe('#abc');
+    expect(safeColor('#abc', 1)).toBe('#aabbcc');
+    expect(safeColor('#D1495B80', 1)).toBe('#d1495b');
     expect(safeColor('expression(alert(1))', 1)).toMatch(/^#/);
     expect(textColorOn('#ffffff')).toBe('#000000');
     expect(textColorOn('#2e4057')).toBe('#ffffff');
