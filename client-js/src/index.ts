@@ -82,6 +82,7 @@ export class CollabSession extends Emitter<SessionEvents> {
   private readonly disposers: (() => void)[] = [];
   private people: Presence[] = [];
   private disconnected = false;
+  private locked = false;
 
   constructor(options: ConnectOptions) {
     super();
@@ -105,11 +106,7 @@ export class CollabSession extends Emitter<SessionEvents> {
       color: safeColor(options.color, this.doc.clientID),
     });
 
-    if (this.readOnly) {
-      const before = editor.getRawOptions().readOnly ?? false;
-      editor.updateOptions({ readOnly: true });
-      this.disposers.push(() => editor.updateOptions({ readOnly: before }));
-    }
+    if (this.readOnly) this.lockEditor();
 
     this.binding = new MonacoBinding(this.text, model, { editors: [editor], readOnly: this.readOnly });
     this.disposers.push(() => this.binding.destroy());
@@ -134,7 +131,11 @@ export class CollabSession extends Emitter<SessionEvents> {
       WebSocketPolyfill: options.WebSocketPolyfill,
       maxBackoffTime: options.maxBackoffTime,
     });
-    this.connection.on('status', (status) => this.emit('status', status));
+    this.connection.on('status', (status) => {
+      // Refused for good: edits could reach no one, so the editor stops taking them.
+      if (status.state === 'closed' && !this.disconnected) this.lockEditor();
+      this.emit('status', status);
+    });
     this.connection.on('extension', (message) => this.emit('extension', message));
     this.updatePresence();
   }
@@ -179,6 +180,15 @@ export class CollabSession extends Emitter<SessionEvents> {
     this.awareness.destroy();
     this.doc.destroy();
     this.clear();
+  }
+
+  /** Makes the editor read-only until `disconnect()`, which restores its previous setting. */
+  private lockEditor(): void {
+    if (this.locked) return;
+    this.locked = true;
+    const before = this.editor.getRawOptions().readOnly ?? false;
+    this.editor.updateOptions({ readOnly: true });
+    this.disposers.push(() => this.editor.updateOptions({ readOnly: before }));
   }
 
   private installUndo(monaco: MonacoApi): Y.UndoManager {

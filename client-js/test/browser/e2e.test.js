@@ -250,6 +250,8 @@ describe('the Monaco client in Chromium, against two gateways', { timeout: 18000
     const text = await banner.textContent();
     assert.ok(text.includes(status.message) && text.includes('4400'), `banner shows the reason: ${text}`);
     assert.ok(await banner.isVisible());
+    const readOnly = await page.evaluate(() => window.__collab.editor.getOption(window.__collab.monaco.editor.EditorOption.readOnly));
+    assert.equal(readOnly, true, 'a refused editor takes no edits');
     // No reconnect loop: y-websocket would have retried within 200-400 ms; allow far more.
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(sockets.length, 1, `one connection attempt, saw ${sockets.join(', ')}`);
