@@ -146,12 +146,13 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
 
   private listen(): void {
     const provider = this.provider;
-    const on = <A extends unknown[]>(name: string, handler: (...args: A) => void) => {
-      (provider as unknown as { on(n: string, h: (...args: A) => void): void }).on(name, handler);
-      this.disposers.push(() => (provider as unknown as { off(n: string, h: (...args: A) => void): void }).off(name, handler));
+    const on: WebsocketProvider['on'] = (name, handler) => {
+      provider.on(name, handler);
+      this.disposers.push(() => provider.off(name, handler));
+      return handler;
     };
 
-    on('status', ({ status }: { status: 'connected' | 'disconnected' | 'connecting' }) => {
+    on('status', ({ status }) => {
       if (status === 'connecting') {
         this.lastError = null;
         const state = this.isOffline() ? 'offline' : this.everConnected || this.current.failures > 0 ? 'reconnecting' : 'connecting';
@@ -161,12 +162,12 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
         this.setStatus({ state: 'connected', url: this.urls[this.urlIndex], failures: this.current.failures });
       }
     });
-    on('sync', (synced: boolean) => {
+    on('sync', (synced) => {
       if (synced && provider.wsconnected) {
         this.setStatus({ state: 'synced', url: this.urls[this.urlIndex], failures: 0 });
       }
     });
-    on('connection-close', (event: CloseEvent | null) => {
+    on('connection-close', (event) => {
       if (this.destroyed || event === null) return;
       if (isPermanentClose(event.code)) return; // `closed` follows
       const failures = this.current.failures + 1;
@@ -179,7 +180,7 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
       provider.serverUrl = this.urls[this.urlIndex];
       this.setStatus({ state: this.isOffline() ? 'offline' : 'reconnecting', url: this.urls[this.urlIndex], failures, code, reason, message });
     });
-    on('closed', ({ code, reason }: { code: number; reason: string }) => {
+    on('closed', ({ code, reason }) => {
       const error = this.lastError;
       this.setStatus({
         state: 'closed',
