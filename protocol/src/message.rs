@@ -125,7 +125,11 @@ impl Message {
                 enc.write_string(&json);
             }
         }
-        enc.to_vec()
+        // The encoder starts with a 1 KiB buffer; frames are often a few bytes and may sit
+        // in many queues, so give the rest back.
+        let mut frame = enc.to_vec();
+        frame.shrink_to_fit();
+        frame
     }
 }
 
@@ -142,19 +146,25 @@ pub fn encode_step2(update: &[u8]) -> Vec<u8> {
 
 /// An awareness frame around an already encoded awareness update.
 pub fn encode_awareness(update: &[u8]) -> Vec<u8> {
-    let mut enc = EncoderV1::new();
-    enc.write_var(MSG_AWARENESS);
-    enc.write_buf(update);
-    enc.to_vec()
+    let mut frame = Vec::with_capacity(update.len() + 6);
+    frame.write_var(MSG_AWARENESS);
+    frame.write_buf(update);
+    frame
 }
 
+/// Frames are built in exactly sized buffers: they are shared by every receiving
+/// connection's queue, and an oversized buffer would be held that many times as long.
 fn encode_sync_payload(step: u8, payload: &[u8]) -> Vec<u8> {
-    let mut enc = EncoderV1::new();
-    enc.write_var(MSG_SYNC);
-    enc.write_var(step);
-    enc.write_buf(payload);
-    enc.to_vec()
+    let mut frame = Vec::with_capacity(payload.len() + 12);
+    frame.write_var(MSG_SYNC);
+    frame.write_var(step);
+    frame.write_buf(payload);
+    frame
 }
+
+/// The keepalive: an awareness update with no entries. Stock clients count it as a sign
+/// of life and change nothing.
+pub const KEEPALIVE: &[u8] = &[1, 1, 0];
 
 fn decode_sync(cur: &mut Cursor<'_>) -> Result<SyncMessage, DecodeError> {
     let step = cur.read_var::<u64>()?;
@@ -273,6 +283,12 @@ mod tests {
             encode_awareness(&a.encode_v1()),
             Message::Awareness(a).encode()
         );
+    }
+
+    #[test]
+    fn the_keepalive_is_an_empty_awareness_update() {
+        let msg = Message::decode(KEEPALIVE).expect("decodes");
+        assert_eq!(msg, Message::Awareness(awareness(&[])));
     }
 
     #[test]

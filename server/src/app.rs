@@ -86,6 +86,7 @@ impl Drop for CountedSession<'_> {
         self.0
             .live
             .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        crate::metrics::connections(-1.0);
         self.0.changed.notify_waiters();
     }
 }

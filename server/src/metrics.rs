@@ -27,6 +27,7 @@ pub fn install() -> PrometheusHandle {
                 .and_then(|builder| builder.install_recorder())
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle());
             describe();
+            zero();
             handle
         })
         .clone()
@@ -79,6 +80,36 @@ fn describe() {
         "collab_redis_reconnects_total",
         "Losses of the subscription connection."
     );
+}
+
+/// Every refusal reason the gateway gives, so each counter exists from the start.
+const REJECTION_REASONS: &[&str] = &[
+    "malformed-message",
+    "text-frame",
+    "frame-too-big",
+    "message-rate",
+    "byte-rate",
+    "invalid-file-id",
+    "gateway-full",
+    "document-unavailable",
+    "invalid-update",
+    "document-too-big",
+    "store-unavailable",
+];
+
+/// Registers counters at zero, so rates and alerts work before the first event.
+fn zero() {
+    gauge!("collab_connections").set(0.0);
+    gauge!("collab_rooms").set(0.0);
+    counter!("collab_catch_ups_total").absolute(0);
+    counter!("collab_slow_consumer_closes_total").absolute(0);
+    counter!("collab_redis_reconnects_total").absolute(0);
+    for outcome in ["compacted", "lost-race", "nothing-to-do", "failed"] {
+        counter!("collab_compactions_total", "outcome" => outcome).absolute(0);
+    }
+    for reason in REJECTION_REASONS {
+        counter!("collab_rejected_total", "reason" => *reason).absolute(0);
+    }
 }
 
 /// The y-websocket type of an encoded frame, as a label.

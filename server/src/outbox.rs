@@ -1,14 +1,17 @@
 //! What a room holds of a connection: a bounded queue of frames to send, and a way to
 //! close it with a code.
 //!
-//! Rooms never wait on a socket: they `try_send`, and a client whose queue is full is
-//! closed with 1013 (it resyncs when it reconnects) rather than stalling everyone else.
+//! Rooms never wait on a socket: they queue without waiting, and a client whose queue is
+//! full is closed with 1013 (it resyncs when it reconnects) rather than stalling everyone
+//! else. The queue allocates only while frames wait in it: most connections are idle, and
+//! an idle connection should cost next to nothing.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use collab_protocol::{Extension, close};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 /// Why and how a connection is being closed.
 #[derive(Debug, Clone)]
@@ -40,78 +43,119 @@ impl CloseReason {
     }
 }
 
-/// Shared between a session and the rooms: the first close request wins.
-#[derive(Default)]
-pub struct Closer {
+struct Shared {
+    frames: Mutex<VecDeque<Bytes>>,
+    capacity: usize,
+    frame_queued: Notify,
     reason: OnceLock<CloseReason>,
-    notify: Notify,
+    closing: Notify,
 }
 
-impl Closer {
-    pub fn close(&self, reason: CloseReason) {
-        if self.reason.set(reason).is_ok() {
-            self.notify.notify_one();
-        }
-    }
-
-    pub async fn closed(&self) -> CloseReason {
-        loop {
-            if let Some(reason) = self.reason.get() {
-                return reason.clone();
-            }
-            self.notify.notified().await;
-        }
-    }
-}
-
-/// The sending half a room keeps for one connection.
+/// One connection's send queue and close switch, shared by its session and its room.
 #[derive(Clone)]
-pub struct Outbox {
-    tx: mpsc::Sender<Bytes>,
-    closer: Arc<Closer>,
-}
+pub struct Outbox(Arc<Shared>);
 
 /// Result of queueing a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Queued {
     Yes,
-    /// The connection is gone or was just closed as too slow: forget it.
+    /// The connection is closing (or was just closed as too slow): forget it.
     Gone,
 }
 
 impl Outbox {
-    /// A new outbox holding at most `capacity` frames, and the receiving end.
-    pub fn new(capacity: usize) -> (Outbox, mpsc::Receiver<Bytes>, Arc<Closer>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let closer = Arc::new(Closer::default());
-        (
-            Outbox {
-                tx,
-                closer: closer.clone(),
-            },
-            rx,
-            closer,
-        )
+    /// An outbox holding at most `capacity` frames.
+    pub fn new(capacity: usize) -> Outbox {
+        Outbox(Arc::new(Shared {
+            frames: Mutex::new(VecDeque::new()),
+            capacity: capacity.max(1),
+            frame_queued: Notify::new(),
+            reason: OnceLock::new(),
+            closing: Notify::new(),
+        }))
+    }
+
+    fn frames(&self) -> MutexGuard<'_, VecDeque<Bytes>> {
+        // The lock guards plain pushes and pops: a panic cannot leave it inconsistent.
+        self.0.frames.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues a frame without waiting; closes a client that cannot keep up.
     pub fn send(&self, frame: Bytes) -> Queued {
-        match self.tx.try_send(frame) {
-            Ok(()) => Queued::Yes,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                crate::metrics::slow_consumer_closed();
-                self.close(CloseReason::error(
-                    close::OVERLOADED,
-                    "slow-consumer",
-                    "the client did not read its messages fast enough; reconnect to resync",
-                ));
-                Queued::Gone
+        if self.0.reason.get().is_some() {
+            return Queued::Gone;
+        }
+        {
+            let mut frames = self.frames();
+            if frames.len() < self.0.capacity {
+                frames.push_back(frame);
+                drop(frames);
+                self.0.frame_queued.notify_one();
+                return Queued::Yes;
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Queued::Gone,
+        }
+        crate::metrics::slow_consumer_closed();
+        self.close(CloseReason::error(
+            close::OVERLOADED,
+            "slow-consumer",
+            "the client did not read its messages fast enough; reconnect to resync",
+        ));
+        Queued::Gone
+    }
+
+    /// Waits for the next frame to write.
+    pub async fn next_frame(&self) -> Bytes {
+        loop {
+            if let Some(frame) = self.frames().pop_front() {
+                return frame;
+            }
+            // `notify_one` keeps a permit when nobody waits, so no wake-up is lost
+            // between the check above and this wait.
+            self.0.frame_queued.notified().await;
         }
     }
 
+    /// Asks for the connection to be closed; the first reason wins.
     pub fn close(&self, reason: CloseReason) {
-        self.closer.close(reason);
+        if self.0.reason.set(reason).is_ok() {
+            self.frames().clear();
+            self.0.closing.notify_waiters();
+            self.0.closing.notify_one();
+        }
+    }
+
+    /// Waits until someone asks for the connection to be closed.
+    pub async fn closed(&self) -> CloseReason {
+        loop {
+            let closing = self.0.closing.notified();
+            if let Some(reason) = self.0.reason.get() {
+                return reason.clone();
+            }
+            closing.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_queue_closes_the_connection_as_too_slow() {
+        let outbox = Outbox::new(2);
+        assert_eq!(outbox.send(Bytes::from_static(b"a")), Queued::Yes);
+        assert_eq!(outbox.send(Bytes::from_static(b"b")), Queued::Yes);
+        assert_eq!(outbox.send(Bytes::from_static(b"c")), Queued::Gone);
+        assert_eq!(outbox.closed().await.code, close::OVERLOADED);
+        assert_eq!(outbox.send(Bytes::from_static(b"d")), Queued::Gone);
+    }
+
+    #[tokio::test]
+    async fn frames_come_out_in_order() {
+        let outbox = Outbox::new(8);
+        outbox.send(Bytes::from_static(b"1"));
+        outbox.send(Bytes::from_static(b"2"));
+        assert_eq!(&outbox.next_frame().await[..], b"1");
+        assert_eq!(&outbox.next_frame().await[..], b"2");
     }
 }

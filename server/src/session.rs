@@ -9,18 +9,18 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::Bytes;
-use collab_protocol::message::encode_awareness;
+use collab_protocol::message::KEEPALIVE;
 use collab_protocol::{FileId, Message, close};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::app::AppState;
 use crate::config::Config;
 use crate::limits::InputLimits;
-use crate::outbox::{CloseReason, Closer, Outbox};
+use crate::outbox::{CloseReason, Outbox};
 use crate::room::JoinError;
 use crate::rooms::Membership;
 
@@ -33,10 +33,11 @@ pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
 async fn serve_in_span(socket: WebSocket, file: String, state: Arc<AppState>) {
     let counted = state.sessions.enter();
     let over_capacity = counted.count() > state.config.max_connections;
-    let (outbox, frames, closer) = Outbox::new(state.config.send_queue);
+    let outbox = Outbox::new(state.config.send_queue);
+    let closer = outbox.clone();
     let (sink, mut stream) = socket.split();
     let keepalive = state.config.keepalive();
-    let writer = tokio::spawn(write_frames(sink, frames, closer.clone(), keepalive));
+    let writer = tokio::spawn(write_frames(sink, closer.clone(), keepalive));
 
     match FileId::parse(&file) {
         _ if over_capacity => refuse(
@@ -76,7 +77,7 @@ async fn serve_in_span(socket: WebSocket, file: String, state: Arc<AppState>) {
 }
 
 /// Closes the connection for breaking a rule: logged, counted, explained to the client.
-fn refuse(closer: &Closer, refusal: CloseReason) {
+fn refuse(closer: &Outbox, refusal: CloseReason) {
     tracing::info!(code = refusal.code, error = ?refusal.error, "refusing a client");
     crate::metrics::rejected(refusal.reason);
     closer.close(refusal);
@@ -96,6 +97,9 @@ async fn await_close_reply(mut stream: SplitStream<WebSocket>) {
     let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, drain).await;
 }
 
+/// How long a closing session tries to deliver its error message and close frame.
+const GOODBYE_WAIT: Duration = Duration::from_secs(30);
+
 /// How long a closing session waits for the client's close reply.
 const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 
@@ -110,7 +114,7 @@ enum Inbound {
 async fn read_frames(
     stream: &mut SplitStream<WebSocket>,
     member: &Membership,
-    closer: &Closer,
+    closer: &Outbox,
     config: &Config,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -225,46 +229,49 @@ fn capacity_error(error: &axum::Error) -> bool {
 /// the extension error (if any) and the close frame.
 async fn write_frames(
     mut sink: SplitSink<WebSocket, WsMessage>,
-    mut frames: mpsc::Receiver<Bytes>,
-    closer: Arc<Closer>,
+    outbox: Outbox,
     keepalive: Duration,
 ) {
-    // An awareness update with no entries: stock clients count it as a sign of life and
-    // change nothing.
-    let keepalive_frame = Bytes::from(encode_awareness(&[0]));
     let mut quiet_until = Instant::now() + keepalive;
     loop {
         let frame = tokio::select! {
             biased;
-            reason = closer.closed() => {
-                if let Some(error) = reason.error {
-                    let frame = Message::Extension(error).encode();
-                    let _ = sink.send(WsMessage::Binary(frame.into())).await;
-                }
-                let close = CloseFrame { code: reason.code, reason: close_text(reason.code).into() };
-                let _ = sink.send(WsMessage::Close(Some(close))).await;
-                let _ = sink.close().await;
-                return;
-            }
-            frame = frames.recv() => match frame {
-                Some(frame) => frame,
-                None => return,
-            },
-            () = tokio::time::sleep_until(quiet_until) => keepalive_frame.clone(),
+            reason = outbox.closed() => return say_goodbye(sink, reason).await,
+            frame = outbox.next_frame() => frame,
+            () = tokio::time::sleep_until(quiet_until) => Bytes::from_static(KEEPALIVE),
         };
+        crate::metrics::message_out(&frame);
         // A client that stops reading blocks this send; a close request (such as the
         // room's slow-consumer verdict) must still end the connection.
-        crate::metrics::message_out(&frame);
-        let sent = tokio::select! {
-            sent = sink.send(WsMessage::Binary(frame)) => sent.is_ok(),
-            _ = closer.closed() => false,
-        };
-        if !sent {
-            closer.close(CloseReason::normal());
-            return;
+        tokio::select! {
+            sent = sink.send(WsMessage::Binary(frame)) => if sent.is_err() {
+                outbox.close(CloseReason::normal());
+                return;
+            },
+            reason = outbox.closed() => return say_goodbye(sink, reason).await,
         }
         quiet_until = Instant::now() + keepalive;
     }
+}
+
+/// Sends the error message (if any) and the close frame, giving a client that reads
+/// slowly (or stalled and was closed for it) time to take them. Its queue is already
+/// dropped, so a waiting goodbye holds only the socket.
+async fn say_goodbye(mut sink: SplitSink<WebSocket, WsMessage>, reason: CloseReason) {
+    let goodbye = async {
+        if let Some(error) = reason.error {
+            let frame = Message::Extension(error).encode();
+            sink.send(WsMessage::Binary(frame.into())).await?;
+        }
+        let code = reason.code;
+        let close = CloseFrame {
+            code,
+            reason: close_text(code).into(),
+        };
+        sink.send(WsMessage::Close(Some(close))).await?;
+        sink.close().await
+    };
+    let _ = tokio::time::timeout(GOODBYE_WAIT, goodbye).await;
 }
 
 fn close_text(code: u16) -> &'static str {
