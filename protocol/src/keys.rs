@@ -23,6 +23,8 @@ pub enum FileIdError {
     ControlCharacter,
     #[error("file id contains a '..' segment")]
     DotDot,
+    #[error("file id starts with '}}', which would split its keys across Redis Cluster slots")]
+    LeadingBrace,
 }
 
 impl FileId {
@@ -40,6 +42,11 @@ impl FileId {
         }
         if id.split('/').any(|segment| segment == "..") {
             return Err(FileIdError::DotDot);
+        }
+        // `{F}` is the hash tag of every key of the file; Redis takes the text up to the
+        // first `}`, so a leading `}` would make the tag empty and hash whole keys.
+        if id.starts_with('}') {
+            return Err(FileIdError::LeadingBrace);
         }
         Ok(FileId(id.to_owned()))
     }
@@ -135,6 +142,8 @@ mod tests {
         assert_eq!(FileId::parse("a/../b"), Err(FileIdError::DotDot));
         assert_eq!(FileId::parse(".."), Err(FileIdError::DotDot));
         assert_eq!(FileId::parse("a\nb"), Err(FileIdError::ControlCharacter));
+        assert_eq!(FileId::parse("}x"), Err(FileIdError::LeadingBrace));
+        assert!(FileId::parse("a}b{c").is_ok());
         assert_eq!(FileId::parse(&"x".repeat(513)), Err(FileIdError::TooLong));
         assert!(FileId::parse(&"x".repeat(512)).is_ok());
     }

@@ -43,6 +43,7 @@ impl Replica {
     /// nothing (already known), the changes it made otherwise, or the update itself when
     /// part of it waits for missing predecessors (so the part is not lost to others).
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+        check_plausible(update)?;
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
         let decoded = catch_unwind(|| Update::decode_v1(update))
@@ -67,9 +68,11 @@ impl Replica {
         self.doc.transact().state_vector()
     }
 
-    /// What a peer at `sv` lacks (sync step 2).
-    pub fn diff(&self, sv: &StateVector) -> Vec<u8> {
-        self.doc.transact().encode_diff_v1(sv)
+    /// What a peer at `sv` lacks (sync step 2). yrs can panic encoding a doc that a
+    /// malformed update corrupted; then the replica must be rebuilt.
+    pub fn diff(&self, sv: &StateVector) -> Result<Vec<u8>, ApplyError> {
+        catch_unwind(AssertUnwindSafe(|| self.doc.transact().encode_diff_v1(sv)))
+            .map_err(|_| ApplyError::Panicked)
     }
 
     /// The file's text.
@@ -81,6 +84,24 @@ impl Replica {
     pub fn doc(&self) -> &Doc {
         &self.doc
     }
+}
+
+/// Refuses updates whose header promises more client groups than bytes follow: yrs
+/// reserves memory for the count before reading them (9 bytes made it touch 514 MB).
+fn check_plausible(update: &[u8]) -> Result<(), ApplyError> {
+    use yrs::encoding::read::{Cursor, Read};
+    let mut cursor = Cursor::new(update);
+    let groups: u64 = cursor
+        .read_var()
+        .map_err(|e| ApplyError::Decode(e.to_string()))?;
+    // Each group takes at least three bytes (block count, client, clock).
+    if groups.saturating_mul(3) > update.len() as u64 {
+        return Err(ApplyError::Decode(format!(
+            "the update claims {groups} client groups in {} bytes",
+            update.len()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -103,6 +124,16 @@ mod tests {
         assert!(replica.apply(&update).expect("applies").is_some());
         assert_eq!(replica.apply(&update).expect("applies again"), None);
         assert_eq!(replica.text(), "hello");
+    }
+
+    #[test]
+    fn refuses_a_tiny_update_that_claims_huge_counts() {
+        let replica = Replica::new("monaco");
+        // From the fuzzer: 2^28 client groups in 5 bytes.
+        assert!(matches!(
+            replica.apply(&[0x80, 0x80, 0x80, 0x80, 0x01]),
+            Err(ApplyError::Decode(_))
+        ));
     }
 
     #[test]

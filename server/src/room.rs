@@ -249,10 +249,13 @@ impl Room {
 
     async fn on_client(&mut self, conn: ConnId, msg: Message) {
         match msg {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let diff = self.replica.diff(&sv);
-                self.send_to(conn, Bytes::from(encode_step2(&diff)));
-            }
+            Message::Sync(SyncMessage::SyncStep1(sv)) => match self.replica.diff(&sv) {
+                Ok(diff) => self.send_to(conn, Bytes::from(encode_step2(&diff))),
+                Err(error) => {
+                    tracing::error!(%error, "encoding a diff failed");
+                    self.rebuild().await;
+                }
+            },
             Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
                 self.accept_update(conn, &update).await
             }
@@ -516,9 +519,13 @@ impl Room {
 
     /// Queues this replica's whole state for the log (restoring what Redis lacks).
     fn store_whole_state(&mut self) {
-        let whole = self.replica.diff(&yrs::StateVector::default());
-        self.ctx.pending.force_reserve(whole.len());
-        let _ = self.publisher.send(whole);
+        match self.replica.diff(&yrs::StateVector::default()) {
+            Ok(whole) => {
+                self.ctx.pending.force_reserve(whole.len());
+                let _ = self.publisher.send(whole);
+            }
+            Err(error) => tracing::error!(%error, "encoding the whole state failed"),
+        }
     }
 
     fn send_to(&mut self, conn: ConnId, frame: Bytes) {
