@@ -19,6 +19,9 @@ pub enum ApplyError {
     Panicked,
 }
 
+/// Updates up to this size are relayed unchanged.
+const RELAY_AS_IS_BYTES: usize = 16 << 10;
+
 pub struct Replica {
     doc: Doc,
     text_name: String,
@@ -40,8 +43,8 @@ impl Replica {
     }
 
     /// Applies a v1 update. Returns the update to relay to others: `None` when it changed
-    /// nothing (already known), the changes it made otherwise, or the update itself when
-    /// part of it waits for missing predecessors (so the part is not lost to others).
+    /// nothing (already known); the update itself when it is small or part of it waits for
+    /// missing predecessors (so that part is not lost to others); else the changes it made.
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         check_plausible(update)?;
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
@@ -58,6 +61,12 @@ impl Replica {
             }
             if txn.insert_set().is_empty() && txn.delete_set().is_empty() {
                 return Ok(None);
+            }
+            // An edit is relayed as it came: peers then apply exactly what this replica
+            // applied (re-encoding can drop what yrs integrated from odd input). A large
+            // update, such as a reconnecting client's whole state, is cut to what was new.
+            if update.len() <= RELAY_AS_IS_BYTES {
+                return Ok(Some(update.to_vec()));
             }
             Ok(Some(txn.encode_update_v1()))
         }));
