@@ -51,15 +51,6 @@ impl Rooms {
         &self.ctx.registry
     }
 
-    /// Number of open rooms.
-    pub fn len(&self) -> usize {
-        self.registry().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.registry().is_empty()
-    }
-
     /// Joins `file`'s room, opening it if needed.
     pub async fn join(&self, file: &FileId, outbox: Outbox) -> Result<Membership, JoinError> {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);

@@ -90,10 +90,6 @@ impl Store {
         }
     }
 
-    pub fn keys(&self) -> &Keys {
-        &self.keys
-    }
-
     /// Appends `update` to the file's log and publishes it on the file's channel.
     pub async fn append(
         &self,
