@@ -27,12 +27,23 @@ impl Liveness {
 
     /// Records a sign of life.
     pub fn saw(&self, gateway: &str) {
-        let now = Instant::now();
+        self.saw_at(gateway, Instant::now());
+    }
+
+    fn saw_at(&self, gateway: &str, now: Instant) {
         match self.last_seen.get_mut(gateway) {
             Some(mut at) => *at = now,
             None => {
                 self.last_seen.insert(gateway.to_owned(), now);
             }
+        }
+    }
+
+    /// Counts every known gateway as just heard from.
+    pub fn refresh_all(&self) {
+        let now = Instant::now();
+        for mut at in self.last_seen.iter_mut() {
+            *at = now;
         }
     }
 
@@ -42,7 +53,10 @@ impl Liveness {
 
     /// Removes and returns the gateways silent for longer than the timeout.
     pub fn take_expired(&self) -> Vec<String> {
-        let now = Instant::now();
+        self.take_expired_at(Instant::now())
+    }
+
+    fn take_expired_at(&self, now: Instant) -> Vec<String> {
         let expired: Vec<String> = self
             .last_seen
             .iter()
@@ -63,12 +77,26 @@ mod tests {
 
     #[test]
     fn expires_silent_gateways_only() {
-        let live = Liveness::new(Duration::from_millis(0));
-        live.saw("a");
-        std::thread::sleep(Duration::from_millis(2));
-        live.saw("b");
-        let expired = live.take_expired();
-        assert!(expired.contains(&"a".to_owned()));
-        assert!(live.take_expired().iter().all(|g| g != "a"));
+        let start = Instant::now();
+        let live = Liveness::new(Duration::from_secs(6));
+        live.saw_at("a", start);
+        live.saw_at("b", start + Duration::from_secs(4));
+        assert!(
+            live.take_expired_at(start + Duration::from_secs(5))
+                .is_empty()
+        );
+        assert_eq!(
+            live.take_expired_at(start + Duration::from_secs(7)),
+            vec!["a".to_owned()]
+        );
+        // Gone once reported; b still counts as alive until its own timeout.
+        assert!(
+            live.take_expired_at(start + Duration::from_secs(8))
+                .is_empty()
+        );
+        assert_eq!(
+            live.take_expired_at(start + Duration::from_secs(11)),
+            vec!["b".to_owned()]
+        );
     }
 }

@@ -148,6 +148,8 @@ impl Router {
             return;
         };
         if channel == self.gateways_channel {
+            // While we were deaf, others' heartbeats went unheard: that is not their death.
+            self.liveness.refresh_all();
             self.set_live(true);
         } else if let Some(sink) = self.routes.get(channel) {
             // A (re)subscription: anything published before it may be gone.
