@@ -121,6 +121,9 @@ pub struct Report {
     /// This process (the harness itself): if its CPU nears the machine's cores, the
     /// latencies measure the harness, not the servers.
     pub harness: Option<ProcReport>,
+    /// The `idle` scenario's RSS per connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle: Option<crate::scenario::idle::IdleReport>,
 }
 
 /// What a scenario hands over besides the fleet's shared state.
@@ -188,6 +191,7 @@ impl Report {
             divergence_samples,
             servers: info.servers,
             harness: info.harness,
+            idle: None,
         }
     }
 
@@ -306,6 +310,37 @@ impl Report {
                         .as_ref()
                         .map_or(String::new(), |e| format!(" [{e}]")),
                 ),
+            );
+        }
+        if let Some(idle) = &self.idle {
+            let bytes = |b: Option<f64>| b.map_or("?".to_owned(), |b| format!("{b:.0} B"));
+            row(
+                "idle connections",
+                format!(
+                    "{} of {} requested{}",
+                    idle.connections,
+                    idle.requested_connections,
+                    idle.clamped_to_fd_limit.map_or(String::new(), |l| format!(
+                        " (clamped: open-file limit {l})"
+                    ))
+                ),
+            );
+            for s in &idle.servers {
+                row(
+                    &format!("rss/conn pid {}", s.pid),
+                    format!(
+                        "{} over {} connections ({} -> {} KiB)",
+                        bytes(s.rss_per_connection_bytes),
+                        s.connections,
+                        s.rss_before_kib.map_or("?".to_owned(), |k| k.to_string()),
+                        s.rss_after_kib.map_or("?".to_owned(), |k| k.to_string()),
+                    ),
+                );
+            }
+            row("rss/conn all servers", bytes(idle.rss_per_connection_bytes));
+            row(
+                "rss/conn harness",
+                bytes(idle.harness_rss_per_connection_bytes),
             );
         }
         for e in &self.error_samples {

@@ -1,6 +1,6 @@
 //! Named presets of a load run, one file each. A scenario turns its flags into editor
 //! plans (which file, which target, what behaviour), drives the fleet's phases and builds
-//! the report. Planned next to `edit-storm`: `fan-out`, `idle`, `join-storm`, `awareness`.
+//! the report. Built: `edit-storm`, `fan-out`, `idle`; planned: `join-storm`, `awareness`.
 
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +11,8 @@ use crate::config::CommonArgs;
 use crate::report::Report;
 
 pub mod edit_storm;
+pub mod fan_out;
+pub mod idle;
 
 /// The scenarios this build knows.
 #[derive(Debug, Clone, Subcommand)]
@@ -18,6 +20,12 @@ pub enum Scenario {
     /// Many editors typing into many files across the targets (default: 1,000 editors on
     /// 100 files, 1 edit/s each, 60 s).
     EditStorm(edit_storm::Args),
+    /// One writer, many observers of one file spread over the targets (default: 1 writer
+    /// at 10 edits/s, 1,500 observers, 30 s); propagation writer -> observers.
+    FanOut(fan_out::Args),
+    /// Many connections that sync once and stay idle (default 20,000); the gateways' RSS
+    /// per connection.
+    Idle(idle::Args),
 }
 
 impl Scenario {
@@ -25,12 +33,16 @@ impl Scenario {
     pub fn common(&self) -> &CommonArgs {
         match self {
             Scenario::EditStorm(args) => &args.common,
+            Scenario::FanOut(args) => &args.common,
+            Scenario::Idle(args) => &args.common,
         }
     }
 
     pub async fn run(self) -> anyhow::Result<Report> {
         match self {
             Scenario::EditStorm(args) => edit_storm::run(args).await,
+            Scenario::FanOut(args) => fan_out::run(args).await,
+            Scenario::Idle(args) => idle::run(args).await,
         }
     }
 }
