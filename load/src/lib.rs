@@ -4,8 +4,9 @@
 //!
 //! - [`config`] holds the flags every scenario shares (targets, framing, server pids, JSON
 //!   path, deadlines) and refuses any target that is not a loopback address.
-//! - [`scenario`] has one file per named preset (`edit-storm` today). A scenario decides how
-//!   many editors go to which file and target, and drives the phases of a [`fleet`].
+//! - [`scenario`] has one file per named preset (`edit-storm`, `fan-out`, `idle`). A
+//!   scenario decides how many editors go to which file and target, and drives the phases
+//!   of a [`fleet`].
 //! - [`fleet`] spawns the editors, throttles their connects and moves them through the
 //!   phases connect -> edit -> drain -> stop together.
 //! - [`client`] is one simulated editor: a real yrs `Doc` (UTF-16 offsets, root `Y.Text`

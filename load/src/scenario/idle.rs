@@ -342,6 +342,7 @@ async fn open_and_sync(shared: &Shared, url: &str) -> anyhow::Result<TcpStream> 
     loop {
         let (opcode, payload) = read_frame(&mut s, &mut buf).await?;
         Stats::add(&shared.stats.frames_received, 1);
+        Stats::add(&shared.stats.bytes_received, payload.len() as u64);
         match opcode {
             0x8 => bail!("closed by the gateway during sync"),
             0x9 => send_control(&mut s, 0xA, &payload).await?,
