@@ -34,6 +34,9 @@ const HEAVY_UPDATE_BYTES: usize = 64 << 10;
 /// An update that takes longer than this to apply is logged.
 const SLOW_APPLY: std::time::Duration = std::time::Duration::from_millis(250);
 
+/// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
+const OPEN_ATTEMPTS: u32 = 5;
+
 /// Capacity of a room's queue of client messages.
 const CLIENT_QUEUE: usize = 256;
 /// Capacity of a room's queue of channel messages (overflow falls back to the log).
@@ -191,19 +194,37 @@ impl Room {
     }
 
     /// Subscribes, then loads snapshot and log: whatever is published after the
-    /// subscription is either in the load or arrives (or shows as a gap) later.
+    /// subscription is either in the load or arrives (or shows as a gap) later. Retries
+    /// for a few seconds: right after Redis restarts, the first command on a connection
+    /// may fail while it reconnects, and joiners should wait rather than be refused.
     async fn open(&mut self, sink: RoomSink) -> Result<(), String> {
-        self.ctx
-            .bus
-            .join(&self.file, sink)
-            .await
-            .map_err(|e| e.to_string())?;
-        let tail = self
-            .ctx
-            .store
-            .read_since(&self.file, 0)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut backoff = std::time::Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            match self.try_open(sink.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < OPEN_ATTEMPTS => {
+                    tracing::info!(%error, attempt, "opening the room failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn try_open(&mut self, sink: RoomSink) -> Result<(), String> {
+        let joined = self.ctx.bus.join(&self.file, sink).await;
+        joined.map_err(|e| e.to_string())?;
+        let tail = match self.ctx.store.read_since(&self.file, 0).await {
+            Ok(tail) => tail,
+            Err(error) => {
+                // Leave the channel again, so the next attempt starts clean.
+                self.ctx.bus.leave(&self.file, self.id);
+                return Err(error.to_string());
+            }
+        };
         self.apply_tail(tail, false);
         tracing::debug!(pos = self.applied, "room opened");
         self.publish(Kind::QueryAwareness, Vec::new());
