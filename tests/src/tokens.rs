@@ -189,6 +189,22 @@ fn short(s: &str) -> String {
     s.chars().take(80).collect()
 }
 
+/// Panics, naming up to ten of them, unless every token appears in `text`: the check for
+/// tests whose edits only insert, where [`check`]'s exact accounting is more than needed.
+pub fn assert_all_present(text: &str, tokens: &[String], what: &str) {
+    let missing: Vec<&String> = tokens
+        .iter()
+        .filter(|t| !text.contains(t.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{what}: {} of {} edits missing, e.g. {:?}",
+        missing.len(),
+        tokens.len(),
+        &missing[..missing.len().min(10)]
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

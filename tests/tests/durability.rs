@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use collab_protocol::close::RESTARTING;
 use collab_protocol::{FileId, Keys};
+use collab_tests::tokens::assert_all_present;
 use collab_tests::{Client, DEADLINE, Gateway, RedisServer, converge, eventually};
 
 fn keys_of(file: &str) -> (String, String) {
@@ -28,20 +29,6 @@ async fn write_tokens(writers: &[&Client], tag: &str, count: usize) -> Vec<Strin
         }
     }
     tokens
-}
-
-fn assert_has_all(text: &str, tokens: &[String], what: &str) {
-    let missing: Vec<&String> = tokens
-        .iter()
-        .filter(|t| !text.contains(t.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{what}: {} of {} edits missing, e.g. {:?}",
-        missing.len(),
-        tokens.len(),
-        &missing[..missing.len().min(10)]
-    );
 }
 
 /// Connects a fresh client to `gw` and awaits exactly `expected`.
@@ -102,7 +89,7 @@ async fn compaction_under_concurrent_writers_loses_nothing() {
     let text = converge(&refs, Duration::from_secs(30))
         .await
         .unwrap_or_else(|e| panic!("writers converge: {e:#}"));
-    assert_has_all(&text, &tokens, "after concurrent writes");
+    assert_all_present(&text, &tokens, "after concurrent writes");
 
     // Compaction happened: a snapshot exists and the log was trimmed. (The gateway may
     // batch fast edits into one log entry, so the count of appends comes from the stream.)
@@ -207,7 +194,7 @@ async fn restarting_every_gateway_keeps_every_document() {
     gw2.restart().await.expect("gw 2 starts again");
 
     for (file, text, tokens) in &expected {
-        assert_has_all(text, tokens, file);
+        assert_all_present(text, tokens, file);
         for (name, gw) in [("gw 1", &gw1), ("gw 2", &gw2)] {
             late_joiner_sees(gw, file, text, &format!("{file} after restarting {name}")).await;
         }
@@ -235,7 +222,7 @@ async fn redis_restart_keeps_every_document_and_gateways_recover() {
         let text = converge(&[&a, &b], DEADLINE)
             .await
             .unwrap_or_else(|e| panic!("{file}: writers converge: {e:#}"));
-        assert_has_all(&text, &tokens, "before the Redis restart");
+        assert_all_present(&text, &tokens, "before the Redis restart");
         before.push(tokens);
         pairs.push((a, b));
     }
@@ -274,8 +261,8 @@ async fn redis_restart_keeps_every_document_and_gateways_recover() {
                     FILES[i],
                 )
             });
-        assert_has_all(&text, &before[i], "pre-restart edits after the restart");
-        assert_has_all(&text, &after, "post-restart edits");
+        assert_all_present(&text, &before[i], "pre-restart edits after the restart");
+        assert_all_present(&text, &after, "post-restart edits");
         assert!(a.protocol_errors().is_empty() && b.protocol_errors().is_empty());
     }
 
@@ -349,7 +336,7 @@ async fn edits_made_while_redis_is_down_reach_the_other_gateway() {
         .unwrap_or_else(|e| {
             panic!("edits made during a Redis outage never reached the other gateway: {e:#}")
         });
-    assert_has_all(&text, &tokens, "after the outage");
+    assert_all_present(&text, &tokens, "after the outage");
     let gw3 = Gateway::start(&redis.url(), &[]).await.expect("gw 3");
     late_joiner_sees(&gw3, FILE, &text, "after the outage").await;
 }

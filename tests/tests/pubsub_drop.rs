@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use collab_tests::tokens::assert_all_present;
 use collab_tests::{Client, DEADLINE, Gateway, RedisServer, converge, eventually};
 
 const FILE: &str = "sandbox-3/app/main.py";
@@ -118,14 +119,7 @@ async fn every_edit_survives_killed_subscriptions() {
         Ok(text) => text,
         Err(e) => panic!("edits lost across subscription kills: {e:#}"),
     };
-    let missing: Vec<&String> = tokens
-        .iter()
-        .filter(|t| !text.contains(t.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "edits missing from the text: {missing:?}"
-    );
+    assert_all_present(&text, &tokens, "after the subscription kills");
     for c in &everyone {
         assert_eq!(c.closed_with(), None, "no client was disconnected");
     }
