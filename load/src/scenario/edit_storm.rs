@@ -16,7 +16,7 @@ use crate::procstat::Watch;
 use crate::progress;
 use crate::report::{Report, RunInfo};
 
-use super::{client_ids, target_of, unix_ms};
+use super::{client_ids, finish, target_of, unix_ms};
 
 const NAME: &str = "edit-storm";
 
@@ -132,17 +132,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     } else {
         tokio::time::sleep(bound).await;
     }
-    fleet.set_phase(Phase::Drain);
-    let edit_seconds = edit_started.elapsed().as_secs_f64();
-
-    let drain_started = Instant::now();
-    fleet.wait_delivered(args.common.drain_timeout()).await;
-    let drain_seconds = drain_started.elapsed().as_secs_f64();
-
-    let mut watches = progress.finish().await;
-    let harness = watches.pop().map(|w| w.report());
-    let shared = fleet.shared().clone();
-    fleet.stop(Duration::from_secs(5)).await;
+    let done = finish(fleet, progress, edit_started, args.common.drain_timeout()).await;
 
     let settings = serde_json::json!({
         "editors": args.editors,
@@ -162,11 +152,11 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             settings,
             editors: args.editors as u64,
             files: args.files as u64,
-            edit_seconds,
-            drain_seconds,
-            servers: watches.iter().map(Watch::report).collect(),
-            harness,
+            edit_seconds: done.edit_seconds,
+            drain_seconds: done.drain_seconds,
+            servers: done.servers,
+            harness: done.harness,
         },
-        &shared,
+        &done.shared,
     ))
 }

@@ -18,7 +18,7 @@ use crate::procstat::Watch;
 use crate::progress;
 use crate::report::{Report, RunInfo};
 
-use super::{client_ids, target_of, unix_ms};
+use super::{client_ids, finish, target_of, unix_ms};
 
 const NAME: &str = "fan-out";
 
@@ -118,17 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let edit_started = Instant::now();
     let bound = Duration::from_secs_f64(2.0 * edits as f64 / args.rate + 30.0);
     fleet.wait_done_editing(bound).await;
-    fleet.set_phase(Phase::Drain);
-    let edit_seconds = edit_started.elapsed().as_secs_f64();
-
-    let drain_started = Instant::now();
-    fleet.wait_delivered(args.common.drain_timeout()).await;
-    let drain_seconds = drain_started.elapsed().as_secs_f64();
-
-    let mut watches = progress.finish().await;
-    let harness = watches.pop().map(|w| w.report());
-    let shared = fleet.shared().clone();
-    fleet.stop(Duration::from_secs(5)).await;
+    let done = finish(fleet, progress, edit_started, args.common.drain_timeout()).await;
 
     let settings = serde_json::json!({
         "observers": args.observers,
@@ -146,11 +136,11 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             settings,
             editors: editors as u64,
             files: 1,
-            edit_seconds,
-            drain_seconds,
-            servers: watches.iter().map(Watch::report).collect(),
-            harness,
+            edit_seconds: done.edit_seconds,
+            drain_seconds: done.drain_seconds,
+            servers: done.servers,
+            harness: done.harness,
         },
-        &shared,
+        &done.shared,
     ))
 }

@@ -3,16 +3,57 @@
 //! the report. Built: `edit-storm`, `fan-out`, `idle`; planned: `join-storm`, `awareness`.
 
 use std::collections::HashSet;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
 
 use crate::config::CommonArgs;
+use crate::fleet::{Fleet, Phase, Shared};
+use crate::procstat::{ProcReport, Watch};
+use crate::progress::Progress;
 use crate::report::Report;
 
 pub mod edit_storm;
 pub mod fan_out;
 pub mod idle;
+
+/// What an editing scenario measured once its edits were made.
+pub(crate) struct Finished {
+    pub edit_seconds: f64,
+    pub drain_seconds: f64,
+    pub servers: Vec<ProcReport>,
+    pub harness: Option<ProcReport>,
+    pub shared: Arc<Shared>,
+}
+
+/// Ends the edit phase begun at `edit_started`: waits (at most `drain_timeout`) for every
+/// delivery, then stops the progress line and the fleet.
+pub(crate) async fn finish(
+    fleet: Fleet,
+    progress: Progress,
+    edit_started: Instant,
+    drain_timeout: Duration,
+) -> Finished {
+    fleet.set_phase(Phase::Drain);
+    let edit_seconds = edit_started.elapsed().as_secs_f64();
+
+    let drain_started = Instant::now();
+    fleet.wait_delivered(drain_timeout).await;
+    let drain_seconds = drain_started.elapsed().as_secs_f64();
+
+    let mut watches = progress.finish().await;
+    let harness = watches.pop().map(|w| w.report());
+    let shared = fleet.shared().clone();
+    fleet.stop(Duration::from_secs(5)).await;
+    Finished {
+        edit_seconds,
+        drain_seconds,
+        servers: watches.iter().map(Watch::report).collect(),
+        harness,
+        shared,
+    }
+}
 
 /// The scenarios this build knows.
 #[derive(Debug, Clone, Subcommand)]
