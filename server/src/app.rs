@@ -10,7 +10,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use collab_protocol::Keys;
 use collab_protocol::envelope::is_valid_gateway_id;
 use dashmap::DashMap;
@@ -203,15 +202,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutting down: closing clients with 1012");
         let _ = shutdown.send(true);
     };
-    // Edits are small frames: without TCP_NODELAY they wait on delayed ACKs (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set");
-        }
-    });
-    axum::serve(listener, gateway.router())
-        .with_graceful_shutdown(stop)
-        .await?;
+    let limits = gateway.state.config.handshake_limits();
+    crate::listener::serve(listener, gateway.router(), limits, stop).await;
     drain(&gateway.state).await;
     gateway.state.bus.say_goodbye().await;
     if let Some(redis) = embedded {

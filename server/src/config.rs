@@ -56,6 +56,21 @@ pub struct Config {
     #[arg(long, env = "COLLAB_MAX_DOC_BYTES", default_value_t = 64 << 20)]
     pub max_doc_bytes: usize,
 
+    /// Largest HTTP request head (request line with the token, and headers) a client may
+    /// send before it is a session, in bytes; larger: 431 and close.
+    #[arg(long, env = "COLLAB_MAX_REQUEST_HEAD_BYTES", default_value_t = 16 << 10)]
+    pub max_request_head_bytes: usize,
+
+    /// Time a new connection has to send its request head (the WebSocket upgrade), in
+    /// milliseconds; slower or silent connections are dropped.
+    #[arg(long, env = "COLLAB_HANDSHAKE_TIMEOUT_MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+
+    /// Connections accepted but not yet upgraded to WebSocket (or serving plain HTTP) at
+    /// once; more are dropped at once.
+    #[arg(long, env = "COLLAB_MAX_HANDSHAKES", default_value_t = 1024)]
+    pub max_handshakes: usize,
+
     /// Messages queued for one client before it counts as too slow (close 1013).
     #[arg(long, env = "COLLAB_SEND_QUEUE", default_value_t = 1024)]
     pub send_queue: usize,
@@ -113,6 +128,14 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// Bounds on connections that are not sessions yet.
+    pub fn handshake_limits(&self) -> crate::listener::HandshakeLimits {
+        crate::listener::HandshakeLimits {
+            max_head_bytes: self.max_request_head_bytes.max(256),
+            timeout: Duration::from_millis(self.handshake_timeout_ms.max(100)),
+            max_in_flight: self.max_handshakes.max(1),
+        }
+    }
     pub fn room_grace(&self) -> Duration {
         Duration::from_millis(self.room_grace_ms)
     }

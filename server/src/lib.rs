@@ -1,7 +1,8 @@
 //! The collab gateway: y-websocket rooms shared between gateway pods through Redis.
 //!
 //! A tour, following one edit:
-//! - [`app`] serves `GET /doc/{file}` (WebSocket), `/healthz`, `/readyz`, and wires the parts.
+//! - [`app`] serves `GET /doc/{file}` (WebSocket), `/healthz`, `/readyz`, and wires the parts;
+//!   [`listener`] accepts connections and bounds them until they are sessions.
 //! - [`session`] owns one socket: strict decoding ([`collab_protocol::Message`]), frame
 //!   limits, keepalives. It feeds the file's room and writes what the room queues for it.
 //! - [`rooms`] finds or opens the room of a file; [`room`] is that room's actor task: it
@@ -25,6 +26,7 @@ pub mod bus;
 pub mod config;
 pub mod embedded_redis;
 pub mod limits;
+pub mod listener;
 pub mod metrics;
 pub mod outbox;
 pub mod pending;

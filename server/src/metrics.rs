@@ -95,6 +95,10 @@ const REJECTION_REASONS: &[&str] = &[
     "invalid-update",
     "document-too-big",
     "store-unavailable",
+    "too-many-handshakes",
+    "handshake-timeout",
+    "request-too-large",
+    "malformed-request",
 ];
 
 /// Registers counters at zero, so rates and alerts work before the first event.

@@ -10,11 +10,23 @@
 //! | connections per gateway | `--max-connections` | 1013 | `gateway-full` |
 //! | document size | `--max-doc-bytes` | 1009 | `document-too-big` |
 //! | send queue | `--send-queue` | 1013 | `slow-consumer` |
+//!
+//! Before a connection is a session (its upgrade request, with the token, not read yet)
+//! there is no WebSocket to close with a code: the gateway drops the connection, or
+//! answers 431, and counts the refusal in `collab_rejected_total`.
+//!
+//! | limit | flag | outcome | reason |
+//! | --- | --- | --- | --- |
+//! | request head time | `--handshake-timeout-ms` | dropped | `handshake-timeout` |
+//! | request head size | `--max-request-head-bytes` | 431 | `request-too-large` |
+//! | connections not yet upgraded | `--max-handshakes` | dropped | `too-many-handshakes` |
 
 use collab_protocol::close::{OVERLOADED, POLICY, TOO_BIG};
 use collab_tests::{
     Client, DEADLINE, Gateway, RedisServer, StalledReader, converge, eventually, prometheus,
 };
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 
 /// Asserts that `offender` got an error message with `code` and `reason` before a close
 /// frame with `code`.
@@ -290,4 +302,94 @@ async fn a_client_whose_send_queue_overflows_is_closed_1013() {
         seen.frames
     );
     room_goes_on(&gw, FILE, &[writer, observer], "").await;
+}
+
+/// Waits until the gateway closes `tcp` (whatever it wrote before closing is ignored).
+async fn assert_dropped(tcp: &mut TcpStream, what: &str) {
+    let mut sink = Vec::new();
+    match tokio::time::timeout(DEADLINE, tcp.read_to_end(&mut sink)).await {
+        Ok(_) => {}
+        Err(_) => panic!("the gateway keeps {what} open"),
+    }
+}
+
+/// Waits until `/metrics` counts `n` refusals for `reason`.
+async fn assert_rejected(gw: &Gateway, reason: &str, n: f64) {
+    let counted = eventually(DEADLINE, || async {
+        gw.metrics().await.is_ok_and(|text| {
+            prometheus::count(&text, "collab_rejected_total", &[("reason", reason)]) == n
+        })
+    })
+    .await;
+    assert!(counted, "/metrics counts {n} refusals for {reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_without_its_request_in_time_is_dropped() {
+    const FILE: &str = "limits/handshake-timeout.rs";
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(&redis.url(), &["--handshake-timeout-ms", "300"])
+        .await
+        .expect("gateway starts");
+    let clients = editors(&gw, FILE, 2).await;
+
+    let mut silent = TcpStream::connect(gw.addr()).await.expect("tcp connect");
+    let mut slow = TcpStream::connect(gw.addr()).await.expect("tcp connect");
+    slow.write_all(b"GET /doc/limits/handshake-timeout.rs HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("half a request head");
+    assert_dropped(&mut silent, "a connection that sends nothing").await;
+    assert_dropped(&mut slow, "a connection that never finishes its request").await;
+    assert_rejected(&gw, "handshake-timeout", 2.0).await;
+
+    // The sessions, open for longer than the timeout, are not affected.
+    room_goes_on(&gw, FILE, &clients.iter().collect::<Vec<_>>(), "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_head_over_max_request_head_bytes_gets_431() {
+    const FILE: &str = "limits/request-head.rs";
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(&redis.url(), &["--max-request-head-bytes", "4096"])
+        .await
+        .expect("gateway starts");
+    let clients = editors(&gw, FILE, 2).await;
+
+    let token = "t".repeat(8 << 10);
+    let answer = gw.http_get(&format!("/doc/{FILE}?token={token}")).await;
+    assert_eq!(answer.map(|(status, _)| status), Some(431));
+    let mut url = gw.ws_url(FILE);
+    url.push_str(&format!("?token={token}"));
+    assert!(
+        Client::connect(&url).await.is_err(),
+        "a WebSocket client with an oversized request is refused"
+    );
+    assert_rejected(&gw, "request-too-large", 2.0).await;
+
+    room_goes_on(&gw, FILE, &clients.iter().collect::<Vec<_>>(), "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_max_handshakes_are_dropped() {
+    const FILE: &str = "limits/handshakes.rs";
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    // A handshake timeout far past the deadline: only the limit can drop the third.
+    let gw = Gateway::start(
+        &redis.url(),
+        &["--max-handshakes", "2", "--handshake-timeout-ms", "600000"],
+    )
+    .await
+    .expect("gateway starts");
+    let clients = editors(&gw, FILE, 2).await;
+
+    // Two connections that say nothing take both places; the third is dropped.
+    let first = TcpStream::connect(gw.addr()).await.expect("tcp connect");
+    let second = TcpStream::connect(gw.addr()).await.expect("tcp connect");
+    let mut third = TcpStream::connect(gw.addr()).await.expect("tcp connect");
+    assert_dropped(&mut third, "a connection past --max-handshakes").await;
+
+    // Once they leave, their places are free again; the sessions never noticed.
+    drop((first, second));
+    assert_rejected(&gw, "too-many-handshakes", 1.0).await;
+    room_goes_on(&gw, FILE, &clients.iter().collect::<Vec<_>>(), "").await;
 }
