@@ -133,7 +133,9 @@ fn on_client(
                 Err(_) => leave(presence, conn),
             }
         }
-        Message::Awareness(update) => relay_awareness(presence.apply_local(conn, update)),
+        Message::Awareness(update) => {
+            relay_awareness(presence.apply_local(conn, update).map(|c| c.encoded))
+        }
         Message::QueryAwareness => relay_awareness(presence.all_states()),
         Message::Extension(_) | Message::Auth(_) => {}
     }

@@ -75,6 +75,10 @@ fn describe() {
         "collab_slow_consumer_closes_total",
         "Clients closed for not reading."
     );
+    describe_counter!(
+        "collab_cursor_states_coalesced_total",
+        "Queued cursor states replaced by a newer state of the same cursor before being sent."
+    );
     describe_counter!("collab_rejected_total", "Refused client input, by reason.");
     describe_counter!(
         "collab_redis_reconnects_total",
@@ -107,6 +111,7 @@ fn zero() {
     gauge!("collab_rooms").set(0.0);
     counter!("collab_catch_ups_total").absolute(0);
     counter!("collab_slow_consumer_closes_total").absolute(0);
+    counter!("collab_cursor_states_coalesced_total").absolute(0);
     counter!("collab_redis_reconnects_total").absolute(0);
     for outcome in ["compacted", "lost-race", "nothing-to-do", "failed"] {
         counter!("collab_compactions_total", "outcome" => outcome).absolute(0);
@@ -162,6 +167,10 @@ pub fn catch_up() {
 
 pub fn compaction(outcome: &'static str) {
     counter!("collab_compactions_total", "outcome" => outcome).increment(1);
+}
+
+pub fn cursor_coalesced() {
+    counter!("collab_cursor_states_coalesced_total").increment(1);
 }
 
 pub fn slow_consumer_closed() {

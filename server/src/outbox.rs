@@ -5,6 +5,11 @@
 //! full is closed with 1013 (it resyncs when it reconnects) rather than stalling everyone
 //! else. The queue allocates only while frames wait in it: most connections are idle, and
 //! an idle connection should cost next to nothing.
+//!
+//! Cursor states are coalesced: a newer state of one client's cursor replaces the one
+//! still waiting for this connection, so a reader that lags behind cursor moves holds at
+//! most one frame per cursor and is closed only when document updates pile up. Document
+//! updates are never replaced or dropped for a connection that stays open.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -43,8 +48,15 @@ impl CloseReason {
     }
 }
 
+/// A queued frame; `cursor` names the one awareness client whose state it carries, when it
+/// carries exactly one (such a frame may be replaced by a newer state of that client).
+struct Waiting {
+    frame: Bytes,
+    cursor: Option<u64>,
+}
+
 struct Shared {
-    frames: Mutex<VecDeque<Bytes>>,
+    frames: Mutex<VecDeque<Waiting>>,
     capacity: usize,
     frame_queued: Notify,
     reason: OnceLock<CloseReason>,
@@ -75,20 +87,38 @@ impl Outbox {
         }))
     }
 
-    fn frames(&self) -> MutexGuard<'_, VecDeque<Bytes>> {
+    fn frames(&self) -> MutexGuard<'_, VecDeque<Waiting>> {
         // The lock guards plain pushes and pops: a panic cannot leave it inconsistent.
         self.0.frames.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queues a frame without waiting; closes a client that cannot keep up.
     pub fn send(&self, frame: Bytes) -> Queued {
+        self.queue(frame, None)
+    }
+
+    /// Queues an awareness frame that carries the state of the one client `cursor`,
+    /// replacing a state of that client still waiting in the queue.
+    pub fn send_cursor(&self, frame: Bytes, cursor: u64) -> Queued {
+        self.queue(frame, Some(cursor))
+    }
+
+    fn queue(&self, frame: Bytes, cursor: Option<u64>) -> Queued {
         if self.0.reason.get().is_some() {
             return Queued::Gone;
         }
         {
             let mut frames = self.frames();
+            if cursor.is_some()
+                && let Some(older) = frames.iter().position(|queued| queued.cursor == cursor)
+            {
+                // The newer state goes to the back, behind any document update queued
+                // since, so a cursor never arrives before the text it points into.
+                frames.remove(older);
+                crate::metrics::cursor_coalesced();
+            }
             if frames.len() < self.0.capacity {
-                frames.push_back(frame);
+                frames.push_back(Waiting { frame, cursor });
                 drop(frames);
                 self.0.frame_queued.notify_one();
                 return Queued::Yes;
@@ -106,8 +136,8 @@ impl Outbox {
     /// Waits for the next frame to write.
     pub async fn next_frame(&self) -> Bytes {
         loop {
-            if let Some(frame) = self.frames().pop_front() {
-                return frame;
+            if let Some(queued) = self.frames().pop_front() {
+                return queued.frame;
             }
             // `notify_one` keeps a permit when nobody waits, so no wake-up is lost
             // between the check above and this wait.
@@ -157,5 +187,31 @@ mod tests {
         outbox.send(Bytes::from_static(b"2"));
         assert_eq!(&outbox.next_frame().await[..], b"1");
         assert_eq!(&outbox.next_frame().await[..], b"2");
+    }
+}
+
+#[cfg(test)]
+mod cursor_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_newer_cursor_state_replaces_the_queued_one_behind_later_updates() {
+        let outbox = Outbox::new(8);
+        outbox.send_cursor(Bytes::from_static(b"cursor 7 at 1"), 7);
+        outbox.send_cursor(Bytes::from_static(b"cursor 9 at 1"), 9);
+        outbox.send(Bytes::from_static(b"update"));
+        outbox.send_cursor(Bytes::from_static(b"cursor 7 at 2"), 7);
+        assert_eq!(&outbox.next_frame().await[..], b"cursor 9 at 1");
+        assert_eq!(&outbox.next_frame().await[..], b"update");
+        assert_eq!(&outbox.next_frame().await[..], b"cursor 7 at 2");
+    }
+
+    #[tokio::test]
+    async fn cursor_moves_alone_never_fill_the_queue() {
+        let outbox = Outbox::new(2);
+        for step in 0..100u8 {
+            assert_eq!(outbox.send_cursor(Bytes::from(vec![step]), 1), Queued::Yes);
+        }
+        assert_eq!(&outbox.next_frame().await[..], [99]);
     }
 }

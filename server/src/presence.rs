@@ -24,6 +24,15 @@ enum Owner {
     Gateway(String),
 }
 
+/// Changed states, encoded as one awareness update.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Changes {
+    pub encoded: Vec<u8>,
+    /// The client, when the update carries exactly one (a cursor move, usually): such a
+    /// frame may replace an older state of that client still queued for a connection.
+    pub only: Option<ClientID>,
+}
+
 pub struct Presence {
     awareness: Awareness,
     started: Instant,
@@ -45,18 +54,18 @@ impl Presence {
     /// holds count: stock clients echo every state they receive back to the server with
     /// the same clock, and an echo must neither claim someone else's cursor for this
     /// connection nor be relayed again. Returns the changes to relay, encoded.
-    pub fn apply_local(&mut self, conn: ConnId, update: AwarenessUpdate) -> Option<Vec<u8>> {
+    pub fn apply_local(&mut self, conn: ConnId, update: AwarenessUpdate) -> Option<Changes> {
         self.apply(update, Owner::Conn(conn))
     }
 
     /// Applies states relayed from another gateway; returns the changes to relay locally.
-    pub fn apply_remote(&mut self, gateway: &str, update: AwarenessUpdate) -> Option<Vec<u8>> {
+    pub fn apply_remote(&mut self, gateway: &str, update: AwarenessUpdate) -> Option<Changes> {
         self.apply(update, Owner::Gateway(gateway.to_owned()))
     }
 
     /// Applies an update from `owner`. A state belongs to its newest sender (a client may
     /// reconnect elsewhere). Returns the changes, encoded, if any.
-    fn apply(&mut self, update: AwarenessUpdate, owner: Owner) -> Option<Vec<u8>> {
+    fn apply(&mut self, update: AwarenessUpdate, owner: Owner) -> Option<Changes> {
         let summary = match self.awareness.apply_update_summary(update) {
             Ok(summary) => summary?,
             Err(error) => {
@@ -74,7 +83,12 @@ impl Presence {
         }
         changed.sort_unstable();
         changed.dedup();
+        let only = match changed.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        };
         self.encode(changed)
+            .map(|encoded| Changes { encoded, only })
     }
 
     /// Removes the states a connection owned; returns the encoded removal to relay.

@@ -25,7 +25,7 @@ use crate::bus::{Bus, RoomSignals, RoomSink};
 use crate::config::Config;
 use crate::outbox::{CloseReason, Outbox, Queued};
 use crate::pending::PendingAppends;
-use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
+use crate::presence::{Changes, ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 use crate::store::{CompactOutcome, Store, StoreError, Tail};
 
@@ -282,8 +282,8 @@ impl Room {
             }
             Message::Awareness(update) => {
                 if let Some(changes) = self.presence.apply_local(conn, update) {
-                    self.broadcast(Bytes::from(encode_awareness(&changes)), Some(conn));
-                    self.publish(Kind::Awareness, changes);
+                    self.broadcast_states(&changes, Some(conn));
+                    self.publish(Kind::Awareness, changes.encoded);
                 }
             }
             Message::QueryAwareness => {
@@ -344,7 +344,7 @@ impl Room {
             Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
                 Ok(update) => {
                     if let Some(changes) = self.presence.apply_remote(&envelope.origin, update) {
-                        self.broadcast(Bytes::from(encode_awareness(&changes)), None);
+                        self.broadcast_states(&changes, None);
                     }
                 }
                 Err(error) => tracing::warn!(%error, "bad awareness from the bus"),
@@ -559,11 +559,27 @@ impl Room {
 
     /// Queues a frame for every local connection but `except`.
     fn broadcast(&mut self, frame: Bytes, except: Option<ConnId>) {
+        self.broadcast_with(except, |outbox| outbox.send(frame.clone()));
+    }
+
+    /// Queues changed awareness states for every local connection but `except`; a
+    /// single cursor's state replaces an older one still queued (see [`Outbox`]).
+    fn broadcast_states(&mut self, changes: &Changes, except: Option<ConnId>) {
+        let frame = Bytes::from(encode_awareness(&changes.encoded));
+        match changes.only {
+            Some(client) => self.broadcast_with(except, |outbox| {
+                outbox.send_cursor(frame.clone(), client.get())
+            }),
+            None => self.broadcast(frame, except),
+        }
+    }
+
+    fn broadcast_with(&mut self, except: Option<ConnId>, send: impl Fn(&Outbox) -> Queued) {
         let gone: Vec<ConnId> = self
             .conns
             .iter()
             .filter(|(id, _)| Some(**id) != except)
-            .filter(|(_, outbox)| outbox.send(frame.clone()) == Queued::Gone)
+            .filter(|(_, outbox)| send(outbox) == Queued::Gone)
             .map(|(id, _)| *id)
             .collect();
         for conn in gone {

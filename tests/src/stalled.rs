@@ -7,6 +7,7 @@
 //! in the gateway's send queue for this client. [`StalledReader::resume`] reads again and
 //! reports what the client finally sees: frames, extension errors and the close code.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -40,6 +41,8 @@ pub struct Resumed {
     /// frame); `None` if it was still open at the deadline.
     pub close: Option<u16>,
     pub close_reason: String,
+    /// The last awareness state (JSON) read for each client id.
+    pub awareness: HashMap<u64, String>,
 }
 
 impl StalledReader {
@@ -64,10 +67,22 @@ impl StalledReader {
     }
 
     /// Reads everything until the connection ends or `within` passes.
-    pub async fn resume(mut self, within: Duration) -> Resumed {
+    pub async fn resume(self, within: Duration) -> Resumed {
+        self.resume_until(within, |_| false).await
+    }
+
+    /// Reads until the connection ends, `done` holds for what was read, or `within` passes.
+    pub async fn resume_until(
+        mut self,
+        within: Duration,
+        done: impl Fn(&Resumed) -> bool,
+    ) -> Resumed {
         let deadline = Instant::now() + within;
         let mut seen = Resumed::default();
         loop {
+            if done(&seen) {
+                return seen;
+            }
             let next = match tokio::time::timeout_at(deadline, self.ws.next()).await {
                 Ok(next) => next,
                 Err(_) => return seen,
@@ -75,17 +90,22 @@ impl StalledReader {
             match next {
                 Some(Ok(WsMessage::Binary(frame))) => {
                     seen.frames += 1;
-                    if let Ok(Message::Extension(Extension::Error {
-                        code,
-                        reason,
-                        message,
-                    })) = Message::decode(&frame)
-                    {
-                        seen.errors.push(ErrorNotice {
+                    match Message::decode(&frame) {
+                        Ok(Message::Extension(Extension::Error {
                             code,
                             reason,
                             message,
-                        });
+                        })) => seen.errors.push(ErrorNotice {
+                            code,
+                            reason,
+                            message,
+                        }),
+                        Ok(Message::Awareness(update)) => {
+                            for (id, entry) in update.clients {
+                                seen.awareness.insert(id.get(), entry.json.to_string());
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 Some(Ok(WsMessage::Close(frame))) => {

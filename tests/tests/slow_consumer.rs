@@ -10,6 +10,9 @@
 //!
 //! A phase is 5 MB: more than Linux buffers in a socket towards a client that does not read
 //! (`net.ipv4.tcp_wmem` max, 4 MB here), so the stalled client's queue must fill.
+//!
+//! Cursor moves are different: a newer state of a cursor replaces the one still queued, so a
+//! client that lags behind cursor moves alone is not closed, and reads the latest state.
 
 use std::time::Duration;
 
@@ -152,4 +155,78 @@ async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
         "the stalled client's connection ends with 1013 (reason {:?})",
         seen.close_reason
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_lagging_behind_cursor_moves_is_not_closed_and_reads_the_latest() {
+    const FILE: &str = "sandbox-9/cursors.rs";
+    const MOVES: u64 = 1000;
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(
+        &redis.url(),
+        &[
+            "--send-queue",
+            "16",
+            "--max-messages-per-sec",
+            "0",
+            "--max-bytes-per-sec",
+            "0",
+        ],
+    )
+    .await
+    .expect("gateway starts");
+    let mover = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("mover joins");
+    let observer = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("observer joins");
+    let stalled = StalledReader::connect(&gw.ws_url(FILE))
+        .await
+        .expect("a client that will not read connects");
+    // Join the room before the moves start (its step 1 is answered once it is in).
+    let joined = eventually(DEADLINE, || async {
+        gw.metrics()
+            .await
+            .is_ok_and(|text| prometheus::count(&text, "collab_connections", &[]) == 3.0)
+    })
+    .await;
+    assert!(joined, "the stalled client is in the room");
+
+    // 8 MB of cursor states: twice what the kernel buffers towards the stalled client, far
+    // more than its 16-frame queue.
+    let padding = "x".repeat(8_000);
+    for n in 0..MOVES {
+        mover.set_awareness(serde_json::json!({"user": {"name": "mover", "pad": padding}, "n": n}));
+    }
+    let last = MOVES - 1;
+    let latest = |state: Option<serde_json::Value>| state.is_some_and(|s| s["n"] == last);
+    observer
+        .wait_for(|c| latest(c.awareness_of(mover.client_id())), DEADLINE)
+        .await
+        .expect("a reading client gets the latest cursor");
+
+    let seen = stalled
+        .resume_until(DEADLINE, |seen| {
+            seen.awareness
+                .get(&mover.client_id())
+                .and_then(|json| serde_json::from_str(json).ok())
+                .is_some_and(|state| latest(Some(state)))
+        })
+        .await;
+    assert_eq!(
+        seen.close, None,
+        "a client behind on cursors only stays open (errors {:?}, reason {:?})",
+        seen.errors, seen.close_reason
+    );
+    assert!(
+        seen.awareness.contains_key(&mover.client_id()),
+        "the lagging client reads the mover's latest cursor"
+    );
+    assert!(
+        (seen.frames as u64) < MOVES,
+        "older cursor states were replaced while it lagged: it read {} frames for {MOVES} moves",
+        seen.frames
+    );
+    assert_eq!(slow_closes(&gw).await, 0.0, "nobody was closed as too slow");
 }
