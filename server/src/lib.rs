@@ -13,6 +13,8 @@
 //!   to rooms, and turns disconnections, resubscriptions and overflows into catch-ups from
 //!   the log, so a message pub/sub dropped is never an update lost. It also tracks other
 //!   gateways' heartbeats so the cursors of a dead gateway vanish.
+//! - [`update_check`] holds client updates to the rules every Yjs encoder follows before yrs
+//!   sees them.
 //! - [`presence`] tracks awareness states (cursors) and which connection or gateway owns
 //!   each; [`outbox`] is a connection's bounded send queue and close switch.
 //! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
@@ -36,5 +38,6 @@ pub mod room;
 pub mod rooms;
 pub mod session;
 pub mod store;
+pub mod update_check;
 
 pub use config::Config;
