@@ -3,6 +3,7 @@
 //! Sans-IO: it takes bytes, returns bytes, and knows nothing of sockets or Redis, so its
 //! behaviour is unit-tested directly.
 
+use std::cell::Cell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use thiserror::Error;
@@ -25,6 +26,9 @@ const RELAY_AS_IS_BYTES: usize = 16 << 10;
 pub struct Replica {
     doc: Doc,
     text_name: String,
+    /// Counts applied updates that may have changed the doc, so that an answer computed
+    /// from it can tell whether it is still current.
+    version: Cell<u64>,
 }
 
 impl Replica {
@@ -39,6 +43,7 @@ impl Replica {
         Replica {
             doc,
             text_name: text_name.to_owned(),
+            version: Cell::new(0),
         }
     }
 
@@ -52,6 +57,8 @@ impl Replica {
         let decoded = catch_unwind(|| Update::decode_v1(update))
             .map_err(|_| ApplyError::Decode("the update's encoding is invalid".into()))?
             .map_err(|e| ApplyError::Decode(e.to_string()))?;
+        // Whatever the outcome, yrs may have integrated part of the update.
+        self.version.set(self.version.get() + 1);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.doc.transact_mut();
             txn.apply_update(decoded)
@@ -71,6 +78,11 @@ impl Replica {
             Ok(Some(txn.encode_update_v1()))
         }));
         result.unwrap_or(Err(ApplyError::Panicked))
+    }
+
+    /// Changes when the doc may have changed (never goes back within one replica).
+    pub fn version(&self) -> u64 {
+        self.version.get()
     }
 
     pub fn state_vector(&self) -> StateVector {

@@ -105,6 +105,18 @@ pub struct Room {
     /// Updates were refused a place in the pending budget: once Redis answers again,
     /// this replica's whole state goes to the log.
     overflowed: bool,
+    /// The last sync step 2 sent, shared with the next joiner that asks with the same state
+    /// vector while the doc is unchanged: in a join storm every newcomer asks with an empty
+    /// one, and encoding a large doc once per joiner cost ~80 ms each on the room task and
+    /// a private copy of the whole doc per queued answer.
+    last_answer: Option<Answer>,
+}
+
+/// A sync step 2 frame and what it answered.
+struct Answer {
+    asked: yrs::StateVector,
+    version: u64,
+    frame: Bytes,
 }
 
 /// What a background read of the log brought back.
@@ -145,6 +157,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fetching: false,
         fetch_again: false,
         overflowed: false,
+        last_answer: None,
     };
     let sink = RoomSink {
         room_id: id,
@@ -270,8 +283,8 @@ impl Room {
 
     async fn on_client(&mut self, conn: ConnId, msg: Message) {
         match msg {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => match self.replica.diff(&sv) {
-                Ok(diff) => self.send_to(conn, Bytes::from(encode_step2(&diff))),
+            Message::Sync(SyncMessage::SyncStep1(sv)) => match self.answer(sv) {
+                Ok(frame) => self.send_to(conn, frame),
                 Err(error) => {
                     tracing::error!(%error, "encoding a diff failed");
                     self.rebuild().await;
@@ -294,6 +307,25 @@ impl Room {
             // Extension messages are handled by later features; unknown ones are ignored.
             Message::Extension(_) | Message::Auth(_) => {}
         }
+    }
+
+    /// Sync step 2 for a client at `asked`: what it lacks, encoded once per doc version
+    /// and state vector.
+    fn answer(&mut self, asked: yrs::StateVector) -> Result<Bytes, ApplyError> {
+        let version = self.replica.version();
+        if let Some(last) = &self.last_answer
+            && last.version == version
+            && last.asked == asked
+        {
+            return Ok(last.frame.clone());
+        }
+        let frame = Bytes::from(encode_step2(&self.replica.diff(&asked)?));
+        self.last_answer = Some(Answer {
+            asked,
+            version,
+            frame: frame.clone(),
+        });
+        Ok(frame)
     }
 
     /// Validates a client's update by applying it; relays and logs what it changed.
@@ -424,6 +456,9 @@ impl Room {
     /// The safety net under pub/sub: compares the log head with this replica's position,
     /// and expires cursors whose removal may have been dropped.
     fn check_tail(&mut self) {
+        // A cached answer only helps joiners arriving together; don't hold a large doc's
+        // copy for longer.
+        self.last_answer = None;
         if !self.fetching {
             let (store, file) = (self.ctx.store.clone(), self.file.clone());
             self.fetch(async move { Ok(Fetched::Head(store.head(&file).await?)) });
@@ -507,6 +542,7 @@ impl Room {
     async fn rebuild(&mut self) {
         tracing::error!("rebuilding the room's replica after a panic");
         self.replica = Replica::new(&self.ctx.config.text_name);
+        self.last_answer = None;
         self.applied = 0;
         self.doc_bytes = 0;
         match self.ctx.store.read_since(&self.file, 0).await {

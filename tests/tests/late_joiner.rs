@@ -81,3 +81,43 @@ async fn late_joiner_gets_the_whole_document_after_writers_left() {
         );
     }
 }
+
+/// Joiners arriving together share one encoded answer; one arriving after any change,
+/// a deletion included (which leaves the state vector as it was), gets the new document.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_joiner_gets_the_document_as_it_is_when_it_joins() {
+    const FILE: &str = "sandbox-7/notes/joiners.md";
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(&redis.url(), &[])
+        .await
+        .expect("gateway starts");
+    let writer = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("writer joins");
+    writer.push("0123456789").expect("typing");
+    let mut joiners = Vec::new();
+    for round in 0..4 {
+        if round % 2 == 0 {
+            writer.delete(0, 1).expect("deleting");
+        } else {
+            writer.push(&format!("<{round}>")).expect("typing");
+        }
+        let expected = writer.text();
+        for _ in 0..2 {
+            let joiner = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+                .await
+                .expect("a joiner syncs");
+            let got = joiner
+                .wait_for(|c| c.text() == expected, DEADLINE)
+                .await
+                .map(|()| joiner.text());
+            assert_eq!(
+                got.ok().as_deref(),
+                Some(expected.as_str()),
+                "joiner of round {round} holds the document as it was when it joined, got {:?}",
+                joiner.text()
+            );
+            joiners.push(joiner);
+        }
+    }
+}
