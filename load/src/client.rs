@@ -46,14 +46,17 @@ pub const TEXT_NAME: &str = "monaco";
 /// How long a WebSocket handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Largest frame and message the harness accepts from a gateway.
+const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
 /// How long to wait for the gateway's close reply when stopping.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Characters an editor types: letters, spaces and the odd newline, all one UTF-16 unit.
 const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz     \n";
 
-/// What an editor does during the edit phase.
-#[derive(Debug, Clone, Copy)]
+/// What an editor does during the edit phase (the default: nothing, a passive reader).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Behaviour {
     /// Edits per second; 0 never edits.
     pub edit_rate: f64,
@@ -63,6 +66,13 @@ pub struct Behaviour {
     pub delete_ratio: f64,
     /// Cursor (awareness) updates per second; 0 sends none.
     pub cursor_rate: f64,
+    /// Length (UTF-16 units) the text must have once synced; another length is an error
+    /// (a joiner that got a short or wrong document).
+    pub expect_len: Option<u32>,
+    /// Drop the document once synced (and checked) and apply nothing more: a passive
+    /// joiner of a large document would otherwise make the harness, not the gateway, hold
+    /// a copy per editor. Such an editor takes no part in the convergence check.
+    pub forget_doc_after_sync: bool,
 }
 
 /// Where an editor connects and what it does there.
@@ -81,7 +91,7 @@ pub struct EditorPlan {
     pub behaviour: Behaviour,
 }
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Why a session ended.
 enum End {
@@ -95,7 +105,8 @@ enum End {
 pub async fn run(shared: Arc<Shared>, plan: EditorPlan) {
     let mut editor = Editor::new(plan);
     match connect(&shared, &editor.plan.url).await {
-        Ok(ws) => {
+        Ok((ws, started)) => {
+            editor.connect_started = started;
             if let End::Lost(why) = editor.session(&shared, ws).await {
                 shared
                     .stats
@@ -112,28 +123,43 @@ pub async fn run(shared: Arc<Shared>, plan: EditorPlan) {
     }
 }
 
-async fn connect(shared: &Shared, url: &str) -> Result<Ws, String> {
+/// The WebSocket settings of every harness connection.
+pub(crate) fn ws_config() -> WebSocketConfig {
+    // A small read buffer: tungstenite allocates 128 KiB per socket by default, which
+    // would make the harness, not the gateway, the memory hog at 20,000 connections.
+    // Large frame and message limits: a gateway sends a joiner its whole document (tens
+    // of MB) in one frame, above tungstenite's default 16 MiB frame limit.
+    WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .max_frame_size(Some(MAX_MESSAGE_BYTES))
+        .max_message_size(Some(MAX_MESSAGE_BYTES))
+}
+
+/// Opens a WebSocket to `url` within [`CONNECT_TIMEOUT`].
+pub(crate) async fn open(url: &str) -> Result<Ws, String> {
+    let (ws, _response) = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        connect_async_with_config(url, Some(ws_config()), true),
+    )
+    .await
+    .map_err(|_| format!("handshake timed out after {CONNECT_TIMEOUT:?}"))?
+    .map_err(|e| format!("connect failed: {e}"))?;
+    Ok(ws)
+}
+
+/// Connects within the fleet's connect limit; returns the socket and when the connect
+/// started (after the wait for the limit).
+async fn connect(shared: &Shared, url: &str) -> Result<(Ws, Instant), String> {
     let _permit = shared
         .connect_limit
         .acquire()
         .await
         .map_err(|_| "connect limiter closed".to_owned())?;
-    // A small read buffer: tungstenite allocates 128 KiB per socket by default, which
-    // would make the harness, not the gateway, the memory hog at 20,000 connections.
-    let config = WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .max_message_size(Some(64 << 20));
     let started = Instant::now();
-    let (ws, _response) = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        connect_async_with_config(url, Some(config), true),
-    )
-    .await
-    .map_err(|_| format!("handshake timed out after {CONNECT_TIMEOUT:?}"))?
-    .map_err(|e| format!("connect failed: {e}"))?;
+    let ws = open(url).await?;
     shared.stats.connect_time(started.elapsed());
     Stats::add(&shared.stats.connected, 1);
-    Ok(ws)
+    Ok((ws, started))
 }
 
 struct Editor {
@@ -143,7 +169,10 @@ struct Editor {
     rng: StdRng,
     /// Our place in the file's tracker, once synced.
     slot: Option<Slot>,
+    connect_started: Instant,
     sync_started: Instant,
+    /// The document was dropped after sync ([`Behaviour::forget_doc_after_sync`]).
+    forgotten: bool,
     edits: u64,
     finished_editing: bool,
     cursor_clock: u32,
@@ -154,20 +183,16 @@ struct Editor {
 
 impl Editor {
     fn new(plan: EditorPlan) -> Editor {
-        let options = Options {
-            client_id: ClientID::new(u64::from(plan.client_id)),
-            offset_kind: OffsetKind::Utf16,
-            ..Options::default()
-        };
-        let doc = Doc::with_options(options);
-        let text = doc.get_or_insert_text(TEXT_NAME);
+        let (doc, text) = new_doc(plan.client_id);
         Editor {
             plan,
             doc,
             text,
             rng: StdRng::from_rng(&mut rand::rng()),
             slot: None,
+            connect_started: Instant::now(),
             sync_started: Instant::now(),
+            forgotten: false,
             edits: 0,
             finished_editing: false,
             cursor_clock: 0,
@@ -314,6 +339,9 @@ impl Editor {
 
     /// Applies a received update, after matching it against the propagation records.
     fn apply(&mut self, shared: &Shared, bytes: &[u8], now: Instant) {
+        if self.forgotten {
+            return;
+        }
         let update = match Update::decode_v1(bytes) {
             Ok(u) => u,
             Err(e) => {
@@ -335,8 +363,23 @@ impl Editor {
 
     fn on_synced(&mut self, shared: &Shared) -> Vec<Vec<u8>> {
         shared.stats.sync_time(self.sync_started.elapsed());
+        shared.stats.join_time(self.connect_started.elapsed());
         Stats::add(&shared.stats.synced, 1);
         let label = format!("client {} via {}", self.plan.client_id, self.plan.url);
+        if let Some(expected) = self.plan.behaviour.expect_len {
+            let len = self.text.len(&self.doc.transact());
+            if len == expected {
+                Stats::add(&shared.stats.expected_len_synced, 1);
+            } else {
+                shared.stats.error(format!(
+                    "{label}: synced to a text of {len} units, expected {expected}"
+                ));
+            }
+        }
+        if self.plan.behaviour.forget_doc_after_sync {
+            self.forgotten = true;
+            (self.doc, self.text) = new_doc(self.plan.client_id);
+        }
         self.slot = Some(shared.tracker.join(self.plan.file, self.plan.target, label));
         let phase = *shared.phase.borrow();
         self.on_phase(shared, phase);
@@ -469,7 +512,9 @@ impl Editor {
 impl Editor {
     /// Hands the final document state to the tracker's convergence check.
     fn report_final_state(&self, shared: &Shared) {
-        let Some(slot) = self.slot else { return };
+        let Some(slot) = self.slot.filter(|_| !self.forgotten) else {
+            return;
+        };
         let txn = self.doc.transact();
         let mut hasher = DefaultHasher::new();
         self.text.get_string(&txn).hash(&mut hasher);
@@ -489,6 +534,18 @@ impl Editor {
         };
         shared.tracker.final_state(self.plan.file, slot, state);
     }
+}
+
+/// An empty document as Monaco's binding sees it: UTF-16 offsets, root text "monaco".
+pub(crate) fn new_doc(client_id: u32) -> (Doc, TextRef) {
+    let options = Options {
+        client_id: ClientID::new(u64::from(client_id)),
+        offset_kind: OffsetKind::Utf16,
+        ..Options::default()
+    };
+    let doc = Doc::with_options(options);
+    let text = doc.get_or_insert_text(TEXT_NAME);
+    (doc, text)
 }
 
 /// Waits for the next tick of `timer`, or forever when there is none.

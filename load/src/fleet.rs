@@ -55,6 +55,23 @@ pub struct Fleet {
 impl Fleet {
     /// A fleet over `files` files; no editor yet.
     pub fn new(files: usize, framing: Framing, connect_concurrency: usize) -> Fleet {
+        Fleet::with_permits(files, framing, connect_concurrency.max(1))
+    }
+
+    /// A fleet whose editors wait, once spawned, until [`Fleet::open_gate`]: a barrier
+    /// that lets them all start connecting at the same moment.
+    pub fn gated(files: usize, framing: Framing) -> Fleet {
+        Fleet::with_permits(files, framing, 0)
+    }
+
+    /// Lets `connect_concurrency` editors of a [`Fleet::gated`] fleet connect at once.
+    pub fn open_gate(&self, connect_concurrency: usize) {
+        self.shared
+            .connect_limit
+            .add_permits(connect_concurrency.max(1));
+    }
+
+    fn with_permits(files: usize, framing: Framing, permits: usize) -> Fleet {
         let (phase, phase_rx) = watch::channel(Phase::Connect);
         Fleet {
             shared: Arc::new(Shared {
@@ -62,7 +79,7 @@ impl Fleet {
                 stats: Stats::default(),
                 framing,
                 phase: phase_rx,
-                connect_limit: Semaphore::new(connect_concurrency.max(1)),
+                connect_limit: Semaphore::new(permits),
             }),
             phase,
             editors: Vec::new(),

@@ -4,11 +4,14 @@
 //!
 //! - [`config`] holds the flags every scenario shares (targets, framing, server pids, JSON
 //!   path, deadlines) and refuses any target that is not a loopback address.
-//! - [`scenario`] has one file per named preset (`edit-storm`, `fan-out`, `idle`). A
-//!   scenario decides how many editors go to which file and target, and drives the phases
-//!   of a [`fleet`].
-//! - [`fleet`] spawns the editors, throttles their connects and moves them through the
-//!   phases connect -> edit -> drain -> stop together.
+//! - [`scenario`] has one file per named preset (`edit-storm`, `fan-out`, `idle`,
+//!   `join-storm`, `awareness`). A scenario decides how many editors go to which file and
+//!   target, and drives the phases of a [`fleet`]. Scenarios that need a document in place
+//!   before they measure (a large one for `join-storm`, some text for cursors to point at
+//!   in `awareness`) build it through [`seed`]: one paced writer, one verifying reader.
+//! - [`fleet`] spawns the editors, throttles their connects (or holds them at a barrier and
+//!   lets them go at once) and moves them through the phases connect -> edit -> drain ->
+//!   stop together.
 //! - [`client`] is one simulated editor: a real yrs `Doc` (UTF-16 offsets, root `Y.Text`
 //!   "monaco") behind one WebSocket. It syncs (step 1 / step 2), types and deletes at random
 //!   positions, optionally moves its cursor (awareness), and applies what it receives.
@@ -31,5 +34,6 @@ pub mod procstat;
 pub mod progress;
 pub mod report;
 pub mod scenario;
+pub mod seed;
 pub mod stats;
 pub mod tracker;

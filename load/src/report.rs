@@ -124,6 +124,9 @@ pub struct Report {
     /// The `idle` scenario's RSS per connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle: Option<crate::scenario::idle::IdleReport>,
+    /// The `join-storm` scenario's seed and time to synced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub join_storm: Option<crate::scenario::join_storm::JoinStormReport>,
 }
 
 /// What a scenario hands over besides the fleet's shared state.
@@ -192,6 +195,7 @@ impl Report {
             servers: info.servers,
             harness: info.harness,
             idle: None,
+            join_storm: None,
         }
     }
 
@@ -341,6 +345,28 @@ impl Report {
             row(
                 "rss/conn harness",
                 bytes(idle.harness_rss_per_connection_bytes),
+            );
+        }
+        if let Some(j) = &self.join_storm {
+            row(
+                "seeded document",
+                format!(
+                    "{} units in {} updates, {:.1} s; storm after {:.1} s idle",
+                    j.doc_len, j.seed_updates, j.seed_seconds, j.settle_seconds
+                ),
+            );
+            row(
+                "joiners synced, full doc",
+                format!(
+                    "{} of {} in {:.2} s",
+                    j.synced_full_doc, j.joiners, j.storm_seconds
+                ),
+            );
+            row("time to synced ms", dist(&j.sync_ms));
+            row(
+                "servers peak rss (sum)",
+                j.servers_peak_rss_kib
+                    .map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
             );
         }
         for e in &self.error_samples {

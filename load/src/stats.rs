@@ -25,6 +25,8 @@ pub struct Stats {
     pub bytes_received: AtomicU64,
     /// Editors that made all their edits (with `--edits-per-editor`) or stopped editing.
     pub done_editing: AtomicU64,
+    /// Editors told to expect a text length that found it once synced.
+    pub expected_len_synced: AtomicU64,
     times: Mutex<Times>,
     samples: Mutex<Vec<String>>,
 }
@@ -32,12 +34,15 @@ pub struct Stats {
 struct Times {
     connect_us: Histogram<u64>,
     sync_us: Histogram<u64>,
+    join_us: Histogram<u64>,
 }
 
 /// Connect and sync time histograms, copied out at the end.
 pub struct TimesSnapshot {
     pub connect_us: Histogram<u64>,
     pub sync_us: Histogram<u64>,
+    /// From the start of the connect to the gateway's step 2: connect and sync together.
+    pub join_us: Histogram<u64>,
 }
 
 impl Default for Stats {
@@ -53,9 +58,11 @@ impl Default for Stats {
             bytes_sent: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             done_editing: AtomicU64::new(0),
+            expected_len_synced: AtomicU64::new(0),
             times: Mutex::new(Times {
                 connect_us: new_histogram(),
                 sync_us: new_histogram(),
+                join_us: new_histogram(),
             }),
             samples: Mutex::new(Vec::new()),
         }
@@ -79,6 +86,12 @@ impl Stats {
     pub fn sync_time(&self, d: Duration) {
         let mut t = self.times.lock().unwrap_or_else(|p| p.into_inner());
         t.sync_us.saturating_record(micros(d));
+    }
+
+    /// Time from the start of an editor's connect to its sync.
+    pub fn join_time(&self, d: Duration) {
+        let mut t = self.times.lock().unwrap_or_else(|p| p.into_inner());
+        t.join_us.saturating_record(micros(d));
     }
 
     /// Counts an error and keeps its text if few have been kept so far.
@@ -118,6 +131,7 @@ impl Stats {
         TimesSnapshot {
             connect_us: t.connect_us.clone(),
             sync_us: t.sync_us.clone(),
+            join_us: t.join_us.clone(),
         }
     }
 }

@@ -55,6 +55,15 @@ struct Sample {
     us: u64,
 }
 
+/// Running totals for the status line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub edits: u64,
+    pub delivered: u64,
+    pub cursor_updates: u64,
+    pub cursor_delivered: u64,
+}
+
 /// Totals over all files, taken at the end of a run.
 pub struct Summary {
     pub edits: u64,
@@ -304,16 +313,17 @@ impl Tracker {
         (edits, cursors)
     }
 
-    /// Edits sent and deliveries completed so far.
-    pub fn progress(&self) -> (u64, u64) {
-        let mut edits = 0;
-        let mut delivered = 0;
+    /// Edits and cursor updates sent, and their deliveries completed, so far.
+    pub fn progress(&self) -> Counts {
+        let mut c = Counts::default();
         for file in 0..self.files.len() {
             let f = self.file(file);
-            edits += f.edits;
-            delivered += f.delivered;
+            c.edits += f.edits;
+            c.delivered += f.delivered;
+            c.cursor_updates += f.cursor_updates;
+            c.cursor_delivered += f.cursor_delivered;
         }
-        (edits, delivered)
+        c
     }
 
     /// Totals and merged histograms over all files.

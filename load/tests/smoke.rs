@@ -4,7 +4,9 @@
 //! `collab-gateway` processes (from `COLLAB_GATEWAY_BIN`, else `collab-gateway` next to this
 //! test's executable: build it first with `cargo build -p collab-server`), runs the built
 //! `collab-load` binary once per scenario and checks the JSON it writes: a clean exit,
-//! deliveries equal to what was expected, no errors or disconnects, RSS figures present.
+//! deliveries equal to what was expected, no errors or disconnects, RSS figures present;
+//! for `join-storm`, every joiner synced to the whole seeded document; for `awareness`,
+//! every cursor move reached every other editor of its file.
 //! The process handling follows `tests/src/redis.rs` and `tests/src/gateway.rs`, cut down.
 
 use std::io::{BufRead, BufReader};
@@ -214,4 +216,31 @@ fn every_scenario_at_a_tiny_size() {
         assert!(s["rss_per_connection_bytes"].is_number(), "{s}");
     }
     assert!(idle["rss_per_connection_bytes"].is_number());
+
+    let r = run(
+        "join-storm",
+        &["--joiners", "6", "--doc-bytes", "200000", "--settle", "0.5"],
+        &gateways,
+    );
+    // Every joiner synced to the whole seeded document.
+    let storm = &r["join_storm"];
+    assert_eq!(storm["doc_len"], 200_000, "{storm}");
+    assert_eq!(storm["synced_full_doc"], 6, "{storm}");
+    assert_eq!(storm["sync_ms"]["count"], 6, "{storm}");
+    assert!(storm["seed_seconds"].as_f64().is_some_and(|s| s > 0.0));
+    assert!(storm["servers_peak_rss_kib"].as_u64() > Some(0));
+
+    let r = run(
+        "awareness",
+        &["--editors", "6", "--files", "2", "--duration", "2"],
+        &gateways,
+    );
+    // 3 editors per file: every cursor move reaches the 2 others, and nothing else counts.
+    let moves = r["cursor_updates"].as_u64().expect("cursor_updates");
+    assert!(moves > 0, "no cursor moves");
+    assert_eq!(r["cursor_expected_deliveries"], moves * 2);
+    assert_eq!(r["cursor_deliveries"], moves * 2);
+    assert_eq!(r["cursor_missing_deliveries"], 0);
+    assert_eq!(r["edits"], 0);
+    assert_eq!(r["cursor_propagation_ms"]["count"], moves * 2);
 }

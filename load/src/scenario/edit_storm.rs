@@ -106,6 +106,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         edit_limit: args.edits_per_editor,
         delete_ratio: args.delete_ratio,
         cursor_rate: args.cursor_rate,
+        ..Behaviour::default()
     };
     let progress = progress::start(NAME, fleet.shared().clone(), args.editors, watches);
 

@@ -93,6 +93,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                 edit_limit: Some(edits),
                 delete_ratio: args.delete_ratio,
                 cursor_rate: 0.0,
+                ..Behaviour::default()
             }
         } else {
             Behaviour {
@@ -100,6 +101,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                 edit_limit: Some(0),
                 delete_ratio: 0.0,
                 cursor_rate: 0.0,
+                ..Behaviour::default()
             }
         };
         let target = target_of(0, k, targets.len());

@@ -1,6 +1,6 @@
 //! Named presets of a load run, one file each. A scenario turns its flags into editor
 //! plans (which file, which target, what behaviour), drives the fleet's phases and builds
-//! the report. Built: `edit-storm`, `fan-out`, `idle`; planned: `join-storm`, `awareness`.
+//! the report: `edit-storm`, `fan-out`, `idle`, `join-storm`, `awareness`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,9 +14,11 @@ use crate::procstat::{ProcReport, Watch};
 use crate::progress::Progress;
 use crate::report::Report;
 
+pub mod awareness;
 pub mod edit_storm;
 pub mod fan_out;
 pub mod idle;
+pub mod join_storm;
 
 /// What an editing scenario measured once its edits were made.
 pub(crate) struct Finished {
@@ -67,6 +69,12 @@ pub enum Scenario {
     /// Many connections that sync once and stay idle (default 20,000); the gateways' RSS
     /// per connection.
     Idle(idle::Args),
+    /// Many editors open one large document at the same moment (default: 150 joiners,
+    /// 20 MB of text seeded first); time from connect to synced, servers' peak RSS.
+    JoinStorm(join_storm::Args),
+    /// Many editors move their cursors and never type (default: 500 editors on 10 files,
+    /// 1 move/s each, 60 s); cursor propagation.
+    Awareness(awareness::Args),
 }
 
 impl Scenario {
@@ -76,6 +84,8 @@ impl Scenario {
             Scenario::EditStorm(args) => &args.common,
             Scenario::FanOut(args) => &args.common,
             Scenario::Idle(args) => &args.common,
+            Scenario::JoinStorm(args) => &args.common,
+            Scenario::Awareness(args) => &args.common,
         }
     }
 
@@ -84,6 +94,8 @@ impl Scenario {
             Scenario::EditStorm(args) => edit_storm::run(args).await,
             Scenario::FanOut(args) => fan_out::run(args).await,
             Scenario::Idle(args) => idle::run(args).await,
+            Scenario::JoinStorm(args) => join_storm::run(args).await,
+            Scenario::Awareness(args) => awareness::run(args).await,
         }
     }
 }
