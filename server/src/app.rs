@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,6 +15,7 @@ use dashmap::DashMap;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tungstenite::protocol::WebSocketConfig;
 
 use crate::bus::{Bus, BusTasks};
 use crate::config::Config;
@@ -25,6 +25,7 @@ use crate::room::RoomContext;
 use crate::rooms::Rooms;
 use crate::session;
 use crate::store::Store;
+use crate::upgrade;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -279,29 +280,34 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
-fn upgrade(ws: WebSocketUpgrade, file: String, state: Arc<AppState>) -> Response {
+fn upgrade(request: Request, file: String, state: Arc<AppState>) -> Response {
     let max = state.config.max_frame_bytes;
     // The socket's own limit sits above ours so that an oversized frame is read and
     // refused with 1009 and a reason, instead of failing the connection.
     let hard_limit = max.saturating_add((max / 4).max(1 << 20));
     // Idle connections dominate a gateway's memory: a small read buffer (it grows only
     // while a large frame is read) took an idle connection from 22.5 KB to 12.6 KB RSS.
-    ws.read_buffer_size(1 << 10)
+    // Large messages leave as runs of small frames (see `session`), so the write buffer
+    // never needs to hold more than one of those.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(1 << 10)
         .write_buffer_size(0)
         .max_write_buffer_size(max.max(1 << 20).saturating_mul(4))
-        .max_message_size(hard_limit)
-        .max_frame_size(hard_limit)
-        .on_upgrade(move |socket| session::serve(socket, file, state))
+        .max_message_size(Some(hard_limit))
+        .max_frame_size(Some(hard_limit));
+    upgrade::accept(request, config, move |socket| {
+        session::serve(socket, file, state)
+    })
 }
 
 async fn doc(
-    ws: WebSocketUpgrade,
     Path(file): Path<String>,
     State(state): State<Arc<AppState>>,
+    request: Request,
 ) -> Response {
-    upgrade(ws, file, state)
+    upgrade(request, file, state)
 }
 
-async fn doc_without_id(ws: WebSocketUpgrade, State(state): State<Arc<AppState>>) -> Response {
-    upgrade(ws, String::new(), state)
+async fn doc_without_id(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    upgrade(request, String::new(), state)
 }

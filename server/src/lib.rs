@@ -2,7 +2,8 @@
 //!
 //! A tour, following one edit:
 //! - [`app`] serves `GET /doc/{file}` (WebSocket), `/healthz`, `/readyz`, and wires the parts;
-//!   [`listener`] accepts connections and bounds them until they are sessions.
+//!   [`listener`] accepts connections and bounds them until they are sessions;
+//!   [`upgrade`] does the WebSocket handshake.
 //! - [`session`] owns one socket: strict decoding ([`collab_protocol::Message`]), frame
 //!   limits, keepalives. It feeds the file's room and writes what the room queues for it.
 //! - [`rooms`] finds or opens the room of a file; [`room`] is that room's actor task: it
@@ -39,5 +40,6 @@ pub mod rooms;
 pub mod session;
 pub mod store;
 pub mod update_check;
+pub mod upgrade;
 
 pub use config::Config;

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use bytes::Bytes;
 use collab_protocol::message::KEEPALIVE;
 use collab_protocol::{FileId, Message, close};
@@ -16,6 +15,10 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
+use tungstenite::Message as WsMessage;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::app::AppState;
 use crate::config::Config;
@@ -23,14 +26,15 @@ use crate::limits::InputLimits;
 use crate::outbox::{CloseReason, Outbox};
 use crate::room::JoinError;
 use crate::rooms::Membership;
+use crate::upgrade::Socket;
 
 /// Serves one upgraded connection for the file named in its URL.
-pub async fn serve(socket: WebSocket, file: String, state: Arc<AppState>) {
+pub async fn serve(socket: Socket, file: String, state: Arc<AppState>) {
     let span = tracing::info_span!("session", file = %file, conn = tracing::field::Empty);
     serve_in_span(socket, file, state).instrument(span).await
 }
 
-async fn serve_in_span(socket: WebSocket, file: String, state: Arc<AppState>) {
+async fn serve_in_span(socket: Socket, file: String, state: Arc<AppState>) {
     let counted = state.sessions.enter();
     let over_capacity = counted.count() > state.config.max_connections;
     let outbox = Outbox::new(state.config.send_queue);
@@ -86,7 +90,7 @@ fn refuse(closer: &Outbox, refusal: CloseReason) {
 /// After our close frame, reads (and ignores) what the client still sends until its close
 /// reply, briefly: dropping a socket with unread input resets it, and the reset can
 /// destroy our close frame, and with it the code and reason, before the client reads it.
-async fn await_close_reply(mut stream: SplitStream<WebSocket>) {
+async fn await_close_reply(mut stream: SplitStream<Socket>) {
     let drain = async {
         while let Some(Ok(frame)) = stream.next().await {
             if matches!(frame, WsMessage::Close(_)) {
@@ -112,7 +116,7 @@ enum Inbound {
 
 /// Reads client frames until the client leaves, breaks a rule, or is closed.
 async fn read_frames(
-    stream: &mut SplitStream<WebSocket>,
+    stream: &mut SplitStream<Socket>,
     member: &Membership,
     closer: &Outbox,
     config: &Config,
@@ -154,13 +158,15 @@ async fn read_frames(
 
 /// Checks a frame against the limits and decodes it strictly.
 fn inspect(
-    frame: Option<Result<WsMessage, axum::Error>>,
+    frame: Option<Result<WsMessage, tungstenite::Error>>,
     max_frame: usize,
     limits: &mut InputLimits,
 ) -> Result<Inbound, CloseReason> {
     let bytes = match frame {
         None | Some(Ok(WsMessage::Close(_))) => return Ok(Inbound::End),
-        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => return Ok(Inbound::Ignore),
+        Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_))) => {
+            return Ok(Inbound::Ignore);
+        }
         Some(Ok(WsMessage::Binary(bytes))) => bytes,
         Some(Ok(WsMessage::Text(_))) => {
             return Err(CloseReason::error(
@@ -169,7 +175,7 @@ fn inspect(
                 "messages are binary y-websocket frames",
             ));
         }
-        Some(Err(error)) if capacity_error(&error) => return Err(too_big(0, max_frame)),
+        Some(Err(tungstenite::Error::Capacity(_))) => return Err(too_big(0, max_frame)),
         Some(Err(_)) => return Ok(Inbound::End),
     };
     crate::metrics::message_in(&bytes);
@@ -214,58 +220,105 @@ fn too_big(len: usize, max_frame: usize) -> CloseReason {
     )
 }
 
-fn capacity_error(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
-}
-
 /// Writes queued frames; sends a keepalive after `keepalive` of silence; on close, sends
 /// the extension error (if any) and the close frame.
-async fn write_frames(
-    mut sink: SplitSink<WebSocket, WsMessage>,
-    outbox: Outbox,
-    keepalive: Duration,
-) {
+async fn write_frames(mut sink: SplitSink<Socket, WsMessage>, outbox: Outbox, keepalive: Duration) {
     let mut quiet_until = Instant::now() + keepalive;
     loop {
         let frame = tokio::select! {
             biased;
-            reason = outbox.closed() => return say_goodbye(sink, reason).await,
+            reason = outbox.closed() => return say_goodbye(sink, reason, None).await,
             frame = outbox.next_frame() => frame,
             () = tokio::time::sleep_until(quiet_until) => Bytes::from_static(KEEPALIVE),
         };
         crate::metrics::message_out(&frame);
+        let mut outgoing = Outgoing::new(frame);
         // A client that stops reading blocks this send; a close request (such as the
         // room's slow-consumer verdict) must still end the connection.
         tokio::select! {
-            sent = sink.send(WsMessage::Binary(frame)) => if sent.is_err() {
+            sent = outgoing.send(&mut sink) => if sent.is_err() {
                 outbox.close(CloseReason::normal());
                 return;
             },
-            reason = outbox.closed() => return say_goodbye(sink, reason).await,
+            reason = outbox.closed() => return say_goodbye(sink, reason, Some(outgoing)).await,
         }
         quiet_until = Instant::now() + keepalive;
+    }
+}
+
+/// Messages larger than this leave as a run of frames this large.
+const FRAGMENT_BYTES: usize = 64 << 10;
+
+/// One binary message on its way out, and how much of it is handed to the socket.
+///
+/// tungstenite copies each frame whole into the connection's write buffer, which keeps its
+/// capacity afterwards: a large message (a joiner's copy of a big document) goes out as
+/// fragments sliced from the shared bytes, so that buffer stays at one fragment. A send
+/// interrupted by a close resumes where it stopped, so the client never sees half a
+/// message followed by another one.
+struct Outgoing {
+    message: Bytes,
+    /// Bytes of `message` already buffered in the socket as frames.
+    handed: usize,
+}
+
+impl Outgoing {
+    fn new(message: Bytes) -> Self {
+        Outgoing { message, handed: 0 }
+    }
+
+    /// Hands the rest of the message to the socket and flushes it; safe to cancel and
+    /// call again.
+    async fn send(
+        &mut self,
+        sink: &mut SplitSink<Socket, WsMessage>,
+    ) -> Result<(), tungstenite::Error> {
+        let len = self.message.len();
+        if len <= FRAGMENT_BYTES {
+            if self.handed == 0 {
+                sink.feed(WsMessage::Binary(self.message.clone())).await?;
+                self.handed = len.max(1);
+            }
+        } else {
+            while self.handed < len {
+                let end = (self.handed + FRAGMENT_BYTES).min(len);
+                let opcode = if self.handed == 0 {
+                    OpCode::Data(Data::Binary)
+                } else {
+                    OpCode::Data(Data::Continue)
+                };
+                let fragment =
+                    Frame::message(self.message.slice(self.handed..end), opcode, end == len);
+                // Once `feed` returns the frame is buffered; no await comes before the
+                // progress is recorded, so a cancelled send never repeats a fragment.
+                sink.feed(WsMessage::Frame(fragment)).await?;
+                self.handed = end;
+                sink.flush().await?;
+            }
+        }
+        sink.flush().await
     }
 }
 
 /// Sends the error message (if any) and the close frame, giving a client that reads
 /// slowly (or stalled and was closed for it) time to take them. Its queue is already
 /// dropped, so a waiting goodbye holds only the socket.
-async fn say_goodbye(mut sink: SplitSink<WebSocket, WsMessage>, reason: CloseReason) {
+async fn say_goodbye(
+    mut sink: SplitSink<Socket, WsMessage>,
+    reason: CloseReason,
+    unfinished: Option<Outgoing>,
+) {
     let goodbye = async {
+        if let Some(mut message) = unfinished {
+            message.send(&mut sink).await?;
+        }
         if let Some(error) = reason.error {
             let frame = Message::Extension(error).encode();
             sink.send(WsMessage::Binary(frame.into())).await?;
         }
         let code = reason.code;
         let close = CloseFrame {
-            code,
+            code: CloseCode::from(code),
             reason: close_text(code).into(),
         };
         sink.send(WsMessage::Close(Some(close))).await?;

@@ -121,3 +121,34 @@ async fn each_joiner_gets_the_document_as_it_is_when_it_joins() {
         }
     }
 }
+
+/// A document larger than one WebSocket frame of the gateway (64 KiB) reaches a joiner
+/// whole: the answer leaves as a run of fragments of one message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_joiner_gets_a_document_larger_than_a_frame_whole() {
+    const FILE: &str = "sandbox-7/notes/large.md";
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(&redis.url(), &[])
+        .await
+        .expect("gateway starts");
+    let writer = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("writer joins");
+    for i in 0..3 {
+        let line = format!("{i}: {}\n", "é🎉x".repeat(25_000));
+        writer.push(&line).expect("typing a large chunk");
+    }
+    let expected = writer.text();
+    let joiner = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("a joiner syncs");
+    joiner
+        .wait_for(|c| c.text() == expected, DEADLINE)
+        .await
+        .expect("the joiner holds the whole large document");
+    assert!(
+        joiner.protocol_errors().is_empty(),
+        "{:?}",
+        joiner.protocol_errors()
+    );
+}
