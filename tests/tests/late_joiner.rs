@@ -104,20 +104,7 @@ async fn each_joiner_gets_the_document_as_it_is_when_it_joins() {
         }
         let expected = writer.text();
         for _ in 0..2 {
-            let joiner = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
-                .await
-                .expect("a joiner syncs");
-            let got = joiner
-                .wait_for(|c| c.text() == expected, DEADLINE)
-                .await
-                .map(|()| joiner.text());
-            assert_eq!(
-                got.ok().as_deref(),
-                Some(expected.as_str()),
-                "joiner of round {round} holds the document as it was when it joined, got {:?}",
-                joiner.text()
-            );
-            joiners.push(joiner);
+            joiners.push(join_holding(&gw.ws_url(FILE), &expected).await);
         }
     }
 }
@@ -138,17 +125,29 @@ async fn a_joiner_gets_a_document_larger_than_a_frame_whole() {
         let line = format!("{i}: {}\n", "é🎉x".repeat(25_000));
         writer.push(&line).expect("typing a large chunk");
     }
-    let expected = writer.text();
-    let joiner = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
-        .await
-        .expect("a joiner syncs");
-    joiner
-        .wait_for(|c| c.text() == expected, DEADLINE)
-        .await
-        .expect("the joiner holds the whole large document");
+    let joiner = join_holding(&gw.ws_url(FILE), &writer.text()).await;
     assert!(
         joiner.protocol_errors().is_empty(),
         "{:?}",
         joiner.protocol_errors()
     );
+}
+
+/// A new client of `url`, once it holds `expected` (it fails the test if it never does).
+async fn join_holding(url: &str, expected: &str) -> Client {
+    let joiner = Client::connect_synced(url, DEADLINE)
+        .await
+        .expect("a joiner syncs");
+    if joiner
+        .wait_for(|c| c.text() == expected, DEADLINE)
+        .await
+        .is_err()
+    {
+        panic!(
+            "the joiner holds the document as it was when it joined: expected {} chars, got {:?}",
+            expected.len(),
+            joiner.text().chars().take(200).collect::<String>()
+        );
+    }
+    joiner
 }

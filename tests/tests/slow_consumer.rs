@@ -65,22 +65,28 @@ async fn rounds(gw: &Gateway, writer: &Client, observer: &Client, phase: &str) -
     out
 }
 
+/// A Redis and a gateway that queues `send_queue` frames per client and limits no rates
+/// (so only the queue can close a client).
+async fn gateway_without_rate_limits(send_queue: usize) -> (RedisServer, Gateway) {
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let queue = send_queue.to_string();
+    let args = [
+        "--send-queue",
+        queue.as_str(),
+        "--max-messages-per-sec",
+        "0",
+        "--max-bytes-per-sec",
+        "0",
+    ];
+    let gw = Gateway::start(&redis.url(), &args)
+        .await
+        .expect("gateway starts");
+    (redis, gw)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
-    let redis = RedisServer::start().await.expect("redis-server starts");
-    let gw = Gateway::start(
-        &redis.url(),
-        &[
-            "--send-queue",
-            "64",
-            "--max-messages-per-sec",
-            "0",
-            "--max-bytes-per-sec",
-            "0",
-        ],
-    )
-    .await
-    .expect("gateway starts");
+    let (_redis, gw) = gateway_without_rate_limits(64).await;
     let writer = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
         .await
         .expect("writer joins");
@@ -161,20 +167,7 @@ async fn a_client_that_stops_reading_is_closed_and_slows_nobody() {
 async fn a_client_lagging_behind_cursor_moves_is_not_closed_and_reads_the_latest() {
     const FILE: &str = "sandbox-9/cursors.rs";
     const MOVES: u64 = 1000;
-    let redis = RedisServer::start().await.expect("redis-server starts");
-    let gw = Gateway::start(
-        &redis.url(),
-        &[
-            "--send-queue",
-            "16",
-            "--max-messages-per-sec",
-            "0",
-            "--max-bytes-per-sec",
-            "0",
-        ],
-    )
-    .await
-    .expect("gateway starts");
+    let (_redis, gw) = gateway_without_rate_limits(16).await;
     let mover = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
         .await
         .expect("mover joins");
