@@ -28,6 +28,7 @@ use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::config::CommonArgs;
 use crate::fleet::{Fleet, Phase, Shared};
+use crate::framing::Inbound;
 use crate::procstat::Watch;
 use crate::progress;
 use crate::report::{Report, RunInfo};
@@ -157,7 +158,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let shared = shared.clone();
         let per_target = per_target.clone();
         tasks.push(tokio::spawn(async move {
-            idle_connection(&shared, &url, &per_target[target]).await;
+            idle_connection(&shared, &url, &file_id, &per_target[target]).await;
         }));
     }
     // Wait until every connection synced or failed.
@@ -257,12 +258,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
 /// One idle connection: handshake, sync, then silence until the run stops. Counts itself in
 /// `shared.stats` (connected, synced, connect failures, disconnects) and in `synced_here`.
-async fn idle_connection(shared: &Shared, url: &str, synced_here: &AtomicU64) {
+async fn idle_connection(shared: &Shared, url: &str, file_id: &str, synced_here: &AtomicU64) {
     let mut phase = shared.phase.clone();
     let stream = {
         let _permit = shared.connect_limit.acquire().await;
         let started = Instant::now();
-        match tokio::time::timeout(SYNC_TIMEOUT, open_and_sync(shared, url)).await {
+        match tokio::time::timeout(SYNC_TIMEOUT, open_and_sync(shared, url, file_id)).await {
             Ok(Ok(s)) => {
                 shared.stats.sync_time(started.elapsed());
                 s
@@ -297,8 +298,9 @@ async fn idle_connection(shared: &Shared, url: &str, synced_here: &AtomicU64) {
     }
 }
 
-/// Connects, upgrades to WebSocket and completes the y-websocket sync with an empty doc.
-async fn open_and_sync(shared: &Shared, url: &str) -> anyhow::Result<TcpStream> {
+/// Connects, upgrades to WebSocket and completes the y-websocket sync of `file_id` with an
+/// empty doc (in the run's framing: Hocuspocus authenticates first).
+async fn open_and_sync(shared: &Shared, url: &str, file_id: &str) -> anyhow::Result<TcpStream> {
     let uri: Uri = url.parse().context("bad url")?;
     let host = uri.host().context("no host")?;
     let port = uri.port_u16().unwrap_or(80);
@@ -337,8 +339,12 @@ async fn open_and_sync(shared: &Shared, url: &str) -> anyhow::Result<TcpStream> 
     shared.stats.connect_time(connect_started.elapsed());
     Stats::add(&shared.stats.connected, 1);
 
+    let framing = shared.framing;
+    for frame in framing.hello(file_id) {
+        send_frame(shared, &mut s, &frame).await?;
+    }
     // Sync step 1 with an empty state vector: [sync, step1, len 1, 0 clients].
-    send_frame(shared, &mut s, &[0, 0, 1, 0]).await?;
+    send_frame(shared, &mut s, &framing.wrap(file_id, vec![0, 0, 1, 0])).await?;
     loop {
         let (opcode, payload) = read_frame(&mut s, &mut buf).await?;
         Stats::add(&shared.stats.frames_received, 1);
@@ -346,12 +352,21 @@ async fn open_and_sync(shared: &Shared, url: &str) -> anyhow::Result<TcpStream> 
         match opcode {
             0x8 => bail!("closed by the gateway during sync"),
             0x9 => send_control(&mut s, 0xA, &payload).await?,
-            0x2 => match payload.as_slice() {
-                // Step 1: answer with step 2 carrying an empty update (0 structs, 0 deletes).
-                [0, 0, ..] => send_frame(shared, &mut s, &[0, 1, 2, 0, 0]).await?,
-                [0, 1, ..] => return Ok(s),
-                [2, ..] => bail!("gateway error message during sync"),
-                _ => {}
+            0x2 => match framing.unwrap(file_id, &payload) {
+                Ok(Inbound::Message(message)) => match message.as_ref() {
+                    // Step 1: answer with step 2 carrying an empty update (0 structs, 0
+                    // deletes).
+                    [0, 0, ..] => {
+                        let step2 = framing.wrap(file_id, vec![0, 1, 2, 0, 0]);
+                        send_frame(shared, &mut s, &step2).await?;
+                    }
+                    [0, 1, ..] => return Ok(s),
+                    [2, ..] => bail!("gateway error message during sync"),
+                    _ => {}
+                },
+                Ok(Inbound::Bookkeeping) => {}
+                Ok(Inbound::Closed(reason)) => bail!("session closed during sync: {reason}"),
+                Err(e) => bail!("undecodable frame during sync: {e}"),
             },
             _ => {}
         }
