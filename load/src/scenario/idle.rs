@@ -5,8 +5,10 @@
 //! connection is a minimal raw WebSocket client ([`idle_connection`]), not an editor: it
 //! sends the upgrade request, sync step 1 with an empty state vector, answers the gateway's
 //! step 1 with an empty step 2, counts itself synced at the gateway's step 2, and from then
-//! on only reads (and discards) into a small buffer until the run stops. It holds no yrs
-//! document and no WebSocket library state, so the harness costs little per connection.
+//! on only reads (and discards) into a small buffer until the run stops, answering pings
+//! ([`FrameSkipper`]). It holds no yrs document and no WebSocket library state, so the
+//! harness costs little per connection. The handshake and sync go through the run's
+//! framing, so `idle` runs against Hocuspocus too.
 //!
 //! Each `--pid`'s RSS is read before the first connect and again after every connection
 //! settled and `--settle` seconds passed. With as many pids as targets, pid `k` is taken to
@@ -278,14 +280,25 @@ async fn idle_connection(shared: &Shared, url: &str, file_id: &str, synced_here:
     };
     Stats::add(&shared.stats.synced, 1);
     Stats::add(synced_here, 1);
-    let mut stream = stream;
+    let (mut stream, leftover) = stream;
+    let mut frames = FrameSkipper::default();
+    let mut pings = Vec::new();
+    frames.feed(&leftover, &mut pings);
     let mut buf = [0u8; 64];
     loop {
+        for ping in pings.drain(..) {
+            if let Err(e) = send_control(&mut stream, 0xA, &ping).await {
+                return shared
+                    .stats
+                    .disconnect(format!("{url}: answering a ping: {e:#}"));
+            }
+        }
         tokio::select! {
             r = stream.read(&mut buf) => match r {
                 Ok(0) => return shared.stats.disconnect(format!("{url}: closed by the gateway")),
                 Ok(k) => {
                     Stats::add(&shared.stats.bytes_received, k as u64);
+                    frames.feed(&buf[..k], &mut pings);
                 }
                 Err(e) => return shared.stats.disconnect(format!("{url}: {e}")),
             },
@@ -299,8 +312,13 @@ async fn idle_connection(shared: &Shared, url: &str, file_id: &str, synced_here:
 }
 
 /// Connects, upgrades to WebSocket and completes the y-websocket sync of `file_id` with an
-/// empty doc (in the run's framing: Hocuspocus authenticates first).
-async fn open_and_sync(shared: &Shared, url: &str, file_id: &str) -> anyhow::Result<TcpStream> {
+/// empty doc (in the run's framing: Hocuspocus authenticates first). Returns the stream and
+/// the bytes already read past the gateway's step 2.
+async fn open_and_sync(
+    shared: &Shared,
+    url: &str,
+    file_id: &str,
+) -> anyhow::Result<(TcpStream, Vec<u8>)> {
     let uri: Uri = url.parse().context("bad url")?;
     let host = uri.host().context("no host")?;
     let port = uri.port_u16().unwrap_or(80);
@@ -360,7 +378,7 @@ async fn open_and_sync(shared: &Shared, url: &str, file_id: &str) -> anyhow::Res
                         let step2 = framing.wrap(file_id, vec![0, 1, 2, 0, 0]);
                         send_frame(shared, &mut s, &step2).await?;
                     }
-                    [0, 1, ..] => return Ok(s),
+                    [0, 1, ..] => return Ok((s, buf)),
                     [2, ..] => bail!("gateway error message during sync"),
                     _ => {}
                 },
@@ -369,6 +387,56 @@ async fn open_and_sync(shared: &Shared, url: &str, file_id: &str) -> anyhow::Res
                 Err(e) => bail!("undecodable frame during sync: {e}"),
             },
             _ => {}
+        }
+    }
+}
+
+/// Follows the server's frames after sync without keeping them: skips every payload but a
+/// ping's, whose payload it hands back to be answered. Servers that ping (Hocuspocus, the
+/// reference y-websocket server) end sessions that do not answer within 30 to 60 s.
+#[derive(Default)]
+struct FrameSkipper {
+    /// Header bytes of the next frame (at most 14: 2, 8 of length, 4 of mask).
+    header: [u8; 14],
+    have: usize,
+    /// Payload bytes of the current frame still to come.
+    left: usize,
+    in_payload: bool,
+    /// The payload of the ping being read.
+    ping: Option<Vec<u8>>,
+}
+
+impl FrameSkipper {
+    /// Consumes `data`; pushes the payload of every ping completed in it onto `pings`.
+    fn feed(&mut self, mut data: &[u8], pings: &mut Vec<Vec<u8>>) {
+        while !data.is_empty() {
+            if self.in_payload {
+                let n = self.left.min(data.len());
+                if let Some(ping) = &mut self.ping {
+                    ping.extend_from_slice(&data[..n]);
+                }
+                self.left -= n;
+                data = &data[n..];
+            } else {
+                self.header[self.have] = data[0];
+                self.have += 1;
+                data = &data[1..];
+                match parse_header(&self.header[..self.have]) {
+                    Some((opcode, start, len)) if self.have >= start => {
+                        self.have = 0;
+                        self.in_payload = true;
+                        self.left = len;
+                        // Control frames carry at most 125 bytes; never buffer more.
+                        self.ping = (opcode == 0x9 && len < 126).then(|| Vec::with_capacity(len));
+                    }
+                    _ if self.have == self.header.len() => self.have = 0,
+                    _ => {}
+                }
+            }
+            if self.in_payload && self.left == 0 {
+                self.in_payload = false;
+                pings.extend(self.ping.take());
+            }
         }
     }
 }
@@ -450,6 +518,23 @@ mod tests {
         assert_eq!(parse_header(&[0x82, 126, 1, 0]), Some((2, 4, 256)));
         assert_eq!(parse_header(&[0x82]), None);
         assert_eq!(parse_header(&[0x82, 126, 1]), None);
+    }
+
+    #[test]
+    fn answers_pings_and_skips_the_rest() {
+        let mut frames = FrameSkipper::default();
+        let mut pings = Vec::new();
+        // A binary frame of 300 bytes, a ping "hi" and an empty ping, cut at every byte.
+        let mut stream = vec![0x82, 126, 1, 44];
+        stream.extend([7u8; 300]);
+        stream.extend([0x89, 2, b'h', b'i', 0x89, 0]);
+        for byte in &stream {
+            frames.feed(std::slice::from_ref(byte), &mut pings);
+        }
+        assert_eq!(pings, vec![b"hi".to_vec(), Vec::new()]);
+        pings.clear();
+        frames.feed(&stream, &mut pings);
+        assert_eq!(pings.len(), 2);
     }
 
     #[test]
