@@ -3,10 +3,11 @@
 //! It serves `ws://ADDR/doc/{file}` in plain y-websocket framing and does no CRDT work at
 //! all: no document, no decoding of updates, no log. A frame a client sends goes at once to
 //! the other local clients of its file and is published, raw behind an 8-byte origin, on the
-//! file's Redis channel `collab-floor:{file}`. Each instance subscribes to the channel of a
-//! file while it has clients there and forwards what other instances publish to its local
-//! clients, so two floors relay across each other through Redis (its own messages coming
-//! back are dropped by origin: their local delivery already happened).
+//! file's Redis channel `collab-floor:{file}` (one task publishes, whatever queued up
+//! meanwhile in one pipeline). Each instance subscribes to the channel of a file while it
+//! has clients there and forwards what other instances publish to its local clients, so two
+//! floors relay across each other through Redis (its own messages coming back are dropped
+//! by origin: their local delivery already happened).
 //!
 //! So that editors can sync, a client's sync step 1 is answered with an empty step 2 and a
 //! step 1 with an empty state vector; everything else (updates, the client's step 2,
@@ -27,7 +28,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use redis::AsyncCommands;
 use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, mpsc};
@@ -48,6 +48,12 @@ const CHANNEL_PREFIX: &str = "collab-floor:";
 
 /// Frames queued for one client before it counts as too slow and is closed.
 const CLIENT_QUEUE: usize = 4096;
+
+/// Frames waiting to be published; senders wait when it is full.
+const PUBLISH_QUEUE: usize = 16 * 1024;
+
+/// Most PUBLISH commands sent in one pipeline.
+const PUBLISH_BATCH: usize = 512;
 
 /// Sync step 2 carrying an empty update (0 structs, 0 delete ranges).
 const EMPTY_STEP2: &[u8] = &[0, 1, 2, 0, 0];
@@ -89,6 +95,8 @@ pub struct Floor {
     listener: TcpListener,
     relay: Arc<Relay>,
     subscription: PubSubStream,
+    publisher: MultiplexedConnection,
+    to_publish: mpsc::Receiver<(String, Vec<u8>)>,
 }
 
 impl Floor {
@@ -116,17 +124,20 @@ impl Floor {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
+        let (publish_queue, to_publish) = mpsc::channel(PUBLISH_QUEUE);
         let relay = Arc::new(Relay {
             instance: rand::random(),
             next_connection: AtomicU32::new(1),
             rooms: Mutex::new(HashMap::new()),
             subscriptions: tokio::sync::Mutex::new(subscriptions),
-            publisher,
+            publish_queue,
         });
         Ok(Floor {
             listener,
             relay,
             subscription,
+            publisher,
+            to_publish,
         })
     }
 
@@ -136,16 +147,25 @@ impl Floor {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 
-    /// Accepts connections and forwards what Redis delivers until the subscription
-    /// connection ends (then it returns an error: the floor does not reconnect).
+    /// Accepts connections, publishes and forwards what Redis delivers until a Redis
+    /// connection fails (then it returns an error: the floor does not reconnect).
     pub async fn serve(self) -> anyhow::Result<()> {
         let Floor {
             listener,
             relay,
             mut subscription,
+            publisher,
+            to_publish,
         } = self;
+        let mut publishing = tokio::spawn(publish_batches(publisher, to_publish));
         loop {
             tokio::select! {
+                ended = &mut publishing => {
+                    return match ended {
+                        Ok(result) => result,
+                        Err(e) => Err(e).context("the publishing task failed"),
+                    };
+                }
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let relay = relay.clone();
@@ -187,7 +207,8 @@ struct Relay {
     /// Held across "first client joins / last client leaves" and the (un)subscribe that
     /// goes with it, so the two can never cross.
     subscriptions: tokio::sync::Mutex<PubSubSink>,
-    publisher: MultiplexedConnection,
+    /// Channel and payload of frames to publish, in the order clients sent them.
+    publish_queue: mpsc::Sender<(String, Vec<u8>)>,
 }
 
 impl Relay {
@@ -248,17 +269,16 @@ impl Relay {
         }
     }
 
-    /// Publishes a client's frame on its file's channel, behind its origin.
+    /// Queues a client's frame for publishing on its file's channel, behind its origin.
     async fn publish(&self, file: &str, id: u32, frame: &[u8]) -> anyhow::Result<()> {
         let mut payload = Vec::with_capacity(8 + frame.len());
         payload.extend_from_slice(&self.instance.to_be_bytes());
         payload.extend_from_slice(&id.to_be_bytes());
         payload.extend_from_slice(frame);
-        self.publisher
-            .clone()
-            .publish::<_, _, ()>(channel(file), payload)
+        self.publish_queue
+            .send((channel(file), payload))
             .await
-            .with_context(|| format!("publishing on {}", channel(file)))
+            .context("the publishing task has stopped")
     }
 
     /// Forwards a message another instance published to the local clients of its file.
@@ -275,6 +295,25 @@ impl Relay {
         }
         self.to_local(file, None, &Bytes::copy_from_slice(frame));
     }
+}
+
+/// Publishes queued frames, everything queued meanwhile in one pipeline (one write, one
+/// round trip), as a gateway batches when updates come fast.
+async fn publish_batches(
+    mut publisher: MultiplexedConnection,
+    mut queue: mpsc::Receiver<(String, Vec<u8>)>,
+) -> anyhow::Result<()> {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while queue.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in batch.drain(..) {
+            pipe.cmd("PUBLISH").arg(channel).arg(payload).ignore();
+        }
+        pipe.query_async::<()>(&mut publisher)
+            .await
+            .context("publishing to Redis")?;
+    }
+    Ok(())
 }
 
 fn channel(file: &str) -> String {
