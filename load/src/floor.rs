@@ -342,8 +342,10 @@ async fn serve_client(relay: Arc<Relay>, stream: TcpStream) -> anyhow::Result<()
             Err(refusal)
         }
     };
+    // Small buffers, as the gateway's: an idle connection should cost little.
     let config = WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
         .max_message_size(Some(64 << 20))
         .max_write_buffer_size(64 << 20);
     let ws = tokio_tungstenite::accept_hdr_async_with_config(stream, check_path, Some(config))
