@@ -37,6 +37,7 @@ use yrs::{
 };
 
 use crate::fleet::{Phase, Shared};
+use crate::framing::Inbound;
 use crate::stats::Stats;
 use crate::tracker::{FinalState, Slot};
 
@@ -256,7 +257,7 @@ impl Editor {
             WsMessage::Binary(bytes) => {
                 Stats::add(&shared.stats.frames_received, 1);
                 Stats::add(&shared.stats.bytes_received, bytes.len() as u64);
-                Ok(self.on_frame(shared, &bytes))
+                self.on_frame(shared, &bytes)
             }
             WsMessage::Text(text) => {
                 shared.stats.error(format!(
@@ -278,17 +279,34 @@ impl Editor {
         }
     }
 
-    fn on_frame(&mut self, shared: &Shared, frame: &[u8]) -> Vec<Vec<u8>> {
+    fn on_frame(&mut self, shared: &Shared, frame: &[u8]) -> Result<Vec<Vec<u8>>, End> {
         let now = Instant::now();
-        let message = match Message::decode(shared.framing.unwrap(frame)) {
+        let bytes = match shared.framing.unwrap(&self.plan.file_id, frame) {
+            Ok(Inbound::Message(bytes)) => bytes,
+            Ok(Inbound::Bookkeeping) => return Ok(Vec::new()),
+            Ok(Inbound::Closed(reason)) => {
+                return Err(End::Lost(format!("session closed by the server: {reason}")));
+            }
+            Err(e) => {
+                shared
+                    .stats
+                    .error(format!("{}: undecodable frame: {e}", self.plan.url));
+                return Ok(Vec::new());
+            }
+        };
+        let message = match Message::decode(&bytes) {
             Ok(m) => m,
             Err(e) => {
                 shared
                     .stats
                     .error(format!("{}: undecodable frame: {e}", self.plan.url));
-                return Vec::new();
+                return Ok(Vec::new());
             }
         };
+        Ok(self.on_message(shared, message, now))
+    }
+
+    fn on_message(&mut self, shared: &Shared, message: Message, now: Instant) -> Vec<Vec<u8>> {
         match message {
             Message::Sync(SyncMessage::SyncStep1(sv)) => {
                 let diff = self.doc.transact().encode_state_as_update_v1(&sv);

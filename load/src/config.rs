@@ -116,7 +116,8 @@ impl Target {
     }
 }
 
-fn is_loopback(host: &str) -> bool {
+/// True for `localhost` and loopback IP addresses (bracketed IPv6 too).
+pub(crate) fn is_loopback(host: &str) -> bool {
     if host.eq_ignore_ascii_case("localhost") {
         return true;
     }

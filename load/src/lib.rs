@@ -16,7 +16,7 @@
 //!   "monaco") behind one WebSocket. It syncs (step 1 / step 2), types and deletes at random
 //!   positions, optionally moves its cursor (awareness), and applies what it receives.
 //! - [`framing`] turns y-websocket messages into WebSocket frames and back; it is the one place
-//!   a second dialect (Hocuspocus: document name before each message) plugs in.
+//!   the dialects differ (Hocuspocus: document name before each message, auth first).
 //! - [`tracker`] measures end-to-end propagation: every edit an editor sends is recorded by
 //!   the yrs ids it inserts or deletes; every update an editor receives is matched against
 //!   those records, and the time since the send goes into a histogram once per receiver.
@@ -25,10 +25,15 @@
 //!   [`progress`] prints a status line to stderr while a scenario runs.
 //! - [`report`] gathers the figures into one serializable [`report::Report`], printed as a
 //!   table and optionally written as JSON.
+//!
+//! Besides the scenarios, [`floor`] is a server: the raw relay floor (`collab-load floor`),
+//! y-websocket frames relayed through Redis pub/sub with no CRDT work, the lower bound the
+//! gateways are compared with.
 
 pub mod client;
 pub mod config;
 pub mod fleet;
+pub mod floor;
 pub mod framing;
 pub mod procstat;
 pub mod progress;

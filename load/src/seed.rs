@@ -22,7 +22,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, Text, Transact, Update};
 
 use crate::client::{self, Ws};
-use crate::framing::Framing;
+use crate::framing::{Framing, Inbound};
 
 /// How often the seeder reports how far it got.
 const REPORT_EVERY: Duration = Duration::from_secs(2);
@@ -239,7 +239,16 @@ impl Conn {
             };
             match msg {
                 WsMessage::Binary(bytes) => {
-                    let message = Message::decode(self.framing.unwrap(&bytes))
+                    let inbound = self
+                        .framing
+                        .unwrap(&self.file_id, &bytes)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", self.url))?;
+                    let payload = match inbound {
+                        Inbound::Message(payload) => payload,
+                        Inbound::Bookkeeping => continue,
+                        Inbound::Closed(why) => bail!("{}: session closed: {why}", self.url),
+                    };
+                    let message = Message::decode(&payload)
                         .with_context(|| format!("{}: undecodable frame", self.url))?;
                     return Ok(message);
                 }

@@ -5,8 +5,10 @@
 //! connection is a minimal raw WebSocket client ([`idle_connection`]), not an editor: it
 //! sends the upgrade request, sync step 1 with an empty state vector, answers the gateway's
 //! step 1 with an empty step 2, counts itself synced at the gateway's step 2, and from then
-//! on only reads (and discards) into a small buffer until the run stops. It holds no yrs
-//! document and no WebSocket library state, so the harness costs little per connection.
+//! on only reads (and discards) into a small buffer until the run stops, answering pings
+//! ([`FrameSkipper`]). It holds no yrs document and no WebSocket library state, so the
+//! harness costs little per connection. The handshake and sync go through the run's
+//! framing, so `idle` runs against Hocuspocus too.
 //!
 //! Each `--pid`'s RSS is read before the first connect and again after every connection
 //! settled and `--settle` seconds passed. With as many pids as targets, pid `k` is taken to
@@ -28,6 +30,7 @@ use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::config::CommonArgs;
 use crate::fleet::{Fleet, Phase, Shared};
+use crate::framing::Inbound;
 use crate::procstat::Watch;
 use crate::progress;
 use crate::report::{Report, RunInfo};
@@ -157,7 +160,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let shared = shared.clone();
         let per_target = per_target.clone();
         tasks.push(tokio::spawn(async move {
-            idle_connection(&shared, &url, &per_target[target]).await;
+            idle_connection(&shared, &url, &file_id, &per_target[target]).await;
         }));
     }
     // Wait until every connection synced or failed.
@@ -257,12 +260,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
 /// One idle connection: handshake, sync, then silence until the run stops. Counts itself in
 /// `shared.stats` (connected, synced, connect failures, disconnects) and in `synced_here`.
-async fn idle_connection(shared: &Shared, url: &str, synced_here: &AtomicU64) {
+async fn idle_connection(shared: &Shared, url: &str, file_id: &str, synced_here: &AtomicU64) {
     let mut phase = shared.phase.clone();
     let stream = {
         let _permit = shared.connect_limit.acquire().await;
         let started = Instant::now();
-        match tokio::time::timeout(SYNC_TIMEOUT, open_and_sync(shared, url)).await {
+        match tokio::time::timeout(SYNC_TIMEOUT, open_and_sync(shared, url, file_id)).await {
             Ok(Ok(s)) => {
                 shared.stats.sync_time(started.elapsed());
                 s
@@ -277,14 +280,25 @@ async fn idle_connection(shared: &Shared, url: &str, synced_here: &AtomicU64) {
     };
     Stats::add(&shared.stats.synced, 1);
     Stats::add(synced_here, 1);
-    let mut stream = stream;
+    let (mut stream, leftover) = stream;
+    let mut frames = FrameSkipper::default();
+    let mut pings = Vec::new();
+    frames.feed(&leftover, &mut pings);
     let mut buf = [0u8; 64];
     loop {
+        for ping in pings.drain(..) {
+            if let Err(e) = send_control(&mut stream, 0xA, &ping).await {
+                return shared
+                    .stats
+                    .disconnect(format!("{url}: answering a ping: {e:#}"));
+            }
+        }
         tokio::select! {
             r = stream.read(&mut buf) => match r {
                 Ok(0) => return shared.stats.disconnect(format!("{url}: closed by the gateway")),
                 Ok(k) => {
                     Stats::add(&shared.stats.bytes_received, k as u64);
+                    frames.feed(&buf[..k], &mut pings);
                 }
                 Err(e) => return shared.stats.disconnect(format!("{url}: {e}")),
             },
@@ -297,8 +311,14 @@ async fn idle_connection(shared: &Shared, url: &str, synced_here: &AtomicU64) {
     }
 }
 
-/// Connects, upgrades to WebSocket and completes the y-websocket sync with an empty doc.
-async fn open_and_sync(shared: &Shared, url: &str) -> anyhow::Result<TcpStream> {
+/// Connects, upgrades to WebSocket and completes the y-websocket sync of `file_id` with an
+/// empty doc (in the run's framing: Hocuspocus authenticates first). Returns the stream and
+/// the bytes already read past the gateway's step 2.
+async fn open_and_sync(
+    shared: &Shared,
+    url: &str,
+    file_id: &str,
+) -> anyhow::Result<(TcpStream, Vec<u8>)> {
     let uri: Uri = url.parse().context("bad url")?;
     let host = uri.host().context("no host")?;
     let port = uri.port_u16().unwrap_or(80);
@@ -337,8 +357,12 @@ async fn open_and_sync(shared: &Shared, url: &str) -> anyhow::Result<TcpStream> 
     shared.stats.connect_time(connect_started.elapsed());
     Stats::add(&shared.stats.connected, 1);
 
+    let framing = shared.framing;
+    for frame in framing.hello(file_id) {
+        send_frame(shared, &mut s, &frame).await?;
+    }
     // Sync step 1 with an empty state vector: [sync, step1, len 1, 0 clients].
-    send_frame(shared, &mut s, &[0, 0, 1, 0]).await?;
+    send_frame(shared, &mut s, &framing.wrap(file_id, vec![0, 0, 1, 0])).await?;
     loop {
         let (opcode, payload) = read_frame(&mut s, &mut buf).await?;
         Stats::add(&shared.stats.frames_received, 1);
@@ -346,14 +370,73 @@ async fn open_and_sync(shared: &Shared, url: &str) -> anyhow::Result<TcpStream> 
         match opcode {
             0x8 => bail!("closed by the gateway during sync"),
             0x9 => send_control(&mut s, 0xA, &payload).await?,
-            0x2 => match payload.as_slice() {
-                // Step 1: answer with step 2 carrying an empty update (0 structs, 0 deletes).
-                [0, 0, ..] => send_frame(shared, &mut s, &[0, 1, 2, 0, 0]).await?,
-                [0, 1, ..] => return Ok(s),
-                [2, ..] => bail!("gateway error message during sync"),
-                _ => {}
+            0x2 => match framing.unwrap(file_id, &payload) {
+                Ok(Inbound::Message(message)) => match message.as_ref() {
+                    // Step 1: answer with step 2 carrying an empty update (0 structs, 0
+                    // deletes).
+                    [0, 0, ..] => {
+                        let step2 = framing.wrap(file_id, vec![0, 1, 2, 0, 0]);
+                        send_frame(shared, &mut s, &step2).await?;
+                    }
+                    [0, 1, ..] => return Ok((s, buf)),
+                    [2, ..] => bail!("gateway error message during sync"),
+                    _ => {}
+                },
+                Ok(Inbound::Bookkeeping) => {}
+                Ok(Inbound::Closed(reason)) => bail!("session closed during sync: {reason}"),
+                Err(e) => bail!("undecodable frame during sync: {e}"),
             },
             _ => {}
+        }
+    }
+}
+
+/// Follows the server's frames after sync without keeping them: skips every payload but a
+/// ping's, whose payload it hands back to be answered. Servers that ping (Hocuspocus, the
+/// reference y-websocket server) end sessions that do not answer within 30 to 60 s.
+#[derive(Default)]
+struct FrameSkipper {
+    /// Header bytes of the next frame (at most 14: 2, 8 of length, 4 of mask).
+    header: [u8; 14],
+    have: usize,
+    /// Payload bytes of the current frame still to come.
+    left: usize,
+    in_payload: bool,
+    /// The payload of the ping being read.
+    ping: Option<Vec<u8>>,
+}
+
+impl FrameSkipper {
+    /// Consumes `data`; pushes the payload of every ping completed in it onto `pings`.
+    fn feed(&mut self, mut data: &[u8], pings: &mut Vec<Vec<u8>>) {
+        while !data.is_empty() {
+            if self.in_payload {
+                let n = self.left.min(data.len());
+                if let Some(ping) = &mut self.ping {
+                    ping.extend_from_slice(&data[..n]);
+                }
+                self.left -= n;
+                data = &data[n..];
+            } else {
+                self.header[self.have] = data[0];
+                self.have += 1;
+                data = &data[1..];
+                match parse_header(&self.header[..self.have]) {
+                    Some((opcode, start, len)) if self.have >= start => {
+                        self.have = 0;
+                        self.in_payload = true;
+                        self.left = len;
+                        // Control frames carry at most 125 bytes; never buffer more.
+                        self.ping = (opcode == 0x9 && len < 126).then(|| Vec::with_capacity(len));
+                    }
+                    _ if self.have == self.header.len() => self.have = 0,
+                    _ => {}
+                }
+            }
+            if self.in_payload && self.left == 0 {
+                self.in_payload = false;
+                pings.extend(self.ping.take());
+            }
         }
     }
 }
@@ -435,6 +518,23 @@ mod tests {
         assert_eq!(parse_header(&[0x82, 126, 1, 0]), Some((2, 4, 256)));
         assert_eq!(parse_header(&[0x82]), None);
         assert_eq!(parse_header(&[0x82, 126, 1]), None);
+    }
+
+    #[test]
+    fn answers_pings_and_skips_the_rest() {
+        let mut frames = FrameSkipper::default();
+        let mut pings = Vec::new();
+        // A binary frame of 300 bytes, a ping "hi" and an empty ping, cut at every byte.
+        let mut stream = vec![0x82, 126, 1, 44];
+        stream.extend([7u8; 300]);
+        stream.extend([0x89, 2, b'h', b'i', 0x89, 0]);
+        for byte in &stream {
+            frames.feed(std::slice::from_ref(byte), &mut pings);
+        }
+        assert_eq!(pings, vec![b"hi".to_vec(), Vec::new()]);
+        pings.clear();
+        frames.feed(&stream, &mut pings);
+        assert_eq!(pings.len(), 2);
     }
 
     #[test]

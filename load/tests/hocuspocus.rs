@@ -1,0 +1,118 @@
+//! The Hocuspocus peer through the `hocuspocus` framing: two `server.mjs` instances (with
+//! the Redis extension) on one test-started redis-server relay a tiny edit-storm and a
+//! fan-out in full, and the editors end with the same text.
+//!
+//! Needs `node` and the peer's dependencies (`load/peers/install`, i.e. `npm ci` in
+//! `load/peers/hocuspocus/`); without them the test says so on stderr and passes.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use collab_tests::RedisServer;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use support::{assert_clean, run_scenario, strings};
+
+/// How long a peer may take to print its listening line.
+const START_DEADLINE: Duration = Duration::from_secs(30);
+
+fn peer_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers/hocuspocus")
+}
+
+/// Starts one peer; returns it (killed on drop) and its `ws://127.0.0.1:PORT` target.
+async fn start_peer(redis: &RedisServer) -> (Child, String) {
+    let mut child = Command::new("node")
+        .arg("server.mjs")
+        .args(["--port", "0", "--redis-port", &redis.port().to_string()])
+        .current_dir(peer_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawning node server.mjs");
+    let stdout = child.stdout.take().expect("peer stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(START_DEADLINE, lines.next_line())
+        .await
+        .expect("the peer did not print its listening line in time")
+        .expect("reading the peer's stdout")
+        .expect("the peer exited before listening");
+    let addr = line
+        .strip_prefix("hocuspocus listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line from the peer: {line:?}"));
+    let target = format!("ws://{addr}");
+    // Keep draining stdout so the peer never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, target)
+}
+
+fn installed() -> bool {
+    let node = std::process::Command::new("node")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    node && peer_dir()
+        .join("node_modules/@hocuspocus/server/package.json")
+        .is_file()
+}
+
+fn with_targets(mut args: Vec<String>, targets: &[String]) -> Vec<String> {
+    args.extend(["--framing".to_owned(), "hocuspocus".to_owned()]);
+    for t in targets {
+        args.push("--target".into());
+        args.push(t.clone());
+    }
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hocuspocus_instances_deliver_every_edit() {
+    if !installed() {
+        eprintln!(
+            "skipped: node or the Hocuspocus peer's node_modules is missing \
+             (run load/peers/install)"
+        );
+        return;
+    }
+    let redis = RedisServer::start().await.expect("starting redis-server");
+    let (_a, a) = start_peer(&redis).await;
+    let (_b, b) = start_peer(&redis).await;
+    let targets = [a, b];
+
+    let storm = strings([
+        "edit-storm",
+        "--editors",
+        "6",
+        "--files",
+        "2",
+        "--edits-per-editor",
+        "10",
+        "--rate",
+        "50",
+    ]);
+    let report = run_scenario(&with_targets(storm, &targets)).await;
+    assert_clean(&report);
+    assert_eq!(report.framing, "hocuspocus");
+    assert_eq!(report.expected_deliveries, 120);
+    assert!(report.propagation_cross_target_ms.count > 0);
+
+    let fan_out = strings([
+        "fan-out",
+        "--observers",
+        "6",
+        "--edits",
+        "10",
+        "--rate",
+        "50",
+    ]);
+    let report = run_scenario(&with_targets(fan_out, &targets)).await;
+    assert_clean(&report);
+    assert_eq!(report.expected_deliveries, 60);
+}
