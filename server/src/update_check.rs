@@ -31,6 +31,10 @@ const MAX_CLIENT_ID: u64 = (1 << 53) - 1;
 /// Highest content kind of the v1 encoding (Move, a yrs extension).
 const MAX_CONTENT_REF: u8 = 11;
 
+/// Content kinds that begin with a count of values (JSON strings, `Any` values).
+const CONTENT_JSON: u8 = 2;
+const CONTENT_ANY: u8 = 8;
+
 /// Why an update breaks the rules.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -43,25 +47,25 @@ fn malformed(why: impl Into<String>) -> Malformed {
 /// Checks `update` (v1) against the rules in the module docs.
 pub fn check(update: &[u8]) -> Result<(), Malformed> {
     let mut walk = Walk {
-        decoder: DecoderV1::new(Cursor::new(update)),
+        cursor: Cursor::new(update),
         total: update.len(),
     };
     walk.blocks()?;
     walk.delete_set()?;
-    if walk.decoder.read_u8().is_ok() {
+    if walk.cursor.read_u8().is_ok() {
         return Err(malformed("bytes follow the delete set"));
     }
     Ok(())
 }
 
 struct Walk<'a> {
-    decoder: DecoderV1<'a>,
+    cursor: Cursor<'a>,
     total: usize,
 }
 
 impl Walk<'_> {
     fn var(&mut self, what: &str) -> Result<u64, Malformed> {
-        self.decoder
+        self.cursor
             .read_var::<u64>()
             .map_err(|e| malformed(format!("{what}: {e}")))
     }
@@ -130,8 +134,8 @@ impl Walk<'_> {
     /// Reads one block at `client`#`clock`; returns its length.
     fn block(&mut self, client: u64, clock: u64) -> Result<u64, Malformed> {
         let info = self
-            .decoder
-            .read_info()
+            .cursor
+            .read_u8()
             .map_err(|e| malformed(format!("block info: {e}")))?;
         match info {
             BLOCK_GC_REF_NUMBER | BLOCK_SKIP_REF_NUMBER => {
@@ -166,13 +170,37 @@ impl Walk<'_> {
                 self.string("parent key")?;
             }
         }
-        let content = ItemContent::decode(&mut self.decoder, info)
+        Ok(u64::from(self.content(info)?.len_utf16()))
+    }
+
+    /// Decodes an item's content with yrs's decoder, after checking that a leading count
+    /// fits in the bytes left (yrs reserves memory for it before reading).
+    fn content(&mut self, info: u8) -> Result<ItemContent, Malformed> {
+        let rest = &self.cursor.buf[self.cursor.next..];
+        if matches!(info & 0b1111, CONTENT_JSON | CONTENT_ANY) {
+            let count: u64 = Cursor::new(rest)
+                .read_var()
+                .map_err(|e| malformed(format!("content count: {e}")))?;
+            if count > rest.len() as u64 {
+                return Err(malformed(format!(
+                    "content claims {count} values in {} bytes",
+                    rest.len()
+                )));
+            }
+        }
+        let mut decoder = DecoderV1::new(Cursor::new(rest));
+        let content = ItemContent::decode(&mut decoder, info)
             .map_err(|e| malformed(format!("content: {e}")))?;
-        Ok(u64::from(content.len_utf16()))
+        let left = decoder
+            .read_to_end()
+            .map_err(|e| malformed(format!("content: {e}")))?
+            .len();
+        self.cursor.next += rest.len() - left;
+        Ok(content)
     }
 
     fn string(&mut self, what: &str) -> Result<(), Malformed> {
-        self.decoder
+        self.cursor
             .read_string()
             .map(drop)
             .map_err(|e| malformed(format!("{what}: {e}")))
@@ -261,6 +289,17 @@ mod tests {
         let update = [0x01, 0x01, 0x0b, 0x00, 0x84, 0x0b, 0x05, 0x01, 0x61, 0x00];
         let err = check(&update).expect_err("refused");
         assert!(err.to_string().contains("left origin"), "{err}");
+    }
+
+    #[test]
+    fn a_content_count_past_its_bytes_is_refused() {
+        // Client 11, one JSON item under root "t" claiming 2^35 strings in 2 bytes.
+        let update = [
+            0x01, 0x01, 0x0b, 0x00, 0x02, 0x01, 0x01, 0x74, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
+            0x00, 0x00,
+        ];
+        let err = check(&update).expect_err("refused");
+        assert!(err.to_string().contains("claims"), "{err}");
     }
 
     #[test]
