@@ -125,10 +125,12 @@ fn on_client(
             );
         }
         Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
-            match replica.apply(&update) {
+            match replica.apply_from_client(&update) {
                 Ok(None) => {}
                 Ok(Some(changes)) => relay_update(peer, &changes),
                 Err(ApplyError::Panicked) => panic!("yrs panicked applying an update"),
+                // The room ignores it; the client stays.
+                Err(ApplyError::Early(_)) => {}
                 // The room closes the sender (1007 invalid-update).
                 Err(_) => leave(presence, conn),
             }

@@ -99,6 +99,7 @@ const REJECTION_REASONS: &[&str] = &[
     "invalid-update",
     "document-too-big",
     "store-unavailable",
+    "early-update",
     "too-many-handshakes",
     "handshake-timeout",
     "request-too-large",

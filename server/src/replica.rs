@@ -18,6 +18,11 @@ pub enum ApplyError {
     Apply(String),
     #[error("applying the update panicked; the replica must be rebuilt")]
     Panicked,
+    /// A client's update that builds on edits this replica lacks: nothing was applied.
+    /// A y-websocket client sends such an update only while it resyncs, and its sync
+    /// step 2, which follows, carries the update's content too.
+    #[error("the update builds on edits the document lacks: {0}")]
+    Early(String),
 }
 
 /// Updates up to this size are relayed unchanged.
@@ -47,11 +52,28 @@ impl Replica {
         }
     }
 
-    /// Applies a v1 update. Returns the update to relay to others: `None` when it changed
+    /// Applies a client's v1 update, only when this replica holds everything it builds on
+    /// (else [`ApplyError::Early`]; yrs would park it, and merging parked updates has
+    /// crashed yrs). Returns what [`Replica::apply`] returns.
+    pub fn apply_from_client(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+        let shape =
+            crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        if let Some(missing) = shape.missing_from(&self.state_vector()) {
+            return Err(ApplyError::Early(missing));
+        }
+        self.apply_checked(update)
+    }
+
+    /// Applies a v1 update from the log or another gateway (in log order, so its
+    /// predecessors are in). Returns the update to relay to others: `None` when it changed
     /// nothing (already known); the update itself when it is small or part of it waits for
     /// missing predecessors (so that part is not lost to others); else the changes it made.
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        self.apply_checked(update)
+    }
+
+    fn apply_checked(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
         let decoded = catch_unwind(|| Update::decode_v1(update))
@@ -146,8 +168,8 @@ mod tests {
         assert_eq!(replica.text(), "");
     }
 
-    #[test]
-    fn keeps_out_of_order_updates_for_later() {
+    /// Two consecutive edits of one doc, "ab" then "cd" after it.
+    fn two_edits() -> (Vec<u8>, Vec<u8>) {
         let doc = Doc::new();
         let t = doc.get_or_insert_text("monaco");
         let first = {
@@ -160,6 +182,12 @@ mod tests {
             t.insert(&mut txn, 2, "cd");
             txn.encode_update_v1()
         };
+        (first, second)
+    }
+
+    #[test]
+    fn log_updates_out_of_order_wait_for_their_predecessors() {
+        let (first, second) = two_edits();
         let replica = Replica::new("monaco");
         assert_eq!(
             replica.apply(&second).expect("pending").as_deref(),
@@ -167,5 +195,61 @@ mod tests {
         );
         assert!(replica.apply(&first).expect("applies").is_some());
         assert_eq!(replica.text(), "abcd");
+    }
+
+    #[test]
+    fn a_client_update_before_its_predecessors_is_refused_untouched() {
+        let (first, second) = two_edits();
+        let replica = Replica::new("monaco");
+        assert!(matches!(
+            replica.apply_from_client(&second),
+            Err(ApplyError::Early(_))
+        ));
+        assert_eq!(replica.text(), "");
+        assert_eq!(replica.state_vector(), StateVector::default());
+        assert!(
+            replica
+                .apply_from_client(&first)
+                .expect("applies")
+                .is_some()
+        );
+        assert!(
+            replica
+                .apply_from_client(&second)
+                .expect("applies")
+                .is_some()
+        );
+        assert_eq!(replica.text(), "abcd");
+    }
+
+    #[test]
+    fn a_client_update_referring_to_unknown_edits_of_others_is_refused() {
+        let theirs = Doc::with_client_id(1);
+        let ours = Doc::with_client_id(2);
+        let (t1, t2) = (
+            theirs.get_or_insert_text("monaco"),
+            ours.get_or_insert_text("monaco"),
+        );
+        let base = {
+            let mut txn = theirs.transact_mut();
+            t1.insert(&mut txn, 0, "base");
+            txn.encode_update_v1()
+        };
+        ours.transact_mut()
+            .apply_update(Update::decode_v1(&base).expect("decodes"))
+            .expect("applies");
+        let edit = {
+            let mut txn = ours.transact_mut();
+            t2.insert(&mut txn, 2, "XY");
+            txn.encode_update_v1()
+        };
+        let replica = Replica::new("monaco");
+        assert!(matches!(
+            replica.apply_from_client(&edit),
+            Err(ApplyError::Early(_))
+        ));
+        replica.apply(&base).expect("the base arrives from the log");
+        assert!(replica.apply_from_client(&edit).expect("applies").is_some());
+        assert_eq!(replica.text(), "baXYse");
     }
 }

@@ -112,6 +112,15 @@ pub struct Room {
     last_answer: Option<Answer>,
 }
 
+/// Where an update to apply comes from.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A local client: applied only once its predecessors are in.
+    Client,
+    /// The log or another gateway, in log order.
+    Log,
+}
+
 /// A sync step 2 frame and what it answered.
 struct Answer {
     asked: yrs::StateVector,
@@ -344,12 +353,17 @@ impl Room {
             );
             return;
         }
-        match self.timed_apply(update) {
+        match self.timed_apply(update, Origin::Client) {
             Ok(None) => {}
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
                 self.broadcast(Bytes::from(encode_update(&changes)), Some(conn));
                 self.store_later(changes, conn);
+            }
+            Err(ApplyError::Early(missing)) => {
+                // Not a fault: a resyncing client's step 2 brings this content again.
+                crate::metrics::rejected("early-update");
+                tracing::debug!(conn, %missing, "ignored an update that came before its predecessors");
             }
             Err(error) => {
                 tracing::info!(conn, %error, "rejected an update");
@@ -392,7 +406,7 @@ impl Room {
 
     /// Applies an update from the log or channel and relays what it changed.
     fn apply_remote(&mut self, update: &[u8]) {
-        match self.timed_apply(update) {
+        match self.timed_apply(update, Origin::Log) {
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
                 self.broadcast(Bytes::from(encode_update(&changes)), None);
@@ -404,14 +418,18 @@ impl Room {
 
     /// Applies an update to the replica. A large one may take long: the worker thread is
     /// handed over first, so the gateway's other tasks move to other threads meanwhile.
-    fn timed_apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+    fn timed_apply(&self, update: &[u8], origin: Origin) -> Result<Option<Vec<u8>>, ApplyError> {
         let started = Instant::now();
         let multi_thread = tokio::runtime::Handle::try_current()
             .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let apply = || match origin {
+            Origin::Client => self.replica.apply_from_client(update),
+            Origin::Log => self.replica.apply(update),
+        };
         let result = if update.len() >= HEAVY_UPDATE_BYTES && multi_thread {
-            tokio::task::block_in_place(|| self.replica.apply(update))
+            tokio::task::block_in_place(apply)
         } else {
-            self.replica.apply(update)
+            apply()
         };
         let took = started.elapsed();
         crate::metrics::update_applied(took);

@@ -14,9 +14,13 @@
 //! - content is a known kind and decodes; no bytes follow the delete set.
 //!
 //! The walk uses yrs's own decoder for each piece; it reads the update once more than
-//! yrs will, which is small next to applying it.
+//! yrs will, which is small next to applying it. It also notes what the update builds on,
+//! so that [`Shape::missing_from`] can tell whether a replica holds all of it: yrs parks
+//! an update with missing predecessors and merges it later, and fuzzing found that merge
+//! freeing an item it still uses (a use-after-free inside yrs). Client updates are only
+//! applied once their predecessors are in.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use yrs::block::{
     BLOCK_GC_REF_NUMBER, BLOCK_SKIP_REF_NUMBER, HAS_ORIGIN, HAS_PARENT_SUB, HAS_RIGHT_ORIGIN,
@@ -24,6 +28,7 @@ use yrs::block::{
 };
 use yrs::encoding::read::{Cursor, Read};
 use yrs::updates::decoder::{Decoder, DecoderV1};
+use yrs::{ClientID, StateVector};
 
 /// Largest client id a JavaScript peer can hold exactly.
 const MAX_CLIENT_ID: u64 = (1 << 53) - 1;
@@ -44,23 +49,74 @@ fn malformed(why: impl Into<String>) -> Malformed {
     Malformed(why.into())
 }
 
-/// Checks `update` (v1) against the rules in the module docs.
-pub fn check(update: &[u8]) -> Result<(), Malformed> {
+/// What an update holds and builds on, by yrs ids.
+#[derive(Debug, Default)]
+pub struct Shape {
+    /// Clock ranges `[first, end)` of each client's blocks.
+    ranges: HashMap<u64, (u64, u64)>,
+    /// Ids the items refer to (origins and parents) in other clients' blocks.
+    refs: Vec<(u64, u64)>,
+    /// Deleted clock ranges `[start, end)`, by client.
+    deletes: Vec<(u64, u64, u64)>,
+}
+
+impl Shape {
+    /// Why a replica at `sv` cannot apply the update completely (it lacks a predecessor of
+    /// some block, reference or deletion), or `None` when it can.
+    pub fn missing_from(&self, sv: &StateVector) -> Option<String> {
+        let known = |client: u64| sv.get(&ClientID::new(client)) as u64;
+        let held = |client: u64, clock: u64| {
+            clock < known(client)
+                || self
+                    .ranges
+                    .get(&client)
+                    .is_some_and(|(first, end)| *first <= clock && clock < *end)
+        };
+        for (client, (first, _)) in &self.ranges {
+            if *first > known(*client) {
+                return Some(format!(
+                    "client {client}'s blocks start at {first}, the document holds {}",
+                    known(*client)
+                ));
+            }
+        }
+        if let Some((client, clock)) = self.refs.iter().find(|(c, k)| !held(*c, *k)) {
+            return Some(format!(
+                "refers to {client}#{clock}, which the document lacks"
+            ));
+        }
+        if let Some((client, _, end)) = self
+            .deletes
+            .iter()
+            .find(|(c, start, end)| end > start && !held(*c, end - 1))
+        {
+            return Some(format!(
+                "deletes up to {client}#{end}, which the document lacks"
+            ));
+        }
+        None
+    }
+}
+
+/// Checks `update` (v1) against the rules in the module docs; returns its shape.
+pub fn check(update: &[u8]) -> Result<Shape, Malformed> {
     let mut walk = Walk {
         cursor: Cursor::new(update),
         total: update.len(),
+        shape: Shape::default(),
     };
     walk.blocks()?;
     walk.delete_set()?;
     if walk.cursor.read_u8().is_ok() {
         return Err(malformed("bytes follow the delete set"));
     }
-    Ok(())
+    Ok(walk.shape)
 }
 
 struct Walk<'a> {
     cursor: Cursor<'a>,
     total: usize,
+    shape: Shape,
 }
 
 impl Walk<'_> {
@@ -107,6 +163,9 @@ impl Walk<'_> {
                 "{what} {client}#{at} is not before the item {author}#{clock}"
             )));
         }
+        if client != author {
+            self.shape.refs.push((client, at));
+        }
         Ok(())
     }
 
@@ -120,13 +179,15 @@ impl Walk<'_> {
             if !clients.insert(client) {
                 return Err(malformed(format!("client {client} appears twice")));
             }
-            let mut clock = self.clock("first clock")?;
+            let first = self.clock("first clock")?;
+            let mut clock = first;
             for _ in 0..blocks {
                 clock += self.block(client, clock)?;
                 if clock > u64::from(u32::MAX) {
                     return Err(malformed(format!("client {client}'s clock passes 2^32")));
                 }
             }
+            self.shape.ranges.insert(client, (first, clock));
         }
         Ok(())
     }
@@ -209,7 +270,7 @@ impl Walk<'_> {
     fn delete_set(&mut self) -> Result<(), Malformed> {
         let clients = self.count("delete set clients", 2)?;
         for _ in 0..clients {
-            self.client("deleting client")?;
+            let client = self.client("deleting client")?;
             let ranges = self.count("deleted ranges", 2)?;
             for _ in 0..ranges {
                 let clock = self.clock("deleted clock")?;
@@ -217,6 +278,7 @@ impl Walk<'_> {
                 if clock.saturating_add(len) > u64::from(u32::MAX) {
                     return Err(malformed("a deleted range passes 2^32"));
                 }
+                self.shape.deletes.push((client, clock, clock + len));
             }
         }
         Ok(())
