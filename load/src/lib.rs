@@ -32,4 +32,5 @@ pub mod progress;
 pub mod report;
 pub mod scenario;
 pub mod stats;
+pub mod timeline;
 pub mod tracker;

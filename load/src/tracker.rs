@@ -46,6 +46,17 @@ struct Latencies {
     same_target: Histogram<u64>,
     cross_target: Histogram<u64>,
     cursor: Histogram<u64>,
+    /// Edit deliveries since the timeline last took them (per-second percentiles).
+    interval: Histogram<u64>,
+}
+
+/// Running totals of a run, for the status line and the timeline.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Totals {
+    pub edits: u64,
+    pub delivered: u64,
+    pub cursor_updates: u64,
+    pub cursor_delivered: u64,
 }
 
 /// One completed delivery, recorded after the file lock is released.
@@ -93,6 +104,7 @@ impl Tracker {
                 same_target: new_histogram(),
                 cross_target: new_histogram(),
                 cursor: new_histogram(),
+                interval: new_histogram(),
             }),
         }
     }
@@ -114,6 +126,7 @@ impl Tracker {
             match s.kind {
                 Kind::Edit => {
                     l.edit.saturating_record(s.us);
+                    l.interval.saturating_record(s.us);
                     if s.same_target {
                         l.same_target.saturating_record(s.us);
                     } else {
@@ -314,6 +327,28 @@ impl Tracker {
             delivered += f.delivered;
         }
         (edits, delivered)
+    }
+
+    /// Running totals over all files.
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for file in 0..self.files.len() {
+            let f = self.file(file);
+            t.edits += f.edits;
+            t.delivered += f.delivered;
+            t.cursor_updates += f.cursor_updates;
+            t.cursor_delivered += f.cursor_delivered;
+        }
+        t
+    }
+
+    /// The edit deliveries recorded since the last call, as a histogram (microseconds);
+    /// starts a new interval.
+    pub fn take_interval(&self) -> Histogram<u64> {
+        let mut l = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+        let h = l.interval.clone();
+        l.interval.reset();
+        h
     }
 
     /// Totals and merged histograms over all files.

@@ -1,0 +1,270 @@
+//! Hand-written SVG line charts: the few lines the HTML report needs, no script, no fonts
+//! beyond the viewer's default, so a page opens anywhere and can be attached to an issue.
+//!
+//! A [`Chart`] has named series of `(x, y)` points, drawn over axes with round tick values
+//! (or given tick labels, as the latency chart's percentile scale needs) and a legend. All
+//! text goes through [`escape`].
+
+use std::fmt::Write as _;
+
+const WIDTH: f64 = 640.0;
+const HEIGHT: f64 = 300.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 28.0;
+const BOTTOM: f64 = 64.0;
+
+/// Line colours, one per series in order (readable on white, distinct in grey too).
+const PALETTE: [&str; 8] = [
+    "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+];
+
+/// One line of a chart.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart.
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub series: Vec<Series>,
+    /// Tick positions and labels of the x axis; round values are chosen when empty.
+    pub x_ticks: Vec<(f64, String)>,
+}
+
+impl Chart {
+    /// The chart as an `<svg>` element.
+    pub fn render(&self) -> String {
+        let points = self.series.iter().flat_map(|s| s.points.iter()).copied();
+        let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+        for (x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            y1 = y1.max(y);
+        }
+        for (x, _) in &self.x_ticks {
+            x0 = x0.min(*x);
+            x1 = x1.max(*x);
+        }
+        if !x0.is_finite() {
+            (x0, x1) = (0.0, 1.0);
+        }
+        if x1 <= x0 {
+            x1 = x0 + 1.0;
+        }
+        let y_ticks = nice_ticks(0.0, if y1 > 0.0 { y1 } else { 1.0 });
+        let y1 = y_ticks.last().copied().unwrap_or(1.0);
+        let x_ticks: Vec<(f64, String)> = if self.x_ticks.is_empty() {
+            nice_ticks(x0, x1)
+                .into_iter()
+                .filter(|t| *t >= x0 - 1e-9 && *t <= x1 + 1e-9)
+                .map(|t| (t, format_number(t)))
+                .collect()
+        } else {
+            self.x_ticks.clone()
+        };
+        let plot_w = WIDTH - LEFT - RIGHT;
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * plot_w;
+        let py = |y: f64| TOP + plot_h - y / y1 * plot_h;
+
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{}">"#,
+            escape(&self.title)
+        );
+        let _ = write!(
+            s,
+            r#"<text x="{}" y="18" text-anchor="middle" font-size="14" font-weight="bold">{}</text>"#,
+            WIDTH / 2.0,
+            escape(&self.title)
+        );
+        for t in &y_ticks {
+            let y = py(*t);
+            let _ = write!(
+                s,
+                r##"<line x1="{LEFT}" y1="{y:.1}" x2="{:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"##,
+                WIDTH - RIGHT,
+                LEFT - 4.0,
+                y + 4.0,
+                escape(&format_number(*t))
+            );
+        }
+        for (t, label) in &x_ticks {
+            let x = px(*t);
+            let _ = write!(
+                s,
+                r##"<line x1="{x:.1}" y1="{TOP}" x2="{x:.1}" y2="{:.1}" stroke="#eee"/><text x="{x:.1}" y="{:.1}" text-anchor="middle" font-size="11">{}</text>"##,
+                TOP + plot_h,
+                TOP + plot_h + 14.0,
+                escape(label)
+            );
+        }
+        let _ = write!(
+            s,
+            r##"<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#999"/>"##
+        );
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="12">{}</text>"#,
+            LEFT + plot_w / 2.0,
+            TOP + plot_h + 30.0,
+            escape(&self.x_label)
+        );
+        let _ = write!(
+            s,
+            r#"<text transform="translate(14 {:.1}) rotate(-90)" text-anchor="middle" font-size="12">{}</text>"#,
+            TOP + plot_h / 2.0,
+            escape(&self.y_label)
+        );
+        let mut legend_x = LEFT;
+        for (k, series) in self.series.iter().enumerate() {
+            let colour = PALETTE[k % PALETTE.len()];
+            let path: Vec<String> = series
+                .points
+                .iter()
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+                .collect();
+            if path.len() == 1 {
+                let _ = write!(
+                    s,
+                    r#"<circle cx="{}" cy="{}" r="3" fill="{colour}"/>"#,
+                    path[0].split(',').next().unwrap_or("0"),
+                    path[0].split(',').nth(1).unwrap_or("0"),
+                );
+            } else if !path.is_empty() {
+                let _ = write!(
+                    s,
+                    r#"<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{}"/>"#,
+                    path.join(" ")
+                );
+            }
+            let ly = HEIGHT - 12.0;
+            let _ = write!(
+                s,
+                r#"<rect x="{legend_x:.1}" y="{:.1}" width="12" height="4" fill="{colour}"/><text x="{:.1}" y="{ly:.1}" font-size="11">{}</text>"#,
+                ly - 5.0,
+                legend_x + 16.0,
+                escape(&series.name)
+            );
+            legend_x += 24.0 + 6.5 * series.name.chars().count() as f64;
+        }
+        s.push_str("</svg>");
+        s
+    }
+}
+
+/// Escapes text for HTML and SVG content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Round tick values covering `lo..=hi` (about five of them, steps of 1, 2 or 5 x 10^k).
+pub fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    if !(lo.is_finite() && hi.is_finite()) || hi <= lo {
+        return vec![lo.min(0.0), lo.max(1.0)];
+    }
+    let raw = (hi - lo) / 5.0;
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * magnitude);
+    let first = (lo / step).floor() * step;
+    let mut ticks = Vec::new();
+    let mut k = 0.0;
+    loop {
+        let t = first + k * step;
+        ticks.push(t);
+        if t >= hi - step * 1e-9 || ticks.len() > 50 {
+            break;
+        }
+        k += 1.0;
+    }
+    ticks
+}
+
+/// A tick label: no trailing zeros, thousands as "k".
+fn format_number(v: f64) -> String {
+    let a = v.abs();
+    if a >= 10_000.0 {
+        format!("{}k", trim(v / 1000.0))
+    } else {
+        trim(v)
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".to_owned() } else { s.to_owned() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape(r#"<a href="x">&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn ticks_are_round_and_cover_the_range() {
+        assert_eq!(nice_ticks(0.0, 9.3), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
+        let labels: Vec<String> = nice_ticks(0.0, 1.0).into_iter().map(format_number).collect();
+        assert_eq!(labels, ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
+        let t = nice_ticks(0.0, 1234.0);
+        assert!(t.first() == Some(&0.0) && *t.last().unwrap_or(&0.0) >= 1234.0);
+        assert_eq!(format_number(12_000.0), "12k");
+        assert_eq!(format_number(0.25), "0.25");
+    }
+
+    #[test]
+    fn renders_series_and_escaped_names() {
+        let chart = Chart {
+            title: "a < b".to_owned(),
+            x_label: "s".to_owned(),
+            y_label: "ms".to_owned(),
+            series: vec![
+                Series {
+                    name: "x&y".to_owned(),
+                    points: vec![(0.0, 1.0), (1.0, 2.0), (2.0, f64::NAN)],
+                },
+                Series {
+                    name: "one".to_owned(),
+                    points: vec![(1.0, 1.0)],
+                },
+            ],
+            x_ticks: Vec::new(),
+        };
+        let svg = chart.render();
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
+        assert!(svg.contains("a &lt; b") && svg.contains("x&amp;y"));
+        assert_eq!(svg.matches("<polyline").count(), 1);
+        assert_eq!(svg.matches("<circle").count(), 1);
+        assert!(!svg.contains("NaN"));
+    }
+}
