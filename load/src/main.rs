@@ -1,12 +1,16 @@
-//! `collab-load`: run a load scenario against y-websocket gateways on this machine.
+//! `collab-load`: run a load scenario against y-websocket gateways on this machine, or
+//! compare our gateways with their peers (`collab-load compare`).
 //!
-//! Prints a table on stdout (and JSON with `--json`). Exit status: 0 when the run was clean,
-//! 3 when it completed but some editor failed to sync, a delivery went missing or an error
-//! or disconnect happened, 1 when it could not run at all.
+//! A scenario prints a table on stdout (and JSON with `--json`, an HTML page with `--html`).
+//! Exit status: 0 when the run was clean (for `compare`: every run measured and clean), 3
+//! when it completed but some editor failed to sync, a delivery went missing or an error or
+//! disconnect happened (`compare`: a run failed, was skipped or was not clean), 1 when it
+//! could not run at all.
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use collab_load::compare;
 use collab_load::scenario::Scenario;
 
 #[derive(Debug, Parser)]
@@ -17,7 +21,17 @@ use collab_load::scenario::Scenario;
 )]
 struct Cli {
     #[command(subcommand)]
-    scenario: Scenario,
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Scenario(Scenario),
+    /// Measure our gateways, Hocuspocus and the raw relay floor in turn (each on a fresh
+    /// redis-server) with the same scenarios; print them side by side with ratios and write
+    /// BENCHMARKS.md and an HTML page.
+    Compare(compare::Args),
 }
 
 #[tokio::main]
@@ -28,23 +42,41 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let cli = Cli::parse();
-    let json = cli.scenario.common().json.clone();
-    let report = match cli.scenario.run().await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("collab-load: {e:#}");
-            return ExitCode::from(1);
+    match Cli::parse().command {
+        Command::Scenario(scenario) => run_scenario(scenario).await,
+        Command::Compare(args) => {
+            match tokio::task::spawn_blocking(move || compare::run(args)).await {
+                Ok(Ok(true)) => ExitCode::SUCCESS,
+                Ok(Ok(false)) => ExitCode::from(3),
+                Ok(Err(e)) => fail(e),
+                Err(e) => fail(e.into()),
+            }
         }
+    }
+}
+
+async fn run_scenario(scenario: Scenario) -> ExitCode {
+    let json = scenario.common().json.clone();
+    let html = scenario.common().html.clone();
+    let report = match scenario.run().await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
     };
     print!("{}", report.table());
     if let Some(Err(e)) = json.map(|path| report.write_json(&path)) {
-        eprintln!("collab-load: {e:#}");
-        return ExitCode::from(1);
+        return fail(e);
+    }
+    if let Some(Err(e)) = html.map(|path| report.write_html(&path)) {
+        return fail(e);
     }
     if report.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
     }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("collab-load: {e:#}");
+    ExitCode::from(1)
 }

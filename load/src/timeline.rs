@@ -88,7 +88,8 @@ impl Sampler {
         let totals = shared.tracker.totals();
         let rate = |now: u64, before: u64| now.saturating_sub(before) as f64 / secs;
         let interval = shared.tracker.take_interval();
-        let quantile = |q: f64| (!interval.is_empty()).then(|| interval.value_at_quantile(q) as f64 / 1000.0);
+        let quantile =
+            |q: f64| (!interval.is_empty()).then(|| interval.value_at_quantile(q) as f64 / 1000.0);
 
         let mut cpu_percent = Vec::with_capacity(watches.len());
         for (k, w) in watches.iter().enumerate() {

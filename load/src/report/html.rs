@@ -286,8 +286,8 @@ mod tests {
         let empty = percentiles(&[]);
         assert!(latency_chart("x", &[("a", &empty)]).is_none());
         let full = percentiles(&[1.0, 2.0, 5.0, 40.0]);
-        let svg = latency_chart("Edit <propagation>", &[("a", &full), ("b", &empty)])
-            .unwrap_or_default();
+        let svg =
+            latency_chart("Edit <propagation>", &[("a", &full), ("b", &empty)]).unwrap_or_default();
         assert!(svg.contains("Edit &lt;propagation&gt;"));
         assert!(svg.contains("a (n=4)") && !svg.contains("b (n="));
         assert!(svg.contains("99.9%"));
@@ -300,7 +300,10 @@ mod tests {
         let html = timeline_charts(&[("us", &a), ("peer", &b)]);
         assert!(html.contains("us edit deliveries") && html.contains("peer p99"));
         assert!(html.contains("Server memory") && !html.contains("cursor deliveries"));
-        assert!(html.contains(">us<"), "single-metric charts name lines by run");
+        assert!(
+            html.contains(">us<"),
+            "single-metric charts name lines by run"
+        );
         let none = timeline_charts(&[("", &[])]);
         assert!(none.contains("No per-second samples"));
     }
@@ -309,7 +312,10 @@ mod tests {
     fn table_escapes_cells() {
         let t = table(
             &["<h>".to_owned()],
-            &[vec!["<script>alert(1)</script>".to_owned()], vec!["12.5".to_owned()]],
+            &[
+                vec!["<script>alert(1)</script>".to_owned()],
+                vec!["12.5".to_owned()],
+            ],
         );
         assert!(!t.contains("<script>") && t.contains("&lt;script&gt;"));
         assert!(t.contains("<td class=\"num\">12.5</td>"));

@@ -22,12 +22,12 @@ const SAMPLES: usize = 10;
 
 /// Quantiles kept in [`Percentiles::spectrum`]: dense where tails matter.
 const SPECTRUM: [f64; 16] = [
-    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999,
-    0.99999, 1.0,
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 0.99999,
+    1.0,
 ];
 
 /// A latency distribution in milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub min: f64,
@@ -440,7 +440,10 @@ mod tests {
     fn utc_dates() {
         assert_eq!(utc_string(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc_string(951_782_400_000), "2000-02-29 00:00:00 UTC");
-        assert_eq!(utc_string(1_795_478_400_000 + 3_723_000), "2026-11-24 01:02:03 UTC");
+        assert_eq!(
+            utc_string(1_795_478_400_000 + 3_723_000),
+            "2026-11-24 01:02:03 UTC"
+        );
     }
 
     /// A report with a propagation distribution, a timeline, and markup in its names.
@@ -509,8 +512,8 @@ mod tests {
         assert_eq!(json["timeline"][0]["deliveries_per_s"], 60.0);
         let spectrum = json["propagation_ms"]["spectrum"].as_array().cloned();
         assert_eq!(spectrum.as_ref().map(Vec::len), Some(SPECTRUM.len()));
-        let back: Percentiles =
-            serde_json::from_value(json["propagation_ms"].clone()).unwrap_or_else(|e| panic!("{e}"));
+        let back: Percentiles = serde_json::from_value(json["propagation_ms"].clone())
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.count, 4);
     }
 }

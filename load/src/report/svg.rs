@@ -216,7 +216,11 @@ fn format_number(v: f64) -> String {
 fn trim(v: f64) -> String {
     let s = format!("{v:.3}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_owned() } else { s.to_owned() }
+    if s == "-0" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -234,7 +238,10 @@ mod tests {
     #[test]
     fn ticks_are_round_and_cover_the_range() {
         assert_eq!(nice_ticks(0.0, 9.3), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
-        let labels: Vec<String> = nice_ticks(0.0, 1.0).into_iter().map(format_number).collect();
+        let labels: Vec<String> = nice_ticks(0.0, 1.0)
+            .into_iter()
+            .map(format_number)
+            .collect();
         assert_eq!(labels, ["0", "0.2", "0.4", "0.6", "0.8", "1"]);
         let t = nice_ticks(0.0, 1234.0);
         assert!(t.first() == Some(&0.0) && *t.last().unwrap_or(&0.0) >= 1234.0);
