@@ -209,6 +209,9 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     for system in &systems {
         eprintln!("collab-load compare: {system}");
         let ready = system.prepare(&programs);
+        if let Err(e) = &ready {
+            eprintln!("collab-load compare: {system} skipped: {e:#}");
+        }
         for scenario in &args.scenarios {
             let stem = work_dir.join(format!("{system}-{scenario}"));
             let mut run = Run {
@@ -226,10 +229,12 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
                     run.outcome = measure(&mut run, &flags, &programs, &args, &stem, timeout);
                 }
             }
-            eprintln!(
-                "collab-load compare: {system} {scenario}: {}",
-                describe(&run)
-            );
+            if ready.is_ok() {
+                eprintln!(
+                    "collab-load compare: {system} {scenario}: {}",
+                    describe(&run)
+                );
+            }
             if let Outcome::Failed(why) = &run.outcome {
                 notes.push(format!("{system} {scenario} failed: {why}"));
             }
@@ -242,6 +247,10 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     }
 
     let table = table::build(&runs, &systems, &args.scenarios);
+    let mut sizes = Vec::new();
+    for scenario in &args.scenarios {
+        sizes.push((scenario.clone(), args.flags(scenario)?.join(" ")));
+    }
     let machine = Machine::read();
     println!("{}", machine);
     print!("{}", table::text(&table));
@@ -253,7 +262,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         machine: &machine,
         invocation: &invocation,
         setup: &setup,
-        quick: args.quick,
+        sizes: &sizes,
         systems: &systems,
         scenarios: &args.scenarios,
         runs: &runs,
@@ -379,13 +388,19 @@ fn try_measure(
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("cannot start `{line}`"))?;
-    // Pass the status line through, keeping the last lines for an error message.
+    // Pass the status line through, keeping what explains a failure.
     let mut last: Vec<String> = Vec::new();
+    let mut first_error = None;
     if let Some(stderr) = child.stderr.take() {
         for l in BufReader::new(stderr).lines().map_while(Result::ok) {
             eprintln!("  {l}");
-            last.push(l);
-            if last.len() > 5 {
+            if first_error.is_none() && l.to_ascii_lowercase().contains("error") {
+                first_error = Some(l.trim().to_owned());
+            }
+            if !l.trim().is_empty() {
+                last.push(l.trim().to_owned());
+            }
+            if last.len() > 3 {
                 last.remove(0);
             }
         }
@@ -409,7 +424,7 @@ fn try_measure(
         _ => bail!(
             "`collab-load {}` ended with {status}: {}",
             run.scenario,
-            last.join(" | ")
+            first_error.unwrap_or_else(|| last.join(" | "))
         ),
     }
 }

@@ -20,7 +20,8 @@ pub struct Summary<'a> {
     pub invocation: &'a str,
     /// Commands run once before the measurements (installs).
     pub setup: &'a [String],
-    pub quick: bool,
+    /// Each scenario's size flags (empty: its own full preset).
+    pub sizes: &'a [(String, String)],
     pub systems: &'a [System],
     pub scenarios: &'a [String],
     pub runs: &'a [Run],
@@ -44,13 +45,16 @@ pub fn markdown(s: &Summary) -> String {
     let mut md = String::from("# Benchmarks\n\n");
     let _ = writeln!(
         md,
-        "Measured {} with `collab-load compare` ({}).\n",
-        utc_string(s.started_unix_ms),
-        sizes(s.quick)
+        "Measured {} with `collab-load compare`.\n",
+        utc_string(s.started_unix_ms)
     );
     let _ = writeln!(md, "**Machine**: {}\n", s.machine);
     let _ = writeln!(md, "{METHOD}\n");
-    md.push_str("## Results\n\n");
+    md.push_str("Sizes (flags of each scenario):\n\n");
+    for (scenario, flags) in sizes(s) {
+        let _ = writeln!(md, "- {scenario}: {flags}");
+    }
+    md.push_str("\n## Results\n\n");
     md.push_str(&table::markdown(s.table));
     let _ = writeln!(md, "\n{TARGETS}\n");
     if !s.notes.is_empty() {
@@ -88,12 +92,21 @@ pub fn page(s: &Summary) -> String {
     let mut b = String::new();
     let _ = write!(
         b,
-        "<h1>collab-load compare</h1><p>Measured {} ({}).</p><p><b>Machine</b>: {}</p><p>{}</p>",
+        "<h1>collab-load compare</h1><p>Measured {}.</p><p><b>Machine</b>: {}</p><p>{}</p>",
         escape(&utc_string(s.started_unix_ms)),
-        escape(sizes(s.quick)),
         escape(&s.machine.to_string()),
         escape(METHOD)
     );
+    b.push_str("<p>Sizes (flags of each scenario):</p><ul>");
+    for (scenario, flags) in sizes(s) {
+        let _ = write!(
+            b,
+            "<li>{}: {}</li>",
+            escape(scenario),
+            escape(flags.trim_matches('`'))
+        );
+    }
+    b.push_str("</ul>");
     b.push_str("<h2>Results</h2>");
     b.push_str(&html::table(&s.table.header, &s.table.rows));
     let _ = write!(b, "<p>{}</p>", escape(TARGETS));
@@ -175,10 +188,14 @@ pub fn page(s: &Summary) -> String {
     html::page("collab-load compare", &b)
 }
 
-fn sizes(quick: bool) -> &'static str {
-    if quick {
-        "--quick: small sizes"
-    } else {
-        "full presets"
-    }
+/// Each scenario with its flags, or a word that it ran its own preset.
+fn sizes<'a>(s: &'a Summary) -> impl Iterator<Item = (&'a str, String)> {
+    s.sizes.iter().map(|(scenario, flags)| {
+        let flags = if flags.is_empty() {
+            "its full preset (no flags)".to_owned()
+        } else {
+            format!("`{flags}`")
+        };
+        (scenario.as_str(), flags)
+    })
 }

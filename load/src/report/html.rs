@@ -101,11 +101,12 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
     s
 }
 
+/// A plain number or a ratio like `0.25x`.
 fn looks_numeric(cell: &str) -> bool {
-    cell.chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_digit() || c == '-')
-        && cell.len() < 24
+    cell.strip_suffix('x')
+        .unwrap_or(cell)
+        .parse::<f64>()
+        .is_ok()
 }
 
 /// Position of quantile `q` on the nines scale: 0.9 -> 1, 0.99 -> 2, ...
@@ -315,9 +316,13 @@ mod tests {
             &[
                 vec!["<script>alert(1)</script>".to_owned()],
                 vec!["12.5".to_owned()],
+                vec!["0.25x".to_owned()],
+                vec!["20 / 4".to_owned()],
             ],
         );
         assert!(!t.contains("<script>") && t.contains("&lt;script&gt;"));
         assert!(t.contains("<td class=\"num\">12.5</td>"));
+        assert!(t.contains("<td class=\"num\">0.25x</td>"));
+        assert!(t.contains("<td>20 / 4</td>"));
     }
 }

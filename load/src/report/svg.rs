@@ -60,11 +60,11 @@ impl Chart {
         let y_ticks = nice_ticks(0.0, if y1 > 0.0 { y1 } else { 1.0 });
         let y1 = y_ticks.last().copied().unwrap_or(1.0);
         let x_ticks: Vec<(f64, String)> = if self.x_ticks.is_empty() {
-            nice_ticks(x0, x1)
-                .into_iter()
-                .filter(|t| *t >= x0 - 1e-9 && *t <= x1 + 1e-9)
-                .map(|t| (t, format_number(t)))
-                .collect()
+            // Round ends: the axis runs from the first tick to the last.
+            let ticks = nice_ticks(x0, x1);
+            x0 = ticks.first().copied().unwrap_or(x0).min(x0);
+            x1 = ticks.last().copied().unwrap_or(x1).max(x1);
+            ticks.into_iter().map(|t| (t, format_number(t))).collect()
         } else {
             self.x_ticks.clone()
         };
