@@ -120,6 +120,21 @@ pub struct Run {
     pub html: PathBuf,
 }
 
+impl Run {
+    /// A run not made yet; its files go to `work_dir` as `SYSTEM-SCENARIO.*`.
+    fn new(system: System, scenario: &str, work_dir: &Path) -> Run {
+        let stem = work_dir.join(format!("{system}-{scenario}"));
+        Run {
+            system,
+            scenario: scenario.to_owned(),
+            outcome: Outcome::Skipped("not run".to_owned()),
+            commands: Vec::new(),
+            json: stem.with_extension("json"),
+            html: stem.with_extension("html"),
+        }
+    }
+}
+
 /// Scenario flags of `--quick` (a few minutes in all for three systems).
 fn quick_flags(scenario: &str) -> &'static str {
     match scenario {
@@ -208,41 +223,35 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let mut setup = Vec::new();
     for system in &systems {
         eprintln!("collab-load compare: {system}");
-        let ready = system.prepare(&programs);
-        if let Err(e) = &ready {
-            eprintln!("collab-load compare: {system} skipped: {e:#}");
+        match system.prepare(&programs) {
+            Ok(commands) => setup.extend(commands),
+            Err(e) => {
+                let why = format!("{e:#}");
+                eprintln!("collab-load compare: {system} skipped: {why}");
+                notes.push(format!("{system} skipped: {why}"));
+                for scenario in &args.scenarios {
+                    let mut run = Run::new(*system, scenario, &work_dir);
+                    run.outcome = Outcome::Skipped(why.clone());
+                    runs.push(run);
+                }
+                continue;
+            }
         }
         for scenario in &args.scenarios {
-            let stem = work_dir.join(format!("{system}-{scenario}"));
-            let mut run = Run {
-                system: *system,
-                scenario: scenario.clone(),
-                outcome: Outcome::Skipped(String::new()),
-                commands: Vec::new(),
-                json: stem.with_extension("json"),
-                html: stem.with_extension("html"),
+            let mut run = Run::new(*system, scenario, &work_dir);
+            let flags = args.flags(scenario)?;
+            run.outcome = match measure(&mut run, &flags, &programs, &args, timeout) {
+                Ok(outcome) => outcome,
+                Err(e) => Outcome::Failed(format!("{e:#}")),
             };
-            match &ready {
-                Err(e) => run.outcome = Outcome::Skipped(format!("{e:#}")),
-                Ok(_) => {
-                    let flags = args.flags(scenario)?;
-                    run.outcome = measure(&mut run, &flags, &programs, &args, &stem, timeout);
-                }
-            }
-            if ready.is_ok() {
-                eprintln!(
-                    "collab-load compare: {system} {scenario}: {}",
-                    describe(&run)
-                );
-            }
+            eprintln!(
+                "collab-load compare: {system} {scenario}: {}",
+                describe(&run)
+            );
             if let Outcome::Failed(why) = &run.outcome {
                 notes.push(format!("{system} {scenario} failed: {why}"));
             }
             runs.push(run);
-        }
-        match ready {
-            Ok(commands) => setup.extend(commands),
-            Err(e) => notes.push(format!("{system} skipped: {e:#}")),
         }
     }
 
@@ -331,23 +340,9 @@ fn measure(
     flags: &[String],
     programs: &Programs,
     args: &Args,
-    stem: &Path,
-    timeout: Duration,
-) -> Outcome {
-    match try_measure(run, flags, programs, args, stem, timeout) {
-        Ok(outcome) => outcome,
-        Err(e) => Outcome::Failed(format!("{e:#}")),
-    }
-}
-
-fn try_measure(
-    run: &mut Run,
-    flags: &[String],
-    programs: &Programs,
-    args: &Args,
-    stem: &Path,
     timeout: Duration,
 ) -> anyhow::Result<Outcome> {
+    let stem = run.json.with_extension("");
     let log = |what: &str| PathBuf::from(format!("{}.{what}.log", stem.display()));
     let _ = std::fs::remove_file(&run.json);
     // Declared first, so it stops last.
