@@ -16,6 +16,7 @@ use crate::fleet::Shared;
 use crate::procstat::Watch;
 use crate::stats::Stats;
 use crate::timeline::Sampler;
+use crate::tracker::Counts;
 
 /// A running status line; [`Progress::finish`] stops it and hands back the process watches.
 pub struct Progress {
@@ -51,7 +52,7 @@ async fn run(
     let started = Instant::now();
     let mut sampler = Sampler::new(started, &watches);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    let mut last = (started, 0u64, 0u64);
+    let mut last = (started, Counts::default());
     let mut n = 0u64;
     loop {
         tokio::select! {
@@ -69,27 +70,39 @@ async fn run(
             continue;
         }
         let now = Instant::now();
-        let (edits, delivered) = shared.tracker.progress();
+        let c = shared.tracker.progress();
         let secs = now.duration_since(last.0).as_secs_f64().max(1e-3);
-        let edit_rate = (edits - last.1) as f64 / secs;
-        let delivery_rate = (delivered - last.2) as f64 / secs;
-        last = (now, edits, delivered);
-        let (outstanding, _) = shared.tracker.outstanding();
+        let per_sec = |now: u64, before: u64| now.saturating_sub(before) as f64 / secs;
+        let (outstanding, cursors_outstanding) = shared.tracker.outstanding();
+        // Cursor figures only where cursors move (awareness, --cursor-rate).
+        let cursors = if c.cursor_updates > 0 {
+            format!(
+                " | cursors {} ({:.0}/s) | cursor deliveries {} ({:.0}/s), outstanding {}",
+                c.cursor_updates,
+                per_sec(c.cursor_updates, last.1.cursor_updates),
+                c.cursor_delivered,
+                per_sec(c.cursor_delivered, last.1.cursor_delivered),
+                cursors_outstanding,
+            )
+        } else {
+            String::new()
+        };
         let s = &shared.stats;
         let line = format!(
-            "[{label} {:>5.0}s {:<7}] synced {}/{} | edits {} ({:.0}/s) | deliveries {} ({:.0}/s) | outstanding {} | errors {} | disconnects {}",
+            "[{label} {:>5.0}s {:<7}] synced {}/{} | edits {} ({:.0}/s) | deliveries {} ({:.0}/s) | outstanding {}{cursors} | errors {} | disconnects {}",
             now.duration_since(started).as_secs_f64(),
             shared.phase.borrow().name(),
             Stats::get(&s.synced),
             editors,
-            edits,
-            edit_rate,
-            delivered,
-            delivery_rate,
+            c.edits,
+            per_sec(c.edits, last.1.edits),
+            c.delivered,
+            per_sec(c.delivered, last.1.delivered),
             outstanding,
             Stats::get(&s.errors),
             Stats::get(&s.disconnects) + Stats::get(&s.connect_failures),
         );
+        last = (now, c);
         let mut err = std::io::stderr().lock();
         let _ = if tty {
             write!(err, "\r\x1b[2K{line}")

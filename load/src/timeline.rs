@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::fleet::Shared;
 use crate::procstat::Watch;
 use crate::stats::Stats;
-use crate::tracker::Totals;
+use crate::tracker::Counts;
 
 /// What happened during one second of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -63,7 +63,7 @@ impl Timeline {
 pub struct Sampler {
     started: Instant,
     last: Instant,
-    totals: Totals,
+    totals: Counts,
     /// CPU seconds of each watched process at the last tick.
     cpu: Vec<Option<f64>>,
 }
@@ -73,7 +73,7 @@ impl Sampler {
         Sampler {
             started,
             last: started,
-            totals: Totals::default(),
+            totals: Counts::default(),
             cpu: watches
                 .iter()
                 .map(|w| w.last.map(|s| s.cpu_seconds))
@@ -85,7 +85,7 @@ impl Sampler {
     /// first, the harness last, as every scenario orders them).
     pub fn sample(&mut self, shared: &Shared, watches: &[Watch], now: Instant) -> Tick {
         let secs = now.duration_since(self.last).as_secs_f64().max(1e-3);
-        let totals = shared.tracker.totals();
+        let totals = shared.tracker.progress();
         let rate = |now: u64, before: u64| now.saturating_sub(before) as f64 / secs;
         let interval = shared.tracker.take_interval();
         let quantile =

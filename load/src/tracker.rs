@@ -50,20 +50,20 @@ struct Latencies {
     interval: Histogram<u64>,
 }
 
-/// Running totals of a run, for the status line and the timeline.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Totals {
-    pub edits: u64,
-    pub delivered: u64,
-    pub cursor_updates: u64,
-    pub cursor_delivered: u64,
-}
-
 /// One completed delivery, recorded after the file lock is released.
 struct Sample {
     kind: Kind,
     same_target: bool,
     us: u64,
+}
+
+/// Running totals for the status line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    pub edits: u64,
+    pub delivered: u64,
+    pub cursor_updates: u64,
+    pub cursor_delivered: u64,
 }
 
 /// Totals over all files, taken at the end of a run.
@@ -317,29 +317,17 @@ impl Tracker {
         (edits, cursors)
     }
 
-    /// Edits sent and deliveries completed so far.
-    pub fn progress(&self) -> (u64, u64) {
-        let mut edits = 0;
-        let mut delivered = 0;
+    /// Edits and cursor updates sent, and their deliveries completed, so far.
+    pub fn progress(&self) -> Counts {
+        let mut c = Counts::default();
         for file in 0..self.files.len() {
             let f = self.file(file);
-            edits += f.edits;
-            delivered += f.delivered;
+            c.edits += f.edits;
+            c.delivered += f.delivered;
+            c.cursor_updates += f.cursor_updates;
+            c.cursor_delivered += f.cursor_delivered;
         }
-        (edits, delivered)
-    }
-
-    /// Running totals over all files.
-    pub fn totals(&self) -> Totals {
-        let mut t = Totals::default();
-        for file in 0..self.files.len() {
-            let f = self.file(file);
-            t.edits += f.edits;
-            t.delivered += f.delivered;
-            t.cursor_updates += f.cursor_updates;
-            t.cursor_delivered += f.cursor_delivered;
-        }
-        t
+        c
     }
 
     /// The edit deliveries recorded since the last call, as a histogram (microseconds);
