@@ -106,6 +106,8 @@ pub enum Outcome {
     },
     Failed(String),
     Skipped(String),
+    /// The scenario means nothing on this system (why).
+    NotApplicable(String),
 }
 
 /// One scenario on one system.
@@ -239,6 +241,12 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         }
         for scenario in &args.scenarios {
             let mut run = Run::new(*system, scenario, &work_dir);
+            if let Some(why) = system.cannot_run(scenario) {
+                notes.push(format!("{system} {scenario}: not applicable, {why}"));
+                run.outcome = Outcome::NotApplicable(why.to_owned());
+                runs.push(run);
+                continue;
+            }
             let flags = args.flags(scenario)?;
             run.outcome = match measure(&mut run, &flags, &programs, &args, timeout) {
                 Ok(outcome) => outcome,
@@ -316,6 +324,7 @@ fn invocation() -> String {
 fn describe(run: &Run) -> String {
     match &run.outcome {
         Outcome::Skipped(why) => format!("skipped ({why})"),
+        Outcome::NotApplicable(why) => format!("not applicable ({why})"),
         Outcome::Failed(why) => format!("failed: {why}"),
         Outcome::Measured { figures, clean } => {
             let (name, p) = figures.headline();

@@ -34,7 +34,9 @@ scenario a new `redis-server` (no persistence, a free port) and two server proce
 system, which the harness targets alternately, then stopped. The harness runs on the same \
 machine, so it competes with the servers for the cores: compare systems with each other, \
 not with other machines. Ratios are us / other (below 1: our figure is lower). CPU seconds \
-and peak RSS are both server processes together, read from /proc.";
+and peak RSS are both server processes together, read from /proc. A `*` marks a figure \
+(and the ratios and verdicts drawn from it) from a run that was not clean: see its \
+problems row.";
 
 const TARGETS: &str = "Targets from issue 5 (checked on our figures): edit-storm p99 at most \
 1/5 of Hocuspocus's and at most 2x the floor's; fan-out p99 under 10 ms; idle at most 8 KiB \

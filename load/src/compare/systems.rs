@@ -105,6 +105,18 @@ impl System {
         }
     }
 
+    /// Why `scenario` cannot run on this system, if it cannot.
+    pub fn cannot_run(self, scenario: &str) -> Option<&'static str> {
+        match (self, scenario) {
+            // Both seed a document and check that the server serves it to a new reader.
+            (System::Floor, "join-storm" | "awareness") => Some(
+                "it seeds a document and checks that the server hands it to new readers; \
+                 the floor keeps no document",
+            ),
+            _ => None,
+        }
+    }
+
     /// Checks (and for Hocuspocus installs) what the system needs before its first start;
     /// an error says why the system is skipped. Returns the commands it ran.
     pub fn prepare(self, programs: &Programs) -> anyhow::Result<Vec<String>> {

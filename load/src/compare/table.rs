@@ -4,6 +4,12 @@
 //! Targets (issue 5): edit-storm p99 at most 1/5 of Hocuspocus's and at most 2x the
 //! floor's; fan-out p99 under 10 ms; idle at most 8 KiB of RSS per connection; join-storm
 //! time to synced p50 under 1 s with peak RSS (both servers together) under 1 GiB.
+//!
+//! A figure from a run that was not clean (missing deliveries, errors, ...) is marked with
+//! [`UNCLEAN`], and so are the ratios and verdicts drawn from it.
+
+/// Marks a figure from a run that was not clean.
+pub const UNCLEAN: &str = "*";
 
 use super::figures::Figures;
 use super::systems::System;
@@ -82,6 +88,14 @@ pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
                     _ => None,
                 })
         };
+        let unclean = |system: System| {
+            runs.iter().any(|r| {
+                r.system == system
+                    && &r.scenario == scenario
+                    && matches!(r.outcome, Outcome::Measured { clean: false, .. })
+            })
+        };
+        let mark = |dirty: bool| if dirty { UNCLEAN } else { "" };
         let headline = systems
             .iter()
             .find_map(|s| figures(*s))
@@ -114,12 +128,24 @@ pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
             for peer in &peers {
                 let theirs = figures(*peer).and_then(|f| fig.value(f));
                 row.push(match (ours, theirs) {
-                    (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
+                    (Some(a), Some(b)) if b > 0.0 => format!(
+                        "{:.2}x{}",
+                        a / b,
+                        mark(unclean(System::Us) || unclean(*peer))
+                    ),
                     _ => String::new(),
                 });
             }
             let value_of = |s: System| figures(s).and_then(|f| fig.value(f));
-            row.push(target(scenario, fig, &value_of));
+            let verdict = target(scenario, fig, &value_of);
+            let dirty = unclean(System::Us)
+                || (scenario == "edit-storm"
+                    && (unclean(System::Hocuspocus) || unclean(System::Floor)));
+            row.push(if verdict.is_empty() {
+                verdict
+            } else {
+                verdict + mark(dirty)
+            });
             rows.push(row);
         }
     }
@@ -131,7 +157,8 @@ fn cell(fig: Figure, outcome: Option<&Outcome>) -> String {
         None => "-".to_owned(),
         Some(Outcome::Skipped(_)) => "skipped".to_owned(),
         Some(Outcome::Failed(_)) => "failed".to_owned(),
-        Some(Outcome::Measured { figures, .. }) => {
+        Some(Outcome::NotApplicable(_)) => "n/a".to_owned(),
+        Some(Outcome::Measured { figures, clean }) => {
             if fig == Figure::Problems {
                 let p = figures.problems();
                 if p.is_empty() {
@@ -140,7 +167,9 @@ fn cell(fig: Figure, outcome: Option<&Outcome>) -> String {
                     p.join(", ")
                 }
             } else {
-                fig.value(figures).map_or("?".to_owned(), number)
+                let mark = if *clean { "" } else { UNCLEAN };
+                fig.value(figures)
+                    .map_or("?".to_owned(), |v| number(v) + mark)
             }
         }
     }
@@ -211,10 +240,13 @@ pub fn text(t: &Table) -> String {
     s
 }
 
-/// The table in Markdown (pipes in cells escaped).
+/// The table in Markdown (pipes and asterisks in cells escaped).
 pub fn markdown(t: &Table) -> String {
     let line = |cells: &[String]| {
-        let parts: Vec<String> = cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        let parts: Vec<String> = cells
+            .iter()
+            .map(|c| c.replace('|', "\\|").replace('*', "\\*"))
+            .collect();
         format!("| {} |\n", parts.join(" | "))
     };
     let mut s = line(&t.header);
@@ -311,6 +343,37 @@ mod tests {
         assert_eq!(problems, 2);
         assert!(markdown(&t).starts_with("| scenario | figure | us |"));
         assert!(text(&t).lines().count() == t.rows.len() + 1);
+    }
+
+    #[test]
+    fn unclean_runs_mark_their_figures_ratios_and_verdicts() {
+        let mut peer = run(System::Hocuspocus, "edit-storm", 20.0, None);
+        if let Outcome::Measured { figures, clean } = &mut peer.outcome {
+            figures.errors = 3;
+            *clean = false;
+        }
+        let runs = vec![
+            run(System::Us, "edit-storm", 2.0, None),
+            peer,
+            Run {
+                outcome: Outcome::NotApplicable("no document".to_owned()),
+                ..run(System::Floor, "edit-storm", 0.0, None)
+            },
+        ];
+        let t = build(&runs, &System::ALL, &["edit-storm".to_owned()]);
+        let p99 = t
+            .rows
+            .iter()
+            .find(|r| r[1] == "propagation p99 ms")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(p99[2..7], ["2.00", "20.0*", "n/a", "0.10x*", ""]);
+        assert_eq!(p99[7], "<= 1/5 of hocuspocus: met; <= 2x floor: no figure*");
+        let problems = t.rows.iter().find(|r| r[1] == "problems").cloned();
+        assert_eq!(
+            problems.unwrap_or_default()[2..5],
+            ["none", "3 errors", "n/a"]
+        );
     }
 
     #[test]
