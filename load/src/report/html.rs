@@ -123,9 +123,12 @@ pub fn latency_chart(title: &str, distributions: &[(&str, &Percentiles)]) -> Opt
     let series: Vec<Series> = distributions
         .iter()
         .filter(|(_, p)| p.count > 0 && !p.spectrum.is_empty())
-        .map(|(name, p)| Series {
+        .enumerate()
+        .map(|(k, (name, p))| Series {
             name: format!("{name} (n={})", p.count),
             points: p.spectrum.iter().map(|[q, ms]| (nines(*q), *ms)).collect(),
+            colour: k,
+            dashed: false,
         })
         .collect();
     if series.is_empty() {
@@ -207,8 +210,11 @@ pub fn timeline_charts(runs: &[(&str, &[Tick])]) -> String {
     let mut any = false;
     for (title, y_label, metrics) in TIMELINE_CHARTS {
         let mut series = Vec::new();
-        for (metric, value) in metrics {
-            for (run, ticks) in runs {
+        // One colour per run (per metric when there is one run); a run's second metric
+        // is dashed.
+        let several = runs.len() > 1;
+        for (r, (run, ticks)) in runs.iter().enumerate() {
+            for (m, (metric, value)) in metrics.iter().enumerate() {
                 let points: Vec<(f64, f64)> = ticks
                     .iter()
                     .filter_map(|t| value(t).map(|v| (t.t, v)))
@@ -221,7 +227,12 @@ pub fn timeline_charts(runs: &[(&str, &[Tick])]) -> String {
                     (false, 1) => (*run).to_owned(),
                     (false, _) => format!("{run} {metric}"),
                 };
-                series.push(Series { name, points });
+                series.push(Series {
+                    name,
+                    points,
+                    colour: if several { r } else { m },
+                    dashed: several && m > 0,
+                });
             }
         }
         if series.is_empty() {

@@ -13,6 +13,8 @@ const LEFT: f64 = 64.0;
 const RIGHT: f64 = 16.0;
 const TOP: f64 = 28.0;
 const BOTTOM: f64 = 64.0;
+/// Height of each further row of legend entries.
+const LEGEND_ROW: f64 = 15.0;
 
 /// Line colours, one per series in order (readable on white, distinct in grey too).
 const PALETTE: [&str; 8] = [
@@ -20,10 +22,14 @@ const PALETTE: [&str; 8] = [
 ];
 
 /// One line of a chart.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    /// Index into the palette: lines of one system or metric share a colour.
+    pub colour: usize,
+    /// Dashed, to tell a second metric of the same colour apart.
+    pub dashed: bool,
 }
 
 /// A line chart.
@@ -73,10 +79,14 @@ impl Chart {
         let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * plot_w;
         let py = |y: f64| TOP + plot_h - y / y1 * plot_h;
 
+        let legend = legend_layout(&self.series);
+        let rows = legend.iter().map(|(_, row)| row + 1).max().unwrap_or(1);
+        let height = HEIGHT + LEGEND_ROW * (rows - 1) as f64;
+
         let mut s = String::new();
         let _ = write!(
             s,
-            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{}">"#,
+            r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" aria-label="{}">"#,
             escape(&self.title)
         );
         let _ = write!(
@@ -123,42 +133,62 @@ impl Chart {
             TOP + plot_h / 2.0,
             escape(&self.y_label)
         );
-        let mut legend_x = LEFT;
-        for (k, series) in self.series.iter().enumerate() {
-            let colour = PALETTE[k % PALETTE.len()];
-            let path: Vec<String> = series
+        for (series, (lx, row)) in self.series.iter().zip(&legend) {
+            let colour = PALETTE[series.colour % PALETTE.len()];
+            let dash = if series.dashed {
+                r#" stroke-dasharray="5 3""#
+            } else {
+                ""
+            };
+            let path: Vec<(f64, f64)> = series
                 .points
                 .iter()
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
-                .map(|(x, y)| format!("{:.1},{:.1}", px(*x), py(*y)))
+                .map(|(x, y)| (px(*x), py(*y)))
                 .collect();
-            if path.len() == 1 {
+            if let [(cx, cy)] = path.as_slice() {
                 let _ = write!(
                     s,
-                    r#"<circle cx="{}" cy="{}" r="3" fill="{colour}"/>"#,
-                    path[0].split(',').next().unwrap_or("0"),
-                    path[0].split(',').nth(1).unwrap_or("0"),
+                    r#"<circle cx="{cx:.1}" cy="{cy:.1}" r="3" fill="{colour}"/>"#
                 );
             } else if !path.is_empty() {
+                let points: Vec<String> =
+                    path.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
                 let _ = write!(
                     s,
-                    r#"<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{}"/>"#,
-                    path.join(" ")
+                    r#"<polyline fill="none" stroke="{colour}" stroke-width="1.8"{dash} points="{}"/>"#,
+                    points.join(" ")
                 );
             }
-            let ly = HEIGHT - 12.0;
+            let ly = HEIGHT - 12.0 + LEGEND_ROW * *row as f64;
             let _ = write!(
                 s,
-                r#"<rect x="{legend_x:.1}" y="{:.1}" width="12" height="4" fill="{colour}"/><text x="{:.1}" y="{ly:.1}" font-size="11">{}</text>"#,
-                ly - 5.0,
-                legend_x + 16.0,
+                r#"<line x1="{lx:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{colour}" stroke-width="2.5"{dash}/><text x="{:.1}" y="{ly:.1}" font-size="11">{}</text>"#,
+                ly - 4.0,
+                lx + 14.0,
+                ly - 4.0,
+                lx + 18.0,
                 escape(&series.name)
             );
-            legend_x += 24.0 + 6.5 * series.name.chars().count() as f64;
         }
         s.push_str("</svg>");
         s
     }
+}
+
+/// Where each series' legend entry goes: its x and its row below the plot.
+fn legend_layout(series: &[Series]) -> Vec<(f64, usize)> {
+    let mut out = Vec::with_capacity(series.len());
+    let (mut x, mut row) = (LEFT, 0);
+    for s in series {
+        let w = 28.0 + 6.2 * s.name.chars().count() as f64;
+        if x + w > WIDTH - RIGHT && x > LEFT {
+            (x, row) = (LEFT, row + 1);
+        }
+        out.push((x, row));
+        x += w;
+    }
+    out
 }
 
 /// Escapes text for HTML and SVG content and attribute values.
@@ -259,10 +289,13 @@ mod tests {
                 Series {
                     name: "x&y".to_owned(),
                     points: vec![(0.0, 1.0), (1.0, 2.0), (2.0, f64::NAN)],
+                    ..Series::default()
                 },
                 Series {
                     name: "one".to_owned(),
                     points: vec![(1.0, 1.0)],
+                    colour: 1,
+                    dashed: true,
                 },
             ],
             x_ticks: Vec::new(),
@@ -273,5 +306,28 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("<circle").count(), 1);
         assert!(!svg.contains("NaN"));
+        assert!(svg.contains(r#"height="300""#), "one legend row");
+    }
+
+    #[test]
+    fn long_legends_wrap_into_rows() {
+        let series: Vec<Series> = (0..8)
+            .map(|k| Series {
+                name: format!("hocuspocus servers {k}"),
+                points: vec![(0.0, 1.0), (1.0, 2.0)],
+                colour: k,
+                dashed: k % 2 == 1,
+            })
+            .collect();
+        let layout = legend_layout(&series);
+        assert!(layout.iter().all(|(x, _)| *x + 28.0 < WIDTH));
+        assert!(layout.last().is_some_and(|(_, row)| *row >= 2));
+        let svg = Chart {
+            series,
+            ..Chart::default()
+        }
+        .render();
+        assert!(!svg.contains(r#"height="300""#));
+        assert_eq!(svg.matches("stroke-dasharray").count(), 8);
     }
 }
