@@ -137,14 +137,9 @@ pub fn start_server(
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                // Stdout closed: the process is exiting; give its stderr a moment to land.
-                let status = server.child.wait().ok();
-                bail!(
-                    "`{}` exited before it was ready ({}){}",
-                    server.command,
-                    status.map_or("status unknown".to_owned(), |s| s.to_string()),
-                    tail(log, &seen)
-                );
+                // Stdout closed without the line: the process is exiting (or closed its
+                // stdout and never will announce); the checks below end the wait.
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
         if let Ok(Some(status)) = server.child.try_wait() {
@@ -193,6 +188,47 @@ mod tests {
             command_line(&cmd),
             r"redis-server --save '' --port 7000 'a b' 'it'\''s'"
         );
+    }
+
+    fn sh(script: &str) -> Command {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", script]);
+        cmd
+    }
+
+    #[test]
+    fn a_server_is_ready_once_it_announces_its_address() {
+        let dir = std::env::temp_dir();
+        let log = dir.join(format!("collab-load-procs-{}.log", std::process::id()));
+        let started = start_server(
+            sh("echo starting; echo 'demo listening on 127.0.0.1:4242'; exec sleep 30"),
+            "demo listening on ",
+            &log,
+            Duration::from_secs(10),
+        );
+        let (server, addr) = started.unwrap_or_else(|e| panic!("{e:#}"));
+        assert_eq!(addr, "127.0.0.1:4242");
+        assert!(server.command.starts_with("sh -c "));
+        let pid = server.pid();
+        drop(server);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "the server is stopped (and reaped) on drop"
+        );
+
+        let failed = start_server(
+            sh("echo 'bad flag' >&2; exit 3"),
+            "demo listening on ",
+            &log,
+            Duration::from_secs(10),
+        );
+        let err = failed.map(|_| ()).err().map(|e| format!("{e:#}"));
+        let err = err.unwrap_or_default();
+        assert!(
+            err.contains("exited before it was ready") && err.contains("bad flag"),
+            "{err}"
+        );
+        let _ = std::fs::remove_file(&log);
     }
 
     #[test]
