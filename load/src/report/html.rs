@@ -101,8 +101,9 @@ pub fn table(header: &[String], rows: &[Vec<String>]) -> String {
     s
 }
 
-/// A plain number or a ratio like `0.25x`.
+/// A plain number or a ratio like `0.25x`, possibly marked as from an unclean run (`*`).
 fn looks_numeric(cell: &str) -> bool {
+    let cell = cell.strip_suffix('*').unwrap_or(cell);
     cell.strip_suffix('x')
         .unwrap_or(cell)
         .parse::<f64>()
@@ -134,6 +135,16 @@ pub fn latency_chart(title: &str, distributions: &[(&str, &Percentiles)]) -> Opt
     if series.is_empty() {
         return None;
     }
+    // Lines an order of magnitude apart (a slow peer next to us) would flatten the lower
+    // ones against the axis on a linear scale.
+    let maxima: Vec<f64> = distributions
+        .iter()
+        .filter(|(_, p)| p.count > 0)
+        .map(|(_, p)| p.max.max(1e-3))
+        .collect();
+    let highest = maxima.iter().copied().fold(0.0, f64::max);
+    let lowest = maxima.iter().copied().fold(f64::INFINITY, f64::min);
+    let log_y = highest / lowest > 10.0;
     let x_ticks = [
         (0.0, "0%"),
         (1.0, "90%"),
@@ -149,9 +160,10 @@ pub fn latency_chart(title: &str, distributions: &[(&str, &Percentiles)]) -> Opt
         Chart {
             title: title.to_owned(),
             x_label: "percentile".to_owned(),
-            y_label: "ms".to_owned(),
+            y_label: if log_y { "ms (log)" } else { "ms" }.to_owned(),
             series,
             x_ticks,
+            log_y,
         }
         .render(),
     )
@@ -246,6 +258,7 @@ pub fn timeline_charts(runs: &[(&str, &[Tick])]) -> String {
                 y_label: y_label.to_owned(),
                 series,
                 x_ticks: Vec::new(),
+                log_y: false,
             }
             .render(),
         );
@@ -303,6 +316,10 @@ mod tests {
         assert!(svg.contains("Edit &lt;propagation&gt;"));
         assert!(svg.contains("a (n=4)") && !svg.contains("b (n="));
         assert!(svg.contains("99.9%"));
+        assert!(svg.contains(">ms<"), "close lines: linear axis");
+        let slow = percentiles(&[300.0, 900.0, 2000.0]);
+        let both = latency_chart("x", &[("us", &full), ("peer", &slow)]).unwrap_or_default();
+        assert!(both.contains(">ms (log)<"), "lines far apart: log axis");
     }
 
     #[test]

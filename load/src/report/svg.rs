@@ -41,6 +41,9 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Tick positions and labels of the x axis; round values are chosen when empty.
     pub x_ticks: Vec<(f64, String)>,
+    /// A logarithmic y axis (powers of ten), for lines that differ by orders of magnitude;
+    /// values at or below zero sit on the axis floor.
+    pub log_y: bool,
 }
 
 impl Chart {
@@ -48,10 +51,14 @@ impl Chart {
     pub fn render(&self) -> String {
         let points = self.series.iter().flat_map(|s| s.points.iter()).copied();
         let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0f64);
+        let mut y_min_positive = f64::INFINITY;
         for (x, y) in points.filter(|(x, y)| x.is_finite() && y.is_finite()) {
             x0 = x0.min(x);
             x1 = x1.max(x);
             y1 = y1.max(y);
+            if y > 0.0 {
+                y_min_positive = y_min_positive.min(y);
+            }
         }
         for (x, _) in &self.x_ticks {
             x0 = x0.min(*x);
@@ -63,8 +70,22 @@ impl Chart {
         if x1 <= x0 {
             x1 = x0 + 1.0;
         }
-        let y_ticks = nice_ticks(0.0, if y1 > 0.0 { y1 } else { 1.0 });
+        let y_ticks = if self.log_y {
+            decade_ticks(y_min_positive, y1)
+        } else {
+            nice_ticks(0.0, if y1 > 0.0 { y1 } else { 1.0 })
+        };
+        let y0 = y_ticks.first().copied().unwrap_or(0.0);
         let y1 = y_ticks.last().copied().unwrap_or(1.0);
+        let log_y = self.log_y;
+        // Fraction of the plot height at which `y` sits.
+        let y_frac = move |y: f64| {
+            if log_y {
+                (y.max(y0).log10() - y0.log10()) / (y1.log10() - y0.log10())
+            } else {
+                y / y1
+            }
+        };
         let x_ticks: Vec<(f64, String)> = if self.x_ticks.is_empty() {
             // Round ends: the axis runs from the first tick to the last.
             let ticks = nice_ticks(x0, x1);
@@ -77,7 +98,7 @@ impl Chart {
         let plot_w = WIDTH - LEFT - RIGHT;
         let plot_h = HEIGHT - TOP - BOTTOM;
         let px = |x: f64| LEFT + (x - x0) / (x1 - x0) * plot_w;
-        let py = |y: f64| TOP + plot_h - y / y1 * plot_h;
+        let py = |y: f64| TOP + plot_h - y_frac(y) * plot_h;
 
         let legend = legend_layout(&self.series);
         let rows = legend.iter().map(|(_, row)| row + 1).max().unwrap_or(1);
@@ -233,6 +254,15 @@ pub fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     ticks
 }
 
+/// Powers of ten from below `lo` to above `hi` (at least two), for a log axis.
+pub fn decade_ticks(lo: f64, hi: f64) -> Vec<f64> {
+    let lo = if lo.is_finite() && lo > 0.0 { lo } else { 1.0 };
+    let hi = if hi.is_finite() { hi.max(lo) } else { lo };
+    let first = lo.log10().floor() as i32;
+    let last = (hi.log10().ceil() as i32).max(first + 1);
+    (first..=last).map(|e| 10f64.powi(e)).collect()
+}
+
 /// A tick label: no trailing zeros, thousands as "k".
 fn format_number(v: f64) -> String {
     let a = v.abs();
@@ -299,6 +329,7 @@ mod tests {
                 },
             ],
             x_ticks: Vec::new(),
+            log_y: false,
         };
         let svg = chart.render();
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
@@ -307,6 +338,27 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 1);
         assert!(!svg.contains("NaN"));
         assert!(svg.contains(r#"height="300""#), "one legend row");
+    }
+
+    #[test]
+    fn log_axis_spans_decades() {
+        assert_eq!(
+            decade_ticks(0.3, 2500.0),
+            vec![0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]
+        );
+        assert_eq!(decade_ticks(5.0, 5.0), vec![1.0, 10.0]);
+        assert_eq!(decade_ticks(f64::INFINITY, 0.0), vec![1.0, 10.0]);
+        let svg = Chart {
+            series: vec![Series {
+                name: "a".to_owned(),
+                points: vec![(0.0, 0.0), (1.0, 2.0), (2.0, 2000.0)],
+                ..Series::default()
+            }],
+            log_y: true,
+            ..Chart::default()
+        }
+        .render();
+        assert!(svg.contains(">1000<") && svg.contains(">1<") && !svg.contains("NaN"));
     }
 
     #[test]
