@@ -30,6 +30,10 @@ pub struct CommonArgs {
     #[arg(long, value_name = "PATH")]
     pub json: Option<PathBuf>,
 
+    /// Write a self-contained HTML page (figures, latency and over-time charts) to this file.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+
     /// Seconds to wait, after the last edit, for outstanding deliveries.
     #[arg(long, default_value_t = 30.0, value_name = "SECS")]
     pub drain_timeout: f64,

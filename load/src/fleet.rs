@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use crate::client::{self, EditorPlan};
 use crate::framing::Framing;
 use crate::stats::Stats;
+use crate::timeline::Timeline;
 use crate::tracker::Tracker;
 
 /// Where a run is.
@@ -43,6 +44,8 @@ pub struct Shared {
     pub phase: watch::Receiver<Phase>,
     /// Caps WebSocket handshakes in flight.
     pub connect_limit: Semaphore,
+    /// Per-second throughput, filled by the status line's ticker.
+    pub timeline: Timeline,
 }
 
 /// The editors of one run.
@@ -80,6 +83,7 @@ impl Fleet {
                 framing,
                 phase: phase_rx,
                 connect_limit: Semaphore::new(permits),
+                timeline: Timeline::default(),
             }),
             phase,
             editors: Vec::new(),

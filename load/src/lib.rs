@@ -24,13 +24,18 @@
 //!   times), [`procstat`] reads CPU time and RSS of server processes from `/proc`, and
 //!   [`progress`] prints a status line to stderr while a scenario runs.
 //! - [`report`] gathers the figures into one serializable [`report::Report`], printed as a
-//!   table and optionally written as JSON.
+//!   table and optionally written as JSON and as an HTML page with SVG charts; the
+//!   per-second [`timeline`] (rates, latency, server CPU and RSS) is part of it.
+//! - [`compare`] is the `compare` command: it starts our gateways, Hocuspocus and the raw
+//!   relay floor in turn on fresh Redis servers, runs the scenarios against each through
+//!   this same binary, and writes the side-by-side `BENCHMARKS.md` and HTML page.
 //!
 //! Besides the scenarios, [`floor`] is a server: the raw relay floor (`collab-load floor`),
 //! y-websocket frames relayed through Redis pub/sub with no CRDT work, the lower bound the
 //! gateways are compared with.
 
 pub mod client;
+pub mod compare;
 pub mod config;
 pub mod fleet;
 pub mod floor;
@@ -41,4 +46,5 @@ pub mod report;
 pub mod scenario;
 pub mod seed;
 pub mod stats;
+pub mod timeline;
 pub mod tracker;

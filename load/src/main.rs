@@ -1,13 +1,17 @@
-//! `collab-load`: run a load scenario against y-websocket gateways on this machine, or serve
-//! the raw relay floor (`collab-load floor`) to run scenarios against.
+//! `collab-load`: run a load scenario against y-websocket gateways on this machine, serve
+//! the raw relay floor (`collab-load floor`) to run scenarios against, or compare our
+//! gateways with their peers (`collab-load compare`).
 //!
-//! A scenario prints a table on stdout (and JSON with `--json`). Exit status: 0 when the run
-//! was clean, 3 when it completed but some editor failed to sync, a delivery went missing or
-//! an error or disconnect happened, 1 when it could not run at all.
+//! A scenario prints a table on stdout (and JSON with `--json`, an HTML page with `--html`).
+//! Exit status: 0 when the run was clean (for `compare`: every run measured and clean), 3
+//! when it completed but some editor failed to sync, a delivery went missing or an error or
+//! disconnect happened (`compare`: a run failed, was skipped or was not clean), 1 when it
+//! could not run at all.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use collab_load::compare;
 use collab_load::floor;
 use collab_load::scenario::Scenario;
 
@@ -30,6 +34,10 @@ enum Command {
     /// CRDT work (the lower bound to compare gateways with). Prints
     /// "collab-floor listening on ADDR".
     Floor(floor::Args),
+    /// Measure our gateways, Hocuspocus and the raw relay floor in turn (each on a fresh
+    /// redis-server) with the same scenarios; print them side by side with ratios and write
+    /// BENCHMARKS.md and an HTML page.
+    Compare(compare::Args),
 }
 
 #[tokio::main]
@@ -49,26 +57,39 @@ async fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Compare(args) => {
+            match tokio::task::spawn_blocking(move || compare::run(args)).await {
+                Ok(Ok(true)) => ExitCode::SUCCESS,
+                Ok(Ok(false)) => ExitCode::from(3),
+                Ok(Err(e)) => fail(e),
+                Err(e) => fail(e.into()),
+            }
+        }
     }
 }
 
 async fn run_scenario(scenario: Scenario) -> ExitCode {
     let json = scenario.common().json.clone();
+    let html = scenario.common().html.clone();
     let report = match scenario.run().await {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("collab-load: {e:#}");
-            return ExitCode::from(1);
-        }
+        Err(e) => return fail(e),
     };
     print!("{}", report.table());
     if let Some(Err(e)) = json.map(|path| report.write_json(&path)) {
-        eprintln!("collab-load: {e:#}");
-        return ExitCode::from(1);
+        return fail(e);
+    }
+    if let Some(Err(e)) = html.map(|path| report.write_html(&path)) {
+        return fail(e);
     }
     if report.is_clean() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
     }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    eprintln!("collab-load: {e:#}");
+    ExitCode::from(1)
 }

@@ -1,5 +1,6 @@
-//! The status line on stderr while a scenario runs, and the periodic `/proc` readings of
-//! the server processes (so a short RSS peak between start and end is seen too).
+//! The status line on stderr while a scenario runs, the periodic `/proc` readings of the
+//! server processes (so a short RSS peak between start and end is seen too), and the
+//! per-second ticks of the run's [`crate::timeline`].
 //!
 //! On a terminal the line is rewritten in place every second; otherwise (CI logs) a full
 //! line is printed every five seconds.
@@ -14,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::fleet::Shared;
 use crate::procstat::Watch;
 use crate::stats::Stats;
+use crate::timeline::Sampler;
 use crate::tracker::Counts;
 
 /// A running status line; [`Progress::finish`] stops it and hands back the process watches.
@@ -48,6 +50,7 @@ async fn run(
     let tty = std::io::stderr().is_terminal();
     let every = if tty { 1 } else { 5 };
     let started = Instant::now();
+    let mut sampler = Sampler::new(started, &watches);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     let mut last = (started, Counts::default());
     let mut n = 0u64;
@@ -59,6 +62,9 @@ async fn run(
         for w in &mut watches {
             w.update();
         }
+        shared
+            .timeline
+            .push(sampler.sample(&shared, &watches, Instant::now()));
         n += 1;
         if !n.is_multiple_of(every) {
             continue;

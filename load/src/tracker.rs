@@ -46,6 +46,8 @@ struct Latencies {
     same_target: Histogram<u64>,
     cross_target: Histogram<u64>,
     cursor: Histogram<u64>,
+    /// Edit deliveries since the timeline last took them (per-second percentiles).
+    interval: Histogram<u64>,
 }
 
 /// One completed delivery, recorded after the file lock is released.
@@ -102,6 +104,7 @@ impl Tracker {
                 same_target: new_histogram(),
                 cross_target: new_histogram(),
                 cursor: new_histogram(),
+                interval: new_histogram(),
             }),
         }
     }
@@ -123,6 +126,7 @@ impl Tracker {
             match s.kind {
                 Kind::Edit => {
                     l.edit.saturating_record(s.us);
+                    l.interval.saturating_record(s.us);
                     if s.same_target {
                         l.same_target.saturating_record(s.us);
                     } else {
@@ -324,6 +328,15 @@ impl Tracker {
             c.cursor_delivered += f.cursor_delivered;
         }
         c
+    }
+
+    /// The edit deliveries recorded since the last call, as a histogram (microseconds);
+    /// starts a new interval.
+    pub fn take_interval(&self) -> Histogram<u64> {
+        let mut l = self.latencies.lock().unwrap_or_else(|p| p.into_inner());
+        let h = l.interval.clone();
+        l.interval.reset();
+        h
     }
 
     /// Totals and merged histograms over all files.

@@ -1,4 +1,9 @@
-//! The figures of one run: a serializable [`Report`], printed as a table or written as JSON.
+//! The figures of one run: a serializable [`Report`], printed as a table, written as JSON,
+//! or drawn as a self-contained HTML page ([`html`], with hand-written SVG charts from
+//! [`svg`]).
+
+pub mod html;
+pub mod svg;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -6,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::fleet::Shared;
 use crate::procstat::ProcReport;
@@ -15,8 +20,14 @@ use crate::stats::Stats;
 /// Diagnostic lines kept per kind.
 const SAMPLES: usize = 10;
 
+/// Quantiles kept in [`Percentiles::spectrum`]: dense where tails matter.
+const SPECTRUM: [f64; 16] = [
+    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 0.99999,
+    1.0,
+];
+
 /// A latency distribution in milliseconds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub min: f64,
@@ -26,6 +37,9 @@ pub struct Percentiles {
     pub p99: f64,
     pub p999: f64,
     pub max: f64,
+    /// `[quantile, ms]` pairs from the minimum to the maximum, for charts.
+    #[serde(default)]
+    pub spectrum: Vec<[f64; 2]>,
 }
 
 impl Percentiles {
@@ -42,6 +56,7 @@ impl Percentiles {
                 p99: 0.0,
                 p999: 0.0,
                 max: 0.0,
+                spectrum: Vec::new(),
             };
         }
         Percentiles {
@@ -53,6 +68,10 @@ impl Percentiles {
             p99: ms(h.value_at_quantile(0.99)),
             p999: ms(h.value_at_quantile(0.999)),
             max: ms(h.max()),
+            spectrum: SPECTRUM
+                .iter()
+                .map(|&q| [q, ms(h.value_at_quantile(q))])
+                .collect(),
         }
     }
 }
@@ -121,6 +140,8 @@ pub struct Report {
     /// This process (the harness itself): if its CPU nears the machine's cores, the
     /// latencies measure the harness, not the servers.
     pub harness: Option<ProcReport>,
+    /// One tick per second of the run: rates, latency and server load over time.
+    pub timeline: Vec<crate::timeline::Tick>,
     /// The `idle` scenario's RSS per connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub idle: Option<crate::scenario::idle::IdleReport>,
@@ -194,6 +215,7 @@ impl Report {
             divergence_samples,
             servers: info.servers,
             harness: info.harness,
+            timeline: shared.timeline.ticks(),
             idle: None,
             join_storm: None,
         }
@@ -217,12 +239,25 @@ impl Report {
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
+    /// Writes the report as a self-contained HTML page to `path`.
+    pub fn write_html(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, html::single(self))
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
     /// The human table.
     pub fn table(&self) -> String {
         let mut t = String::new();
-        let mut row = |k: &str, v: String| {
+        for (k, v) in self.rows() {
             let _ = writeln!(t, "  {k:<28} {v}");
-        };
+        }
+        t
+    }
+
+    /// The figures as (name, value) rows, for the table and the HTML page.
+    pub fn rows(&self) -> Vec<(String, String)> {
+        let mut t = Vec::new();
+        let mut row = |k: &str, v: String| t.push((k.to_owned(), v));
         row("scenario", format!("{} ({})", self.scenario, self.framing));
         row("targets", self.targets.join(", "));
         row("settings", self.settings.to_string());
@@ -390,4 +425,121 @@ fn dist(p: &Percentiles) -> String {
         "p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}  (n={})",
         p.p50, p.p90, p.p99, p.p999, p.max, p.count
     )
+}
+
+/// `unix_ms` as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn utc_string(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01 (days are grouped in 400-year
+/// eras of 146,097 days, years starting in March so the leap day comes last).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fleet::Fleet;
+    use crate::framing::Framing;
+    use crate::timeline::Tick;
+
+    #[test]
+    fn utc_dates() {
+        assert_eq!(utc_string(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc_string(951_782_400_000), "2000-02-29 00:00:00 UTC");
+        assert_eq!(
+            utc_string(1_795_478_400_000 + 3_723_000),
+            "2026-11-24 01:02:03 UTC"
+        );
+    }
+
+    /// A report with a propagation distribution, a timeline, and markup in its names.
+    fn sample_report() -> Report {
+        let fleet = Fleet::new(1, Framing::YWebsocket, 1);
+        let mut r = Report::new(
+            RunInfo {
+                scenario: "edit-storm <b>&".to_owned(),
+                targets: vec!["ws://127.0.0.1:1/doc?<x>".to_owned()],
+                started_unix_ms: 0,
+                settings: serde_json::json!({ "editors": 4 }),
+                editors: 4,
+                files: 1,
+                edit_seconds: 2.0,
+                drain_seconds: 0.1,
+                servers: Vec::new(),
+                harness: None,
+            },
+            fleet.shared(),
+        );
+        let mut h = crate::tracker::new_histogram();
+        for us in [800, 1200, 1500, 9000] {
+            h.saturating_record(us);
+        }
+        r.propagation_ms = Percentiles::from_micros(&h);
+        r.propagation_same_target_ms = Percentiles::from_micros(&h);
+        r.timeline = (1..=3)
+            .map(|t| Tick {
+                t: f64::from(t),
+                phase: "edit".to_owned(),
+                synced: 4,
+                edits_per_s: 20.0,
+                deliveries_per_s: 60.0,
+                cursor_updates_per_s: 0.0,
+                cursor_deliveries_per_s: 0.0,
+                p50_ms: Some(1.2),
+                p99_ms: Some(9.0),
+                server_rss_kib: Some(10_240),
+                server_cpu_percent: Some(5.0),
+                harness_cpu_percent: Some(20.0),
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn html_page_holds_table_charts_and_escaped_names() {
+        let page = html::single(&sample_report());
+        assert!(page.starts_with("<!DOCTYPE html>"));
+        assert!(page.contains("edit-storm &lt;b&gt;&amp;"));
+        assert!(!page.contains("<b>&"), "names are escaped");
+        assert!(page.contains("ws://127.0.0.1:1/doc?&lt;x&gt;"));
+        assert!(page.contains("<td>propagation ms</td>"));
+        assert!(page.contains("Edit propagation by target"));
+        assert!(page.contains("same target (n=4)"));
+        assert!(page.contains("Deliveries per second"));
+        assert!(page.contains("Edit propagation per second"));
+        assert!(page.matches("<svg").count() >= 5);
+        assert!(!page.contains("<script") && !page.contains("src="));
+    }
+
+    #[test]
+    fn timeline_and_spectrum_are_in_the_json() {
+        let json = serde_json::to_value(sample_report()).unwrap_or_default();
+        assert_eq!(json["timeline"].as_array().map(Vec::len), Some(3));
+        assert_eq!(json["timeline"][0]["deliveries_per_s"], 60.0);
+        let spectrum = json["propagation_ms"]["spectrum"].as_array().cloned();
+        assert_eq!(spectrum.as_ref().map(Vec::len), Some(SPECTRUM.len()));
+        let back: Percentiles = serde_json::from_value(json["propagation_ms"].clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back.count, 4);
+    }
 }

@@ -1,0 +1,203 @@
+//! What a comparison writes: `BENCHMARKS.md` (date, machine, table, notes, the exact
+//! commands) and one HTML page with the same table and, per scenario, every system's
+//! latency distribution and throughput over time on shared charts.
+
+use std::fmt::Write as _;
+
+use super::machine::Machine;
+use super::systems::System;
+use super::table::{self, Table};
+use super::{Outcome, Run};
+use crate::report::html;
+use crate::report::svg::escape;
+use crate::report::utc_string;
+
+/// Everything the summary pages show.
+pub struct Summary<'a> {
+    pub started_unix_ms: u64,
+    pub machine: &'a Machine,
+    /// The `collab-load compare ...` command line.
+    pub invocation: &'a str,
+    /// Commands run once before the measurements (installs).
+    pub setup: &'a [String],
+    /// Each scenario's size flags (empty: its own full preset).
+    pub sizes: &'a [(String, String)],
+    pub systems: &'a [System],
+    pub scenarios: &'a [String],
+    pub runs: &'a [Run],
+    pub table: &'a Table,
+    pub notes: &'a [String],
+}
+
+const METHOD: &str = "Every scenario ran against fresh processes: for each system and \
+scenario a new `redis-server` (no persistence, a free port) and two server processes of the \
+system, which the harness targets alternately, then stopped. The harness runs on the same \
+machine, so it competes with the servers for the cores: compare systems with each other, \
+not with other machines. Ratios are us / other (below 1: our figure is lower). CPU seconds \
+and peak RSS are both server processes together, read from /proc. A `*` marks a figure \
+(and the ratios and verdicts drawn from it) from a run that was not clean: see its \
+problems row.";
+
+const TARGETS: &str = "Targets from issue 5 (checked on our figures): edit-storm p99 at most \
+1/5 of Hocuspocus's and at most 2x the floor's; fan-out p99 under 10 ms; idle at most 8 KiB \
+RSS per connection; join-storm time to synced p50 under 1 s with peak RSS under 1 GiB.";
+
+/// `BENCHMARKS.md`.
+pub fn markdown(s: &Summary) -> String {
+    let mut md = String::from("# Benchmarks\n\n");
+    let _ = writeln!(
+        md,
+        "Measured {} with `collab-load compare`.\n",
+        utc_string(s.started_unix_ms)
+    );
+    let _ = writeln!(md, "**Machine**: {}\n", s.machine);
+    let _ = writeln!(md, "{METHOD}\n");
+    md.push_str("Sizes (flags of each scenario):\n\n");
+    for (scenario, flags) in sizes(s) {
+        let _ = writeln!(md, "- {scenario}: {flags}");
+    }
+    md.push_str("\n## Results\n\n");
+    md.push_str(&table::markdown(s.table));
+    let _ = writeln!(md, "\n{TARGETS}\n");
+    if !s.notes.is_empty() {
+        md.push_str("Notes:\n\n");
+        for n in s.notes {
+            let _ = writeln!(md, "- {n}");
+        }
+        md.push('\n');
+    }
+    md.push_str("## Commands\n\nEverything above, from the repository root:\n\n```sh\n");
+    let _ = writeln!(md, "{}\n```\n", s.invocation);
+    if !s.setup.is_empty() {
+        md.push_str("Before the measurements it ran:\n\n```sh\n");
+        for c in s.setup {
+            let _ = writeln!(md, "{c}");
+        }
+        md.push_str("```\n\n");
+    }
+    md.push_str(
+        "Each run started these processes (ports and pids are picked at run time; the \
+         servers print their address):\n\n",
+    );
+    for run in s.runs.iter().filter(|r| !r.commands.is_empty()) {
+        let _ = writeln!(md, "{} {}:\n\n```sh", run.system, run.scenario);
+        for c in &run.commands {
+            let _ = writeln!(md, "{c}");
+        }
+        md.push_str("```\n\n");
+    }
+    md
+}
+
+/// The combined HTML page.
+pub fn page(s: &Summary) -> String {
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>collab-load compare</h1><p>Measured {}.</p><p><b>Machine</b>: {}</p><p>{}</p>",
+        escape(&utc_string(s.started_unix_ms)),
+        escape(&s.machine.to_string()),
+        escape(METHOD)
+    );
+    b.push_str("<p>Sizes (flags of each scenario):</p><ul>");
+    for (scenario, flags) in sizes(s) {
+        let _ = write!(
+            b,
+            "<li>{}: {}</li>",
+            escape(scenario),
+            escape(flags.trim_matches('`'))
+        );
+    }
+    b.push_str("</ul>");
+    b.push_str("<h2>Results</h2>");
+    b.push_str(&html::table(&s.table.header, &s.table.rows));
+    let _ = write!(b, "<p>{}</p>", escape(TARGETS));
+    if !s.notes.is_empty() {
+        b.push_str("<ul>");
+        for n in s.notes {
+            let _ = write!(b, "<li>{}</li>", escape(n));
+        }
+        b.push_str("</ul>");
+    }
+    for scenario in s.scenarios {
+        let measured: Vec<&Run> = s
+            .systems
+            .iter()
+            .filter_map(|sys| {
+                s.runs
+                    .iter()
+                    .find(|r| r.system == *sys && &r.scenario == scenario)
+            })
+            .collect();
+        let _ = write!(b, "<h2>{}</h2>", escape(scenario));
+        let figures: Vec<(&str, &super::figures::Figures)> = measured
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Measured { figures, .. } => Some((r.system.name(), figures.as_ref())),
+                _ => None,
+            })
+            .collect();
+        if figures.is_empty() {
+            b.push_str("<p>No system was measured.</p>");
+            continue;
+        }
+        b.push_str("<div class=\"charts\">");
+        let headline = figures[0].1.headline().0;
+        let latencies: Vec<(&str, &crate::report::Percentiles)> =
+            figures.iter().map(|(n, f)| (*n, f.headline().1)).collect();
+        if let Some(chart) = html::latency_chart(&format!("{headline} latency"), &latencies) {
+            b.push_str(&chart);
+        }
+        b.push_str("</div>");
+        let timelines: Vec<(&str, &[crate::timeline::Tick])> = figures
+            .iter()
+            .map(|(n, f)| (*n, f.timeline.as_slice()))
+            .collect();
+        b.push_str(&html::timeline_charts(&timelines));
+        b.push_str("<p>Each run's own page: ");
+        let links: Vec<String> = measured
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Measured { .. }))
+            .map(|r| {
+                format!(
+                    "<a href=\"{}\">{}</a>",
+                    escape(&r.html.to_string_lossy()),
+                    escape(r.system.name())
+                )
+            })
+            .collect();
+        b.push_str(&links.join(", "));
+        b.push_str("</p>");
+    }
+    b.push_str("<h2>Commands</h2><pre>");
+    b.push_str(&escape(s.invocation));
+    b.push('\n');
+    for c in s.setup {
+        let _ = writeln!(b, "{}", escape(c));
+    }
+    for run in s.runs.iter().filter(|r| !r.commands.is_empty()) {
+        let _ = writeln!(
+            b,
+            "\n# {} {}",
+            escape(run.system.name()),
+            escape(&run.scenario)
+        );
+        for c in &run.commands {
+            let _ = writeln!(b, "{}", escape(c));
+        }
+    }
+    b.push_str("</pre>");
+    html::page("collab-load compare", &b)
+}
+
+/// Each scenario with its flags, or a word that it ran its own preset.
+fn sizes<'a>(s: &'a Summary) -> impl Iterator<Item = (&'a str, String)> {
+    s.sizes.iter().map(|(scenario, flags)| {
+        let flags = if flags.is_empty() {
+            "its full preset (no flags)".to_owned()
+        } else {
+            format!("`{flags}`")
+        };
+        (scenario.as_str(), flags)
+    })
+}

@@ -1,0 +1,126 @@
+//! `collab-load compare` end to end, restricted to our gateways at tiny sizes: it starts its
+//! own redis-server and gateway pair per scenario (the gateway from `COLLAB_GATEWAY_BIN`,
+//! else `collab-gateway` next to this test's executable: build it first with
+//! `cargo build -p collab-server`), and the test checks that BENCHMARKS.md and the HTML
+//! pages are written and hold the figures of the runs' JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use collab_load::compare::table::number;
+use serde_json::Value;
+
+fn gateway_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("COLLAB_GATEWAY_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let candidates: Vec<PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(3)
+        .map(|dir| dir.join("collab-gateway"))
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| {
+            panic!(
+                "collab-gateway not found (looked at {candidates:?}): run \
+                 `cargo build -p collab-server` first, or set COLLAB_GATEWAY_BIN"
+            )
+        })
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn json(path: &Path) -> Value {
+    serde_json::from_str(&read(path)).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn compare_writes_benchmarks_and_html_with_the_figures() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let benchmarks = dir.path().join("out").join("BENCHMARKS.md");
+    let runs = dir.path().join("runs");
+    let gateway = gateway_binary();
+    let out = Command::new(env!("CARGO_BIN_EXE_collab-load"))
+        .arg("compare")
+        .args(["--systems", "us", "--quick"])
+        .args(["--scenarios", "edit-storm,fan-out,idle"])
+        .args([
+            "--args",
+            "edit-storm=--editors 4 --files 2 --edits-per-editor 5 --rate 20",
+        ])
+        .args(["--args", "fan-out=--observers 6 --rate 20 --edits 10"])
+        .args(["--args", "idle=--connections 20 --files 3 --settle 0.2"])
+        .arg("--benchmarks")
+        .arg(&benchmarks)
+        .arg("--work-dir")
+        .arg(&runs)
+        .arg("--gateway-bin")
+        .arg(&gateway)
+        .output()
+        .expect("running collab-load compare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+
+    let fan_out = json(&runs.join("us-fan-out.json"));
+    assert_eq!(fan_out["deliveries"], 60, "{fan_out}");
+    let p99 = number(fan_out["propagation_ms"]["p99"].as_f64().unwrap_or(-1.0));
+    let idle = json(&runs.join("us-idle.json"));
+    let per_conn = number(
+        idle["idle"]["rss_per_connection_bytes"]
+            .as_f64()
+            .unwrap_or(-1.0),
+    );
+
+    let md = read(&benchmarks);
+    assert!(md.starts_with("# Benchmarks"), "{md}");
+    assert!(
+        md.contains("logical CPUs") && md.contains("GiB memory"),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("| fan-out | propagation p99 ms | {p99} |")),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!("| idle | RSS per connection B | {per_conn} |")),
+        "{md}"
+    );
+    assert!(
+        md.contains("< 10 ms: "),
+        "the fan-out target is checked: {md}"
+    );
+    assert!(md.contains("| edit-storm | problems | none |"), "{md}");
+    // The exact commands: the comparison itself, a fresh Redis, two gateways, the runs.
+    assert!(md.contains("compare --systems us --quick"), "{md}");
+    assert!(
+        md.contains("redis-server --port ") && md.contains("--save '' --appendonly no"),
+        "{md}"
+    );
+    let gateway_line = format!("{} --listen 127.0.0.1:0 --redis-url", gateway.display());
+    assert_eq!(md.matches(&gateway_line).count(), 6, "{md}");
+    assert!(md.contains("collab-load fan-out --observers 6"), "{md}");
+    assert!(stdout.contains("propagation p99 ms"), "{stdout}");
+
+    let html = read(&dir.path().join("out").join("benchmarks.html"));
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        html.contains(&format!("<td class=\"num\">{p99}</td>")),
+        "{html}"
+    );
+    assert!(html.contains("propagation latency"), "{html}");
+    assert!(html.matches("<svg").count() >= 3, "{html}");
+    assert!(!html.contains("<script"));
+    for scenario in ["edit-storm", "fan-out", "idle"] {
+        let page = read(&runs.join(format!("us-{scenario}.html")));
+        assert!(page.contains(&format!("collab-load {scenario} (y-websocket)")));
+        assert!(page.contains("<svg"), "{scenario}: a chart");
+    }
+}
