@@ -4,13 +4,17 @@
 //
 //   node server.mjs --port 0 --redis-port 6391
 //
-// Listens on 127.0.0.1 only, accepts any token (no auth extension), keeps nothing on disk.
+// Listens on 127.0.0.1 only, accepts any token (no auth extension). Documents are stored in
+// the same Redis (the Database extension, key `hocuspocus:doc:NAME`), as Hocuspocus's docs
+// pair the Redis extension with a database: without one, an instance that opens a document
+// another instance holds starts it empty (the Redis extension relays changes, not state).
 // Prints exactly one line on stdout once its Redis connections are ready and it listens:
 //   hocuspocus listening on 127.0.0.1:PORT
 // and exits with status 0 on SIGTERM or SIGINT.
 
 import { Server } from "@hocuspocus/server";
 import { Redis } from "@hocuspocus/extension-redis";
+import { Database } from "@hocuspocus/extension-database";
 
 const HOST = "127.0.0.1";
 
@@ -45,7 +49,7 @@ const { port, redisPort } = parseArgs(process.argv.slice(2));
 
 // The Redis extension makes the instances race for a store lock after changes and the
 // loser's hook throws an empty error, which the server logs in full each time although it
-// is expected (and nothing is stored here anyway). Drop exactly that line; keep the rest.
+// is expected (the winner stores the document). Drop exactly that line; keep the rest.
 const logError = console.error;
 console.error = (...args) => {
   const [what, error] = args;
@@ -78,13 +82,21 @@ try {
   process.exit(1);
 }
 
+/** Documents live in Redis beside the pub/sub traffic, as ours do. */
+const database = new Database({
+  fetch: async ({ documentName }) => redis.pub.getBuffer(`hocuspocus:doc:${documentName}`),
+  store: async ({ documentName, state }) => {
+    await redis.pub.set(`hocuspocus:doc:${documentName}`, Buffer.from(state));
+  },
+});
+
 const server = new Server({
   port,
   address: HOST,
   // No start screen, no signal handlers of its own: shutdown is ours (below).
   quiet: true,
   stopOnSignals: false,
-  extensions: [redis],
+  extensions: [database, redis],
 });
 
 let stopping = false;
