@@ -12,7 +12,10 @@
 //! deliveries.
 //!
 //! Awareness (cursor) updates are tracked the same way, keyed by `(client, awareness clock)`,
-//! in a histogram of their own.
+//! in a histogram of their own. A newer state of a cursor replaces older ones: a gateway may
+//! drop a queued older state for a receiver that lags (cursor coalescing), so a receiver
+//! that gets clock `k` of a cursor has every earlier state of it delivered at once, as
+//! `cursor superseded`, outside the histogram.
 //!
 //! Deletions carry no clock of their own in Yjs, hence the key by deleted ids. Two editors
 //! may delete the same character at once; a gateway that relays only what changed its doc
@@ -82,6 +85,9 @@ pub struct Summary {
     pub cursor_updates: u64,
     pub cursor_expected: u64,
     pub cursor_delivered: u64,
+    /// Cursor states a receiver skipped for a newer one of the same cursor (counted in
+    /// `cursor_delivered`, not in the histogram).
+    pub cursor_superseded: u64,
     pub cursor_latency_us: Histogram<u64>,
 }
 
@@ -295,10 +301,21 @@ impl Tracker {
         now: Instant,
     ) -> u64 {
         let mut f = self.file(file);
+        let entries: Vec<(u64, u32)> = entries.into_iter().collect();
         let ids: Vec<u64> = entries
-            .into_iter()
-            .filter_map(|key| f.cursors.get(&key).copied())
+            .iter()
+            .filter_map(|key| f.cursors.get(key).copied())
             .collect();
+        let older: Vec<u64> = entries
+            .iter()
+            .flat_map(|&(client, clock)| {
+                f.cursors
+                    .range((client, 0)..(client, clock))
+                    .map(|(_, id)| *id)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        f.supersede(slot, older);
         let samples = f.deliver(slot, ids, now);
         drop(f);
         self.record_samples(&samples);
@@ -352,6 +369,7 @@ impl Tracker {
             cursor_updates: 0,
             cursor_expected: 0,
             cursor_delivered: 0,
+            cursor_superseded: 0,
             cursor_latency_us: new_histogram(),
         };
         {
@@ -370,6 +388,7 @@ impl Tracker {
             s.cursor_updates += f.cursor_updates;
             s.cursor_expected += f.cursor_expected;
             s.cursor_delivered += f.cursor_delivered;
+            s.cursor_superseded += f.cursor_superseded;
         }
         s
     }
@@ -464,7 +483,9 @@ struct FileTracker {
     deleted: BTreeMap<(u64, u32), Deleted>,
     /// Deliveries of deletions the receiver had from someone else's update already.
     superseded: u64,
-    cursors: HashMap<(u64, u32), u64>,
+    cursors: BTreeMap<(u64, u32), u64>,
+    /// Cursor states a receiver skipped because a newer one of the same cursor came.
+    cursor_superseded: u64,
     edits: u64,
     expected: u64,
     delivered: u64,
@@ -485,7 +506,8 @@ impl FileTracker {
             inserted: BTreeMap::new(),
             deleted: BTreeMap::new(),
             superseded: 0,
-            cursors: HashMap::new(),
+            cursors: BTreeMap::new(),
+            cursor_superseded: 0,
             edits: 0,
             expected: 0,
             delivered: 0,
@@ -599,7 +621,8 @@ impl FileTracker {
         samples
     }
 
-    /// Completes, for `slot`, the records `ids` (deletions of an id `slot` deleted itself).
+    /// Completes, for `slot`, the records `ids` without a latency sample: deletions of an id
+    /// `slot` deleted itself, or cursor states older than one `slot` received.
     fn supersede(&mut self, slot: Slot, mut ids: Vec<u64>) {
         ids.sort_unstable();
         ids.dedup();
@@ -613,8 +636,16 @@ impl FileTracker {
             };
             *w &= !bit;
             rec.remaining -= 1;
-            self.delivered += 1;
-            self.superseded += 1;
+            match rec.kind {
+                Kind::Edit => {
+                    self.delivered += 1;
+                    self.superseded += 1;
+                }
+                Kind::Cursor => {
+                    self.cursor_delivered += 1;
+                    self.cursor_superseded += 1;
+                }
+            }
             if rec.remaining == 0 {
                 let keys = std::mem::take(&mut rec.keys);
                 self.records.remove(&id);
@@ -798,11 +829,19 @@ mod tests {
         let now = Instant::now();
         t.cursor_sent(0, a, 42, 1, now);
         t.cursor_sent(0, a, 42, 2, now);
-        assert_eq!(t.cursor_received(0, b, [(42, 2), (43, 1)], now), 1);
+        t.cursor_sent(0, a, 42, 3, now);
+        assert_eq!(t.cursor_received(0, b, [(42, 1), (43, 1)], now), 1);
         let s = t.summary();
         assert_eq!(
             (s.cursor_updates, s.cursor_delivered, s.cursor_missing()),
-            (2, 1, 1)
+            (3, 1, 2)
+        );
+        // Clock 2 never comes (the gateway replaced it while b lagged); clock 3 does.
+        assert_eq!(t.cursor_received(0, b, [(42, 3)], now), 1);
+        let s = t.summary();
+        assert_eq!(
+            (s.cursor_delivered, s.cursor_superseded, s.cursor_missing()),
+            (3, 1, 0)
         );
     }
 }

@@ -120,6 +120,11 @@ pub struct Report {
     pub cursor_expected_deliveries: u64,
     pub cursor_deliveries: u64,
     pub cursor_missing_deliveries: u64,
+    /// Cursor states a receiver skipped because a newer state of the same cursor came (a
+    /// gateway may replace a queued state for a lagging receiver); counted in
+    /// `cursor_deliveries`, not in `cursor_propagation_ms`.
+    #[serde(default)]
+    pub cursor_superseded_deliveries: u64,
     pub cursor_propagation_ms: Percentiles,
     pub frames_sent: u64,
     pub frames_received: u64,
@@ -201,6 +206,7 @@ impl Report {
             cursor_expected_deliveries: summary.cursor_expected,
             cursor_deliveries: summary.cursor_delivered,
             cursor_missing_deliveries: summary.cursor_missing(),
+            cursor_superseded_deliveries: summary.cursor_superseded,
             cursor_propagation_ms: Percentiles::from_micros(&summary.cursor_latency_us),
             frames_sent: Stats::get(&s.frames_sent),
             frames_received: Stats::get(&s.frames_received),
@@ -300,11 +306,12 @@ impl Report {
             row(
                 "cursor updates / deliveries",
                 format!(
-                    "{} / {} of {}, missing {}",
+                    "{} / {} of {}, missing {}, superseded {}",
                     self.cursor_updates,
                     self.cursor_deliveries,
                     self.cursor_expected_deliveries,
-                    self.cursor_missing_deliveries
+                    self.cursor_missing_deliveries,
+                    self.cursor_superseded_deliveries
                 ),
             );
             row("cursor propagation ms", dist(&self.cursor_propagation_ms));
