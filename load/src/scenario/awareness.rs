@@ -19,10 +19,10 @@ use crate::config::CommonArgs;
 use crate::fleet::{Fleet, Phase};
 use crate::procstat::Watch;
 use crate::progress;
-use crate::report::{Report, RunInfo};
 use crate::seed::{self, SeedPlan};
 
-use super::{client_ids, finish, target_of, unix_ms};
+use super::{RunLabel, client_ids, finish, target_of, unix_ms};
+use crate::report::Report;
 
 const NAME: &str = "awareness";
 
@@ -138,19 +138,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "text_bytes": args.text_bytes,
         "file_prefix": prefix,
     });
-    Ok(Report::new(
-        RunInfo {
-            scenario: NAME.to_owned(),
-            targets: targets.iter().map(|t| t.base.clone()).collect(),
-            started_unix_ms,
-            settings,
-            editors: args.editors as u64,
-            files: args.files as u64,
-            edit_seconds: done.edit_seconds,
-            drain_seconds: done.drain_seconds,
-            servers: done.servers,
-            harness: done.harness,
-        },
-        &done.shared,
-    ))
+    Ok(done.report(RunLabel {
+        scenario: NAME,
+        targets: &targets,
+        started_unix_ms,
+        settings,
+        editors: args.editors,
+        files: args.files,
+    }))
 }

@@ -16,9 +16,9 @@ use crate::config::CommonArgs;
 use crate::fleet::{Fleet, Phase};
 use crate::procstat::Watch;
 use crate::progress;
-use crate::report::{Report, RunInfo};
 
-use super::{client_ids, finish, target_of, unix_ms};
+use super::{RunLabel, client_ids, finish, target_of, unix_ms};
+use crate::report::Report;
 
 const NAME: &str = "fan-out";
 
@@ -130,19 +130,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "delete_ratio": args.delete_ratio,
         "file_prefix": prefix,
     });
-    Ok(Report::new(
-        RunInfo {
-            scenario: NAME.to_owned(),
-            targets: targets.iter().map(|t| t.base.clone()).collect(),
-            started_unix_ms,
-            settings,
-            editors: editors as u64,
-            files: 1,
-            edit_seconds: done.edit_seconds,
-            drain_seconds: done.drain_seconds,
-            servers: done.servers,
-            harness: done.harness,
-        },
-        &done.shared,
-    ))
+    Ok(done.report(RunLabel {
+        scenario: NAME,
+        targets: &targets,
+        started_unix_ms,
+        settings,
+        editors,
+        files: 1,
+    }))
 }

@@ -24,11 +24,12 @@ use crate::config::CommonArgs;
 use crate::fleet::{Fleet, Phase};
 use crate::procstat::Watch;
 use crate::progress;
-use crate::report::{Percentiles, Report, RunInfo};
+use crate::report::Percentiles;
 use crate::seed::{self, SeedPlan};
 use crate::stats::Stats;
 
-use super::{client_ids, finish, target_of, unix_ms};
+use super::{RunLabel, client_ids, finish, target_of, unix_ms};
+use crate::report::Report;
 
 const NAME: &str = "join-storm";
 
@@ -194,21 +195,14 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "settle": args.settle,
         "file_prefix": prefix,
     });
-    let mut report = Report::new(
-        RunInfo {
-            scenario: NAME.to_owned(),
-            targets: targets.iter().map(|t| t.base.clone()).collect(),
-            started_unix_ms,
-            settings,
-            editors: args.joiners as u64,
-            files: 1,
-            edit_seconds: done.edit_seconds,
-            drain_seconds: done.drain_seconds,
-            servers: done.servers,
-            harness: done.harness,
-        },
-        &done.shared,
-    );
+    let mut report = done.report(RunLabel {
+        scenario: NAME,
+        targets: &targets,
+        started_unix_ms,
+        settings,
+        editors: args.joiners,
+        files: 1,
+    });
     report.join_storm = Some(join_storm);
     Ok(report)
 }

@@ -9,10 +9,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Subcommand;
 
 use crate::config::CommonArgs;
+use crate::config::Target;
 use crate::fleet::{Fleet, Phase, Shared};
 use crate::procstat::{ProcReport, Watch};
 use crate::progress::Progress;
-use crate::report::Report;
+use crate::report::{Report, RunInfo};
 
 pub mod awareness;
 pub mod edit_storm;
@@ -27,6 +28,35 @@ pub(crate) struct Finished {
     pub servers: Vec<ProcReport>,
     pub harness: Option<ProcReport>,
     pub shared: Arc<Shared>,
+}
+
+/// What a report says about an editing run besides the fleet's figures.
+pub(crate) struct RunLabel<'a> {
+    pub scenario: &'static str,
+    pub targets: &'a [Target],
+    pub started_unix_ms: u64,
+    pub settings: serde_json::Value,
+    pub editors: usize,
+    pub files: usize,
+}
+
+impl Finished {
+    /// The report of the run `label` describes, which ended with these figures.
+    pub(crate) fn report(self, label: RunLabel<'_>) -> Report {
+        let info = RunInfo {
+            scenario: label.scenario.to_owned(),
+            targets: label.targets.iter().map(|t| t.base.clone()).collect(),
+            started_unix_ms: label.started_unix_ms,
+            settings: label.settings,
+            editors: label.editors as u64,
+            files: label.files as u64,
+            edit_seconds: self.edit_seconds,
+            drain_seconds: self.drain_seconds,
+            servers: self.servers,
+            harness: self.harness,
+        };
+        Report::new(info, &self.shared)
+    }
 }
 
 /// Ends the edit phase begun at `edit_started`: waits (at most `drain_timeout`) for every
