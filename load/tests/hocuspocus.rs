@@ -15,7 +15,7 @@ use collab_tests::RedisServer;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use support::{assert_clean, run_scenario, strings};
+use support::assert_pair_relays_storm_and_fan_out;
 
 /// How long a peer may take to print its listening line.
 const START_DEADLINE: Duration = Duration::from_secs(30);
@@ -86,33 +86,7 @@ async fn two_hocuspocus_instances_deliver_every_edit() {
     let (_b, b) = start_peer(&redis).await;
     let targets = [a, b];
 
-    let storm = strings([
-        "edit-storm",
-        "--editors",
-        "6",
-        "--files",
-        "2",
-        "--edits-per-editor",
-        "10",
-        "--rate",
-        "50",
-    ]);
-    let report = run_scenario(&with_targets(storm, &targets)).await;
-    assert_clean(&report);
-    assert_eq!(report.framing, "hocuspocus");
-    assert_eq!(report.expected_deliveries, 120);
-    assert!(report.propagation_cross_target_ms.count > 0);
-
-    let fan_out = strings([
-        "fan-out",
-        "--observers",
-        "6",
-        "--edits",
-        "10",
-        "--rate",
-        "50",
-    ]);
-    let report = run_scenario(&with_targets(fan_out, &targets)).await;
-    assert_clean(&report);
-    assert_eq!(report.expected_deliveries, 60);
+    let (storm, _) =
+        assert_pair_relays_storm_and_fan_out(&with_targets(Vec::new(), &targets)).await;
+    assert_eq!(storm.framing, "hocuspocus");
 }

@@ -41,3 +41,43 @@ pub fn assert_clean(report: &Report) {
 pub fn strings<const N: usize>(args: [&str; N]) -> Vec<String> {
     args.iter().map(|s| (*s).to_owned()).collect()
 }
+
+/// A small edit-storm (6 editors on 2 files) and a small fan-out (6 observers) against a
+/// server pair, with `extra` flags (framing, targets): both must be delivered in full and
+/// cross between the two servers. Returns both reports for further checks.
+pub async fn assert_pair_relays_storm_and_fan_out(extra: &[String]) -> (Report, Report) {
+    let mut storm = strings([
+        "edit-storm",
+        "--editors",
+        "6",
+        "--files",
+        "2",
+        "--edits-per-editor",
+        "10",
+        "--rate",
+        "50",
+    ]);
+    storm.extend_from_slice(extra);
+    let storm = run_scenario(&storm).await;
+    assert_clean(&storm);
+    assert_eq!(storm.edits, 60);
+    // Each file has 3 editors: every edit reaches the 2 others.
+    assert_eq!(storm.expected_deliveries, 120);
+    assert!(storm.propagation_cross_target_ms.count > 0);
+
+    let mut fan_out = strings([
+        "fan-out",
+        "--observers",
+        "6",
+        "--edits",
+        "10",
+        "--rate",
+        "50",
+    ]);
+    fan_out.extend_from_slice(extra);
+    let fan_out = run_scenario(&fan_out).await;
+    assert_clean(&fan_out);
+    assert_eq!(fan_out.expected_deliveries, 60);
+    assert!(fan_out.propagation_cross_target_ms.count > 0);
+    (storm, fan_out)
+}
