@@ -4,34 +4,12 @@
 //! `cargo build -p collab-server`), and the test checks that BENCHMARKS.md and the HTML
 //! pages are written and hold the figures of the runs' JSON.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use collab_load::compare::table::number;
+use collab_tests::gateway::gateway_binary;
 use serde_json::Value;
-
-fn gateway_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("COLLAB_GATEWAY_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().unwrap_or_default();
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
-        .skip(1)
-        .take(3)
-        .map(|dir| dir.join("collab-gateway"))
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "collab-gateway not found (looked at {candidates:?}): run \
-                 `cargo build -p collab-server` first, or set COLLAB_GATEWAY_BIN"
-            )
-        })
-}
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))

@@ -1,8 +1,8 @@
 //! Smoke test: every scenario at a tiny size against a test-started gateway pair.
 //!
 //! Starts its own `redis-server` on a free loopback port (never 6379) and two
-//! `collab-gateway` processes (from `COLLAB_GATEWAY_BIN`, else `collab-gateway` next to this
-//! test's executable: build it first with `cargo build -p collab-server`), runs the built
+//! `collab-gateway` processes (`COLLAB_GATEWAY_BIN`, else the one next to this test's
+//! executable: build it first with `cargo build -p collab-server`), runs the built
 //! `collab-load` binary once per scenario and checks the JSON it writes: a clean exit,
 //! deliveries equal to what was expected, no errors or disconnects, RSS figures present;
 //! for `join-storm`, every joiner synced to the whole seeded document; for `awareness`,
@@ -11,10 +11,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use collab_tests::gateway::gateway_binary;
 use serde_json::Value;
 
 /// Kills the child when dropped.
@@ -59,29 +59,6 @@ fn start_redis() -> (Proc, u16) {
         std::thread::sleep(Duration::from_millis(50));
     }
     (redis, port)
-}
-
-fn gateway_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("COLLAB_GATEWAY_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().unwrap_or_default();
-    let candidates: Vec<PathBuf> = exe
-        .ancestors()
-        .skip(1)
-        .take(3)
-        .map(|dir| dir.join("collab-gateway"))
-        .collect();
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!(
-                "collab-gateway not found (looked at {candidates:?}): run \
-                 `cargo build -p collab-server` first, or set COLLAB_GATEWAY_BIN"
-            )
-        })
 }
 
 /// Starts a gateway on a free port; returns it and its `127.0.0.1:PORT`.
