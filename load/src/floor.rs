@@ -38,7 +38,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 
-use crate::config::is_loopback;
+use crate::target::is_loopback;
 
 /// Path prefix of the WebSocket endpoint, as our gateway's.
 const PATH_PREFIX: &str = "/doc/";

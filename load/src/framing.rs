@@ -27,7 +27,7 @@ use clap::ValueEnum;
 use yrs::encoding::read::{Cursor, Read};
 use yrs::encoding::write::Write;
 
-use crate::config::Target;
+use crate::target::Target;
 
 /// Token the harness authenticates with; the peer accepts any.
 pub const HOCUSPOCUS_TOKEN: &str = "collab-load";

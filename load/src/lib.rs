@@ -3,7 +3,8 @@
 //! How a run flows:
 //!
 //! - [`config`] holds the flags every scenario shares (targets, framing, server pids, JSON
-//!   path, deadlines) and refuses any target that is not a loopback address.
+//!   path, deadlines); [`target`] parses a target and refuses any that is not a loopback
+//!   address.
 //! - [`scenario`] has one file per named preset (`edit-storm`, `fan-out`, `idle`,
 //!   `join-storm`, `awareness`). A scenario decides how many editors go to which file and
 //!   target, and drives the phases of a [`fleet`]. Scenarios that need a document in place
@@ -46,5 +47,6 @@ pub mod report;
 pub mod scenario;
 pub mod seed;
 pub mod stats;
+pub mod target;
 pub mod timeline;
 pub mod tracker;

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Subcommand;
 
 use crate::config::CommonArgs;
-use crate::config::Target;
 use crate::fleet::{Fleet, Phase, Shared};
 use crate::procstat::{ProcReport, Watch};
 use crate::progress::Progress;
 use crate::report::{Report, RunInfo};
+use crate::target::Target;
 
 pub mod awareness;
 pub mod edit_storm;
