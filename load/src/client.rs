@@ -36,8 +36,9 @@ use yrs::{
     Transact, Update,
 };
 
-use crate::fleet::{Phase, Shared};
 use crate::framing::Inbound;
+use crate::phase::Phase;
+use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::tracker::{FinalState, Slot};
 

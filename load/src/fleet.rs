@@ -1,8 +1,5 @@
-//! A fleet of simulated editors moving through the phases of a run together.
-//!
-//! Phases only move forward: `Connect` (editors connect and sync), `Edit` (editors type at
-//! their rate), `Drain` (no new edits; wait for outstanding deliveries), `Stop` (close
-//! every socket). The scenario decides when to move on; every editor watches the phase.
+//! A fleet of simulated editors moving through the phases of a run together
+//! ([`crate::phase`]). The scenario decides when to move on; every editor watches the phase.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,41 +9,11 @@ use tokio::task::JoinHandle;
 
 use crate::client::{self, EditorPlan};
 use crate::framing::Framing;
+use crate::phase::Phase;
+use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::timeline::Timeline;
 use crate::tracker::Tracker;
-
-/// Where a run is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Phase {
-    Connect,
-    Edit,
-    Drain,
-    Stop,
-}
-
-impl Phase {
-    pub fn name(self) -> &'static str {
-        match self {
-            Phase::Connect => "connect",
-            Phase::Edit => "edit",
-            Phase::Drain => "drain",
-            Phase::Stop => "stop",
-        }
-    }
-}
-
-/// What every editor of a run shares.
-pub struct Shared {
-    pub tracker: Tracker,
-    pub stats: Stats,
-    pub framing: Framing,
-    pub phase: watch::Receiver<Phase>,
-    /// Caps WebSocket handshakes in flight.
-    pub connect_limit: Semaphore,
-    /// Per-second throughput, filled by the status line's ticker.
-    pub timeline: Timeline,
-}
 
 /// The editors of one run.
 pub struct Fleet {

@@ -11,8 +11,9 @@
 //!   before they measure (a large one for `join-storm`, some text for cursors to point at
 //!   in `awareness`) build it through [`seed`]: one paced writer, one verifying reader.
 //! - [`fleet`] spawns the editors, throttles their connects (or holds them at a barrier and
-//!   lets them go at once) and moves them through the phases connect -> edit -> drain ->
-//!   stop together.
+//!   lets them go at once) and moves them through the [`phase`]s connect -> edit -> drain ->
+//!   stop together. What the editors of a run share (tracker, counters, dialect, phase) is
+//!   [`shared::Shared`].
 //! - [`client`] is one simulated editor: a real yrs `Doc` (UTF-16 offsets, root `Y.Text`
 //!   "monaco") behind one WebSocket. It syncs (step 1 / step 2), types and deletes at random
 //!   positions, optionally moves its cursor (awareness), and applies what it receives.
@@ -23,7 +24,8 @@
 //!   those records, and the time since the send goes into a histogram once per receiver.
 //! - [`stats`] counts everything else (edits, bytes, errors, disconnects, connect and sync
 //!   times), [`procstat`] reads CPU time and RSS of server processes from `/proc`, and
-//!   [`progress`] prints a status line to stderr while a scenario runs.
+//!   [`progress`] prints a status line to stderr while a scenario runs, handing each
+//!   second's reading to the [`sampler`].
 //! - [`report`] gathers the figures into one serializable [`report::Report`], printed as a
 //!   table and optionally written as JSON and as an HTML page with SVG charts; the
 //!   per-second [`timeline`] (rates, latency, server CPU and RSS) is part of it.
@@ -41,11 +43,14 @@ pub mod config;
 pub mod fleet;
 pub mod floor;
 pub mod framing;
+pub mod phase;
 pub mod procstat;
 pub mod progress;
 pub mod report;
+pub mod sampler;
 pub mod scenario;
 pub mod seed;
+pub mod shared;
 pub mod stats;
 pub mod target;
 pub mod timeline;

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::fleet::Shared;
 use crate::procstat::Watch;
+use crate::sampler::Sampler;
+use crate::shared::Shared;
 use crate::stats::Stats;
-use crate::timeline::Sampler;
 use crate::tracker::Counts;
 
 /// A running status line; [`Progress::finish`] stops it and hands back the process watches.

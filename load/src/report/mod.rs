@@ -13,8 +13,8 @@ use anyhow::Context;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::fleet::Shared;
 use crate::procstat::ProcReport;
+use crate::shared::Shared;
 use crate::stats::Stats;
 
 /// Diagnostic lines kept per kind.

@@ -11,7 +11,8 @@ use anyhow::bail;
 
 use crate::client::{Behaviour, EditorPlan};
 use crate::config::CommonArgs;
-use crate::fleet::{Fleet, Phase};
+use crate::fleet::Fleet;
+use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
 

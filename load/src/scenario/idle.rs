@@ -29,11 +29,13 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::http::Uri;
 
 use crate::config::CommonArgs;
-use crate::fleet::{Fleet, Phase, Shared};
+use crate::fleet::Fleet;
 use crate::framing::Inbound;
+use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
 use crate::report::{Report, RunInfo};
+use crate::shared::Shared;
 use crate::stats::Stats;
 
 use super::{target_of, unix_ms};

@@ -21,7 +21,8 @@ use serde::Serialize;
 
 use crate::client::{Behaviour, EditorPlan};
 use crate::config::CommonArgs;
-use crate::fleet::{Fleet, Phase};
+use crate::fleet::Fleet;
+use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
 use crate::report::Percentiles;

@@ -9,10 +9,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::Subcommand;
 
 use crate::config::CommonArgs;
-use crate::fleet::{Fleet, Phase, Shared};
+use crate::fleet::Fleet;
+use crate::phase::Phase;
 use crate::procstat::{ProcReport, Watch};
 use crate::progress::Progress;
 use crate::report::{Report, RunInfo};
+use crate::shared::Shared;
 use crate::target::Target;
 
 pub mod awareness;
