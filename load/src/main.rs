@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use collab_load::compare;
 use collab_load::floor;
+use collab_load::report::html;
 use collab_load::scenario::Scenario;
 
 #[derive(Debug, Parser)]
@@ -79,7 +80,7 @@ async fn run_scenario(scenario: Scenario) -> ExitCode {
     if let Some(Err(e)) = json.map(|path| report.write_json(&path)) {
         return fail(e);
     }
-    if let Some(Err(e)) = html.map(|path| report.write_html(&path)) {
+    if let Some(Err(e)) = html.map(|path| html::write(&report, &path)) {
         return fail(e);
     }
     if report.is_clean() {

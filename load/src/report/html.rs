@@ -8,6 +8,9 @@
 //! wide as the median.
 
 use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context;
 
 use super::svg::{Chart, Series, escape};
 use super::{Percentiles, Report, utc_string};
@@ -15,6 +18,12 @@ use crate::timeline::Tick;
 
 /// Highest number of nines drawn; the maximum sits there too.
 const MAX_NINES: f64 = 5.0;
+
+/// Writes the page of one run ([`single`]) to `path`. A function here rather than a method
+/// of [`Report`], so that `report/mod.rs` needs nothing from this file, which needs it.
+pub fn write(r: &Report, path: &Path) -> anyhow::Result<()> {
+    std::fs::write(path, single(r)).with_context(|| format!("cannot write {}", path.display()))
+}
 
 /// The page of one run: the figures, the latency distributions, the run over time.
 pub fn single(r: &Report) -> String {

@@ -3,78 +3,26 @@
 //! [`svg`]).
 
 pub mod html;
+pub mod percentiles;
+pub mod sections;
 pub mod svg;
+
+pub use percentiles::Percentiles;
 
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use self::sections::{IdleReport, JoinStormReport};
 use crate::procstat::ProcReport;
 use crate::shared::Shared;
 use crate::stats::Stats;
 
 /// Diagnostic lines kept per kind.
 const SAMPLES: usize = 10;
-
-/// Quantiles kept in [`Percentiles::spectrum`]: dense where tails matter.
-const SPECTRUM: [f64; 16] = [
-    0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 0.99999,
-    1.0,
-];
-
-/// A latency distribution in milliseconds.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Percentiles {
-    pub count: u64,
-    pub min: f64,
-    pub mean: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-    /// `[quantile, ms]` pairs from the minimum to the maximum, for charts.
-    #[serde(default)]
-    pub spectrum: Vec<[f64; 2]>,
-}
-
-impl Percentiles {
-    /// From a histogram of microseconds.
-    pub fn from_micros(h: &Histogram<u64>) -> Percentiles {
-        let ms = |us: u64| us as f64 / 1000.0;
-        if h.is_empty() {
-            return Percentiles {
-                count: 0,
-                min: 0.0,
-                mean: 0.0,
-                p50: 0.0,
-                p90: 0.0,
-                p99: 0.0,
-                p999: 0.0,
-                max: 0.0,
-                spectrum: Vec::new(),
-            };
-        }
-        Percentiles {
-            count: h.len(),
-            min: ms(h.min()),
-            mean: h.mean() / 1000.0,
-            p50: ms(h.value_at_quantile(0.50)),
-            p90: ms(h.value_at_quantile(0.90)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-            spectrum: SPECTRUM
-                .iter()
-                .map(|&q| [q, ms(h.value_at_quantile(q))])
-                .collect(),
-        }
-    }
-}
 
 /// Everything a run measured.
 #[derive(Debug, Clone, Serialize)]
@@ -149,10 +97,10 @@ pub struct Report {
     pub timeline: Vec<crate::timeline::Tick>,
     /// The `idle` scenario's RSS per connection.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub idle: Option<crate::scenario::idle::IdleReport>,
+    pub idle: Option<IdleReport>,
     /// The `join-storm` scenario's seed and time to synced.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub join_storm: Option<crate::scenario::join_storm::JoinStormReport>,
+    pub join_storm: Option<JoinStormReport>,
 }
 
 /// What a scenario hands over besides the fleet's shared state.
@@ -242,12 +190,6 @@ impl Report {
     pub fn write_json(&self, path: &Path) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(self)?;
         std::fs::write(path, json + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))
-    }
-
-    /// Writes the report as a self-contained HTML page to `path`.
-    pub fn write_html(&self, path: &Path) -> anyhow::Result<()> {
-        std::fs::write(path, html::single(self))
             .with_context(|| format!("cannot write {}", path.display()))
     }
 
@@ -544,7 +486,10 @@ mod tests {
         assert_eq!(json["timeline"].as_array().map(Vec::len), Some(3));
         assert_eq!(json["timeline"][0]["deliveries_per_s"], 60.0);
         let spectrum = json["propagation_ms"]["spectrum"].as_array().cloned();
-        assert_eq!(spectrum.as_ref().map(Vec::len), Some(SPECTRUM.len()));
+        assert_eq!(
+            spectrum.as_ref().map(Vec::len),
+            Some(percentiles::SPECTRUM.len())
+        );
         let back: Percentiles = serde_json::from_value(json["propagation_ms"].clone())
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(back.count, 4);

@@ -23,7 +23,6 @@ use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::http::Uri;
@@ -34,6 +33,7 @@ use crate::framing::Inbound;
 use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
+use crate::report::sections::{IdleReport, IdleServer};
 use crate::report::{Report, RunInfo};
 use crate::shared::Shared;
 use crate::stats::Stats;
@@ -65,34 +65,6 @@ pub struct Args {
     /// Seconds to wait after every connection settled before reading RSS.
     #[arg(long, default_value_t = 5.0, value_name = "SECS")]
     pub settle: f64,
-}
-
-/// RSS growth of one server process over the idle run.
-#[derive(Debug, Clone, Serialize)]
-pub struct IdleServer {
-    pub pid: u32,
-    /// Connections this figure is divided by.
-    pub connections: u64,
-    pub rss_before_kib: Option<u64>,
-    pub rss_after_kib: Option<u64>,
-    /// `(rss_after - rss_before) / connections`, in bytes.
-    pub rss_per_connection_bytes: Option<f64>,
-}
-
-/// What `idle` adds to the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct IdleReport {
-    pub requested_connections: u64,
-    /// Connections actually opened (after the open-file clamp).
-    pub connections: u64,
-    /// Set when `connections` was clamped: the soft open-file limit of this process.
-    pub clamped_to_fd_limit: Option<u64>,
-    pub settle_seconds: f64,
-    pub servers: Vec<IdleServer>,
-    /// Sum of every pid's RSS growth over all synced connections, in bytes.
-    pub rss_per_connection_bytes: Option<f64>,
-    /// The harness's own RSS growth per connection, in bytes.
-    pub harness_rss_per_connection_bytes: Option<f64>,
 }
 
 impl Args {

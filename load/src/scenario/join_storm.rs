@@ -17,7 +17,6 @@
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use serde::Serialize;
 
 use crate::client::{Behaviour, EditorPlan};
 use crate::config::CommonArgs;
@@ -26,6 +25,7 @@ use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
 use crate::report::Percentiles;
+use crate::report::sections::JoinStormReport;
 use crate::seed::{self, SeedPlan};
 use crate::stats::Stats;
 
@@ -66,28 +66,6 @@ pub struct Args {
     /// from Redis when the storm hits.
     #[arg(long, default_value_t = 3.0, value_name = "SECS")]
     pub settle: f64,
-}
-
-/// What `join-storm` adds to the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct JoinStormReport {
-    pub joiners: u64,
-    /// Length of the seeded text in UTF-16 units (= bytes: it is ASCII); every joiner
-    /// must see exactly this.
-    pub doc_len: u64,
-    pub seed_updates: u64,
-    /// From the seeder's connect to the verifier seeing the whole document.
-    pub seed_seconds: f64,
-    pub settle_seconds: f64,
-    /// Joiners whose synced text had the seeded length.
-    pub synced_full_doc: u64,
-    /// From the barrier opening to the last joiner synced (or the connect timeout).
-    pub storm_seconds: f64,
-    /// The headline, per joiner: from the start of its connect to the gateway's step 2
-    /// applied.
-    pub sync_ms: Percentiles,
-    /// Sum over the `--pid` servers of their peak RSS during the storm, KiB.
-    pub servers_peak_rss_kib: Option<u64>,
 }
 
 impl Args {
