@@ -203,7 +203,7 @@ impl Args {
 /// Runs the comparison; returns whether every run was measured and clean.
 pub fn run(args: Args) -> anyhow::Result<bool> {
     args.check()?;
-    let started_unix_ms = crate::scenario::unix_ms();
+    let started_unix_ms = crate::scenario::common::unix_ms();
     std::fs::create_dir_all(&args.work_dir)
         .with_context(|| format!("cannot create {}", args.work_dir.display()))?;
     let work_dir = args

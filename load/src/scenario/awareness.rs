@@ -2,7 +2,7 @@
 //!
 //! Each file first gets `--text-bytes` of code-like text ([`crate::seed`]), so cursors
 //! point at real characters (y-monaco's format: relative positions into the text). Then
-//! editor `i` opens file `i % --files` on a target chosen by [`super::target_of`] (so each
+//! editor `i` opens file `i % --files` on a target chosen by [`target_of`] (so each
 //! file spans the targets), checks it sees the seeded text, and once everyone synced moves
 //! its cursor to a random position `--rate` times a second for `--duration` seconds.
 //! Every move should reach every other editor of the file: expected deliveries are
@@ -22,7 +22,7 @@ use crate::procstat::Watch;
 use crate::progress;
 use crate::seed::{self, SeedPlan};
 
-use super::{RunLabel, client_ids, finish, target_of, unix_ms};
+use super::common::{RunLabel, client_ids, finish, target_of, unix_ms};
 use crate::report::Report;
 
 const NAME: &str = "awareness";

@@ -1,7 +1,7 @@
 //! `edit-storm`: many editors on many files type at a steady rate across all targets.
 //!
 //! Editor `i` edits file `i % files`; within a file, editors take the targets in turn
-//! ([`super::target_of`]), so every file is shared across gateways. After connect and sync,
+//! ([`target_of`]), so every file is shared across gateways. After connect and sync,
 //! the edit phase lasts `--duration`, or until every editor made `--edits-per-editor`
 //! edits; then the run waits up to `--drain-timeout` for outstanding deliveries.
 
@@ -16,7 +16,7 @@ use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
 
-use super::{RunLabel, client_ids, finish, target_of, unix_ms};
+use super::common::{RunLabel, client_ids, finish, target_of, unix_ms};
 use crate::report::Report;
 
 const NAME: &str = "edit-storm";

@@ -1,7 +1,7 @@
 //! `fan-out`: one writer types into one file that many observers watch.
 //!
 //! The writer (client 0) connects to the first target; observer `k` (1-based) takes target
-//! [`super::target_of`]`(0, k, targets)`, so the observers are spread evenly over the
+//! [`target_of`]`(0, k, targets)`, so the observers are spread evenly over the
 //! targets. Once everyone synced, the writer makes `--rate` edits per second for
 //! `--duration` seconds (or `--edits` edits); observers never edit. Every edit should reach
 //! every observer: `expected = edits x observers`. The run then waits up to
@@ -18,7 +18,7 @@ use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
 
-use super::{RunLabel, client_ids, finish, target_of, unix_ms};
+use super::common::{RunLabel, client_ids, finish, target_of, unix_ms};
 use crate::report::Report;
 
 const NAME: &str = "fan-out";

@@ -1,7 +1,7 @@
 //! `idle`: many connections that sync once and then stay silent; the gateways' RSS per
 //! connection.
 //!
-//! Connection `i` opens file `i % files` on a target chosen by [`super::target_of`]. Each
+//! Connection `i` opens file `i % files` on a target chosen by [`target_of`]. Each
 //! connection is a minimal raw WebSocket client ([`idle_connection`]), not an editor: it
 //! sends the upgrade request, sync step 1 with an empty state vector, answers the gateway's
 //! step 1 with an empty step 2, counts itself synced at the gateway's step 2, and from then
@@ -38,7 +38,7 @@ use crate::report::{Report, RunInfo};
 use crate::shared::Shared;
 use crate::stats::Stats;
 
-use super::{target_of, unix_ms};
+use super::common::{target_of, unix_ms};
 
 const NAME: &str = "idle";
 

@@ -29,7 +29,7 @@ use crate::report::sections::JoinStormReport;
 use crate::seed::{self, SeedPlan};
 use crate::stats::Stats;
 
-use super::{RunLabel, client_ids, finish, target_of, unix_ms};
+use super::common::{RunLabel, client_ids, finish, target_of, unix_ms};
 use crate::report::Report;
 
 const NAME: &str = "join-storm";
