@@ -6,15 +6,16 @@
 //! 6379, no persistence) and the system's two server processes ([`systems`]), runs the
 //! scenario as a child `collab-load` with `--json`, `--html` and the servers' `--pid`s,
 //! and stops everything ([`procs`]). The child's JSON is read back ([`figures`]) into the
-//! side-by-side [`table`]; [`output`] writes the Markdown and HTML with the [`machine`]'s
-//! cores and memory and the exact commands. A system that cannot start (no node, a failed
-//! install, no floor in this build) is skipped with a note; a run that fails is a note too,
-//! and the others go on.
+//! run's record ([`runs`]) and the side-by-side [`table`]; [`output`] writes the Markdown
+//! and HTML with the [`machine`]'s cores and memory and the exact commands. A system that
+//! cannot start (no node, a failed install, no floor in this build) is skipped with a note;
+//! a run that fails is a note too, and the others go on.
 
 pub mod figures;
 pub mod machine;
 pub mod output;
 pub mod procs;
+pub mod runs;
 pub mod systems;
 pub mod table;
 
@@ -29,6 +30,7 @@ use anyhow::{Context, bail};
 use self::figures::Figures;
 use self::machine::Machine;
 use self::procs::{command_line, start_redis, start_server};
+use self::runs::{Outcome, Run};
 use self::systems::{Programs, System};
 
 /// Flags of `compare`.
@@ -94,47 +96,6 @@ pub struct Args {
     /// Seconds a server may take to print its address.
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     pub ready_timeout: f64,
-}
-
-/// How one scenario went on one system.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// The run completed; `clean` when nothing went missing or wrong.
-    Measured {
-        figures: Box<Figures>,
-        clean: bool,
-    },
-    Failed(String),
-    Skipped(String),
-    /// The scenario means nothing on this system (why).
-    NotApplicable(String),
-}
-
-/// One scenario on one system.
-#[derive(Debug, Clone)]
-pub struct Run {
-    pub system: System,
-    pub scenario: String,
-    pub outcome: Outcome,
-    /// The commands that started its processes, in order.
-    pub commands: Vec<String>,
-    pub json: PathBuf,
-    pub html: PathBuf,
-}
-
-impl Run {
-    /// A run not made yet; its files go to `work_dir` as `SYSTEM-SCENARIO.*`.
-    fn new(system: System, scenario: &str, work_dir: &Path) -> Run {
-        let stem = work_dir.join(format!("{system}-{scenario}"));
-        Run {
-            system,
-            scenario: scenario.to_owned(),
-            outcome: Outcome::Skipped("not run".to_owned()),
-            commands: Vec::new(),
-            json: stem.with_extension("json"),
-            html: stem.with_extension("html"),
-        }
-    }
 }
 
 /// Scenario flags of `--quick` (a few minutes in all for three systems).

@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 
 use super::machine::Machine;
+use super::runs::{Outcome, Run};
 use super::systems::System;
 use super::table::{self, Table};
-use super::{Outcome, Run};
 use crate::report::html;
 use crate::report::svg::escape;
 use crate::report::utc_string;

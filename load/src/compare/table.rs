@@ -12,8 +12,8 @@
 pub const UNCLEAN: &str = "*";
 
 use super::figures::Figures;
+use super::runs::{Outcome, Run};
 use super::systems::System;
-use super::{Outcome, Run};
 
 /// One compared figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
