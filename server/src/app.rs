@@ -1,5 +1,5 @@
 //! The HTTP surface: the WebSocket endpoint, health and readiness, and the wiring of
-//! Redis, bus, store and rooms into one gateway.
+//! engine (store and bus) and rooms into one gateway.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,27 +12,25 @@ use axum::routing::get;
 use collab_protocol::Keys;
 use collab_protocol::envelope::is_valid_gateway_id;
 use dashmap::DashMap;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::bus::{Bus, BusTasks};
 use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
+use crate::engine::{Bus, Engine, Store};
 use crate::pending::PendingAppends;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
 use crate::session;
-use crate::store::Store;
 use crate::upgrade;
 
 /// What every request handler shares.
 pub struct AppState {
     pub config: Arc<Config>,
     pub rooms: Rooms,
-    pub store: Store,
-    pub bus: Bus,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
     /// Flips to true when the gateway starts draining.
     pub shutdown: watch::Receiver<bool>,
     pub sessions: SessionCount,
@@ -95,12 +93,13 @@ impl Drop for CountedSession<'_> {
 pub struct Gateway {
     pub state: Arc<AppState>,
     pub shutdown: watch::Sender<bool>,
-    _bus_tasks: BusTasks,
+    /// Holds the engine's background tasks (heartbeats, subscriptions) alive.
+    _engine: Engine,
     _metrics_upkeep: tokio::task::JoinHandle<()>,
 }
 
 impl Gateway {
-    /// Connects to Redis, starts the bus and builds the shared state.
+    /// Connects the engine to Redis and builds the shared state.
     pub async fn connect(config: Config, redis_url: &str) -> anyhow::Result<Gateway> {
         let gateway_id = match &config.gateway_id {
             Some(id) if is_valid_gateway_id(id) => id.clone(),
@@ -110,19 +109,8 @@ impl Gateway {
             None => format!("gw-{:016x}", rand::random::<u64>()),
         };
         let keys = Keys::new(config.key_prefix.clone());
-        let client = redis::Client::open(redis_url)?;
-        let commands = ConnectionManager::new_with_config(
-            client.clone(),
-            ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(5)))
-                .set_response_timeout(Some(Duration::from_secs(10)))
-                .set_max_delay(Duration::from_secs(2)),
-        )
-        .await?;
-        let store = Store::new(commands.clone(), keys.clone());
-        let (bus, bus_tasks) = Bus::start(
-            &client,
-            commands,
+        let engine = crate::engine::redis::connect(
+            redis_url,
             keys,
             gateway_id.clone(),
             config.gateway_timeout(),
@@ -133,8 +121,8 @@ impl Gateway {
         let ctx = Arc::new(RoomContext {
             config: config.clone(),
             pending: pending.clone(),
-            store: store.clone(),
-            bus: bus.clone(),
+            store: engine.store.clone(),
+            bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
@@ -145,15 +133,15 @@ impl Gateway {
             state: Arc::new(AppState {
                 config,
                 rooms: Rooms::new(ctx),
-                store,
-                bus,
+                store: engine.store.clone(),
+                bus: engine.bus.clone(),
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
                 pending,
                 metrics,
             }),
             shutdown,
-            _bus_tasks: bus_tasks,
+            _engine: engine,
             _metrics_upkeep: metrics_upkeep,
         })
     }

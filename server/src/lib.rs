@@ -8,26 +8,28 @@
 //!   limits, keepalives. It feeds the file's room and writes what the room queues for it.
 //! - [`rooms`] finds or opens the room of a file; [`room`] is that room's actor task: it
 //!   validates updates by applying them to its [`replica`], relays them to local clients
-//!   at once, and hands them to its publisher, which appends them to the log in Redis and
-//!   publishes them with their log position in one atomic script ([`store`]).
-//! - [`bus`] holds the gateway's one subscription connection: it routes channel messages
-//!   to rooms, and turns disconnections, resubscriptions and overflows into catch-ups from
-//!   the log, so a message pub/sub dropped is never an update lost. It also tracks other
-//!   gateways' heartbeats so the cursors of a dead gateway vanish.
+//!   at once, and hands them to its publisher, which appends them to the log and publishes
+//!   them with their log position in one atomic step ([`engine::Store::append`]).
+//! - [`engine`] is the seam between rooms and shared storage: a `Store` (log, snapshot)
+//!   and a `Bus` (pub/sub, gateway liveness), implemented for one Redis in
+//!   [`engine::redis`]. The bus routes channel messages to rooms and turns disconnections,
+//!   resubscriptions and overflows into catch-ups from the log, so a message pub/sub
+//!   dropped is never an update lost; other gateways' heartbeats make a dead gateway's
+//!   cursors vanish.
 //! - [`update_check`] holds client updates to the rules every Yjs encoder follows before yrs
 //!   sees them.
 //! - [`presence`] tracks awareness states (cursors) and which connection or gateway owns
 //!   each; [`outbox`] is a connection's bounded send queue and close switch.
 //! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
 //!
-//! Data flows one way: socket -> session -> room -> store/bus -> Redis, and
-//! Redis -> bus -> room -> sessions. A room never touches a socket; a session never
-//! touches Redis.
+//! Data flows one way: socket -> session -> room -> engine -> Redis, and
+//! Redis -> engine -> room -> sessions. A room never touches a socket; a session never
+//! touches Redis; only [`engine::redis`] knows Redis commands.
 
 pub mod app;
-pub mod bus;
 pub mod config;
 pub mod embedded_redis;
+pub mod engine;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
@@ -38,7 +40,6 @@ pub mod replica;
 pub mod room;
 pub mod rooms;
 pub mod session;
-pub mod store;
 pub mod update_check;
 pub mod upgrade;
 

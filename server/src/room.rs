@@ -21,13 +21,14 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 use yrs::sync::SyncMessage;
 
-use crate::bus::{Bus, RoomSignals, RoomSink};
 use crate::config::Config;
+use crate::engine::{
+    AppendBatch, Authored, Bus, CompactOutcome, EngineError, RoomSignals, RoomSink, Store, Tail,
+};
 use crate::outbox::{CloseReason, Outbox, Queued};
 use crate::pending::PendingAppends;
 use crate::presence::{Changes, ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
-use crate::store::{CompactOutcome, Store, StoreError, Tail};
 
 /// Updates at least this large are applied with the worker thread handed over.
 const HEAVY_UPDATE_BYTES: usize = 64 << 10;
@@ -78,8 +79,8 @@ pub struct RoomHandle {
 pub struct RoomContext {
     pub config: Arc<Config>,
     pub pending: Arc<PendingAppends>,
-    pub store: Store,
-    pub bus: Bus,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
 }
 
@@ -489,7 +490,7 @@ impl Room {
     /// Runs one log read at a time beside the room; a request made meanwhile runs after.
     fn fetch<F>(&mut self, read: F)
     where
-        F: Future<Output = Result<Fetched, StoreError>> + Send + 'static,
+        F: Future<Output = Result<Fetched, EngineError>> + Send + 'static,
     {
         if self.fetching {
             self.fetch_again = true;
@@ -692,6 +693,12 @@ async fn publish_updates(
 ) {
     const MAX_BATCH_BYTES: usize = 1 << 20;
     let compacting = Arc::new(AtomicBool::new(false));
+    // One author until sessions carry identities.
+    let author: Arc<str> = Arc::from("anonymous");
+    let authored = |update: Vec<u8>| Authored {
+        user: author.clone(),
+        update,
+    };
     while let Some(first) = updates.recv().await {
         let mut batch = vec![first];
         let mut bytes = batch[0].len();
@@ -705,22 +712,22 @@ async fn publish_updates(
             }
         }
         let reserved = bytes;
-        let update = if batch.len() == 1 {
-            batch.swap_remove(0)
+        let appended = if batch.len() == 1 {
+            Ok(AppendBatch::single(authored(batch.swap_remove(0))))
         } else {
-            match yrs::merge_updates_v1(&batch) {
-                Ok(merged) => merged,
-                Err(error) => {
-                    tracing::error!(file = %file, %error, "merging updates failed; appending one by one");
-                    for update in batch {
-                        append_until_stored(&file, &ctx, &update, &compacting).await;
-                    }
-                    ctx.pending.release(reserved);
-                    continue;
+            // Kept for the fallback below: merging consumes the parts.
+            AppendBatch::merge(batch.iter().cloned().map(authored).collect())
+        };
+        match appended {
+            Ok(entry) => append_until_stored(&file, &ctx, &entry, &compacting).await,
+            Err(error) => {
+                tracing::error!(file = %file, %error, "merging updates failed; appending one by one");
+                for update in batch {
+                    let entry = AppendBatch::single(authored(update));
+                    append_until_stored(&file, &ctx, &entry, &compacting).await;
                 }
             }
-        };
-        append_until_stored(&file, &ctx, &update, &compacting).await;
+        }
         ctx.pending.release(reserved);
     }
 }
@@ -728,13 +735,12 @@ async fn publish_updates(
 async fn append_until_stored(
     file: &FileId,
     ctx: &Arc<RoomContext>,
-    update: &[u8],
+    batch: &AppendBatch,
     compacting: &Arc<AtomicBool>,
 ) {
     let mut backoff = std::time::Duration::from_millis(50);
-    let origin = ctx.bus.gateway_id();
     loop {
-        match ctx.store.append(file, origin, update).await {
+        match ctx.store.append(file, batch).await {
             Ok(appended) => {
                 if appended.log_len > ctx.config.compact_after
                     && !compacting.swap(true, Ordering::AcqRel)
@@ -752,7 +758,7 @@ async fn append_until_stored(
     }
 }
 
-async fn compact(file: FileId, store: Store, compacting: Arc<AtomicBool>) {
+async fn compact(file: FileId, store: Arc<dyn Store>, compacting: Arc<AtomicBool>) {
     match store.compact(&file).await {
         Ok(CompactOutcome::Compacted {
             pos,

@@ -1,26 +1,15 @@
-//! Merging a snapshot and log entries into one state, off the async runtime.
+//! Merging a snapshot and log entries into one state: what every engine's compaction
+//! writes back as the new snapshot. Pure and blocking, so callers run it off the runtime.
 
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, Options, ReadTxn, StateVector, Transact, Update};
 
-use super::{StoreError, Tail};
-
-/// What a compaction did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CompactOutcome {
-    Compacted {
-        pos: u64,
-        entries: usize,
-        state_bytes: usize,
-    },
-    /// Another gateway compacted first; its snapshot stands.
-    LostRace,
-    NothingToDo,
-}
+use super::error::EngineError;
+use super::log::Tail;
 
 /// Applies the snapshot and every entry to a fresh doc (GC off, so deleted content that
 /// server-side undo may restore survives) and encodes its whole state.
-pub fn merge(tail: Tail) -> Result<Vec<u8>, StoreError> {
+pub fn merge(tail: Tail) -> Result<Vec<u8>, EngineError> {
     let doc = Doc::with_options(Options {
         skip_gc: true,
         ..Options::default()
@@ -31,9 +20,9 @@ pub fn merge(tail: Tail) -> Result<Vec<u8>, StoreError> {
         if update.is_empty() {
             continue;
         }
-        let update = Update::decode_v1(&update).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let update = Update::decode_v1(&update).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         txn.apply_update(update)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            .map_err(|e| EngineError::Corrupt(e.to_string()))?;
     }
     Ok(txn.encode_state_as_update_v1(&StateVector::default()))
 }

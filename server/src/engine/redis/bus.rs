@@ -1,14 +1,12 @@
 //! The pub/sub side of Redis: one subscription connection per gateway, shared by all rooms.
 //!
-//! - [`Bus::join`] registers a room's inbox for its file's channel and subscribes
-//!   (reference-counted, in order, by one task, so a closing room's unsubscribe can never
-//!   undo a newer room's subscribe).
-//! - [`router`] hands received messages to rooms and turns every disconnection, resubscription
-//!   and overflow into a catch-up request.
-//! - [`liveness`] tracks other gateways' heartbeats so the cursors of a dead one vanish.
-
-pub mod liveness;
-pub mod router;
+//! - [`RedisBus::join`](crate::engine::Bus::join) registers a room's inbox for its file's
+//!   channel and subscribes (reference-counted, in order, by one task, so a closing room's
+//!   unsubscribe can never undo a newer room's subscribe).
+//! - [`router`](super::router) hands received messages to rooms and turns every
+//!   disconnection, resubscription and overflow into a catch-up request.
+//! - [`liveness`](super::liveness) tracks other gateways' heartbeats so the cursors of a
+//!   dead one vanish; this module publishes our own heartbeats and sweeps the silent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,13 +14,17 @@ use std::time::Duration;
 
 use collab_protocol::envelope::{Envelope, Kind};
 use collab_protocol::{FileId, Keys};
+use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, ProtocolVersion, RedisResult};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-pub use liveness::Liveness;
-pub use router::{RoomSignals, RoomSink, Router};
+use super::liveness::Liveness;
+use super::router::Router;
+use crate::engine::Bus;
+use crate::engine::error::EngineError;
+use crate::engine::inbox::RoomSink;
 
 enum SubCmd {
     Subscribe(String, oneshot::Sender<RedisResult<()>>),
@@ -31,7 +33,7 @@ enum SubCmd {
 
 /// Handle to the gateway's pub/sub machinery. Cheap to clone.
 #[derive(Clone)]
-pub struct Bus {
+pub struct RedisBus {
     keys: Keys,
     gateway_id: String,
     publisher: ConnectionManager,
@@ -39,27 +41,17 @@ pub struct Bus {
     router: Arc<Router>,
 }
 
-/// Background tasks of the bus, aborted when dropped.
-pub struct BusTasks(Vec<JoinHandle<()>>);
-
-impl Drop for BusTasks {
-    fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
-        }
-    }
-}
-
-impl Bus {
+impl RedisBus {
     /// Connects the subscription connection (RESP3, resubscribing after reconnects),
-    /// subscribes to the gateways channel and starts heartbeats.
+    /// subscribes to the gateways channel and starts heartbeats; returns the bus and its
+    /// background tasks (the caller aborts them).
     pub async fn start(
         client: &redis::Client,
         publisher: ConnectionManager,
         keys: Keys,
         gateway_id: String,
         gateway_timeout: Duration,
-    ) -> RedisResult<(Bus, BusTasks)> {
+    ) -> RedisResult<(RedisBus, Vec<JoinHandle<()>>)> {
         let liveness = Arc::new(Liveness::new(gateway_timeout));
         let router = Arc::new(Router::new(keys.clone(), gateway_id.clone(), liveness));
 
@@ -83,7 +75,7 @@ impl Bus {
         router.set_live(true);
 
         let (sub_cmds, rx) = mpsc::unbounded_channel();
-        let bus = Bus {
+        let bus = RedisBus {
             keys,
             gateway_id,
             publisher,
@@ -95,60 +87,7 @@ impl Bus {
             tokio::spawn(bus.clone().heartbeats()),
             tokio::spawn(bus.clone().sweep_dead_gateways()),
         ];
-        Ok((bus, BusTasks(tasks)))
-    }
-
-    pub fn gateway_id(&self) -> &str {
-        &self.gateway_id
-    }
-
-    pub fn is_live(&self) -> bool {
-        self.router.is_live()
-    }
-
-    /// Routes the file's channel to `sink` and subscribes to it. Returns once Redis
-    /// confirmed the subscription: anything published later reaches the sink or, if
-    /// dropped, is announced by a position gap or a catch-up signal.
-    pub async fn join(&self, file: &FileId, sink: RoomSink) -> RedisResult<()> {
-        let channel = self.keys.channel(file);
-        let room_id = sink.room_id;
-        self.router.insert(channel.clone(), sink);
-        let (tx, rx) = oneshot::channel();
-        let closed = || redis::RedisError::from((redis::ErrorKind::Client, "bus stopped"));
-        self.sub_cmds
-            .send(SubCmd::Subscribe(channel.clone(), tx))
-            .map_err(|_| closed())?;
-        let result = rx.await.map_err(|_| closed())?;
-        if result.is_err() {
-            // Never counted as subscribed: only the route goes.
-            self.router.remove(&channel, room_id);
-        }
-        result
-    }
-
-    /// Unroutes and unsubscribes the room `room_id` of `file`.
-    pub fn leave(&self, file: &FileId, room_id: u64) {
-        let channel = self.keys.channel(file);
-        self.router.remove(&channel, room_id);
-        let _ = self.sub_cmds.send(SubCmd::Unsubscribe(channel));
-    }
-
-    /// Publishes an envelope (awareness, control) on the file's channel. Updates are
-    /// published by the store's append script instead, together with their log entry.
-    pub async fn publish(&self, file: &FileId, kind: Kind, payload: Vec<u8>) -> RedisResult<()> {
-        let envelope = Envelope::new(self.gateway_id.clone(), kind, payload);
-        let mut conn = self.publisher.clone();
-        conn.publish(self.keys.channel(file), envelope.encode())
-            .await
-    }
-
-    /// Tells other gateways this one is leaving, so its clients' cursors go at once.
-    pub async fn say_goodbye(&self) {
-        let envelope = Envelope::new(self.gateway_id.clone(), Kind::Leaving, Vec::new());
-        let mut conn = self.publisher.clone();
-        let _: RedisResult<()> = conn
-            .publish(self.keys.gateways_channel(), envelope.encode())
-            .await;
+        Ok((bus, tasks))
     }
 
     async fn heartbeats(self) {
@@ -183,6 +122,70 @@ impl Bus {
                 self.router.gateway_gone(&gateway);
             }
         }
+    }
+}
+
+impl Bus for RedisBus {
+    fn gateway_id(&self) -> &str {
+        &self.gateway_id
+    }
+
+    fn is_live(&self) -> bool {
+        self.router.is_live()
+    }
+
+    fn join<'a>(
+        &'a self,
+        file: &'a FileId,
+        sink: RoomSink,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let channel = self.keys.channel(file);
+            let room_id = sink.room_id;
+            self.router.insert(channel.clone(), sink);
+            let (tx, rx) = oneshot::channel();
+            self.sub_cmds
+                .send(SubCmd::Subscribe(channel.clone(), tx))
+                .map_err(|_| EngineError::Stopped)?;
+            let result = rx.await.map_err(|_| EngineError::Stopped)?;
+            if result.is_err() {
+                // Never counted as subscribed: only the route goes.
+                self.router.remove(&channel, room_id);
+            }
+            Ok(result?)
+        })
+    }
+
+    fn leave(&self, file: &FileId, room_id: u64) {
+        let channel = self.keys.channel(file);
+        self.router.remove(&channel, room_id);
+        let _ = self.sub_cmds.send(SubCmd::Unsubscribe(channel));
+    }
+
+    fn publish<'a>(
+        &'a self,
+        file: &'a FileId,
+        kind: Kind,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), EngineError>> {
+        Box::pin(async move {
+            let envelope = Envelope::new(self.gateway_id.clone(), kind, payload);
+            let mut conn = self.publisher.clone();
+            let published: RedisResult<()> = conn
+                .publish(self.keys.channel(file), envelope.encode())
+                .await;
+            Ok(published?)
+        })
+    }
+
+    fn say_goodbye(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let envelope = Envelope::new(self.gateway_id.clone(), Kind::Leaving, Vec::new());
+            let mut conn = self.publisher.clone();
+            let _: RedisResult<()> = conn
+                .publish(self.keys.gateways_channel(), envelope.encode())
+                .await;
+        })
     }
 }
 

@@ -4,68 +4,19 @@
 //! non-blocking sends. A room whose inbox is full, and every room after a disconnection,
 //! is told to catch up from the log instead: pub/sub may drop, the log does not.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use collab_protocol::Keys;
 use collab_protocol::envelope::{Envelope, Kind};
 use dashmap::DashMap;
 use redis::{PushInfo, PushKind, Value};
-use tokio::sync::{Notify, mpsc};
 
 use super::liveness::Liveness;
+use crate::engine::inbox::RoomSink;
 
-/// Out-of-band signals for one room: flags plus one wake-up.
-#[derive(Default)]
-pub struct RoomSignals {
-    catch_up: AtomicBool,
-    gone_gateways: Mutex<Vec<String>>,
-    notify: Notify,
-}
-
-impl RoomSignals {
-    /// Asks the room to read what it missed from the log.
-    pub fn request_catch_up(&self) {
-        self.catch_up.store(true, Ordering::Release);
-        self.notify.notify_one();
-    }
-
-    /// Tells the room that a gateway died, so its clients' cursors go.
-    pub fn gateway_gone(&self, gateway: &str) {
-        if let Ok(mut gone) = self.gone_gateways.lock() {
-            gone.push(gateway.to_owned());
-        }
-        self.notify.notify_one();
-    }
-
-    /// Waits for any signal.
-    pub async fn notified(&self) {
-        self.notify.notified().await
-    }
-
-    /// Takes the pending catch-up request.
-    pub fn take_catch_up(&self) -> bool {
-        self.catch_up.swap(false, Ordering::AcqRel)
-    }
-
-    /// Takes the gateways reported gone since the last call.
-    pub fn take_gone(&self) -> Vec<String> {
-        self.gone_gateways
-            .lock()
-            .map(|mut g| std::mem::take(&mut *g))
-            .unwrap_or_default()
-    }
-}
-
-/// Where a room receives its channel's messages.
-#[derive(Clone)]
-pub struct RoomSink {
-    pub room_id: u64,
-    pub tx: mpsc::Sender<Envelope>,
-    pub signals: Arc<RoomSignals>,
-}
-
+/// The subscription connection's routing table: channel to room, plus liveness.
 pub struct Router {
     keys: Keys,
     gateways_channel: String,

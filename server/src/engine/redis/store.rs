@@ -1,69 +1,27 @@
-//! The durable side of a file: its update log and snapshot in Redis.
+//! The durable side of a file in Redis: its update log (a stream) and snapshot (a hash).
 //!
-//! Rooms append accepted updates ([`Store::append`], which also publishes them on the
-//! file's channel in the same atomic script), read what they miss ([`Store::read_since`])
-//! and compact ([`Store::compact`]). Nothing here knows about sockets or rooms.
-
-mod compaction;
-mod scripts;
-mod value;
+//! [`RedisStore`] appends (one script that also publishes the update on the file's
+//! channel), reads what a replica misses, and compacts with compare-and-set, all over one
+//! shared multiplexed connection. Nothing here knows about sockets or rooms.
 
 use collab_protocol::{FileId, Keys};
+use futures_util::future::BoxFuture;
 use redis::Script;
 use redis::aio::ConnectionManager;
-use thiserror::Error;
 
-pub use compaction::CompactOutcome;
-
-#[derive(Debug, Error)]
-pub enum StoreError {
-    #[error("redis: {0}")]
-    Redis(#[from] redis::RedisError),
-    #[error("unexpected reply from redis: {0}")]
-    Reply(String),
-    #[error("stored update cannot be merged: {0}")]
-    Corrupt(String),
-}
-
-/// One log entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogEntry {
-    pub pos: u64,
-    pub origin: String,
-    pub update: Vec<u8>,
-}
-
-/// What a replica lacks: the snapshot (if the log was compacted past the replica's
-/// position) and the entries after it.
-#[derive(Debug, Default)]
-pub struct Tail {
-    /// `(position covered, v1 state)`.
-    pub snapshot: Option<(u64, Vec<u8>)>,
-    pub entries: Vec<LogEntry>,
-    /// The log's head when it was read.
-    pub log_head: u64,
-}
-
-impl Tail {
-    /// The log position a replica holds after applying this tail.
-    pub fn head(&self, since: u64) -> u64 {
-        let snap = self.snapshot.as_ref().map_or(since, |(pos, _)| *pos);
-        self.entries.last().map_or(snap, |e| e.pos).max(since)
-    }
-}
-
-/// Result of an append.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Appended {
-    pub pos: u64,
-    pub log_len: u64,
-}
+use super::{scripts, value};
+use crate::engine::Store;
+use crate::engine::compaction;
+use crate::engine::error::EngineError;
+use crate::engine::log::{AppendBatch, Appended, CompactOutcome, Tail};
 
 /// Log and snapshot access over a shared multiplexed connection.
 #[derive(Clone)]
-pub struct Store {
+pub struct RedisStore {
     conn: ConnectionManager,
     keys: Keys,
+    /// Written as every entry's origin, so gateways skip their own updates.
+    gateway_id: String,
     append: Script,
     head: Script,
     read_since: Script,
@@ -78,11 +36,12 @@ async fn timed<T>(op: &'static str, call: impl Future<Output = T>) -> T {
     result
 }
 
-impl Store {
-    pub fn new(conn: ConnectionManager, keys: Keys) -> Self {
-        Store {
+impl RedisStore {
+    pub fn new(conn: ConnectionManager, keys: Keys, gateway_id: String) -> Self {
+        RedisStore {
             conn,
             keys,
+            gateway_id,
             append: Script::new(&scripts::append()),
             head: Script::new(&scripts::head()),
             read_since: Script::new(&scripts::read_since()),
@@ -91,32 +50,18 @@ impl Store {
     }
 
     /// Appends `update` to the file's log and publishes it on the file's channel.
-    pub async fn append(
-        &self,
-        file: &FileId,
-        origin: &str,
-        update: &[u8],
-    ) -> Result<Appended, StoreError> {
+    async fn append_update(&self, file: &FileId, update: &[u8]) -> Result<Appended, EngineError> {
         let mut conn = self.conn.clone();
         let mut call = self.append.key(self.keys.log(file));
         call.key(self.keys.snap(file))
             .key(self.keys.channel(file))
-            .arg(origin)
+            .arg(&self.gateway_id)
             .arg(update);
         let (pos, log_len): (u64, u64) = timed("append", call.invoke_async(&mut conn)).await?;
         Ok(Appended { pos, log_len })
     }
 
-    /// The position of the last update in the file's log (0 for a new file).
-    pub async fn head(&self, file: &FileId) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        let mut call = self.head.key(self.keys.log(file));
-        call.key(self.keys.snap(file));
-        Ok(timed("head", call.invoke_async(&mut conn)).await?)
-    }
-
-    /// Everything after position `since` (0: the whole file).
-    pub async fn read_since(&self, file: &FileId, since: u64) -> Result<Tail, StoreError> {
+    async fn read_tail(&self, file: &FileId, since: u64) -> Result<Tail, EngineError> {
         let mut conn = self.conn.clone();
         let mut call = self.read_since.key(self.keys.log(file));
         call.key(self.keys.snap(file)).arg(since);
@@ -126,8 +71,8 @@ impl Store {
 
     /// Merges the log into the snapshot and trims it, unless another gateway compacted
     /// first (compare-and-set on the snapshot position).
-    pub async fn compact(&self, file: &FileId) -> Result<CompactOutcome, StoreError> {
-        let tail = self.read_since(file, 0).await?;
+    async fn compact_log(&self, file: &FileId) -> Result<CompactOutcome, EngineError> {
+        let tail = self.read_tail(file, 0).await?;
         let expected = tail.snapshot.as_ref().map_or(0, |(pos, _)| *pos);
         let new_pos = tail.head(0);
         if new_pos == expected {
@@ -136,7 +81,7 @@ impl Store {
         let merged_entries = tail.entries.len();
         let state = tokio::task::spawn_blocking(move || compaction::merge(tail))
             .await
-            .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+            .map_err(|e| EngineError::Corrupt(e.to_string()))??;
         let mut conn = self.conn.clone();
         let replaced: i64 = self
             .compact
@@ -157,11 +102,46 @@ impl Store {
             CompactOutcome::LostRace
         })
     }
+}
 
-    /// Round trip to Redis, for readiness.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
-        Ok(())
+impl Store for RedisStore {
+    fn append<'a>(
+        &'a self,
+        file: &'a FileId,
+        batch: &'a AppendBatch,
+    ) -> BoxFuture<'a, Result<Appended, EngineError>> {
+        Box::pin(self.append_update(file, batch.update()))
+    }
+
+    fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<u64, EngineError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let mut call = self.head.key(self.keys.log(file));
+            call.key(self.keys.snap(file));
+            Ok(timed("head", call.invoke_async(&mut conn)).await?)
+        })
+    }
+
+    fn read_since<'a>(
+        &'a self,
+        file: &'a FileId,
+        since: u64,
+    ) -> BoxFuture<'a, Result<Tail, EngineError>> {
+        Box::pin(self.read_tail(file, since))
+    }
+
+    fn compact<'a>(
+        &'a self,
+        file: &'a FileId,
+    ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>> {
+        Box::pin(self.compact_log(file))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+            Ok(())
+        })
     }
 }

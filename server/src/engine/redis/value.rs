@@ -2,13 +2,14 @@
 
 use redis::Value;
 
-use super::{LogEntry, StoreError, Tail};
+use crate::engine::error::EngineError;
+use crate::engine::log::{LogEntry, Tail};
 
-fn bad(what: &str) -> StoreError {
-    StoreError::Reply(what.to_owned())
+fn bad(what: &str) -> EngineError {
+    EngineError::Reply(what.to_owned())
 }
 
-fn int(v: &Value) -> Result<u64, StoreError> {
+fn int(v: &Value) -> Result<u64, EngineError> {
     match v {
         Value::Int(i) if *i >= 0 => Ok(*i as u64),
         Value::BulkString(b) => std::str::from_utf8(b)
@@ -19,7 +20,7 @@ fn int(v: &Value) -> Result<u64, StoreError> {
     }
 }
 
-fn bytes(v: Value) -> Result<Vec<u8>, StoreError> {
+fn bytes(v: Value) -> Result<Vec<u8>, EngineError> {
     match v {
         Value::BulkString(b) => Ok(b),
         Value::SimpleString(s) => Ok(s.into_bytes()),
@@ -27,7 +28,7 @@ fn bytes(v: Value) -> Result<Vec<u8>, StoreError> {
     }
 }
 
-fn array(v: Value) -> Result<Vec<Value>, StoreError> {
+fn array(v: Value) -> Result<Vec<Value>, EngineError> {
     match v {
         Value::Array(items) => Ok(items),
         Value::Nil => Ok(Vec::new()),
@@ -36,7 +37,7 @@ fn array(v: Value) -> Result<Vec<Value>, StoreError> {
 }
 
 /// A stream id `<pos>-1` to its position.
-fn position(id: &[u8]) -> Result<u64, StoreError> {
+fn position(id: &[u8]) -> Result<u64, EngineError> {
     std::str::from_utf8(id)
         .ok()
         .and_then(|s| s.split('-').next())
@@ -45,7 +46,7 @@ fn position(id: &[u8]) -> Result<u64, StoreError> {
 }
 
 /// `{spos, state | false, [[id, [field, value, ...]], ...], head}`.
-pub fn parse_tail(reply: Value) -> Result<Tail, StoreError> {
+pub fn parse_tail(reply: Value) -> Result<Tail, EngineError> {
     let mut parts = array(reply)?.into_iter();
     let (Some(spos), Some(state), Some(entries), Some(head)) =
         (parts.next(), parts.next(), parts.next(), parts.next())

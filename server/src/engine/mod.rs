@@ -1,0 +1,119 @@
+//! The engine seam: what rooms need from shared storage, as two interfaces.
+//!
+//! A room talks to "a store" (the durable log and snapshot of its file) and to "a bus"
+//! (pub/sub between gateways), never to Redis itself, so another engine (Redis Cluster,
+//! sharded pub/sub) is a sibling folder of [`redis`] rather than an edit of rooms or sessions.
+//!
+//! - [`log`]: the engine-neutral types that cross the seam (tails, entries, authored batches).
+//! - [`error`]: the one error type every engine reports.
+//! - [`inbox`]: a room's side of the bus: where its channel's messages and signals land.
+//! - [`compaction`]: merging a tail into one state, the same for every engine.
+//! - [`redis`]: the single-Redis engine.
+//!
+//! The contract every engine keeps: an update's log position and its publication are one
+//! atomic step ([`Store::append`]); positions of a file are the contiguous integers 1, 2,
+//! 3, ..., so a subscriber sees a gap; and whatever pub/sub drops shows as a gap or as a
+//! catch-up signal in the room's [`inbox::RoomSignals`], never as silence.
+
+pub mod compaction;
+pub mod error;
+pub mod inbox;
+pub mod log;
+pub mod redis;
+
+use std::sync::Arc;
+
+use collab_protocol::FileId;
+use collab_protocol::envelope::Kind;
+use futures_util::future::BoxFuture;
+use tokio::task::JoinHandle;
+
+pub use error::EngineError;
+pub use inbox::{RoomSignals, RoomSink};
+pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, Tail};
+
+/// The durable side of a file: its update log and snapshot.
+pub trait Store: Send + Sync + 'static {
+    /// Appends one log entry (the batch's merged update) and publishes it with its position, atomically.
+    fn append<'a>(
+        &'a self,
+        file: &'a FileId,
+        batch: &'a AppendBatch,
+    ) -> BoxFuture<'a, Result<Appended, EngineError>>;
+
+    /// The position of the last update in the file's log (0 for a new file).
+    fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<u64, EngineError>>;
+
+    /// Everything after position `since` (0: the whole file).
+    fn read_since<'a>(
+        &'a self,
+        file: &'a FileId,
+        since: u64,
+    ) -> BoxFuture<'a, Result<Tail, EngineError>>;
+
+    /// Merges the log into the snapshot and trims it, unless another gateway compacted
+    /// first.
+    fn compact<'a>(
+        &'a self,
+        file: &'a FileId,
+    ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>>;
+
+    /// One round trip, for readiness.
+    fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>>;
+}
+
+/// Pub/sub between gateways: a file's channel, routed to its room, and gateway liveness.
+pub trait Bus: Send + Sync + 'static {
+    /// This gateway's id, the origin of everything it publishes.
+    fn gateway_id(&self) -> &str;
+
+    /// Whether this gateway currently hears the bus (readiness).
+    fn is_live(&self) -> bool;
+
+    /// Routes the file's channel to `sink` and subscribes to it. Returns once the
+    /// subscription is confirmed: anything published later reaches the sink or, if
+    /// dropped, is announced by a position gap or a catch-up signal.
+    fn join<'a>(
+        &'a self,
+        file: &'a FileId,
+        sink: RoomSink,
+    ) -> BoxFuture<'a, Result<(), EngineError>>;
+
+    /// Unroutes and unsubscribes the room `room_id` of `file` (a newer room of the same
+    /// file keeps its route).
+    fn leave(&self, file: &FileId, room_id: u64);
+
+    /// Awareness and control envelopes (updates go out with their log entry, through Store::append).
+    fn publish<'a>(
+        &'a self,
+        file: &'a FileId,
+        kind: Kind,
+        payload: Vec<u8>,
+    ) -> BoxFuture<'a, Result<(), EngineError>>;
+
+    /// Tells other gateways this one is leaving, so its clients' cursors go at once.
+    fn say_goodbye(&self) -> BoxFuture<'_, ()>;
+}
+
+/// A connected engine: both halves, and the background tasks (heartbeats, subscription
+/// upkeep) that serve them, aborted when the engine is dropped.
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Bundles an engine's halves with the tasks that must stop when it goes.
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, tasks: Vec<JoinHandle<()>>) -> Self {
+        Engine { store, bus, tasks }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}

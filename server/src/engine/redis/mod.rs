@@ -1,0 +1,50 @@
+//! The single-Redis engine: a file's log and snapshot are a stream and a hash, its
+//! channel a pub/sub channel, all on one Redis server (or a primary with replicas).
+//!
+//! - [`store`]: [`RedisStore`](store::RedisStore), the log and snapshot, over the
+//!   gateway's one command connection; [`scripts`] are its Lua, [`value`] parses replies.
+//! - [`bus`]: [`RedisBus`](bus::RedisBus), the subscription connection (RESP3) shared by
+//!   all rooms, plus heartbeats; [`router`] hands pushes to rooms, [`liveness`] tracks
+//!   other gateways.
+//!
+//! [`connect`] builds both halves: the store and the bus's publishing share one
+//! multiplexed connection; the bus's subscriptions have their own.
+
+pub mod bus;
+pub mod liveness;
+pub mod router;
+mod scripts;
+pub mod store;
+mod value;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use collab_protocol::Keys;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::Engine;
+use super::error::EngineError;
+
+/// Connects to the Redis at `url`, starts the bus (subscription, heartbeats, sweep of
+/// silent gateways) and returns the engine whose store and bus rooms use.
+pub async fn connect(
+    url: &str,
+    keys: Keys,
+    gateway_id: String,
+    gateway_timeout: Duration,
+) -> Result<Engine, EngineError> {
+    let client = redis::Client::open(url)?;
+    let commands = ConnectionManager::new_with_config(
+        client.clone(),
+        ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(5)))
+            .set_response_timeout(Some(Duration::from_secs(10)))
+            .set_max_delay(Duration::from_secs(2)),
+    )
+    .await?;
+    let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone());
+    let (bus, tasks) =
+        bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
+    Ok(Engine::new(Arc::new(store), Arc::new(bus), tasks))
+}
