@@ -1,9 +1,10 @@
 //! The collab gateway: y-websocket rooms shared between gateway pods through Redis.
 //!
 //! A tour, following one edit:
-//! - [`app`] serves `GET /doc/{file}` (WebSocket), `/healthz`, `/readyz`, and wires the parts;
-//!   [`listener`] accepts connections and bounds them until they are sessions;
-//!   [`upgrade`] does the WebSocket handshake.
+//! - [`gateway`] is the lifecycle: connect the engine, serve, drain on SIGTERM.
+//!   [`app`] is the HTTP surface: `GET /doc/{file}` (WebSocket), `/healthz`, `/readyz`,
+//!   `/metrics`; [`listener`] accepts connections and bounds them until they are sessions;
+//!   [`upgrade`] does the WebSocket handshake. Handlers and sessions share [`state`].
 //! - [`session`] owns one socket: strict decoding ([`collab_protocol::Message`]), frame
 //!   limits, keepalives. It feeds the file's room and writes what the room queues for it.
 //! - [`rooms`] finds or opens the room of a file; [`room`] is that room's actor task: it
@@ -30,6 +31,7 @@ pub mod app;
 pub mod config;
 pub mod embedded_redis;
 pub mod engine;
+pub mod gateway;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
@@ -40,6 +42,7 @@ pub mod replica;
 pub mod room;
 pub mod rooms;
 pub mod session;
+pub mod state;
 pub mod update_check;
 pub mod upgrade;
 

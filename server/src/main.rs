@@ -15,7 +15,7 @@ async fn main() -> std::process::ExitCode {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
     }
-    match collab_server::app::run(config).await {
+    match collab_server::gateway::run(config).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("collab-gateway: {error:#}");

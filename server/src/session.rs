@@ -20,12 +20,12 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::limits::InputLimits;
 use crate::outbox::{CloseReason, Outbox};
 use crate::room::JoinError;
 use crate::rooms::Membership;
+use crate::state::AppState;
 use crate::upgrade::Socket;
 
 /// Serves one upgraded connection for the file named in its URL.

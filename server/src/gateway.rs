@@ -1,0 +1,170 @@
+//! A gateway's lifecycle: connect (engine, rooms, shared state), serve until SIGTERM or
+//! Ctrl-C, then drain: close every client with 1012 and wait for accepted updates to be
+//! stored, within the drain deadline, before saying goodbye to the other gateways.
+
+use std::sync::Arc;
+
+use collab_protocol::Keys;
+use collab_protocol::envelope::is_valid_gateway_id;
+use dashmap::DashMap;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::embedded_redis::EmbeddedRedis;
+use crate::engine::Engine;
+use crate::pending::PendingAppends;
+use crate::room::RoomContext;
+use crate::rooms::Rooms;
+use crate::state::{AppState, SessionCount};
+
+/// A running gateway's parts that must live as long as it serves.
+pub struct Gateway {
+    pub state: Arc<AppState>,
+    pub shutdown: watch::Sender<bool>,
+    /// Holds the engine's background tasks (heartbeats, subscriptions) alive.
+    _engine: Engine,
+    _metrics_upkeep: tokio::task::JoinHandle<()>,
+}
+
+impl Gateway {
+    /// Connects the engine to Redis and builds the shared state.
+    pub async fn connect(config: Config, redis_url: &str) -> anyhow::Result<Gateway> {
+        let gateway_id = match &config.gateway_id {
+            Some(id) if is_valid_gateway_id(id) => id.clone(),
+            Some(id) => anyhow::bail!(
+                "gateway id {id:?} is invalid: use 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'"
+            ),
+            None => format!("gw-{:016x}", rand::random::<u64>()),
+        };
+        let keys = Keys::new(config.key_prefix.clone());
+        let engine = crate::engine::redis::connect(
+            redis_url,
+            keys,
+            gateway_id.clone(),
+            config.gateway_timeout(),
+        )
+        .await?;
+        let config = Arc::new(config);
+        let pending = Arc::new(PendingAppends::new(config.max_pending_bytes));
+        let ctx = Arc::new(RoomContext {
+            config: config.clone(),
+            pending: pending.clone(),
+            store: engine.store.clone(),
+            bus: engine.bus.clone(),
+            registry: Arc::new(DashMap::new()),
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let metrics = crate::metrics::install();
+        let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
+        tracing::info!(gateway_id, "connected to redis");
+        Ok(Gateway {
+            state: Arc::new(AppState {
+                config,
+                rooms: Rooms::new(ctx),
+                store: engine.store.clone(),
+                bus: engine.bus.clone(),
+                shutdown: shutdown_rx,
+                sessions: SessionCount::default(),
+                pending,
+                metrics,
+            }),
+            shutdown,
+            _engine: engine,
+            _metrics_upkeep: metrics_upkeep,
+        })
+    }
+}
+
+/// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
+/// URL is configured.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let embedded = match &config.redis_url {
+        Some(_) => None,
+        None => Some(EmbeddedRedis::start(config.embedded_redis_dir.clone()).await?),
+    };
+    let redis_url = match (&config.redis_url, &embedded) {
+        (Some(url), _) => url.clone(),
+        (None, Some(redis)) => redis.url(),
+        (None, None) => unreachable!("an embedded redis exists when no URL is given"),
+    };
+    let listener = TcpListener::bind(config.listen).await?;
+    let gateway = Gateway::connect(config, &redis_url).await?;
+    let addr = listener.local_addr()?;
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "collab-gateway listening on {addr}");
+        let _ = out.flush();
+    }
+    tracing::info!(%addr, redis = %redact(&redis_url), "serving");
+
+    let shutdown = gateway.shutdown.clone();
+    let stop = async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: closing clients with 1012");
+        let _ = shutdown.send(true);
+    };
+    let limits = gateway.state.config.handshake_limits();
+    let router = crate::app::router(gateway.state.clone());
+    crate::listener::serve(listener, router, limits, stop).await;
+    drain(&gateway.state).await;
+    gateway.state.bus.say_goodbye().await;
+    if let Some(redis) = embedded {
+        redis.stop().await;
+    }
+    Ok(())
+}
+
+/// After the signal: waits, within the drain deadline, for every client to be closed
+/// (with 1012, so it reconnects elsewhere) and every accepted update to be stored.
+async fn drain(state: &AppState) {
+    let deadline = tokio::time::Instant::now() + state.config.drain_timeout();
+    let sessions = &state.sessions;
+    if tokio::time::timeout_at(deadline, sessions.drained())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            left = sessions.live(),
+            "sessions still open at the drain deadline"
+        );
+    }
+    if tokio::time::timeout_at(deadline, state.pending.flushed())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            bytes = state.pending.bytes(),
+            "accepted updates not stored by the drain deadline; their clients re-send them on reconnect"
+        );
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, host)) => format!("redis://***@{host}"),
+        None => url.to_owned(),
+    }
+}
