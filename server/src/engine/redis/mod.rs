@@ -2,7 +2,7 @@
 //! channel a pub/sub channel, all on one Redis server (or a primary with replicas).
 //!
 //! - [`store`]: [`RedisStore`](store::RedisStore), the log and snapshot, over the
-//!   gateway's one command connection; [`scripts`] are its Lua, [`value`] parses replies.
+//!   gateway's one command connection; `scripts` are its Lua, `value` parses replies.
 //! - [`bus`]: [`RedisBus`](bus::RedisBus), the subscription connection (RESP3) shared by
 //!   all rooms, plus heartbeats; [`router`] hands pushes to rooms, [`liveness`] tracks
 //!   other gateways.
