@@ -1,26 +1,36 @@
-//! Fuzz harness for a room fed arbitrary client messages.
+//! Fuzz harness for a room fed arbitrary client messages: it drives the gateway's own room
+//! core (`collab_server::room::core::RoomCore`), the code the room task runs, with no Redis.
 //!
-//! The room actor needs Redis, so this drives the two sans-IO parts it dispatches every
-//! client message to, the way `server/src/room.rs` does: sync step 1 is answered from the
-//! [`Replica`] (`diff`), step 2 and updates are applied to it, awareness goes to
-//! [`Presence`], and a connection that sends an undecodable frame or a rejected update is
-//! closed, which removes its cursors. A fuzz input is a sequence of frames from up to four
-//! connections (see [`Record`]).
+//! A fuzz input is a sequence of frames from up to four connections (see [`Record`]);
+//! connection 3 is a read-only member, the others writers. A connection joins the room
+//! with its first frame; an undecodable frame ends it (the session closes it), and so does
+//! a close the room decides; its next frame joins it again, as a reconnect would. Every
+//! effect the core returns is checked the way its receiver would take it.
 //!
-//! Checked on every input, besides "never panics" (a panic inside yrs counts, although the
-//! room would contain it, rebuild its replica and close the sender):
-//! - every relayed update and awareness change decodes with the strict decoders peers use;
-//! - a peer that applied only what the room relayed holds the room's text;
+//! Checked on every input, besides "never panics" (a replica rebuild after a panic inside
+//! yrs counts, although the room would contain it):
+//! - every frame sent or broadcast decodes with the strict decoder clients and tests use,
+//!   and every published awareness change decodes as the bus does;
+//! - a peer that applied only what the room broadcast holds the room's text, and so does a
+//!   replica fed only what the room appended to the log;
 //! - the room's whole state (`diff` against the empty state vector) rebuilds a fresh replica
 //!   with the same text and state vector, as a joining client or a snapshot would.
 //!
 //! Shared by `fuzz/fuzz_targets/room.rs` and the corpus replay test
 //! `server/tests/fuzz_corpus.rs`, both of which include this file with `#[path]`.
 
+use std::sync::Arc;
+
 use collab_protocol::Message;
+use collab_protocol::envelope::Kind;
 use collab_protocol::message::decode_awareness;
-use collab_server::presence::{ConnId, Presence};
-use collab_server::replica::{ApplyError, Replica};
+use collab_server::access::{Access, Principal};
+use collab_server::ext::OptIns;
+use collab_server::pending::PendingAppends;
+use collab_server::presence::ConnId;
+use collab_server::replica::Replica;
+use collab_server::room::core::{RoomCore, Settings};
+use collab_server::room::effect::{Effect, Effects};
 use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::SyncMessage;
@@ -32,6 +42,9 @@ pub const TEXT: &str = "monaco";
 /// Connections per input: enough for cursors to change owner and for one to leave while
 /// others stay.
 pub const CONNS: u8 = 4;
+
+/// The connection that may only read.
+const READ_ONLY: ConnId = 3;
 
 /// One step of an input.
 ///
@@ -92,80 +105,127 @@ fn conn_byte(conn: ConnId) -> u8 {
 
 /// Runs one input through a fresh room and checks the invariants.
 pub fn run(data: &[u8]) {
-    let replica = Replica::new(TEXT);
-    let mut presence = Presence::new(replica.doc().clone());
-    let peer = Replica::new(TEXT);
+    let settings = Settings {
+        text_name: TEXT.into(),
+        max_doc_bytes: 64 << 20,
+        gateway_id: Arc::from("gw-fuzz"),
+    };
+    let mut room = RoomCore::new(settings, Arc::new(PendingAppends::new(usize::MAX)));
+    let mut receivers = Receivers {
+        peer: Replica::new(TEXT),
+        log: Replica::new(TEXT),
+        joined: [false; CONNS as usize],
+    };
+    let mut fx = Effects::new();
     for record in records(data) {
         match record {
-            Record::Leave(conn) => leave(&mut presence, conn),
-            Record::Frame(conn, frame) => match Message::decode(frame) {
-                // The session closes the connection; the room forgets it.
-                Err(_) => leave(&mut presence, conn),
-                Ok(msg) => on_client(&replica, &mut presence, &peer, conn, msg),
-            },
-        }
-    }
-    check_state(&replica, &peer);
-}
-
-/// What `Room::on_client` does with one decoded message.
-fn on_client(
-    replica: &Replica,
-    presence: &mut Presence,
-    peer: &Replica,
-    conn: ConnId,
-    msg: Message,
-) {
-    match msg {
-        Message::Sync(SyncMessage::SyncStep1(sv)) => {
-            let diff = replica.diff(&sv).expect("yrs panicked encoding a diff");
-            assert!(
-                Update::decode_v1(&diff).is_ok(),
-                "the step-2 answer does not decode"
-            );
-        }
-        Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
-            match replica.apply_from_client(&update) {
-                Ok(None) => {}
-                Ok(Some(changes)) => relay_update(peer, &changes),
-                Err(ApplyError::Panicked) => panic!("yrs panicked applying an update"),
-                // The room ignores it; the client stays.
-                Err(ApplyError::Early(_)) => {}
-                // The room closes the sender (1007 invalid-update).
-                Err(_) => leave(presence, conn),
+            Record::Leave(conn) => {
+                room.on_leave(conn, &mut fx);
+                receivers.joined[slot(conn)] = false;
+            }
+            Record::Frame(conn, frame) => {
+                if !receivers.joined[slot(conn)] {
+                    room.on_join(conn, principal(conn), OptIns::default(), &mut fx);
+                    receivers.joined[slot(conn)] = true;
+                }
+                match Message::decode(frame) {
+                    Ok(msg) => room.on_client(conn, msg, &mut fx),
+                    // The session closes the connection; the room forgets it.
+                    Err(_) => {
+                        room.on_leave(conn, &mut fx);
+                        receivers.joined[slot(conn)] = false;
+                    }
+                }
             }
         }
-        Message::Awareness(update) => {
-            relay_awareness(presence.apply_local(conn, update).map(|c| c.encoded))
+        receivers.take(&mut fx);
+    }
+    check_state(room.replica(), &receivers);
+}
+
+fn slot(conn: ConnId) -> usize {
+    usize::try_from(conn % u64::from(CONNS)).unwrap_or(0)
+}
+
+fn principal(conn: ConnId) -> Principal {
+    Principal {
+        user: Arc::from(format!("user-{conn}")),
+        name: None,
+        color: None,
+        access: if conn == READ_ONLY {
+            Access::ReadOnly
+        } else {
+            Access::ReadWrite
+        },
+    }
+}
+
+/// What is on the other end of the room's effects.
+struct Receivers {
+    /// A client that applies every update the room broadcasts.
+    peer: Replica,
+    /// The log: every update the room appends.
+    log: Replica,
+    joined: [bool; CONNS as usize],
+}
+
+impl Receivers {
+    /// Takes the effects as their receivers would, and checks them.
+    fn take(&mut self, fx: &mut Effects) {
+        for effect in fx.drain() {
+            match effect {
+                Effect::Send { frame, .. } => {
+                    if let Message::Sync(SyncMessage::SyncStep2(diff)) = strict(&frame) {
+                        assert!(
+                            Update::decode_v1(&diff).is_ok(),
+                            "the step-2 answer does not decode"
+                        );
+                    }
+                }
+                Effect::Broadcast { frame, .. } => {
+                    if let Message::Sync(SyncMessage::Update(update)) = strict(&frame)
+                        && let Err(error) = self.peer.apply(&update)
+                    {
+                        panic!("a relayed update does not apply on a peer: {error}");
+                    }
+                }
+                Effect::Close { conn, .. } => self.joined[slot(conn)] = false,
+                Effect::Append { update, .. } => {
+                    if let Err(error) = self.log.apply(&update) {
+                        panic!("an appended update does not apply from the log: {error}");
+                    }
+                }
+                Effect::Publish { kind, payload } => {
+                    if kind == Kind::Awareness
+                        && let Err(error) = decode_awareness(&payload)
+                    {
+                        panic!("a published awareness update does not decode: {error}");
+                    }
+                }
+                // Client messages never ask for log reads.
+                Effect::ReadLog(read) => panic!("a client message asked for a log read: {read:?}"),
+                Effect::Reload => panic!("yrs panicked: the room rebuilds its replica"),
+            }
         }
-        Message::QueryAwareness => relay_awareness(presence.all_states()),
-        Message::Extension(_) | Message::Auth(_) => {}
     }
 }
 
-fn leave(presence: &mut Presence, conn: ConnId) {
-    relay_awareness(presence.remove_conn(conn));
-}
-
-/// Other clients and gateways receive `changes`: they must be able to apply it.
-fn relay_update(peer: &Replica, changes: &[u8]) {
-    if let Err(error) = peer.apply(changes) {
-        panic!("a relayed update does not apply on a peer: {error}");
+/// Clients and tests decode every frame strictly.
+fn strict(frame: &[u8]) -> Message {
+    match Message::decode(frame) {
+        Ok(msg) => msg,
+        Err(error) => panic!("the room sent a frame that does not decode: {error}"),
     }
 }
 
-/// Other clients and gateways receive `changes`: the bus decodes it strictly.
-fn relay_awareness(changes: Option<Vec<u8>>) {
-    if let Some(changes) = changes
-        && let Err(error) = decode_awareness(&changes)
-    {
-        panic!("a relayed awareness update does not decode: {error}");
-    }
-}
-
-fn check_state(replica: &Replica, peer: &Replica) {
+fn check_state(replica: &Replica, receivers: &Receivers) {
     let text = replica.text();
-    assert_eq!(peer.text(), text, "a peer fed the relayed updates diverged");
+    assert_eq!(
+        receivers.peer.text(),
+        text,
+        "a peer fed the relayed updates diverged"
+    );
+    assert_eq!(receivers.log.text(), text, "a replica fed the log diverged");
     let fresh = Replica::new(TEXT);
     let state = replica
         .diff(&StateVector::default())

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::session;
+use crate::ext::OptIns;
+use crate::session::{self, Opening};
 use crate::state::AppState;
 use crate::upgrade;
 
@@ -47,7 +48,24 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
     }
 }
 
+/// The query parameters of `GET /doc/{file}` the gateway reads; others are ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+struct DocParams {
+    /// Comma list of features whose unsolicited messages the client wants.
+    ext: Option<String>,
+}
+
 fn upgrade(request: Request, file: String, state: Arc<AppState>) -> Response {
+    // An unreadable query asks for nothing rather than failing the connection.
+    let params = Query::<DocParams>::try_from_uri(request.uri())
+        .map_or_else(|_| DocParams::default(), |q| q.0);
+    let opening = Opening {
+        file,
+        opt_ins: params
+            .ext
+            .as_deref()
+            .map_or_else(OptIns::default, OptIns::parse),
+    };
     let max = state.config.max_frame_bytes;
     // The socket's own limit sits above ours so that an oversized frame is read and
     // refused with 1009 and a reason, instead of failing the connection.
@@ -63,7 +81,7 @@ fn upgrade(request: Request, file: String, state: Arc<AppState>) -> Response {
         .max_message_size(Some(hard_limit))
         .max_frame_size(Some(hard_limit));
     upgrade::accept(request, config, move |socket| {
-        session::serve(socket, file, state)
+        session::serve(socket, opening, state)
     })
 }
 

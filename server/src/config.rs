@@ -119,6 +119,11 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "COLLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Tests only, honoured by debug builds alone: the room of this file panics once, on
+    /// its first client message, to show that a dead room leaves nothing behind.
+    #[arg(long, hide = true)]
+    pub test_panic_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

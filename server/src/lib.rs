@@ -27,10 +27,12 @@
 //! Redis -> engine -> room -> sessions. A room never touches a socket; a session never
 //! touches Redis; only [`engine::redis`] knows Redis commands.
 
+pub mod access;
 pub mod app;
 pub mod config;
 pub mod embedded_redis;
 pub mod engine;
+pub mod ext;
 pub mod gateway;
 pub mod limits;
 pub mod listener;

@@ -129,6 +129,15 @@ impl Replica {
     }
 }
 
+/// Whether a client's update carries nothing at all, like the sync step 2 a stock client
+/// sends on connect when it has nothing new (invalid bytes count as not empty).
+pub fn is_empty_update(update: &[u8]) -> bool {
+    update == Update::EMPTY_V1
+        || (crate::update_check::check(update).is_ok()
+            && catch_unwind(|| Update::decode_v1(update))
+                .is_ok_and(|u| u.is_ok_and(|u| u.is_empty())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@ use collab_protocol::{FileId, Message};
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::access::Principal;
+use crate::ext::OptIns;
 use crate::outbox::Outbox;
 use crate::presence::ConnId;
 use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
@@ -51,8 +53,14 @@ impl Rooms {
         &self.ctx.registry
     }
 
-    /// Joins `file`'s room, opening it if needed.
-    pub async fn join(&self, file: &FileId, outbox: Outbox) -> Result<Membership, JoinError> {
+    /// Joins `file`'s room for `principal`, opening it if needed.
+    pub async fn join(
+        &self,
+        file: &FileId,
+        principal: Principal,
+        opt_ins: OptIns,
+        outbox: Outbox,
+    ) -> Result<Membership, JoinError> {
         let conn = self.next_conn.fetch_add(1, Ordering::Relaxed);
         // A room may retire between the look-up and the join: then open a fresh one.
         for _ in 0..8 {
@@ -60,10 +68,15 @@ impl Rooms {
             let (reply, answer) = oneshot::channel();
             let join = RoomCmd::Join {
                 conn,
+                principal: principal.clone(),
+                opt_ins,
                 outbox: outbox.clone(),
                 reply,
             };
             if handle.tx.send(join).await.is_err() {
+                // A room task that ended drops its own entry; never retry a dead one.
+                self.registry()
+                    .remove_if(file, |_, open| open.id == handle.id);
                 continue;
             }
             match answer.await {

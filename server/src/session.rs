@@ -20,7 +20,9 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
+use crate::access::Principal;
 use crate::config::Config;
+use crate::ext::OptIns;
 use crate::limits::InputLimits;
 use crate::outbox::{CloseReason, Outbox};
 use crate::room::JoinError;
@@ -28,13 +30,22 @@ use crate::rooms::Membership;
 use crate::state::AppState;
 use crate::upgrade::Socket;
 
-/// Serves one upgraded connection for the file named in its URL.
-pub async fn serve(socket: Socket, file: String, state: Arc<AppState>) {
-    let span = tracing::info_span!("session", file = %file, conn = tracing::field::Empty);
-    serve_in_span(socket, file, state).instrument(span).await
+/// What the upgrade request asked for, as the HTTP layer read it.
+pub struct Opening {
+    /// The file id from the URL path, not yet checked.
+    pub file: String,
+    /// The unsolicited extension messages asked for with `?ext=`.
+    pub opt_ins: OptIns,
 }
 
-async fn serve_in_span(socket: Socket, file: String, state: Arc<AppState>) {
+/// Serves one upgraded connection for the file named in its URL.
+pub async fn serve(socket: Socket, opening: Opening, state: Arc<AppState>) {
+    let span = tracing::info_span!("session", file = %opening.file, conn = tracing::field::Empty);
+    serve_in_span(socket, opening, state).instrument(span).await
+}
+
+async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
+    let Opening { file, opt_ins } = opening;
     let counted = state.sessions.enter();
     let over_capacity = counted.count() > state.config.max_connections;
     let outbox = Outbox::new(state.config.send_queue);
@@ -56,7 +67,12 @@ async fn serve_in_span(socket: Socket, file: String, state: Arc<AppState>) {
             &closer,
             CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string()),
         ),
-        Ok(file) => match state.rooms.join(&file, outbox).await {
+        // Every connection is an anonymous writer until sessions resolve tokens.
+        Ok(file) => match state
+            .rooms
+            .join(&file, Principal::anonymous(), opt_ins, outbox)
+            .await
+        {
             Ok(member) => {
                 tracing::Span::current().record("conn", member.conn);
                 tracing::debug!("client joined");

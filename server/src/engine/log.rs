@@ -56,11 +56,19 @@ pub enum CompactOutcome {
     NothingToDo,
 }
 
-/// One accepted update and the user id who wrote it.
+/// One accepted update and the user id who wrote it (`None`: the gateway's own restore of
+/// a whole state, which is nobody's edit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authored {
-    pub user: Arc<str>,
+    pub author: Option<Arc<str>>,
     pub update: Vec<u8>,
+}
+
+/// A merge that failed, with the parts handed back so they can go to the log one by one.
+#[derive(Debug)]
+pub struct MergeFailed {
+    pub error: EngineError,
+    pub parts: Vec<Authored>,
 }
 
 /// Updates that go to the log as one entry.
@@ -80,7 +88,7 @@ impl AppendBatch {
     }
 
     /// Several updates as one log entry (yrs::merge_updates_v1 when more than one); each keeps its author.
-    pub fn merge(parts: Vec<Authored>) -> Result<Self, EngineError> {
+    pub fn merge(parts: Vec<Authored>) -> Result<Self, MergeFailed> {
         if parts.len() == 1 {
             return Ok(AppendBatch {
                 parts,
@@ -88,8 +96,13 @@ impl AppendBatch {
             });
         }
         let updates: Vec<&[u8]> = parts.iter().map(|p| p.update.as_slice()).collect();
-        let merged =
-            yrs::merge_updates_v1(&updates).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let merged = match yrs::merge_updates_v1(&updates) {
+            Ok(merged) => merged,
+            Err(e) => {
+                let error = EngineError::Corrupt(e.to_string());
+                return Err(MergeFailed { error, parts });
+            }
+        };
         Ok(AppendBatch {
             parts,
             merged: Some(merged),
@@ -134,7 +147,7 @@ mod tests {
 
     fn authored(user: &str, update: Vec<u8>) -> Authored {
         Authored {
-            user: Arc::from(user),
+            author: Some(Arc::from(user)),
             update,
         }
     }
@@ -145,7 +158,7 @@ mod tests {
         let batch = AppendBatch::single(authored("ann", update.clone()));
         assert_eq!(batch.update(), update.as_slice());
         assert_eq!(batch.bytes(), update.len());
-        assert_eq!(&*batch.parts()[0].user, "ann");
+        assert_eq!(batch.parts()[0].author.as_deref(), Some("ann"));
     }
 
     #[test]
@@ -154,8 +167,8 @@ mod tests {
         let batch =
             AppendBatch::merge(vec![authored("ann", a.clone()), authored("bob", b.clone())])
                 .expect("merge");
-        let users: Vec<&str> = batch.parts().iter().map(|p| &*p.user).collect();
-        assert_eq!(users, ["ann", "bob"]);
+        let users: Vec<Option<&str>> = batch.parts().iter().map(|p| p.author.as_deref()).collect();
+        assert_eq!(users, [Some("ann"), Some("bob")]);
         assert_eq!(batch.parts()[0].update, a);
         assert_eq!(batch.parts()[1].update, b);
         assert_eq!(batch.bytes(), a.len() + b.len());
@@ -178,14 +191,17 @@ mod tests {
     }
 
     #[test]
-    fn merge_refuses_garbage() {
+    fn merge_refuses_garbage_and_hands_the_parts_back() {
         let parts = vec![
             authored("ann", vec![0xff; 4]),
             authored("bob", vec![0xff; 4]),
         ];
-        assert!(matches!(
-            AppendBatch::merge(parts),
-            Err(EngineError::Corrupt(_))
-        ));
+        match AppendBatch::merge(parts.clone()) {
+            Err(failed) => {
+                assert!(matches!(failed.error, EngineError::Corrupt(_)));
+                assert_eq!(failed.parts, parts);
+            }
+            Ok(_) => panic!("garbage does not merge"),
+        }
     }
 }

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 
 pub use error::EngineError;
 pub use inbox::{RoomSignals, RoomSink};
-pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, Tail};
+pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, MergeFailed, Tail};
 
 /// The durable side of a file: its update log and snapshot.
 pub trait Store: Send + Sync + 'static {

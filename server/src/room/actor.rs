@@ -1,0 +1,350 @@
+//! The room's task: the thin shell around [`RoomCore`] that owns channels, timers and the
+//! connections' send queues, and runs the effects the core returns.
+//!
+//! Everything that changes a room happens on this task, in order: client commands arrive
+//! through a bounded queue (a flooding client waits, nobody else does), channel messages
+//! through the bus, log reads come back from tasks beside the room, and frames leave
+//! through each connection's [`Outbox`] without waiting. However the task ends (retired
+//! after its grace period, refused by Redis at open, or a panic) it leaves the registry
+//! and the channel, so the next joiner of the file gets a fresh room.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use collab_protocol::envelope::Envelope;
+use collab_protocol::{FileId, close};
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+use crate::engine::inbox::{RoomSignals, RoomSink};
+use crate::engine::log::Authored;
+use crate::outbox::{CloseReason, Outbox, Queued};
+use crate::presence::ConnId;
+
+use super::catch_up::Fetched;
+use super::core::{RoomCore, Settings};
+use super::effect::{Effect, Effects, LogRead};
+use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+use super::publisher;
+
+/// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
+const OPEN_ATTEMPTS: u32 = 5;
+/// Capacity of a room's queue of client messages.
+const CLIENT_QUEUE: usize = 256;
+/// Capacity of a room's queue of channel messages (overflow falls back to the log).
+const REMOTE_QUEUE: usize = 1024;
+
+struct Actor {
+    id: u64,
+    file: FileId,
+    ctx: Arc<RoomContext>,
+    core: RoomCore,
+    fx: Effects,
+    outboxes: HashMap<ConnId, Outbox>,
+    commands: mpsc::Receiver<RoomCmd>,
+    publisher: mpsc::UnboundedSender<Authored>,
+    signals: Arc<RoomSignals>,
+    /// Results of log reads, which run beside the room so that it keeps relaying between
+    /// local clients while Redis is slow or down.
+    fetched_tx: mpsc::UnboundedSender<Fetched>,
+    empty_since: Option<Instant>,
+    retired: bool,
+}
+
+/// Starts the task of a new room for `file` and returns its handle.
+pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
+    let (tx, commands) = mpsc::channel(CLIENT_QUEUE);
+    let (remote_tx, remote_rx) = mpsc::channel(REMOTE_QUEUE);
+    let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
+    let signals = Arc::new(RoomSignals::default());
+    let settings = Settings {
+        text_name: ctx.config.text_name.clone(),
+        max_doc_bytes: ctx.config.max_doc_bytes,
+        gateway_id: Arc::from(ctx.bus.gateway_id()),
+    };
+    let actor = Actor {
+        id,
+        core: RoomCore::new(settings, ctx.pending.clone()),
+        fx: Effects::new(),
+        outboxes: HashMap::new(),
+        commands,
+        publisher: publisher::spawn(file.clone(), ctx.clone()),
+        signals: signals.clone(),
+        fetched_tx,
+        empty_since: Some(Instant::now()),
+        retired: false,
+        file,
+        ctx,
+    };
+    let sink = RoomSink {
+        room_id: id,
+        tx: remote_tx,
+        signals,
+    };
+    crate::metrics::rooms(1.0);
+    let span = tracing::info_span!("room", file = %actor.file);
+    tokio::spawn(actor.run(remote_rx, fetched_rx, sink).instrument(span));
+    RoomHandle { id, tx }
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut remote_rx: mpsc::Receiver<Envelope>,
+        mut fetched_rx: mpsc::UnboundedReceiver<Fetched>,
+        sink: RoomSink,
+    ) {
+        if let Err(error) = self.open(sink).await {
+            tracing::warn!(%error, "room could not open");
+            self.retire(JoinError::Unavailable(error));
+            return;
+        }
+        self.run_effects().await;
+        let grace = self.ctx.config.room_grace();
+        let mut tail_check = tokio::time::interval(self.ctx.config.tail_check());
+        tail_check.tick().await;
+        let signals = self.signals.clone();
+        loop {
+            let grace_end = self.empty_since.map(|at| at + grace);
+            tokio::select! {
+                cmd = self.commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    None => break,
+                },
+                Some(envelope) = remote_rx.recv() => self.core.on_remote(envelope, &mut self.fx),
+                Some(fetched) = fetched_rx.recv() => self.core.on_fetched(fetched, &mut self.fx),
+                () = signals.notified() => self.on_signals(),
+                _ = tail_check.tick() => self.core.on_tick(&mut self.fx),
+                () = sleep_until(grace_end), if grace_end.is_some() => break,
+            }
+            self.run_effects().await;
+        }
+        self.retire(JoinError::Retired);
+    }
+
+    /// Subscribes, then loads snapshot and log: whatever is published after the
+    /// subscription is either in the load or arrives (or shows as a gap) later. Retries
+    /// for a few seconds: right after Redis restarts, the first command on a connection
+    /// may fail while it reconnects, and joiners should wait rather than be refused.
+    async fn open(&mut self, sink: RoomSink) -> Result<(), String> {
+        let mut backoff = Duration::from_millis(100);
+        let mut attempt = 1;
+        loop {
+            match self.try_open(sink.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < OPEN_ATTEMPTS => {
+                    tracing::info!(%error, attempt, "opening the room failed; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn try_open(&mut self, sink: RoomSink) -> Result<(), String> {
+        self.ctx
+            .bus
+            .join(&self.file, sink)
+            .await
+            .map_err(|e| e.to_string())?;
+        match self.ctx.store.read_since(&self.file, 0).await {
+            Ok(tail) => {
+                self.core.on_opened(tail, &mut self.fx);
+                Ok(())
+            }
+            Err(error) => {
+                // Leave the channel again, so the next attempt starts clean.
+                self.ctx.bus.leave(&self.file, self.id);
+                Err(error.to_string())
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: RoomCmd) {
+        match cmd {
+            RoomCmd::Join {
+                conn,
+                principal,
+                opt_ins,
+                outbox,
+                reply,
+            } => {
+                self.outboxes.insert(conn, outbox);
+                self.empty_since = None;
+                self.core.on_join(conn, principal, opt_ins, &mut self.fx);
+                let _ = reply.send(Ok(()));
+            }
+            RoomCmd::Leave { conn } => self.forget(conn),
+            RoomCmd::Client { conn, msg } => {
+                crash_for_test(&self.ctx, &self.file);
+                self.core.on_client(conn, msg, &mut self.fx)
+            }
+        }
+    }
+
+    fn on_signals(&mut self) {
+        for gateway in self.signals.take_gone() {
+            self.core.on_gateway_gone(&gateway, &mut self.fx);
+        }
+        if self.signals.take_catch_up() {
+            self.core.on_catch_up_requested(&mut self.fx);
+        }
+    }
+
+    /// Runs the queued effects in order, and those they cause, until none is left.
+    async fn run_effects(&mut self) {
+        while let Some(effect) = self.fx.pop() {
+            match effect {
+                Effect::Send { to, frame } => {
+                    if let Some(outbox) = self.outboxes.get(&to)
+                        && outbox.send(frame) == Queued::Gone
+                    {
+                        self.forget(to);
+                    }
+                }
+                Effect::Broadcast {
+                    frame,
+                    except,
+                    cursor,
+                } => {
+                    let gone: Vec<ConnId> = self
+                        .outboxes
+                        .iter()
+                        .filter(|(id, _)| Some(**id) != except)
+                        .filter(|(_, outbox)| {
+                            let queued = match cursor {
+                                Some(client) => outbox.send_cursor(frame.clone(), client),
+                                None => outbox.send(frame.clone()),
+                            };
+                            queued == Queued::Gone
+                        })
+                        .map(|(id, _)| *id)
+                        .collect();
+                    for conn in gone {
+                        self.forget(conn);
+                    }
+                }
+                Effect::Close { conn, reason } => {
+                    if let Some(outbox) = self.outboxes.remove(&conn) {
+                        outbox.close(reason);
+                    }
+                    self.note_if_empty();
+                }
+                Effect::Append { author, update } => {
+                    // The publisher lives as long as the room: a send cannot fail here.
+                    let _ = self.publisher.send(Authored { author, update });
+                }
+                Effect::Publish { kind, payload } => {
+                    let (bus, file) = (self.ctx.bus.clone(), self.file.clone());
+                    tokio::spawn(async move {
+                        if let Err(error) = bus.publish(&file, kind, payload).await {
+                            tracing::debug!(%error, "publish failed");
+                        }
+                    });
+                }
+                Effect::ReadLog(read) => self.read_log(read),
+                Effect::Reload => {
+                    let loaded = self.ctx.store.read_since(&self.file, 0).await;
+                    let loaded = loaded.map_err(|e| e.to_string());
+                    self.core.on_reloaded(loaded, &mut self.fx);
+                }
+            }
+        }
+    }
+
+    /// Runs one log read beside the room; its result comes back as an input.
+    fn read_log(&self, read: LogRead) {
+        let (store, file) = (self.ctx.store.clone(), self.file.clone());
+        let results = self.fetched_tx.clone();
+        tokio::spawn(async move {
+            let fetched = match read {
+                LogRead::Since(since) => store
+                    .read_since(&file, since)
+                    .await
+                    .map(|tail| Fetched::Tail { since, tail }),
+                LogRead::Head => store.head(&file).await.map(Fetched::Head),
+            };
+            let fetched = fetched.unwrap_or_else(|error| {
+                tracing::debug!(%error, "reading the log failed; a later check retries");
+                Fetched::Failed
+            });
+            let _ = results.send(fetched);
+        });
+    }
+
+    /// A connection left or its queue is gone: drop its outbox and tell the core.
+    fn forget(&mut self, conn: ConnId) {
+        self.outboxes.remove(&conn);
+        self.core.on_leave(conn, &mut self.fx);
+        self.note_if_empty();
+    }
+
+    fn note_if_empty(&mut self) {
+        if self.outboxes.is_empty() && self.empty_since.is_none() {
+            self.empty_since = Some(Instant::now());
+        }
+    }
+
+    /// Leaves the registry and the channel; joins still queued are told `why`, and
+    /// connections still here (only after a panic) are closed with 1013 so they reconnect
+    /// to a fresh room. Runs once, however the task ends.
+    fn retire(&mut self, why: JoinError) {
+        if std::mem::replace(&mut self.retired, true) {
+            return;
+        }
+        self.ctx
+            .registry
+            .remove_if(&self.file, |_, handle| handle.id == self.id);
+        self.commands.close();
+        while let Ok(cmd) = self.commands.try_recv() {
+            if let RoomCmd::Join { reply, .. } = cmd {
+                let _ = reply.send(Err(why.clone()));
+            }
+        }
+        for (_, outbox) in self.outboxes.drain() {
+            outbox.close(CloseReason::error(
+                close::OVERLOADED,
+                "room-failed",
+                "the document's room on this gateway failed; reconnect",
+            ));
+        }
+        self.ctx.bus.leave(&self.file, self.id);
+        crate::metrics::rooms(-1.0);
+        tracing::debug!("room closed");
+    }
+}
+
+impl Drop for Actor {
+    /// A task that panicked is dropped without having retired: retire now, so the file's
+    /// next joiner gets a fresh room instead of this dead one.
+    fn drop(&mut self) {
+        if !self.retired {
+            tracing::error!(file = %self.file, "a room task ended abnormally; its room is dropped");
+            self.retire(JoinError::Retired);
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Debug builds only: the first client message in the room of the file named by
+/// `--test-panic-file` panics its task once per process, so a test can show that a room
+/// task that dies leaves nothing behind. Release builds ignore the flag.
+fn crash_for_test(ctx: &RoomContext, file: &FileId) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CRASHED: AtomicBool = AtomicBool::new(false);
+    if cfg!(debug_assertions)
+        && ctx.config.test_panic_file.as_deref() == Some(file.as_str())
+        && !CRASHED.swap(true, Ordering::AcqRel)
+    {
+        panic!("--test-panic-file: the room of {file} panics as asked");
+    }
+}

@@ -1,0 +1,515 @@
+//! The room core: one open file's state and the rule for every input, without IO.
+//!
+//! It holds the replica, the presence (cursors), the connections with the principal each
+//! acts for, the log position and the cached sync answer. Each input (a client message, a
+//! channel envelope, a finished log read, a tick) appends [`Effects`]: frames for one
+//! connection or all, closes, authored appends, publishes, log reads. The actor shell
+//! ([`super::actor`]) owns sockets' queues, channels and timers and runs those effects; unit
+//! tests and the room fuzz target drive this same code with no Redis and no runtime.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use collab_protocol::envelope::{Envelope, Kind};
+use collab_protocol::message::{decode_awareness, encode_awareness, encode_step2, encode_update};
+use collab_protocol::{Extension, Message, close};
+use yrs::sync::SyncMessage;
+
+use crate::access::Principal;
+use crate::engine::log::Tail;
+use crate::ext::{self, OptIns, Reply};
+use crate::outbox::CloseReason;
+use crate::pending::PendingAppends;
+use crate::presence::{Changes, ConnId, Presence, REMOTE_STATE_TTL};
+use crate::replica::{ApplyError, Replica};
+
+use super::catch_up::{CatchUp, Fetched};
+use super::effect::{Effect, Effects};
+
+/// Updates at least this large are applied with the worker thread handed over.
+const HEAVY_UPDATE_BYTES: usize = 64 << 10;
+/// An update that takes longer than this to apply is logged.
+const SLOW_APPLY: Duration = Duration::from_millis(250);
+
+/// What a room core is told when it is made.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The root `Y.Text` of a file.
+    pub text_name: String,
+    /// Largest document accepted, in bytes of accepted updates.
+    pub max_doc_bytes: usize,
+    /// This gateway's id on the bus: its own envelopes come back on the channel.
+    pub gateway_id: Arc<str>,
+}
+
+/// A connection as its room knows it.
+#[derive(Debug)]
+struct Member {
+    principal: Principal,
+    opt_ins: OptIns,
+    /// A read-only connection is told once that its edits are dropped.
+    told_read_only: bool,
+}
+
+/// A sync step 2 frame and what it answered.
+struct Answer {
+    asked: yrs::StateVector,
+    version: u64,
+    frame: Bytes,
+}
+
+/// Where an update to apply comes from.
+#[derive(Clone, Copy)]
+enum Origin {
+    /// A local client: applied only once its predecessors are in.
+    Client,
+    /// The log or another gateway, in log order.
+    Log,
+}
+
+pub struct RoomCore {
+    settings: Settings,
+    pending: Arc<PendingAppends>,
+    replica: Replica,
+    presence: Presence,
+    members: HashMap<ConnId, Member>,
+    log: CatchUp,
+    /// Rough size of the document: loaded state plus accepted updates.
+    doc_bytes: usize,
+    /// Updates were refused a place in the pending budget: once Redis answers again, this
+    /// replica's whole state goes to the log.
+    overflowed: bool,
+    /// The last sync step 2 sent, shared with the next joiner that asks with the same state
+    /// vector while the doc is unchanged: in a join storm every newcomer asks with an empty
+    /// one, and encoding a large doc once per joiner cost ~80 ms each on the room task and
+    /// a private copy of the whole doc per queued answer.
+    last_answer: Option<Answer>,
+}
+
+impl RoomCore {
+    /// An empty room; `pending` is the gateway-wide budget of updates not yet stored.
+    pub fn new(settings: Settings, pending: Arc<PendingAppends>) -> Self {
+        let replica = Replica::new(&settings.text_name);
+        let presence = Presence::new(replica.doc().clone());
+        RoomCore {
+            settings,
+            pending,
+            replica,
+            presence,
+            members: HashMap::new(),
+            log: CatchUp::default(),
+            doc_bytes: 0,
+            overflowed: false,
+            last_answer: None,
+        }
+    }
+
+    pub fn replica(&self) -> &Replica {
+        &self.replica
+    }
+
+    /// The log position the replica holds.
+    pub fn applied(&self) -> u64 {
+        self.log.applied()
+    }
+
+    pub fn has_members(&self) -> bool {
+        !self.members.is_empty()
+    }
+
+    /// The file as stored when the room opens (subscribed first, so nothing falls between);
+    /// asks the other gateways for their cursors.
+    pub fn on_opened(&mut self, tail: Tail, fx: &mut Effects) {
+        self.apply_tail(tail, false, fx);
+        tracing::debug!(pos = self.applied(), "room opened");
+        fx.publish(Kind::QueryAwareness, Vec::new());
+    }
+
+    /// A connection joins: it gets the room's state vector and every cursor.
+    pub fn on_join(
+        &mut self,
+        conn: ConnId,
+        principal: Principal,
+        opt_ins: OptIns,
+        fx: &mut Effects,
+    ) {
+        let step1 = Message::Sync(SyncMessage::SyncStep1(self.replica.state_vector()));
+        fx.send(conn, Bytes::from(step1.encode()));
+        if let Some(states) = self.presence.all_states() {
+            fx.send(conn, Bytes::from(encode_awareness(&states)));
+        }
+        let member = Member {
+            principal,
+            opt_ins,
+            told_read_only: false,
+        };
+        self.members.insert(conn, member);
+    }
+
+    /// A connection left or was found gone: it is forgotten and its cursors removed
+    /// everywhere.
+    pub fn on_leave(&mut self, conn: ConnId, fx: &mut Effects) {
+        if self.members.remove(&conn).is_none() {
+            return;
+        }
+        if let Some(removal) = self.presence.remove_conn(conn) {
+            fx.broadcast(Bytes::from(encode_awareness(&removal)), None);
+            fx.publish(Kind::Awareness, removal);
+        }
+    }
+
+    /// One decoded message from a member (messages of connections that left are ignored).
+    pub fn on_client(&mut self, conn: ConnId, msg: Message, fx: &mut Effects) {
+        if !self.members.contains_key(&conn) {
+            return;
+        }
+        match msg {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => match self.answer(sv) {
+                Ok(frame) => fx.send(conn, frame),
+                Err(error) => {
+                    tracing::error!(%error, "encoding a diff failed");
+                    self.reload(fx);
+                }
+            },
+            Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
+                self.accept_update(conn, &update, fx)
+            }
+            Message::Awareness(update) => {
+                if let Some(changes) = self.presence.apply_local(conn, update) {
+                    broadcast_states(&changes, Some(conn), fx);
+                    fx.publish(Kind::Awareness, changes.encoded);
+                }
+            }
+            Message::QueryAwareness => {
+                if let Some(states) = self.presence.all_states() {
+                    fx.send(conn, Bytes::from(encode_awareness(&states)));
+                }
+            }
+            Message::Extension(message) => self.on_extension(conn, message, fx),
+            // Auth messages go from gateway to client only.
+            Message::Auth(_) => {}
+        }
+    }
+
+    fn on_extension(&mut self, conn: ConnId, message: Extension, fx: &mut Effects) {
+        let Some(member) = self.members.get(&conn) else {
+            return;
+        };
+        let cx = ext::Context {
+            principal: &member.principal,
+            opt_ins: member.opt_ins,
+            replica: &self.replica,
+        };
+        for reply in ext::dispatch(message, cx) {
+            match reply {
+                Reply::ToSender(answer) => {
+                    fx.send(conn, Bytes::from(Message::Extension(answer).encode()))
+                }
+            }
+        }
+    }
+
+    /// Sync step 2 for a client at `asked`: what it lacks, encoded once per doc version
+    /// and state vector.
+    fn answer(&mut self, asked: yrs::StateVector) -> Result<Bytes, ApplyError> {
+        let version = self.replica.version();
+        if let Some(last) = &self.last_answer
+            && last.version == version
+            && last.asked == asked
+        {
+            return Ok(last.frame.clone());
+        }
+        let frame = Bytes::from(encode_step2(&self.replica.diff(&asked)?));
+        self.last_answer = Some(Answer {
+            asked,
+            version,
+            frame: frame.clone(),
+        });
+        Ok(frame)
+    }
+
+    /// Validates a client's update by applying it; relays and appends what it changed.
+    fn accept_update(&mut self, conn: ConnId, update: &[u8], fx: &mut Effects) {
+        let Some(member) = self.members.get_mut(&conn) else {
+            return;
+        };
+        if !member.principal.may_write() {
+            // A stock client's empty step 2 on connect is not an edit.
+            if !crate::replica::is_empty_update(update) {
+                crate::metrics::rejected("read-only");
+                if !std::mem::replace(&mut member.told_read_only, true) {
+                    let error = Extension::error(
+                        close::FORBIDDEN,
+                        "read-only",
+                        "this connection may read the file but not edit it; edits are dropped",
+                    );
+                    fx.send(conn, Bytes::from(Message::Extension(error).encode()));
+                }
+            }
+            return;
+        }
+        let user = member.principal.user.clone();
+        let max = self.settings.max_doc_bytes;
+        if self.doc_bytes.saturating_add(update.len()) > max {
+            let message = format!("the document would exceed {max} bytes");
+            let reason = CloseReason::error(close::TOO_BIG, "document-too-big", message);
+            self.close(conn, reason, fx);
+            return;
+        }
+        match self.timed_apply(update, Origin::Client) {
+            Ok(None) => {}
+            Ok(Some(changes)) => {
+                self.doc_bytes += changes.len();
+                fx.broadcast(Bytes::from(encode_update(&changes)), Some(conn));
+                self.append(conn, user, changes, fx);
+            }
+            Err(ApplyError::Early(missing)) => {
+                // Not a fault: a resyncing client's step 2 brings this content again.
+                crate::metrics::rejected("early-update");
+                tracing::debug!(conn, %missing, "ignored an update that came before its predecessors");
+            }
+            Err(error) => {
+                tracing::info!(conn, %error, "rejected an update");
+                let reason =
+                    CloseReason::error(close::INVALID_PAYLOAD, "invalid-update", error.to_string());
+                self.close(conn, reason, fx);
+                if matches!(error, ApplyError::Panicked) {
+                    self.reload(fx);
+                }
+            }
+        }
+    }
+
+    /// Hands an accepted update to the log within the pending budget; past it, closes the
+    /// writer with 1013 and remembers to store the whole state once Redis answers.
+    fn append(&mut self, writer: ConnId, user: Arc<str>, update: Vec<u8>, fx: &mut Effects) {
+        if self.pending.try_reserve(update.len()) {
+            fx.push(Effect::Append {
+                author: Some(user),
+                update,
+            });
+            return;
+        }
+        self.overflowed = true;
+        let reason = CloseReason::error(
+            close::OVERLOADED,
+            "store-unavailable",
+            "the document store is unreachable and this gateway holds all it can; reconnect later",
+        );
+        self.close(writer, reason, fx);
+    }
+
+    /// Queues this replica's whole state for the log (restoring what Redis lacks). It is
+    /// nobody's edit, so it has no author.
+    fn append_whole_state(&mut self, fx: &mut Effects) {
+        match self.replica.diff(&yrs::StateVector::default()) {
+            Ok(whole) => {
+                self.pending.force_reserve(whole.len());
+                fx.push(Effect::Append {
+                    author: None,
+                    update: whole,
+                });
+            }
+            Err(error) => tracing::error!(%error, "encoding the whole state failed"),
+        }
+    }
+
+    /// Closes a connection for breaking a rule (counted by reason) and forgets it.
+    fn close(&mut self, conn: ConnId, reason: CloseReason, fx: &mut Effects) {
+        crate::metrics::rejected(reason.reason);
+        fx.close(conn, reason);
+        self.on_leave(conn, fx);
+    }
+
+    /// A message on the file's channel: updates in log order, other gateways' cursors.
+    pub fn on_remote(&mut self, envelope: Envelope, fx: &mut Effects) {
+        let own = envelope.origin == *self.settings.gateway_id;
+        match envelope.kind {
+            Kind::Update { pos } if pos <= self.applied() => {}
+            Kind::Update { pos } if pos == self.applied() + 1 => {
+                self.apply_remote(&envelope.payload, fx);
+                self.log.reached(pos);
+            }
+            Kind::Update { .. } => self.catch_up(fx),
+            Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
+                Ok(update) => {
+                    if let Some(changes) = self.presence.apply_remote(&envelope.origin, update) {
+                        broadcast_states(&changes, None, fx);
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "bad awareness from the bus"),
+            },
+            Kind::QueryAwareness if !own => {
+                if let Some(states) = self.presence.local_states() {
+                    fx.publish(Kind::Awareness, states);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Another gateway died or left: its clients' cursors go.
+    pub fn on_gateway_gone(&mut self, gateway: &str, fx: &mut Effects) {
+        if let Some(removal) = self.presence.remove_gateway(gateway) {
+            fx.broadcast(Bytes::from(encode_awareness(&removal)), None);
+        }
+    }
+
+    /// The bus says messages may have been lost (a resubscription, an overflow).
+    pub fn on_catch_up_requested(&mut self, fx: &mut Effects) {
+        self.catch_up(fx);
+    }
+
+    /// The periodic safety net under pub/sub: compares the log head with the replica's
+    /// position, and expires cursors whose removal may have been dropped.
+    pub fn on_tick(&mut self, fx: &mut Effects) {
+        // A cached answer only helps joiners arriving together; don't hold a large doc's
+        // copy for longer.
+        self.last_answer = None;
+        if let Some(read) = self.log.check_head() {
+            fx.push(Effect::ReadLog(read));
+        }
+        if let Some(removal) = self.presence.sweep_remote(REMOTE_STATE_TTL) {
+            fx.broadcast(Bytes::from(encode_awareness(&removal)), None);
+        }
+    }
+
+    /// Reads what this replica missed from the log.
+    fn catch_up(&mut self, fx: &mut Effects) {
+        crate::metrics::catch_up();
+        if let Some(read) = self.log.read_tail() {
+            fx.push(Effect::ReadLog(read));
+        }
+    }
+
+    /// A log read asked for with [`Effect::ReadLog`] finished.
+    pub fn on_fetched(&mut self, fetched: Fetched, fx: &mut Effects) {
+        let behind = match fetched {
+            Fetched::Tail { since, tail } if tail.log_head < since => {
+                self.log.finished(false);
+                return self.restore_lost_log(fx);
+            }
+            Fetched::Tail { since, tail } => {
+                self.apply_tail(tail, true, fx);
+                if std::mem::take(&mut self.overflowed) {
+                    tracing::info!("redis answers again: storing the whole document");
+                    self.append_whole_state(fx);
+                }
+                if self.applied() > since {
+                    tracing::debug!(from = since, to = self.applied(), "caught up from the log");
+                }
+                false
+            }
+            Fetched::Head(head) => head != self.applied(),
+            Fetched::Failed => false,
+        };
+        if self.log.finished(behind) {
+            self.catch_up(fx);
+        }
+    }
+
+    /// Redis lost entries this replica had seen (a restart without persistence, a failover
+    /// to a lagging replica): positions start again below ours. Re-read what is there, and
+    /// give the log this replica's whole state, so the document in Redis is whole again.
+    fn restore_lost_log(&mut self, fx: &mut Effects) {
+        tracing::warn!(
+            applied = self.applied(),
+            "the log in redis went backwards; restoring it from this replica"
+        );
+        self.log.forget();
+        self.append_whole_state(fx);
+        self.catch_up(fx);
+    }
+
+    /// Replaces a replica that panicked with an empty one; the actor reloads the file
+    /// ([`Effect::Reload`]) and hands it to [`RoomCore::on_reloaded`].
+    fn reload(&mut self, fx: &mut Effects) {
+        tracing::error!("rebuilding the room's replica after a panic");
+        self.replica = Replica::new(&self.settings.text_name);
+        self.last_answer = None;
+        self.log.forget();
+        self.doc_bytes = 0;
+        fx.push(Effect::Reload);
+    }
+
+    /// The whole file, read for a replica rebuilt after a panic: every client is asked
+    /// for what the new replica lacks.
+    pub fn on_reloaded(&mut self, loaded: Result<Tail, String>, fx: &mut Effects) {
+        match loaded {
+            Ok(tail) => self.apply_tail(tail, false, fx),
+            Err(error) => tracing::warn!(%error, "reloading the room failed; clients resync"),
+        }
+        let sv = self.replica.state_vector();
+        let step1 = Bytes::from(Message::Sync(SyncMessage::SyncStep1(sv)).encode());
+        fx.broadcast(step1, None);
+    }
+
+    /// Applies a snapshot and log entries; `relay`: sends what they changed to the clients.
+    fn apply_tail(&mut self, tail: Tail, relay: bool, fx: &mut Effects) {
+        let head = tail.head(self.applied());
+        let updates = tail
+            .snapshot
+            .into_iter()
+            .map(|(_, state)| state)
+            .chain(tail.entries.into_iter().map(|e| e.update));
+        for update in updates {
+            if relay {
+                self.apply_remote(&update, fx);
+            } else {
+                self.doc_bytes += update.len();
+                if let Err(error) = self.replica.apply(&update) {
+                    tracing::error!(%error, "a stored update does not apply");
+                }
+            }
+        }
+        self.log.reached(head);
+    }
+
+    /// Applies an update from the log or channel and relays what it changed.
+    fn apply_remote(&mut self, update: &[u8], fx: &mut Effects) {
+        match self.timed_apply(update, Origin::Log) {
+            Ok(Some(changes)) => {
+                self.doc_bytes += changes.len();
+                fx.broadcast(Bytes::from(encode_update(&changes)), None);
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "an update from the log does not apply"),
+        }
+    }
+
+    /// Applies an update to the replica. A large one may take long: on a multi-threaded
+    /// runtime the worker thread is handed over first, so the gateway's other tasks move
+    /// to other threads meanwhile.
+    fn timed_apply(&self, update: &[u8], origin: Origin) -> Result<Option<Vec<u8>>, ApplyError> {
+        let started = Instant::now();
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let apply = || match origin {
+            Origin::Client => self.replica.apply_from_client(update),
+            Origin::Log => self.replica.apply(update),
+        };
+        let result = if update.len() >= HEAVY_UPDATE_BYTES && multi_thread {
+            tokio::task::block_in_place(apply)
+        } else {
+            apply()
+        };
+        let took = started.elapsed();
+        crate::metrics::update_applied(took);
+        if took > SLOW_APPLY {
+            tracing::warn!(bytes = update.len(), ?took, "an update took long to apply");
+        }
+        result
+    }
+}
+
+/// Changed awareness states for every connection but `except`; a single cursor's state
+/// may replace an older one still queued (see [`crate::outbox::Outbox`]).
+fn broadcast_states(changes: &Changes, except: Option<ConnId>, fx: &mut Effects) {
+    fx.push(Effect::Broadcast {
+        frame: Bytes::from(encode_awareness(&changes.encoded)),
+        except,
+        cursor: changes.only.map(|client| client.get()),
+    });
+}

@@ -1,0 +1,61 @@
+//! A room's address, the commands its connections send it, and what every room of a
+//! gateway shares.
+
+use std::sync::Arc;
+
+use collab_protocol::{FileId, Message};
+use dashmap::DashMap;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::access::Principal;
+use crate::config::Config;
+use crate::engine::{Bus, Store};
+use crate::ext::OptIns;
+use crate::outbox::Outbox;
+use crate::pending::PendingAppends;
+use crate::presence::ConnId;
+
+/// Why a connection could not join.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinError {
+    /// The room was closing; open a new one.
+    #[error("room retired")]
+    Retired,
+    #[error("document unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub enum RoomCmd {
+    Join {
+        conn: ConnId,
+        /// Who the connection acts for.
+        principal: Principal,
+        /// The unsolicited extension messages it asked for.
+        opt_ins: OptIns,
+        outbox: Outbox,
+        reply: oneshot::Sender<Result<(), JoinError>>,
+    },
+    Leave {
+        conn: ConnId,
+    },
+    Client {
+        conn: ConnId,
+        msg: Message,
+    },
+}
+
+/// The address of a room task.
+#[derive(Clone)]
+pub struct RoomHandle {
+    pub id: u64,
+    pub tx: mpsc::Sender<RoomCmd>,
+}
+
+/// What every room of a gateway shares.
+pub struct RoomContext {
+    pub config: Arc<Config>,
+    pub pending: Arc<PendingAppends>,
+    pub store: Arc<dyn Store>,
+    pub bus: Arc<dyn Bus>,
+    pub registry: Arc<DashMap<FileId, RoomHandle>>,
+}

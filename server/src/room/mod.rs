@@ -1,0 +1,21 @@
+//! One open file on this gateway: a sans-IO core and the actor task that runs it.
+//!
+//! - [`core`]: the room's state (replica, presence, members with their principal, log
+//!   position, answer cache) and the rule for every input, returning [`effect`]s.
+//! - [`catch_up`]: how far the replica is level with the log, one read at a time.
+//! - [`actor`]: the task around the core: channels, timers, send queues, running effects.
+//! - [`publisher`]: authored appends to the log, batched, and compaction.
+//! - [`handle`]: the room's address, its commands, and what all rooms share.
+
+pub mod actor;
+pub mod catch_up;
+pub mod core;
+pub mod effect;
+pub mod handle;
+pub mod publisher;
+
+#[cfg(test)]
+mod core_tests;
+
+pub use actor::spawn;
+pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};

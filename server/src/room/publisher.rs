@@ -1,0 +1,117 @@
+//! A room's appends: accepted updates, with their authors, go to the log in order.
+//!
+//! Runs as its own task so the room never waits on Redis. Whatever queued up while an
+//! append was in flight becomes one log entry (merged), but the store receives each
+//! update with its author, so per-user records can be written in the same atomic script.
+//! Retries while Redis is unreachable and compacts when the log grows.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use collab_protocol::FileId;
+use tokio::sync::mpsc;
+
+use crate::engine::Store;
+use crate::engine::log::{AppendBatch, Authored, CompactOutcome};
+
+use super::handle::RoomContext;
+
+/// Most bytes of updates merged into one log entry.
+const MAX_BATCH_BYTES: usize = 1 << 20;
+
+/// Starts the publisher of `file`'s room; it ends when the returned sender is dropped.
+pub fn spawn(file: FileId, ctx: Arc<RoomContext>) -> mpsc::UnboundedSender<Authored> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(append_in_order(file, ctx, rx));
+    tx
+}
+
+async fn append_in_order(
+    file: FileId,
+    ctx: Arc<RoomContext>,
+    mut updates: mpsc::UnboundedReceiver<Authored>,
+) {
+    let compacting = Arc::new(AtomicBool::new(false));
+    while let Some(first) = updates.recv().await {
+        let mut bytes = first.update.len();
+        let mut parts = vec![first];
+        while bytes < MAX_BATCH_BYTES {
+            match updates.try_recv() {
+                Ok(next) => {
+                    bytes += next.update.len();
+                    parts.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        let batches = if parts.len() == 1 {
+            parts.into_iter().map(AppendBatch::single).collect()
+        } else {
+            match AppendBatch::merge(parts) {
+                Ok(merged) => vec![merged],
+                Err(failed) => {
+                    let error = failed.error;
+                    tracing::error!(file = %file, %error, "merging updates failed; appending one by one");
+                    failed.parts.into_iter().map(AppendBatch::single).collect()
+                }
+            }
+        };
+        for batch in &batches {
+            append_until_stored(&file, &ctx, batch, &compacting).await;
+        }
+        ctx.pending.release(bytes);
+    }
+}
+
+async fn append_until_stored(
+    file: &FileId,
+    ctx: &Arc<RoomContext>,
+    batch: &AppendBatch,
+    compacting: &Arc<AtomicBool>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match ctx.store.append(file, batch).await {
+            Ok(appended) => {
+                if appended.log_len > ctx.config.compact_after
+                    && !compacting.swap(true, Ordering::AcqRel)
+                {
+                    let store = ctx.store.clone();
+                    tokio::spawn(compact(file.clone(), store, compacting.clone()));
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(file = %file, %error, "append failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+async fn compact(file: FileId, store: Arc<dyn Store>, compacting: Arc<AtomicBool>) {
+    match store.compact(&file).await {
+        Ok(CompactOutcome::Compacted {
+            pos,
+            entries,
+            state_bytes,
+        }) => {
+            crate::metrics::compaction("compacted");
+            tracing::debug!(file = %file, pos, entries, state_bytes, "compacted the log");
+        }
+        Ok(outcome) => {
+            crate::metrics::compaction(match outcome {
+                CompactOutcome::LostRace => "lost-race",
+                _ => "nothing-to-do",
+            });
+            tracing::debug!(file = %file, ?outcome, "compaction skipped");
+        }
+        Err(error) => {
+            crate::metrics::compaction("failed");
+            tracing::warn!(file = %file, %error, "compaction failed");
+        }
+    }
+    compacting.store(false, Ordering::Release);
+}
