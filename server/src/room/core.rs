@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use collab_protocol::envelope::{Envelope, Kind};
@@ -25,13 +24,9 @@ use crate::pending::PendingAppends;
 use crate::presence::{Changes, ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 
+use super::apply::{self, Origin};
 use super::catch_up::{CatchUp, Fetched};
 use super::effect::{Effect, Effects};
-
-/// Updates at least this large are applied with the worker thread handed over.
-const HEAVY_UPDATE_BYTES: usize = 64 << 10;
-/// An update that takes longer than this to apply is logged.
-const SLOW_APPLY: Duration = Duration::from_millis(250);
 
 /// What a room core is told when it is made.
 #[derive(Debug, Clone)]
@@ -58,15 +53,6 @@ struct Answer {
     asked: yrs::StateVector,
     version: u64,
     frame: Bytes,
-}
-
-/// Where an update to apply comes from.
-#[derive(Clone, Copy)]
-enum Origin {
-    /// A local client: applied only once its predecessors are in.
-    Client,
-    /// The log or another gateway, in log order.
-    Log,
 }
 
 pub struct RoomCore {
@@ -258,7 +244,7 @@ impl RoomCore {
             self.close(conn, reason, fx);
             return;
         }
-        match self.timed_apply(update, Origin::Client) {
+        match apply::timed(&self.replica, update, Origin::Client) {
             Ok(None) => {}
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
@@ -469,7 +455,7 @@ impl RoomCore {
 
     /// Applies an update from the log or channel and relays what it changed.
     fn apply_remote(&mut self, update: &[u8], fx: &mut Effects) {
-        match self.timed_apply(update, Origin::Log) {
+        match apply::timed(&self.replica, update, Origin::Log) {
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
                 fx.broadcast(Bytes::from(encode_update(&changes)), None);
@@ -477,30 +463,6 @@ impl RoomCore {
             Ok(None) => {}
             Err(error) => tracing::error!(%error, "an update from the log does not apply"),
         }
-    }
-
-    /// Applies an update to the replica. A large one may take long: on a multi-threaded
-    /// runtime the worker thread is handed over first, so the gateway's other tasks move
-    /// to other threads meanwhile.
-    fn timed_apply(&self, update: &[u8], origin: Origin) -> Result<Option<Vec<u8>>, ApplyError> {
-        let started = Instant::now();
-        let multi_thread = tokio::runtime::Handle::try_current()
-            .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let apply = || match origin {
-            Origin::Client => self.replica.apply_from_client(update),
-            Origin::Log => self.replica.apply(update),
-        };
-        let result = if update.len() >= HEAVY_UPDATE_BYTES && multi_thread {
-            tokio::task::block_in_place(apply)
-        } else {
-            apply()
-        };
-        let took = started.elapsed();
-        crate::metrics::update_applied(took);
-        if took > SLOW_APPLY {
-            tracing::warn!(bytes = update.len(), ?took, "an update took long to apply");
-        }
-        result
     }
 }
 
