@@ -1,4 +1,4 @@
-//! WebSocket close codes (DESIGN.md). The stock y-websocket client stops reconnecting on
+//! WebSocket close codes (README, "Protocol"). The stock y-websocket client stops reconnecting on
 //! 4400-4499 only, so permanent refusals use that range and transient ones do not.
 
 /// Normal closure.

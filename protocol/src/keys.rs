@@ -1,4 +1,4 @@
-//! File ids and the Redis names of DESIGN.md.
+//! File ids and the Redis key and channel names (README, "Redis layout").
 //!
 //! Every key of one file carries the hash tag `{F}` so that, under Redis Cluster, a file's
 //! log, snapshot and channel live in one slot and one script can touch them together.

@@ -7,7 +7,7 @@
 //!   diagnostics later), mirrored in `client-js`.
 //! - [`envelope`]: what gateways publish on a file's Redis channel: origin gateway, log
 //!   position, kind and payload.
-//! - [`keys`]: file ids and the Redis key and channel names of DESIGN.md.
+//! - [`keys`]: file ids and the Redis key and channel names listed in the README ("Redis layout").
 //! - [`close`]: WebSocket close codes.
 //!
 //! The server crate wires these to sockets and Redis; tests and the load harness use the

@@ -6,26 +6,39 @@
 //!   `/metrics`; [`listener`] accepts connections and bounds them until they are sessions;
 //!   [`upgrade`] does the WebSocket handshake. Handlers and sessions share [`state`].
 //! - [`session`] owns one socket: strict decoding ([`collab_protocol::Message`]), frame
-//!   limits, keepalives. It feeds the file's room and writes what the room queues for it.
-//! - [`rooms`] finds or opens the room of a file; [`room`] is that room's actor task: it
-//!   validates updates by applying them to its [`replica`], relays them to local clients
-//!   at once, and hands them to its publisher, which appends them to the log and publishes
-//!   them with their log position in one atomic step ([`engine::Store::append`]).
+//!   limits, keepalives. It brings the connection's [`access::Principal`] (who it acts
+//!   for) and its `?ext=` opt-ins into the file's room, feeds it the client's messages and
+//!   writes what the room queues in the connection's [`outbox`].
+//! - [`rooms`] finds or opens the room of a file. A [`room`] is a sans-IO core
+//!   ([`room::core`]: replica, presence, members, log position; one function per input,
+//!   returning [`room::effect`]s) inside an actor task ([`room::actor`]) that owns the
+//!   channels, timers and send queues and runs those effects. The core validates an update
+//!   by applying it to its [`replica`] (after [`update_check`]), checks the member may
+//!   write, relays it to local clients at once, and hands it with its author to the room's
+//!   [`room::appender`], which appends it to the log and publishes it with its log position
+//!   in one atomic step ([`engine::Store::append`]).
+//! - [`ext`] dispatches extension messages (wire type 100) to one module per feature;
+//!   unknown types are ignored there, in one place.
 //! - [`engine`] is the seam between rooms and shared storage: a `Store` (log, snapshot)
 //!   and a `Bus` (pub/sub, gateway liveness), implemented for one Redis in
 //!   [`engine::redis`]. The bus routes channel messages to rooms and turns disconnections,
-//!   resubscriptions and overflows into catch-ups from the log, so a message pub/sub
-//!   dropped is never an update lost; other gateways' heartbeats make a dead gateway's
-//!   cursors vanish.
-//! - [`update_check`] holds client updates to the rules every Yjs encoder follows before yrs
-//!   sees them.
+//!   resubscriptions and overflows into catch-ups from the log ([`room::catch_up`]), so a
+//!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
+//!   dead gateway's cursors vanish.
 //! - [`presence`] tracks awareness states (cursors) and which connection or gateway owns
-//!   each; [`outbox`] is a connection's bounded send queue and close switch.
+//!   each; [`pending`] bounds what waits for Redis; [`limits`] holds clients to rates.
 //! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
 //!
-//! Data flows one way: socket -> session -> room -> engine -> Redis, and
+//! Data flows one way: socket -> session -> room core -> engine -> Redis, and
 //! Redis -> engine -> room -> sessions. A room never touches a socket; a session never
-//! touches Redis; only [`engine::redis`] knows Redis commands.
+//! touches Redis; only [`engine::redis`] knows Redis commands; a feature in [`ext`] sees
+//! what the core shows it and answers with replies, never IO.
+//!
+//! Where the next features plug in: access control resolves a [`access::Principal`] in the
+//! session (the core already drops a read-only member's edits); server-side undo and
+//! diagnostics are modules in [`ext`] plus per-user records written beside the append
+//! ([`engine::AppendBatch::parts`]); a Redis Cluster engine is a sibling of
+//! [`engine::redis`] behind the same two traits.
 
 pub mod access;
 pub mod app;

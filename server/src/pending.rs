@@ -1,7 +1,7 @@
 //! The gateway-wide budget of accepted updates not yet stored in Redis.
 //!
 //! While Redis is unreachable, rooms keep relaying between local clients and their
-//! publishers hold accepted updates until Redis is back. The budget bounds that memory:
+//! appenders hold accepted updates until Redis is back. The budget bounds that memory:
 //! past it, a room stops queueing, closes the writing client with 1013, and once Redis
 //! answers again appends its whole state instead, so nothing accepted is lost. A draining
 //! gateway waits for the budget to empty before it exits.

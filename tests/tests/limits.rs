@@ -1,5 +1,5 @@
 //! Every limit, one test each: the client that breaks it gets an extension error naming
-//! the limit, then the close code DESIGN.md gives it; the room goes on (the other editors
+//! the limit, then the close code the README ("Protocol") gives it; the room goes on (the other editors
 //! keep typing and converge, and a newcomer still joins).
 //!
 //! | limit | flag | close | reason |

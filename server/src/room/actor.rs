@@ -22,11 +22,11 @@ use crate::engine::log::Authored;
 use crate::outbox::{CloseReason, Outbox, Queued};
 use crate::presence::ConnId;
 
+use super::appender;
 use super::catch_up::Fetched;
 use super::core::{RoomCore, Settings};
 use super::effect::{Effect, Effects, LogRead};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
-use super::publisher;
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
@@ -43,7 +43,8 @@ struct Actor {
     fx: Effects,
     outboxes: HashMap<ConnId, Outbox>,
     commands: mpsc::Receiver<RoomCmd>,
-    publisher: mpsc::UnboundedSender<Authored>,
+    /// The room's appender task: accepted updates, in order, to the log.
+    appender: mpsc::UnboundedSender<Authored>,
     signals: Arc<RoomSignals>,
     /// Results of log reads, which run beside the room so that it keeps relaying between
     /// local clients while Redis is slow or down.
@@ -69,7 +70,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fx: Effects::new(),
         outboxes: HashMap::new(),
         commands,
-        publisher: publisher::spawn(file.clone(), ctx.clone()),
+        appender: appender::spawn(file.clone(), ctx.clone()),
         signals: signals.clone(),
         fetched_tx,
         empty_since: Some(Instant::now()),
@@ -234,8 +235,8 @@ impl Actor {
                     self.note_if_empty();
                 }
                 Effect::Append { author, update } => {
-                    // The publisher lives as long as the room: a send cannot fail here.
-                    let _ = self.publisher.send(Authored { author, update });
+                    // The appender lives as long as the room: a send cannot fail here.
+                    let _ = self.appender.send(Authored { author, update });
                 }
                 Effect::Publish { kind, payload } => {
                     let (bus, file) = (self.ctx.bus.clone(), self.file.clone());

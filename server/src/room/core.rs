@@ -348,15 +348,29 @@ impl RoomCore {
         self.catch_up(fx);
     }
 
-    /// The periodic safety net under pub/sub: compares the log head with the replica's
-    /// position, and expires cursors whose removal may have been dropped.
+    /// The periodic safety net under pub/sub and the room's housekeeping.
     pub fn on_tick(&mut self, fx: &mut Effects) {
-        // A cached answer only helps joiners arriving together; don't hold a large doc's
-        // copy for longer.
+        self.forget_answer();
+        self.check_head(fx);
+        self.sweep_stale_cursors(fx);
+    }
+
+    /// A cached answer only helps joiners arriving together; a large doc's copy is not
+    /// held for longer.
+    fn forget_answer(&mut self) {
         self.last_answer = None;
+    }
+
+    /// Compares the log head with the replica's position (a dropped last message shows
+    /// no gap until the next one).
+    fn check_head(&mut self, fx: &mut Effects) {
         if let Some(read) = self.log.check_head() {
             fx.push(Effect::ReadLog(read));
         }
+    }
+
+    /// Expires other gateways' cursors whose removal pub/sub may have dropped.
+    fn sweep_stale_cursors(&mut self, fx: &mut Effects) {
         if let Some(removal) = self.presence.sweep_remote(REMOTE_STATE_TTL) {
             fx.broadcast(Bytes::from(encode_awareness(&removal)), None);
         }

@@ -5,16 +5,16 @@
 //! - [`apply`]: one update applied to the replica, timed, off the gateway's other tasks.
 //! - [`catch_up`]: how far the replica is level with the log, one read at a time.
 //! - [`actor`]: the task around the core: channels, timers, send queues, running effects.
-//! - [`publisher`]: authored appends to the log, batched, and compaction.
+//! - [`appender`]: authored appends to the log, batched, and compaction.
 //! - [`handle`]: the room's address, its commands, and what all rooms share.
 
 pub mod actor;
+pub mod appender;
 pub mod apply;
 pub mod catch_up;
 pub mod core;
 pub mod effect;
 pub mod handle;
-pub mod publisher;
 
 #[cfg(test)]
 mod core_tests;

@@ -1,4 +1,4 @@
-//! A room's appends: accepted updates, with their authors, go to the log in order.
+//! A room's appender: accepted updates, with their authors, go to the log in order.
 //!
 //! Runs as its own task so the room never waits on Redis. Whatever queued up while an
 //! append was in flight becomes one log entry (merged), but the store receives each
@@ -20,7 +20,7 @@ use super::handle::RoomContext;
 /// Most bytes of updates merged into one log entry.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
-/// Starts the publisher of `file`'s room; it ends when the returned sender is dropped.
+/// Starts the appender of `file`'s room; it ends when the returned sender is dropped.
 pub fn spawn(file: FileId, ctx: Arc<RoomContext>) -> mpsc::UnboundedSender<Authored> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(append_in_order(file, ctx, rx));
