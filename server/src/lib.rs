@@ -26,7 +26,8 @@
 //!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
 //!   dead gateway's cursors vanish.
 //! - [`presence`] tracks awareness states (cursors) and which connection or gateway owns
-//!   each; [`pending`] bounds what waits for Redis; [`limits`] holds clients to rates.
+//!   each (a connection moves only cursors it introduced); [`stamp`] sets the identity a
+//!   cursor shows from the principal; [`pending`] bounds what waits for Redis; [`limits`] holds clients to rates.
 //! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
 //!
 //! Data flows one way: socket -> session -> room core -> engine -> Redis, and
@@ -57,6 +58,7 @@ pub mod replica;
 pub mod room;
 pub mod rooms;
 pub mod session;
+pub mod stamp;
 pub mod state;
 pub mod update_check;
 pub mod upgrade;

@@ -100,6 +100,8 @@ const REJECTION_REASONS: &[&str] = &[
     "document-too-big",
     "store-unavailable",
     "early-update",
+    "read-only",
+    "foreign-cursor",
     "too-many-handshakes",
     "handshake-timeout",
     "request-too-large",

@@ -162,8 +162,13 @@ impl RoomCore {
             Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
                 self.accept_update(conn, &update, fx)
             }
-            Message::Awareness(update) => {
-                if let Some(changes) = self.presence.apply_local(conn, update) {
+            Message::Awareness(mut update) => {
+                let Some(member) = self.members.get(&conn) else {
+                    return;
+                };
+                crate::stamp::stamp(&mut update, &member.principal);
+                let user = &member.principal.user;
+                if let Some(changes) = self.presence.apply_local(conn, user, update) {
                     broadcast_states(&changes, Some(conn), fx);
                     fx.publish(Kind::Awareness, changes.encoded);
                 }

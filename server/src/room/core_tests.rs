@@ -477,3 +477,37 @@ fn unknown_extension_messages_are_ignored_and_the_sender_stays() {
     assert!(client(&mut room, 1, echoed).is_empty());
     assert!(room.has_members());
 }
+
+#[test]
+fn a_cursor_shows_the_principal_not_what_the_client_claims() {
+    let mut room = room();
+    let ann = Principal {
+        user: Arc::from("u-ann"),
+        name: Some(Arc::from("Ann")),
+        color: Some(Arc::from("#e91e63")),
+        access: Access::ReadWrite,
+    };
+    join(&mut room, 1, ann);
+    join(&mut room, 2, user("u-bob", Access::ReadWrite));
+    let forged = cursor(60, 1, r#"{"user":{"id":"u-bob","name":"Bob"},"cursor":1}"#);
+    let fx = client(&mut room, 1, forged);
+    let shown: Vec<serde_json::Value> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Broadcast { frame, .. } => match decoded(frame) {
+                Message::Awareness(update) => update
+                    .clients
+                    .get(&ClientID::new(60))
+                    .map(|entry| serde_json::from_str(&entry.json).expect("json")),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(shown.len(), 1, "{fx:?}");
+    assert_eq!(shown[0]["user"]["id"], "u-ann");
+    assert_eq!(shown[0]["user"]["name"], "Ann");
+    // Bob's connection cannot move Ann's cursor.
+    let moved = client(&mut room, 2, cursor(60, 2, r#"{"cursor":99}"#));
+    assert!(moved.is_empty(), "{moved:?}");
+}
