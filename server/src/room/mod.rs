@@ -17,7 +17,11 @@ pub mod effect;
 pub mod handle;
 
 #[cfg(test)]
+mod core_cursor_tests;
+#[cfg(test)]
 mod core_tests;
+#[cfg(test)]
+mod test_support;
 
 pub use actor::spawn;
 pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};

@@ -1,0 +1,183 @@
+//! What the room core's tests share: a core to drive, writers, and readers of effects.
+
+pub(super) use std::sync::Arc;
+
+pub(super) use bytes::Bytes;
+pub(super) use collab_protocol::envelope::{Envelope, Kind};
+pub(super) use collab_protocol::message::decode_awareness;
+pub(super) use collab_protocol::{Extension, Message, close};
+pub(super) use yrs::sync::awareness::AwarenessUpdateEntry;
+pub(super) use yrs::sync::{AwarenessUpdate, SyncMessage};
+pub(super) use yrs::updates::encoder::Encode;
+pub(super) use yrs::{ClientID, Doc, Text, Transact};
+
+pub(super) use crate::access::{Access, Principal};
+pub(super) use crate::engine::log::{LogEntry, Tail};
+pub(super) use crate::ext::OptIns;
+pub(super) use crate::pending::PendingAppends;
+
+pub(super) use super::catch_up::Fetched;
+pub(super) use super::core::{RoomCore, Settings};
+pub(super) use super::effect::{Effect, Effects, LogRead};
+
+pub(super) const GATEWAY: &str = "gw-self";
+
+pub(super) fn room_with(max_doc_bytes: usize, pending_bytes: usize) -> RoomCore {
+    let settings = Settings {
+        text_name: "monaco".into(),
+        max_doc_bytes,
+        gateway_id: Arc::from(GATEWAY),
+    };
+    RoomCore::new(settings, Arc::new(PendingAppends::new(pending_bytes)))
+}
+
+pub(super) fn room() -> RoomCore {
+    room_with(1 << 20, 1 << 20)
+}
+
+pub(super) fn user(id: &str, access: Access) -> Principal {
+    Principal {
+        user: Arc::from(id),
+        name: None,
+        color: None,
+        access,
+    }
+}
+
+/// Joins `conn` as `principal` and returns what the join sent.
+pub(super) fn join(room: &mut RoomCore, conn: u64, principal: Principal) -> Vec<Effect> {
+    let mut fx = Effects::new();
+    room.on_join(conn, principal, OptIns::default(), &mut fx);
+    fx.drain().collect()
+}
+
+pub(super) fn client(room: &mut RoomCore, conn: u64, msg: Message) -> Vec<Effect> {
+    let mut fx = Effects::new();
+    room.on_client(conn, msg, &mut fx);
+    fx.drain().collect()
+}
+
+pub(super) fn remote(
+    room: &mut RoomCore,
+    origin: &str,
+    kind: Kind,
+    payload: Vec<u8>,
+) -> Vec<Effect> {
+    let mut fx = Effects::new();
+    room.on_remote(Envelope::new(origin, kind, payload), &mut fx);
+    fx.drain().collect()
+}
+
+pub(super) fn fetched(room: &mut RoomCore, result: Fetched) -> Vec<Effect> {
+    let mut fx = Effects::new();
+    room.on_fetched(result, &mut fx);
+    fx.drain().collect()
+}
+
+/// A writer's doc: each call to `type_text` is one update.
+pub(super) struct Writer {
+    doc: Doc,
+}
+
+impl Writer {
+    pub(super) fn new(client_id: u64) -> Self {
+        Writer {
+            doc: Doc::with_client_id(client_id),
+        }
+    }
+
+    pub(super) fn type_text(&self, text: &str) -> Vec<u8> {
+        let t = self.doc.get_or_insert_text("monaco");
+        let mut txn = self.doc.transact_mut();
+        let end = t.len(&txn);
+        t.insert(&mut txn, end, text);
+        txn.encode_update_v1()
+    }
+}
+
+pub(super) fn update(bytes: Vec<u8>) -> Message {
+    Message::Sync(SyncMessage::Update(bytes))
+}
+
+pub(super) fn cursor(client: u64, clock: u32, json: &str) -> Message {
+    let entry = AwarenessUpdateEntry {
+        clock,
+        json: json.into(),
+    };
+    Message::Awareness(AwarenessUpdate {
+        clients: [(ClientID::new(client), entry)].into_iter().collect(),
+    })
+}
+
+pub(super) fn entry(pos: u64, update: Vec<u8>) -> LogEntry {
+    LogEntry {
+        pos,
+        origin: "gw-other".into(),
+        update,
+    }
+}
+
+/// The message a frame carries.
+pub(super) fn decoded(frame: &Bytes) -> Message {
+    Message::decode(frame).expect("the room sends frames peers can decode")
+}
+
+/// The extension error a connection was sent, if any.
+pub(super) fn errors_sent(effects: &[Effect], to: u64) -> Vec<(u16, String)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to: t, frame } if *t == to => match decoded(frame) {
+                Message::Extension(Extension::Error { code, reason, .. }) => Some((code, reason)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) fn closes(effects: &[Effect]) -> Vec<(u64, u16, &'static str)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Close { conn, reason } => Some((*conn, reason.code, reason.reason)),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) fn appends(effects: &[Effect]) -> Vec<(Option<String>, &[u8])> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Append { author, update } => {
+                Some((author.as_deref().map(str::to_owned), update.as_slice()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+pub(super) fn reads(effects: &[Effect]) -> Vec<LogRead> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ReadLog(read) => Some(*read),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Document updates broadcast, with the connection left out.
+pub(super) fn relayed_updates(effects: &[Effect]) -> Vec<(Option<u64>, Vec<u8>)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Broadcast { frame, except, .. } => match decoded(frame) {
+                Message::Sync(SyncMessage::Update(u)) => Some((*except, u)),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
