@@ -31,9 +31,11 @@ pub fn new_token() -> String {
 
 impl Platform {
     pub async fn connect(redis: &RedisServer) -> Result<Platform> {
-        Ok(Platform {
-            conn: redis.connection().await?,
-        })
+        let mut conn = redis.connection().await?;
+        // The test Redis fsyncs every write; on a busy machine one can take longer than
+        // redis-rs's default 500 ms.
+        conn.set_response_timeout(Duration::from_secs(10));
+        Ok(Platform { conn })
     }
 
     /// `HSET user:{id} sandbox_id SID sandbox_ip IP name NAME color COLOR` and
