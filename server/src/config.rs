@@ -168,6 +168,17 @@ pub enum JwtAlg {
     Rs256,
 }
 
+impl JwtAlg {
+    /// The JOSE name (`HS256`, `ES256`, `RS256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlg::Hs256 => "HS256",
+            JwtAlg::Es256 => "ES256",
+            JwtAlg::Rs256 => "RS256",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,

@@ -53,7 +53,11 @@ impl Gateway {
                  for local experiments and protocol tests only"
             ),
             Authority::Jwt(jwt) => {
-                tracing::info!(auth = "jwt", algorithm = ?jwt.algorithm(), "access control")
+                tracing::info!(
+                    auth = "jwt",
+                    algorithm = jwt.algorithm().name(),
+                    "access control"
+                )
             }
             Authority::Redis(_) => tracing::info!(auth = "redis", "access control"),
         }
