@@ -24,8 +24,8 @@ pub enum Authority {
     Open,
     /// `--auth redis`: session tokens in the platform's records.
     Redis(RedisAccess),
-    /// `--auth jwt`: signed tokens.
-    Jwt(JwtAccess),
+    /// `--auth jwt`: signed tokens (boxed: the key and its validation rules are large).
+    Jwt(Box<JwtAccess>),
 }
 
 impl Authority {
@@ -46,7 +46,7 @@ impl Authority {
                         "--auth jwt needs --jwt-key FILE (an HS256 secret or a public key PEM)"
                     );
                 };
-                Authority::Jwt(JwtAccess::load(path, config.jwt_alg)?)
+                Authority::Jwt(Box::new(JwtAccess::load(path, config.jwt_alg)?))
             }
         })
     }

@@ -121,7 +121,7 @@ impl JwtAccess {
         }
         let expires = UNIX_EPOCH
             .checked_add(Duration::from_secs(claims.exp))
-            .unwrap_or_else(|| SystemTime::now());
+            .unwrap_or_else(SystemTime::now);
         Ok(Grant {
             principal: Principal {
                 user: Arc::from(claims.sub),

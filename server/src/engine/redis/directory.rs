@@ -35,6 +35,12 @@ fn members_key(sandbox: &str) -> String {
 /// The `user:{id}` fields the gateway reads, in `HMGET` order. `sandbox_ip` is not one.
 const USER_FIELDS: [&str; 3] = ["sandbox_id", "name", "color"];
 
+/// The reply of `HMGET user:{id} sandbox_id name color` and `HGET sandbox:{sid}:members {id}`.
+type StandingReply = (
+    (Option<String>, Option<String>, Option<String>),
+    Option<String>,
+);
+
 /// Identity reads over a shared multiplexed connection.
 #[derive(Clone)]
 pub struct RedisDirectory {
@@ -62,10 +68,7 @@ impl RedisDirectory {
     async fn lookup_standing(&self, user: &str, sandbox: &str) -> Result<Standing, EngineError> {
         let mut conn = self.conn.clone();
         let started = Instant::now();
-        let ((own_sandbox, name, color), role): (
-            (Option<String>, Option<String>, Option<String>),
-            Option<String>,
-        ) = redis::pipe()
+        let ((own_sandbox, name, color), role): StandingReply = redis::pipe()
             .cmd("HMGET")
             .arg(user_key(user))
             .arg(&USER_FIELDS[..])
