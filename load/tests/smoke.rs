@@ -66,6 +66,8 @@ fn start_gateway(redis_port: u16) -> (Proc, String) {
     let mut child = Command::new(gateway_binary())
         .args(["--listen", "127.0.0.1:0"])
         .args(["--redis-url", &format!("redis://127.0.0.1:{redis_port}")])
+        // The load harness carries no tokens.
+        .args(["--auth", "none"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -1,6 +1,9 @@
 //! The HTTP surface: the WebSocket endpoint `GET /doc/{file}`, `/healthz`, `/readyz`,
 //! `/metrics` and, when configured, static files. Every handler reads the shared
 //! [`AppState`]; the gateway's lifecycle lives in [`crate::gateway`].
+//!
+//! The request URI carries the token (`?token=`): nothing here logs it, and it leaves this
+//! module only inside a [`Token`], which never formats itself.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tungstenite::protocol::WebSocketConfig;
 
+use crate::access::Token;
 use crate::ext::OptIns;
 use crate::session::{self, Opening};
 use crate::state::AppState;
@@ -49,22 +53,43 @@ async fn ready(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// The query parameters of `GET /doc/{file}` the gateway reads; others are ignored.
-#[derive(Debug, Default, serde::Deserialize)]
+/// (No `Debug`: it holds the token.)
+#[derive(Default)]
 struct DocParams {
     /// Comma list of features whose unsolicited messages the client wants.
     ext: Option<String>,
+    /// The credential (`?token=`, y-websocket's `params: { token }`).
+    token: Option<Token>,
+}
+
+impl DocParams {
+    /// Reads the query of `uri`; the first of repeated parameters counts, and an
+    /// unreadable query asks for nothing (no token included) rather than failing.
+    fn from_uri(uri: &axum::http::Uri) -> DocParams {
+        let Ok(Query(pairs)) = Query::<Vec<(String, String)>>::try_from_uri(uri) else {
+            return DocParams::default();
+        };
+        let mut params = DocParams::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "ext" if params.ext.is_none() => params.ext = Some(value),
+                "token" if params.token.is_none() => params.token = Token::new(value),
+                _ => {}
+            }
+        }
+        params
+    }
 }
 
 fn upgrade(request: Request, file: String, state: Arc<AppState>) -> Response {
-    // An unreadable query asks for nothing rather than failing the connection.
-    let params = Query::<DocParams>::try_from_uri(request.uri())
-        .map_or_else(|_| DocParams::default(), |q| q.0);
+    let params = DocParams::from_uri(request.uri());
     let opening = Opening {
         file,
         opt_ins: params
             .ext
             .as_deref()
             .map_or_else(OptIns::default, OptIns::parse),
+        token: params.token,
     };
     let max = state.config.max_frame_bytes;
     // The socket's own limit sits above ours so that an oversized frame is read and

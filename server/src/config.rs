@@ -24,7 +24,24 @@ pub struct Config {
     #[arg(long, env = "COLLAB_EMBEDDED_REDIS_DIR")]
     pub embedded_redis_dir: Option<PathBuf>,
 
-    /// Prefix of every Redis key and channel.
+    /// Who may open which file: `redis` (the default: `?token=` is a session the platform
+    /// recorded in Redis), `jwt` (`?token=` is a JWT signed with the `--jwt-key` key) or
+    /// `none` (anyone reads and writes every file; for local experiments; a warning at start).
+    #[arg(long, env = "COLLAB_AUTH", value_enum, default_value_t = AuthMode::Redis)]
+    pub auth: AuthMode,
+
+    /// With `--auth jwt`: file holding the verification key, either an HS256 secret (the
+    /// file's bytes; a trailing line break is ignored) or an EC P-256 (ES256) or RSA (RS256)
+    /// public key in PEM.
+    #[arg(long, env = "COLLAB_JWT_KEY")]
+    pub jwt_key: Option<PathBuf>,
+
+    /// With `--auth jwt`: the one algorithm tokens must be signed with. Default: read from
+    /// the key (an EC public key PEM: ES256; an RSA one: RS256; anything else: HS256).
+    #[arg(long, env = "COLLAB_JWT_ALG", value_enum, ignore_case = true)]
+    pub jwt_alg: Option<JwtAlg>,
+
+    /// Prefix of every Redis key and channel (not of the platform's identity keys).
     #[arg(long, env = "COLLAB_KEY_PREFIX", default_value = "collab")]
     pub key_prefix: String,
 
@@ -124,6 +141,42 @@ pub struct Config {
     /// its first client message, to show that a dead room leaves nothing behind.
     #[arg(long, hide = true)]
     pub test_panic_file: Option<String>,
+}
+
+/// How connections are authorised (`--auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Session tokens resolved through the platform's records in Redis.
+    Redis,
+    /// Signed JWTs (`sub`, `sandbox`, optional `role`, `exp`).
+    Jwt,
+    /// No identity: every connection is an anonymous writer.
+    None,
+}
+
+/// The signature algorithm of `--auth jwt` tokens (`--jwt-alg`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JwtAlg {
+    /// HMAC with SHA-256 and a shared secret.
+    #[value(name = "HS256")]
+    Hs256,
+    /// ECDSA on P-256 with SHA-256.
+    #[value(name = "ES256")]
+    Es256,
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+impl JwtAlg {
+    /// The JOSE name (`HS256`, `ES256`, `RS256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JwtAlg::Hs256 => "HS256",
+            JwtAlg::Es256 => "ES256",
+            JwtAlg::Rs256 => "RS256",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

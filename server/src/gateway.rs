@@ -10,6 +10,7 @@ use dashmap::DashMap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::access::Authority;
 use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
@@ -45,6 +46,21 @@ impl Gateway {
             config.gateway_timeout(),
         )
         .await?;
+        let authority = Authority::from_config(&config, engine.directory.clone())?;
+        match &authority {
+            Authority::Open => tracing::warn!(
+                "--auth none: every client may read and write every file, without a token; \
+                 for local experiments and protocol tests only"
+            ),
+            Authority::Jwt(jwt) => {
+                tracing::info!(
+                    auth = "jwt",
+                    algorithm = jwt.algorithm().name(),
+                    "access control"
+                )
+            }
+            Authority::Redis(_) => tracing::info!(auth = "redis", "access control"),
+        }
         let config = Arc::new(config);
         let pending = Arc::new(PendingAppends::new(config.max_pending_bytes));
         let ctx = Arc::new(RoomContext {
@@ -64,6 +80,7 @@ impl Gateway {
                 rooms: Rooms::new(ctx),
                 store: engine.store.clone(),
                 bus: engine.bus.clone(),
+                authority,
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
                 pending,

@@ -6,9 +6,12 @@
 //!   `/metrics`; [`listener`] accepts connections and bounds them until they are sessions;
 //!   [`upgrade`] does the WebSocket handshake. Handlers and sessions share [`state`].
 //! - [`session`] owns one socket: strict decoding ([`collab_protocol::Message`]), frame
-//!   limits, keepalives. It brings the connection's [`access::Principal`] (who it acts
-//!   for) and its `?ext=` opt-ins into the file's room, feeds it the client's messages and
-//!   writes what the room queues in the connection's [`outbox`].
+//!   limits, keepalives. Before anything else it has the `?token=` checked by the
+//!   [`access::Authority`] (`--auth redis|jwt|none`), which answers with an
+//!   [`access::Principal`] (who the connection acts for, read-write or read-only) or a
+//!   refusal (4401 / 4403, closed before any room opens). It brings the principal and its
+//!   `?ext=` opt-ins into the file's room, feeds it the client's messages, writes what the
+//!   room queues in the connection's [`outbox`], and closes a JWT connection at `exp`.
 //! - [`rooms`] finds or opens the room of a file. A [`room`] is a sans-IO core
 //!   ([`room::core`]: replica, presence, members, log position; one function per input,
 //!   returning [`room::effect`]s) inside an actor task ([`room::actor`]) that owns the
@@ -20,8 +23,8 @@
 //! - [`ext`] dispatches extension messages (wire type 100) to one module per feature;
 //!   unknown types are ignored there, in one place.
 //! - [`engine`] is the seam between rooms and shared storage: a `Store` (log, snapshot)
-//!   and a `Bus` (pub/sub, gateway liveness), implemented for one Redis in
-//!   [`engine::redis`]. The bus routes channel messages to rooms and turns disconnections,
+//!   and a `Bus` (pub/sub, gateway liveness), plus the `Directory` access control reads
+//!   (session -> user -> sandbox), implemented for one Redis in [`engine::redis`]. The bus routes channel messages to rooms and turns disconnections,
 //!   resubscriptions and overflows into catch-ups from the log ([`room::catch_up`]), so a
 //!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
 //!   dead gateway's cursors vanish.
@@ -35,11 +38,11 @@
 //! touches Redis; only [`engine::redis`] knows Redis commands; a feature in [`ext`] sees
 //! what the core shows it and answers with replies, never IO.
 //!
-//! Where the next features plug in: access control resolves a [`access::Principal`] in the
-//! session (the core already drops a read-only member's edits); server-side undo and
-//! diagnostics are modules in [`ext`] plus per-user records written beside the append
+//! Where the next features plug in: revocation of live connections watches the same
+//! identity records behind [`engine::Directory`]; server-side undo and diagnostics are
+//! modules in [`ext`] plus per-user records written beside the append
 //! ([`engine::AppendBatch::parts`]); a Redis Cluster engine is a sibling of
-//! [`engine::redis`] behind the same two traits.
+//! [`engine::redis`] behind the same traits.
 
 pub mod access;
 pub mod app;

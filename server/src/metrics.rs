@@ -106,6 +106,15 @@ const REJECTION_REASONS: &[&str] = &[
     "handshake-timeout",
     "request-too-large",
     "malformed-request",
+    // Access control (`access::Refusal`): 4401, 4403, and 1013 when Redis does not answer.
+    "missing-token",
+    "unknown-token",
+    "token-expired",
+    "bad-token",
+    "outside-sandbox",
+    "no-sandbox",
+    "auth-unavailable",
+    "read-only",
 ];
 
 /// Registers counters at zero, so rates and alerts work before the first event.

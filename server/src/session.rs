@@ -1,11 +1,16 @@
 //! One client WebSocket: decodes frames strictly, enforces frame limits, feeds the room,
 //! and writes what the room queues, with keepalives so stock clients never see silence.
 //!
+//! Before it joins a room, a session has the file id checked and the token authorised
+//! ([`crate::access::Authority`]): a refusal is an extension error and a close frame
+//! (4400, 4401, 4403) right after the upgrade, and a grant that ends (a JWT's `exp`)
+//! closes the connection with 4401 `token-expired` when it does.
+//!
 //! A session never touches Redis, and a room never touches a socket: they meet at the
 //! room's command queue (client to room) and the connection's [`Outbox`] (room to client).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use collab_protocol::message::KEEPALIVE;
@@ -20,7 +25,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
-use crate::access::Principal;
+use crate::access::{Refusal, Token, Unauthenticated};
 use crate::config::Config;
 use crate::ext::OptIns;
 use crate::limits::InputLimits;
@@ -36,16 +41,23 @@ pub struct Opening {
     pub file: String,
     /// The unsolicited extension messages asked for with `?ext=`.
     pub opt_ins: OptIns,
+    /// The credential from `?token=`, not yet checked.
+    pub token: Option<Token>,
 }
 
 /// Serves one upgraded connection for the file named in its URL.
 pub async fn serve(socket: Socket, opening: Opening, state: Arc<AppState>) {
-    let span = tracing::info_span!("session", file = %opening.file, conn = tracing::field::Empty);
+    // The span names the file and, once known, the user and connection: never the token.
+    let span = tracing::info_span!(
+        "session",
+        file = %opening.file,
+        user = tracing::field::Empty,
+        conn = tracing::field::Empty
+    );
     serve_in_span(socket, opening, state).instrument(span).await
 }
 
 async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
-    let Opening { file, opt_ins } = opening;
     let counted = state.sessions.enter();
     let over_capacity = counted.count() > state.config.max_connections;
     let outbox = Outbox::new(state.config.send_queue);
@@ -54,46 +66,75 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
     let keepalive = state.config.keepalive();
     let writer = tokio::spawn(write_frames(sink, closer.clone(), keepalive));
 
-    match FileId::parse(&file) {
-        _ if over_capacity => refuse(
-            &closer,
-            CloseReason::error(
-                close::OVERLOADED,
-                "gateway-full",
-                "this gateway serves its maximum number of connections; try another",
-            ),
-        ),
-        Err(error) => refuse(
-            &closer,
-            CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string()),
-        ),
-        // Every connection is an anonymous writer until sessions resolve tokens.
-        Ok(file) => match state
-            .rooms
-            .join(&file, Principal::anonymous(), opt_ins, outbox)
-            .await
-        {
-            Ok(member) => {
-                tracing::Span::current().record("conn", member.conn);
-                tracing::debug!("client joined");
-                let shutdown = state.shutdown.clone();
-                read_frames(&mut stream, &member, &closer, &state.config, shutdown).await;
-                tracing::debug!("client left");
-                member.leave().await;
-            }
-            Err(JoinError::Retired | JoinError::Unavailable(_)) => refuse(
-                &closer,
-                CloseReason::error(
-                    close::OVERLOADED,
-                    "document-unavailable",
-                    "the document could not be loaded; try again shortly",
-                ),
-            ),
-        },
+    let admitted = if over_capacity {
+        Err(CloseReason::error(
+            close::OVERLOADED,
+            "gateway-full",
+            "this gateway serves its maximum number of connections; try another",
+        ))
+    } else {
+        admit(opening, outbox, &state).await
+    };
+    match admitted {
+        Ok((member, expires)) => {
+            tracing::Span::current().record("conn", member.conn);
+            tracing::debug!("client joined");
+            let shutdown = state.shutdown.clone();
+            let config = &state.config;
+            read_frames(&mut stream, &member, &closer, config, shutdown, expires).await;
+            tracing::debug!("client left");
+            member.leave().await;
+        }
+        Err(refusal) => refuse(&closer, refusal),
     }
     closer.close(CloseReason::normal());
     let _ = writer.await;
     await_close_reply(stream).await;
+}
+
+/// Checks the file id and the token, then joins the file's room: no room is opened (and
+/// no Redis key of the file read) for a connection that may not open the file. Returns
+/// the membership and when the grant ends.
+async fn admit(
+    opening: Opening,
+    outbox: Outbox,
+    state: &AppState,
+) -> Result<(Membership, Option<Instant>), CloseReason> {
+    let Opening {
+        file,
+        opt_ins,
+        token,
+    } = opening;
+    let file = FileId::parse(&file).map_err(|error| {
+        CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string())
+    })?;
+    let grant = state
+        .authority
+        .authorize(token.as_ref(), &file)
+        .await
+        .map_err(refused)?;
+    tracing::Span::current().record("user", &*grant.principal.user);
+    let expires = grant.expires.map(|at| {
+        let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+        Instant::now() + left
+    });
+    match state
+        .rooms
+        .join(&file, grant.principal, opt_ins, outbox)
+        .await
+    {
+        Ok(member) => Ok((member, expires)),
+        Err(JoinError::Retired | JoinError::Unavailable(_)) => Err(CloseReason::error(
+            close::OVERLOADED,
+            "document-unavailable",
+            "the document could not be loaded; try again shortly",
+        )),
+    }
+}
+
+/// The close an access refusal gets: its code, its reason, its message.
+fn refused(refusal: Refusal) -> CloseReason {
+    CloseReason::error(refusal.code(), refusal.reason(), refusal.message())
 }
 
 /// Closes the connection for breaking a rule: logged, counted, explained to the client.
@@ -123,6 +164,11 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(30);
 /// How long a closing session waits for the client's close reply.
 const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 
+/// An instant no connection lives to see.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
 /// What to do with one frame read from the client.
 enum Inbound {
     Deliver(Message),
@@ -137,16 +183,24 @@ async fn read_frames(
     closer: &Outbox,
     config: &Config,
     mut shutdown: watch::Receiver<bool>,
+    expires: Option<Instant>,
 ) {
     let mut limits = InputLimits::new(
         config.max_messages_per_sec,
         config.max_bytes_per_sec,
         config.max_frame_bytes,
     );
+    // A grant that never ends still needs a timer to select on: one that never fires.
+    let expiry = tokio::time::sleep_until(expires.unwrap_or_else(far_future));
+    tokio::pin!(expiry);
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
             _ = closer.closed() => return,
+            () = &mut expiry, if expires.is_some() => {
+                refuse(closer, refused(Refusal::Unauthenticated(Unauthenticated::TokenExpired)));
+                return;
+            }
             _ = shutdown.wait_for(|stop| *stop) => {
                 closer.close(CloseReason::error(
                     close::RESTARTING,
@@ -328,14 +382,20 @@ async fn say_goodbye(
         if let Some(mut message) = unfinished {
             message.send(&mut sink).await?;
         }
-        if let Some(error) = reason.error {
-            let frame = Message::Extension(error).encode();
+        if let Some(error) = &reason.error {
+            let frame = Message::Extension(error.clone()).encode();
             sink.send(WsMessage::Binary(frame.into())).await?;
         }
+        // A refusal's machine reason goes into the close frame too: stock clients show the
+        // close event, not our extension message.
         let code = reason.code;
+        let text = match reason.error {
+            Some(_) => reason.reason,
+            None => close_text(code),
+        };
         let close = CloseFrame {
             code: CloseCode::from(code),
-            reason: close_text(code).into(),
+            reason: text.into(),
         };
         sink.send(WsMessage::Close(Some(close))).await?;
         sink.close().await

@@ -1,11 +1,13 @@
 //! What every request handler and session shares: the configuration, the rooms, the
-//! engine's two halves, the shutdown switch and the counts a draining gateway waits on.
+//! engine's two halves, the authority that checks tokens, the shutdown switch and the
+//! counts a draining gateway waits on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{Notify, watch};
 
+use crate::access::Authority;
 use crate::config::Config;
 use crate::engine::{Bus, Store};
 use crate::pending::PendingAppends;
@@ -17,6 +19,8 @@ pub struct AppState {
     pub rooms: Rooms,
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    /// Decides what a connection's token lets it open (`--auth`).
+    pub authority: Authority,
     /// Flips to true when the gateway starts draining.
     pub shutdown: watch::Receiver<bool>,
     pub sessions: SessionCount,

@@ -314,6 +314,10 @@ describe('docker-compose.yml', () => {
       if (env.COLLAB_GATEWAY_ID) {
         assert.match(env.COLLAB_GATEWAY_ID, /^[A-Za-z0-9_-]{1,64}$/, `${name}: COLLAB_GATEWAY_ID is a valid gateway id`)
       }
+      if (env.COLLAB_AUTH !== undefined) {
+        assert.match(String(env.COLLAB_AUTH), /^(redis|jwt|none)$/, `${name}: COLLAB_AUTH is redis, jwt or none`)
+        if (env.COLLAB_AUTH === 'jwt') assert.ok(env.COLLAB_JWT_KEY, `${name}: COLLAB_AUTH jwt needs COLLAB_JWT_KEY`)
+      }
     }
     assert.equal(listenPortsSeen.size, 1, 'all gateways listen on the same port')
     const ids = gateways.map(([, s]) => envOf(s).COLLAB_GATEWAY_ID).filter(Boolean)

@@ -94,6 +94,10 @@ struct State {
     close_reason: String,
     protocol_errors: Vec<String>,
     frames_received: u64,
+    /// Whether to keep every frame's bytes ([`Client::connect_recording`]).
+    recording: bool,
+    /// Every binary and text frame received, and close frame reasons, when recording.
+    recorded: Vec<Vec<u8>>,
 }
 
 impl Shared {
@@ -116,6 +120,12 @@ impl Client {
     /// Connects to `url` (`ws://ADDR/doc/FILE`) with a fresh, empty document and sends sync
     /// step 1. Returns once the WebSocket handshake is done; see [`Client::wait_synced`].
     pub async fn connect(url: &str) -> Result<Client> {
+        let mut client = Client::unconnected(url);
+        client.open().await?;
+        Ok(client)
+    }
+
+    fn unconnected(url: &str) -> Client {
         // yjs picks random 32-bit client ids.
         let id = u64::from(rand::random::<u32>());
         let mut options = Options::with_client_id(ClientID::new(id));
@@ -123,7 +133,7 @@ impl Client {
         let doc = Doc::with_options(options);
         let text = doc.get_or_insert_text(TEXT_NAME);
         let (changed, _) = watch::channel(0);
-        let mut client = Client {
+        Client {
             url: url.to_owned(),
             doc,
             text,
@@ -132,7 +142,15 @@ impl Client {
                 changed,
             }),
             conn: None,
-        };
+        }
+    }
+
+    /// Like [`Client::connect`], keeping the bytes of every frame the gateway sends (and
+    /// of close reasons) for [`Client::received_frames`]: for tests that check what never
+    /// reaches a client.
+    pub async fn connect_recording(url: &str) -> Result<Client> {
+        let mut client = Client::unconnected(url);
+        client.shared.state().recording = true;
         client.open().await?;
         Ok(client)
     }
@@ -409,6 +427,12 @@ impl Client {
         self.shared.state().protocol_errors.clone()
     }
 
+    /// The bytes of every frame (and close reason) received so far, on all connections,
+    /// when the client was connected with [`Client::connect_recording`]; else empty.
+    pub fn received_frames(&self) -> Vec<Vec<u8>> {
+        self.shared.state().recorded.clone()
+    }
+
     /// How many frames arrived from the gateway on all connections.
     pub fn frames_received(&self) -> u64 {
         self.shared.state().frames_received
@@ -495,7 +519,7 @@ async fn run(
     let mut sending = true;
     let code = loop {
         tokio::select! {
-            incoming = ws.next() => match incoming {
+            incoming = ws.next() => match record(&shared, incoming) {
                 Some(Ok(WsMessage::Binary(frame))) => {
                     if let Some(reply) = handle_frame(&frame, &doc, &shared) {
                         let _ = ws.send(WsMessage::binary(reply)).await;
@@ -536,6 +560,26 @@ async fn run(
         while let Some(Ok(_)) = ws.next().await {}
     })
     .await;
+}
+
+/// Keeps the bytes of a received frame when the client records them.
+fn record(
+    shared: &Shared,
+    incoming: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>,
+) -> Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>> {
+    if let Some(Ok(msg)) = &incoming {
+        let mut state = shared.state();
+        if state.recording {
+            let bytes = match msg {
+                WsMessage::Binary(b) => b.to_vec(),
+                WsMessage::Text(t) => t.as_bytes().to_vec(),
+                WsMessage::Close(Some(f)) => f.reason.as_bytes().to_vec(),
+                _ => Vec::new(),
+            };
+            state.recorded.push(bytes);
+        }
+    }
+    incoming
 }
 
 /// Handles one binary frame from the gateway; returns a frame to answer with, if any.

@@ -2,11 +2,15 @@
 //!
 //! [`Gateway::start`] spawns the binary with `--listen 127.0.0.1:0 --redis-url URL` plus any
 //! extra flags and waits for its readiness line on stdout (`collab-gateway listening on
-//! 127.0.0.1:PORT`). Its stderr goes to the test output, each line prefixed `[gw PORT]`:
-//! the last lines are printed when a test fails (from `Drop` while panicking, on the test's
-//! own thread, so libtest shows them with the failure and keeps passing tests quiet), and
-//! every line as it comes with `COLLAB_GATEWAY_LOG=1`. [`Gateway::stderr_tail`] returns
-//! them too. The process is killed when the value is dropped.
+//! 127.0.0.1:PORT`). Tests that are not about access control need no tokens: unless the
+//! flags name an `--auth` mode, the gateway gets `--auth none`. Its stderr goes to the test
+//! output, each line prefixed `[gw PORT]`: the last lines are printed when a test fails
+//! (from `Drop` while panicking, on the test's own thread, so libtest shows them with the
+//! failure and keeps passing tests quiet), and every line as it comes with
+//! `COLLAB_GATEWAY_LOG=1`. [`Gateway::stderr_tail`] returns them too;
+//! [`Gateway::start_with_env`] also sets environment variables (such as `COLLAB_LOG=debug`)
+//! and keeps every line, for [`Gateway::all_output`]. The process is killed when the value
+//! is dropped.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -30,20 +34,63 @@ const READY_PREFIX: &str = "collab-gateway listening on ";
 pub struct Gateway {
     redis_url: String,
     extra_args: Vec<String>,
+    env: Vec<(String, String)>,
     addr: String,
     child: Option<Child>,
-    stderr: Arc<Mutex<VecDeque<String>>>,
+    stderr: Output,
+}
+
+/// What a gateway printed: the last lines, and every line when asked for.
+#[derive(Clone, Default)]
+struct Output {
+    tail: Arc<Mutex<VecDeque<String>>>,
+    all: Option<Arc<Mutex<Vec<String>>>>,
 }
 
 impl Gateway {
     /// Starts a gateway on a free port, connected to `redis_url`, and waits until it serves.
+    /// Without an `--auth` flag in `extra_args` it runs with `--auth none`.
     pub async fn start(redis_url: &str, extra_args: &[&str]) -> Result<Gateway> {
+        Gateway::launch(redis_url, extra_args, &[], false).await
+    }
+
+    /// Like [`Gateway::start`], with environment variables for the process (such as
+    /// `("COLLAB_LOG", "debug")`), and keeping every line it prints for
+    /// [`Gateway::all_output`].
+    pub async fn start_with_env(
+        redis_url: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Gateway> {
+        Gateway::launch(redis_url, extra_args, env, true).await
+    }
+
+    async fn launch(
+        redis_url: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        keep_all: bool,
+    ) -> Result<Gateway> {
+        let mut args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let names_auth = args
+            .iter()
+            .any(|arg| arg == "--auth" || arg.starts_with("--auth="));
+        if !names_auth {
+            args.extend(["--auth".to_owned(), "none".to_owned()]);
+        }
         let mut gateway = Gateway {
             redis_url: redis_url.to_owned(),
-            extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            extra_args: args,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             addr: "127.0.0.1:0".to_owned(),
             child: None,
-            stderr: Arc::new(Mutex::new(VecDeque::new())),
+            stderr: Output {
+                tail: Arc::default(),
+                all: keep_all.then(Arc::default),
+            },
         };
         gateway.spawn().await?;
         Ok(gateway)
@@ -58,6 +105,12 @@ impl Gateway {
     /// the path as given: percent-encode what needs it.
     pub fn ws_url(&self, file: &str) -> String {
         format!("ws://{}/doc/{}", self.addr, file)
+    }
+
+    /// [`Gateway::ws_url`] with `?token=TOKEN` (as y-websocket's `params: { token }`
+    /// sends it; test tokens are URL-safe as they are).
+    pub fn ws_url_with_token(&self, file: &str, token: &str) -> String {
+        format!("{}?token={token}", self.ws_url(file))
     }
 
     /// The status code of `GET /readyz` (200 when Redis is reachable and the subscription
@@ -138,8 +191,20 @@ impl Gateway {
 
     /// The last stderr lines of this gateway (all of its runs), for failure messages.
     pub fn stderr_tail(&self) -> String {
-        let lines = self.stderr.lock().unwrap_or_else(|e| e.into_inner());
+        let lines = self.stderr.tail.lock().unwrap_or_else(|e| e.into_inner());
         lines.iter().cloned().collect::<Vec<_>>().join("\n")
+    }
+
+    /// Every line this gateway printed on stderr and stdout, in all of its runs, when it
+    /// was started with [`Gateway::start_with_env`]; else the last lines.
+    pub fn all_output(&self) -> Vec<String> {
+        match &self.stderr.all {
+            Some(all) => all.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            None => {
+                let tail = self.stderr.tail.lock().unwrap_or_else(|e| e.into_inner());
+                tail.iter().cloned().collect()
+            }
+        }
     }
 
     async fn spawn(&mut self) -> Result<()> {
@@ -151,6 +216,7 @@ impl Gateway {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .kill_on_drop(true)
             .spawn()
             .with_context(|| format!("spawning {}", binary.display()))?;
@@ -213,11 +279,7 @@ impl Drop for Gateway {
     }
 }
 
-fn forward_stderr(
-    stderr: tokio::process::ChildStderr,
-    tail: Arc<Mutex<VecDeque<String>>>,
-    label: Arc<Mutex<String>>,
-) {
+fn forward_stderr(stderr: tokio::process::ChildStderr, tail: Output, label: Arc<Mutex<String>>) {
     let live = std::env::var_os("COLLAB_GATEWAY_LOG").is_some_and(|v| v != "0");
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
@@ -231,8 +293,13 @@ fn forward_stderr(
     });
 }
 
-fn tail_push(tail: &Mutex<VecDeque<String>>, line: String) {
-    let mut tail = tail.lock().unwrap_or_else(|e| e.into_inner());
+fn tail_push(output: &Output, line: String) {
+    if let Some(all) = &output.all {
+        all.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(line.clone());
+    }
+    let mut tail = output.tail.lock().unwrap_or_else(|e| e.into_inner());
     if tail.len() == TAIL_LINES {
         tail.pop_front();
     }

@@ -30,15 +30,21 @@
 //! - [`chaos`]: the seeded fault-injection scenario.
 //! - [`stalled`]: a client that stops reading (backpressure tests).
 //! - [`prometheus`]: reading a gateway's `/metrics` text.
+//! - [`admission`]: asserting that a connection is admitted, or refused with a code and reason.
+//! - [`identity`]: the platform's identity records (`--auth redis`), written into Redis.
+//! - [`jwt`]: signed tokens for `--auth jwt`.
 //!
 //! The tests themselves live in `tests/tests/`, one file per behaviour. They need the
 //! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
 
+pub mod admission;
 pub mod chaos;
 pub mod client;
 pub mod converge;
 pub mod editor;
 pub mod gateway;
+pub mod identity;
+pub mod jwt;
 pub mod prometheus;
 pub mod redis;
 pub mod stalled;
@@ -49,6 +55,7 @@ pub use client::{Client, Edit, ErrorNotice};
 pub use converge::{converge, converge_to, merged_text, writes_of};
 pub use editor::{Editor, EditorOptions, Reconnect};
 pub use gateway::Gateway;
+pub use identity::Platform;
 pub use redis::RedisServer;
 pub use stalled::StalledReader;
 pub use wait::eventually;

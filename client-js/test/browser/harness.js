@@ -111,7 +111,7 @@ export function gatewayBinary() {
 export async function startGateway(redisUrl, { port = 0 } = {}) {
   const { child, match, log } = await startProcess(
     gatewayBinary(),
-    ['--listen', `127.0.0.1:${port}`, '--redis-url', redisUrl, '--static-dir', DIST_DIR, '--room-grace-ms', '500'],
+    ['--listen', `127.0.0.1:${port}`, '--redis-url', redisUrl, '--static-dir', DIST_DIR, '--room-grace-ms', '500', '--auth', 'none'],
     { ready: /collab-gateway listening on 127\.0\.0\.1:(\d+)/, name: 'gateway' },
   );
   const bound = Number(match[1]);

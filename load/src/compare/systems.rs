@@ -82,7 +82,9 @@ impl System {
         match self {
             System::Us => {
                 let mut cmd = Command::new(&programs.gateway);
-                cmd.args(["--listen", "127.0.0.1:0", "--redis-url", &redis_url]);
+                // The load harness carries no tokens: measure the relay, not the lookups.
+                cmd.args(["--listen", "127.0.0.1:0", "--redis-url", &redis_url])
+                    .args(["--auth", "none"]);
                 cmd
             }
             System::Hocuspocus => {

@@ -1,13 +1,17 @@
-//! The engine seam: what rooms need from shared storage, as two interfaces.
+//! The engine seam: what rooms need from shared storage, as two interfaces, and what
+//! access control reads, as a third.
 //!
 //! A room talks to "a store" (the durable log and snapshot of its file) and to "a bus"
 //! (pub/sub between gateways), never to Redis itself, so another engine (Redis Cluster,
 //! sharded pub/sub) is a sibling folder of [`redis`] rather than an edit of rooms or sessions.
+//! [`crate::access`] reads the platform's identity records through a [`Directory`], so a
+//! session never touches Redis either.
 //!
 //! - [`log`]: the engine-neutral types that cross the seam (tails, entries, authored batches).
 //! - [`error`]: the one error type every engine reports.
 //! - [`inbox`]: a room's side of the bus: where its channel's messages and signals land.
 //! - [`compaction`]: merging a tail into one state, the same for every engine.
+//! - [`directory`]: the identity reads (session -> user -> standing in a sandbox).
 //! - [`redis`]: the single-Redis engine.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
@@ -16,6 +20,7 @@
 //! catch-up signal in the room's [`inbox::RoomSignals`], never as silence.
 
 pub mod compaction;
+pub mod directory;
 pub mod error;
 pub mod inbox;
 pub mod log;
@@ -28,6 +33,7 @@ use collab_protocol::envelope::Kind;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
+pub use directory::{Directory, MemberRole, Standing};
 pub use error::EngineError;
 pub use inbox::{RoomSignals, RoomSink};
 pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, MergeFailed, Tail};
@@ -95,18 +101,29 @@ pub trait Bus: Send + Sync + 'static {
     fn say_goodbye(&self) -> BoxFuture<'_, ()>;
 }
 
-/// A connected engine: both halves, and the background tasks (heartbeats, subscription
-/// upkeep) that serve them, aborted when the engine is dropped.
+/// A connected engine: both halves, the identity directory, and the background tasks
+/// (heartbeats, subscription upkeep) that serve them, aborted when the engine is dropped.
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    pub directory: Arc<dyn Directory>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Bundles an engine's halves with the tasks that must stop when it goes.
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, tasks: Vec<JoinHandle<()>>) -> Self {
-        Engine { store, bus, tasks }
+    /// Bundles an engine's parts with the tasks that must stop when it goes.
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        directory: Arc<dyn Directory>,
+        tasks: Vec<JoinHandle<()>>,
+    ) -> Self {
+        Engine {
+            store,
+            bus,
+            directory,
+            tasks,
+        }
     }
 }
 

@@ -407,12 +407,14 @@ const READY_LINE = /^collab-gateway listening on (127\.0\.0\.1:(\d+))\s*$/
 
 /**
  * Starts one collab-gateway with `--listen 127.0.0.1:0 --redis-url URL` plus
- * `extraArgs`, and waits for its readiness line on stdout.
+ * `extraArgs` (and `--auth none` unless they name an `--auth` mode: these tests
+ * are about the protocol, not tokens), and waits for its readiness line on stdout.
  * Returns {name, addr, port, url (ws://.../doc), httpUrl, proc, stop()}.
  */
 export async function startGateway ({ name, redisUrl, extraArgs = [], timeoutMs = 30000 }) {
   const bin = gatewayBinary()
-  const args = ['--listen', '127.0.0.1:0', '--redis-url', redisUrl, ...extraArgs]
+  const namesAuth = extraArgs.some((a) => a === '--auth' || a.startsWith('--auth='))
+  const args = ['--listen', '127.0.0.1:0', '--redis-url', redisUrl, ...extraArgs, ...(namesAuth ? [] : ['--auth', 'none'])]
   const env = { ...process.env }
   // Flags win over env, but do not let stray COLLAB_* settings of the caller's
   // shell change what is tested, except the binary path itself.

@@ -6,11 +6,14 @@
 //! - [`bus`]: [`RedisBus`](bus::RedisBus), the subscription connection (RESP3) shared by
 //!   all rooms, plus heartbeats; [`router`] hands pushes to rooms, [`liveness`] tracks
 //!   other gateways.
+//! - [`directory`]: [`RedisDirectory`](directory::RedisDirectory), the platform's
+//!   identity records (`session:{token}`, `user:{id}`, `sandbox:{sid}:members`).
 //!
-//! [`connect`] builds both halves: the store and the bus's publishing share one
-//! multiplexed connection; the bus's subscriptions have their own.
+//! [`connect`] builds every part: the store, the directory and the bus's publishing share
+//! one multiplexed connection; the bus's subscriptions have their own.
 
 pub mod bus;
+pub mod directory;
 pub mod liveness;
 pub mod router;
 mod scripts;
@@ -27,7 +30,8 @@ use super::Engine;
 use super::error::EngineError;
 
 /// Connects to the Redis at `url`, starts the bus (subscription, heartbeats, sweep of
-/// silent gateways) and returns the engine whose store and bus rooms use.
+/// silent gateways) and returns the engine whose store and bus rooms use, and whose
+/// directory access control reads.
 pub async fn connect(
     url: &str,
     keys: Keys,
@@ -44,7 +48,13 @@ pub async fn connect(
     )
     .await?;
     let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone());
+    let directory = directory::RedisDirectory::new(commands.clone());
     let (bus, tasks) =
         bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
-    Ok(Engine::new(Arc::new(store), Arc::new(bus), tasks))
+    Ok(Engine::new(
+        Arc::new(store),
+        Arc::new(bus),
+        Arc::new(directory),
+        tasks,
+    ))
 }

@@ -1,0 +1,68 @@
+//! Who a connection acts for: the principal a session brings into a room, and how a
+//! session gets one from the token its client presented.
+//!
+//! The room core decides with the principal what a connection may do (write or only read)
+//! and whose edits an update is (per-user undo records the author).
+//!
+//! - [`authority`]: the one entry point, [`Authority::authorize`]: a token and a file in,
+//!   a [`Grant`] (principal, and a JWT's expiry) or a [`Refusal`] (4401 / 4403 with a
+//!   machine reason) out, by the `--auth` mode.
+//! - [`grant`]: those types, and [`Token`], which keeps a token out of logs.
+//! - [`sandbox`]: which sandbox a file belongs to (`{sandbox_id}/{path}`).
+//! - [`redis`]: `--auth redis`: a session token resolved through the engine's
+//!   [`Directory`](crate::engine::Directory) (the platform's records).
+//! - [`jwt`]: `--auth jwt`: a signed token checked with the configured key.
+//!
+//! Under `--auth none` every connection is [`Principal::anonymous`].
+
+pub mod authority;
+pub mod grant;
+pub mod jwt;
+pub mod redis;
+pub mod sandbox;
+
+pub use authority::Authority;
+pub use grant::{Forbidden, Grant, Refusal, Token, Unauthenticated};
+
+use std::sync::Arc;
+
+/// What a principal may do with a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Sync, show a cursor and edit.
+    ReadWrite,
+    /// Sync and show a cursor; edits are dropped and answered with a `read-only` error.
+    ReadOnly,
+}
+
+/// The user behind a connection, as the session resolved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Stable user id: the author of the connection's edits.
+    pub user: Arc<str>,
+    /// Display name shown with the user's cursor, when known.
+    pub name: Option<Arc<str>>,
+    /// Cursor colour (CSS), when known.
+    pub color: Option<Arc<str>>,
+    pub access: Access,
+}
+
+/// The user id of connections that carry no identity.
+pub const ANONYMOUS: &str = "anonymous";
+
+impl Principal {
+    /// A writer without identity: what every connection is under `--auth none`.
+    pub fn anonymous() -> Self {
+        Principal {
+            user: Arc::from(ANONYMOUS),
+            name: None,
+            color: None,
+            access: Access::ReadWrite,
+        }
+    }
+
+    /// Whether this principal's document updates may change the file.
+    pub fn may_write(&self) -> bool {
+        self.access == Access::ReadWrite
+    }
+}

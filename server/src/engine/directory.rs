@@ -1,0 +1,76 @@
+//! Identity reads behind the seam: who a session token belongs to and where that user
+//! stands in one sandbox, as the platform recorded it.
+//!
+//! The platform writes these records; the gateway only reads them, and reads nothing it
+//! does not need: never a user's `sandbox_ip`. What an engine returns here is raw
+//! standing; turning it into a decision (read-write, read-only, refused) is
+//! [`crate::access`]'s job.
+
+use futures_util::future::BoxFuture;
+
+use super::error::EngineError;
+
+/// A user's role in a sandbox that lists them as a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberRole {
+    /// `rw`: may edit the sandbox's files.
+    ReadWrite,
+    /// `ro`: may read them and show a cursor.
+    ReadOnly,
+}
+
+impl MemberRole {
+    /// `rw` or `ro`; anything else is no role at all.
+    pub fn parse(value: &str) -> Option<MemberRole> {
+        match value {
+            "rw" => Some(MemberRole::ReadWrite),
+            "ro" => Some(MemberRole::ReadOnly),
+            _ => None,
+        }
+    }
+}
+
+/// What the directory holds about one user, as seen from one sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Standing {
+    /// The user's own sandbox (`user:{id}` field `sandbox_id`), if recorded.
+    pub own_sandbox: Option<String>,
+    /// Display name, if recorded.
+    pub name: Option<String>,
+    /// Cursor colour, if recorded.
+    pub color: Option<String>,
+    /// The user's role in the sandbox asked about, if it lists them as a member with a
+    /// known role.
+    pub role: Option<MemberRole>,
+}
+
+/// Reads of the platform's identity records.
+pub trait Directory: Send + Sync + 'static {
+    /// The user id of the live session `token`; `None` when no such session exists (never
+    /// created, deleted or expired: the records cannot tell these apart).
+    fn session_user<'a>(
+        &'a self,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, EngineError>>;
+
+    /// `user`'s own record and its membership in `sandbox`, in one round trip.
+    fn standing<'a>(
+        &'a self,
+        user: &'a str,
+        sandbox: &'a str,
+    ) -> BoxFuture<'a, Result<Standing, EngineError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rw_and_ro_are_roles() {
+        assert_eq!(MemberRole::parse("rw"), Some(MemberRole::ReadWrite));
+        assert_eq!(MemberRole::parse("ro"), Some(MemberRole::ReadOnly));
+        for other in ["", "RW", "admin", "r", "rw "] {
+            assert_eq!(MemberRole::parse(other), None, "{other:?}");
+        }
+    }
+}
