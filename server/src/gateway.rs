@@ -37,6 +37,9 @@ impl Gateway {
             ),
             None => format!("gw-{:016x}", rand::random::<u64>()),
         };
+        if let Some(token) = &config.admin_token {
+            crate::admin::check_token(token)?;
+        }
         let keys = Keys::new(config.key_prefix.clone());
         let engine = crate::engine::redis::connect(
             redis_url,
@@ -64,6 +67,7 @@ impl Gateway {
                 rooms: Rooms::new(ctx),
                 store: engine.store.clone(),
                 bus: engine.bus.clone(),
+                identity_admin: engine.identity_admin.clone(),
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
                 pending,

@@ -42,6 +42,7 @@
 //! [`engine::redis`] behind the same two traits.
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod embedded_redis;
@@ -57,6 +58,7 @@ pub mod presence;
 pub mod replica;
 pub mod room;
 pub mod rooms;
+pub mod secret;
 pub mod session;
 pub mod stamp;
 pub mod state;

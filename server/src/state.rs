@@ -1,5 +1,5 @@
 //! What every request handler and session shares: the configuration, the rooms, the
-//! engine's two halves, the shutdown switch and the counts a draining gateway waits on.
+//! engine's parts, the shutdown switch and the counts a draining gateway waits on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, watch};
 
 use crate::config::Config;
-use crate::engine::{Bus, Store};
+use crate::engine::{Bus, IdentityAdmin, Store};
 use crate::pending::PendingAppends;
 use crate::rooms::Rooms;
 
@@ -17,6 +17,8 @@ pub struct AppState {
     pub rooms: Rooms,
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    /// Identity writes, for the admin API (routed only with `--admin-token`).
+    pub identity_admin: Arc<dyn IdentityAdmin>,
     /// Flips to true when the gateway starts draining.
     pub shutdown: watch::Receiver<bool>,
     pub sessions: SessionCount,

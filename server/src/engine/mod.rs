@@ -8,6 +8,7 @@
 //! - [`error`]: the one error type every engine reports.
 //! - [`inbox`]: a room's side of the bus: where its channel's messages and signals land.
 //! - [`compaction`]: merging a tail into one state, the same for every engine.
+//! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
 //! - [`redis`]: the single-Redis engine.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
@@ -17,6 +18,7 @@
 
 pub mod compaction;
 pub mod error;
+pub mod identity_admin;
 pub mod inbox;
 pub mod log;
 pub mod redis;
@@ -29,6 +31,7 @@ use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 pub use error::EngineError;
+pub use identity_admin::{IdentityAdmin, MemberRole, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
 pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, MergeFailed, Tail};
 
@@ -95,18 +98,30 @@ pub trait Bus: Send + Sync + 'static {
     fn say_goodbye(&self) -> BoxFuture<'_, ()>;
 }
 
-/// A connected engine: both halves, and the background tasks (heartbeats, subscription
-/// upkeep) that serve them, aborted when the engine is dropped.
+/// A connected engine: both halves, the identity writes of the admin API, and the
+/// background tasks (heartbeats, subscription upkeep) that serve them, aborted when the
+/// engine is dropped.
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    pub identity_admin: Arc<dyn IdentityAdmin>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Bundles an engine's halves with the tasks that must stop when it goes.
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, tasks: Vec<JoinHandle<()>>) -> Self {
-        Engine { store, bus, tasks }
+    /// Bundles an engine's parts with the tasks that must stop when it goes.
+    pub fn new(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        identity_admin: Arc<dyn IdentityAdmin>,
+        tasks: Vec<JoinHandle<()>>,
+    ) -> Self {
+        Engine {
+            store,
+            bus,
+            identity_admin,
+            tasks,
+        }
     }
 }
 

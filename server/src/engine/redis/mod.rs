@@ -6,11 +6,14 @@
 //! - [`bus`]: [`RedisBus`](bus::RedisBus), the subscription connection (RESP3) shared by
 //!   all rooms, plus heartbeats; [`router`] hands pushes to rooms, [`liveness`] tracks
 //!   other gateways.
+//! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
+//!   admin API's writes of sessions, users and sandbox members.
 //!
-//! [`connect`] builds both halves: the store and the bus's publishing share one
-//! multiplexed connection; the bus's subscriptions have their own.
+//! [`connect`] builds them all: the store, the identity writes and the bus's publishing
+//! share one multiplexed connection; the bus's subscriptions have their own.
 
 pub mod bus;
+pub mod identity_admin;
 pub mod liveness;
 pub mod router;
 mod scripts;
@@ -44,7 +47,13 @@ pub async fn connect(
     )
     .await?;
     let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone());
+    let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
     let (bus, tasks) =
         bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
-    Ok(Engine::new(Arc::new(store), Arc::new(bus), tasks))
+    Ok(Engine::new(
+        Arc::new(store),
+        Arc::new(bus),
+        Arc::new(identity_admin),
+        tasks,
+    ))
 }
