@@ -238,7 +238,7 @@ function showStatus(status: ConnectionStatus): void {
   banner.dataset.readOnly = String(status.readOnly);
   const where = status.url.replace(/^wss?:\/\//, '').replace(/\/doc$/, '');
   const why = status.message ? `${status.message} ` : '';
-  const detail = status.detail ? `Gateway: ${status.detail}. ` : '';
+  const detail = status.detail ? `Gateway: ${status.detail}${/[.!?]$/.test(status.detail) ? '' : '.'} ` : '';
   const texts: Record<ConnectionStatus['state'], string> = {
     connecting: `Connecting to ${where}…`,
     connected: `Connected to ${where}, syncing…`,

@@ -19,6 +19,7 @@ use serde_json::json;
 
 use super::error::AdminError;
 use super::input::{self, Fields, IdKind};
+use crate::engine::identity_admin::role_value;
 use crate::engine::{MemberRole, UserRecord};
 use crate::state::AppState;
 
@@ -132,10 +133,10 @@ pub async fn put_member(
     tracing::info!(
         sandbox,
         user,
-        role = role.as_str(),
+        role = role_value(role),
         "admin: sandbox member set"
     );
-    let body = json!({ "sandbox_id": sandbox, "user": user, "role": role.as_str() });
+    let body = json!({ "sandbox_id": sandbox, "user": user, "role": role_value(role) });
     Ok(Json(body).into_response())
 }
 

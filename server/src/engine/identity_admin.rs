@@ -22,14 +22,6 @@ pub enum MemberRole {
 }
 
 impl MemberRole {
-    /// The value stored in `sandbox:{sid}:members`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MemberRole::ReadWrite => "rw",
-            MemberRole::ReadOnly => "ro",
-        }
-    }
-
     /// `rw` or `ro`; anything else is `None`.
     pub fn parse(value: &str) -> Option<MemberRole> {
         match value {
@@ -37,6 +29,15 @@ impl MemberRole {
             "ro" => Some(MemberRole::ReadOnly),
             _ => None,
         }
+    }
+}
+
+/// The value of a role in `sandbox:{sid}:members` (a function, not a method, so that the
+/// access side's identical `MemberRole` can replace this one without changes here).
+pub fn role_value(role: MemberRole) -> &'static str {
+    match role {
+        MemberRole::ReadWrite => "rw",
+        MemberRole::ReadOnly => "ro",
     }
 }
 
@@ -109,7 +110,7 @@ mod tests {
     #[test]
     fn roles_round_trip_and_nothing_else_parses() {
         for role in [MemberRole::ReadWrite, MemberRole::ReadOnly] {
-            assert_eq!(MemberRole::parse(role.as_str()), Some(role));
+            assert_eq!(MemberRole::parse(role_value(role)), Some(role));
         }
         for other in ["", "RW", "rwx", "admin", " ro"] {
             assert_eq!(MemberRole::parse(other), None);

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 use redis::aio::ConnectionManager;
 
 use crate::engine::error::EngineError;
-use crate::engine::identity_admin::{IdentityAdmin, MemberRole, UserRecord};
+use crate::engine::identity_admin::{IdentityAdmin, MemberRole, UserRecord, role_value};
 
 fn session_key(token: &str) -> String {
     format!("session:{token}")
@@ -123,7 +123,7 @@ impl IdentityAdmin for RedisIdentityAdmin {
     ) -> BoxFuture<'a, Result<(), EngineError>> {
         Box::pin(async move {
             let mut pipe = redis::pipe();
-            pipe.hset(members_key(sandbox), user, role.as_str())
+            pipe.hset(members_key(sandbox), user, role_value(role))
                 .ignore();
             self.timed::<()>("admin_member", &pipe).await
         })
