@@ -158,6 +158,36 @@ async fn a_missing_or_wrong_admin_token_gets_401_and_writes_nothing() {
             assert_eq!(answer.json()["error"], "missing or wrong admin token");
         }
     }
+    // Nothing under /admin/ shows without the token (wrong method, unknown path); paths
+    // outside it are not guarded.
+    for (method, path, with_token) in [
+        ("GET", "/admin/sessions", 405),
+        ("GET", "/admin/nothing", 404),
+        ("POST", "/admin/users/u1", 405),
+    ] {
+        let answer = admin.call_as(None, method, path, None).await;
+        assert_eq!(answer.status, 401, "{method} {path}");
+        assert_eq!(
+            admin.call(method, path, None).await.status,
+            with_token,
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        admin.call_as(None, "GET", "/healthz", None).await.status,
+        200
+    );
+    assert_eq!(
+        admin.call_as(None, "GET", "/nothing", None).await.status,
+        404
+    );
+    assert_eq!(
+        admin
+            .call_as(None, "GET", "/administrator", None)
+            .await
+            .status,
+        404
+    );
     let mut con = redis.connection().await.expect("redis connection");
     assert_eq!(identity_keys(&mut con).await, Vec::<String>::new());
 

@@ -4,7 +4,8 @@
 //! It exists only when the gateway has `--admin-token` (`COLLAB_ADMIN_TOKEN`); otherwise
 //! its paths are 404 like any unknown path. Every request needs
 //! `Authorization: Bearer <admin token>` (compared in constant time); a missing or wrong
-//! one is 401 before anything else is looked at. Routes (JSON bodies and answers):
+//! one is 401 before anything else is looked at, also for a wrong method or an unknown
+//! path under `/admin/`. Routes (JSON bodies and answers):
 //!
 //! | route | effect |
 //! | --- | --- |
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
 use axum::middleware;
 use axum::routing::{delete, post, put};
 
@@ -39,15 +41,19 @@ pub use error::AdminError;
 const MAX_BODY_BYTES: usize = 16 << 10;
 
 /// The admin routes, for merging into the gateway's router when an admin token is set.
+/// Everything under `/admin/` needs the token: without it a wrong method or an unknown
+/// path is 401 as well, so nothing about the routes shows to a stranger.
 pub fn routes(state: Arc<AppState>) -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/admin/sessions", post(handlers::create_session))
-        .route("/admin/sessions/{token}", delete(handlers::revoke_session))
-        .route("/admin/users/{id}", put(handlers::put_user))
+    let admin = Router::new()
+        .route("/sessions", post(handlers::create_session))
+        .route("/sessions/{token}", delete(handlers::revoke_session))
+        .route("/users/{id}", put(handlers::put_user))
         .route(
-            "/admin/sandboxes/{sid}/members/{user}",
+            "/sandboxes/{sid}/members/{user}",
             put(handlers::put_member).delete(handlers::remove_member),
         )
-        .route_layer(middleware::from_fn_with_state(state, auth::require_admin))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .fallback(|| async { AdminError::new(StatusCode::NOT_FOUND, "no such admin route") })
+        .layer(middleware::from_fn_with_state(state, auth::require_admin))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new().nest("/admin", admin)
 }
