@@ -1,5 +1,10 @@
 // The demo page: a file picker, a name, the editor, the people present and a connection banner.
 //
+// When the page is served with a `demo-users.json` beside it (scripts/demo seeds the demo's people
+// through the gateway's admin API and writes it), it offers "join as Ann / Bob / Vic (read-only)":
+// each button opens the demo file with that person's session token (and, for a viewer, read-only).
+// `?as=ann` joins as that person at once (the page puts it in the URL, never the token).
+//
 // Query parameters fill the form and open the file at once: `?file=a.ts&name=Ada&color=%23d1495b`,
 // plus `gateways=ws://h1:p1,ws://h2:p2` (default: the gateway that served this page),
 // `token=...` and `readonly=1`. Tests drive the page through `window.__collab` (ESM builds of
@@ -29,9 +34,28 @@ interface CollabHook {
   /** Every status this page went through, oldest first. */
   statuses: ConnectionStatus[];
   presence: Presence[];
+  /** The people of `demo-users.json`, once loaded (empty without one). */
+  demoUsers: DemoUser[];
   open(options: OpenOptions): void;
+  /** Opens the demo file as one of `demoUsers` (by id); false if there is no such person. */
+  joinAs(id: string): boolean;
   leave(): void;
   text(): string;
+}
+
+/** One person of `demo-users.json`. */
+interface DemoUser {
+  id: string;
+  name: string;
+  color: string;
+  role: 'rw' | 'ro';
+  token: string;
+}
+
+interface DemoUsers {
+  sandbox: string;
+  file: string;
+  users: DemoUser[];
 }
 
 interface OpenOptions {
@@ -41,6 +65,8 @@ interface OpenOptions {
   gateways?: string[];
   token?: string;
   readOnly?: boolean;
+  /** The demo person joined as (put in the URL as `?as=`). */
+  as?: string;
 }
 
 window.MonacoEnvironment = { getWorker: () => new EditorWorker() };
@@ -53,6 +79,9 @@ const colorInput = $<HTMLInputElement>('color');
 const readOnlyInput = $<HTMLInputElement>('readonly');
 const leaveButton = $<HTMLButtonElement>('leave');
 const banner = $<HTMLDivElement>('banner');
+const demoNav = $<HTMLElement>('demo-users');
+const demoButtons = $<HTMLSpanElement>('demo-buttons');
+const demoFile = $<HTMLElement>('demo-file');
 const presenceList = $<HTMLUListElement>('presence');
 
 const editor = monaco.editor.create($('editor'), {
@@ -71,7 +100,9 @@ const hook: CollabHook = {
   session: null,
   statuses: [],
   presence: [],
+  demoUsers: [],
   open,
+  joinAs,
   leave,
   text: () => editor.getModel()?.getValue() ?? '',
 };
@@ -98,7 +129,58 @@ form.addEventListener('submit', (event) => {
 });
 leaveButton.addEventListener('click', leave);
 
-if (fileInput.value && nameInput.value) form.requestSubmit();
+let demo: DemoUsers | null = null;
+const joinAsParam = params.get('as');
+if (joinAsParam) {
+  // Wait for the people file; without it (or without that person) fall back to the form.
+  void loadDemoUsers().then(() => {
+    if (!joinAs(joinAsParam) && fileInput.value && nameInput.value) form.requestSubmit();
+  });
+} else {
+  if (fileInput.value && nameInput.value) form.requestSubmit();
+  void loadDemoUsers();
+}
+
+/** Fetches `demo-users.json` (next to the page) and shows a "join as" button per person. */
+async function loadDemoUsers(): Promise<void> {
+  try {
+    const response = await fetch('demo-users.json', { cache: 'no-store' });
+    if (!response.ok) return;
+    const loaded = (await response.json()) as DemoUsers;
+    if (!loaded || typeof loaded.file !== 'string' || !Array.isArray(loaded.users)) return;
+    demo = loaded;
+  } catch {
+    return; // no demo people: the form alone
+  }
+  hook.demoUsers = demo.users;
+  demoFile.textContent = demo.file;
+  demoButtons.replaceChildren(
+    ...demo.users.map((user) => {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.dataset.user = user.id;
+      const dot = document.createElement('span');
+      dot.className = 'dot';
+      dot.style.background = user.color;
+      button.append(dot, user.role === 'ro' ? `${user.name} (read-only)` : user.name);
+      button.addEventListener('click', () => joinAs(user.id));
+      return button;
+    }),
+  );
+  demoNav.hidden = false;
+  if (!fileInput.value) fileInput.value = demo.file;
+}
+
+function joinAs(id: string): boolean {
+  const user = demo?.users.find((u) => u.id === id);
+  if (!demo || !user) return false;
+  fileInput.value = demo.file;
+  nameInput.value = user.name;
+  colorInput.value = user.color;
+  readOnlyInput.checked = user.role === 'ro';
+  open({ file: demo.file, name: user.name, color: user.color, gateways, token: user.token, readOnly: user.role === 'ro', as: user.id });
+  return true;
+}
 
 function open(options: OpenOptions): void {
   leave();
@@ -126,7 +208,13 @@ function open(options: OpenOptions): void {
   leaveButton.disabled = false;
   const url = new URL(location.href);
   url.searchParams.set('file', options.file);
-  url.searchParams.set('name', options.name);
+  if (options.as) {
+    url.searchParams.set('as', options.as);
+    url.searchParams.delete('name');
+  } else {
+    url.searchParams.set('name', options.name);
+    url.searchParams.delete('as');
+  }
   history.replaceState(null, '', url);
   document.title = `${options.file} · collab`;
   editor.focus();
@@ -140,23 +228,39 @@ function leave(): void {
   leaveButton.disabled = true;
   showPresence([]);
   banner.dataset.state = 'idle';
+  delete banner.dataset.readOnly;
   banner.textContent = 'Left the file. Pick a file and a name, then Open.';
 }
 
 function showStatus(status: ConnectionStatus): void {
   hook.statuses.push(status);
   banner.dataset.state = status.state;
+  banner.dataset.readOnly = String(status.readOnly);
   const where = status.url.replace(/^wss?:\/\//, '').replace(/\/doc$/, '');
   const why = status.message ? `${status.message} ` : '';
+  const detail = status.detail ? `Gateway: ${status.detail}${/[.!?]$/.test(status.detail) ? '' : '.'} ` : '';
   const texts: Record<ConnectionStatus['state'], string> = {
     connecting: `Connecting to ${where}…`,
     connected: `Connected to ${where}, syncing…`,
-    synced: `Connected to ${where}. All changes are shared.`,
-    reconnecting: `${why}Reconnecting (${where})… your edits are kept and will be sent.`,
-    offline: 'You are offline. Your edits are kept and will be sent when the network is back.',
-    closed: `Closed: ${why}${status.code ? `(${status.code}${status.reason ? ` ${status.reason}` : ''})` : ''}`,
+    synced: status.readOnly
+      ? `Connected to ${where}. Read-only: you see everyone's edits live, but cannot edit this file.`
+      : `Connected to ${where}. All changes are shared.`,
+    reconnecting: status.readOnly
+      ? `${why}Reconnecting (${where})…`
+      : `${why}Reconnecting (${where})… your edits are kept and will be sent.`,
+    offline: status.readOnly
+      ? 'You are offline. The file updates again when the network is back.'
+      : 'You are offline. Your edits are kept and will be sent when the network is back.',
+    closed: `Closed: ${why}${detail}${status.code ? `(${status.code}${status.reason ? ` ${status.reason}` : ''})` : ''}`,
   };
-  banner.textContent = texts[status.state];
+  if (status.readOnly && status.state !== 'closed') {
+    const badge = document.createElement('span');
+    badge.className = 'badge';
+    badge.textContent = 'read-only';
+    banner.replaceChildren(badge, ` ${texts[status.state]}`);
+  } else {
+    banner.textContent = texts[status.state];
+  }
   if (status.state === 'closed' && hook.session && status.code !== 1000) leaveButton.disabled = true;
 }
 

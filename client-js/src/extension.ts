@@ -41,6 +41,18 @@ export function errorExtension(code: number, reason: string, message: string): E
   return { type: 'error', code, reason, message };
 }
 
+/** Close code of a refusal for lack of permission; also the code of the read-only notice. */
+export const CODE_FORBIDDEN = 4403;
+
+/**
+ * The gateway's notice that this connection may read but not edit:
+ * `{"type":"error","code":4403,"reason":"read-only",...}`, sent once per connection after its
+ * first dropped edit. The connection stays open.
+ */
+export function isReadOnlyNotice(message: Extension): boolean {
+  return message.type === 'error' && message.code === CODE_FORBIDDEN && message.reason === 'read-only';
+}
+
 /**
  * Parses the JSON body of an extension message. Returns `null` for bodies that are not a JSON
  * object with a string `type` (those are dropped); unknown types come back as `unknown`.

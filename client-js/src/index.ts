@@ -16,23 +16,22 @@
  * failover, extension messages); `extension.ts` is the extension message codec. This file wires
  * them together for one editor and one file, and takes them apart again on `disconnect()`.
  */
-import * as Y from 'yjs';
-import { Awareness } from 'y-protocols/awareness';
+import type * as Y from 'yjs';
+import type { Awareness } from 'y-protocols/awareness';
 import type * as Monaco from 'monaco-editor';
-import { MonacoBinding } from './binding.js';
-import { RemoteCursors, presenceOf, publishLocalSelection, safeColor, displayName, type Presence } from './cursors.js';
-import { GatewayConnection, type ConnectionStatus } from './provider.js';
+import type { MonacoBinding } from './binding.js';
+import { presenceOf, type Presence } from './cursors.js';
+import type { ConnectionStatus, GatewayConnection } from './provider.js';
 import type { Extension, OutgoingExtension } from './extension.js';
 import { Emitter } from './emitter.js';
+import { Link, type LinkOptions, type MonacoApi } from './link.js';
 
 export * from './binding.js';
 export * from './cursors.js';
 export * from './extension.js';
-export { GatewayConnection, gatewayDocUrl, isPermanentClose, roomName } from './provider.js';
+export { GatewayConnection, closeExplanation, gatewayDocUrl, isPermanentClose, roomName } from './provider.js';
 export type { ConnectionState, ConnectionStatus, GatewayConnectionOptions } from './provider.js';
-
-/** The parts of the monaco namespace used here (`monaco-editor` and `monaco-editor/editor` fit). */
-export type MonacoApi = Pick<typeof Monaco, 'editor' | 'Range' | 'KeyMod' | 'KeyCode'>;
+export type { MonacoApi } from './link.js';
 
 export interface ConnectOptions {
   /** The monaco namespace the editor was made with (this package bundles no monaco). */
@@ -45,12 +44,15 @@ export interface ConnectOptions {
   url: string | string[];
   /** The file id (the room); may contain `/`. */
   fileId: string;
-  /** Session token, sent as `?token=`. */
+  /** Session token, sent as `?token=` (y-websocket's `params: { token }`). */
   token?: string;
   /** The user's name and colour (`#rrggbb`), shown to the others with the cursor. */
   name: string;
   color?: string;
-  /** Show remote edits but make the editor read-only and send no edits. */
+  /**
+   * Open for reading only: remote edits show, the editor is read-only, nothing is sent. Without
+   * it, a session becomes read-only when the gateway says so (see {@link CollabSession.readOnly}).
+   */
   readOnly?: boolean;
   /** The root `Y.Text` of the file (the gateway's `--text-name`); default `monaco`. */
   textName?: string;
@@ -67,18 +69,24 @@ type SessionEvents = {
   extension: (message: Extension) => void;
 };
 
-/** One connected editor. Everything it set up goes away with `disconnect()`. */
+/**
+ * One connected editor. Everything it set up goes away with `disconnect()`.
+ *
+ * When the gateway answers an edit with its read-only notice (a viewer that opened without
+ * `readOnly`, or a member downgraded meanwhile), the session turns read-only for good: the editor
+ * stops taking input at once, statuses say `readOnly`, and a fresh connection reloads the file so
+ * the editor shows what everyone else sees, without the edits the gateway dropped. Until that
+ * reload has synced, the old connection keeps showing remote edits.
+ */
 export class CollabSession extends Emitter<SessionEvents> {
-  readonly doc: Y.Doc;
-  readonly text: Y.Text;
-  readonly awareness: Awareness;
-  readonly connection: GatewayConnection;
-  readonly binding: MonacoBinding;
-  readonly readOnly: boolean;
   private readonly editor: Monaco.editor.IStandaloneCodeEditor;
   private readonly model: Monaco.editor.ITextModel;
-  private readonly cursors: RemoteCursors;
-  private readonly undoManager: Y.UndoManager | null;
+  private readonly monaco: MonacoApi;
+  private readonly linkOptions: LinkOptions;
+  private readonly undoWanted: boolean;
+  private link: Link;
+  /** The read-only link that replaces `link` once it has synced. */
+  private replacement: Link | null = null;
   private readonly disposers: (() => void)[] = [];
   private people: Presence[] = [];
   private disconnected = false;
@@ -87,8 +95,9 @@ export class CollabSession extends Emitter<SessionEvents> {
   constructor(options: ConnectOptions) {
     super();
     const { monaco, editor } = options;
+    this.monaco = monaco;
     this.editor = editor;
-    this.readOnly = options.readOnly ?? false;
+    this.undoWanted = options.undo !== false;
     let model = editor.getModel();
     if (!model) {
       const created = monaco.editor.createModel('', undefined);
@@ -97,52 +106,53 @@ export class CollabSession extends Emitter<SessionEvents> {
       model = created;
     }
     this.model = model;
-
-    this.doc = new Y.Doc();
-    this.text = this.doc.getText(options.textName ?? 'monaco');
-    this.awareness = new Awareness(this.doc);
-    this.awareness.setLocalStateField('user', {
-      name: displayName(options.name, this.doc.clientID),
-      color: safeColor(options.color, this.doc.clientID),
-    });
-
-    if (this.readOnly) this.lockEditor();
-
-    this.binding = new MonacoBinding(this.text, model, { editors: [editor], readOnly: this.readOnly });
-    this.disposers.push(() => this.binding.destroy());
-    this.disposers.push(publishLocalSelection(editor, model, this.text, this.awareness));
-    this.cursors = new RemoteCursors(monaco, editor, model, this.text, this.awareness);
-    this.disposers.push(() => this.cursors.destroy());
-
-    this.undoManager = !this.readOnly && options.undo !== false ? this.installUndo(monaco) : null;
-
-    const onAwareness = () => this.updatePresence();
-    this.awareness.on('change', onAwareness);
-    this.disposers.push(() => this.awareness.off('change', onAwareness));
-    const onContent = model.onDidChangeContent(() => this.updatePresence());
-    this.disposers.push(() => onContent.dispose());
-
-    this.connection = new GatewayConnection({
+    this.linkOptions = {
       urls: Array.isArray(options.url) ? options.url : [options.url],
       fileId: options.fileId,
       token: options.token,
-      doc: this.doc,
-      awareness: this.awareness,
+      name: options.name,
+      color: options.color,
+      readOnly: options.readOnly ?? false,
+      textName: options.textName,
       WebSocketPolyfill: options.WebSocketPolyfill,
       maxBackoffTime: options.maxBackoffTime,
-    });
-    this.connection.on('status', (status) => {
-      // Refused for good: edits could reach no one, so the editor stops taking them.
-      if (status.state === 'closed' && !this.disconnected) this.lockEditor();
-      this.emit('status', status);
-    });
-    this.connection.on('extension', (message) => this.emit('extension', message));
+    };
+    if (this.linkOptions.readOnly) this.lockEditor();
+    this.link = this.openLink(this.linkOptions.readOnly);
+    this.link.attach(this.view());
     this.updatePresence();
+  }
+
+  /** The Yjs doc of the current link (a reload after a read-only notice brings a new one). */
+  get doc(): Y.Doc {
+    return this.link.doc;
+  }
+
+  get text(): Y.Text {
+    return this.link.text;
+  }
+
+  get awareness(): Awareness {
+    return this.link.awareness;
+  }
+
+  get connection(): GatewayConnection {
+    return this.link.connection;
+  }
+
+  /** The binding of the model to the doc; null after `disconnect()` (or a refused reload). */
+  get binding(): MonacoBinding | null {
+    return this.link.binding;
+  }
+
+  /** Whether edits are refused: opened with `readOnly`, or told so by the gateway. */
+  get readOnly(): boolean {
+    return this.link.readOnly || this.link.connection.isReadOnly;
   }
 
   /** The connection's current status. */
   get status(): ConnectionStatus {
-    return this.connection.status;
+    return this.link.connection.status;
   }
 
   /** Everyone present in the file, this connection first. */
@@ -152,16 +162,16 @@ export class CollabSession extends Emitter<SessionEvents> {
 
   /** Sends an extension message (type 100); false when not connected. */
   send(message: OutgoingExtension): boolean {
-    return this.connection.send(message);
+    return this.link.connection.send(message);
   }
 
   /** Undoes this user's last edit (not other people's). */
   undo(): void {
-    this.undoManager?.undo();
+    this.link.undoManager?.undo();
   }
 
   redo(): void {
-    this.undoManager?.redo();
+    this.link.undoManager?.redo();
   }
 
   /**
@@ -172,14 +182,60 @@ export class CollabSession extends Emitter<SessionEvents> {
   disconnect(): void {
     if (this.disconnected) return;
     this.disconnected = true;
+    this.replacement?.destroy();
+    this.replacement = null;
+    this.link.destroy(); // emits the last status (`closed`, 1000) to our listeners
     for (const dispose of this.disposers.splice(0).reverse()) dispose();
-    this.undoManager?.destroy();
-    this.awareness.setLocalState(null); // tells the others while the socket is still open
-    this.connection.destroy();
     this.emit('presence', (this.people = []));
-    this.awareness.destroy();
-    this.doc.destroy();
     this.clear();
+  }
+
+  private view() {
+    return { monaco: this.monaco, editor: this.editor, model: this.model, undo: this.undoWanted, onPresence: () => this.updatePresence() };
+  }
+
+  private openLink(readOnly: boolean): Link {
+    const link = new Link({ ...this.linkOptions, readOnly });
+    link.connection.on('status', (status) => this.onStatus(link, status));
+    link.connection.on('extension', (message) => {
+      if (link === this.link) this.emit('extension', message);
+    });
+    return link;
+  }
+
+  private onStatus(link: Link, status: ConnectionStatus): void {
+    if (this.disconnected && status.state !== 'closed') return;
+    if (link !== this.link) {
+      // The replacement: silent until it holds the file (or was refused), then it takes over.
+      if (link === this.replacement && (status.state === 'synced' || status.state === 'closed')) this.swap();
+      return;
+    }
+    // Refused for good: edits could reach no one, so the editor stops taking them.
+    if (status.state === 'closed' && !this.disconnected) this.lockEditor();
+    if (status.readOnly && !link.readOnly && !this.replacement && !this.disconnected) {
+      this.lockEditor();
+      this.replacement = this.openLink(true);
+    }
+    this.emit('status', status);
+  }
+
+  /**
+   * Puts the synced read-only replacement in the editor and ends the old link. A replacement the
+   * gateway refused (its close explains why) ends the old link too, but is not attached: the
+   * editor keeps showing the last text instead of an empty document.
+   */
+  private swap(): void {
+    const next = this.replacement;
+    if (!next || this.disconnected) return;
+    this.replacement = null;
+    const old = this.link;
+    this.link = next;
+    old.destroy(); // its statuses no longer reach anyone: `link` is the new one
+    const status = next.connection.status;
+    if (status.state === 'closed') this.lockEditor();
+    else next.attach(this.view()); // the model now shows the gateway's text
+    this.emit('status', status);
+    this.updatePresence();
   }
 
   /** Makes the editor read-only until `disconnect()`, which restores its previous setting. */
@@ -191,37 +247,9 @@ export class CollabSession extends Emitter<SessionEvents> {
     this.disposers.push(() => this.editor.updateOptions({ readOnly: before }));
   }
 
-  private installUndo(monaco: MonacoApi): Y.UndoManager {
-    const manager = new Y.UndoManager(this.text, { trackedOrigins: new Set([this.binding.origin]) });
-    const { KeyMod, KeyCode } = monaco;
-    const undo = this.editor.addAction({
-      id: 'collab.undo',
-      label: 'Undo (own edits)',
-      keybindings: [KeyMod.CtrlCmd | KeyCode.KeyZ],
-      run: () => void manager.undo(),
-    });
-    const redo = this.editor.addAction({
-      id: 'collab.redo',
-      label: 'Redo (own edits)',
-      keybindings: [KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ, KeyMod.CtrlCmd | KeyCode.KeyY],
-      run: () => void manager.redo(),
-    });
-    // Like Monaco's own undo: moving the caret (click, arrows, API) ends the current undo step,
-    // so separate edits are undone separately. Moves caused by remote edits do not.
-    const { CursorChangeReason } = monaco.editor;
-    const moves = this.editor.onDidChangeCursorPosition((event) => {
-      if (this.binding.isApplyingRemote) return;
-      if (event.reason === CursorChangeReason.Explicit || event.source === 'mouse' || event.source === 'api') {
-        manager.stopCapturing();
-      }
-    });
-    this.disposers.push(() => undo.dispose(), () => redo.dispose(), () => moves.dispose());
-    return manager;
-  }
-
   private updatePresence(): void {
     if (this.disconnected) return;
-    this.people = presenceOf(this.awareness, this.text, this.model);
+    this.people = presenceOf(this.link.awareness, this.link.text, this.model);
     this.emit('presence', this.people);
   }
 }

@@ -6,7 +6,10 @@
  *   (first sync done), `reconnecting` (lost or refused transiently; y-websocket retries with
  *   backoff), `offline` (the browser says it has no network; retries go on), `closed`
  *   (permanent: a 4400-4499 refusal, or `destroy()`), with the gateway's reason when it gave
- *   one in an error extension message before closing.
+ *   one in an error extension message before closing. 4401 (not signed in) and 4403 (no
+ *   access) get a plain explanation. After a permanent close nothing reconnects by itself.
+ * - Every status says whether the connection is read-only: because it was opened so, or
+ *   because the gateway said so (its `read-only` notice, {@link isReadOnlyNotice}).
  * - Failover: given several gateway URLs, each transient close moves on to the next one (any
  *   gateway serves any file, so this is what a load balancer would do).
  * - Extension messages (type 100) are decoded and handed to listeners, and can be sent.
@@ -15,7 +18,7 @@ import type * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import { WebsocketProvider } from 'y-websocket';
-import { MESSAGE_EXTENSION, encodeExtension, parseExtension, type ErrorExtension, type Extension, type OutgoingExtension } from './extension.js';
+import { MESSAGE_EXTENSION, encodeExtension, isReadOnlyNotice, parseExtension, type ErrorExtension, type Extension, type OutgoingExtension } from './extension.js';
 import { Emitter } from './emitter.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'synced' | 'reconnecting' | 'offline' | 'closed';
@@ -32,7 +35,17 @@ export interface ConnectionStatus {
   reason?: string;
   /** Human-readable explanation. */
   message?: string;
+  /** For a 4401/4403 close: the gateway's own words, when it gave any (`message` is ours). */
+  detail?: string;
+  /**
+   * Whether edits are refused: the connection was opened read-only, or the gateway said so
+   * (`{"type":"error","code":4403,"reason":"read-only"}`). Stays true for the connection's life.
+   */
+  readOnly: boolean;
 }
+
+/** A status before the connection adds whether it is read-only. */
+type StatusFields = Omit<ConnectionStatus, 'readOnly'>;
 
 export interface GatewayConnectionOptions {
   /** Gateway URLs to use in turn, each ending in `/doc` (see {@link gatewayDocUrl}). */
@@ -45,6 +58,8 @@ export interface GatewayConnectionOptions {
   WebSocketPolyfill?: typeof WebSocket;
   /** Longest wait between reconnection attempts (ms); y-websocket's default is 2500. */
   maxBackoffTime?: number;
+  /** Opened for reading only (the statuses say `readOnly` from the start). */
+  readOnly?: boolean;
 }
 
 /** Close codes after which retrying cannot help (y-websocket stops on these by itself). */
@@ -77,9 +92,25 @@ const CLOSE_TEXT: Record<number, string> = {
   1012: 'The gateway is restarting.',
   1013: 'The gateway is overloaded.',
   4400: 'The gateway refused the request.',
-  4401: 'Not signed in.',
-  4403: 'Not allowed to open this file.',
+  4401: 'Not signed in: the session token is missing, unknown or expired. Sign in again to get a new one.',
+  4403: 'Access denied: your account may not open this file (it is outside your sandboxes).',
 };
+
+/** Close codes whose explanation is ours whatever the gateway said (its words go to `detail`). */
+const EXPLAINED_HERE = new Set([4401, 4403]);
+
+/**
+ * The explanation of a permanent close: ours for 4401/4403 (the gateway's words, from its error
+ * message or else the close frame, go to `detail`); for other codes the gateway's error message,
+ * else ours.
+ */
+export function closeExplanation(code: number, errorMessage?: string, closeReason?: string): { message: string; detail?: string } {
+  if (EXPLAINED_HERE.has(code)) {
+    const detail = errorMessage || closeReason;
+    return { message: CLOSE_TEXT[code], ...(detail ? { detail } : {}) };
+  }
+  return { message: errorMessage ?? CLOSE_TEXT[code] ?? `The gateway refused the connection (${code}).` };
+}
 
 type ConnectionEvents = {
   status: (status: ConnectionStatus) => void;
@@ -96,12 +127,14 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
   private lastError: ErrorExtension | null = null;
   private readonly disposers: (() => void)[] = [];
   private destroyed = false;
+  private readOnly: boolean;
 
   constructor(options: GatewayConnectionOptions) {
     super();
     if (options.urls.length === 0) throw new Error('GatewayConnection: no gateway URL');
     this.urls = options.urls.map(gatewayDocUrl);
-    this.current = { state: 'connecting', url: this.urls[0], failures: 0 };
+    this.readOnly = options.readOnly ?? false;
+    this.current = { state: 'connecting', url: this.urls[0], failures: 0, readOnly: this.readOnly };
     const params: Record<string, string> = {};
     if (options.token) params.token = options.token;
     this.provider = new WebsocketProvider(this.urls[0], roomName(options.fileId), options.doc, {
@@ -110,12 +143,20 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
       params,
       disableBc: true,
       maxBackoffTime: options.maxBackoffTime ?? 2500,
+      // Our policy, not only y-websocket's default: a 4400-4499 refusal is final.
+      shouldReconnect: (event) => !isPermanentClose(event.code),
       ...(options.WebSocketPolyfill ? { WebSocketPolyfill: options.WebSocketPolyfill } : {}),
     });
     this.provider.messageHandlers[MESSAGE_EXTENSION] = (_encoder, decoder) => {
       const message = parseExtension(decoding.readVarString(decoder));
       if (!message) return;
-      if (message.type === 'error') this.lastError = message;
+      if (isReadOnlyNotice(message)) {
+        // Not the reason of a close to come: the connection stays open, for reading.
+        this.readOnly = true;
+        this.setStatus({ ...this.current });
+      } else if (message.type === 'error') {
+        this.lastError = message;
+      }
       this.emit('extension', message);
     };
     this.listen();
@@ -124,6 +165,11 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
 
   get status(): ConnectionStatus {
     return this.current;
+  }
+
+  /** Whether edits are refused on this connection (opened so, or told so by the gateway). */
+  get isReadOnly(): boolean {
+    return this.readOnly;
   }
 
   /** Sends an extension message; false when no connection is open (nothing is queued). */
@@ -188,7 +234,7 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
         failures: this.current.failures + 1,
         code,
         reason: error?.reason ?? (reason || 'refused'),
-        message: error?.message ?? CLOSE_TEXT[code] ?? `The gateway refused the connection (${code}).`,
+        ...closeExplanation(code, error?.message, reason),
       });
     });
 
@@ -214,10 +260,20 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
     return typeof navigator !== 'undefined' && navigator.onLine === false;
   }
 
-  private setStatus(next: ConnectionStatus): void {
+  private setStatus(fields: StatusFields): void {
     const prev = this.current;
+    const next: ConnectionStatus = { ...fields, readOnly: this.readOnly };
     this.current = next;
-    if (prev.state === next.state && prev.url === next.url && prev.code === next.code && prev.message === next.message && prev.failures === next.failures) return;
+    if (
+      prev.state === next.state &&
+      prev.url === next.url &&
+      prev.code === next.code &&
+      prev.message === next.message &&
+      prev.failures === next.failures &&
+      prev.readOnly === next.readOnly
+    ) {
+      return;
+    }
     this.emit('status', next);
   }
 }

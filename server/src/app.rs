@@ -1,5 +1,6 @@
 //! The HTTP surface: the WebSocket endpoint `GET /doc/{file}`, `/healthz`, `/readyz`,
-//! `/metrics` and, when configured, static files. Every handler reads the shared
+//! `/metrics`, the admin API ([`crate::admin`], only with an admin token) and, when
+//! configured, static files. Every handler reads the shared
 //! [`AppState`]; the gateway's lifecycle lives in [`crate::gateway`].
 //!
 //! The request URI carries the token (`?token=`): nothing here logs it, and it leaves this
@@ -24,6 +25,10 @@ use crate::upgrade;
 /// The gateway's routes over its shared state.
 pub fn router(state: Arc<AppState>) -> Router {
     let static_dir = state.config.static_dir.clone();
+    let admin = match state.config.admin_token {
+        Some(_) => crate::admin::routes(state.clone()),
+        None => Router::new(),
+    };
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
@@ -31,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/doc", get(doc_without_id))
         .route("/doc/", get(doc_without_id))
         .route("/doc/{*file}", get(doc))
+        .merge(admin)
         .with_state(state);
     match static_dir {
         Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),

@@ -129,6 +129,11 @@ pub struct Config {
     #[arg(long, env = "COLLAB_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
 
+    /// Bearer token of the admin API (`/admin/...`: sessions, users, sandbox members; at
+    /// least 16 bytes). Without one the admin routes do not exist.
+    #[arg(long, env = "COLLAB_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<crate::secret::Secret>,
+
     /// Name of the root `Y.Text` holding a file's content.
     #[arg(long, env = "COLLAB_TEXT_NAME", default_value = "monaco")]
     pub text_name: String,

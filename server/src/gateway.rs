@@ -38,6 +38,9 @@ impl Gateway {
             ),
             None => format!("gw-{:016x}", rand::random::<u64>()),
         };
+        if let Some(token) = &config.admin_token {
+            crate::admin::check_token(token)?;
+        }
         let keys = Keys::new(config.key_prefix.clone());
         let engine = crate::engine::redis::connect(
             redis_url,
@@ -81,6 +84,7 @@ impl Gateway {
                 store: engine.store.clone(),
                 bus: engine.bus.clone(),
                 authority,
+                identity_admin: engine.identity_admin.clone(),
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
                 pending,

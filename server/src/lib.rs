@@ -31,6 +31,9 @@
 //! - [`presence`] tracks awareness states (cursors) and which connection or gateway owns
 //!   each (a connection moves only cursors it introduced); [`stamp`] sets the identity a
 //!   cursor shows from the principal; [`pending`] bounds what waits for Redis; [`limits`] holds clients to rates.
+//! - [`admin`] is the admin API (only with `--admin-token`): it writes sessions, users and
+//!   sandbox members through [`engine::IdentityAdmin`]; [`secret`] keeps its token out of
+//!   `Debug` and compares it in constant time.
 //! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
 //!
 //! Data flows one way: socket -> session -> room core -> engine -> Redis, and
@@ -45,6 +48,7 @@
 //! [`engine::redis`] behind the same traits.
 
 pub mod access;
+pub mod admin;
 pub mod app;
 pub mod config;
 pub mod embedded_redis;
@@ -60,6 +64,7 @@ pub mod presence;
 pub mod replica;
 pub mod room;
 pub mod rooms;
+pub mod secret;
 pub mod session;
 pub mod stamp;
 pub mod state;

@@ -1,6 +1,6 @@
 //! What every request handler and session shares: the configuration, the rooms, the
-//! engine's two halves, the authority that checks tokens, the shutdown switch and the
-//! counts a draining gateway waits on.
+//! engine's parts, the authority that checks tokens, the shutdown switch and the counts a
+//! draining gateway waits on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +9,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::access::Authority;
 use crate::config::Config;
-use crate::engine::{Bus, Store};
+use crate::engine::{Bus, IdentityAdmin, Store};
 use crate::pending::PendingAppends;
 use crate::rooms::Rooms;
 
@@ -21,6 +21,8 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     /// Decides what a connection's token lets it open (`--auth`).
     pub authority: Authority,
+    /// Identity writes, for the admin API (routed only with `--admin-token`).
+    pub identity_admin: Arc<dyn IdentityAdmin>,
     /// Flips to true when the gateway starts draining.
     pub shutdown: watch::Receiver<bool>,
     pub sessions: SessionCount,

@@ -30,6 +30,31 @@ const READY_DEADLINE: Duration = Duration::from_secs(30);
 const TAIL_LINES: usize = 200;
 const READY_PREFIX: &str = "collab-gateway listening on ";
 
+/// What [`Gateway::http`] got back.
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names in lower case, in the order sent.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first header of that name (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (`Value::Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
 /// A running gateway process.
 pub struct Gateway {
     redis_url: String,
@@ -131,11 +156,35 @@ impl Gateway {
     /// `GET path` over HTTP/1.1: the status code and the body, or `None` when the gateway
     /// does not answer within 5 s.
     pub async fn http_get(&self, path: &str) -> Option<(u16, String)> {
+        let response = self.http("GET", path, &[], None).await?;
+        Some((response.status, response.body))
+    }
+
+    /// One HTTP/1.1 request (`Connection: close`) with extra `headers` and, when given, a
+    /// JSON `body`; `None` when the gateway does not answer within 5 s. Bodies are read as
+    /// sent with a `Content-Length` (not chunked), which is how the gateway answers.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Option<HttpResponse> {
         let mut stream = tokio::net::TcpStream::connect(&self.addr).await.ok()?;
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
             self.addr
         );
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let body = body.unwrap_or("");
+        if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
+            request.push_str("Content-Type: application/json\r\n");
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
         stream.write_all(request.as_bytes()).await.ok()?;
         let mut response = Vec::new();
         tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut response))
@@ -143,9 +192,18 @@ impl Gateway {
             .ok()?
             .ok()?;
         let response = String::from_utf8_lossy(&response);
-        let status = response.split_whitespace().nth(1)?.parse().ok()?;
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-        Some((status, body.to_owned()))
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let mut lines = head.split("\r\n");
+        let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
+        let headers = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        Some(HttpResponse {
+            status,
+            headers,
+            body: body.to_owned(),
+        })
     }
 
     /// The process id, while running.

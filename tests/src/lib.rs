@@ -54,7 +54,7 @@ pub mod wait;
 pub use client::{Client, Edit, ErrorNotice};
 pub use converge::{converge, converge_to, merged_text, writes_of};
 pub use editor::{Editor, EditorOptions, Reconnect};
-pub use gateway::Gateway;
+pub use gateway::{Gateway, HttpResponse};
 pub use identity::Platform;
 pub use redis::RedisServer;
 pub use stalled::StalledReader;

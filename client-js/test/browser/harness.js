@@ -1,9 +1,10 @@
 // Test harness for the browser tests: a redis-server and collab gateways on free ports, headless
 // Chromium through playwright-core, a Yjs client in Node, and waiting with deadlines.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
@@ -107,11 +108,14 @@ export function gatewayBinary() {
   return bin;
 }
 
-/** A gateway on the given port (0 = free) serving the demo page from dist/. */
-export async function startGateway(redisUrl, { port = 0 } = {}) {
+/**
+ * A gateway on the given port (0 = free) serving the demo page from `staticDir` (default dist/),
+ * with extra flags in `args` (such as `--admin-token`).
+ */
+export async function startGateway(redisUrl, { port = 0, args = [], staticDir = DIST_DIR } = {}) {
   const { child, match, log } = await startProcess(
     gatewayBinary(),
-    ['--listen', `127.0.0.1:${port}`, '--redis-url', redisUrl, '--static-dir', DIST_DIR, '--room-grace-ms', '500', '--auth', 'none'],
+    ['--listen', `127.0.0.1:${port}`, '--redis-url', redisUrl, '--static-dir', staticDir, '--room-grace-ms', '500', ...(args.includes('--auth') ? [] : ['--auth', 'none']), ...args],
     { ready: /collab-gateway listening on 127\.0\.0\.1:(\d+)/, name: 'gateway' },
   );
   const bound = Number(match[1]);
@@ -202,11 +206,12 @@ export async function caretAtEndOfLine(page, lineNumber) {
  * file id in the URL as stock clients do (`/doc/dir/file`), else percent-encoded as ours does
  * (`/doc/dir%2Ffile`): the gateway must treat both as the same file.
  */
-export async function nodeClient(gatewayWs, file, { raw = false } = {}) {
+export async function nodeClient(gatewayWs, file, { raw = false, token } = {}) {
   const doc = new Y.Doc();
   const provider = new WebsocketProvider(`${gatewayWs}/doc`, raw ? file : encodeURIComponent(file), doc, {
     WebSocketPolyfill: WebSocket,
     disableBc: true,
+    ...(token ? { params: { token } } : {}),
   });
   await waitFor(() => provider.synced, { what: `Node client synced on ${file}` });
   return {
@@ -218,4 +223,17 @@ export async function nodeClient(gatewayWs, file, { raw = false } = {}) {
       doc.destroy();
     },
   };
+}
+
+/**
+ * A copy of dist/ in a temporary folder, for gateways whose page should read a
+ * `demo-users.json` of the test's own (dist/ itself may be serving a running demo).
+ */
+export function copyOfDist() {
+  if (!existsSync(join(DIST_DIR, 'index.html'))) {
+    throw new Error(`${DIST_DIR}/index.html missing: build the demo page first (npm run build:demo)`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'collab-demo-page-'));
+  cpSync(DIST_DIR, dir, { recursive: true, filter: (source) => !source.endsWith('demo-users.json') });
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as encoding from 'lib0/encoding';
-import { MESSAGE_EXTENSION, decodeExtensionFrame, encodeExtension, errorExtension, parseExtension } from '../../src/extension.js';
+import { MESSAGE_EXTENSION, decodeExtensionFrame, encodeExtension, errorExtension, isReadOnlyNotice, parseExtension } from '../../src/extension.js';
 
 describe('extension messages', () => {
   it('match the protocol crate: tagged JSON with type, code, reason, message', () => {
@@ -27,5 +27,12 @@ describe('extension messages', () => {
     encoding.writeVarUint(sync, 0);
     expect(decodeExtensionFrame(encoding.toUint8Array(sync))).toBeNull();
     expect(decodeExtensionFrame(new Uint8Array([100, 50]))).toBeNull(); // truncated
+  });
+
+  it("recognise the gateway's read-only notice and nothing else as one", () => {
+    expect(isReadOnlyNotice(errorExtension(4403, 'read-only', 'edits are dropped'))).toBe(true);
+    expect(isReadOnlyNotice(errorExtension(4403, 'forbidden', 'outside your sandboxes'))).toBe(false);
+    expect(isReadOnlyNotice(errorExtension(1008, 'read-only', 'x'))).toBe(false);
+    expect(isReadOnlyNotice({ type: 'unknown', raw: { type: 'read-only' } })).toBe(false);
   });
 });

@@ -1,53 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import * as Y from 'yjs';
-import * as encoding from 'lib0/encoding';
-import * as syncProtocol from 'y-protocols/sync';
 import { Awareness } from 'y-protocols/awareness';
-import { GatewayConnection, type ConnectionStatus } from '../../src/provider.js';
+import { GatewayConnection, closeExplanation, type ConnectionStatus } from '../../src/provider.js';
 import { decodeExtensionFrame, encodeExtension } from '../../src/extension.js';
+import { FakeSocket } from './fake-socket.js';
 
-/** A WebSocket double: the test plays the gateway. */
-class FakeSocket {
-  static readonly OPEN = 1;
-  static all: FakeSocket[] = [];
-  readonly OPEN = 1;
-  readyState = 0;
-  binaryType = 'blob';
-  sent: Uint8Array[] = [];
-  onopen: (() => void) | null = null;
-  onclose: ((event: { code: number; reason: string }) => void) | null = null;
-  onmessage: ((event: { data: ArrayBuffer }) => void) | null = null;
-  onerror: ((event: unknown) => void) | null = null;
-  constructor(readonly url: string) {
-    FakeSocket.all.push(this);
-  }
-  send(data: Uint8Array) {
-    this.sent.push(data);
-  }
-  close() {
-    this.readyState = 3;
-  }
-  accept() {
-    this.readyState = 1;
-    this.onopen?.();
-  }
-  /** Sends sync step 2 of an empty doc: the client is synced. */
-  sync() {
-    const encoder = encoding.createEncoder();
-    encoding.writeVarUint(encoder, 0);
-    syncProtocol.writeSyncStep2(encoder, new Y.Doc());
-    this.receive(encoding.toUint8Array(encoder));
-  }
-  receive(frame: Uint8Array) {
-    this.onmessage?.({ data: frame.slice().buffer });
-  }
-  drop(code: number, reason = '') {
-    this.readyState = 3;
-    this.onclose?.({ code, reason });
-  }
-}
-
-function open(urls = ['ws://a:1', 'ws://b:2']) {
+function open(urls = ['ws://a:1', 'ws://b:2'], { readOnly = false } = {}) {
   const doc = new Y.Doc();
   const connection = new GatewayConnection({
     urls,
@@ -55,6 +13,7 @@ function open(urls = ['ws://a:1', 'ws://b:2']) {
     token: 't0k',
     doc,
     awareness: new Awareness(doc),
+    readOnly,
     WebSocketPolyfill: FakeSocket as unknown as typeof WebSocket,
   });
   const statuses: ConnectionStatus[] = [];
@@ -121,6 +80,74 @@ describe('GatewayConnection', () => {
     expect(connection.send({ type: 'ping', n: 1 })).toBe(true);
     expect(decodeExtensionFrame(socket().sent[socket().sent.length - 1])).toEqual({ type: 'unknown', raw: { type: 'ping', n: 1 } });
     connection.destroy();
+  });
+
+  it("the gateway's read-only notice makes the status read-only; the connection stays, and the notice explains no later close", () => {
+    const { connection, statuses, socket } = open();
+    socket().accept();
+    socket().sync();
+    expect(connection.status.readOnly).toBe(false);
+    socket().receive(encodeExtension({ type: 'error', code: 4403, reason: 'read-only', message: 'edits are dropped' }));
+    expect(connection.status).toMatchObject({ state: 'synced', readOnly: true });
+    expect(connection.isReadOnly).toBe(true);
+    expect(statuses.map((s) => [s.state, s.readOnly])).toEqual([
+      ['connected', false],
+      ['synced', false],
+      ['synced', true],
+    ]);
+    // A second notice changes nothing; a transient close is explained by its code, not the notice.
+    socket().receive(encodeExtension({ type: 'error', code: 4403, reason: 'read-only', message: 'edits are dropped' }));
+    expect(statuses).toHaveLength(3);
+    socket().drop(1012);
+    expect(connection.status).toMatchObject({ state: 'reconnecting', code: 1012, readOnly: true });
+    expect(connection.status.message).toMatch(/restarting/);
+    connection.destroy();
+  });
+
+  it('opened read-only, every status says so from the start', () => {
+    const { connection, statuses, socket } = open(['ws://a:1'], { readOnly: true });
+    expect(connection.status).toMatchObject({ state: 'connecting', readOnly: true });
+    socket().accept();
+    socket().sync();
+    expect(statuses.every((s) => s.readOnly)).toBe(true);
+    connection.destroy();
+  });
+
+  it('4401 and 4403 closes end the session with a plain explanation, the gateway words as detail, and no retry', () => {
+    for (const [code, reason, plain] of [
+      [4401, 'unauthenticated', /Not signed in/],
+      [4403, 'forbidden', /Access denied/],
+    ] as const) {
+      FakeSocket.all = [];
+      const { connection, socket } = open();
+      socket().accept();
+      socket().receive(encodeExtension({ type: 'error', code, reason, message: 'the gateway says no' }));
+      socket().drop(code, reason);
+      expect(connection.status).toMatchObject({ state: 'closed', code, reason, detail: 'the gateway says no' });
+      expect(connection.status.message).toMatch(plain);
+      vi.advanceTimersByTime(60000);
+      expect(FakeSocket.all).toHaveLength(1);
+      expect(connection.status.state).toBe('closed');
+      expect(connection.provider.shouldReconnect({ code } as CloseEvent, connection.provider)).toBe(false);
+      connection.destroy();
+    }
+  });
+
+  it('a 4401 close without an error message still explains itself (the close frame reason is the detail)', () => {
+    const { connection, socket } = open();
+    socket().accept();
+    socket().drop(4401, 'session expired');
+    expect(connection.status).toMatchObject({ state: 'closed', code: 4401, reason: 'session expired', detail: 'session expired' });
+    expect(connection.status.message).toMatch(/Not signed in/);
+    connection.destroy();
+  });
+
+  it('explains closes: ours for 4401/4403, the gateway message for the rest', () => {
+    expect(closeExplanation(4401)).toEqual({ message: expect.stringMatching(/^Not signed in/) });
+    expect(closeExplanation(4403, 'outside sandbox')).toEqual({ message: expect.stringMatching(/^Access denied/), detail: 'outside sandbox' });
+    expect(closeExplanation(4400, "file id contains a '..' segment")).toEqual({ message: "file id contains a '..' segment" });
+    expect(closeExplanation(4400)).toEqual({ message: 'The gateway refused the request.' });
+    expect(closeExplanation(4499)).toEqual({ message: 'The gateway refused the connection (4499).' });
   });
 
   it('destroy() closes for good with code 1000 and stops reconnecting', () => {

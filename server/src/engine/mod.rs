@@ -12,6 +12,7 @@
 //! - [`inbox`]: a room's side of the bus: where its channel's messages and signals land.
 //! - [`compaction`]: merging a tail into one state, the same for every engine.
 //! - [`directory`]: the identity reads (session -> user -> standing in a sandbox).
+//! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
 //! - [`redis`]: the single-Redis engine.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
@@ -22,6 +23,7 @@
 pub mod compaction;
 pub mod directory;
 pub mod error;
+pub mod identity_admin;
 pub mod inbox;
 pub mod log;
 pub mod redis;
@@ -35,6 +37,7 @@ use tokio::task::JoinHandle;
 
 pub use directory::{Directory, MemberRole, Standing};
 pub use error::EngineError;
+pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
 pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, MergeFailed, Tail};
 
@@ -101,12 +104,14 @@ pub trait Bus: Send + Sync + 'static {
     fn say_goodbye(&self) -> BoxFuture<'_, ()>;
 }
 
-/// A connected engine: both halves, the identity directory, and the background tasks
-/// (heartbeats, subscription upkeep) that serve them, aborted when the engine is dropped.
+/// A connected engine: both halves, the identity directory and its admin writes, and the
+/// background tasks (heartbeats, subscription upkeep) that serve them, aborted when the
+/// engine is dropped.
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub directory: Arc<dyn Directory>,
+    pub identity_admin: Arc<dyn IdentityAdmin>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -116,12 +121,14 @@ impl Engine {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         directory: Arc<dyn Directory>,
+        identity_admin: Arc<dyn IdentityAdmin>,
         tasks: Vec<JoinHandle<()>>,
     ) -> Self {
         Engine {
             store,
             bus,
             directory,
+            identity_admin,
             tasks,
         }
     }

@@ -9,11 +9,15 @@
 //! - [`directory`]: [`RedisDirectory`](directory::RedisDirectory), the platform's
 //!   identity records (`session:{token}`, `user:{id}`, `sandbox:{sid}:members`).
 //!
-//! [`connect`] builds every part: the store, the directory and the bus's publishing share
-//! one multiplexed connection; the bus's subscriptions have their own.
+//! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
+//!   admin API's writes of sessions, users and sandbox members.
+//!
+//! [`connect`] builds every part: the store, the directory, the identity writes and the
+//! bus's publishing share one multiplexed connection; the bus's subscriptions have their own.
 
 pub mod bus;
 pub mod directory;
+pub mod identity_admin;
 pub mod liveness;
 pub mod router;
 mod scripts;
@@ -49,12 +53,14 @@ pub async fn connect(
     .await?;
     let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone());
     let directory = directory::RedisDirectory::new(commands.clone());
+    let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
     let (bus, tasks) =
         bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
     Ok(Engine::new(
         Arc::new(store),
         Arc::new(bus),
         Arc::new(directory),
+        Arc::new(identity_admin),
         tasks,
     ))
 }

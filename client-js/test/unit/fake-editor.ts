@@ -1,0 +1,93 @@
+// Stand-ins for a Monaco editor and the monaco namespace, with just what `connect()` touches:
+// options (read-only), selections, actions, decorations and content widgets, each a no-op or
+// a record the test can read. The model is a FakeModel; `document` gets a minimal stub for the
+// cursors' style element (vitest runs in Node). Real Monaco runs in the browser tests.
+import type * as Monaco from 'monaco-editor';
+import type { MonacoApi } from '../../src/index.js';
+import { FakeModel } from './fake-model.js';
+
+const disposable = { dispose: () => {} };
+
+export class FakeEditor {
+  model: FakeModel;
+  options: { readOnly?: boolean } = {};
+  /** Every `updateOptions` call, in order. */
+  updates: { readOnly?: boolean }[] = [];
+  private selections: Monaco.ISelection[] | null = null;
+
+  constructor(model = new FakeModel()) {
+    this.model = model;
+  }
+
+  getModel() {
+    return this.model;
+  }
+  setModel(model: FakeModel) {
+    this.model = model;
+  }
+  getRawOptions() {
+    return this.options;
+  }
+  updateOptions(options: { readOnly?: boolean }) {
+    this.updates.push(options);
+    this.options = { ...this.options, ...options };
+  }
+  getSelection() {
+    return this.selections?.[0] ?? null;
+  }
+  getSelections() {
+    return this.selections;
+  }
+  setSelections(selections: Monaco.ISelection[]) {
+    this.selections = selections;
+  }
+  onDidChangeCursorSelection() {
+    return disposable;
+  }
+  onDidChangeCursorPosition() {
+    return disposable;
+  }
+  addAction() {
+    return disposable;
+  }
+  createDecorationsCollection() {
+    return { set: () => [], clear: () => {} };
+  }
+  addContentWidget() {}
+  removeContentWidget() {}
+  layoutContentWidget() {}
+
+  /** This object where `connect()` wants a Monaco editor. */
+  get asEditor(): Monaco.editor.IStandaloneCodeEditor {
+    return this as unknown as Monaco.editor.IStandaloneCodeEditor;
+  }
+}
+
+class FakeRange {
+  constructor(
+    readonly startLineNumber: number,
+    readonly startColumn: number,
+    readonly endLineNumber: number,
+    readonly endColumn: number,
+  ) {}
+}
+
+/** The monaco namespace as far as `connect()` uses it. */
+export const fakeMonaco = {
+  editor: {
+    createModel: () => new FakeModel(),
+    CursorChangeReason: { Explicit: 3 },
+    TrackedRangeStickiness: { NeverGrowsWhenTypingAtEdges: 1 },
+    ContentWidgetPositionPreference: { EXACT: 0, ABOVE: 1, BELOW: 2 },
+  },
+  Range: FakeRange,
+  KeyMod: { CtrlCmd: 2048, Shift: 1024 },
+  KeyCode: { KeyZ: 56, KeyY: 55 },
+} as unknown as MonacoApi;
+
+/** A `document` with just enough for the cursors' `<style>` element, unless one exists. */
+export function stubDocument(): void {
+  if (typeof (globalThis as { document?: unknown }).document !== 'undefined') return;
+  const element = () => ({ dataset: {}, style: {}, textContent: '', remove() {} });
+  (globalThis as { document?: unknown }).document = { createElement: element, head: { appendChild() {} } };
+}
