@@ -125,6 +125,12 @@ pub struct Config {
     #[arg(long, env = "COLLAB_TAIL_CHECK_MS", default_value_t = 5000)]
     pub tail_check_ms: u64,
 
+    /// With `--auth redis`: how often the live connections' grants are re-read, in
+    /// milliseconds, so sessions and memberships the platform revoked or changed in Redis
+    /// close or switch access within one period (plus a round trip).
+    #[arg(long, env = "COLLAB_REVALIDATE_MS", default_value_t = 2000)]
+    pub revalidate_ms: u64,
+
     /// Folder of static files served at `/` (the demo page: `client-js/dist`).
     #[arg(long, env = "COLLAB_STATIC_DIR")]
     pub static_dir: Option<PathBuf>,
@@ -213,5 +219,8 @@ impl Config {
     }
     pub fn tail_check(&self) -> Duration {
         Duration::from_millis(self.tail_check_ms.max(100))
+    }
+    pub fn revalidate(&self) -> Duration {
+        Duration::from_millis(self.revalidate_ms.max(100))
     }
 }

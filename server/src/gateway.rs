@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::access::Authority;
+use crate::access::revocation::Revocations;
 use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
@@ -26,6 +27,8 @@ pub struct Gateway {
     /// Holds the engine's background tasks (heartbeats, subscriptions) alive.
     _engine: Engine,
     _metrics_upkeep: tokio::task::JoinHandle<()>,
+    /// Under `--auth redis`: the task that re-reads live grants.
+    _revalidation: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -64,6 +67,11 @@ impl Gateway {
             }
             Authority::Redis(_) => tracing::info!(auth = "redis", "access control"),
         }
+        let revocations = matches!(authority, Authority::Redis(_))
+            .then(|| Revocations::new(engine.directory.clone()));
+        let revalidation = revocations
+            .clone()
+            .map(|live| tokio::spawn(live.run(config.revalidate())));
         let config = Arc::new(config);
         let pending = Arc::new(PendingAppends::new(config.max_pending_bytes));
         let ctx = Arc::new(RoomContext {
@@ -84,6 +92,7 @@ impl Gateway {
                 store: engine.store.clone(),
                 bus: engine.bus.clone(),
                 authority,
+                revocations,
                 identity_admin: engine.identity_admin.clone(),
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
@@ -93,6 +102,7 @@ impl Gateway {
             shutdown,
             _engine: engine,
             _metrics_upkeep: metrics_upkeep,
+            _revalidation: revalidation,
         })
     }
 }

@@ -81,6 +81,10 @@ fn describe() {
     );
     describe_counter!("collab_rejected_total", "Refused client input, by reason.");
     describe_counter!(
+        "collab_revocations_total",
+        "Live connections whose re-read grant changed, by kind: session (closed 4401), access (closed 4403), downgrade (now read-only), upgrade (now read-write)."
+    );
+    describe_counter!(
         "collab_redis_reconnects_total",
         "Losses of the subscription connection."
     );
@@ -117,6 +121,9 @@ const REJECTION_REASONS: &[&str] = &[
     "read-only",
 ];
 
+/// What a revalidation round can do to a live connection.
+const REVOCATION_KINDS: &[&str] = &["session", "access", "downgrade", "upgrade"];
+
 /// Registers counters at zero, so rates and alerts work before the first event.
 fn zero() {
     gauge!("collab_connections").set(0.0);
@@ -127,6 +134,9 @@ fn zero() {
     counter!("collab_redis_reconnects_total").absolute(0);
     for outcome in ["compacted", "lost-race", "nothing-to-do", "failed"] {
         counter!("collab_compactions_total", "outcome" => outcome).absolute(0);
+    }
+    for kind in REVOCATION_KINDS {
+        counter!("collab_revocations_total", "kind" => *kind).absolute(0);
     }
     for reason in REJECTION_REASONS {
         counter!("collab_rejected_total", "reason" => *reason).absolute(0);
@@ -195,4 +205,8 @@ pub fn rejected(reason: &'static str) {
 
 pub fn redis_reconnect() {
     counter!("collab_redis_reconnects_total").increment(1);
+}
+
+pub fn revocation(kind: &'static str) {
+    counter!("collab_revocations_total", "kind" => kind).increment(1);
 }

@@ -9,7 +9,7 @@ use collab_protocol::{FileId, Message};
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::access::Principal;
+use crate::access::{Access, Principal};
 use crate::ext::OptIns;
 use crate::outbox::Outbox;
 use crate::presence::ConnId;
@@ -37,6 +37,38 @@ impl Membership {
 
     pub async fn leave(self) {
         let _ = self.tx.send(RoomCmd::Leave { conn: self.conn }).await;
+    }
+
+    /// A handle that changes this connection's access in its room, for whoever re-reads
+    /// its grant ([`crate::access::revocation`]).
+    pub fn access_switch(&self) -> AccessSwitch {
+        AccessSwitch {
+            conn: self.conn,
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+/// Changes one connection's access in its room (`rw` <-> `ro`) without closing it.
+#[derive(Clone)]
+pub struct AccessSwitch {
+    conn: ConnId,
+    tx: mpsc::Sender<RoomCmd>,
+}
+
+impl AccessSwitch {
+    /// Queues the change; never waits (a full room queue gets it from a task of its own).
+    pub fn set(&self, access: Access) {
+        let cmd = RoomCmd::SetAccess {
+            conn: self.conn,
+            access,
+        };
+        if let Err(mpsc::error::TrySendError::Full(cmd)) = self.tx.try_send(cmd) {
+            let tx = self.tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(cmd).await;
+            });
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! Before it joins a room, a session has the file id checked and the token authorised
 //! ([`crate::access::Authority`]): a refusal is an extension error and a close frame
 //! (4400, 4401, 4403) right after the upgrade, and a grant that ends (a JWT's `exp`)
-//! closes the connection with 4401 `token-expired` when it does.
+//! closes the connection with 4401 `token-expired` when it does. Under `--auth redis` its
+//! grant stays registered for revocation while it lives.
 //!
 //! A session never touches Redis, and a room never touches a socket: they meet at the
 //! room's command queue (client to room) and the connection's [`Outbox`] (room to client).
@@ -25,6 +26,8 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
+use crate::access::revocation::Registration;
+use crate::access::sandbox::sandbox_of;
 use crate::access::{Refusal, Token, Unauthenticated};
 use crate::config::Config;
 use crate::ext::OptIns;
@@ -76,13 +79,18 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
         admit(opening, outbox, &state).await
     };
     match admitted {
-        Ok((member, expires)) => {
+        Ok(Admitted {
+            member,
+            expires,
+            watch,
+        }) => {
             tracing::Span::current().record("conn", member.conn);
             tracing::debug!("client joined");
             let shutdown = state.shutdown.clone();
             let config = &state.config;
             read_frames(&mut stream, &member, &closer, config, shutdown, expires).await;
             tracing::debug!("client left");
+            drop(watch);
             member.leave().await;
         }
         Err(refusal) => refuse(&closer, refusal),
@@ -92,14 +100,23 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
     await_close_reply(stream).await;
 }
 
+/// A connection in its room.
+struct Admitted {
+    member: Membership,
+    /// When the grant ends (a JWT's `exp`).
+    expires: Option<Instant>,
+    /// Under `--auth redis`: the grant under watch for revocation, while this lives.
+    watch: Option<Registration>,
+}
+
 /// Checks the file id and the token, then joins the file's room: no room is opened (and
-/// no Redis key of the file read) for a connection that may not open the file. Returns
-/// the membership and when the grant ends.
+/// no Redis key of the file read) for a connection that may not open the file. Under
+/// `--auth redis` the grant is then watched ([`crate::access::revocation`]).
 async fn admit(
     opening: Opening,
     outbox: Outbox,
     state: &AppState,
-) -> Result<(Membership, Option<Instant>), CloseReason> {
+) -> Result<Admitted, CloseReason> {
     let Opening {
         file,
         opt_ins,
@@ -118,12 +135,26 @@ async fn admit(
         let left = at.duration_since(SystemTime::now()).unwrap_or_default();
         Instant::now() + left
     });
+    let principal = grant.principal.clone();
     match state
         .rooms
-        .join(&file, grant.principal, opt_ins, outbox)
+        .join(&file, grant.principal, opt_ins, outbox.clone())
         .await
     {
-        Ok(member) => Ok((member, expires)),
+        Ok(member) => {
+            let watch = match (&state.revocations, token, sandbox_of(&file)) {
+                (Some(live), Some(token), Some(sandbox)) => {
+                    let switch = member.access_switch();
+                    Some(live.register(token, sandbox, &principal, outbox, switch))
+                }
+                _ => None,
+            };
+            Ok(Admitted {
+                member,
+                expires,
+                watch,
+            })
+        }
         Err(JoinError::Retired | JoinError::Unavailable(_)) => Err(CloseReason::error(
             close::OVERLOADED,
             "document-unavailable",

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Notify, watch};
 
 use crate::access::Authority;
+use crate::access::revocation::Revocations;
 use crate::config::Config;
 use crate::engine::{Bus, IdentityAdmin, Store};
 use crate::pending::PendingAppends;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     /// Decides what a connection's token lets it open (`--auth`).
     pub authority: Authority,
+    /// Under `--auth redis`: the live grants, re-read every `--revalidate-ms`.
+    pub revocations: Option<Arc<Revocations>>,
     /// Identity writes, for the admin API (routed only with `--admin-token`).
     pub identity_admin: Arc<dyn IdentityAdmin>,
     /// Flips to true when the gateway starts draining.

@@ -12,6 +12,8 @@
 //! - [`redis`]: `--auth redis`: a session token resolved through the engine's
 //!   [`Directory`](crate::engine::Directory) (the platform's records).
 //! - [`jwt`]: `--auth jwt`: a signed token checked with the configured key.
+//! - [`revocation`]: `--auth redis` grants of live connections, re-read every
+//!   `--revalidate-ms`: revoked ones are closed (4401 / 4403), changed ones switch access.
 //!
 //! Under `--auth none` every connection is [`Principal::anonymous`].
 
@@ -19,6 +21,7 @@ pub mod authority;
 pub mod grant;
 pub mod jwt;
 pub mod redis;
+pub mod revocation;
 pub mod sandbox;
 
 pub use authority::Authority;

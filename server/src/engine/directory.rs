@@ -59,6 +59,30 @@ pub trait Directory: Send + Sync + 'static {
         user: &'a str,
         sandbox: &'a str,
     ) -> BoxFuture<'a, Result<Standing, EngineError>>;
+
+    /// Re-reads many grants at once (revocation, [`crate::access::revocation`]): for each
+    /// `(token, sandbox)`, the session's user and its standing there, or `None` for a
+    /// session that is gone. One error fails the whole batch. The default asks one at a
+    /// time; an engine overrides it with a few round trips for the whole batch.
+    fn recheck<'a>(
+        &'a self,
+        asks: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<Vec<Option<(String, Standing)>>, EngineError>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(asks.len());
+            for (token, sandbox) in asks {
+                let answer = match self.session_user(token).await? {
+                    Some(user) => {
+                        let standing = self.standing(&user, sandbox).await?;
+                        Some((user, standing))
+                    }
+                    None => None,
+                };
+                answers.push(answer);
+            }
+            Ok(answers)
+        })
+    }
 }
 
 #[cfg(test)]

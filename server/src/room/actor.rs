@@ -179,6 +179,7 @@ impl Actor {
                 let _ = reply.send(Ok(()));
             }
             RoomCmd::Leave { conn } => self.forget(conn),
+            RoomCmd::SetAccess { conn, access } => self.core.on_access_changed(conn, access),
             RoomCmd::Client { conn, msg } => {
                 crash_for_test(&self.ctx, &self.file);
                 self.core.on_client(conn, msg, &mut self.fx)

@@ -16,7 +16,7 @@ use collab_protocol::message::{decode_awareness, encode_awareness, encode_step2,
 use collab_protocol::{Extension, Message, close};
 use yrs::sync::SyncMessage;
 
-use crate::access::Principal;
+use crate::access::{Access, Principal};
 use crate::engine::log::Tail;
 use crate::ext::{self, OptIns, Reply};
 use crate::outbox::CloseReason;
@@ -27,6 +27,7 @@ use crate::replica::{ApplyError, Replica};
 use super::apply::{self, Origin};
 use super::catch_up::{CatchUp, Fetched};
 use super::effect::{Effect, Effects};
+use super::member::Member;
 
 /// What a room core is told when it is made.
 #[derive(Debug, Clone)]
@@ -37,15 +38,6 @@ pub struct Settings {
     pub max_doc_bytes: usize,
     /// This gateway's id on the bus: its own envelopes come back on the channel.
     pub gateway_id: Arc<str>,
-}
-
-/// A connection as its room knows it.
-#[derive(Debug)]
-struct Member {
-    principal: Principal,
-    opt_ins: OptIns,
-    /// A read-only connection is told once that its edits are dropped.
-    told_read_only: bool,
 }
 
 /// A sync step 2 frame and what it answered.
@@ -126,12 +118,15 @@ impl RoomCore {
         if let Some(states) = self.presence.all_states() {
             fx.send(conn, Bytes::from(encode_awareness(&states)));
         }
-        let member = Member {
-            principal,
-            opt_ins,
-            told_read_only: false,
-        };
-        self.members.insert(conn, member);
+        self.members.insert(conn, Member::new(principal, opt_ins));
+    }
+
+    /// A member's grant was re-read and changed (`rw` <-> `ro`): its later edits follow
+    /// the new access; it stays connected.
+    pub fn on_access_changed(&mut self, conn: ConnId, access: Access) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.set_access(access);
+        }
     }
 
     /// A connection left or was found gone: it is forgotten and its cursors removed
@@ -230,13 +225,8 @@ impl RoomCore {
             // A stock client's empty step 2 on connect is not an edit.
             if !crate::replica::is_empty_update(update) {
                 crate::metrics::rejected("read-only");
-                if !std::mem::replace(&mut member.told_read_only, true) {
-                    let error = Extension::error(
-                        close::FORBIDDEN,
-                        "read-only",
-                        "this connection may read the file but not edit it; edits are dropped",
-                    );
-                    fx.send(conn, Bytes::from(Message::Extension(error).encode()));
+                if let Some(notice) = member.read_only_notice() {
+                    fx.send(conn, notice);
                 }
             }
             return;

@@ -211,3 +211,45 @@ fn a_log_that_went_backwards_is_restored_from_the_replica() {
     assert_eq!(fresh.text(), room.replica().text());
     assert_eq!(reads(&fx), vec![LogRead::Since(0)]);
 }
+
+#[test]
+fn a_member_downgraded_then_upgraded_follows_its_new_access_and_stays() {
+    let mut room = room();
+    join(&mut room, 1, user("ann", Access::ReadWrite));
+    join(&mut room, 2, user("cyd", Access::ReadWrite));
+    let writer = Writer::new(12);
+    let before = writer.type_text("a");
+    assert_eq!(
+        relayed_updates(&client(&mut room, 2, update(before.clone()))),
+        vec![(Some(2), before)]
+    );
+
+    // rw -> ro: the next edit is dropped with the read-only error, once.
+    room.on_access_changed(2, Access::ReadOnly);
+    let dropped = client(&mut room, 2, update(writer.type_text("b")));
+    assert_eq!(
+        errors_sent(&dropped, 2),
+        vec![(close::FORBIDDEN, "read-only".into())]
+    );
+    assert!(relayed_updates(&dropped).is_empty() && appends(&dropped).is_empty());
+    assert!(closes(&dropped).is_empty(), "a downgrade closes nothing");
+    assert_eq!(room.replica().text(), "a");
+
+    // ro -> rw: edits are relayed and appended again.
+    room.on_access_changed(2, Access::ReadWrite);
+    let fresh = Writer::new(13);
+    let after = fresh.type_text("c");
+    let fx = client(&mut room, 2, update(after.clone()));
+    assert_eq!(relayed_updates(&fx), vec![(Some(2), after.clone())]);
+    assert_eq!(appends(&fx), vec![(Some("cyd".to_owned()), after.as_slice())]);
+
+    // Downgraded again, it is told again.
+    room.on_access_changed(2, Access::ReadOnly);
+    let again = client(&mut room, 2, update(fresh.type_text("d")));
+    assert_eq!(
+        errors_sent(&again, 2),
+        vec![(close::FORBIDDEN, "read-only".into())]
+    );
+    // A connection that left is no member to change.
+    room.on_access_changed(99, Access::ReadOnly);
+}

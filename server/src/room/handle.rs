@@ -7,7 +7,7 @@ use collab_protocol::{FileId, Message};
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::access::Principal;
+use crate::access::{Access, Principal};
 use crate::config::Config;
 use crate::engine::{Bus, Store};
 use crate::ext::OptIns;
@@ -41,6 +41,11 @@ pub enum RoomCmd {
     Client {
         conn: ConnId,
         msg: Message,
+    },
+    /// The connection's grant was re-read and its access changed (revocation).
+    SetAccess {
+        conn: ConnId,
+        access: Access,
     },
 }
 

@@ -7,6 +7,7 @@
 //! - [`actor`]: the task around the core: channels, timers, send queues, running effects.
 //! - [`appender`]: authored appends to the log, batched, and compaction.
 //! - [`handle`]: the room's address, its commands, and what all rooms share.
+//! - [`member`]: a connection as its room knows it (principal, opt-ins, read-only notice).
 
 pub mod actor;
 pub mod appender;
@@ -15,6 +16,7 @@ pub mod catch_up;
 pub mod core;
 pub mod effect;
 pub mod handle;
+pub mod member;
 
 #[cfg(test)]
 mod core_cursor_tests;

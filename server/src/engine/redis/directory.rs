@@ -6,9 +6,13 @@
 //! `sandbox:{sid}:members` (hash, user id -> `rw` | `ro`).
 //!
 //! A token costs one `HGET`; a known user one more round trip, pipelined: `HMGET` of the
-//! three fields the gateway uses and `HGET` of the membership. Keys, and with them the
+//! three fields the gateway uses and `HGET` of the membership. Revalidating many live
+//! grants ([`Directory::recheck`]) takes two round trips per batch: `HGET` of every
+//! distinct session, then `HMGET` of every distinct user and `HGET` of every distinct
+//! membership. Keys, and with them the
 //! token, never go into an error or a log line from here.
 
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
@@ -36,10 +40,7 @@ fn members_key(sandbox: &str) -> String {
 const USER_FIELDS: [&str; 3] = ["sandbox_id", "name", "color"];
 
 /// The reply of `HMGET user:{id} sandbox_id name color` and `HGET sandbox:{sid}:members {id}`.
-type StandingReply = (
-    (Option<String>, Option<String>, Option<String>),
-    Option<String>,
-);
+type StandingReply = (UserFields, Option<String>);
 
 /// Identity reads over a shared multiplexed connection.
 #[derive(Clone)]
@@ -68,7 +69,7 @@ impl RedisDirectory {
     async fn lookup_standing(&self, user: &str, sandbox: &str) -> Result<Standing, EngineError> {
         let mut conn = self.conn.clone();
         let started = Instant::now();
-        let ((own_sandbox, name, color), role): StandingReply = redis::pipe()
+        let (fields, role): StandingReply = redis::pipe()
             .cmd("HMGET")
             .arg(user_key(user))
             .arg(&USER_FIELDS[..])
@@ -79,23 +80,102 @@ impl RedisDirectory {
             .await
             .map_err(scrub)?;
         crate::metrics::redis_round_trip("identity", started.elapsed());
-        let role = role.as_deref().and_then(|value| {
-            let parsed = MemberRole::parse(value);
-            if parsed.is_none() {
-                tracing::warn!(
-                    sandbox,
-                    "a member entry holds neither 'rw' nor 'ro'; ignored"
-                );
+        Ok(standing_of(fields, role, sandbox))
+    }
+
+    /// Every `(token, sandbox)` of `asks` in two round trips, whatever their number: the
+    /// distinct sessions in one pipeline, then the distinct users' records and memberships
+    /// in another.
+    async fn recheck_all(
+        &self,
+        asks: &[(String, String)],
+    ) -> Result<Vec<Option<(String, Standing)>>, EngineError> {
+        if asks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let started = Instant::now();
+        let tokens: BTreeSet<&str> = asks.iter().map(|(token, _)| token.as_str()).collect();
+        let mut sessions = redis::pipe();
+        for token in &tokens {
+            sessions.cmd("HGET").arg(session_key(token)).arg("user");
+        }
+        let users: Vec<Option<String>> = sessions.query_async(&mut conn).await.map_err(scrub)?;
+        crate::metrics::redis_round_trip("revalidate", started.elapsed());
+        let user_of: HashMap<&str, String> = tokens
+            .iter()
+            .zip(users)
+            .filter_map(|(token, user)| Some((*token, user.filter(|u| !u.is_empty())?)))
+            .collect();
+        let pairs: BTreeSet<(&str, &str)> = asks
+            .iter()
+            .filter_map(|(token, sandbox)| Some((user_of.get(token.as_str())?.as_str(), sandbox.as_str())))
+            .collect();
+        let people: BTreeSet<&str> = pairs.iter().map(|(user, _)| *user).collect();
+        let mut records = HashMap::new();
+        let mut roles = HashMap::new();
+        if !pairs.is_empty() {
+            let mut reads = redis::pipe();
+            for user in &people {
+                reads.cmd("HMGET").arg(user_key(user)).arg(&USER_FIELDS[..]);
             }
-            parsed
-        });
-        let present = |value: Option<String>| value.filter(|v| !v.is_empty());
-        Ok(Standing {
-            own_sandbox: present(own_sandbox),
-            name: present(name),
-            color: present(color),
-            role,
-        })
+            for (user, sandbox) in &pairs {
+                reads.cmd("HGET").arg(members_key(sandbox)).arg(*user);
+            }
+            let started = Instant::now();
+            let replies: Vec<redis::Value> = reads.query_async(&mut conn).await.map_err(scrub)?;
+            crate::metrics::redis_round_trip("revalidate", started.elapsed());
+            let mut replies = replies.into_iter();
+            for user in &people {
+                records.insert(*user, parse::<UserFields>(replies.next())?);
+            }
+            for pair in &pairs {
+                roles.insert(*pair, parse::<Option<String>>(replies.next())?);
+            }
+        }
+        Ok(asks
+            .iter()
+            .map(|(token, sandbox)| {
+                let user = user_of.get(token.as_str())?;
+                let record = records.get(user.as_str())?.clone();
+                let role = roles.get(&(user.as_str(), sandbox.as_str()))?.clone();
+                Some((user.clone(), standing_of(record, role, sandbox)))
+            })
+            .collect())
+    }
+}
+
+/// `HMGET user:{id} sandbox_id name color`.
+type UserFields = (Option<String>, Option<String>, Option<String>);
+
+/// One reply of a pipeline, typed; a missing or misshapen one is a reply error (which
+/// never quotes the reply).
+fn parse<T: redis::FromRedisValue>(reply: Option<redis::Value>) -> Result<T, EngineError> {
+    let reply = reply.ok_or_else(|| EngineError::Reply("identity lookup: reply missing".into()))?;
+    redis::from_redis_value(reply)
+        .map_err(|_| EngineError::Reply("identity lookup: unexpected reply shape".into()))
+}
+
+/// A standing from the user's fields and its membership entry in `sandbox` (empty values
+/// count as absent; a role other than `rw` / `ro` as none).
+fn standing_of(fields: UserFields, role: Option<String>, sandbox: &str) -> Standing {
+    let (own_sandbox, name, color) = fields;
+    let role = role.as_deref().and_then(|value| {
+        let parsed = MemberRole::parse(value);
+        if parsed.is_none() {
+            tracing::warn!(
+                sandbox,
+                "a member entry holds neither 'rw' nor 'ro'; ignored"
+            );
+        }
+        parsed
+    });
+    let present = |value: Option<String>| value.filter(|v| !v.is_empty());
+    Standing {
+        own_sandbox: present(own_sandbox),
+        name: present(name),
+        color: present(color),
+        role,
     }
 }
 
@@ -123,6 +203,13 @@ impl Directory for RedisDirectory {
         sandbox: &'a str,
     ) -> BoxFuture<'a, Result<Standing, EngineError>> {
         Box::pin(self.lookup_standing(user, sandbox))
+    }
+
+    fn recheck<'a>(
+        &'a self,
+        asks: &'a [(String, String)],
+    ) -> BoxFuture<'a, Result<Vec<Option<(String, Standing)>>, EngineError>> {
+        Box::pin(self.recheck_all(asks))
     }
 }
 

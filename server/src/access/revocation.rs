@@ -1,0 +1,253 @@
+//! Revocation of live `--auth redis` connections: the platform changes its records
+//! directly in Redis (deletes or expires a session, moves a user to another sandbox,
+//! removes or changes a membership), and every gateway notices within one period.
+//!
+//! Each session registers its grant here once it joined its room ([`Revocations::register`];
+//! the [`Registration`] it keeps deregisters it when dropped). One task per gateway
+//! ([`Revocations::run`]) re-reads, every `--revalidate-ms` (2 s by default), each distinct
+//! `(token, sandbox)` among the live grants once, through [`Directory::recheck`] (two
+//! pipelined round trips for the whole batch in the Redis engine), and applies what changed:
+//!
+//! - the session is gone (deleted, expired) or names another user: close 4401
+//!   `session-revoked`;
+//! - the user may no longer open the sandbox (moved to another one, membership removed):
+//!   close 4403 `access-revoked`;
+//! - `rw` became `ro` or back: the room is told ([`AccessSwitch`]); the connection stays
+//!   open and its later edits follow the new access (dropped with the `read-only` error).
+//!
+//! A failed re-read changes nothing: a Redis blip never disconnects anyone, and the next
+//! round tries again. The cost is at most three Redis commands per distinct
+//! `(token, sandbox)` per round (90 a minute at the default period), shared by every
+//! connection of one token to one sandbox. The next step to cut it is Redis
+//! server-assisted client-side caching (RESP3 `CLIENT TRACKING`): the gateway would keep
+//! the records it read and Redis would push an invalidation when one changes, so a quiet
+//! grant costs nothing and a change lands within milliseconds, with this sweep as the
+//! backstop.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use collab_protocol::close;
+
+use super::grant::{Refusal, Token};
+use super::redis::decide;
+use super::{Access, Principal};
+use crate::engine::{Directory, EngineError, Standing};
+use crate::outbox::{CloseReason, Outbox};
+use crate::rooms::AccessSwitch;
+
+/// The live `--auth redis` grants of this gateway and the directory that re-reads them.
+pub struct Revocations {
+    directory: Arc<dyn Directory>,
+    live: Mutex<HashMap<u64, Live>>,
+    next: AtomicU64,
+}
+
+/// One live connection's grant, and how to act on the connection.
+struct Live {
+    token: Token,
+    sandbox: String,
+    user: Arc<str>,
+    access: Access,
+    outbox: Outbox,
+    switch: AccessSwitch,
+}
+
+/// Keeps a connection's grant under watch; dropping it stops the watch.
+pub struct Registration {
+    registry: Arc<Revocations>,
+    id: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.id);
+    }
+}
+
+/// What one round changed, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    /// Distinct `(token, sandbox)` re-read.
+    pub checked: usize,
+    /// Connections closed with 4401 `session-revoked`.
+    pub sessions: usize,
+    /// Connections closed with 4403 `access-revoked`.
+    pub access: usize,
+    /// Connections made read-only.
+    pub downgrades: usize,
+    /// Connections made read-write.
+    pub upgrades: usize,
+}
+
+/// What a re-read grant means for its connections.
+enum Verdict {
+    Keep(Access),
+    SessionRevoked,
+    AccessRevoked,
+}
+
+impl Revocations {
+    pub fn new(directory: Arc<dyn Directory>) -> Arc<Revocations> {
+        Arc::new(Revocations {
+            directory,
+            live: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(1),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Live>> {
+        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Watches the grant of a connection that joined its room: `token` opened a file of
+    /// `sandbox` as `principal`; `outbox` closes the connection, `switch` changes its access.
+    pub fn register(
+        self: &Arc<Self>,
+        token: Token,
+        sandbox: &str,
+        principal: &Principal,
+        outbox: Outbox,
+        switch: AccessSwitch,
+    ) -> Registration {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let live = Live {
+            token,
+            sandbox: sandbox.to_owned(),
+            user: principal.user.clone(),
+            access: principal.access,
+            outbox,
+            switch,
+        };
+        self.lock().insert(id, live);
+        Registration {
+            registry: self.clone(),
+            id,
+        }
+    }
+
+    /// Live grants under watch.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Re-reads every live grant each `period`, forever.
+    pub async fn run(self: Arc<Self>, period: Duration) {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.revalidate().await {
+                Ok(round) if round != Round::default() => {
+                    tracing::debug!(?round, "revalidated live grants")
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "revalidating live grants failed; nothing changed")
+                }
+            }
+        }
+    }
+
+    /// One round: each distinct `(token, sandbox)` re-read once, the differences applied.
+    /// On an error nothing changes.
+    pub async fn revalidate(&self) -> Result<Round, EngineError> {
+        let asks: Vec<(String, String)> = {
+            let live = self.lock();
+            let distinct: BTreeSet<(&str, &str)> = live
+                .values()
+                .map(|grant| (grant.token.expose(), grant.sandbox.as_str()))
+                .collect();
+            distinct
+                .into_iter()
+                .map(|(token, sandbox)| (token.to_owned(), sandbox.to_owned()))
+                .collect()
+        };
+        let mut round = Round {
+            checked: asks.len(),
+            ..Round::default()
+        };
+        if asks.is_empty() {
+            return Ok(round);
+        }
+        let answers = self.directory.recheck(&asks).await?;
+        let now: HashMap<(String, String), Option<(String, Standing)>> =
+            asks.into_iter().zip(answers).collect();
+        let mut live = self.lock();
+        let mut gone = Vec::new();
+        for (id, grant) in live.iter_mut() {
+            // A grant registered after the read is checked next round.
+            let key = (grant.token.expose().to_owned(), grant.sandbox.clone());
+            let Some(answer) = now.get(&key) else {
+                continue;
+            };
+            match verdict(answer, grant) {
+                Verdict::Keep(access) if access == grant.access => {}
+                Verdict::Keep(access) => {
+                    grant.access = access;
+                    grant.switch.set(access);
+                    let kind = match access {
+                        Access::ReadOnly => "downgrade",
+                        Access::ReadWrite => "upgrade",
+                    };
+                    *match access {
+                        Access::ReadOnly => &mut round.downgrades,
+                        Access::ReadWrite => &mut round.upgrades,
+                    } += 1;
+                    crate::metrics::revocation(kind);
+                    tracing::info!(user = &*grant.user, kind, "a live connection's access changed");
+                }
+                Verdict::SessionRevoked => {
+                    round.sessions += 1;
+                    gone.push(*id);
+                    revoke(grant, close::UNAUTHENTICATED, "session-revoked");
+                }
+                Verdict::AccessRevoked => {
+                    round.access += 1;
+                    gone.push(*id);
+                    revoke(grant, close::FORBIDDEN, "access-revoked");
+                }
+            }
+        }
+        for id in gone {
+            live.remove(&id);
+        }
+        Ok(round)
+    }
+}
+
+/// What the re-read `answer` (the session's user and standing, or none) means for `grant`.
+fn verdict(answer: &Option<(String, Standing)>, grant: &Live) -> Verdict {
+    match answer {
+        None => Verdict::SessionRevoked,
+        Some((user, _)) if **user != *grant.user => Verdict::SessionRevoked,
+        Some((_, standing)) => match decide(standing, &grant.sandbox) {
+            Ok(access) => Verdict::Keep(access),
+            Err(Refusal::Forbidden(_)) => Verdict::AccessRevoked,
+            // `decide` refuses nothing else; should it ever, keep the connection.
+            Err(_) => Verdict::Keep(grant.access),
+        },
+    }
+}
+
+/// Closes a revoked connection with `code` and `reason` (extension error, then close frame).
+fn revoke(grant: &Live, code: u16, reason: &'static str) {
+    let kind = if code == close::UNAUTHENTICATED {
+        "session"
+    } else {
+        "access"
+    };
+    crate::metrics::revocation(kind);
+    tracing::info!(user = &*grant.user, reason, "closing a live connection: its grant was revoked");
+    let message = match kind {
+        "session" => "the session was revoked or expired; sign in again",
+        _ => "access to this sandbox was withdrawn",
+    };
+    grant.outbox.close(CloseReason::error(code, reason, message));
+}

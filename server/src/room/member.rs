@@ -1,0 +1,49 @@
+//! A connection as its room knows it: the principal it acts for, its opt-ins, and whether
+//! it was told that its edits are dropped.
+
+use bytes::Bytes;
+use collab_protocol::{Extension, Message, close};
+
+use crate::access::{Access, Principal};
+use crate::ext::OptIns;
+
+#[derive(Debug)]
+pub struct Member {
+    pub principal: Principal,
+    pub opt_ins: OptIns,
+    /// A read-only connection is told once that its edits are dropped.
+    told_read_only: bool,
+}
+
+impl Member {
+    pub fn new(principal: Principal, opt_ins: OptIns) -> Self {
+        Member {
+            principal,
+            opt_ins,
+            told_read_only: false,
+        }
+    }
+
+    /// The `read-only` error for a dropped edit: the first one only (until its access
+    /// changes again).
+    pub fn read_only_notice(&mut self) -> Option<Bytes> {
+        if std::mem::replace(&mut self.told_read_only, true) {
+            return None;
+        }
+        let error = Extension::error(
+            close::FORBIDDEN,
+            "read-only",
+            "this connection may read the file but not edit it; edits are dropped",
+        );
+        Some(Bytes::from(Message::Extension(error).encode()))
+    }
+
+    /// Changes what the connection may do (revocation re-read its grant); a connection
+    /// downgraded again later is told again.
+    pub fn set_access(&mut self, access: Access) {
+        if self.principal.access != access {
+            self.principal.access = access;
+            self.told_read_only = false;
+        }
+    }
+}
