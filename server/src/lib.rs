@@ -41,8 +41,12 @@
 //! touches Redis; only [`engine::redis`] knows Redis commands; a feature in [`ext`] sees
 //! what the core shows it and answers with replies, never IO.
 //!
-//! Where the next features plug in: revocation of live connections watches the same
-//! identity records behind [`engine::Directory`]; server-side undo and diagnostics are
+//! Revocation: [`access::revocation`] re-reads the grants of live `--auth redis`
+//! connections every `--revalidate-ms` through [`engine::Directory::recheck`], closing
+//! revoked ones and switching the room access of changed ones (`RoomCmd::SetAccess`).
+//!
+//! Where the next features plug in: server-assisted client-side caching (RESP3 `CLIENT
+//! TRACKING`) behind [`engine::Directory`] cuts revocation's cost; server-side undo and diagnostics are
 //! modules in [`ext`] plus per-user records written beside the append
 //! ([`engine::AppendBatch::parts`]); a Redis Cluster engine is a sibling of
 //! [`engine::redis`] behind the same traits.

@@ -5,8 +5,10 @@
 //!
 //! [`Platform::user`] maps a user to its sandbox (with a `sandbox_ip` that must never
 //! leave the gateway), [`Platform::session`] opens a session and returns its token,
-//! [`Platform::member`] shares a sandbox. Tokens are random, so a test can look for them
-//! in everything a gateway printed or sent.
+//! [`Platform::member`] shares a sandbox; [`Platform::delete_session`],
+//! [`Platform::expire_session`], [`Platform::move_user`] and [`Platform::unshare`] take
+//! access away again, as the platform does behind the gateways' backs. Tokens are random,
+//! so a test can look for them in everything a gateway printed or sent.
 
 use std::time::Duration;
 
@@ -90,6 +92,39 @@ impl Platform {
         let _: () = self
             .conn
             .hset(format!("sandbox:{sandbox}:members"), user, role)
+            .await?;
+        Ok(())
+    }
+
+    /// `DEL session:{token}`: the platform revokes a session.
+    pub async fn delete_session(&mut self, token: &str) -> Result<()> {
+        let _: () = self.conn.del(format!("session:{token}")).await?;
+        Ok(())
+    }
+
+    /// `PEXPIRE session:{token} {ttl}`: the session ends after `ttl`.
+    pub async fn expire_session(&mut self, token: &str, ttl: Duration) -> Result<()> {
+        let _: () = self
+            .conn
+            .pexpire(format!("session:{token}"), ttl.as_millis() as i64)
+            .await?;
+        Ok(())
+    }
+
+    /// `HSET user:{id} sandbox_id {sandbox}`: the user moves to another sandbox.
+    pub async fn move_user(&mut self, id: &str, sandbox: &str) -> Result<()> {
+        let _: () = self
+            .conn
+            .hset(format!("user:{id}"), "sandbox_id", sandbox)
+            .await?;
+        Ok(())
+    }
+
+    /// `HDEL sandbox:{sid}:members {user}`: the sandbox is no longer shared with the user.
+    pub async fn unshare(&mut self, sandbox: &str, user: &str) -> Result<()> {
+        let _: () = self
+            .conn
+            .hdel(format!("sandbox:{sandbox}:members"), user)
             .await?;
         Ok(())
     }

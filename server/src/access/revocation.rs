@@ -99,7 +99,9 @@ impl Revocations {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<u64, Live>> {
-        self.live.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Watches the grant of a connection that joined its room: `token` opened a file of
@@ -201,7 +203,11 @@ impl Revocations {
                         Access::ReadWrite => &mut round.upgrades,
                     } += 1;
                     crate::metrics::revocation(kind);
-                    tracing::info!(user = &*grant.user, kind, "a live connection's access changed");
+                    tracing::info!(
+                        user = &*grant.user,
+                        kind,
+                        "a live connection's access changed"
+                    );
                 }
                 Verdict::SessionRevoked => {
                     round.sessions += 1;
@@ -244,10 +250,16 @@ fn revoke(grant: &Live, code: u16, reason: &'static str) {
         "access"
     };
     crate::metrics::revocation(kind);
-    tracing::info!(user = &*grant.user, reason, "closing a live connection: its grant was revoked");
+    tracing::info!(
+        user = &*grant.user,
+        reason,
+        "closing a live connection: its grant was revoked"
+    );
     let message = match kind {
         "session" => "the session was revoked or expired; sign in again",
         _ => "access to this sandbox was withdrawn",
     };
-    grant.outbox.close(CloseReason::error(code, reason, message));
+    grant
+        .outbox
+        .close(CloseReason::error(code, reason, message));
 }

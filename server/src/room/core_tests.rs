@@ -241,7 +241,10 @@ fn a_member_downgraded_then_upgraded_follows_its_new_access_and_stays() {
     let after = fresh.type_text("c");
     let fx = client(&mut room, 2, update(after.clone()));
     assert_eq!(relayed_updates(&fx), vec![(Some(2), after.clone())]);
-    assert_eq!(appends(&fx), vec![(Some("cyd".to_owned()), after.as_slice())]);
+    assert_eq!(
+        appends(&fx),
+        vec![(Some("cyd".to_owned()), after.as_slice())]
+    );
 
     // Downgraded again, it is told again.
     room.on_access_changed(2, Access::ReadOnly);

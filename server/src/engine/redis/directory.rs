@@ -109,7 +109,9 @@ impl RedisDirectory {
             .collect();
         let pairs: BTreeSet<(&str, &str)> = asks
             .iter()
-            .filter_map(|(token, sandbox)| Some((user_of.get(token.as_str())?.as_str(), sandbox.as_str())))
+            .filter_map(|(token, sandbox)| {
+                Some((user_of.get(token.as_str())?.as_str(), sandbox.as_str()))
+            })
             .collect();
         let people: BTreeSet<&str> = pairs.iter().map(|(user, _)| *user).collect();
         let mut records = HashMap::new();
