@@ -46,8 +46,8 @@
 //! revoked ones and switching the room access of changed ones (`RoomCmd::SetAccess`).
 //!
 //! Where the next features plug in: server-assisted client-side caching (RESP3 `CLIENT
-//! TRACKING`) behind [`engine::Directory`] cuts revocation's cost; server-side undo and diagnostics are
-//! modules in [`ext`] plus per-user records written beside the append
+//! TRACKING`) behind [`engine::Directory`] cuts revocation's cost; server-side undo and
+//! diagnostics are modules in [`ext`] plus per-user records written beside the append
 //! ([`engine::AppendBatch::parts`]); a Redis Cluster engine is a sibling of
 //! [`engine::redis`] behind the same traits.
 

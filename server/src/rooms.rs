@@ -57,6 +57,12 @@ pub struct AccessSwitch {
 }
 
 impl AccessSwitch {
+    /// A switch for `conn` on a room queue a test holds the other end of.
+    #[cfg(test)]
+    pub fn for_test(conn: ConnId, tx: mpsc::Sender<RoomCmd>) -> Self {
+        AccessSwitch { conn, tx }
+    }
+
     /// Queues the change; never waits (a full room queue gets it from a task of its own).
     pub fn set(&self, access: Access) {
         let cmd = RoomCmd::SetAccess {

@@ -34,7 +34,7 @@ use collab_protocol::close;
 use super::grant::{Refusal, Token};
 use super::redis::decide;
 use super::{Access, Principal};
-use crate::engine::{Directory, EngineError, Standing};
+use crate::engine::{Directory, EngineError, Rechecked};
 use crate::outbox::{CloseReason, Outbox};
 use crate::rooms::AccessSwitch;
 
@@ -179,8 +179,7 @@ impl Revocations {
             return Ok(round);
         }
         let answers = self.directory.recheck(&asks).await?;
-        let now: HashMap<(String, String), Option<(String, Standing)>> =
-            asks.into_iter().zip(answers).collect();
+        let now: HashMap<(String, String), Rechecked> = asks.into_iter().zip(answers).collect();
         let mut live = self.lock();
         let mut gone = Vec::new();
         for (id, grant) in live.iter_mut() {
@@ -229,7 +228,7 @@ impl Revocations {
 }
 
 /// What the re-read `answer` (the session's user and standing, or none) means for `grant`.
-fn verdict(answer: &Option<(String, Standing)>, grant: &Live) -> Verdict {
+fn verdict(answer: &Rechecked, grant: &Live) -> Verdict {
     match answer {
         None => Verdict::SessionRevoked,
         Some((user, _)) if **user != *grant.user => Verdict::SessionRevoked,
@@ -263,3 +262,7 @@ fn revoke(grant: &Live, code: u16, reason: &'static str) {
         .outbox
         .close(CloseReason::error(code, reason, message));
 }
+
+#[cfg(test)]
+#[path = "revocation_tests.rs"]
+mod tests;

@@ -44,6 +44,10 @@ pub struct Standing {
     pub role: Option<MemberRole>,
 }
 
+/// A grant re-read ([`Directory::recheck`]): the session's user and its standing in the
+/// sandbox asked about, or `None` when the session is gone.
+pub type Rechecked = Option<(String, Standing)>;
+
 /// Reads of the platform's identity records.
 pub trait Directory: Send + Sync + 'static {
     /// The user id of the live session `token`; `None` when no such session exists (never
@@ -67,7 +71,7 @@ pub trait Directory: Send + Sync + 'static {
     fn recheck<'a>(
         &'a self,
         asks: &'a [(String, String)],
-    ) -> BoxFuture<'a, Result<Vec<Option<(String, Standing)>>, EngineError>> {
+    ) -> BoxFuture<'a, Result<Vec<Rechecked>, EngineError>> {
         Box::pin(async move {
             let mut answers = Vec::with_capacity(asks.len());
             for (token, sandbox) in asks {

@@ -35,7 +35,7 @@ use collab_protocol::envelope::Kind;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
-pub use directory::{Directory, MemberRole, Standing};
+pub use directory::{Directory, MemberRole, Rechecked, Standing};
 pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};

@@ -18,7 +18,7 @@ use std::time::Instant;
 use futures_util::future::BoxFuture;
 use redis::aio::ConnectionManager;
 
-use crate::engine::directory::{Directory, MemberRole, Standing};
+use crate::engine::directory::{Directory, MemberRole, Rechecked, Standing};
 use crate::engine::error::EngineError;
 
 /// `session:{token}`.
@@ -86,10 +86,7 @@ impl RedisDirectory {
     /// Every `(token, sandbox)` of `asks` in two round trips, whatever their number: the
     /// distinct sessions in one pipeline, then the distinct users' records and memberships
     /// in another.
-    async fn recheck_all(
-        &self,
-        asks: &[(String, String)],
-    ) -> Result<Vec<Option<(String, Standing)>>, EngineError> {
+    async fn recheck_all(&self, asks: &[(String, String)]) -> Result<Vec<Rechecked>, EngineError> {
         if asks.is_empty() {
             return Ok(Vec::new());
         }
@@ -210,7 +207,7 @@ impl Directory for RedisDirectory {
     fn recheck<'a>(
         &'a self,
         asks: &'a [(String, String)],
-    ) -> BoxFuture<'a, Result<Vec<Option<(String, Standing)>>, EngineError>> {
+    ) -> BoxFuture<'a, Result<Vec<Rechecked>, EngineError>> {
         Box::pin(self.recheck_all(asks))
     }
 }
