@@ -178,6 +178,13 @@ fn report(case: &str, took: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deleted_session_closes_with_4401_on_both_gateways_within_5s_at_the_default_period() {
     let mut w = world(DEFAULT_PERIOD).await;
+    // Every kind is counted from zero, before anything happened.
+    let text = w.gws[0].metrics().await.expect("/metrics");
+    for kind in ["session", "access", "downgrade", "upgrade"] {
+        let labels = [("kind", kind)];
+        let value = prometheus::value(&text, "collab_revocations_total", &labels);
+        assert_eq!(value, Some(0.0), "{kind}:\n{text}");
+    }
     let anns = w.seeded().await;
     let victims = w.on_both(FILE, &w.cyd).await;
     let other_session = w.on_both(FILE, &w.cyd_other).await;
