@@ -1,11 +1,15 @@
 //! Nobody moves or removes someone else's cursor: a connection that sends awareness states
 //! for a client id another connection introduced changes nothing anyone sees, and a flood
-//! of made-up client ids shows only the first few.
+//! of made-up client ids shows only the first few. Under `--auth redis` a cursor shows the
+//! identity of its user's record, whatever the client claims, on every gateway, and a
+//! client on another gateway cannot take over someone else's cursor either.
 
 use std::collections::HashMap;
 
 use collab_protocol::message::encode_awareness;
-use collab_tests::{Client, DEADLINE, Gateway, RedisServer};
+use std::time::Duration;
+
+use collab_tests::{Client, DEADLINE, Gateway, Platform, RedisServer};
 use serde_json::json;
 use yrs::ClientID;
 use yrs::sync::AwarenessUpdate;
@@ -99,4 +103,81 @@ async fn a_connection_cannot_move_remove_or_flood_cursors_it_did_not_introduce()
         ) >= 2.0,
         "the forged states are counted:\n{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cursors_show_the_stamped_identity_and_resist_takeover_across_gateways() {
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw1 = Gateway::start(&redis.url(), &["--auth", "redis"])
+        .await
+        .expect("gw 1");
+    let gw2 = Gateway::start(&redis.url(), &["--auth", "redis"])
+        .await
+        .expect("gw 2");
+    let mut platform = Platform::connect(&redis).await.expect("platform");
+    let ttl = Duration::from_secs(600);
+    platform
+        .user("u-ann", "sbx", "10.9.0.1", "Ann", "#d1495b")
+        .await
+        .expect("ann");
+    platform
+        .user("u-bob", "sbx", "10.9.0.2", "Bob", "#66a182")
+        .await
+        .expect("bob");
+    let ann_token = platform.session("u-ann", ttl).await.expect("ann's session");
+    let bob_token = platform.session("u-bob", ttl).await.expect("bob's session");
+    let file = "sbx/shared.ts";
+    let ann = Client::connect_synced(&gw1.ws_url_with_token(file, &ann_token), DEADLINE)
+        .await
+        .expect("ann joins on gateway 1");
+    let bob = Client::connect_synced(&gw2.ws_url_with_token(file, &bob_token), DEADLINE)
+        .await
+        .expect("bob joins on gateway 2");
+
+    // Ann claims to be Bob; everyone sees Ann, as her record says.
+    ann.set_awareness(
+        json!({"user": {"id": "u-bob", "name": "Bob", "color": "#000"}, "cursor": 5}),
+    );
+    let ann_id = ann.client_id();
+    let stamped = json!({"id": "u-ann", "name": "Ann", "color": "#d1495b"});
+    bob.wait_for(
+        |c| {
+            c.awareness_of(ann_id)
+                .is_some_and(|s| s["user"] == stamped && s["cursor"] == 5)
+        },
+        DEADLINE,
+    )
+    .await
+    .expect("bob, on the other gateway, sees ann's cursor with ann's stamped identity");
+
+    // Bob, through his gateway, tries to move and then remove Ann's cursor.
+    let moved = json!({"user": {"name": "Ann"}, "cursor": 999}).to_string();
+    bob.send_frame(states_frame(&[(ann_id, 500, moved)]));
+    bob.send_frame(states_frame(&[(ann_id, 501, "null".to_owned())]));
+    let marker = json!({"done": true});
+    bob.set_awareness(marker);
+    let bob_id = bob.client_id();
+    ann.wait_for(
+        |c| c.awareness_of(bob_id).is_some_and(|s| s["done"] == true),
+        DEADLINE,
+    )
+    .await
+    .expect("bob's own cursor arrives, stamped");
+    let bob_seen = ann.awareness_of(bob_id).expect("bob's cursor");
+    assert_eq!(bob_seen["user"]["id"], "u-bob");
+    let observer = Client::connect_synced(&gw1.ws_url_with_token(file, &bob_token), DEADLINE)
+        .await
+        .expect("a late observer joins on gateway 1");
+    observer
+        .wait_for(|c| c.awareness_of(bob_id).is_some(), DEADLINE)
+        .await
+        .expect("the observer gets the cursors");
+    let ann_seen = observer
+        .awareness_of(ann_id)
+        .expect("ann's cursor is still there");
+    assert_eq!(
+        ann_seen["cursor"], 5,
+        "bob could not move ann's cursor: {ann_seen}"
+    );
+    assert_eq!(ann_seen["user"], stamped);
 }
