@@ -3,10 +3,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::bail;
 use clap::Args;
 
 use crate::framing::Framing;
-use crate::target::Target;
+use crate::target::{Target, Token};
 
 /// Flags shared by all scenarios.
 #[derive(Debug, Clone, Args)]
@@ -48,6 +49,16 @@ pub struct CommonArgs {
     /// against a Redis that keeps old documents start from empty files).
     #[arg(long, value_name = "PREFIX")]
     pub file_prefix: Option<String>,
+
+    /// Sandbox of the run's files: file ids become SANDBOX/PREFIX/N, which a gateway with
+    /// `--auth redis` lets a user of that sandbox open.
+    #[arg(long, value_name = "SANDBOX")]
+    pub sandbox: Option<String>,
+
+    /// Token every connection presents (`?token=`, percent-encoded; y-websocket framing
+    /// only). Never printed: reports say "set".
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<Token>,
 }
 
 impl CommonArgs {
@@ -59,16 +70,41 @@ impl CommonArgs {
         secs(self.connect_timeout)
     }
 
-    /// Parses and checks every `--target`.
+    /// Parses and checks every `--target` (and `--token`, `--sandbox`); each target carries
+    /// the token.
     pub fn targets(&self) -> anyhow::Result<Vec<Target>> {
-        self.targets.iter().map(|t| Target::parse(t)).collect()
+        if self.token.is_some() && self.framing != Framing::YWebsocket {
+            bail!("--token is supported with --framing y-websocket only");
+        }
+        if let Some(sandbox) = &self.sandbox {
+            if sandbox.is_empty() || sandbox.contains('/') {
+                bail!("--sandbox {sandbox:?}: give one non-empty path segment (no '/')");
+            }
+        }
+        self.targets
+            .iter()
+            .map(|t| Ok(Target::parse(t)?.with_token(self.token.clone())))
+            .collect()
     }
 
-    /// The file-id prefix of this run.
+    /// The file-id prefix of this run: `--file-prefix` (default "load-" and a random tag),
+    /// after `SANDBOX/` with `--sandbox`.
     pub fn file_prefix(&self) -> String {
-        match &self.file_prefix {
+        let prefix = match &self.file_prefix {
             Some(p) => p.clone(),
             None => format!("load-{:08x}", rand::random::<u32>()),
+        };
+        match &self.sandbox {
+            Some(sandbox) => format!("{sandbox}/{prefix}"),
+            None => prefix,
+        }
+    }
+
+    /// What a report says about the token: "set" or "none", never the token.
+    pub fn token_shown(&self) -> &'static str {
+        match self.token {
+            Some(_) => "set",
+            None => "none",
         }
     }
 }

@@ -27,7 +27,7 @@ use clap::ValueEnum;
 use yrs::encoding::read::{Cursor, Read};
 use yrs::encoding::write::Write;
 
-use crate::target::Target;
+use crate::target::{FileUrl, Target};
 
 /// Token the harness authenticates with; the peer accepts any.
 pub const HOCUSPOCUS_TOKEN: &str = "collab-load";
@@ -79,11 +79,11 @@ const Y_SYNC: u8 = 0;
 const Y_AUTH: u64 = 2;
 
 impl Framing {
-    /// The URL an editor of `file` connects to.
-    pub fn url(self, target: &Target, file: &str) -> String {
+    /// The URL an editor of `file` connects to (y-websocket: with the target's token).
+    pub fn url(self, target: &Target, file: &str) -> FileUrl {
         match self {
             Framing::YWebsocket => target.file_url(file),
-            Framing::Hocuspocus => target.base.clone(),
+            Framing::Hocuspocus => FileUrl::bare(target.base.clone()),
         }
     }
 
