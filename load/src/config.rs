@@ -112,3 +112,69 @@ impl CommonArgs {
 fn secs(s: f64) -> Duration {
     Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        common: CommonArgs,
+    }
+
+    fn parse(args: &[&str]) -> CommonArgs {
+        Cli::try_parse_from(std::iter::once("t").chain(args.iter().copied()))
+            .unwrap()
+            .common
+    }
+
+    #[test]
+    fn token_and_sandbox_reach_the_urls() {
+        let args = parse(&[
+            "--target",
+            "ws://127.0.0.1:1/doc",
+            "--token",
+            "t k",
+            "--sandbox",
+            "sb1",
+            "--file-prefix",
+            "p",
+        ]);
+        assert_eq!(args.token_shown(), "set");
+        let prefix = args.file_prefix();
+        assert_eq!(prefix, "sb1/p");
+        let targets = args.targets().unwrap();
+        assert_eq!(
+            targets[0].file_url(&format!("{prefix}/3")).connect_url(),
+            "ws://127.0.0.1:1/doc/sb1/p/3?token=t%20k"
+        );
+
+        let args = parse(&["--target", "ws://127.0.0.1:1/doc"]);
+        assert_eq!(args.token_shown(), "none");
+        assert!(args.file_prefix().starts_with("load-"));
+        assert_eq!(
+            args.targets().unwrap()[0].file_url("f/0").connect_url(),
+            "ws://127.0.0.1:1/doc/f/0"
+        );
+    }
+
+    #[test]
+    fn bad_sandbox_and_hocuspocus_token_are_refused() {
+        for sandbox in ["", "a/b"] {
+            let args = parse(&["--target", "ws://127.0.0.1:1/doc", "--sandbox", sandbox]);
+            assert!(args.targets().is_err(), "{sandbox:?} accepted");
+        }
+        let args = parse(&[
+            "--target",
+            "ws://127.0.0.1:1",
+            "--framing",
+            "hocuspocus",
+            "--token",
+            "t",
+        ]);
+        assert!(args.targets().is_err());
+    }
+}

@@ -201,7 +201,10 @@ mod tests {
     fn y_websocket_is_bare() {
         let f = Framing::YWebsocket;
         let target = Target::parse("ws://127.0.0.1:1/doc").unwrap();
-        assert_eq!(f.url(&target, "a/b"), "ws://127.0.0.1:1/doc/a/b");
+        assert_eq!(
+            f.url(&target, "a/b").connect_url(),
+            "ws://127.0.0.1:1/doc/a/b"
+        );
         assert!(f.hello("a").is_empty());
         assert_eq!(f.wrap("a", vec![0, 2, 1, 7]), vec![0, 2, 1, 7]);
         assert_eq!(
@@ -214,7 +217,7 @@ mod tests {
     fn hocuspocus_prefixes_the_document_and_authenticates_first() {
         let f = Framing::Hocuspocus;
         let target = Target::parse("ws://127.0.0.1:1").unwrap();
-        assert_eq!(f.url(&target, "a/b"), "ws://127.0.0.1:1");
+        assert_eq!(f.url(&target, "a/b").connect_url(), "ws://127.0.0.1:1");
         let mut auth = hocuspocus_frame("doc", &[2, 0]);
         auth.write_string(HOCUSPOCUS_TOKEN);
         assert_eq!(f.hello("doc"), vec![auth]);
