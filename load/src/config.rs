@@ -76,10 +76,10 @@ impl CommonArgs {
         if self.token.is_some() && self.framing != Framing::YWebsocket {
             bail!("--token is supported with --framing y-websocket only");
         }
-        if let Some(sandbox) = &self.sandbox {
-            if sandbox.is_empty() || sandbox.contains('/') {
-                bail!("--sandbox {sandbox:?}: give one non-empty path segment (no '/')");
-            }
+        if let Some(sandbox) = &self.sandbox
+            && (sandbox.is_empty() || sandbox.contains('/'))
+        {
+            bail!("--sandbox {sandbox:?}: give one non-empty path segment (no '/')");
         }
         self.targets
             .iter()
