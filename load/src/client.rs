@@ -40,6 +40,7 @@ use crate::framing::Inbound;
 use crate::phase::Phase;
 use crate::shared::Shared;
 use crate::stats::Stats;
+use crate::target::FileUrl;
 use crate::tracker::{FinalState, Slot};
 
 /// Name of the root text, as y-monaco binds it.
@@ -86,8 +87,8 @@ pub struct EditorPlan {
     pub file_id: String,
     /// Index of the target (gateway) it connects to.
     pub target: usize,
-    /// WebSocket URL to connect to.
-    pub url: String,
+    /// WebSocket URL to connect to (shown without its token).
+    pub url: FileUrl,
     /// Yjs client id (32-bit, like yjs 13 clients), unique within the run.
     pub client_id: u32,
     pub behaviour: Behaviour,
@@ -137,11 +138,11 @@ pub(crate) fn ws_config() -> WebSocketConfig {
         .max_message_size(Some(MAX_MESSAGE_BYTES))
 }
 
-/// Opens a WebSocket to `url` within [`CONNECT_TIMEOUT`].
-pub(crate) async fn open(url: &str) -> Result<Ws, String> {
+/// Opens a WebSocket to `url` (with its token) within [`CONNECT_TIMEOUT`].
+pub(crate) async fn open(url: &FileUrl) -> Result<Ws, String> {
     let (ws, _response) = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        connect_async_with_config(url, Some(ws_config()), true),
+        connect_async_with_config(url.connect_url(), Some(ws_config()), true),
     )
     .await
     .map_err(|_| format!("handshake timed out after {CONNECT_TIMEOUT:?}"))?
@@ -151,7 +152,7 @@ pub(crate) async fn open(url: &str) -> Result<Ws, String> {
 
 /// Connects within the fleet's connect limit; returns the socket and when the connect
 /// started (after the wait for the limit).
-async fn connect(shared: &Shared, url: &str) -> Result<(Ws, Instant), String> {
+async fn connect(shared: &Shared, url: &FileUrl) -> Result<(Ws, Instant), String> {
     let _permit = shared
         .connect_limit
         .acquire()

@@ -27,7 +27,7 @@ use clap::ValueEnum;
 use yrs::encoding::read::{Cursor, Read};
 use yrs::encoding::write::Write;
 
-use crate::target::Target;
+use crate::target::{FileUrl, Target};
 
 /// Token the harness authenticates with; the peer accepts any.
 pub const HOCUSPOCUS_TOKEN: &str = "collab-load";
@@ -79,11 +79,11 @@ const Y_SYNC: u8 = 0;
 const Y_AUTH: u64 = 2;
 
 impl Framing {
-    /// The URL an editor of `file` connects to.
-    pub fn url(self, target: &Target, file: &str) -> String {
+    /// The URL an editor of `file` connects to (y-websocket: with the target's token).
+    pub fn url(self, target: &Target, file: &str) -> FileUrl {
         match self {
             Framing::YWebsocket => target.file_url(file),
-            Framing::Hocuspocus => target.base.clone(),
+            Framing::Hocuspocus => FileUrl::bare(target.base.clone()),
         }
     }
 
@@ -201,7 +201,10 @@ mod tests {
     fn y_websocket_is_bare() {
         let f = Framing::YWebsocket;
         let target = Target::parse("ws://127.0.0.1:1/doc").unwrap();
-        assert_eq!(f.url(&target, "a/b"), "ws://127.0.0.1:1/doc/a/b");
+        assert_eq!(
+            f.url(&target, "a/b").connect_url(),
+            "ws://127.0.0.1:1/doc/a/b"
+        );
         assert!(f.hello("a").is_empty());
         assert_eq!(f.wrap("a", vec![0, 2, 1, 7]), vec![0, 2, 1, 7]);
         assert_eq!(
@@ -214,7 +217,7 @@ mod tests {
     fn hocuspocus_prefixes_the_document_and_authenticates_first() {
         let f = Framing::Hocuspocus;
         let target = Target::parse("ws://127.0.0.1:1").unwrap();
-        assert_eq!(f.url(&target, "a/b"), "ws://127.0.0.1:1");
+        assert_eq!(f.url(&target, "a/b").connect_url(), "ws://127.0.0.1:1");
         let mut auth = hocuspocus_frame("doc", &[2, 0]);
         auth.write_string(HOCUSPOCUS_TOKEN);
         assert_eq!(f.hello("doc"), vec![auth]);

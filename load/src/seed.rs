@@ -23,6 +23,7 @@ use yrs::{Doc, ReadTxn, Text, Transact, Update};
 
 use crate::client::{self, Ws};
 use crate::framing::{Framing, Inbound};
+use crate::target::FileUrl;
 
 /// How often the seeder reports how far it got.
 const REPORT_EVERY: Duration = Duration::from_secs(2);
@@ -41,9 +42,9 @@ pub struct SeedPlan {
     pub framing: Framing,
     pub file_id: String,
     /// Where the seeder writes.
-    pub writer_url: String,
+    pub writer_url: FileUrl,
     /// Where the verifier reads (another target than the writer's, when there is one).
-    pub verify_url: String,
+    pub verify_url: FileUrl,
     /// Bytes of text to append.
     pub bytes: usize,
     /// Bytes of text per update.
@@ -202,13 +203,13 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(framing: Framing, url: &str, file_id: &str) -> anyhow::Result<Conn> {
+    async fn open(framing: Framing, url: &FileUrl, file_id: &str) -> anyhow::Result<Conn> {
         let ws = client::open(url).await.map_err(|e| anyhow!("{url}: {e}"))?;
         let mut conn = Conn {
             ws,
             framing,
             file_id: file_id.to_owned(),
-            url: url.to_owned(),
+            url: url.shown().to_owned(),
         };
         for frame in framing.hello(file_id) {
             conn.send_frame(frame).await?;

@@ -1,20 +1,119 @@
-//! A gateway endpoint (`--target`), and the check that a host is a loopback address (for
+//! A gateway endpoint (`--target`), the URL of one file on it (with the run's `--token`,
+//! which is sent but never shown), and the check that a host is a loopback address (for
 //! targets, and for the relay floor's Redis).
 //!
 //! Its own module, not part of [`crate::config`]: the flags name a [`crate::framing`]
 //! dialect and the dialect builds its URLs from a target, so with the target in `config`
 //! the two would import each other.
 
+use std::fmt;
 use std::net::IpAddr;
+use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use tokio_tungstenite::tungstenite::http::Uri;
 
-/// A gateway endpoint: a `ws://` base URL on a loopback address.
+/// A gateway endpoint: a `ws://` base URL on a loopback address, and the token its
+/// connections present.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The base URL without a trailing slash, e.g. `ws://127.0.0.1:8080/doc`.
     pub base: String,
+    /// Sent as `?token=` by every connection to this target.
+    pub token: Option<Token>,
+}
+
+/// A credential (`--token`). It only ever leaves the harness in a connect request: no
+/// `Display`, a `Debug` that hides it, and [`FileUrl`] shows URLs without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token(String);
+
+impl Token {
+    /// The token `value`; `None` when empty.
+    pub fn new(value: impl Into<String>) -> Option<Token> {
+        let value = value.into();
+        (!value.is_empty()).then_some(Token(value))
+    }
+
+    /// The query parameter, percent-encoded: `token=...`.
+    fn query(&self) -> String {
+        format!("token={}", percent_encode(&self.0))
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(set)")
+    }
+}
+
+impl FromStr for Token {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Token, Self::Err> {
+        Token::new(s).ok_or("the token is empty")
+    }
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters, so any token survives
+/// a query string (the gateway decodes it once).
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The WebSocket URL an editor connects to. `Display` and `Debug` show it without the
+/// token (error messages and reports carry these); [`FileUrl::connect_url`] is the one
+/// with it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct FileUrl {
+    shown: String,
+    token: Option<Token>,
+}
+
+impl FileUrl {
+    /// `url` with no token (a dialect that does not put one in the URL).
+    pub fn bare(url: impl Into<String>) -> FileUrl {
+        FileUrl {
+            shown: url.into(),
+            token: None,
+        }
+    }
+
+    /// The URL to connect to: the shown one, then `?token=...` when there is a token.
+    pub fn connect_url(&self) -> String {
+        match &self.token {
+            Some(token) => format!("{}?{}", self.shown, token.query()),
+            None => self.shown.clone(),
+        }
+    }
+
+    /// The URL without the token.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+}
+
+impl fmt::Display for FileUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.shown)
+    }
+}
+
+impl fmt::Debug for FileUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.token {
+            Some(_) => write!(f, "{} (token set)", self.shown),
+            None => f.write_str(&self.shown),
+        }
+    }
 }
 
 impl Target {
@@ -42,12 +141,22 @@ impl Target {
         }
         Ok(Target {
             base: url.trim_end_matches('/').to_owned(),
+            token: None,
         })
     }
 
-    /// The WebSocket URL of `file` on this target (y-websocket: `base/file`).
-    pub fn file_url(&self, file: &str) -> String {
-        format!("{}/{}", self.base, file)
+    /// This target, its connections presenting `token`.
+    pub fn with_token(self, token: Option<Token>) -> Target {
+        Target { token, ..self }
+    }
+
+    /// The WebSocket URL of `file` on this target (y-websocket: `base/file`, and
+    /// `?token=` when the target has one).
+    pub fn file_url(&self, file: &str) -> FileUrl {
+        FileUrl {
+            shown: format!("{}/{}", self.base, file),
+            token: self.token.clone(),
+        }
     }
 }
 
@@ -78,9 +187,49 @@ mod tests {
         assert_eq!(
             Target::parse("ws://127.0.0.1:8080/doc/")
                 .unwrap()
-                .file_url("a/b"),
+                .file_url("a/b")
+                .connect_url(),
             "ws://127.0.0.1:8080/doc/a/b"
         );
+    }
+
+    #[test]
+    fn no_token_no_query() {
+        let url = Target::parse("ws://127.0.0.1:8080/doc")
+            .unwrap()
+            .with_token(None)
+            .file_url("sb1/load-1/0");
+        assert_eq!(url.connect_url(), "ws://127.0.0.1:8080/doc/sb1/load-1/0");
+        assert_eq!(url.to_string(), "ws://127.0.0.1:8080/doc/sb1/load-1/0");
+        assert_eq!(format!("{url:?}"), "ws://127.0.0.1:8080/doc/sb1/load-1/0");
+        assert_eq!(Token::new(""), None);
+        assert!("".parse::<Token>().is_err());
+    }
+
+    #[test]
+    fn token_is_encoded_in_the_connect_url_only() {
+        let target = Target::parse("ws://127.0.0.1:8080/doc/")
+            .unwrap()
+            .with_token(Token::new("tok-load"));
+        let url = target.file_url("sb1/load-1/7");
+        assert_eq!(
+            url.connect_url(),
+            "ws://127.0.0.1:8080/doc/sb1/load-1/7?token=tok-load"
+        );
+        // Shown (errors, reports, Debug) without it.
+        assert_eq!(url.to_string(), "ws://127.0.0.1:8080/doc/sb1/load-1/7");
+        assert_eq!(url.shown(), "ws://127.0.0.1:8080/doc/sb1/load-1/7");
+        assert!(!format!("{url:?}").contains("tok-load"));
+        assert!(!format!("{target:?}").contains("tok-load"));
+
+        // Reserved and non-ASCII characters are percent-encoded (UTF-8 bytes).
+        let odd: Token = "a b&c=d/e?f#g%h+i~j.k_l-mé".parse().unwrap();
+        let url = target.with_token(Some(odd)).file_url("sb1/f");
+        assert_eq!(
+            url.connect_url(),
+            "ws://127.0.0.1:8080/doc/sb1/f?token=a%20b%26c%3Dd%2Fe%3Ff%23g%25h%2Bi~j.k_l-m%C3%A9"
+        );
+        assert!(!format!("{url:?}").contains("a b"));
     }
 
     #[test]

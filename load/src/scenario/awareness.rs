@@ -138,6 +138,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "duration": args.duration,
         "text_bytes": args.text_bytes,
         "file_prefix": prefix,
+        "sandbox": args.common.sandbox,
+        "token": args.common.token_shown(),
     });
     Ok(done.report(RunLabel {
         scenario: NAME,

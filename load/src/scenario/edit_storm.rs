@@ -145,6 +145,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "delete_ratio": args.delete_ratio,
         "cursor_rate": args.cursor_rate,
         "file_prefix": prefix,
+        "sandbox": args.common.sandbox,
+        "token": args.common.token_shown(),
     });
     Ok(done.report(RunLabel {
         scenario: NAME,

@@ -130,6 +130,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "edits": edits,
         "delete_ratio": args.delete_ratio,
         "file_prefix": prefix,
+        "sandbox": args.common.sandbox,
+        "token": args.common.token_shown(),
     });
     Ok(done.report(RunLabel {
         scenario: NAME,

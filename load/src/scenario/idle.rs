@@ -37,6 +37,7 @@ use crate::report::sections::{IdleReport, IdleServer};
 use crate::report::{Report, RunInfo};
 use crate::shared::Shared;
 use crate::stats::Stats;
+use crate::target::FileUrl;
 
 use super::common::{target_of, unix_ms};
 
@@ -212,6 +213,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "files": args.files,
         "settle": args.settle,
         "file_prefix": prefix,
+        "sandbox": args.common.sandbox,
+        "token": args.common.token_shown(),
     });
     let mut report = Report::new(
         RunInfo {
@@ -234,7 +237,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
 /// One idle connection: handshake, sync, then silence until the run stops. Counts itself in
 /// `shared.stats` (connected, synced, connect failures, disconnects) and in `synced_here`.
-async fn idle_connection(shared: &Shared, url: &str, file_id: &str, synced_here: &AtomicU64) {
+async fn idle_connection(shared: &Shared, url: &FileUrl, file_id: &str, synced_here: &AtomicU64) {
     let mut phase = shared.phase.clone();
     let stream = {
         let _permit = shared.connect_limit.acquire().await;
@@ -290,10 +293,11 @@ async fn idle_connection(shared: &Shared, url: &str, file_id: &str, synced_here:
 /// the bytes already read past the gateway's step 2.
 async fn open_and_sync(
     shared: &Shared,
-    url: &str,
+    url: &FileUrl,
     file_id: &str,
 ) -> anyhow::Result<(TcpStream, Vec<u8>)> {
-    let uri: Uri = url.parse().context("bad url")?;
+    // The request line carries the token; errors name `url` (shown without it).
+    let uri: Uri = url.connect_url().parse().context("bad url")?;
     let host = uri.host().context("no host")?;
     let port = uri.port_u16().unwrap_or(80);
     let path = uri.path_and_query().map_or("/", |p| p.as_str());

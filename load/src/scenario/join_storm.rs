@@ -173,6 +173,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "seed_rate": args.seed_rate,
         "settle": args.settle,
         "file_prefix": prefix,
+        "sandbox": args.common.sandbox,
+        "token": args.common.token_shown(),
     });
     let mut report = done.report(RunLabel {
         scenario: NAME,
