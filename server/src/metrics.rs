@@ -91,7 +91,7 @@ fn describe() {
 }
 
 /// Every refusal reason the gateway gives, so each counter exists from the start.
-const REJECTION_REASONS: &[&str] = &[
+pub(crate) const REJECTION_REASONS: &[&str] = &[
     "malformed-message",
     "text-frame",
     "frame-too-big",
