@@ -60,7 +60,7 @@ mod tests {
 
     #[test]
     fn matches_only_the_exact_value() {
-        let secret: Secret = "s3cret-token".parse().unwrap();
+        let secret: Secret = "s3cret-token".parse().expect("a valid test value");
         assert!(secret.matches(b"s3cret-token"));
         for wrong in [
             &b""[..],
@@ -79,14 +79,14 @@ mod tests {
 
     #[test]
     fn an_empty_secret_matches_only_empty() {
-        let secret: Secret = "".parse().unwrap();
+        let secret: Secret = "".parse().expect("a valid test value");
         assert!(secret.matches(b""));
         assert!(!secret.matches(b"x"));
     }
 
     #[test]
     fn debug_hides_the_value() {
-        let secret: Secret = "hunter2".parse().unwrap();
+        let secret: Secret = "hunter2".parse().expect("a valid test value");
         assert_eq!(format!("{secret:?}"), "Secret(***)");
         assert!(!format!("{:?}", Some(secret)).contains("hunter2"));
     }

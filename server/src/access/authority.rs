@@ -104,7 +104,10 @@ mod tests {
             &'a self,
             token: &'a str,
         ) -> BoxFuture<'a, Result<Option<String>, EngineError>> {
-            self.lookups.lock().unwrap().push("session");
+            self.lookups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push("session");
             let user = (token == "tok").then(|| "u1".to_owned());
             Box::pin(async move { Ok(user) })
         }
@@ -114,7 +117,10 @@ mod tests {
             user: &'a str,
             sandbox: &'a str,
         ) -> BoxFuture<'a, Result<Standing, EngineError>> {
-            self.lookups.lock().unwrap().push("standing");
+            self.lookups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push("standing");
             assert_eq!(user, "u1");
             let standing = Standing {
                 own_sandbox: Some("sb1".to_owned()),
@@ -155,7 +161,11 @@ mod tests {
             "no-sandbox"
         );
         assert!(
-            directory.lookups.lock().unwrap().is_empty(),
+            directory
+                .lookups
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty(),
             "no lookup so far"
         );
 
@@ -165,7 +175,7 @@ mod tests {
             "unknown-token"
         );
         assert_eq!(
-            *directory.lookups.lock().unwrap(),
+            *directory.lookups.lock().unwrap_or_else(|e| e.into_inner()),
             ["session"],
             "one lookup for a bad token"
         );

@@ -67,7 +67,9 @@ mod tests {
         if let Some(value) = authorization {
             builder = builder.header(header::AUTHORIZATION, value);
         }
-        builder.body(axum::body::Body::empty()).unwrap()
+        builder
+            .body(axum::body::Body::empty())
+            .expect("a valid test value")
     }
 
     #[test]
@@ -81,8 +83,8 @@ mod tests {
 
     #[test]
     fn short_admin_tokens_are_refused_at_start() {
-        assert!(check_token(&"0123456789abcdef".parse().unwrap()).is_ok());
-        let error = check_token(&"short".parse().unwrap()).unwrap_err();
+        assert!(check_token(&"0123456789abcdef".parse().expect("a valid test value")).is_ok());
+        let error = check_token(&"short".parse().expect("a valid test value")).unwrap_err();
         assert!(!error.to_string().contains("short"));
     }
 }

@@ -165,8 +165,8 @@ mod tests {
 
     #[test]
     fn tokens_are_43_url_safe_characters_and_differ() {
-        let a = new_token().unwrap();
-        let b = new_token().unwrap();
+        let a = new_token().expect("a valid test value");
+        let b = new_token().expect("a valid test value");
         assert_eq!(a.len(), 43);
         assert!(
             a.bytes()

@@ -189,8 +189,11 @@ mod tests {
 
     #[test]
     fn ids_are_bounded_plain_and_slash_free() {
-        assert_eq!(id(IdKind::User, "u1").unwrap(), "u1");
-        assert_eq!(id(IdKind::Sandbox, "lxc-abc123").unwrap(), "lxc-abc123");
+        assert_eq!(id(IdKind::User, "u1").expect("a valid test value"), "u1");
+        assert_eq!(
+            id(IdKind::Sandbox, "lxc-abc123").expect("a valid test value"),
+            "lxc-abc123"
+        );
         assert!(refused(id(IdKind::User, "")).contains("1 to 256"));
         assert!(refused(id(IdKind::User, &"x".repeat(257))).contains("1 to 256"));
         assert!(id(IdKind::User, &"x".repeat(256)).is_ok());
@@ -208,17 +211,27 @@ mod tests {
 
     #[test]
     fn fields_are_typed_and_unknown_ones_refused() {
-        let mut fields = Fields::parse(br#"{"user":"u1","ttl_secs":60,"extra":1}"#).unwrap();
-        assert_eq!(fields.required_string("user").unwrap(), "u1");
-        assert_eq!(fields.ttl().unwrap(), Duration::from_secs(60));
+        let mut fields =
+            Fields::parse(br#"{"user":"u1","ttl_secs":60,"extra":1}"#).expect("a valid test value");
+        assert_eq!(
+            fields.required_string("user").expect("a valid test value"),
+            "u1"
+        );
+        assert_eq!(
+            fields.ttl().expect("a valid test value"),
+            Duration::from_secs(60)
+        );
         assert_eq!(
             refused(fields.finish(&["user", "ttl_secs"])),
             "unknown field `extra` (allowed: user, ttl_secs)"
         );
-        let mut fields = Fields::parse(br#"{}"#).unwrap();
-        assert_eq!(fields.ttl().unwrap(), Duration::from_secs(DEFAULT_TTL_SECS));
+        let mut fields = Fields::parse(br#"{}"#).expect("a valid test value");
+        assert_eq!(
+            fields.ttl().expect("a valid test value"),
+            Duration::from_secs(DEFAULT_TTL_SECS)
+        );
         assert!(refused(fields.required_string("user")).contains("required"));
-        let weird = Fields::parse(br#"{"10.0.0.42 secret":1}"#).unwrap();
+        let weird = Fields::parse(br#"{"10.0.0.42 secret":1}"#).expect("a valid test value");
         assert_eq!(refused(weird.finish(&["a"])), "unknown field (allowed: a)");
     }
 
@@ -231,10 +244,10 @@ mod tests {
             br#"{"ttl_secs":"60"}"#,
             br#"{"ttl_secs":99999999999}"#,
         ] {
-            let mut fields = Fields::parse(body).unwrap();
+            let mut fields = Fields::parse(body).expect("a valid test value");
             assert!(refused(fields.ttl()).contains("ttl_secs"));
         }
-        let mut fields = Fields::parse(br#"{"user":7}"#).unwrap();
+        let mut fields = Fields::parse(br#"{"user":7}"#).expect("a valid test value");
         assert_eq!(refused(fields.string("user")), "`user` must be a string");
     }
 
