@@ -75,11 +75,16 @@ impl Presence {
         user: &str,
         mut update: AwarenessUpdate,
     ) -> Option<Changes> {
-        let mut introduced = self.owned_by(conn);
+        // Counted only when a new id shows up: a cursor move of an owned id costs a look-up.
+        let mut introduced: Option<usize> = None;
         update.clients.retain(|id, _| {
-            let claim = self.may_claim(conn, user, *id, introduced);
+            let count = match self.owners.get(id) {
+                None => *introduced.get_or_insert_with(|| self.owned_by(conn)),
+                Some(_) => 0,
+            };
+            let claim = self.may_claim(conn, user, *id, count);
             if claim == Claim::New {
-                introduced += 1;
+                introduced = Some(count + 1);
             }
             if claim == Claim::Refused {
                 crate::metrics::rejected("foreign-cursor");
