@@ -49,7 +49,7 @@
 //! ([`undo::UndoItem`]); the append script pushes it on the author's undo list in the same
 //! atomic step as the log entry ([`engine::UndoRecord`]). `{"type":"undo"}` ([`ext::undo`])
 //! pops the user's item through the appender, in order after the edits before it, and
-//! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply`]); the
+//! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply()`]); the
 //! result is an ordinary authored update whose append pushes the inverse for redo.
 //!
 //! Where the next features plug in: server-assisted client-side caching (RESP3 `CLIENT

@@ -4,7 +4,7 @@
 //!
 //! - [`item`]: an item (what a user's edits inserted and deleted, two yrs `IdSet`s) and
 //!   its stored form, several captured parts that the capture window merged in Redis.
-//! - [`apply`]: undoing or redoing one item on a replica through a transient yrs
+//! - [`apply`](mod@apply): undoing or redoing one item on a replica through a transient yrs
 //!   `UndoManager`, giving the update to relay and the inverse item for the other stack.
 //!
 //! The flow: a user's accepted update is captured as an item part and pushed, in the same

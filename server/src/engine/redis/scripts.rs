@@ -33,12 +33,15 @@ end
 /// Appends an update and publishes it with its position, then records each authored part
 /// on its author's undo and redo lists.
 /// KEYS: log, snap, channel, then per record: undo list, redo list.
-/// ARGV: origin, update, capture ms, depth, ttl ms, then per record: kind (`e` edit, `u`
-/// undone, `r` redone), user, item part. Returns {pos, log length}.
+/// ARGV: origin, update, capture ms, depth, ttl ms, most bytes of one item, then per
+/// record: kind (`e` edit, `u` undone, `r` redone), user, item part.
+/// Returns {pos, log length}.
 ///
 /// A list element is `<ms>\n<parts>`: `<ms>` the Redis time of the item's last edit (0
 /// for an inverse, which never absorbs later edits). An edit within the capture window of
-/// the top item's time is appended to it; otherwise it starts a new item.
+/// the top item's time is appended to it (unless that would make it larger than the
+/// most bytes of one item: someone typing without pause for an hour gets several items);
+/// otherwise it starts a new item.
 pub fn append() -> String {
     format!(
         "{HEAD}{NOTIFY}{}",
@@ -47,6 +50,7 @@ local pos = head() + 1
 redis.call('XADD', KEYS[1], pos .. '-1', 'o', ARGV[1], 'u', ARGV[2])
 redis.call('PUBLISH', KEYS[3], 'U ' .. ARGV[1] .. ' ' .. pos .. '\n' .. ARGV[2])
 local capture, depth, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local max_item = tonumber(ARGV[6])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local function push(list, stamp, part)
@@ -54,7 +58,7 @@ local function push(list, stamp, part)
   redis.call('LTRIM', list, 0, depth - 1)
   redis.call('PEXPIRE', list, ttl)
 end
-local k, a = 4, 6
+local k, a = 4, 7
 while KEYS[k] do
   local undo, redo = KEYS[k], KEYS[k + 1]
   local kind, user, part = ARGV[a], ARGV[a + 1], ARGV[a + 2]
@@ -62,7 +66,8 @@ while KEYS[k] do
   if kind == 'e' then
     local top = redis.call('LINDEX', undo, 0)
     local stamp = top and string.match(top, '^(%d+)\n')
-    if stamp and tonumber(stamp) > 0 and now - tonumber(stamp) < capture then
+    if stamp and tonumber(stamp) > 0 and now - tonumber(stamp) < capture
+        and #top + #part <= max_item then
       redis.call('LSET', undo, 0, now .. '\n' .. string.sub(top, #stamp + 2) .. part)
       redis.call('PEXPIRE', undo, ttl)
     else

@@ -32,6 +32,34 @@ pub struct RedisStore {
     compact: Script,
 }
 
+/// Most bytes of one stored undo item: past it, the next edit starts a new item even
+/// within the capture window.
+const MAX_ITEM_BYTES: usize = 64 << 10;
+
+/// The undo records of a batch as `(user, kind, item)` for the append script. Consecutive
+/// edits of one user (a burst merged into one log entry) become one record: a stored
+/// item is a concatenation of parts, so their parts are simply concatenated.
+fn records(batch: &AppendBatch) -> Vec<(&str, &'static str, Vec<u8>)> {
+    let mut out: Vec<(&str, &'static str, Vec<u8>)> = Vec::new();
+    for part in batch.parts() {
+        let (Some(user), Some(record)) = (&part.author, &part.undo) else {
+            continue;
+        };
+        let (kind, item) = match record {
+            UndoRecord::Edit(item) => ("e", item),
+            UndoRecord::Undone(item) => ("u", item),
+            UndoRecord::Redone(item) => ("r", item),
+        };
+        match out.last_mut() {
+            Some((last, "e", parts)) if kind == "e" && *last == &**user => {
+                parts.extend_from_slice(item)
+            }
+            _ => out.push((user, kind, item.clone())),
+        }
+    }
+    out
+}
+
 /// Times a Redis round trip for the metrics.
 async fn timed<T>(op: &'static str, call: impl Future<Output = T>) -> T {
     let started = std::time::Instant::now();
@@ -71,20 +99,13 @@ impl RedisStore {
             .arg(self.undo.capture.as_millis() as u64)
             .arg(self.undo.depth.max(1))
             .arg(self.undo.ttl.as_millis().max(1) as u64);
-        for part in batch.parts() {
-            let (Some(user), Some(record)) = (&part.author, &part.undo) else {
-                continue;
-            };
-            let (kind, item) = match record {
-                UndoRecord::Edit(item) => ("e", item),
-                UndoRecord::Undone(item) => ("u", item),
-                UndoRecord::Redone(item) => ("r", item),
-            };
+        call.arg(MAX_ITEM_BYTES);
+        for (user, kind, item) in records(batch) {
             call.key(self.keys.undo(file, user))
                 .key(self.keys.redo(file, user))
                 .arg(kind)
-                .arg(user.as_ref())
-                .arg(item.as_slice());
+                .arg(user)
+                .arg(item);
         }
         let (pos, log_len): (u64, u64) = timed("append", call.invoke_async(&mut conn)).await?;
         Ok(Appended { pos, log_len })
@@ -214,5 +235,44 @@ impl Store for RedisStore {
             let _: String = redis::cmd("PING").query_async(&mut conn).await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::log::Authored;
+
+    fn part(user: &str, record: Option<UndoRecord>) -> Authored {
+        Authored {
+            author: Some(Arc::from(user)),
+            update: vec![0, 0],
+            undo: record,
+        }
+    }
+
+    #[test]
+    fn consecutive_edits_of_one_user_are_one_record() {
+        let parts = vec![
+            part("ann", Some(UndoRecord::Edit(vec![1]))),
+            part("ann", Some(UndoRecord::Edit(vec![2]))),
+            part("bob", Some(UndoRecord::Edit(vec![3]))),
+            part("bob", None),
+            part("ann", Some(UndoRecord::Undone(vec![4]))),
+            part("ann", Some(UndoRecord::Edit(vec![5]))),
+        ];
+        let batch = AppendBatch::merge(parts).expect("merges");
+        let got = records(&batch);
+        assert_eq!(
+            got,
+            vec![
+                ("ann", "e", vec![1, 2]),
+                ("bob", "e", vec![3]),
+                ("ann", "u", vec![4]),
+                ("ann", "e", vec![5]),
+            ]
+        );
     }
 }
