@@ -4,7 +4,7 @@
 //!
 //! - [`config`] holds the flags every scenario shares (targets, framing, server pids, JSON
 //!   path, deadlines); [`target`] parses a target and refuses any that is not a loopback
-//!   address.
+//!   address unless `--allow-remote` is given; [`tls`] holds what `wss://` targets trust.
 //! - [`scenario`] has one file per named preset (`edit-storm`, `fan-out`, `idle`,
 //!   `join-storm`, `awareness`). A scenario decides how many editors go to which file and
 //!   target, and drives the phases of a [`fleet`]. Scenarios that need a document in place
@@ -54,4 +54,5 @@ pub mod shared;
 pub mod stats;
 pub mod target;
 pub mod timeline;
+pub mod tls;
 pub mod tracker;

@@ -20,7 +20,7 @@ use collab_load::scenario::Scenario;
 #[command(
     name = "collab-load",
     version,
-    about = "Load-test harness for y-websocket gateways (loopback only)"
+    about = "Load-test harness for y-websocket gateways (loopback targets unless --allow-remote)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,6 +49,9 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    // wss:// targets without --tls-ca use tokio-tungstenite's connector, which asks for
+    // the process's rustls provider.
+    collab_load::tls::install_default_provider();
     match Cli::parse().command {
         Command::Scenario(scenario) => run_scenario(scenario).await,
         Command::Floor(args) => match floor::run(args).await {

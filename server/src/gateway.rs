@@ -45,6 +45,7 @@ impl Gateway {
             crate::admin::check_token(token)?;
         }
         let keys = Keys::new(config.key_prefix.clone());
+        let redis_version = crate::engine::redis::version::require_supported(redis_url).await?;
         let engine = crate::engine::redis::connect(
             redis_url,
             keys,
@@ -85,7 +86,7 @@ impl Gateway {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics = crate::metrics::install();
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
-        tracing::info!(gateway_id, "connected to redis");
+        tracing::info!(gateway_id, %redis_version, "connected to redis");
         Ok(Gateway {
             state: Arc::new(AppState {
                 config,

@@ -12,6 +12,7 @@
 //!   refusal (4401 / 4403, closed before any room opens). It brings the principal and its
 //!   `?ext=` opt-ins into the file's room, feeds it the client's messages, writes what the
 //!   room queues in the connection's [`outbox`], and closes a JWT connection at `exp`.
+//!   After its close frame it lingers ([`linger`]) so a reset never destroys that frame.
 //! - [`rooms`] finds or opens the room of a file. A [`room`] is a sans-IO core
 //!   ([`room::core`]: replica, presence, members, log position; one function per input,
 //!   returning [`room::effect`]s) inside an actor task ([`room::actor`]) that owns the
@@ -66,6 +67,7 @@ pub mod engine;
 pub mod ext;
 pub mod gateway;
 pub mod limits;
+pub mod linger;
 pub mod listener;
 pub mod metrics;
 pub mod outbox;

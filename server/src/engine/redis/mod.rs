@@ -11,6 +11,7 @@
 //!
 //! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
 //!   admin API's writes of sessions, users and sandbox members.
+//! - [`version`]: the oldest Redis these commands run on (6.2), checked before connecting.
 //!
 //! [`connect`] builds every part: the store, the directory, the identity writes and the
 //! bus's publishing share one multiplexed connection; the bus's subscriptions have their own.
@@ -23,6 +24,7 @@ pub mod router;
 mod scripts;
 pub mod store;
 mod value;
+pub mod version;
 
 use std::sync::Arc;
 use std::time::Duration;
