@@ -14,6 +14,8 @@
 // Monaco define no `window.monaco`).
 import * as monaco from 'monaco-editor/editor';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
+// The right-click menu, where the session adds Undo and Redo (they go where Ctrl+Z goes).
+import 'monaco-editor/features/contextmenu/register';
 import 'monaco-editor/languages/definitions/typescript/register';
 import 'monaco-editor/languages/definitions/javascript/register';
 import 'monaco-editor/languages/definitions/python/register';
