@@ -202,6 +202,9 @@ impl Receivers {
                         panic!("a published awareness update does not decode: {error}");
                     }
                 }
+                // No engine here: undo requests find empty stacks, joiners' counts are
+                // never read (the undo path itself has its own end-to-end tests).
+                Effect::PopUndo(_) | Effect::ReadUndoCounts { .. } => {}
                 // Client messages never ask for log reads.
                 Effect::ReadLog(read) => panic!("a client message asked for a log read: {read:?}"),
                 Effect::Reload => panic!("yrs panicked: the room rebuilds its replica"),

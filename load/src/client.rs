@@ -353,7 +353,7 @@ impl Editor {
                 ));
                 Vec::new()
             }
-            Message::Extension(Extension::Unknown) => Vec::new(),
+            Message::Extension(_) => Vec::new(),
         }
     }
 

@@ -50,6 +50,7 @@ impl Gateway {
             keys,
             gateway_id.clone(),
             config.gateway_timeout(),
+            config.undo_policy(),
         )
         .await?;
         let authority = Authority::from_config(&config, engine.directory.clone())?;

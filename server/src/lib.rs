@@ -45,11 +45,17 @@
 //! connections every `--revalidate-ms` through [`engine::Directory::recheck`], closing
 //! revoked ones and switching the room access of changed ones (`RoomCmd::SetAccess`).
 //!
+//! Server-side undo: the core captures what each writer's update inserted and deleted
+//! ([`undo::UndoItem`]); the append script pushes it on the author's undo list in the same
+//! atomic step as the log entry ([`engine::UndoRecord`]). `{"type":"undo"}` ([`ext::undo`])
+//! pops the user's item through the appender, in order after the edits before it, and
+//! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply`]); the
+//! result is an ordinary authored update whose append pushes the inverse for redo.
+//!
 //! Where the next features plug in: server-assisted client-side caching (RESP3 `CLIENT
-//! TRACKING`) behind [`engine::Directory`] cuts revocation's cost; server-side undo and
-//! diagnostics are modules in [`ext`] plus per-user records written beside the append
-//! ([`engine::AppendBatch::parts`]); a Redis Cluster engine is a sibling of
-//! [`engine::redis`] behind the same traits.
+//! TRACKING`) behind [`engine::Directory`] cuts revocation's cost; diagnostics are a
+//! module in [`ext`]; a Redis Cluster engine is a sibling of [`engine::redis`] behind the
+//! same traits.
 
 pub mod access;
 pub mod admin;
@@ -72,6 +78,7 @@ pub mod secret;
 pub mod session;
 pub mod stamp;
 pub mod state;
+pub mod undo;
 pub mod update_check;
 pub mod upgrade;
 

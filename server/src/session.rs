@@ -28,7 +28,7 @@ use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::access::revocation::Registration;
 use crate::access::sandbox::sandbox_of;
-use crate::access::{Refusal, Token, Unauthenticated};
+use crate::access::{Authority, Principal, Refusal, Token, Unauthenticated};
 use crate::config::Config;
 use crate::ext::OptIns;
 use crate::limits::InputLimits;
@@ -46,6 +46,8 @@ pub struct Opening {
     pub opt_ins: OptIns,
     /// The credential from `?token=`, not yet checked.
     pub token: Option<Token>,
+    /// `?user=`: the user id under `--auth none` (whose undo stack), ignored otherwise.
+    pub user: Option<String>,
 }
 
 /// Serves one upgraded connection for the file named in its URL.
@@ -121,15 +123,19 @@ async fn admit(
         file,
         opt_ins,
         token,
+        user,
     } = opening;
     let file = FileId::parse(&file).map_err(|error| {
         CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string())
     })?;
-    let grant = state
+    let mut grant = state
         .authority
         .authorize(token.as_ref(), &file)
         .await
         .map_err(refused)?;
+    if let (Authority::Open, Some(user)) = (&state.authority, user.as_deref()) {
+        grant.principal = Principal::open_user(user);
+    }
     tracing::Span::current().record("user", &*grant.principal.user);
     let expires = grant.expires.map(|at| {
         let left = at.duration_since(SystemTime::now()).unwrap_or_default();

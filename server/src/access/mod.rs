@@ -15,7 +15,8 @@
 //! - [`revocation`]: `--auth redis` grants of live connections, re-read every
 //!   `--revalidate-ms`: revoked ones are closed (4401 / 4403), changed ones switch access.
 //!
-//! Under `--auth none` every connection is [`Principal::anonymous`].
+//! Under `--auth none` every connection is [`Principal::anonymous`], or the writer named by
+//! its `?user=` ([`Principal::open_user`]), which only says whose undo stack its edits go on.
 
 pub mod authority;
 pub mod grant;
@@ -61,6 +62,23 @@ impl Principal {
             name: None,
             color: None,
             access: Access::ReadWrite,
+        }
+    }
+
+    /// A writer under `--auth none` that named itself with `?user=` (so its edits have
+    /// their own undo stack); a name that is not a plausible user id (1 to 64 of
+    /// `A-Z a-z 0-9 . _ @ -`) is [`Principal::anonymous`].
+    pub fn open_user(user: &str) -> Self {
+        let plausible = (1..=64).contains(&user.len())
+            && user
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
+        if !plausible {
+            return Principal::anonymous();
+        }
+        Principal {
+            user: Arc::from(user),
+            ..Principal::anonymous()
         }
     }
 

@@ -32,6 +32,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::Engine;
 use super::error::EngineError;
+use super::undo_stack::UndoPolicy;
 
 /// Connects to the Redis at `url`, starts the bus (subscription, heartbeats, sweep of
 /// silent gateways) and returns the engine whose store and bus rooms use, and whose
@@ -41,6 +42,7 @@ pub async fn connect(
     keys: Keys,
     gateway_id: String,
     gateway_timeout: Duration,
+    undo: UndoPolicy,
 ) -> Result<Engine, EngineError> {
     let client = redis::Client::open(url)?;
     let commands = ConnectionManager::new_with_config(
@@ -51,7 +53,7 @@ pub async fn connect(
             .set_max_delay(Duration::from_secs(2)),
     )
     .await?;
-    let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone());
+    let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone(), undo);
     let directory = directory::RedisDirectory::new(commands.clone());
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
     let (bus, tasks) =
