@@ -199,9 +199,21 @@ describe('server-side undo in the demo: per user, in every window, across a relo
     await ann.page.keyboard.press('Control+Shift+z');
     await bothShow(users, full, "Ann's second change redone (Ctrl+Shift+Z)");
 
-    // The editor's right-click menu has Undo too, and it goes to the gateway as well.
+    // The editor's right-click menu has Undo too, and it goes to the gateway as well. (Chosen with
+    // the keyboard: Monaco's menus ignore mouse clicks for 100 ms after opening.)
     await ann.page.locator('#editor .view-lines').click({ button: 'right' });
-    await ann.page.locator('.monaco-menu .action-item', { hasText: 'Undo' }).first().click({ timeout: 15000 });
+    await ann.page.locator('.monaco-menu .action-item', { hasText: 'Undo' }).first().waitFor({ state: 'visible', timeout: 15000 });
+    await ann.page.keyboard.press('ArrowDown');
+    await waitFor(
+      () =>
+        ann.page.evaluate(() => {
+          let active = document.activeElement;
+          while (active?.shadowRoot?.activeElement) active = active.shadowRoot.activeElement;
+          return active?.textContent?.startsWith('Undo');
+        }),
+      { what: 'Undo focused in the context menu' },
+    );
+    await ann.page.keyboard.press('Enter');
     await bothShow(users, afterUndo, "Ann's second change undone again (context menu)");
     assert.equal(extensionMessages(ann.sent).filter((m) => m.type === 'undo').length, 3, 'three undo requests in all');
     assert.deepEqual([...ann.errors, ...bob.errors], []);
