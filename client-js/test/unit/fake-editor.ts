@@ -47,8 +47,14 @@ export class FakeEditor {
   onDidChangeCursorSelection() {
     return disposable;
   }
-  onDidChangeCursorPosition() {
-    return disposable;
+  private cursorListeners = new Set<(event: { reason: number; source: string }) => void>();
+  onDidChangeCursorPosition(listener: (event: { reason: number; source: string }) => void) {
+    this.cursorListeners.add(listener);
+    return { dispose: () => this.cursorListeners.delete(listener) };
+  }
+  /** The caret moved, as Monaco reports it (`reason` 3 is `CursorChangeReason.Explicit`). */
+  moveCaret(event: { reason: number; source: string } = { reason: 3, source: 'keyboard' }) {
+    for (const listener of [...this.cursorListeners]) listener(event);
   }
   addAction(descriptor: Monaco.editor.IActionDescriptor) {
     this.actions.set(descriptor.id, descriptor);

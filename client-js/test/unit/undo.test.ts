@@ -133,6 +133,12 @@ describe('undo and redo: on the gateway when it offers them, else local', () => 
     expect(editor.model.getValue()).toBe('shared\nmine');
     expect(requests(sockets[0])).toEqual([]);
     expect(editor.model.nativeUndo).toEqual({ undo: 0, redo: 0 });
+    // Moving the caret ends the local undo step (edits in one step otherwise: the clock stands still).
+    editor.model.type(0, 'a');
+    editor.moveCaret();
+    editor.model.type(1, 'b');
+    editor.press(CTRL_Z);
+    expect(editor.model.getValue()).toBe('ashared\nmine');
     // An unknown or malformed undo-state offers nothing.
     sockets[0].receive(encodeExtension({ type: 'undo-state', undo: -1, redo: 0 }));
     expect(session.undoState.mode).toBe('local');
