@@ -211,14 +211,15 @@ export async function launchBrowser() {
 
 /**
  * Opens the demo page in a browser context of its own (one per user) and waits until it is
- * synced. `gateways` are the ws:// URLs the page should use, in order.
+ * synced. `user` is the user id for a gateway with `--auth none` (`?user=`: whose undo history
+ * the edits go to; the gateway then shows that id as the name). `gateways` are the ws:// URLs the page should use, in order.
  */
-export async function openEditor(browser, { pageFrom, gateways, file, name, color, expect = 'synced' }) {
+export async function openEditor(browser, { pageFrom, gateways, file, name, color, user, expect = 'synced' }) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 520 } });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  const query = new URLSearchParams({ file, name, color, gateways: gateways.join(',') });
+  const query = new URLSearchParams({ file, name, color, gateways: gateways.join(','), ...(user ? { user } : {}) });
   await page.goto(`${pageFrom}/?${query}`);
   await page.waitForFunction(
     (state) => window.__collab?.session?.status.state === state,
