@@ -36,6 +36,11 @@
 //! Besides the scenarios, [`floor`] is a server: the raw relay floor (`collab-load floor`),
 //! y-websocket frames relayed through Redis pub/sub with no CRDT work, the lower bound the
 //! gateways are compared with.
+//!
+//! Apart from the network, [`gc_trace`] replays a recorded editing trace (`load/traces/`)
+//! into yrs docs with GC on and off and measures state size, heap ([`heap`], a counting
+//! allocator the binary installs), resident memory and time: what the gateway's GC-off
+//! replicas cost.
 
 pub mod client;
 pub mod compare;
@@ -43,6 +48,8 @@ pub mod config;
 pub mod fleet;
 pub mod floor;
 pub mod framing;
+pub mod gc_trace;
+pub mod heap;
 pub mod phase;
 pub mod procstat;
 pub mod progress;
