@@ -49,6 +49,9 @@ pub struct Principal {
     /// Cursor colour (CSS), when known.
     pub color: Option<Arc<str>>,
     pub access: Access,
+    /// The identity comes from the platform's records or a signed token, so cursors are
+    /// stamped with it; `false` under `--auth none`, where a `?user=` is only a claim.
+    pub verified: bool,
 }
 
 /// The user id of connections that carry no identity.
@@ -58,6 +61,7 @@ impl Principal {
     /// A writer without identity: what every connection is under `--auth none`.
     pub fn anonymous() -> Self {
         Principal {
+            verified: false,
             user: Arc::from(ANONYMOUS),
             name: None,
             color: None,
@@ -80,6 +84,12 @@ impl Principal {
             user: Arc::from(user),
             ..Principal::anonymous()
         }
+    }
+
+    /// Whom this principal's cursors belong to: its user when verified, else
+    /// [`ANONYMOUS`] (an unverified `?user=` is no identity to own cursors by).
+    pub fn cursor_owner(&self) -> &str {
+        if self.verified { &self.user } else { ANONYMOUS }
     }
 
     /// Whether this principal's document updates may change the file.

@@ -37,6 +37,7 @@ mod tests {
         let replica = Replica::new("monaco");
         let writer = Principal::anonymous();
         let reader = Principal {
+            verified: true,
             access: Access::ReadOnly,
             ..Principal::anonymous()
         };

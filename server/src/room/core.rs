@@ -163,7 +163,7 @@ impl RoomCore {
                     return;
                 };
                 crate::stamp::stamp(&mut update, &member.principal);
-                let user = &member.principal.user;
+                let user = member.principal.cursor_owner();
                 if let Some(changes) = self.presence.apply_local(conn, user, update) {
                     fx.broadcast_states(&changes, Some(conn));
                     fx.publish(Kind::Awareness, changes.encoded);
