@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import WebSocket from 'ws'
 import * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
 import { WebsocketProvider } from 'y-websocket'
 import {
   describeProcesses,
@@ -44,11 +45,12 @@ const clients = new Set()
  * to `gateway`. BroadcastChannel is off so that two providers of this one
  * process never talk to each other except through the gateways.
  */
-function client (label, gateway, room = ROOM) {
+function client (label, gateway, room = ROOM, params = {}) {
   const doc = new Y.Doc()
   const provider = new WebsocketProvider(gateway.url, room, doc, {
     WebSocketPolyfill: WebSocket,
-    disableBc: true
+    disableBc: true,
+    params
   })
   const c = {
     label,
@@ -362,6 +364,37 @@ describe('stock y-websocket clients across two gateways', { timeout: 180000 }, (
     b5.text.insert(0, '/* b5 */')
     await waitText(a1, (t) => t.startsWith('/* b5 */') && t === b5.text.toString(), "sees b5's edit")
     b5.destroy()
+  })
+
+  it("a server-side undo reaches stock clients on the other gateway as an ordinary update", async () => {
+    const room = 'proj/undo.ts'
+    // The writer names its user (--auth none) and opts into undo messages; the observer is
+    // a plain stock client.
+    const writer = client('undo-writer', gwA, room, { user: 'ann', ext: 'undo' })
+    const observer = client('undo-observer', gwB, room)
+    await Promise.all([waitSynced(writer), waitSynced(observer)])
+    const kinds = []
+    observer.provider.ws.on('message', (data) => kinds.push(new Uint8Array(data)[0]))
+
+    observer.text.insert(0, 'theirs;')
+    await waitText(writer, (t) => t === 'theirs;', "sees the observer's text")
+    writer.text.insert(7, 'mine;')
+    await waitText(observer, (t) => t === 'theirs;mine;', "sees the writer's text")
+
+    // A stock client has no undo of its own: the request is one extension frame
+    // (type 100, the JSON as a lib0 varString).
+    const request = encoding.createEncoder()
+    encoding.writeVarUint(request, 100)
+    encoding.writeVarString(request, JSON.stringify({ type: 'undo' }))
+    writer.provider.ws.send(encoding.toUint8Array(request))
+
+    await waitText(observer, (t) => t === 'theirs;', "sees only the writer's text undone")
+    await waitText(writer, (t) => t === 'theirs;', 'gets the undo result like any remote edit')
+    assert.equal(observer.doc.getText(TEXT).toString(), writer.doc.getText(TEXT).toString())
+    assert.ok(kinds.length > 0, 'the observer received frames')
+    assert.ok(!kinds.includes(100), `a client without ?ext= gets no extension message (got types ${kinds})`)
+    writer.destroy()
+    observer.destroy()
   })
 
   it('when gateway B is killed, the cursors of its clients disappear on gateway A, and only those', async () => {
