@@ -27,6 +27,8 @@ mod core_cursor_tests;
 #[cfg(test)]
 mod core_tests;
 #[cfg(test)]
+mod core_undo_tests;
+#[cfg(test)]
 mod test_support;
 
 pub use actor::spawn;
