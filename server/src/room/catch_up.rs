@@ -65,6 +65,11 @@ impl CatchUp {
         Some(LogRead::Head)
     }
 
+    /// Whether a read is in flight (what waits for the log waits for its end).
+    pub fn is_reading(&self) -> bool {
+        self.reading
+    }
+
     /// The read in flight ended. `behind`: what it brought shows the replica is behind.
     /// Returns whether a read of the tail is due now.
     pub fn finished(&mut self, behind: bool) -> bool {

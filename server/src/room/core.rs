@@ -391,7 +391,8 @@ impl RoomCore {
         if self.log.finished(behind) {
             self.catch_up(fx);
         }
-        for (request, outcome) in self.undos.retry(&self.replica, &self.members, fx) {
+        let reading = self.log.is_reading();
+        for (request, outcome) in self.undos.retry(reading, &self.replica, &self.members, fx) {
             self.follow_undo(request, outcome, fx);
         }
     }

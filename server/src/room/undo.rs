@@ -127,13 +127,17 @@ impl UndoDesk {
     }
 
     /// After a log read: items that waited for it are applied with whatever the replica
-    /// holds now.
+    /// holds now, unless another read that may bring their content is due (`reading`).
     pub fn retry(
         &mut self,
+        reading: bool,
         replica: &Replica,
         members: &HashMap<ConnId, Member>,
         fx: &mut Effects,
     ) -> Vec<(PopRequest, Outcome)> {
+        if reading {
+            return Vec::new();
+        }
         std::mem::take(&mut self.waiting)
             .into_iter()
             .map(|w| {
