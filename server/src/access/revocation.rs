@@ -26,8 +26,9 @@
 //! - `rw` became `ro` or back: the room is told ([`AccessSwitch`]); the connection stays
 //!   open and its later edits follow the new access (dropped with the `read-only` error).
 //!
-//! A failed re-read changes nothing: a Redis blip never disconnects anyone; after a failed
-//! re-read of announced changes the next sweep comes at the untracked period. The cost:
+//! A failed re-read changes nothing: a Redis blip never disconnects anyone; a sweep
+//! follows within a second (or the untracked period, if shorter), so a change announced
+//! while the read failed is not lost. The cost:
 //! an idle grant costs nothing but the sweep, at most six Redis commands per distinct
 //! `(token, sandbox)` per 30 s (the three reads and their `PTTL`s, which the cache needs):
 //! 12 a minute, against 90 a minute for the 2 s sweep alone (which is what tracking off
@@ -92,6 +93,9 @@ pub struct Round {
     /// Connections made read-write.
     pub upgrades: usize,
 }
+
+/// The longest wait for the next sweep after a failed re-read.
+const RETRY: Duration = Duration::from_secs(1);
 
 /// How often the sweep re-reads every live grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +203,7 @@ impl Revocations {
                 }
                 Err(error) => {
                     // What was announced is not lost: a sweep follows soon.
-                    next_sweep = Instant::now() + periods.untracked;
+                    next_sweep = Instant::now() + periods.untracked.min(RETRY);
                     tracing::warn!(%error, what, "revalidating live grants failed; nothing changed")
                 }
             }
