@@ -42,11 +42,13 @@
 //! what the core shows it and answers with replies, never IO.
 //!
 //! Revocation: [`access::revocation`] re-reads the grants of live `--auth redis`
-//! connections every `--revalidate-ms` through [`engine::Directory::recheck`], closing
-//! revoked ones and switching the room access of changed ones (`RoomCmd::SetAccess`).
+//! connections through [`engine::Directory::recheck`], closing revoked ones and switching
+//! the room access of changed ones (`RoomCmd::SetAccess`): at once for the grants a
+//! change touches, as the engine announces it ([`engine::ChangeFeed`]; in Redis,
+//! `CLIENT TRACKING` invalidation pushes, which also keep the identity cache coherent),
+//! and all of them every `--revalidate-ms` as the backstop.
 //!
-//! Where the next features plug in: server-assisted client-side caching (RESP3 `CLIENT
-//! TRACKING`) behind [`engine::Directory`] cuts revocation's cost; server-side undo and
+//! Where the next features plug in: server-side undo and
 //! diagnostics are modules in [`ext`] plus per-user records written beside the append
 //! ([`engine::AppendBatch::parts`]); a Redis Cluster engine is a sibling of
 //! [`engine::redis`] behind the same traits.

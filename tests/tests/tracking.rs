@@ -78,7 +78,7 @@ async fn a_cached_handshake_costs_no_round_trip_and_a_change_reaches_it_at_once(
     let gw = &gw;
     let trips = |op| async move { metric(gw, "collab_redis_seconds_count", &[("op", op)]).await };
     let (sessions, identities) = (trips("session").await, trips("identity").await);
-    let hits = metric(&gw, "collab_identity_cache_total", &[("result", "hit")]).await;
+    let hits = metric(gw, "collab_identity_cache_total", &[("result", "hit")]).await;
     let again = admitted(&url).await.expect("second handshake");
     assert_eq!(
         trips("session").await,
@@ -90,7 +90,7 @@ async fn a_cached_handshake_costs_no_round_trip_and_a_change_reaches_it_at_once(
         identities,
         "so did the user and the share"
     );
-    let hits_now = metric(&gw, "collab_identity_cache_total", &[("result", "hit")]).await;
+    let hits_now = metric(gw, "collab_identity_cache_total", &[("result", "hit")]).await;
     assert_eq!(hits_now - hits, 3.0, "session, user record and membership");
     // The platform downgrades the share: the live connection follows, a new one too.
     let changed = Instant::now();
