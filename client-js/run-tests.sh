@@ -7,18 +7,30 @@
 #
 # Needs node >= 20.19, redis-server, the gateway binary ($COLLAB_GATEWAY_BIN, else
 # target/debug/collab-gateway, built here with `cargo build -p collab-server` when missing)
-# and Debian's chromium at /usr/bin/chromium (installed here with apt-get when missing;
-# CHROMIUM_PATH points elsewhere). A missing browser fails the run; it never skips.
+# and a working Chromium: $CHROMIUM, else `chromium`, `chromium-browser` (Ubuntu's snap) or
+# `google-chrome` on PATH (scripts/lib/find-chromium). When none is found and apt-get offers
+# Debian's `chromium` package, it is installed here. A missing browser fails the run; it never
+# skips.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
+source ../scripts/lib/check-versions
+source ../scripts/lib/find-chromium
+collab_check_node client-js || exit 1
 
-if [[ -z "${CHROMIUM_PATH:-}" && ! -x /usr/bin/chromium ]]; then
-  echo "client-js: chromium missing: apt-get install chromium" >&2
-  sudo=""
-  [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium
+if ! browser="$(collab_find_chromium)"; then
+  if [[ -z "${CHROMIUM:-}" ]] && command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq || true
+    # Debian has a `chromium` deb; Ubuntu has none (its browser is a snap: see the help line).
+    if apt-cache show chromium 2>/dev/null | grep -q '^Version:'; then
+      echo "client-js: no Chromium found: apt-get install chromium" >&2
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium || true
+    fi
+  fi
+  browser="$(collab_find_chromium)" || { collab_chromium_help client-js; exit 1; }
 fi
+export CHROMIUM="$browser"
 
 # npm ci when node_modules is missing or was installed from another package-lock.json.
 stamp=node_modules/.collab-lock.sha256
@@ -42,7 +54,7 @@ npm run --silent build
 echo "== client-js: unit tests (vitest)"
 npx vitest run
 
-echo "== client-js: browser tests (node:test, playwright-core, $(${CHROMIUM_PATH:-/usr/bin/chromium} --version 2>/dev/null || echo 'chromium'))"
+echo "== client-js: browser tests (node:test, playwright-core, $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM"))"
 start=$(date +%s)
 node --test test/browser/
 echo "client-js: browser suite took $(( $(date +%s) - start )) s"

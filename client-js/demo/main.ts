@@ -1,4 +1,6 @@
-// The demo page: a file picker, a name, the editor, the people present and a connection banner.
+// The demo page: a file picker, a name, the editor, the people present, a connection banner, and
+// undo / redo buttons with the counts (disabled at zero; they do what Ctrl+Z / Ctrl+Shift+Z do:
+// on the gateway when it offers server-side undo, else this tab's own undo manager).
 //
 // When the page is served with a `demo-users.json` beside it (scripts/demo seeds the demo's people
 // through the gateway's admin API and writes it), it offers "join as Ann / Bob / Vic (read-only)":
@@ -7,16 +9,19 @@
 //
 // Query parameters fill the form and open the file at once: `?file=a.ts&name=Ada&color=%23d1495b`,
 // plus `gateways=ws://h1:p1,ws://h2:p2` (default: the gateway that served this page),
-// `token=...` and `readonly=1`. Tests drive the page through `window.__collab` (ESM builds of
+// `token=...`, `readonly=1` and `user=ann` (the user id of a gateway with `--auth none`, which keeps
+// each user's undo history by it; with tokens the gateway knows the user). Tests drive the page through `window.__collab` (ESM builds of
 // Monaco define no `window.monaco`).
 import * as monaco from 'monaco-editor/editor';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
+// The right-click menu, where the session adds Undo and Redo (they go where Ctrl+Z goes).
+import 'monaco-editor/features/contextmenu/register';
 import 'monaco-editor/languages/definitions/typescript/register';
 import 'monaco-editor/languages/definitions/javascript/register';
 import 'monaco-editor/languages/definitions/python/register';
 import 'monaco-editor/languages/definitions/rust/register';
 import 'monaco-editor/languages/definitions/markdown/register';
-import { connect, type CollabSession, type ConnectionStatus, type Presence } from '../src/index.js';
+import { NO_UNDO, connect, type CollabSession, type ConnectionStatus, type Presence, type UndoState } from '../src/index.js';
 import './style.css';
 
 declare global {
@@ -34,6 +39,10 @@ interface CollabHook {
   /** Every status this page went through, oldest first. */
   statuses: ConnectionStatus[];
   presence: Presence[];
+  /** What the undo and redo buttons show (every `undo-state` of the session, last one here). */
+  undo: UndoState;
+  /** Every `undo-state` this page saw since the file was opened, oldest first. */
+  undoStates: UndoState[];
   /** The people of `demo-users.json`, once loaded (empty without one). */
   demoUsers: DemoUser[];
   open(options: OpenOptions): void;
@@ -65,6 +74,8 @@ interface OpenOptions {
   gateways?: string[];
   token?: string;
   readOnly?: boolean;
+  /** The user id for a gateway with `--auth none` (`?user=`). */
+  user?: string;
   /** The demo person joined as (put in the URL as `?as=`). */
   as?: string;
 }
@@ -83,6 +94,12 @@ const demoNav = $<HTMLElement>('demo-users');
 const demoButtons = $<HTMLSpanElement>('demo-buttons');
 const demoFile = $<HTMLElement>('demo-file');
 const presenceList = $<HTMLUListElement>('presence');
+const tools = $<HTMLDivElement>('tools');
+const undoButton = $<HTMLButtonElement>('undo');
+const redoButton = $<HTMLButtonElement>('redo');
+const undoCount = $<HTMLSpanElement>('undo-count');
+const redoCount = $<HTMLSpanElement>('redo-count');
+const undoMode = $<HTMLSpanElement>('undo-mode');
 
 const editor = monaco.editor.create($('editor'), {
   value: '',
@@ -100,6 +117,8 @@ const hook: CollabHook = {
   session: null,
   statuses: [],
   presence: [],
+  undo: NO_UNDO,
+  undoStates: [],
   demoUsers: [],
   open,
   joinAs,
@@ -115,6 +134,7 @@ colorInput.value = params.get('color') ?? localStorage.getItem('collab.color') ?
 readOnlyInput.checked = params.get('readonly') === '1';
 const gateways = (params.get('gateways') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 const token = params.get('token') ?? undefined;
+const user = params.get('user') ?? undefined;
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -124,10 +144,16 @@ form.addEventListener('submit', (event) => {
     color: colorInput.value,
     gateways,
     token,
+    user,
     readOnly: readOnlyInput.checked,
   });
 });
 leaveButton.addEventListener('click', leave);
+// The buttons keep the editor's focus, so typing goes on where it was.
+undoButton.addEventListener('mousedown', (event) => event.preventDefault());
+redoButton.addEventListener('mousedown', (event) => event.preventDefault());
+undoButton.addEventListener('click', () => hook.session?.undo());
+redoButton.addEventListener('click', () => hook.session?.redo());
 
 let demo: DemoUsers | null = null;
 const joinAsParam = params.get('as');
@@ -195,16 +221,20 @@ function open(options: OpenOptions): void {
     url: options.gateways && options.gateways.length > 0 ? options.gateways : sameOriginGateway(),
     fileId: options.file,
     token: options.token,
+    user: options.user,
     name: options.name,
     color: options.color,
     readOnly: options.readOnly,
   });
   hook.session = session;
+  hook.undoStates = [];
   session.on('status', showStatus);
   session.on('presence', showPresence);
+  session.on('undo-state', showUndo);
   session.on('extension', (message) => console.info('collab extension message', message));
   showStatus(session.status);
   showPresence(session.presence);
+  showUndo(session.undoState);
   leaveButton.disabled = false;
   const url = new URL(location.href);
   url.searchParams.set('file', options.file);
@@ -227,6 +257,7 @@ function leave(): void {
   session.disconnect();
   leaveButton.disabled = true;
   showPresence([]);
+  showUndo(NO_UNDO);
   banner.dataset.state = 'idle';
   delete banner.dataset.readOnly;
   banner.textContent = 'Left the file. Pick a file and a name, then Open.';
@@ -262,6 +293,22 @@ function showStatus(status: ConnectionStatus): void {
     banner.textContent = texts[status.state];
   }
   if (status.state === 'closed' && hook.session && status.code !== 1000) leaveButton.disabled = true;
+}
+
+function showUndo(state: UndoState): void {
+  hook.undo = state;
+  hook.undoStates.push(state);
+  tools.dataset.mode = state.mode;
+  undoCount.textContent = String(state.undo);
+  redoCount.textContent = String(state.redo);
+  undoButton.disabled = !state.ready || state.undo === 0;
+  redoButton.disabled = !state.ready || state.redo === 0;
+  const modes: Record<UndoState['mode'], string> = {
+    server: state.ready ? 'Undo history kept by the gateway (survives reloads).' : 'Undo waits for the gateway…',
+    local: 'Undo history of this tab only (the gateway keeps none).',
+    none: '',
+  };
+  undoMode.textContent = modes[state.mode];
 }
 
 function showPresence(people: Presence[]): void {

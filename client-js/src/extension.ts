@@ -30,8 +30,27 @@ export interface UnknownExtension {
   raw: Record<string, unknown> & { type: string };
 }
 
+/**
+ * The gateway's count of the user's undo and redo items for this file (server-side undo, asked
+ * for with `?ext=undo`): `{"type":"undo-state","undo":N,"redo":M}`. Sent on join (right after
+ * sync), as the reply to each `undo` / `redo` request (then with `op` and whether it `applied`),
+ * and whenever either count moves between zero and non-zero (so a non-zero count may be behind).
+ */
+export interface UndoStateExtension {
+  type: 'undo-state';
+  undo: number;
+  redo: number;
+  /** On a reply: the request it answers. */
+  op?: UndoOp;
+  /** On a reply: whether the request changed the file (false: there was nothing to take). */
+  applied?: boolean;
+}
+
+/** The two requests of server-side undo: `{"type":"undo"}` and `{"type":"redo"}`. */
+export type UndoOp = 'undo' | 'redo';
+
 /** One decoded extension message. */
-export type Extension = ErrorExtension | UnknownExtension;
+export type Extension = ErrorExtension | UndoStateExtension | UnknownExtension;
 
 /** What a client may send: any JSON object with a string `type`. */
 export type OutgoingExtension = { type: string } & Record<string, unknown>;
@@ -39,6 +58,11 @@ export type OutgoingExtension = { type: string } & Record<string, unknown>;
 /** An error message, as the gateway builds it. */
 export function errorExtension(code: number, reason: string, message: string): ErrorExtension {
   return { type: 'error', code, reason, message };
+}
+
+/** A request to undo or redo this user's last change to the file, on the gateway. */
+export function undoRequest(op: UndoOp): OutgoingExtension {
+  return { type: op };
 }
 
 /** Close code of a refusal for lack of permission; also the code of the read-only notice. */
@@ -76,7 +100,28 @@ export function parseExtension(json: string): Extension | null {
   ) {
     return errorExtension(object.code, object.reason, object.message);
   }
+  if (object.type === 'undo-state') {
+    const state = parseUndoState(object);
+    if (state) return state;
+  }
   return { type: 'unknown', raw: object as UnknownExtension['raw'] };
+}
+
+const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+
+/** An `undo-state` with counts that are whole numbers >= 0; anything else is not one (null). */
+function parseUndoState(object: Record<string, unknown>): UndoStateExtension | null {
+  const { undo, redo, op, applied } = object;
+  if (!isCount(undo) || !isCount(redo)) return null;
+  if (op !== undefined && op !== 'undo' && op !== 'redo') return null;
+  if (applied !== undefined && typeof applied !== 'boolean') return null;
+  return {
+    type: 'undo-state',
+    undo,
+    redo,
+    ...(op !== undefined ? { op } : {}),
+    ...(applied !== undefined ? { applied } : {}),
+  };
 }
 
 /** Encodes a whole extension frame: `varUint(100) varString(json)`. */

@@ -8,12 +8,15 @@
  *   token, name: 'Ada', color: '#d1495b' });
  * session.on('status', (s) => console.log(s.state, s.message));
  * session.on('presence', (people) => console.log(people.map((p) => p.name)));
+ * session.on('undo-state', (u) => console.log(u.mode, u.undo, u.redo)); // Ctrl+Z goes to the gateway
+ * session.undo();                                                         // when it offers undo
  * session.disconnect();
  * ```
  *
  * The layout: `binding.ts` keeps the Monaco model and the shared `Y.Text` equal; `cursors.ts`
  * publishes our selection and draws everyone else's; `provider.ts` is the connection (status,
- * failover, extension messages); `extension.ts` is the extension message codec. This file wires
+ * failover, extension messages); `extension.ts` is the extension message codec; `undo.ts` routes
+ * Ctrl+Z and Monaco's undo commands to the gateway or a local undo manager. This file wires
  * them together for one editor and one file, and takes them apart again on `disconnect()`.
  */
 import type * as Y from 'yjs';
@@ -25,12 +28,14 @@ import type { ConnectionStatus, GatewayConnection } from './provider.js';
 import type { Extension, OutgoingExtension } from './extension.js';
 import { Emitter } from './emitter.js';
 import { Link, type LinkOptions, type MonacoApi } from './link.js';
+import { NO_UNDO, type UndoState } from './undo.js';
 
 export * from './binding.js';
 export * from './cursors.js';
 export * from './extension.js';
+export { NO_UNDO, type UndoMode, type UndoState } from './undo.js';
 export { GatewayConnection, closeExplanation, gatewayDocUrl, isPermanentClose, roomName } from './provider.js';
-export type { ConnectionState, ConnectionStatus, GatewayConnectionOptions } from './provider.js';
+export type { ConnectionState, ConnectionStatus, GatewayConnectionOptions, ServerUndo } from './provider.js';
 export type { MonacoApi } from './link.js';
 
 export interface ConnectOptions {
@@ -56,8 +61,18 @@ export interface ConnectOptions {
   readOnly?: boolean;
   /** The root `Y.Text` of the file (the gateway's `--text-name`); default `monaco`. */
   textName?: string;
-  /** Replace Monaco's Ctrl+Z / Ctrl+Shift+Z with a Yjs undo manager of our own edits (default true). */
+  /**
+   * Replace Monaco's own undo and redo (default true): Ctrl/Cmd+Z, Ctrl/Cmd+Shift+Z, Ctrl/Cmd+Y
+   * and Monaco's undo commands undo and redo this user's own changes only. On the gateway when it
+   * offers server-side undo (the history survives reloads and spans tabs and devices), else with
+   * a Yjs undo manager of this tab's edits. Read-only sessions have none.
+   */
   undo?: boolean;
+  /**
+   * The user id for a gateway with `--auth none`, sent as `?user=` (its server-side undo keeps
+   * each user's history by it). Gateways that check tokens take the user from the token.
+   */
+  user?: string;
   /** For Node or tests. */
   WebSocketPolyfill?: typeof WebSocket;
   maxBackoffTime?: number;
@@ -67,6 +82,8 @@ type SessionEvents = {
   status: (status: ConnectionStatus) => void;
   presence: (people: Presence[]) => void;
   extension: (message: Extension) => void;
+  /** What undo and redo can do changed, or the gateway answered an undo or redo request. */
+  'undo-state': (state: UndoState) => void;
 };
 
 /**
@@ -113,6 +130,8 @@ export class CollabSession extends Emitter<SessionEvents> {
       name: options.name,
       color: options.color,
       readOnly: options.readOnly ?? false,
+      undo: this.undoWanted,
+      user: options.user,
       textName: options.textName,
       WebSocketPolyfill: options.WebSocketPolyfill,
       maxBackoffTime: options.maxBackoffTime,
@@ -165,13 +184,29 @@ export class CollabSession extends Emitter<SessionEvents> {
     return this.link.connection.send(message);
   }
 
-  /** Undoes this user's last edit (not other people's). */
-  undo(): void {
-    this.link.undoManager?.undo();
+  /**
+   * Where undo goes and what it can take: `server` (the gateway's counts), `local` (this tab's
+   * undo manager) or `none` (read-only, `undo: false`, or after `disconnect()`).
+   */
+  get undoState(): UndoState {
+    if (this.disconnected || this.locked) return NO_UNDO;
+    return this.link.undoState;
   }
 
-  redo(): void {
-    this.link.undoManager?.redo();
+  /**
+   * Undoes this user's last change to the file (never other people's), as Ctrl+Z does: asks the
+   * gateway when it offers server-side undo (the result arrives like any remote edit), else the
+   * local undo manager. Returns false when nothing was sent or undone (read-only, or reconnecting).
+   */
+  undo(): boolean {
+    if (this.disconnected || this.locked) return false;
+    return this.link.undo();
+  }
+
+  /** Redoes what `undo()` took back; see {@link undo}. */
+  redo(): boolean {
+    if (this.disconnected || this.locked) return false;
+    return this.link.redo();
   }
 
   /**
@@ -191,7 +226,16 @@ export class CollabSession extends Emitter<SessionEvents> {
   }
 
   private view() {
-    return { monaco: this.monaco, editor: this.editor, model: this.model, undo: this.undoWanted, onPresence: () => this.updatePresence() };
+    return {
+      monaco: this.monaco,
+      editor: this.editor,
+      model: this.model,
+      undo: this.undoWanted,
+      onPresence: () => this.updatePresence(),
+      onUndo: (state: UndoState) => {
+        if (!this.disconnected && !this.locked) this.emit('undo-state', state);
+      },
+    };
   }
 
   private openLink(readOnly: boolean): Link {
@@ -245,6 +289,7 @@ export class CollabSession extends Emitter<SessionEvents> {
     const before = this.editor.getRawOptions().readOnly ?? false;
     this.editor.updateOptions({ readOnly: true });
     this.disposers.push(() => this.editor.updateOptions({ readOnly: before }));
+    this.emit('undo-state', NO_UNDO); // a locked editor takes nothing back
   }
 
   private updatePresence(): void {

@@ -1,6 +1,7 @@
 /**
  * One link between an editor and a file: a Yjs doc, its awareness and its gateway connection,
- * plus, once attached to the editor, the binding, the cursors and (for writers) the undo manager.
+ * plus, once attached to the editor, the binding, the cursors and (for writers) undo and redo
+ * (`undo.ts`: on the gateway when it offers that, else a local undo manager).
  *
  * A session usually has one link for its whole life. It gets a second when the gateway says a
  * writable-looking connection is read-only: the edits made before that notice exist only in the
@@ -14,6 +15,7 @@ import type * as Monaco from 'monaco-editor';
 import { MonacoBinding } from './binding.js';
 import { RemoteCursors, publishLocalSelection, safeColor, displayName } from './cursors.js';
 import { GatewayConnection } from './provider.js';
+import { NO_UNDO, UndoRouter, installUndoCommands, type UndoState } from './undo.js';
 
 /** The parts of the monaco namespace used here (`monaco-editor` and `monaco-editor/editor` fit). */
 export type MonacoApi = Pick<typeof Monaco, 'editor' | 'Range' | 'KeyMod' | 'KeyCode'>;
@@ -25,6 +27,10 @@ export interface LinkOptions {
   name: string;
   color?: string;
   readOnly: boolean;
+  /** Undo and redo wanted (writers only): opts in to the gateway's server-side undo. */
+  undo: boolean;
+  /** The user id under `--auth none` (`?user=`). */
+  user?: string;
   textName?: string;
   WebSocketPolyfill?: typeof WebSocket;
   maxBackoffTime?: number;
@@ -35,10 +41,12 @@ export interface LinkView {
   monaco: MonacoApi;
   editor: Monaco.editor.IStandaloneCodeEditor;
   model: Monaco.editor.ITextModel;
-  /** Install the undo manager of own edits (writers only). */
+  /** Install undo and redo (writers only). */
   undo: boolean;
   /** Called when cursors or content change, to refresh the presence list. */
   onPresence: () => void;
+  /** Called when what undo and redo can do changes. */
+  onUndo: (state: UndoState) => void;
 }
 
 export class Link {
@@ -47,12 +55,14 @@ export class Link {
   readonly awareness: Awareness;
   readonly connection: GatewayConnection;
   readonly readOnly: boolean;
-  private attached: { binding: MonacoBinding; undoManager: Y.UndoManager | null; disposers: (() => void)[] } | null = null;
+  private readonly undoWanted: boolean;
+  private attached: { binding: MonacoBinding; undo: UndoRouter | null; disposers: (() => void)[] } | null = null;
   private destroyed = false;
 
   /** Creates the doc and starts connecting (nothing touches the editor before `attach`). */
   constructor(options: LinkOptions) {
     this.readOnly = options.readOnly;
+    this.undoWanted = options.undo && !options.readOnly;
     this.doc = new Y.Doc();
     this.text = this.doc.getText(options.textName ?? 'monaco');
     this.awareness = new Awareness(this.doc);
@@ -67,6 +77,8 @@ export class Link {
       doc: this.doc,
       awareness: this.awareness,
       readOnly: options.readOnly,
+      extensions: this.undoWanted ? ['undo'] : [],
+      user: options.user,
       WebSocketPolyfill: options.WebSocketPolyfill,
       maxBackoffTime: options.maxBackoffTime,
     });
@@ -77,8 +89,23 @@ export class Link {
     return this.attached?.binding ?? null;
   }
 
+  /** The local undo manager (the fallback when the gateway offers no undo), once attached. */
   get undoManager(): Y.UndoManager | null {
-    return this.attached?.undoManager ?? null;
+    return this.attached?.undo?.local ?? null;
+  }
+
+  /** What undo and redo can do now. */
+  get undoState(): UndoState {
+    return this.attached?.undo?.state ?? NO_UNDO;
+  }
+
+  /** Undoes this user's last change (on the gateway when it offers that); false if nothing was. */
+  undo(): boolean {
+    return this.attached?.undo?.undo() ?? false;
+  }
+
+  redo(): boolean {
+    return this.attached?.undo?.redo() ?? false;
   }
 
   /** Binds the editor's model to this doc (the model shows the doc's text from now on). */
@@ -91,12 +118,18 @@ export class Link {
     disposers.push(publishLocalSelection(editor, model, this.text, this.awareness));
     const cursors = new RemoteCursors(view.monaco, editor, model, this.text, this.awareness);
     disposers.push(() => cursors.destroy());
-    const undoManager = !this.readOnly && view.undo ? installUndo(view.monaco, editor, this.text, binding, disposers) : null;
+    let undo: UndoRouter | null = null;
+    if (this.undoWanted && view.undo) {
+      const router = new UndoRouter(this.connection, this.text, binding, view.onUndo);
+      disposers.push(() => router.destroy());
+      disposers.push(installUndoCommands(view.monaco, editor, model, router, () => binding.isApplyingRemote));
+      undo = router;
+    }
     this.awareness.on('change', view.onPresence);
     disposers.push(() => this.awareness.off('change', view.onPresence));
     const onContent = model.onDidChangeContent(() => view.onPresence());
     disposers.push(() => onContent.dispose());
-    this.attached = { binding, undoManager, disposers };
+    this.attached = { binding, undo, disposers };
   }
 
   /**
@@ -110,45 +143,10 @@ export class Link {
     this.attached = null;
     if (attached) {
       for (const dispose of attached.disposers.splice(0).reverse()) dispose();
-      attached.undoManager?.destroy();
     }
     this.awareness.setLocalState(null);
     this.connection.destroy();
     this.awareness.destroy();
     this.doc.destroy();
   }
-}
-
-function installUndo(
-  monaco: MonacoApi,
-  editor: Monaco.editor.IStandaloneCodeEditor,
-  text: Y.Text,
-  binding: MonacoBinding,
-  disposers: (() => void)[],
-): Y.UndoManager {
-  const manager = new Y.UndoManager(text, { trackedOrigins: new Set([binding.origin]) });
-  const { KeyMod, KeyCode } = monaco;
-  const undo = editor.addAction({
-    id: 'collab.undo',
-    label: 'Undo (own edits)',
-    keybindings: [KeyMod.CtrlCmd | KeyCode.KeyZ],
-    run: () => void manager.undo(),
-  });
-  const redo = editor.addAction({
-    id: 'collab.redo',
-    label: 'Redo (own edits)',
-    keybindings: [KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ, KeyMod.CtrlCmd | KeyCode.KeyY],
-    run: () => void manager.redo(),
-  });
-  // Like Monaco's own undo: moving the caret (click, arrows, API) ends the current undo step,
-  // so separate edits are undone separately. Moves caused by remote edits do not.
-  const { CursorChangeReason } = monaco.editor;
-  const moves = editor.onDidChangeCursorPosition((event) => {
-    if (binding.isApplyingRemote) return;
-    if (event.reason === CursorChangeReason.Explicit || event.source === 'mouse' || event.source === 'api') {
-      manager.stopCapturing();
-    }
-  });
-  disposers.push(() => undo.dispose(), () => redo.dispose(), () => moves.dispose());
-  return manager;
 }

@@ -13,12 +13,25 @@
  * - Failover: given several gateway URLs, each transient close moves on to the next one (any
  *   gateway serves any file, so this is what a load balancer would do).
  * - Extension messages (type 100) are decoded and handed to listeners, and can be sent.
+ * - Server-side undo: with `extensions: ['undo']` the connection opts in (`?ext=undo`) and keeps
+ *   the gateway's `undo-state` counts ({@link ServerUndo}); `requestUndo` asks for an undo or a
+ *   redo of this user's last change, when the current socket has been offered it.
  */
 import type * as Y from 'yjs';
 import type { Awareness } from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import { WebsocketProvider } from 'y-websocket';
-import { MESSAGE_EXTENSION, encodeExtension, isReadOnlyNotice, parseExtension, type ErrorExtension, type Extension, type OutgoingExtension } from './extension.js';
+import {
+  MESSAGE_EXTENSION,
+  encodeExtension,
+  isReadOnlyNotice,
+  parseExtension,
+  undoRequest,
+  type ErrorExtension,
+  type Extension,
+  type OutgoingExtension,
+  type UndoOp,
+} from './extension.js';
 import { Emitter } from './emitter.js';
 
 export type ConnectionState = 'connecting' | 'connected' | 'synced' | 'reconnecting' | 'offline' | 'closed';
@@ -44,6 +57,24 @@ export interface ConnectionStatus {
   readOnly: boolean;
 }
 
+/**
+ * What the gateway said about the user's undo history of the file on this connection, once it
+ * has offered server-side undo (sent an `undo-state`).
+ */
+export interface ServerUndo {
+  /** The gateway's counts of the user's undo and redo items (see {@link UndoStateExtension}). */
+  undo: number;
+  redo: number;
+  /**
+   * Whether the current socket was offered undo (an `undo-state` arrived on it), so a request
+   * can go out now. False from a disconnection until the next socket's first `undo-state`.
+   */
+  ready: boolean;
+  /** On the gateway's reply to a request: which one, and whether it changed the file. */
+  op?: UndoOp;
+  applied?: boolean;
+}
+
 /** A status before the connection adds whether it is read-only. */
 type StatusFields = Omit<ConnectionStatus, 'readOnly'>;
 
@@ -60,6 +91,13 @@ export interface GatewayConnectionOptions {
   maxBackoffTime?: number;
   /** Opened for reading only (the statuses say `readOnly` from the start). */
   readOnly?: boolean;
+  /** Features whose unsolicited messages the gateway should send (`?ext=undo,diagnostics`). */
+  extensions?: string[];
+  /**
+   * The user id under a gateway with `--auth none` (sent as `?user=`), which then keeps that
+   * user's undo history; gateways that check tokens take the user from the token instead.
+   */
+  user?: string;
 }
 
 /** Close codes after which retrying cannot help (y-websocket stops on these by itself). */
@@ -115,6 +153,8 @@ export function closeExplanation(code: number, errorMessage?: string, closeReaso
 type ConnectionEvents = {
   status: (status: ConnectionStatus) => void;
   extension: (message: Extension) => void;
+  /** Server-side undo changed: counts from the gateway, or a socket lost (`ready: false`). */
+  'server-undo': (state: ServerUndo) => void;
 };
 
 export class GatewayConnection extends Emitter<ConnectionEvents> {
@@ -128,6 +168,8 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
   private readonly disposers: (() => void)[] = [];
   private destroyed = false;
   private readOnly: boolean;
+  /** Null until the gateway offers server-side undo on this connection (then it stays). */
+  private serverUndo: ServerUndo | null = null;
 
   constructor(options: GatewayConnectionOptions) {
     super();
@@ -137,6 +179,8 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
     this.current = { state: 'connecting', url: this.urls[0], failures: 0, readOnly: this.readOnly };
     const params: Record<string, string> = {};
     if (options.token) params.token = options.token;
+    if (options.extensions && options.extensions.length > 0) params.ext = options.extensions.join(',');
+    if (options.user) params.user = options.user;
     this.provider = new WebsocketProvider(this.urls[0], roomName(options.fileId), options.doc, {
       connect: false,
       awareness: options.awareness,
@@ -156,6 +200,10 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
         this.setStatus({ ...this.current });
       } else if (message.type === 'error') {
         this.lastError = message;
+      } else if (message.type === 'undo-state') {
+        const { undo, redo, op, applied } = message;
+        this.serverUndo = { undo, redo, ready: true, ...(op !== undefined ? { op } : {}), ...(applied !== undefined ? { applied } : {}) };
+        this.emit('server-undo', this.serverUndo);
       }
       this.emit('extension', message);
     };
@@ -170,6 +218,24 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
   /** Whether edits are refused on this connection (opened so, or told so by the gateway). */
   get isReadOnly(): boolean {
     return this.readOnly;
+  }
+
+  /**
+   * The gateway's undo counts, once it has offered server-side undo on this connection (null
+   * before: the gateway does not offer it, or has not said so yet).
+   */
+  get undoState(): ServerUndo | null {
+    return this.serverUndo;
+  }
+
+  /**
+   * Asks the gateway to undo or redo the user's last change of the file. False (nothing sent,
+   * nothing queued) unless the current socket was offered server-side undo. The answer is an
+   * `undo-state` with `op` and `applied`; the change itself arrives as an ordinary update.
+   */
+  requestUndo(op: UndoOp): boolean {
+    if (!this.serverUndo?.ready) return false;
+    return this.send(undoRequest(op));
   }
 
   /** Sends an extension message; false when no connection is open (nothing is queued). */
@@ -214,7 +280,9 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
       }
     });
     on('connection-close', (event) => {
-      if (this.destroyed || event === null) return;
+      if (this.destroyed) return;
+      this.undoNotReady(); // also after our own close (event null): that socket is gone too
+      if (event === null) return;
       if (isPermanentClose(event.code)) return; // `closed` follows
       const failures = this.current.failures + 1;
       const code = event.code;
@@ -227,6 +295,7 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
       this.setStatus({ state: this.isOffline() ? 'offline' : 'reconnecting', url: this.urls[this.urlIndex], failures, code, reason, message });
     });
     on('closed', ({ code, reason }) => {
+      this.undoNotReady();
       const error = this.lastError;
       this.setStatus({
         state: 'closed',
@@ -254,6 +323,13 @@ export class GatewayConnection extends Emitter<ConnectionEvents> {
         window.removeEventListener('online', online);
       });
     }
+  }
+
+  /** The socket is gone: server undo waits for the next socket's `undo-state`. */
+  private undoNotReady(): void {
+    if (!this.serverUndo?.ready) return;
+    this.serverUndo = { undo: this.serverUndo.undo, redo: this.serverUndo.redo, ready: false };
+    this.emit('server-undo', this.serverUndo);
   }
 
   private isOffline(): boolean {

@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_with_config};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_tls_with_config};
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{AwarenessUpdate, SyncMessage};
 use yrs::updates::decoder::Decode;
@@ -41,6 +41,7 @@ use crate::phase::Phase;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::target::FileUrl;
+use crate::tls::TlsRoots;
 use crate::tracker::{FinalState, Slot};
 
 /// Name of the root text, as y-monaco binds it.
@@ -142,7 +143,12 @@ pub(crate) fn ws_config() -> WebSocketConfig {
 pub(crate) async fn open(url: &FileUrl) -> Result<Ws, String> {
     let (ws, _response) = tokio::time::timeout(
         CONNECT_TIMEOUT,
-        connect_async_with_config(url.connect_url(), Some(ws_config()), true),
+        connect_async_tls_with_config(
+            url.connect_url(),
+            Some(ws_config()),
+            true,
+            url.tls().map(TlsRoots::connector),
+        ),
     )
     .await
     .map_err(|_| format!("handshake timed out after {CONNECT_TIMEOUT:?}"))?
@@ -353,7 +359,7 @@ impl Editor {
                 ));
                 Vec::new()
             }
-            Message::Extension(Extension::Unknown) => Vec::new(),
+            Message::Extension(_) => Vec::new(),
         }
     }
 

@@ -7,15 +7,27 @@ use anyhow::bail;
 use clap::Args;
 
 use crate::framing::Framing;
-use crate::target::{Target, Token};
+use crate::target::{Reach, Target, Token};
+use crate::tls::TlsRoots;
 
 /// Flags shared by all scenarios.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// Gateway WebSocket base URL, e.g. ws://127.0.0.1:8080/doc (repeatable; editors are
-    /// spread round-robin across targets). Only loopback addresses are accepted.
+    /// Gateway WebSocket base URL, e.g. ws://127.0.0.1:8080/doc or wss://HOST/doc
+    /// (repeatable; editors are spread round-robin across targets). Only loopback
+    /// addresses are accepted unless --allow-remote is given.
     #[arg(long = "target", required = true, value_name = "URL")]
     pub targets: Vec<String>,
+
+    /// Accept targets on any host, not only loopback: for load-testing a real deployment.
+    /// The run's traffic goes there.
+    #[arg(long)]
+    pub allow_remote: bool,
+
+    /// With wss:// targets: trust the certificates of this PEM file (a private CA)
+    /// instead of the system's root certificates.
+    #[arg(long, value_name = "PATH")]
+    pub tls_ca: Option<PathBuf>,
 
     /// Wire dialect of the targets.
     #[arg(long, value_enum, default_value_t = Framing::YWebsocket)]
@@ -81,10 +93,27 @@ impl CommonArgs {
         {
             bail!("--sandbox {sandbox:?}: give one non-empty path segment (no '/')");
         }
-        self.targets
+        let reach = if self.allow_remote {
+            Reach::Remote
+        } else {
+            Reach::Loopback
+        };
+        let tls = match &self.tls_ca {
+            Some(path) => Some(TlsRoots::from_pem_file(path)?),
+            None => None,
+        };
+        let targets: Vec<Target> = self
+            .targets
             .iter()
-            .map(|t| Ok(Target::parse(t)?.with_token(self.token.clone())))
-            .collect()
+            .map(|t| {
+                let target = Target::parse(t, reach)?.with_token(self.token.clone());
+                Ok(target.with_tls(tls.clone()))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        if tls.is_some() && !targets.iter().any(Target::is_tls) {
+            bail!("--tls-ca is for wss:// targets; none is given");
+        }
+        Ok(targets)
     }
 
     /// The file-id prefix of this run: `--file-prefix` (default "load-" and a random tag),
@@ -176,5 +205,35 @@ mod tests {
             "t",
         ]);
         assert!(args.targets().is_err());
+    }
+
+    #[test]
+    fn remote_targets_need_allow_remote() {
+        // Parsed only: no test connects to a host outside loopback.
+        let remote = ["--target", "wss://gateway.example.com/doc"];
+        let error = parse(&remote)
+            .targets()
+            .expect_err("refused without the flag");
+        assert!(error.to_string().contains("--allow-remote"), "{error:#}");
+        let mut allowed = remote.to_vec();
+        allowed.push("--allow-remote");
+        let targets = parse(&allowed).targets().expect("accepted with the flag");
+        assert_eq!(targets[0].base, "wss://gateway.example.com/doc");
+        assert!(targets[0].is_tls());
+        assert!(!parse(&["--target", "ws://127.0.0.1:1/doc"]).allow_remote);
+    }
+
+    #[test]
+    fn tls_ca_must_hold_certificates_and_serve_a_wss_target() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "").expect("write");
+        let empty = empty.to_str().expect("utf-8 path");
+        let args = parse(&["--target", "wss://127.0.0.1:1/doc", "--tls-ca", empty]);
+        assert!(args.targets().is_err(), "an empty --tls-ca accepted");
+        let missing = dir.path().join("missing.pem");
+        let missing = missing.to_str().expect("utf-8 path");
+        let args = parse(&["--target", "wss://127.0.0.1:1/doc", "--tls-ca", missing]);
+        assert!(args.targets().is_err(), "a missing --tls-ca accepted");
     }
 }

@@ -200,7 +200,7 @@ mod tests {
     #[test]
     fn y_websocket_is_bare() {
         let f = Framing::YWebsocket;
-        let target = Target::parse("ws://127.0.0.1:1/doc").unwrap();
+        let target = Target::parse("ws://127.0.0.1:1/doc", crate::target::Reach::Loopback).unwrap();
         assert_eq!(
             f.url(&target, "a/b").connect_url(),
             "ws://127.0.0.1:1/doc/a/b"
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn hocuspocus_prefixes_the_document_and_authenticates_first() {
         let f = Framing::Hocuspocus;
-        let target = Target::parse("ws://127.0.0.1:1").unwrap();
+        let target = Target::parse("ws://127.0.0.1:1", crate::target::Reach::Loopback).unwrap();
         assert_eq!(f.url(&target, "a/b").connect_url(), "ws://127.0.0.1:1");
         let mut auth = hocuspocus_frame("doc", &[2, 0]);
         auth.write_string(HOCUSPOCUS_TOKEN);

@@ -4,7 +4,7 @@
 //!
 //! - [`config`] holds the flags every scenario shares (targets, framing, server pids, JSON
 //!   path, deadlines); [`target`] parses a target and refuses any that is not a loopback
-//!   address.
+//!   address unless `--allow-remote` is given; [`tls`] holds what `wss://` targets trust.
 //! - [`scenario`] has one file per named preset (`edit-storm`, `fan-out`, `idle`,
 //!   `join-storm`, `awareness`). A scenario decides how many editors go to which file and
 //!   target, and drives the phases of a [`fleet`]. Scenarios that need a document in place
@@ -36,6 +36,11 @@
 //! Besides the scenarios, [`floor`] is a server: the raw relay floor (`collab-load floor`),
 //! y-websocket frames relayed through Redis pub/sub with no CRDT work, the lower bound the
 //! gateways are compared with.
+//!
+//! Apart from the network, [`gc_trace`] replays a recorded editing trace (`load/traces/`)
+//! into yrs docs with GC on and off and measures state size, heap ([`heap`], a counting
+//! allocator the binary installs), resident memory and time: what the gateway's GC-off
+//! replicas cost.
 
 pub mod client;
 pub mod compare;
@@ -43,6 +48,8 @@ pub mod config;
 pub mod fleet;
 pub mod floor;
 pub mod framing;
+pub mod gc_trace;
+pub mod heap;
 pub mod phase;
 pub mod procstat;
 pub mod progress;
@@ -54,4 +61,5 @@ pub mod shared;
 pub mod stats;
 pub mod target;
 pub mod timeline;
+pub mod tls;
 pub mod tracker;

@@ -1,26 +1,33 @@
 //! `collab-load`: run a load scenario against y-websocket gateways on this machine, serve
-//! the raw relay floor (`collab-load floor`) to run scenarios against, or compare our
-//! gateways with their peers (`collab-load compare`).
+//! the raw relay floor (`collab-load floor`) to run scenarios against, compare our
+//! gateways with their peers (`collab-load compare`), or measure what GC off costs a
+//! document on an editing trace (`collab-load gc-trace`).
 //!
 //! A scenario prints a table on stdout (and JSON with `--json`, an HTML page with `--html`).
 //! Exit status: 0 when the run was clean (for `compare`: every run measured and clean), 3
 //! when it completed but some editor failed to sync, a delivery went missing or an error or
 //! disconnect happened (`compare`: a run failed, was skipped or was not clean), 1 when it
-//! could not run at all.
+//! could not run at all (`gc-trace`: 3 when a replay did not end with the trace's text).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use collab_load::compare;
 use collab_load::floor;
+use collab_load::gc_trace;
+use collab_load::heap;
 use collab_load::report::html;
 use collab_load::scenario::Scenario;
+
+/// Counts heap only while `gc-trace` asks it to; otherwise one relaxed load per allocation.
+#[global_allocator]
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "collab-load",
     version,
-    about = "Load-test harness for y-websocket gateways (loopback only)"
+    about = "Load-test harness for y-websocket gateways (loopback targets unless --allow-remote)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -39,6 +46,10 @@ enum Command {
     /// redis-server) with the same scenarios; print them side by side with ratios and write
     /// BENCHMARKS.md and an HTML page.
     Compare(compare::Args),
+    /// Replay an editing trace into a yrs doc with GC on and off (local edits, and v1
+    /// updates applied to a replica like the gateway's) and print state size, heap, RSS and
+    /// time of each, median of a few runs in fresh processes.
+    GcTrace(gc_trace::Args),
 }
 
 #[tokio::main]
@@ -49,6 +60,9 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
+    // wss:// targets without --tls-ca use tokio-tungstenite's connector, which asks for
+    // the process's rustls provider.
+    collab_load::tls::install_default_provider();
     match Cli::parse().command {
         Command::Scenario(scenario) => run_scenario(scenario).await,
         Command::Floor(args) => match floor::run(args).await {
@@ -60,6 +74,14 @@ async fn main() -> ExitCode {
         },
         Command::Compare(args) => {
             match tokio::task::spawn_blocking(move || compare::run(args)).await {
+                Ok(Ok(true)) => ExitCode::SUCCESS,
+                Ok(Ok(false)) => ExitCode::from(3),
+                Ok(Err(e)) => fail(e),
+                Err(e) => fail(e.into()),
+            }
+        }
+        Command::GcTrace(args) => {
+            match tokio::task::spawn_blocking(move || gc_trace::run(args)).await {
                 Ok(Ok(true)) => ExitCode::SUCCESS,
                 Ok(Ok(false)) => ExitCode::from(3),
                 Ok(Err(e)) => fail(e),

@@ -2,6 +2,10 @@
 //! which is sent but never shown), and the check that a host is a loopback address (for
 //! targets, and for the relay floor's Redis).
 //!
+//! Targets are loopback by default: a load test is traffic, and sending it somewhere by a
+//! typo should be impossible. `--allow-remote` accepts any host, for load-testing a real
+//! deployment. `wss://` targets speak TLS ([`crate::tls`]).
+//!
 //! Its own module, not part of [`crate::config`]: the flags name a [`crate::framing`]
 //! dialect and the dialect builds its URLs from a target, so with the target in `config`
 //! the two would import each other.
@@ -13,14 +17,28 @@ use std::str::FromStr;
 use anyhow::{Context, bail};
 use tokio_tungstenite::tungstenite::http::Uri;
 
-/// A gateway endpoint: a `ws://` base URL on a loopback address, and the token its
-/// connections present.
+use crate::tls::TlsRoots;
+
+/// A gateway endpoint: a `ws://` or `wss://` base URL (on a loopback address unless remote
+/// targets are allowed), the token its connections present, and for `wss://` the TLS
+/// settings they use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The base URL without a trailing slash, e.g. `ws://127.0.0.1:8080/doc`.
     pub base: String,
     /// Sent as `?token=` by every connection to this target.
     pub token: Option<Token>,
+    /// With `wss://`: the roots to trust (`None`: the system's).
+    pub tls: Option<TlsRoots>,
+}
+
+/// Which hosts [`Target::parse`] accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// 127.0.0.0/8, ::1 and `localhost` only (the default).
+    Loopback,
+    /// Any host (`--allow-remote`).
+    Remote,
 }
 
 /// A credential (`--token`). It only ever leaves the harness in a connect request: no
@@ -76,6 +94,7 @@ fn percent_encode(value: &str) -> String {
 pub struct FileUrl {
     shown: String,
     token: Option<Token>,
+    tls: Option<TlsRoots>,
 }
 
 impl FileUrl {
@@ -84,7 +103,13 @@ impl FileUrl {
         FileUrl {
             shown: url.into(),
             token: None,
+            tls: None,
         }
+    }
+
+    /// The TLS roots a `wss://` connection to this URL trusts (`None`: the system's).
+    pub fn tls(&self) -> Option<&TlsRoots> {
+        self.tls.as_ref()
     }
 
     /// The URL to connect to: the shown one, then `?token=...` when there is a token.
@@ -117,23 +142,26 @@ impl fmt::Debug for FileUrl {
 }
 
 impl Target {
-    /// Parses `url`, refusing anything but `ws://` on a loopback host.
-    pub fn parse(url: &str) -> anyhow::Result<Target> {
+    /// Parses `url`: `ws://` or `wss://`, on a loopback host unless `reach` is
+    /// [`Reach::Remote`]. Nothing is connected to.
+    pub fn parse(url: &str, reach: Reach) -> anyhow::Result<Target> {
         let uri: Uri = url
             .parse()
             .with_context(|| format!("target {url:?} is not a URL"))?;
         match uri.scheme_str() {
-            Some("ws") => {}
-            Some(other) => bail!("target {url:?}: scheme {other:?} is not supported, use ws://"),
+            Some("ws" | "wss") => {}
+            Some(other) => {
+                bail!("target {url:?}: scheme {other:?} is not supported, use ws:// or wss://")
+            }
             None => bail!("target {url:?}: missing scheme, use ws://127.0.0.1:PORT/doc"),
         }
         let host = uri
             .host()
             .with_context(|| format!("target {url:?} has no host"))?;
-        if !is_loopback(host) {
+        if reach == Reach::Loopback && !is_loopback(host) {
             bail!(
-                "target {url:?}: host {host:?} is not a loopback address; \
-                 this harness only ever targets 127.0.0.0/8, ::1 or localhost"
+                "target {url:?}: host {host:?} is not a loopback address; targets are \
+                 127.0.0.0/8, ::1 or localhost unless --allow-remote is given"
             );
         }
         if uri.query().is_some() {
@@ -142,6 +170,7 @@ impl Target {
         Ok(Target {
             base: url.trim_end_matches('/').to_owned(),
             token: None,
+            tls: None,
         })
     }
 
@@ -150,12 +179,23 @@ impl Target {
         Target { token, ..self }
     }
 
+    /// This target, its `wss://` connections trusting `tls` (`None`: the system's roots).
+    pub fn with_tls(self, tls: Option<TlsRoots>) -> Target {
+        Target { tls, ..self }
+    }
+
+    /// Whether the connections to this target speak TLS (`wss://`).
+    pub fn is_tls(&self) -> bool {
+        self.base.starts_with("wss://")
+    }
+
     /// The WebSocket URL of `file` on this target (y-websocket: `base/file`, and
     /// `?token=` when the target has one).
     pub fn file_url(&self, file: &str) -> FileUrl {
         FileUrl {
             shown: format!("{}/{}", self.base, file),
             token: self.token.clone(),
+            tls: self.tls.clone(),
         }
     }
 }
@@ -181,11 +221,11 @@ mod tests {
             "ws://localhost:9000/doc",
             "ws://[::1]:9000/doc",
         ] {
-            let t = Target::parse(url).unwrap();
+            let t = Target::parse(url, Reach::Loopback).unwrap();
             assert!(!t.base.ends_with('/'));
         }
         assert_eq!(
-            Target::parse("ws://127.0.0.1:8080/doc/")
+            Target::parse("ws://127.0.0.1:8080/doc/", Reach::Loopback)
                 .unwrap()
                 .file_url("a/b")
                 .connect_url(),
@@ -195,7 +235,7 @@ mod tests {
 
     #[test]
     fn no_token_no_query() {
-        let url = Target::parse("ws://127.0.0.1:8080/doc")
+        let url = Target::parse("ws://127.0.0.1:8080/doc", Reach::Loopback)
             .unwrap()
             .with_token(None)
             .file_url("sb1/load-1/0");
@@ -208,7 +248,7 @@ mod tests {
 
     #[test]
     fn token_is_encoded_in_the_connect_url_only() {
-        let target = Target::parse("ws://127.0.0.1:8080/doc/")
+        let target = Target::parse("ws://127.0.0.1:8080/doc/", Reach::Loopback)
             .unwrap()
             .with_token(Token::new("tok-load"));
         let url = target.file_url("sb1/load-1/7");
@@ -237,13 +277,44 @@ mod tests {
         for url in [
             "ws://10.0.0.1:8080/doc",
             "ws://example.com/doc",
+            "wss://example.com/doc",
             "ws://0.0.0.0:80/doc",
-            "wss://127.0.0.1:8080/doc",
             "http://127.0.0.1:8080/doc",
             "127.0.0.1:8080",
             "ws://127.0.0.1:8080/doc?token=x",
         ] {
-            assert!(Target::parse(url).is_err(), "{url} accepted");
+            assert!(
+                Target::parse(url, Reach::Loopback).is_err(),
+                "{url} accepted"
+            );
+        }
+        let refused = Target::parse("wss://example.com/doc", Reach::Loopback)
+            .expect_err("remote")
+            .to_string();
+        assert!(refused.contains("--allow-remote"), "{refused}");
+    }
+
+    #[test]
+    fn remote_and_tls_targets_need_only_the_flag() {
+        // Parsing connects to nothing: these hosts are never contacted by any test.
+        for url in [
+            "ws://10.0.0.1:8080/doc",
+            "ws://example.com/doc",
+            "wss://example.com/doc",
+            "wss://gateway.example.com:443/doc/",
+            "ws://0.0.0.0:80/doc",
+        ] {
+            let target = Target::parse(url, Reach::Remote).expect(url);
+            assert_eq!(target.is_tls(), url.starts_with("wss://"));
+        }
+        let local = Target::parse("wss://127.0.0.1:8443/doc", Reach::Loopback).expect("wss");
+        assert!(local.is_tls());
+        assert_eq!(
+            local.file_url("f").connect_url(),
+            "wss://127.0.0.1:8443/doc/f"
+        );
+        for url in ["http://example.com/doc", "example.com:80", "ws://h/doc?x=1"] {
+            assert!(Target::parse(url, Reach::Remote).is_err(), "{url} accepted");
         }
     }
 }

@@ -2,7 +2,8 @@
 //! own redis-server and gateway pair per scenario (the gateway from `COLLAB_GATEWAY_BIN`,
 //! else `collab-gateway` next to this test's executable: build it first with
 //! `cargo build -p collab-server`), and the test checks that BENCHMARKS.md and the HTML
-//! pages are written and hold the figures of the runs' JSON.
+//! pages are written, hold the figures of the runs' JSON, and carry no absolute path of the
+//! work dir (each run's page in `benchmarks/` beside the combined page, linked relatively).
 
 use std::path::Path;
 use std::process::Command;
@@ -96,9 +97,21 @@ fn compare_writes_benchmarks_and_html_with_the_figures() {
     assert!(html.contains("propagation latency"), "{html}");
     assert!(html.matches("<svg").count() >= 3, "{html}");
     assert!(!html.contains("<script"));
+    // Each run's page sits beside the combined page, in benchmarks/, linked relatively.
     for scenario in ["edit-storm", "fan-out", "idle"] {
-        let page = read(&runs.join(format!("us-{scenario}.html")));
+        let name = format!("us-{scenario}.html");
+        let page = read(&dir.path().join("out").join("benchmarks").join(&name));
         assert!(page.contains(&format!("collab-load {scenario} (y-websocket)")));
         assert!(page.contains("<svg"), "{scenario}: a chart");
+        assert!(
+            html.contains(&format!("<a href=\"benchmarks/{name}\">")),
+            "{html}"
+        );
     }
+    // The work dir lies outside the current directory: it is shown as $WORK_DIR. (The
+    // report itself is written outside the repository here, so its own path shows.)
+    let work_dir = runs.to_string_lossy().into_owned();
+    assert!(!md.contains(&work_dir), "the work dir's path in {md}");
+    assert!(!html.contains(&work_dir), "the work dir's path in {html}");
+    assert!(md.contains("--json $WORK_DIR/us-fan-out.json"), "{md}");
 }

@@ -8,6 +8,8 @@
 //! Q <origin>\n                         "send me your awareness states" (a room just opened)
 //! H <origin>\n                         gateway heartbeat (on the gateways channel)
 //! B <origin>\n                         gateway leaving: drop its clients' cursors now
+//! N <origin>\n<json>                   a user's undo/redo counts moved between zero and
+//!                                      non-zero: {"user","undo","redo"} (undo scripts)
 //! ```
 //!
 //! The header is text so that the append script in Redis can build an update envelope
@@ -30,6 +32,9 @@ pub enum Kind {
     Heartbeat,
     /// `origin` is shutting down.
     Leaving,
+    /// A user's undo or redo count for the file moved between zero and non-zero; the
+    /// payload is JSON `{"user","undo","redo"}`, built by the undo scripts in Redis.
+    UndoCounts,
 }
 
 /// One published message.
@@ -81,6 +86,7 @@ impl Envelope {
             Kind::QueryAwareness => format!("Q {}\n", self.origin),
             Kind::Heartbeat => format!("H {}\n", self.origin),
             Kind::Leaving => format!("B {}\n", self.origin),
+            Kind::UndoCounts => format!("N {}\n", self.origin),
         };
         let mut out = Vec::with_capacity(header.len() + self.payload.len());
         out.extend_from_slice(header.as_bytes());
@@ -114,6 +120,7 @@ impl Envelope {
             "Q" => Kind::QueryAwareness,
             "H" => Kind::Heartbeat,
             "B" => Kind::Leaving,
+            "N" => Kind::UndoCounts,
             other => return Err(EnvelopeError::UnknownKind(other.chars().take(8).collect())),
         };
         if parts.next().is_some() {
@@ -141,6 +148,7 @@ mod tests {
             Kind::QueryAwareness,
             Kind::Heartbeat,
             Kind::Leaving,
+            Kind::UndoCounts,
         ] {
             let env = Envelope::new("gw-1", kind, vec![0u8, 10, 255, b'\n']);
             assert_eq!(Envelope::decode(env.encode().into()), Ok(env));

@@ -18,9 +18,41 @@ pub enum Extension {
         /// Human-readable detail.
         message: String,
     },
+    /// Client -> gateway: undo the requesting user's last change to the file.
+    Undo,
+    /// Client -> gateway: redo the requesting user's last undone change.
+    Redo,
+    /// Gateway -> client: the user's undo and redo counts for the file; `op` and `applied`
+    /// answer a request, and are absent in a notice (on join, or a count moving between
+    /// zero and non-zero).
+    UndoState {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        op: Option<UndoOp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        applied: Option<bool>,
+        undo: u64,
+        redo: u64,
+    },
     /// Any type this build does not know. Ignored, never fatal.
     #[serde(other)]
     Unknown,
+}
+
+/// Which way an undo request goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UndoOp {
+    Undo,
+    Redo,
+}
+
+impl UndoOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            UndoOp::Undo => "undo",
+            UndoOp::Redo => "redo",
+        }
+    }
 }
 
 impl Extension {
@@ -47,6 +79,34 @@ mod tests {
             r#"{"type":"error","code":1007,"reason":"invalid-update","message":"bad bytes"}"#
         );
         assert_eq!(serde_json::from_str::<Extension>(&json).ok(), Some(e));
+    }
+
+    #[test]
+    fn undo_messages_have_the_documented_shape() {
+        let undo: Extension = serde_json::from_str(r#"{"type":"undo"}"#).expect("decodes");
+        assert_eq!(undo, Extension::Undo);
+        let redo: Extension = serde_json::from_str(r#"{"type":"redo"}"#).expect("decodes");
+        assert_eq!(redo, Extension::Redo);
+        let reply = Extension::UndoState {
+            op: Some(UndoOp::Undo),
+            applied: Some(true),
+            undo: 2,
+            redo: 1,
+        };
+        assert_eq!(
+            serde_json::to_string(&reply).expect("serializes"),
+            r#"{"type":"undo-state","op":"undo","applied":true,"undo":2,"redo":1}"#
+        );
+        let notice = Extension::UndoState {
+            op: None,
+            applied: None,
+            undo: 0,
+            redo: 3,
+        };
+        assert_eq!(
+            serde_json::to_string(&notice).expect("serializes"),
+            r#"{"type":"undo-state","undo":0,"redo":3}"#
+        );
     }
 
     #[test]

@@ -149,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn names_follow_the_design() {
+    fn names_follow_the_readme_redis_layout() {
         let keys = Keys::default();
         let f = FileId::parse("sb1/main.rs").expect("valid");
         assert_eq!(keys.log(&f), "collab:{sb1/main.rs}:log");

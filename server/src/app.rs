@@ -66,6 +66,8 @@ struct DocParams {
     ext: Option<String>,
     /// The credential (`?token=`, y-websocket's `params: { token }`).
     token: Option<Token>,
+    /// Who the client says it is (`?user=`); read under `--auth none` only.
+    user: Option<String>,
 }
 
 impl DocParams {
@@ -80,6 +82,7 @@ impl DocParams {
             match name.as_str() {
                 "ext" if params.ext.is_none() => params.ext = Some(value),
                 "token" if params.token.is_none() => params.token = Token::new(value),
+                "user" if params.user.is_none() => params.user = Some(value),
                 _ => {}
             }
         }
@@ -96,6 +99,7 @@ fn upgrade(request: Request, file: String, state: Arc<AppState>) -> Response {
             .as_deref()
             .map_or_else(OptIns::default, OptIns::parse),
         token: params.token,
+        user: params.user,
     };
     let max = state.config.max_frame_bytes;
     // The socket's own limit sits above ours so that an oversized frame is read and

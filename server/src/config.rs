@@ -154,6 +154,22 @@ pub struct Config {
     #[arg(long, env = "COLLAB_TEXT_NAME", default_value = "monaco")]
     pub text_name: String,
 
+    /// Server-side undo: a user's edits closer together than this (milliseconds) form one
+    /// undo item, like `Y.UndoManager`'s captureTimeout; also across connections and
+    /// gateways of the same user.
+    #[arg(long, env = "COLLAB_UNDO_CAPTURE_MS", default_value_t = 500)]
+    pub undo_capture_ms: u64,
+
+    /// Server-side undo: most items kept on a user's undo (and redo) list of one file;
+    /// 0 turns server-side undo off (nothing is recorded, requests change nothing).
+    #[arg(long, env = "COLLAB_UNDO_DEPTH", default_value_t = 200)]
+    pub undo_depth: u32,
+
+    /// Server-side undo: a user's lists of a file expire this many seconds after the last
+    /// push (24 h by default).
+    #[arg(long, env = "COLLAB_UNDO_TTL", default_value_t = 86_400)]
+    pub undo_ttl: u64,
+
     /// Log format.
     #[arg(long, env = "COLLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -237,5 +253,12 @@ impl Config {
     /// The sweep's period while they are not (2 s by default).
     pub fn revalidate_untracked(&self) -> Duration {
         Duration::from_millis(self.revalidate_ms.unwrap_or(2_000).max(100))
+    }
+    pub fn undo_policy(&self) -> crate::engine::UndoPolicy {
+        crate::engine::UndoPolicy {
+            capture: Duration::from_millis(self.undo_capture_ms),
+            depth: self.undo_depth,
+            ttl: Duration::from_secs(self.undo_ttl.max(1)),
+        }
     }
 }

@@ -46,6 +46,7 @@ impl Gateway {
             crate::admin::check_token(token)?;
         }
         let keys = Keys::new(config.key_prefix.clone());
+        let redis_version = crate::engine::redis::version::require_supported(redis_url).await?;
         // Before the engine: it reports identity tracking's state from the start.
         let metrics = crate::metrics::install();
         let tracking = config.client_tracking && config.auth == crate::config::AuthMode::Redis;
@@ -54,6 +55,7 @@ impl Gateway {
             keys,
             gateway_id.clone(),
             config.gateway_timeout(),
+            config.undo_policy(),
             tracking,
         )
         .await?;
@@ -93,7 +95,7 @@ impl Gateway {
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
-        tracing::info!(gateway_id, "connected to redis");
+        tracing::info!(gateway_id, %redis_version, "connected to redis");
         Ok(Gateway {
             state: Arc::new(AppState {
                 config,

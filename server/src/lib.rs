@@ -12,6 +12,7 @@
 //!   refusal (4401 / 4403, closed before any room opens). It brings the principal and its
 //!   `?ext=` opt-ins into the file's room, feeds it the client's messages, writes what the
 //!   room queues in the connection's [`outbox`], and closes a JWT connection at `exp`.
+//!   After its close frame it lingers ([`linger`]) so a reset never destroys that frame.
 //! - [`rooms`] finds or opens the room of a file. A [`room`] is a sans-IO core
 //!   ([`room::core`]: replica, presence, members, log position; one function per input,
 //!   returning [`room::effect`]s) inside an actor task ([`room::actor`]) that owns the
@@ -48,10 +49,15 @@
 //! `CLIENT TRACKING` invalidation pushes, which also keep the identity cache coherent),
 //! and all of them every `--revalidate-ms` as the backstop.
 //!
-//! Where the next features plug in: server-side undo and
-//! diagnostics are modules in [`ext`] plus per-user records written beside the append
-//! ([`engine::AppendBatch::parts`]); a Redis Cluster engine is a sibling of
-//! [`engine::redis`] behind the same traits.
+//! Server-side undo: the core captures what each writer's update inserted and deleted
+//! ([`undo::UndoItem`]); the append script pushes it on the author's undo list in the same
+//! atomic step as the log entry ([`engine::UndoRecord`]). `{"type":"undo"}` ([`ext::undo`])
+//! pops the user's item through the appender, in order after the edits before it, and
+//! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply()`]); the
+//! result is an ordinary authored update whose append pushes the inverse for redo.
+//!
+//! Where the next features plug in: diagnostics are a module in [`ext`]; a Redis Cluster
+//! engine is a sibling of [`engine::redis`] behind the same traits.
 
 pub mod access;
 pub mod admin;
@@ -62,6 +68,7 @@ pub mod engine;
 pub mod ext;
 pub mod gateway;
 pub mod limits;
+pub mod linger;
 pub mod listener;
 pub mod metrics;
 pub mod outbox;
@@ -74,6 +81,7 @@ pub mod secret;
 pub mod session;
 pub mod stamp;
 pub mod state;
+pub mod undo;
 pub mod update_check;
 pub mod upgrade;
 

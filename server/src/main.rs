@@ -1,15 +1,27 @@
 //! `collab-gateway`: parse the configuration, set up logging, run.
 
-use clap::Parser;
+use std::io::IsTerminal;
+
+use clap::{CommandFactory, FromArgMatches};
 use collab_server::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+    // The one variable no flag reads, listed in `--help` with the flags' own `[env: ...]`.
+    let matches = Config::command()
+        .after_help(
+            "Environment: COLLAB_LOG=<filter> picks what is logged (default info; e.g. \
+             debug, or warn,collab_server::session=debug)",
+        )
+        .get_matches();
+    let config = Config::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let filter = EnvFilter::try_from_env("COLLAB_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        // Colour codes only for a person at a terminal: a log file (the demo's, a test's,
+        // a container's) gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => logs.json().init(),

@@ -81,6 +81,10 @@ fn describe() {
     );
     describe_counter!("collab_rejected_total", "Refused client input, by reason.");
     describe_counter!(
+        "collab_undo_total",
+        "Server-side undo and redo requests, by op and outcome."
+    );
+    describe_counter!(
         "collab_revocations_total",
         "Live connections whose re-read grant changed, by kind: session (closed 4401), access (closed 4403), downgrade (now read-only), upgrade (now read-write)."
     );
@@ -218,6 +222,12 @@ pub fn slow_consumer_closed() {
 
 pub fn rejected(reason: &'static str) {
     counter!("collab_rejected_total", "reason" => reason).increment(1);
+}
+
+/// A server-side undo or redo request answered: `applied` or `nothing` (no item that
+/// changed anything).
+pub fn undo(op: &'static str, outcome: &'static str) {
+    counter!("collab_undo_total", "op" => op, "outcome" => outcome).increment(1);
 }
 
 pub fn redis_reconnect() {

@@ -8,7 +8,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use thiserror::Error;
 use yrs::updates::decoder::Decode;
-use yrs::{Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Transact, Update};
+use yrs::{
+    Doc, GetString, IdSet, OffsetKind, Options, ReadTxn, StateVector, TextRef, Transact, Update,
+};
 
 #[derive(Debug, Error)]
 pub enum ApplyError {
@@ -23,6 +25,17 @@ pub enum ApplyError {
     /// step 2, which follows, carries the update's content too.
     #[error("the update builds on edits the document lacks: {0}")]
     Early(String),
+}
+
+/// A client's update as the replica applied it.
+#[derive(Debug)]
+pub struct Edit {
+    /// What to relay to others (see [`Replica::apply`]).
+    pub relay: Vec<u8>,
+    /// The ids of the content the update inserted and of what it deleted: the
+    /// author's undo item.
+    pub insertions: IdSet,
+    pub deletions: IdSet,
 }
 
 /// Updates up to this size are relayed unchanged.
@@ -56,6 +69,11 @@ impl Replica {
     /// (else [`ApplyError::Early`]; yrs would park it, and merging parked updates has
     /// crashed yrs). Returns what [`Replica::apply`] returns.
     pub fn apply_from_client(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+        Ok(self.apply_edit(update)?.map(|edit| edit.relay))
+    }
+
+    /// [`Replica::apply_from_client`], with what the update inserted and deleted.
+    pub fn apply_edit(&self, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
         if let Some(missing) = shape.missing_from(&self.state_vector()) {
@@ -70,10 +88,10 @@ impl Replica {
     /// missing predecessors (so that part is not lost to others); else the changes it made.
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        self.apply_checked(update)
+        Ok(self.apply_checked(update)?.map(|edit| edit.relay))
     }
 
-    fn apply_checked(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
+    fn apply_checked(&self, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
         let decoded = catch_unwind(|| Update::decode_v1(update))
@@ -85,8 +103,13 @@ impl Replica {
             let mut txn = self.doc.transact_mut();
             txn.apply_update(decoded)
                 .map_err(|e| ApplyError::Apply(e.to_string()))?;
+            let edit = |relay| Edit {
+                relay,
+                insertions: txn.insert_set().clone(),
+                deletions: txn.delete_set().clone(),
+            };
             if txn.has_missing_updates() {
-                return Ok(Some(update.to_vec()));
+                return Ok(Some(edit(update.to_vec())));
             }
             if txn.insert_set().is_empty() && txn.delete_set().is_empty() {
                 return Ok(None);
@@ -95,9 +118,10 @@ impl Replica {
             // applied (re-encoding can drop what yrs integrated from odd input). A large
             // update, such as a reconnecting client's whole state, is cut to what was new.
             if update.len() <= RELAY_AS_IS_BYTES {
-                return Ok(Some(update.to_vec()));
+                return Ok(Some(edit(update.to_vec())));
             }
-            Ok(Some(txn.encode_update_v1()))
+            let relay = txn.encode_update_v1();
+            Ok(Some(edit(relay)))
         }));
         result.unwrap_or(Err(ApplyError::Panicked))
     }
@@ -120,8 +144,18 @@ impl Replica {
 
     /// The file's text.
     pub fn text(&self) -> String {
-        let text = self.doc.get_or_insert_text(self.text_name.as_str());
-        text.get_string(&self.doc.transact())
+        self.text_ref().get_string(&self.doc.transact())
+    }
+
+    /// The root `Y.Text` that holds the file.
+    pub fn text_ref(&self) -> TextRef {
+        self.doc.get_or_insert_text(self.text_name.as_str())
+    }
+
+    /// Notes a change made to the doc directly (server-side undo), so cached answers
+    /// computed before it are not reused.
+    pub fn touched(&self) {
+        self.version.set(self.version.get() + 1);
     }
 
     pub fn doc(&self) -> &Doc {

@@ -28,10 +28,11 @@ use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::access::revocation::Registration;
 use crate::access::sandbox::sandbox_of;
-use crate::access::{Refusal, Token, Unauthenticated};
+use crate::access::{Authority, Principal, Refusal, Token, Unauthenticated};
 use crate::config::Config;
 use crate::ext::OptIns;
 use crate::limits::InputLimits;
+use crate::linger;
 use crate::outbox::{CloseReason, Outbox};
 use crate::room::JoinError;
 use crate::rooms::Membership;
@@ -46,6 +47,8 @@ pub struct Opening {
     pub opt_ins: OptIns,
     /// The credential from `?token=`, not yet checked.
     pub token: Option<Token>,
+    /// `?user=`: the user id under `--auth none` (whose undo stack), ignored otherwise.
+    pub user: Option<String>,
 }
 
 /// Serves one upgraded connection for the file named in its URL.
@@ -78,7 +81,7 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
     } else {
         admit(opening, outbox, &state).await
     };
-    match admitted {
+    let ended = match admitted {
         Ok(Admitted {
             member,
             expires,
@@ -88,16 +91,37 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
             tracing::debug!("client joined");
             let shutdown = state.shutdown.clone();
             let config = &state.config;
-            read_frames(&mut stream, &member, &closer, config, shutdown, expires).await;
+            let end = read_frames(&mut stream, &member, &closer, config, shutdown, expires).await;
             tracing::debug!("client left");
             drop(watch);
             member.leave().await;
+            end
         }
-        Err(refusal) => refuse(&closer, refusal),
-    }
+        Err(refusal) => {
+            refuse(&closer, refusal);
+            ReadEnd::BetweenFrames
+        }
+    };
     closer.close(CloseReason::normal());
-    let _ = writer.await;
-    await_close_reply(stream).await;
+    let sink = writer.await.ok();
+    match (ended, sink) {
+        // The close frame is out; the client may still be sending the oversized frame.
+        (ReadEnd::MidFrame, Some(sink)) => {
+            if let Ok(socket) = sink.reunite(stream) {
+                let drained = linger::drain_raw(socket).await;
+                tracing::debug!(drained, "drained input after refusing an oversized frame");
+            }
+        }
+        _ => linger::await_close_reply(stream).await,
+    }
+}
+
+/// Where the reader stopped, which decides how the connection lingers ([`linger`]).
+enum ReadEnd {
+    /// Between frames: frames can be read until the client's close reply.
+    BetweenFrames,
+    /// Inside a frame too large for the socket layer to read.
+    MidFrame,
 }
 
 /// A connection in its room.
@@ -121,15 +145,19 @@ async fn admit(
         file,
         opt_ins,
         token,
+        user,
     } = opening;
     let file = FileId::parse(&file).map_err(|error| {
         CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string())
     })?;
-    let grant = state
+    let mut grant = state
         .authority
         .authorize(token.as_ref(), &file)
         .await
         .map_err(refused)?;
+    if let (Authority::Open, Some(user)) = (&state.authority, user.as_deref()) {
+        grant.principal = Principal::open_user(user);
+    }
     tracing::Span::current().record("user", &*grant.principal.user);
     let expires = grant.expires.map(|at| {
         let left = at.duration_since(SystemTime::now()).unwrap_or_default();
@@ -175,25 +203,8 @@ fn refuse(closer: &Outbox, refusal: CloseReason) {
     closer.close(refusal);
 }
 
-/// After our close frame, reads (and ignores) what the client still sends until its close
-/// reply, briefly: dropping a socket with unread input resets it, and the reset can
-/// destroy our close frame, and with it the code and reason, before the client reads it.
-async fn await_close_reply(mut stream: SplitStream<Socket>) {
-    let drain = async {
-        while let Some(Ok(frame)) = stream.next().await {
-            if matches!(frame, WsMessage::Close(_)) {
-                break;
-            }
-        }
-    };
-    let _ = tokio::time::timeout(CLOSE_REPLY_WAIT, drain).await;
-}
-
 /// How long a closing session tries to deliver its error message and close frame.
 const GOODBYE_WAIT: Duration = Duration::from_secs(30);
-
-/// How long a closing session waits for the client's close reply.
-const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(2);
 
 /// An instant no connection lives to see.
 fn far_future() -> Instant {
@@ -215,7 +226,7 @@ async fn read_frames(
     config: &Config,
     mut shutdown: watch::Receiver<bool>,
     expires: Option<Instant>,
-) {
+) -> ReadEnd {
     let mut limits = InputLimits::new(
         config.max_messages_per_sec,
         config.max_bytes_per_sec,
@@ -227,10 +238,10 @@ async fn read_frames(
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
-            _ = closer.closed() => return,
+            _ = closer.closed() => return ReadEnd::BetweenFrames,
             () = &mut expiry, if expires.is_some() => {
                 refuse(closer, refused(Refusal::Unauthenticated(Unauthenticated::TokenExpired)));
-                return;
+                return ReadEnd::BetweenFrames;
             }
             _ = shutdown.wait_for(|stop| *stop) => {
                 closer.close(CloseReason::error(
@@ -238,20 +249,26 @@ async fn read_frames(
                     "gateway-restarting",
                     "this gateway is shutting down; reconnect",
                 ));
-                return;
+                return ReadEnd::BetweenFrames;
             }
         };
+        // The socket layer refuses a frame over its limit from the header and stops there.
+        let mid_frame = matches!(frame, Some(Err(tungstenite::Error::Capacity(_))));
         match inspect(frame, config.max_frame_bytes, &mut limits) {
             Ok(Inbound::Deliver(msg)) => {
                 if !member.send(msg).await {
-                    return;
+                    return ReadEnd::BetweenFrames;
                 }
             }
             Ok(Inbound::Ignore) => {}
-            Ok(Inbound::End) => return,
+            Ok(Inbound::End) => return ReadEnd::BetweenFrames,
             Err(refusal) => {
                 refuse(closer, refusal);
-                return;
+                return if mid_frame {
+                    ReadEnd::MidFrame
+                } else {
+                    ReadEnd::BetweenFrames
+                };
             }
         }
     }
@@ -323,7 +340,11 @@ fn too_big(len: usize, max_frame: usize) -> CloseReason {
 
 /// Writes queued frames; sends a keepalive after `keepalive` of silence; on close, sends
 /// the extension error (if any) and the close frame.
-async fn write_frames(mut sink: SplitSink<Socket, WsMessage>, outbox: Outbox, keepalive: Duration) {
+async fn write_frames(
+    mut sink: SplitSink<Socket, WsMessage>,
+    outbox: Outbox,
+    keepalive: Duration,
+) -> SplitSink<Socket, WsMessage> {
     let mut quiet_until = Instant::now() + keepalive;
     loop {
         let frame = tokio::select! {
@@ -339,7 +360,7 @@ async fn write_frames(mut sink: SplitSink<Socket, WsMessage>, outbox: Outbox, ke
         tokio::select! {
             sent = outgoing.send(&mut sink) => if sent.is_err() {
                 outbox.close(CloseReason::normal());
-                return;
+                return sink;
             },
             reason = outbox.closed() => return say_goodbye(sink, reason, Some(outgoing)).await,
         }
@@ -403,12 +424,12 @@ impl Outgoing {
 
 /// Sends the error message (if any) and the close frame, giving a client that reads
 /// slowly (or stalled and was closed for it) time to take them. Its queue is already
-/// dropped, so a waiting goodbye holds only the socket.
+/// dropped, so a waiting goodbye holds only the socket. Gives the sink back for lingering.
 async fn say_goodbye(
     mut sink: SplitSink<Socket, WsMessage>,
     reason: CloseReason,
     unfinished: Option<Outgoing>,
-) {
+) -> SplitSink<Socket, WsMessage> {
     let goodbye = async {
         if let Some(mut message) = unfinished {
             message.send(&mut sink).await?;
@@ -432,6 +453,7 @@ async fn say_goodbye(
         sink.close().await
     };
     let _ = tokio::time::timeout(GOODBYE_WAIT, goodbye).await;
+    sink
 }
 
 fn close_text(code: u16) -> &'static str {

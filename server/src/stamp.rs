@@ -2,18 +2,19 @@
 //!
 //! A connection that acts for a known user has the `user` field of every awareness state
 //! it sends set to `{"id","name","color"}` from its principal, whatever the client wrote,
-//! so nobody can show someone else's name. Anonymous connections (`--auth none`) carry no
-//! identity to stamp: their states pass as sent.
+//! so nobody can show someone else's name. Connections under `--auth none` carry no
+//! verified identity to stamp (a `?user=` only names an undo stack): their states pass as
+//! sent.
 
 use serde_json::{Value, json};
 use yrs::sync::AwarenessUpdate;
 
-use crate::access::{ANONYMOUS, Principal};
+use crate::access::Principal;
 
 /// Stamps `principal`'s identity into each state of `update` that is a JSON object;
 /// removals (`null`) and other values pass untouched.
 pub fn stamp(update: &mut AwarenessUpdate, principal: &Principal) {
-    if &*principal.user == ANONYMOUS {
+    if !principal.verified {
         return;
     }
     let user = json!({
@@ -62,6 +63,7 @@ mod tests {
 
     fn ann() -> Principal {
         Principal {
+            verified: true,
             user: Arc::from("u-ann"),
             name: Some(Arc::from("Ann")),
             color: Some(Arc::from("#e91e63")),

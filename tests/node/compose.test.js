@@ -6,10 +6,11 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import YAML from 'yaml'
-import { repoRoot } from './lib/harness.js'
+import { gatewayBinary, repoRoot } from './lib/harness.js'
 import { all, nginxSeconds, one, parseNginx } from './lib/nginx-conf.js'
 
 const composePath = path.join(repoRoot, 'docker-compose.yml')
@@ -322,6 +323,25 @@ describe('docker-compose.yml', () => {
     assert.equal(listenPortsSeen.size, 1, 'all gateways listen on the same port')
     const ids = gateways.map(([, s]) => envOf(s).COLLAB_GATEWAY_ID).filter(Boolean)
     assert.equal(new Set(ids).size, ids.length, 'gateway ids are unique')
+  })
+
+  it('sets only environment variables the gateway reads (as `collab-gateway --help` lists them)', () => {
+    // The flags' `[env: NAME=...]` and the names the help text names (COLLAB_LOG, the log
+    // filter, has no flag). A variable the gateway ignores (RUST_LOG) is a setting that
+    // silently does nothing.
+    const help = execFileSync(gatewayBinary(), ['--help'], { encoding: 'utf8', env: { PATH: process.env.PATH } })
+    const known = new Set([...help.matchAll(/\b(COLLAB_[A-Z0-9_]+)\b/g)].map((m) => m[1]))
+    assert.ok(known.has('COLLAB_REDIS_URL') && known.has('COLLAB_LOG'), `--help lists the env names:\n${help}`)
+    const runtime = dockerInstructions(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'))
+    const sources = [
+      ...gateways.map(([name, s]) => [`docker-compose.yml service ${name}`, envOf(s)]),
+      ['Dockerfile ENV', dockerEnv(runtime)]
+    ]
+    for (const [where, env] of sources) {
+      for (const key of Object.keys(env)) {
+        assert.ok(known.has(key), `${where} sets ${key}, which collab-gateway does not read (see collab-gateway --help)`)
+      }
+    }
   })
 
   it('builds the gateway image with the Dockerfile at the repository root', () => {

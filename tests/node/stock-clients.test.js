@@ -26,7 +26,7 @@ import {
 const ROOM = 'proj/file.ts'
 const TEXT = 'monaco' // y-monaco's root Y.Text
 const WAIT_MS = Number(process.env.COLLAB_NODE_WAIT_MS || 15000)
-// The design's channel name for a file: `collab:{F}` (default key prefix).
+// The channel of a file: `collab:{F}` (default key prefix; README, "Redis layout").
 const CHANNEL = `collab:{${ROOM}}`
 
 /** @type {Awaited<ReturnType<typeof startRedis>>} */
@@ -344,8 +344,8 @@ describe('stock y-websocket clients across two gateways', { timeout: 180000 }, (
       timeoutMs: WAIT_MS
     })
     // The last client of gateway B leaves: after its grace period B drops the room
-    // and unsubscribes (design: "A room with no clients is dropped after a grace
-    // period and its channel unsubscribed"; default grace 2000 ms).
+    // and unsubscribes (README, "Configuration": `--room-grace-ms`, how long a room
+    // outlives its last client; default 2000 ms).
     b1.destroy()
     await waitForAsync({
       what: `gateway B to drop the empty room and unsubscribe from ${CHANNEL}`,

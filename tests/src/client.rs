@@ -42,6 +42,15 @@ pub const ABNORMAL_CLOSURE: u16 = 1006;
 /// Close code recorded when a close frame carried no code.
 pub const NO_STATUS: u16 = 1005;
 
+/// One `undo-state` message from the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndoState {
+    pub op: Option<collab_protocol::UndoOp>,
+    pub applied: Option<bool>,
+    pub undo: u64,
+    pub redo: u64,
+}
+
 /// An `{"type":"error",...}` extension message the gateway sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorNotice {
@@ -88,6 +97,8 @@ struct State {
     /// Our own awareness state and its clock.
     own_awareness: Option<(u32, String)>,
     errors: Vec<ErrorNotice>,
+    /// Other extension messages received (undo states, ...), in order.
+    extensions: Vec<Extension>,
     /// Extension errors that had arrived when the close frame did.
     errors_before_close: usize,
     close: Option<u16>,
@@ -416,6 +427,37 @@ impl Client {
         self.shared.state().errors.clone()
     }
 
+    /// Extension messages other than errors (such as `undo-state`), in order.
+    pub fn extensions(&self) -> Vec<Extension> {
+        self.shared.state().extensions.clone()
+    }
+
+    /// The `undo-state` messages received, in order, as `(op, applied, undo, redo)`.
+    pub fn undo_states(&self) -> Vec<UndoState> {
+        self.extensions()
+            .into_iter()
+            .filter_map(|e| match e {
+                Extension::UndoState {
+                    op,
+                    applied,
+                    undo,
+                    redo,
+                } => Some(UndoState {
+                    op,
+                    applied,
+                    undo,
+                    redo,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sends an extension message (type 100) with this JSON body.
+    pub fn send_extension(&self, message: &Extension) {
+        self.send_frame(Message::Extension(message.clone()).encode());
+    }
+
     /// Extension error messages that had arrived before the close frame.
     pub fn errors_before_close(&self) -> Vec<ErrorNotice> {
         let s = self.shared.state();
@@ -647,6 +689,10 @@ fn handle_frame(frame: &[u8], doc: &Doc, shared: &Shared) -> Option<Vec<u8>> {
             None
         }
         Ok(Message::Extension(Extension::Unknown)) | Ok(Message::Auth(_)) => None,
+        Ok(Message::Extension(other)) => {
+            state.extensions.push(other);
+            None
+        }
     };
     drop(state);
     shared.notify();

@@ -51,7 +51,7 @@ pub mod stalled;
 pub mod tokens;
 pub mod wait;
 
-pub use client::{Client, Edit, ErrorNotice};
+pub use client::{Client, Edit, ErrorNotice, UndoState};
 pub use converge::{converge, converge_to, merged_text, writes_of};
 pub use editor::{Editor, EditorOptions, Reconnect};
 pub use gateway::{Gateway, HttpResponse};

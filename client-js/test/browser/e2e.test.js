@@ -20,6 +20,8 @@ import {
 
 const ALICE = { name: 'Alice', color: '#d1495b' };
 const BOB = { name: 'Bob', color: '#00798c' };
+/** The gateways' `--undo-capture-ms`: a user's edits closer together than this are one undo item. */
+const UNDO_CAPTURE_MS = 300;
 
 describe('the Monaco client in Chromium, against two gateways', { timeout: 180000 }, () => {
   let redis;
@@ -32,7 +34,8 @@ describe('the Monaco client in Chromium, against two gateways', { timeout: 18000
     // Fail fast and clearly when the browser is missing, before starting anything else.
     browser = await launchBrowser();
     redis = await startRedis();
-    [gatewayA, gatewayB] = await Promise.all([startGateway(redis.url), startGateway(redis.url)]);
+    const args = ['--undo-capture-ms', String(UNDO_CAPTURE_MS)];
+    [gatewayA, gatewayB] = await Promise.all([startGateway(redis.url, { args }), startGateway(redis.url, { args })]);
   });
 
   after(async () => {
@@ -176,7 +179,7 @@ describe('the Monaco client in Chromium, against two gateways', { timeout: 18000
     const other = await nodeClient(gatewayA.ws, file);
     cleanups.push(async () => other.close());
     other.text.insert(0, 'x😀\r\ny👍🏽z\r\n');
-    const dana = await openEditor(browser, { pageFrom: gatewayB.http, gateways: [gatewayB.ws], file, name: 'Dana', color: '#66a182' });
+    const dana = await openEditor(browser, { pageFrom: gatewayB.http, gateways: [gatewayB.ws], file, name: 'Dana', color: '#66a182', user: 'dana' });
     cleanups.push(() => dana.context.close());
     await waitFor(async () => (await editorText(dana.page)) === 'x😀\ny👍🏽z\n', { what: 'the LF form in Monaco' });
     await waitFor(() => other.text.toString() === 'x😀\ny👍🏽z\n', { what: 'CRLF rewritten in the shared text' });
@@ -186,12 +189,16 @@ describe('the Monaco client in Chromium, against two gateways', { timeout: 18000
       window.__collab.editor.focus();
     });
     await dana.page.keyboard.type('!');
+    // Undo is the gateway's (Dana is `?user=dana`), which ends an undo item when the user's edits
+    // pause for --undo-capture-ms; no message marks that, so this waits for time itself.
+    await new Promise((r) => setTimeout(r, UNDO_CAPTURE_MS * 2));
     await dana.page.evaluate(() => window.__collab.editor.setPosition({ lineNumber: 2, column: 6 }));
     await dana.page.keyboard.type('?');
     await waitFor(() => other.text.toString() === 'x😀!\ny👍🏽?z\n', { what: 'edits after emoji at the right offsets' });
     // Someone else edits; Ctrl+Z undoes Dana's last edit only.
     other.text.insert(0, '>');
     await waitFor(async () => (await editorText(dana.page)) === '>x😀!\ny👍🏽?z\n', { what: 'the remote edit' });
+    assert.equal(await dana.page.evaluate(() => window.__collab.undo.mode), 'server', 'the gateway offered undo');
     await dana.page.keyboard.press('Control+z');
     await waitFor(() => other.text.toString() === '>x😀!\ny👍🏽z\n', {
       what: "undo of Dana's last edit only",

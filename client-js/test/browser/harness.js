@@ -1,10 +1,10 @@
 // Test harness for the browser tests: a redis-server and collab gateways on free ports, headless
 // Chromium through playwright-core, a Yjs client in Node, and waiting with deadlines.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
@@ -143,19 +143,59 @@ function stop(child, signal = 'SIGTERM') {
   });
 }
 
-export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+// The browser names tried in order when $CHROMIUM is not set (as scripts/lib/find-chromium
+// does; client-js/run-tests.sh exports the one it found as CHROMIUM): Debian's `chromium`,
+// Ubuntu's snap `chromium-browser` (the deb of that name only wraps the snap), Chrome.
+const CHROMIUM_NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 
-/** Headless Debian Chromium; a missing browser is an error, never a skip. */
-export async function launchBrowser() {
-  if (!existsSync(CHROMIUM)) {
+/** `name` resolved on PATH (or itself when it holds a slash and exists), else null. */
+function onPath(name) {
+  if (name.includes('/')) return existsSync(name) ? name : null;
+  for (const dir of (process.env.PATH || '').split(delimiter)) {
+    const candidate = join(dir || '.', name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+/** True when `path` runs and answers --version (Ubuntu's wrapper without the snap does not). */
+function works(path) {
+  try {
+    execFileSync(path, ['--version'], { stdio: 'ignore', timeout: 60_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The browser to launch: $CHROMIUM (which must work), else the first working name on PATH. */
+export function findChromium() {
+  const wanted = process.env.CHROMIUM || process.env.CHROMIUM_PATH;
+  if (wanted) {
+    const path = onPath(wanted);
+    if (path && works(path)) return path;
     throw new Error(
-      `Chromium not found at ${CHROMIUM}: the browser tests need it (Debian: apt-get install chromium; ` +
-        'client-js/run-tests.sh installs it), or set CHROMIUM_PATH',
+      `CHROMIUM=${wanted} is not a working browser (it must run and answer --version): ` +
+        `point CHROMIUM at a Chromium or Chrome executable, or unset it to search ${CHROMIUM_NAMES.join(', ')}`,
     );
   }
+  for (const name of CHROMIUM_NAMES) {
+    const path = onPath(name);
+    if (path && works(path)) return path;
+  }
+  throw new Error(
+    `no working Chromium found (tried ${CHROMIUM_NAMES.join(', ')} on PATH), one needed for the browser tests: ` +
+      "Debian: apt-get install chromium; Ubuntu: snap install chromium (apt's chromium-browser only wraps the snap); " +
+      'or install Google Chrome; or set CHROMIUM=/path/to/browser',
+  );
+}
+
+/** Headless Chromium; a missing browser is an error, never a skip. */
+export async function launchBrowser() {
+  const executablePath = findChromium();
   // playwright-core adds --headless and a fresh temporary --user-data-dir itself.
   return chromium.launch({
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
     args: [
       '--no-sandbox',
@@ -171,14 +211,15 @@ export async function launchBrowser() {
 
 /**
  * Opens the demo page in a browser context of its own (one per user) and waits until it is
- * synced. `gateways` are the ws:// URLs the page should use, in order.
+ * synced. `user` is the user id for a gateway with `--auth none` (`?user=`: whose undo history
+ * the edits go to; the gateway then shows that id as the name). `gateways` are the ws:// URLs the page should use, in order.
  */
-export async function openEditor(browser, { pageFrom, gateways, file, name, color, expect = 'synced' }) {
+export async function openEditor(browser, { pageFrom, gateways, file, name, color, user, expect = 'synced' }) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 520 } });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  const query = new URLSearchParams({ file, name, color, gateways: gateways.join(',') });
+  const query = new URLSearchParams({ file, name, color, gateways: gateways.join(','), ...(user ? { user } : {}) });
   await page.goto(`${pageFrom}/?${query}`);
   await page.waitForFunction(
     (state) => window.__collab?.session?.status.state === state,

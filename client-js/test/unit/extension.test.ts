@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as encoding from 'lib0/encoding';
-import { MESSAGE_EXTENSION, decodeExtensionFrame, encodeExtension, errorExtension, isReadOnlyNotice, parseExtension } from '../../src/extension.js';
+import { MESSAGE_EXTENSION, decodeExtensionFrame, encodeExtension, errorExtension, isReadOnlyNotice, parseExtension, undoRequest } from '../../src/extension.js';
 
 describe('extension messages', () => {
   it('match the protocol crate: tagged JSON with type, code, reason, message', () => {
@@ -34,5 +34,36 @@ describe('extension messages', () => {
     expect(isReadOnlyNotice(errorExtension(4403, 'forbidden', 'outside your sandboxes'))).toBe(false);
     expect(isReadOnlyNotice(errorExtension(1008, 'read-only', 'x'))).toBe(false);
     expect(isReadOnlyNotice({ type: 'unknown', raw: { type: 'read-only' } })).toBe(false);
+  });
+
+  it('parse undo-state: counts on join and on a zero/non-zero change, op and applied on a reply', () => {
+    expect(parseExtension('{"type":"undo-state","undo":3,"redo":0}')).toEqual({ type: 'undo-state', undo: 3, redo: 0 });
+    expect(parseExtension('{"type":"undo-state","op":"redo","applied":false,"undo":0,"redo":0}')).toEqual({
+      type: 'undo-state',
+      undo: 0,
+      redo: 0,
+      op: 'redo',
+      applied: false,
+    });
+    expect(parseExtension('{"type":"undo-state","undo":1,"redo":2,"later":"field"}')).toEqual({ type: 'undo-state', undo: 1, redo: 2 });
+  });
+
+  it('treat a malformed undo-state as unknown (ignored), never as counts', () => {
+    for (const body of [
+      '{"type":"undo-state","undo":-1,"redo":0}',
+      '{"type":"undo-state","undo":1.5,"redo":0}',
+      '{"type":"undo-state","undo":"1","redo":0}',
+      '{"type":"undo-state","undo":1}',
+      '{"type":"undo-state","undo":1,"redo":0,"op":"delete"}',
+      '{"type":"undo-state","undo":1,"redo":0,"op":"undo","applied":"yes"}',
+      `{"type":"undo-state","undo":${2 ** 53},"redo":0}`,
+    ]) {
+      expect(parseExtension(body)?.type, body).toBe('unknown');
+    }
+  });
+
+  it('encode the undo and redo requests as the gateway reads them', () => {
+    expect(new TextDecoder().decode(encodeExtension(undoRequest('undo')).slice(2))).toBe('{"type":"undo"}');
+    expect(new TextDecoder().decode(encodeExtension(undoRequest('redo')).slice(2))).toBe('{"type":"redo"}');
   });
 });

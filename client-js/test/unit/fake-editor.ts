@@ -1,6 +1,7 @@
 // Stand-ins for a Monaco editor and the monaco namespace, with just what `connect()` touches:
-// options (read-only), selections, actions, decorations and content widgets, each a no-op or
-// a record the test can read. The model is a FakeModel; `document` gets a minimal stub for the
+// options (read-only), selections, actions (with their keybindings, resolved like Monaco does:
+// an action's keybinding first, else Monaco's own undo / redo bindings, which call the model),
+// decorations and content widgets, each a no-op or a record the test can read. The model is a FakeModel; `document` gets a minimal stub for the
 // cursors' style element (vitest runs in Node). Real Monaco runs in the browser tests.
 import type * as Monaco from 'monaco-editor';
 import type { MonacoApi } from '../../src/index.js';
@@ -13,6 +14,8 @@ export class FakeEditor {
   options: { readOnly?: boolean } = {};
   /** Every `updateOptions` call, in order. */
   updates: { readOnly?: boolean }[] = [];
+  /** Actions added with `addAction`, by id, until disposed. */
+  actions = new Map<string, Monaco.editor.IActionDescriptor>();
   private selections: Monaco.ISelection[] | null = null;
 
   constructor(model = new FakeModel()) {
@@ -44,11 +47,41 @@ export class FakeEditor {
   onDidChangeCursorSelection() {
     return disposable;
   }
-  onDidChangeCursorPosition() {
-    return disposable;
+  private cursorListeners = new Set<(event: { reason: number; source: string }) => void>();
+  onDidChangeCursorPosition(listener: (event: { reason: number; source: string }) => void) {
+    this.cursorListeners.add(listener);
+    return { dispose: () => this.cursorListeners.delete(listener) };
   }
-  addAction() {
-    return disposable;
+  /** The caret moved, as Monaco reports it (`reason` 3 is `CursorChangeReason.Explicit`). */
+  moveCaret(event: { reason: number; source: string } = { reason: 3, source: 'keyboard' }) {
+    for (const listener of [...this.cursorListeners]) listener(event);
+  }
+  addAction(descriptor: Monaco.editor.IActionDescriptor) {
+    this.actions.set(descriptor.id, descriptor);
+    return { dispose: () => this.actions.delete(descriptor.id) };
+  }
+  getAction(id: string) {
+    const action = this.actions.get(id);
+    return action ? { id, run: () => Promise.resolve(action.run(this.asEditor)) } : null;
+  }
+  /** A key chord (`KeyMod | KeyCode`): an action bound to it runs, else Monaco's default binding. */
+  press(chord: number) {
+    for (const action of this.actions.values()) {
+      if (action.keybindings?.includes(chord)) return void action.run(this.asEditor);
+    }
+    const { CtrlCmd, Shift } = fakeMonaco.KeyMod;
+    const { KeyZ, KeyY } = fakeMonaco.KeyCode;
+    // Monaco's `undo` / `redo` commands end in the focused editor's model (unless read-only).
+    if (this.options.readOnly) return;
+    if (chord === (CtrlCmd | KeyZ)) void this.model.undo();
+    else if (chord === (CtrlCmd | KeyY) || chord === (CtrlCmd | Shift | KeyZ)) void this.model.redo();
+  }
+  /** `editor.trigger(source, id)`: an action of that id, else the global command (the model's). */
+  trigger(_source: string, id: string) {
+    const action = this.getAction(id);
+    if (action) return void action.run();
+    if (id === 'undo') void this.model.undo();
+    if (id === 'redo') void this.model.redo();
   }
   createDecorationsCollection() {
     return { set: () => [], clear: () => {} };

@@ -77,6 +77,17 @@ export class FakeModel implements TextModelLike {
     return { dispose: () => this.listeners.delete(listener) };
   }
 
+  /** Calls of Monaco's own undo and redo (its undo stack), which a session must never reach. */
+  nativeUndo = { undo: 0, redo: 0 };
+
+  undo(): void {
+    this.nativeUndo.undo++;
+  }
+
+  redo(): void {
+    this.nativeUndo.redo++;
+  }
+
   /** Types `text` at `offset` as a user would (one edit). */
   type(offset: number, text: string): void {
     const at = this.getPositionAt(offset);

@@ -81,8 +81,9 @@ describe('a session and read-only', () => {
     expect(readOnlyOption(editor)).toBe(true);
     expect(session.readOnly).toBe(true);
     expect(session.status).toMatchObject({ state: 'synced', readOnly: true });
-    expect(sockets).toHaveLength(2); // the reload, with the same token
-    expect(sockets[1].url).toBe(sockets[0].url);
+    expect(sockets).toHaveLength(2); // the reload, with the same token, and no undo for a reader
+    expect(sockets[0].url).toBe('ws://gw:1/doc/demo%2Fmain.ts?token=tok-vic&ext=undo');
+    expect(sockets[1].url).toBe('ws://gw:1/doc/demo%2Fmain.ts?token=tok-vic');
 
     // Someone else edits meanwhile: the old connection still shows it.
     const relay = (update: Uint8Array) => sockets[0].update(update);

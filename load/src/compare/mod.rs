@@ -30,7 +30,7 @@ use anyhow::{Context, bail};
 use self::figures::Figures;
 use self::machine::Machine;
 use self::procs::{command_line, start_redis, start_server};
-use self::runs::{Outcome, Run};
+use self::runs::{Outcome, Run, Shown};
 use self::systems::{Programs, System};
 
 /// Flags of `compare`.
@@ -177,7 +177,21 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         node: args.node.clone(),
         peers: args.peers_dir.clone(),
     };
-    let invocation = invocation();
+    let html = args.html.clone().unwrap_or_else(|| {
+        args.benchmarks
+            .parent()
+            .unwrap_or(Path::new(""))
+            .join("benchmarks.html")
+    });
+    let pages_dir = html.parent().unwrap_or(Path::new("")).join(runs::PAGES_DIR);
+    std::fs::create_dir_all(&pages_dir)
+        .with_context(|| format!("cannot create {}", pages_dir.display()))?;
+    let pages_dir = pages_dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", pages_dir.display()))?;
+    let root = std::env::current_dir().context("cannot read the current directory")?;
+    let shown = Shown::new(&root, &args.work_dir, &work_dir);
+    let invocation = shown.text(&invocation());
     let systems = args.systems();
     let timeout = Duration::from_secs_f64(args.ready_timeout);
 
@@ -187,13 +201,13 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     for system in &systems {
         eprintln!("collab-load compare: {system}");
         match system.prepare(&programs) {
-            Ok(commands) => setup.extend(commands),
+            Ok(commands) => setup.extend(commands.iter().map(|c| shown.text(c))),
             Err(e) => {
-                let why = format!("{e:#}");
+                let why = shown.text(&format!("{e:#}"));
                 eprintln!("collab-load compare: {system} skipped: {why}");
                 notes.push(format!("{system} skipped: {why}"));
                 for scenario in &args.scenarios {
-                    let mut run = Run::new(*system, scenario, &work_dir);
+                    let mut run = Run::new(*system, scenario, &work_dir, &pages_dir);
                     run.outcome = Outcome::Skipped(why.clone());
                     runs.push(run);
                 }
@@ -201,7 +215,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             }
         }
         for scenario in &args.scenarios {
-            let mut run = Run::new(*system, scenario, &work_dir);
+            let mut run = Run::new(*system, scenario, &work_dir, &pages_dir);
             if let Some(why) = system.cannot_run(scenario) {
                 notes.push(format!("{system} {scenario}: not applicable, {why}"));
                 run.outcome = Outcome::NotApplicable(why.to_owned());
@@ -211,8 +225,9 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             let flags = args.flags(scenario)?;
             run.outcome = match measure(&mut run, &flags, &programs, &args, timeout) {
                 Ok(outcome) => outcome,
-                Err(e) => Outcome::Failed(format!("{e:#}")),
+                Err(e) => Outcome::Failed(shown.text(&format!("{e:#}"))),
             };
+            run.commands = run.commands.iter().map(|c| shown.text(c)).collect();
             eprintln!(
                 "collab-load compare: {system} {scenario}: {}",
                 describe(&run)
@@ -248,12 +263,6 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         notes: &notes,
     };
     write(&args.benchmarks, &output::markdown(&summary))?;
-    let html = args.html.clone().unwrap_or_else(|| {
-        args.benchmarks
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join("benchmarks.html")
-    });
     write(&html, &output::page(&summary))?;
     println!(
         "wrote {} and {} (runs in {})",

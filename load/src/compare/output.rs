@@ -68,6 +68,13 @@ pub fn markdown(s: &Summary) -> String {
     }
     md.push_str("## Commands\n\nEverything above, from the repository root:\n\n```sh\n");
     let _ = writeln!(md, "{}\n```\n", s.invocation);
+    if s.invocation.contains("$WORK_DIR") {
+        md.push_str(
+            "`$WORK_DIR` is the run's `--work-dir`, outside the repository: each run's JSON, \
+             table and server logs went there (not committed). Each run's HTML page is in \
+             `benchmarks/`, linked from `benchmarks.html`.\n\n",
+        );
+    }
     if !s.setup.is_empty() {
         md.push_str("Before the measurements it ran:\n\n```sh\n");
         for c in s.setup {
@@ -161,7 +168,7 @@ pub fn page(s: &Summary) -> String {
             .map(|r| {
                 format!(
                     "<a href=\"{}\">{}</a>",
-                    escape(&r.html.to_string_lossy()),
+                    escape(&r.page_link()),
                     escape(r.system.name())
                 )
             })

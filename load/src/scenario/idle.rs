@@ -94,6 +94,12 @@ fn fd_limit() -> Option<u64> {
 pub async fn run(args: Args) -> anyhow::Result<Report> {
     args.check()?;
     let targets = args.common.targets()?;
+    if targets.iter().any(crate::target::Target::is_tls) {
+        bail!(
+            "idle opens raw TCP connections without TLS: give it ws:// targets \
+             (the other scenarios take wss://)"
+        );
+    }
     let prefix = args.common.file_prefix();
     let started_unix_ms = unix_ms();
 

@@ -124,6 +124,7 @@ impl JwtAccess {
             .unwrap_or_else(SystemTime::now);
         Ok(Grant {
             principal: Principal {
+                verified: true,
                 user: Arc::from(claims.sub),
                 name: None,
                 color: None,

@@ -16,7 +16,8 @@
 //!   announces a change to a record they read, and every `--revalidate-ms`: revoked ones
 //!   are closed (4401 / 4403), changed ones switch access.
 //!
-//! Under `--auth none` every connection is [`Principal::anonymous`].
+//! Under `--auth none` every connection is [`Principal::anonymous`], or the writer named by
+//! its `?user=` ([`Principal::open_user`]), which only says whose undo stack its edits go on.
 
 pub mod authority;
 pub mod grant;
@@ -49,6 +50,9 @@ pub struct Principal {
     /// Cursor colour (CSS), when known.
     pub color: Option<Arc<str>>,
     pub access: Access,
+    /// The identity comes from the platform's records or a signed token, so cursors are
+    /// stamped with it; `false` under `--auth none`, where a `?user=` is only a claim.
+    pub verified: bool,
 }
 
 /// The user id of connections that carry no identity.
@@ -58,11 +62,35 @@ impl Principal {
     /// A writer without identity: what every connection is under `--auth none`.
     pub fn anonymous() -> Self {
         Principal {
+            verified: false,
             user: Arc::from(ANONYMOUS),
             name: None,
             color: None,
             access: Access::ReadWrite,
         }
+    }
+
+    /// A writer under `--auth none` that named itself with `?user=` (so its edits have
+    /// their own undo stack); a name that is not a plausible user id (1 to 64 of
+    /// `A-Z a-z 0-9 . _ @ -`) is [`Principal::anonymous`].
+    pub fn open_user(user: &str) -> Self {
+        let plausible = (1..=64).contains(&user.len())
+            && user
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
+        if !plausible {
+            return Principal::anonymous();
+        }
+        Principal {
+            user: Arc::from(user),
+            ..Principal::anonymous()
+        }
+    }
+
+    /// Whom this principal's cursors belong to: its user when verified, else
+    /// [`ANONYMOUS`] (an unverified `?user=` is no identity to own cursors by).
+    pub fn cursor_owner(&self) -> &str {
+        if self.verified { &self.user } else { ANONYMOUS }
     }
 
     /// Whether this principal's document updates may change the file.

@@ -37,6 +37,7 @@ impl RedisAccess {
         let access = decide(&standing, sandbox)?;
         Ok(Grant {
             principal: Principal {
+                verified: true,
                 user: Arc::from(user),
                 name: standing.name.map(Arc::from),
                 color: standing.color.map(Arc::from),

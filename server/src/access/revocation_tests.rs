@@ -78,6 +78,7 @@ impl Directory for Scripted {
 
 fn principal(access: Access) -> Principal {
     Principal {
+        verified: true,
         user: Arc::from("u1"),
         name: None,
         color: None,

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::error::EngineError;
+use super::undo_stack::UndoRecord;
 
 /// One log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +58,14 @@ pub enum CompactOutcome {
 }
 
 /// One accepted update and the user id who wrote it (`None`: the gateway's own restore of
-/// a whole state, which is nobody's edit).
+/// a whole state, which is nobody's edit), with what it means for the author's undo and
+/// redo lists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authored {
     pub author: Option<Arc<str>>,
     pub update: Vec<u8>,
+    /// Recorded only with an author.
+    pub undo: Option<UndoRecord>,
 }
 
 /// A merge that failed, with the parts handed back so they can go to the log one by one.
@@ -149,6 +153,7 @@ mod tests {
         Authored {
             author: Some(Arc::from(user)),
             update,
+            undo: None,
         }
     }
 

@@ -15,6 +15,7 @@
 //! - [`changes`]: the engine's announcements that identity records changed (in Redis,
 //!   `CLIENT TRACKING` invalidation pushes), so revocation re-reads only what changed.
 //! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
+//! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
 //! - [`redis`]: the single-Redis engine.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
@@ -30,11 +31,12 @@ pub mod identity_admin;
 pub mod inbox;
 pub mod log;
 pub mod redis;
+pub mod undo_stack;
 
 use std::sync::Arc;
 
-use collab_protocol::FileId;
 use collab_protocol::envelope::Kind;
+use collab_protocol::{FileId, UndoOp};
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
@@ -44,10 +46,13 @@ pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
 pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, MergeFailed, Tail};
+pub use undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
 /// The durable side of a file: its update log and snapshot.
 pub trait Store: Send + Sync + 'static {
-    /// Appends one log entry (the batch's merged update) and publishes it with its position, atomically.
+    /// Appends one log entry (the batch's merged update) and publishes it with its
+    /// position, atomically; in the same step, records each authored part on its
+    /// author's undo and redo lists ([`UndoRecord`]).
     fn append<'a>(
         &'a self,
         file: &'a FileId,
@@ -70,6 +75,22 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         file: &'a FileId,
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>>;
+
+    /// Pops the top item of `user`'s undo list (`UndoOp::Undo`) or redo list for the
+    /// file, atomically: two gateways popping at once never get the same item.
+    fn pop_undo<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        op: UndoOp,
+    ) -> BoxFuture<'a, Result<Popped, EngineError>>;
+
+    /// How many items `user`'s undo and redo lists for the file hold.
+    fn undo_counts<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<UndoCounts, EngineError>>;
 
     /// One round trip, for readiness.
     fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>>;

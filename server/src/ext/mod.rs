@@ -3,40 +3,26 @@
 //! The rule that unknown types are ignored, never fatal, lives in [`dispatch`] alone, so a
 //! newer client can talk to an older gateway. A feature module sees what it needs of the
 //! room through [`Context`] and answers with [`Reply`]s that the room core turns into
-//! effects: it never does IO and never sees a socket. Server-side undo and diagnostics are
-//! to be modules beside [`opt_in`], each one arm in [`dispatch`].
+//! effects: it never does IO and never sees a socket. Each feature is a module beside
+//! [`opt_in`] ([`undo`]; diagnostics next), each one arm in [`dispatch`].
 
+pub mod context;
 pub mod opt_in;
+pub mod undo;
 
-use collab_protocol::Extension;
+use collab_protocol::{Extension, UndoOp};
 
-use crate::access::Principal;
-use crate::replica::Replica;
-
+pub use context::{Context, Reply};
 pub use opt_in::{Feature, OptIns};
 
-/// What a feature sees of the room when one of its messages arrives.
-pub struct Context<'a> {
-    /// Who sent the message.
-    pub principal: &'a Principal,
-    /// What the sender opted into.
-    pub opt_ins: OptIns,
-    /// The room's copy of the file.
-    pub replica: &'a Replica,
-}
-
-/// What a feature asks the room to do in answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reply {
-    /// An extension message for the connection that sent the request.
-    ToSender(Extension),
-}
-
 /// Hands one client extension message to the feature that owns its type.
-pub fn dispatch(message: Extension, _cx: Context<'_>) -> Vec<Reply> {
+pub fn dispatch(message: Extension, cx: Context<'_>) -> Vec<Reply> {
     match message {
-        // Gateways send errors; one from a client means nothing to a gateway.
+        Extension::Undo => undo::request(UndoOp::Undo, &cx),
+        Extension::Redo => undo::request(UndoOp::Redo, &cx),
+        // Gateways send errors and undo states; from a client they mean nothing.
         Extension::Error { .. } => ignored("error"),
+        Extension::UndoState { .. } => ignored("undo-state"),
         Extension::Unknown => ignored("unknown"),
     }
 }

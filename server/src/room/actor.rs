@@ -17,12 +17,13 @@ use collab_protocol::{FileId, close};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use crate::engine::UndoCounts;
 use crate::engine::inbox::{RoomSignals, RoomSink};
 use crate::engine::log::Authored;
 use crate::outbox::{CloseReason, Outbox, Queued};
 use crate::presence::ConnId;
 
-use super::appender;
+use super::appender::{self, Job, PopResult};
 use super::catch_up::Fetched;
 use super::core::{RoomCore, Settings};
 use super::effect::{Effect, Effects, LogRead};
@@ -43,8 +44,10 @@ struct Actor {
     fx: Effects,
     outboxes: HashMap<ConnId, Outbox>,
     commands: mpsc::Receiver<RoomCmd>,
-    /// The room's appender task: accepted updates, in order, to the log.
-    appender: mpsc::UnboundedSender<Authored>,
+    /// The room's appender task: accepted updates, in order, to the log, and undo pops.
+    appender: mpsc::UnboundedSender<Job>,
+    /// Undo counts read for joiners, back from tasks beside the room.
+    counts_tx: mpsc::UnboundedSender<(ConnId, UndoCounts)>,
     signals: Arc<RoomSignals>,
     /// Results of log reads, which run beside the room so that it keeps relaying between
     /// local clients while Redis is slow or down.
@@ -58,6 +61,8 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (tx, commands) = mpsc::channel(CLIENT_QUEUE);
     let (remote_tx, remote_rx) = mpsc::channel(REMOTE_QUEUE);
     let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
+    let (popped_tx, popped_rx) = mpsc::unbounded_channel();
+    let (counts_tx, counts_rx) = mpsc::unbounded_channel();
     let signals = Arc::new(RoomSignals::default());
     let settings = Settings {
         text_name: ctx.config.text_name.clone(),
@@ -70,7 +75,8 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fx: Effects::new(),
         outboxes: HashMap::new(),
         commands,
-        appender: appender::spawn(file.clone(), ctx.clone()),
+        appender: appender::spawn(file.clone(), ctx.clone(), popped_tx),
+        counts_tx,
         signals: signals.clone(),
         fetched_tx,
         empty_since: Some(Instant::now()),
@@ -85,17 +91,26 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     };
     crate::metrics::rooms(1.0);
     let span = tracing::info_span!("room", file = %actor.file);
-    tokio::spawn(actor.run(remote_rx, fetched_rx, sink).instrument(span));
+    let inputs = Inputs {
+        remote: remote_rx,
+        fetched: fetched_rx,
+        popped: popped_rx,
+        counts: counts_rx,
+    };
+    tokio::spawn(actor.run(inputs, sink).instrument(span));
     RoomHandle { id, tx }
 }
 
+/// What reaches a room besides its commands.
+struct Inputs {
+    remote: mpsc::Receiver<Envelope>,
+    fetched: mpsc::UnboundedReceiver<Fetched>,
+    popped: mpsc::UnboundedReceiver<PopResult>,
+    counts: mpsc::UnboundedReceiver<(ConnId, UndoCounts)>,
+}
+
 impl Actor {
-    async fn run(
-        mut self,
-        mut remote_rx: mpsc::Receiver<Envelope>,
-        mut fetched_rx: mpsc::UnboundedReceiver<Fetched>,
-        sink: RoomSink,
-    ) {
+    async fn run(mut self, mut inputs: Inputs, sink: RoomSink) {
         if let Err(error) = self.open(sink).await {
             tracing::warn!(%error, "room could not open");
             self.retire(JoinError::Unavailable(error));
@@ -113,8 +128,14 @@ impl Actor {
                     Some(cmd) => self.on_command(cmd),
                     None => break,
                 },
-                Some(envelope) = remote_rx.recv() => self.core.on_remote(envelope, &mut self.fx),
-                Some(fetched) = fetched_rx.recv() => self.core.on_fetched(fetched, &mut self.fx),
+                Some(envelope) = inputs.remote.recv() => self.core.on_remote(envelope, &mut self.fx),
+                Some(fetched) = inputs.fetched.recv() => self.core.on_fetched(fetched, &mut self.fx),
+                Some((request, popped)) = inputs.popped.recv() => {
+                    self.core.on_popped(request, popped, &mut self.fx)
+                }
+                Some((conn, counts)) = inputs.counts.recv() => {
+                    self.core.on_undo_counts(conn, counts, &mut self.fx)
+                }
                 () = signals.notified() => self.on_signals(),
                 _ = tail_check.tick() => self.core.on_tick(&mut self.fx),
                 () = sleep_until(grace_end), if grace_end.is_some() => break,
@@ -235,10 +256,24 @@ impl Actor {
                     }
                     self.note_if_empty();
                 }
-                Effect::Append { author, update } => {
+                Effect::Append {
+                    author,
+                    update,
+                    undo,
+                } => {
                     // The appender lives as long as the room: a send cannot fail here.
-                    let _ = self.appender.send(Authored { author, update });
+                    let undo = undo.filter(|_| self.ctx.config.undo_policy().enabled());
+                    let authored = Authored {
+                        author,
+                        update,
+                        undo,
+                    };
+                    let _ = self.appender.send(Job::Append(authored));
                 }
+                Effect::PopUndo(request) => {
+                    let _ = self.appender.send(Job::Pop(request));
+                }
+                Effect::ReadUndoCounts { conn, user } => self.read_undo_counts(conn, user),
                 Effect::Publish { kind, payload } => {
                     let (bus, file) = (self.ctx.bus.clone(), self.file.clone());
                     tokio::spawn(async move {
@@ -255,6 +290,21 @@ impl Actor {
                 }
             }
         }
+    }
+
+    /// Reads a joiner's undo counts beside the room; they come back as an input (a
+    /// failed read sends nothing: the next change of a count is announced anyway).
+    fn read_undo_counts(&self, conn: ConnId, user: Arc<str>) {
+        let (store, file) = (self.ctx.store.clone(), self.file.clone());
+        let results = self.counts_tx.clone();
+        tokio::spawn(async move {
+            match store.undo_counts(&file, &user).await {
+                Ok(counts) => {
+                    let _ = results.send((conn, counts));
+                }
+                Err(error) => tracing::debug!(%error, "reading undo counts failed"),
+            }
+        });
     }
 
     /// Runs one log read beside the room; its result comes back as an input.

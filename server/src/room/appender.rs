@@ -1,9 +1,12 @@
-//! A room's appender: accepted updates, with their authors, go to the log in order.
+//! A room's appender: accepted updates, with their authors, go to the log in order, and
+//! undo requests pop their item in that same order.
 //!
 //! Runs as its own task so the room never waits on Redis. Whatever queued up while an
 //! append was in flight becomes one log entry (merged), but the store receives each
-//! update with its author, so per-user records can be written in the same atomic script.
-//! Retries while Redis is unreachable and compacts when the log grows.
+//! update with its author, so per-user undo records are written in the same atomic
+//! script. An undo request queued behind a user's edits pops only once those edits (and
+//! their undo items) are stored, so "type, then undo at once" undoes what was typed.
+//! Retries appends while Redis is unreachable and compacts when the log grows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,35 +15,69 @@ use std::time::Duration;
 use collab_protocol::FileId;
 use tokio::sync::mpsc;
 
-use crate::engine::Store;
 use crate::engine::log::{AppendBatch, Authored, CompactOutcome};
+use crate::engine::{Popped, Store};
 
+use super::effect::PopRequest;
 use super::handle::RoomContext;
+
+/// What a room hands its appender, in order.
+#[derive(Debug)]
+pub enum Job {
+    Append(Authored),
+    /// Pop a user's undo or redo item once everything queued before is stored.
+    Pop(PopRequest),
+}
+
+/// A pop's outcome, for the room.
+pub type PopResult = (PopRequest, Result<Popped, String>);
 
 /// Most bytes of updates merged into one log entry.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
 /// Starts the appender of `file`'s room; it ends when the returned sender is dropped.
-pub fn spawn(file: FileId, ctx: Arc<RoomContext>) -> mpsc::UnboundedSender<Authored> {
+/// Pops' results go to `popped`.
+pub fn spawn(
+    file: FileId,
+    ctx: Arc<RoomContext>,
+    popped: mpsc::UnboundedSender<PopResult>,
+) -> mpsc::UnboundedSender<Job> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(append_in_order(file, ctx, rx));
+    tokio::spawn(append_in_order(file, ctx, rx, popped));
     tx
 }
 
 async fn append_in_order(
     file: FileId,
     ctx: Arc<RoomContext>,
-    mut updates: mpsc::UnboundedReceiver<Authored>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+    popped: mpsc::UnboundedSender<PopResult>,
 ) {
     let compacting = Arc::new(AtomicBool::new(false));
-    while let Some(first) = updates.recv().await {
+    let mut held = None;
+    while let Some(job) = match held.take() {
+        Some(job) => Some(job),
+        None => jobs.recv().await,
+    } {
+        let first = match job {
+            Job::Append(first) => first,
+            Job::Pop(request) => {
+                let result = ctx.store.pop_undo(&file, &request.user, request.op).await;
+                let _ = popped.send((request, result.map_err(|e| e.to_string())));
+                continue;
+            }
+        };
         let mut bytes = first.update.len();
         let mut parts = vec![first];
         while bytes < MAX_BATCH_BYTES {
-            match updates.try_recv() {
-                Ok(next) => {
+            match jobs.try_recv() {
+                Ok(Job::Append(next)) => {
                     bytes += next.update.len();
                     parts.push(next);
+                }
+                Ok(pop) => {
+                    held = Some(pop);
+                    break;
                 }
                 Err(_) => break,
             }

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::replica::{ApplyError, Replica};
+use crate::replica::{ApplyError, Edit, Replica};
 
 /// Updates at least this large are applied with the worker thread handed over.
 const HEAVY_UPDATE_BYTES: usize = 64 << 10;
@@ -29,14 +29,23 @@ pub fn timed(
     update: &[u8],
     origin: Origin,
 ) -> Result<Option<Vec<u8>>, ApplyError> {
+    match origin {
+        Origin::Client => Ok(timed_edit(replica, update)?.map(|edit| edit.relay)),
+        Origin::Log => measured(update.len(), || replica.apply(update)),
+    }
+}
+
+/// Applies a client's `update` (see [`Origin::Client`]); returns what to relay and what
+/// it inserted and deleted (the author's undo item).
+pub fn timed_edit(replica: &Replica, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
+    measured(update.len(), || replica.apply_edit(update))
+}
+
+fn measured<T>(bytes: usize, apply: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    let apply = || match origin {
-        Origin::Client => replica.apply_from_client(update),
-        Origin::Log => replica.apply(update),
-    };
-    let result = if update.len() >= HEAVY_UPDATE_BYTES && multi_thread {
+    let result = if bytes >= HEAVY_UPDATE_BYTES && multi_thread {
         tokio::task::block_in_place(apply)
     } else {
         apply()
@@ -44,7 +53,7 @@ pub fn timed(
     let took = started.elapsed();
     crate::metrics::update_applied(took);
     if took > SLOW_APPLY {
-        tracing::warn!(bytes = update.len(), ?took, "an update took long to apply");
+        tracing::warn!(bytes, ?took, "an update took long to apply");
     }
     result
 }

@@ -12,22 +12,25 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use collab_protocol::envelope::{Envelope, Kind};
-use collab_protocol::message::{decode_awareness, encode_awareness, encode_step2, encode_update};
+use collab_protocol::message::{decode_awareness, encode_awareness, encode_update};
 use collab_protocol::{Extension, Message, close};
 use yrs::sync::SyncMessage;
 
 use crate::access::{Access, Principal};
 use crate::engine::log::Tail;
-use crate::ext::{self, OptIns, Reply};
+use crate::engine::{Popped, UndoCounts, UndoRecord};
+use crate::ext::{self, Feature, OptIns, Reply};
 use crate::outbox::CloseReason;
 use crate::pending::PendingAppends;
-use crate::presence::{Changes, ConnId, Presence, REMOTE_STATE_TTL};
+use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 
+use super::answer::AnswerCache;
 use super::apply::{self, Origin};
 use super::catch_up::{CatchUp, Fetched};
-use super::effect::{Effect, Effects};
+use super::effect::{Effect, Effects, PopRequest};
 use super::member::Member;
+use super::undo::{self, Outcome, UndoDesk};
 
 /// What a room core is told when it is made.
 #[derive(Debug, Clone)]
@@ -38,13 +41,6 @@ pub struct Settings {
     pub max_doc_bytes: usize,
     /// This gateway's id on the bus: its own envelopes come back on the channel.
     pub gateway_id: Arc<str>,
-}
-
-/// A sync step 2 frame and what it answered.
-struct Answer {
-    asked: yrs::StateVector,
-    version: u64,
-    frame: Bytes,
 }
 
 pub struct RoomCore {
@@ -59,11 +55,9 @@ pub struct RoomCore {
     /// Updates were refused a place in the pending budget: once Redis answers again, this
     /// replica's whole state goes to the log.
     overflowed: bool,
-    /// The last sync step 2 sent, shared with the next joiner that asks with the same state
-    /// vector while the doc is unchanged: in a join storm every newcomer asks with an empty
-    /// one, and encoding a large doc once per joiner cost ~80 ms each on the room task and
-    /// a private copy of the whole doc per queued answer.
-    last_answer: Option<Answer>,
+    answers: AnswerCache,
+    /// Popped undo items whose content the replica lacks, until the log read brings it.
+    undos: UndoDesk,
 }
 
 impl RoomCore {
@@ -80,7 +74,8 @@ impl RoomCore {
             log: CatchUp::default(),
             doc_bytes: 0,
             overflowed: false,
-            last_answer: None,
+            answers: AnswerCache::default(),
+            undos: UndoDesk::default(),
         }
     }
 
@@ -118,6 +113,10 @@ impl RoomCore {
         if let Some(states) = self.presence.all_states() {
             fx.send(conn, Bytes::from(encode_awareness(&states)));
         }
+        if opt_ins.wants(Feature::Undo) {
+            let user = principal.user.clone();
+            fx.push(Effect::ReadUndoCounts { conn, user });
+        }
         self.members.insert(conn, Member::new(principal, opt_ins));
     }
 
@@ -147,13 +146,15 @@ impl RoomCore {
             return;
         }
         match msg {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => match self.answer(sv) {
-                Ok(frame) => fx.send(conn, frame),
-                Err(error) => {
-                    tracing::error!(%error, "encoding a diff failed");
-                    self.reload(fx);
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                match self.answers.answer(&self.replica, sv) {
+                    Ok(frame) => fx.send(conn, frame),
+                    Err(error) => {
+                        tracing::error!(%error, "encoding a diff failed");
+                        self.reload(fx);
+                    }
                 }
-            },
+            }
             Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {
                 self.accept_update(conn, &update, fx)
             }
@@ -162,9 +163,9 @@ impl RoomCore {
                     return;
                 };
                 crate::stamp::stamp(&mut update, &member.principal);
-                let user = &member.principal.user;
+                let user = member.principal.cursor_owner();
                 if let Some(changes) = self.presence.apply_local(conn, user, update) {
-                    broadcast_states(&changes, Some(conn), fx);
+                    fx.broadcast_states(&changes, Some(conn));
                     fx.publish(Kind::Awareness, changes.encoded);
                 }
             }
@@ -193,27 +194,9 @@ impl RoomCore {
                 Reply::ToSender(answer) => {
                     fx.send(conn, Bytes::from(Message::Extension(answer).encode()))
                 }
+                Reply::Undo(op) => undo::request(&member.principal, conn, op, fx),
             }
         }
-    }
-
-    /// Sync step 2 for a client at `asked`: what it lacks, encoded once per doc version
-    /// and state vector.
-    fn answer(&mut self, asked: yrs::StateVector) -> Result<Bytes, ApplyError> {
-        let version = self.replica.version();
-        if let Some(last) = &self.last_answer
-            && last.version == version
-            && last.asked == asked
-        {
-            return Ok(last.frame.clone());
-        }
-        let frame = Bytes::from(encode_step2(&self.replica.diff(&asked)?));
-        self.last_answer = Some(Answer {
-            asked,
-            version,
-            frame: frame.clone(),
-        });
-        Ok(frame)
     }
 
     /// Validates a client's update by applying it; relays and appends what it changed.
@@ -239,12 +222,13 @@ impl RoomCore {
             self.close(conn, reason, fx);
             return;
         }
-        match apply::timed(&self.replica, update, Origin::Client) {
+        match apply::timed_edit(&self.replica, update) {
             Ok(None) => {}
-            Ok(Some(changes)) => {
-                self.doc_bytes += changes.len();
-                fx.broadcast(Bytes::from(encode_update(&changes)), Some(conn));
-                self.append(conn, user, changes, fx);
+            Ok(Some(edit)) => {
+                self.doc_bytes += edit.relay.len();
+                fx.broadcast(Bytes::from(encode_update(&edit.relay)), Some(conn));
+                let record = undo::capture(edit.insertions, edit.deletions);
+                self.append(conn, user, edit.relay, record, fx);
             }
             Err(ApplyError::Early(missing)) => {
                 // Not a fault: a resyncing client's step 2 brings this content again.
@@ -265,11 +249,19 @@ impl RoomCore {
 
     /// Hands an accepted update to the log within the pending budget; past it, closes the
     /// writer with 1013 and remembers to store the whole state once Redis answers.
-    fn append(&mut self, writer: ConnId, user: Arc<str>, update: Vec<u8>, fx: &mut Effects) {
+    fn append(
+        &mut self,
+        writer: ConnId,
+        user: Arc<str>,
+        update: Vec<u8>,
+        undo: Option<UndoRecord>,
+        fx: &mut Effects,
+    ) {
         if self.pending.try_reserve(update.len()) {
             fx.push(Effect::Append {
                 author: Some(user),
                 update,
+                undo,
             });
             return;
         }
@@ -291,6 +283,7 @@ impl RoomCore {
                 fx.push(Effect::Append {
                     author: None,
                     update: whole,
+                    undo: None,
                 });
             }
             Err(error) => tracing::error!(%error, "encoding the whole state failed"),
@@ -317,11 +310,12 @@ impl RoomCore {
             Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
                 Ok(update) => {
                     if let Some(changes) = self.presence.apply_remote(&envelope.origin, update) {
-                        broadcast_states(&changes, None, fx);
+                        fx.broadcast_states(&changes, None);
                     }
                 }
                 Err(error) => tracing::warn!(%error, "bad awareness from the bus"),
             },
+            Kind::UndoCounts => undo::tell_notice(&self.members, &envelope.payload, fx),
             Kind::QueryAwareness if !own => {
                 if let Some(states) = self.presence.local_states() {
                     fx.publish(Kind::Awareness, states);
@@ -345,15 +339,9 @@ impl RoomCore {
 
     /// The periodic safety net under pub/sub and the room's housekeeping.
     pub fn on_tick(&mut self, fx: &mut Effects) {
-        self.forget_answer();
+        self.answers.forget();
         self.check_head(fx);
         self.sweep_stale_cursors(fx);
-    }
-
-    /// A cached answer only helps joiners arriving together; a large doc's copy is not
-    /// held for longer.
-    fn forget_answer(&mut self) {
-        self.last_answer = None;
     }
 
     /// Compares the log head with the replica's position (a dropped last message shows
@@ -403,6 +391,40 @@ impl RoomCore {
         if self.log.finished(behind) {
             self.catch_up(fx);
         }
+        for (request, outcome) in self.undos.retry(&self.replica, &self.members, fx) {
+            self.follow_undo(request, outcome, fx);
+        }
+    }
+
+    /// The engine popped (or failed to pop) the item an undo or redo request asked for.
+    pub fn on_popped(
+        &mut self,
+        request: PopRequest,
+        popped: Result<Popped, String>,
+        fx: &mut Effects,
+    ) {
+        let outcome = self
+            .undos
+            .on_popped(&request, popped, &self.replica, &self.members, fx);
+        self.follow_undo(request, outcome, fx);
+    }
+
+    /// What an undo's outcome asks of the room: the result goes to the log like an edit.
+    fn follow_undo(&mut self, request: PopRequest, outcome: Outcome, fx: &mut Effects) {
+        match outcome {
+            Outcome::Done => {}
+            Outcome::CatchUp => self.catch_up(fx),
+            Outcome::Applied { update, record } => {
+                self.doc_bytes += update.len();
+                self.append(request.conn, request.user, update, record, fx);
+            }
+            Outcome::Reload => self.reload(fx),
+        }
+    }
+
+    /// A joiner that opted into undo gets its user's counts.
+    pub fn on_undo_counts(&mut self, conn: ConnId, counts: UndoCounts, fx: &mut Effects) {
+        undo::tell_counts(&self.members, conn, counts, fx);
     }
 
     /// Redis lost entries this replica had seen (a restart without persistence, a failover
@@ -423,7 +445,7 @@ impl RoomCore {
     fn reload(&mut self, fx: &mut Effects) {
         tracing::error!("rebuilding the room's replica after a panic");
         self.replica = Replica::new(&self.settings.text_name);
-        self.last_answer = None;
+        self.answers.forget();
         self.log.forget();
         self.doc_bytes = 0;
         fx.push(Effect::Reload);
@@ -473,14 +495,4 @@ impl RoomCore {
             Err(error) => tracing::error!(%error, "an update from the log does not apply"),
         }
     }
-}
-
-/// Changed awareness states for every connection but `except`; a single cursor's state
-/// may replace an older one still queued (see [`crate::outbox::Outbox`]).
-fn broadcast_states(changes: &Changes, except: Option<ConnId>, fx: &mut Effects) {
-    fx.push(Effect::Broadcast {
-        frame: Bytes::from(encode_awareness(&changes.encoded)),
-        except,
-        cursor: changes.only.map(|client| client.get()),
-    });
 }

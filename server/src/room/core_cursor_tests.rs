@@ -98,6 +98,7 @@ fn unknown_extension_messages_are_ignored_and_the_sender_stays() {
 fn a_cursor_shows_the_principal_not_what_the_client_claims() {
     let mut room = room();
     let ann = Principal {
+        verified: true,
         user: Arc::from("u-ann"),
         name: Some(Arc::from("Ann")),
         color: Some(Arc::from("#e91e63")),

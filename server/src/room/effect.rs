@@ -9,10 +9,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use collab_protocol::UndoOp;
 use collab_protocol::envelope::Kind;
 
+use crate::engine::UndoRecord;
 use crate::outbox::CloseReason;
-use crate::presence::ConnId;
+use crate::presence::{Changes, ConnId};
 
 /// A read of the file's log to run beside the room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +45,15 @@ pub enum Effect {
     Append {
         author: Option<Arc<str>>,
         update: Vec<u8>,
+        /// What it means for the author's undo and redo lists.
+        undo: Option<UndoRecord>,
     },
+    /// Pop `user`'s top undo (or redo) item, after the appends queued before it are
+    /// stored, and hand it to `RoomCore::on_popped`.
+    PopUndo(PopRequest),
+    /// Read `user`'s undo and redo counts for `conn` (a joiner that opted into undo) and
+    /// hand them to `RoomCore::on_undo_counts`.
+    ReadUndoCounts { conn: ConnId, user: Arc<str> },
     /// Awareness or control for the file's channel (not updates: they go out with their
     /// log entry).
     Publish { kind: Kind, payload: Vec<u8> },
@@ -52,6 +62,17 @@ pub enum Effect {
     /// The replica was replaced by an empty one after a panic: read the whole file and hand
     /// it to `RoomCore::on_reloaded` before any other input.
     Reload,
+}
+
+/// An undo or redo request on its way to the engine and back.
+#[derive(Debug, Clone)]
+pub struct PopRequest {
+    /// Who asked (answered if still connected).
+    pub conn: ConnId,
+    pub user: Arc<str>,
+    pub op: UndoOp,
+    /// Items popped before this one for the same request that changed nothing.
+    pub skipped: u32,
 }
 
 /// The queue of effects the core produced and the actor has not run yet.
@@ -90,6 +111,16 @@ impl Effects {
             frame,
             except,
             cursor: None,
+        });
+    }
+
+    /// Changed awareness states for every connection but `except`; a single cursor's state
+    /// may replace an older one still queued (see [`crate::outbox::Outbox`]).
+    pub fn broadcast_states(&mut self, changes: &Changes, except: Option<ConnId>) {
+        self.push(Effect::Broadcast {
+            frame: Bytes::from(collab_protocol::message::encode_awareness(&changes.encoded)),
+            except,
+            cursor: changes.only.map(|client| client.get()),
         });
     }
 

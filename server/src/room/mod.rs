@@ -3,6 +3,8 @@
 //! - [`core`]: the room's state (replica, presence, members with their principal, log
 //!   position, answer cache) and the rule for every input, returning [`effect`]s.
 //! - [`apply`]: one update applied to the replica, timed, off the gateway's other tasks.
+//! - [`answer`]: the sync step 2 answer shared by joiners that ask alike.
+//! - [`undo`]: server-side undo in the room: capture, requests, applying popped items.
 //! - [`catch_up`]: how far the replica is level with the log, one read at a time.
 //! - [`actor`]: the task around the core: channels, timers, send queues, running effects.
 //! - [`appender`]: authored appends to the log, batched, and compaction.
@@ -10,6 +12,7 @@
 //! - [`member`]: a connection as its room knows it (principal, opt-ins, read-only notice).
 
 pub mod actor;
+pub mod answer;
 pub mod appender;
 pub mod apply;
 pub mod catch_up;
@@ -17,6 +20,7 @@ pub mod core;
 pub mod effect;
 pub mod handle;
 pub mod member;
+pub mod undo;
 
 #[cfg(test)]
 mod core_cursor_tests;

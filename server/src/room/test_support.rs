@@ -37,6 +37,7 @@ pub(super) fn room() -> RoomCore {
 
 pub(super) fn user(id: &str, access: Access) -> Principal {
     Principal {
+        verified: true,
         user: Arc::from(id),
         name: None,
         color: None,
@@ -150,7 +151,7 @@ pub(super) fn appends(effects: &[Effect]) -> Vec<(Option<String>, &[u8])> {
     effects
         .iter()
         .filter_map(|e| match e {
-            Effect::Append { author, update } => {
+            Effect::Append { author, update, .. } => {
                 Some((author.as_deref().map(str::to_owned), update.as_slice()))
             }
             _ => None,

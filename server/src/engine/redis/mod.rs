@@ -13,6 +13,7 @@
 //!
 //! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
 //!   admin API's writes of sessions, users and sandbox members.
+//! - [`version`]: the oldest Redis these commands run on (6.2), checked before connecting.
 //!
 //! [`connect`] builds every part: the store, the directory, the identity writes and the
 //! bus's publishing share one multiplexed connection; the bus's subscriptions have their
@@ -28,6 +29,7 @@ mod scripts;
 pub mod store;
 pub mod tracking;
 mod value;
+pub mod version;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::Engine;
 use super::changes::ChangeFeed;
 use super::error::EngineError;
+use super::undo_stack::UndoPolicy;
 
 /// Connects to the Redis at `url`, starts the bus (subscription, heartbeats, sweep of
 /// silent gateways) and returns the engine whose store and bus rooms use, and whose
@@ -49,6 +52,7 @@ pub async fn connect(
     keys: Keys,
     gateway_id: String,
     gateway_timeout: Duration,
+    undo: UndoPolicy,
     tracking: bool,
 ) -> Result<Engine, EngineError> {
     let client = redis::Client::open(url)?;
@@ -60,7 +64,7 @@ pub async fn connect(
             .set_max_delay(Duration::from_secs(2)),
     )
     .await?;
-    let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone());
+    let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone(), undo);
     let identity_cache = Arc::new(cache::IdentityCache::new());
     let directory = directory::RedisDirectory::new(commands.clone(), identity_cache.clone());
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());

@@ -17,16 +17,92 @@ local function head()
 end
 "#;
 
-/// Appends an update and publishes it with its position.
-/// KEYS: log, snap, channel. ARGV: origin, update. Returns {pos, log length}.
+/// Publishes an `N` envelope when a user's undo or redo count moved between zero and
+/// non-zero; returns both counts.
+const NOTIFY: &str = r#"
+local function notify(channel, origin, user, undo_key, redo_key, undo_before, redo_before)
+  local undo, redo = redis.call('LLEN', undo_key), redis.call('LLEN', redo_key)
+  if (undo == 0) ~= (undo_before == 0) or (redo == 0) ~= (redo_before == 0) then
+    redis.call('PUBLISH', channel, 'N ' .. origin .. '\n' ..
+      cjson.encode({user = user, undo = undo, redo = redo}))
+  end
+  return undo, redo
+end
+"#;
+
+/// Appends an update and publishes it with its position, then records each authored part
+/// on its author's undo and redo lists.
+/// KEYS: log, snap, channel, then per record: undo list, redo list.
+/// ARGV: origin, update, capture ms, depth, ttl ms, most bytes of one item, then per
+/// record: kind (`e` edit, `u` undone, `r` redone), user, item part.
+/// Returns {pos, log length}.
+///
+/// A list element is `<ms>\n<parts>`: `<ms>` the Redis time of the item's last edit (0
+/// for an inverse, which never absorbs later edits). An edit within the capture window of
+/// the top item's time is appended to it (unless that would make it larger than the
+/// most bytes of one item: someone typing without pause for an hour gets several items);
+/// otherwise it starts a new item.
 pub fn append() -> String {
     format!(
-        "{HEAD}{}",
+        "{HEAD}{NOTIFY}{}",
         r#"
 local pos = head() + 1
 redis.call('XADD', KEYS[1], pos .. '-1', 'o', ARGV[1], 'u', ARGV[2])
 redis.call('PUBLISH', KEYS[3], 'U ' .. ARGV[1] .. ' ' .. pos .. '\n' .. ARGV[2])
+local capture, depth, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local max_item = tonumber(ARGV[6])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local function push(list, stamp, part)
+  redis.call('LPUSH', list, stamp .. '\n' .. part)
+  redis.call('LTRIM', list, 0, depth - 1)
+  redis.call('PEXPIRE', list, ttl)
+end
+local k, a = 4, 7
+while KEYS[k] do
+  local undo, redo = KEYS[k], KEYS[k + 1]
+  local kind, user, part = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local undo_before, redo_before = redis.call('LLEN', undo), redis.call('LLEN', redo)
+  if kind == 'e' then
+    local top = redis.call('LINDEX', undo, 0)
+    local stamp = top and string.match(top, '^(%d+)\n')
+    if stamp and tonumber(stamp) > 0 and now - tonumber(stamp) < capture
+        and #top + #part <= max_item then
+      redis.call('LSET', undo, 0, now .. '\n' .. string.sub(top, #stamp + 2) .. part)
+      redis.call('PEXPIRE', undo, ttl)
+    else
+      push(undo, now, part)
+    end
+    redis.call('DEL', redo)
+  elseif kind == 'u' then
+    push(redo, 0, part)
+  else
+    push(undo, 0, part)
+  end
+  notify(KEYS[3], ARGV[1], user, undo, redo, undo_before, redo_before)
+  k, a = k + 2, a + 3
+end
 return {pos, redis.call('XLEN', KEYS[1])}
+"#
+    )
+}
+
+/// Pops the top item of a user's undo (ARGV[1] `u`) or redo (`r`) list.
+/// KEYS: undo list, redo list, channel. ARGV: which, origin, user.
+/// Returns {undo count, redo count, item parts (absent when the list was empty)}.
+pub fn pop_undo() -> String {
+    format!(
+        "{NOTIFY}{}",
+        r#"
+local undo_before, redo_before = redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])
+local from = KEYS[2]
+if ARGV[1] == 'u' then from = KEYS[1] end
+local top = redis.call('LPOP', from)
+local undo, redo = notify(KEYS[3], ARGV[2], ARGV[3], KEYS[1], KEYS[2], undo_before, redo_before)
+if not top then
+  return {undo, redo}
+end
+return {undo, redo, string.sub(top, string.find(top, '\n', 1, true) + 1)}
 "#
     )
 }

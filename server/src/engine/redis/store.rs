@@ -2,9 +2,10 @@
 //!
 //! [`RedisStore`] appends (one script that also publishes the update on the file's
 //! channel), reads what a replica misses, and compacts with compare-and-set, all over one
-//! shared multiplexed connection. Nothing here knows about sockets or rooms.
+//! shared multiplexed connection. The same append script records authored parts on their
+//! authors' undo and redo lists, and pops them. Nothing here knows about sockets or rooms.
 
-use collab_protocol::{FileId, Keys};
+use collab_protocol::{FileId, Keys, UndoOp};
 use futures_util::future::BoxFuture;
 use redis::Script;
 use redis::aio::ConnectionManager;
@@ -14,6 +15,7 @@ use crate::engine::Store;
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
 use crate::engine::log::{AppendBatch, Appended, CompactOutcome, Tail};
+use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
 /// Log and snapshot access over a shared multiplexed connection.
 #[derive(Clone)]
@@ -22,10 +24,40 @@ pub struct RedisStore {
     keys: Keys,
     /// Written as every entry's origin, so gateways skip their own updates.
     gateway_id: String,
+    undo: UndoPolicy,
     append: Script,
+    pop_undo: Script,
     head: Script,
     read_since: Script,
     compact: Script,
+}
+
+/// Most bytes of one stored undo item: past it, the next edit starts a new item even
+/// within the capture window.
+const MAX_ITEM_BYTES: usize = 64 << 10;
+
+/// The undo records of a batch as `(user, kind, item)` for the append script. Consecutive
+/// edits of one user (a burst merged into one log entry) become one record: a stored
+/// item is a concatenation of parts, so their parts are simply concatenated.
+fn records(batch: &AppendBatch) -> Vec<(&str, &'static str, Vec<u8>)> {
+    let mut out: Vec<(&str, &'static str, Vec<u8>)> = Vec::new();
+    for part in batch.parts() {
+        let (Some(user), Some(record)) = (&part.author, &part.undo) else {
+            continue;
+        };
+        let (kind, item) = match record {
+            UndoRecord::Edit(item) => ("e", item),
+            UndoRecord::Undone(item) => ("u", item),
+            UndoRecord::Redone(item) => ("r", item),
+        };
+        match out.last_mut() {
+            Some((last, "e", parts)) if kind == "e" && *last == &**user => {
+                parts.extend_from_slice(item)
+            }
+            _ => out.push((user, kind, item.clone())),
+        }
+    }
+    out
 }
 
 /// Times a Redis round trip for the metrics.
@@ -37,28 +69,71 @@ async fn timed<T>(op: &'static str, call: impl Future<Output = T>) -> T {
 }
 
 impl RedisStore {
-    pub fn new(conn: ConnectionManager, keys: Keys, gateway_id: String) -> Self {
+    pub fn new(conn: ConnectionManager, keys: Keys, gateway_id: String, undo: UndoPolicy) -> Self {
         RedisStore {
             conn,
             keys,
             gateway_id,
+            undo,
             append: Script::new(&scripts::append()),
+            pop_undo: Script::new(&scripts::pop_undo()),
             head: Script::new(&scripts::head()),
             read_since: Script::new(&scripts::read_since()),
             compact: Script::new(scripts::COMPACT),
         }
     }
 
-    /// Appends `update` to the file's log and publishes it on the file's channel.
-    async fn append_update(&self, file: &FileId, update: &[u8]) -> Result<Appended, EngineError> {
+    /// Appends the batch's update to the file's log, publishes it on the file's channel
+    /// and records its authored parts on their authors' lists.
+    async fn append_batch(
+        &self,
+        file: &FileId,
+        batch: &AppendBatch,
+    ) -> Result<Appended, EngineError> {
         let mut conn = self.conn.clone();
         let mut call = self.append.key(self.keys.log(file));
         call.key(self.keys.snap(file))
             .key(self.keys.channel(file))
             .arg(&self.gateway_id)
-            .arg(update);
+            .arg(batch.update())
+            .arg(self.undo.capture.as_millis() as u64)
+            .arg(self.undo.depth.max(1))
+            .arg(self.undo.ttl.as_millis().max(1) as u64);
+        call.arg(MAX_ITEM_BYTES);
+        for (user, kind, item) in records(batch) {
+            call.key(self.keys.undo(file, user))
+                .key(self.keys.redo(file, user))
+                .arg(kind)
+                .arg(user)
+                .arg(item);
+        }
         let (pos, log_len): (u64, u64) = timed("append", call.invoke_async(&mut conn)).await?;
         Ok(Appended { pos, log_len })
+    }
+
+    async fn pop(&self, file: &FileId, user: &str, op: UndoOp) -> Result<Popped, EngineError> {
+        let mut conn = self.conn.clone();
+        let mut call = self.pop_undo.key(self.keys.undo(file, user));
+        call.key(self.keys.redo(file, user))
+            .key(self.keys.channel(file))
+            .arg(match op {
+                UndoOp::Undo => "u",
+                UndoOp::Redo => "r",
+            })
+            .arg(&self.gateway_id)
+            .arg(user);
+        let reply: redis::Value = timed("pop-undo", call.invoke_async(&mut conn)).await?;
+        value::parse_popped(reply)
+    }
+
+    async fn counts(&self, file: &FileId, user: &str) -> Result<UndoCounts, EngineError> {
+        let mut conn = self.conn.clone();
+        let (undo, redo): (u64, u64) = redis::pipe()
+            .llen(self.keys.undo(file, user))
+            .llen(self.keys.redo(file, user))
+            .query_async(&mut conn)
+            .await?;
+        Ok(UndoCounts { undo, redo })
     }
 
     async fn read_tail(&self, file: &FileId, since: u64) -> Result<Tail, EngineError> {
@@ -110,7 +185,24 @@ impl Store for RedisStore {
         file: &'a FileId,
         batch: &'a AppendBatch,
     ) -> BoxFuture<'a, Result<Appended, EngineError>> {
-        Box::pin(self.append_update(file, batch.update()))
+        Box::pin(self.append_batch(file, batch))
+    }
+
+    fn pop_undo<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        op: UndoOp,
+    ) -> BoxFuture<'a, Result<Popped, EngineError>> {
+        Box::pin(self.pop(file, user, op))
+    }
+
+    fn undo_counts<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<UndoCounts, EngineError>> {
+        Box::pin(self.counts(file, user))
     }
 
     fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<u64, EngineError>> {
@@ -143,5 +235,44 @@ impl Store for RedisStore {
             let _: String = redis::cmd("PING").query_async(&mut conn).await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::engine::log::Authored;
+
+    fn part(user: &str, record: Option<UndoRecord>) -> Authored {
+        Authored {
+            author: Some(Arc::from(user)),
+            update: vec![0, 0],
+            undo: record,
+        }
+    }
+
+    #[test]
+    fn consecutive_edits_of_one_user_are_one_record() {
+        let parts = vec![
+            part("ann", Some(UndoRecord::Edit(vec![1]))),
+            part("ann", Some(UndoRecord::Edit(vec![2]))),
+            part("bob", Some(UndoRecord::Edit(vec![3]))),
+            part("bob", None),
+            part("ann", Some(UndoRecord::Undone(vec![4]))),
+            part("ann", Some(UndoRecord::Edit(vec![5]))),
+        ];
+        let batch = AppendBatch::merge(parts).expect("merges");
+        let got = records(&batch);
+        assert_eq!(
+            got,
+            vec![
+                ("ann", "e", vec![1, 2]),
+                ("bob", "e", vec![3]),
+                ("ann", "u", vec![4]),
+                ("ann", "e", vec![5]),
+            ]
+        );
     }
 }

@@ -4,6 +4,7 @@ use redis::Value;
 
 use crate::engine::error::EngineError;
 use crate::engine::log::{LogEntry, Tail};
+use crate::engine::undo_stack::{Popped, UndoCounts};
 
 fn bad(what: &str) -> EngineError {
     EngineError::Reply(what.to_owned())
@@ -43,6 +44,20 @@ fn position(id: &[u8]) -> Result<u64, EngineError> {
         .and_then(|s| s.split('-').next())
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| bad("stream id"))
+}
+
+/// `{undo count, redo count[, item]}`.
+pub fn parse_popped(reply: Value) -> Result<Popped, EngineError> {
+    let mut parts = array(reply)?.into_iter();
+    let (Some(undo), Some(redo)) = (parts.next(), parts.next()) else {
+        return Err(bad("two counts"));
+    };
+    let counts = UndoCounts {
+        undo: int(&undo)?,
+        redo: int(&redo)?,
+    };
+    let item = parts.next().map(bytes).transpose()?;
+    Ok(Popped { item, counts })
 }
 
 /// `{spos, state | false, [[id, [field, value, ...]], ...], head}`.

@@ -1,0 +1,27 @@
+//! What a feature module sees of the room, and what it may ask of it.
+
+use collab_protocol::{Extension, UndoOp};
+
+use crate::access::Principal;
+use crate::replica::Replica;
+
+use super::opt_in::OptIns;
+
+/// What a feature sees of the room when one of its messages arrives.
+pub struct Context<'a> {
+    /// Who sent the message.
+    pub principal: &'a Principal,
+    /// What the sender opted into.
+    pub opt_ins: OptIns,
+    /// The room's copy of the file.
+    pub replica: &'a Replica,
+}
+
+/// What a feature asks the room to do in answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// An extension message for the connection that sent the request.
+    ToSender(Extension),
+    /// Undo or redo the sender's user's last change (the core asks the engine for it).
+    Undo(UndoOp),
+}
