@@ -125,11 +125,21 @@ pub struct Config {
     #[arg(long, env = "COLLAB_TAIL_CHECK_MS", default_value_t = 5000)]
     pub tail_check_ms: u64,
 
-    /// With `--auth redis`: how often the live connections' grants are re-read, in
-    /// milliseconds, so sessions and memberships the platform revoked or changed in Redis
-    /// close or switch access within one period (plus a round trip).
-    #[arg(long, env = "COLLAB_REVALIDATE_MS", default_value_t = 2000)]
-    pub revalidate_ms: u64,
+    /// With `--auth redis`: how often every live connection's grant is re-read in full, in
+    /// milliseconds (the sweep). By default 30000 while Redis pushes identity
+    /// invalidations (`--client-tracking`: changes then land within milliseconds and the
+    /// sweep is only the backstop), and 2000 without them (tracking off, or a Redis that
+    /// refuses it, or its connection down), so revocations still land within 2 s plus a
+    /// round trip. A value given here applies in both cases.
+    #[arg(long, env = "COLLAB_REVALIDATE_MS")]
+    pub revalidate_ms: Option<u64>,
+
+    /// With `--auth redis`: cache identity reads and hear their changes through Redis
+    /// server-assisted client-side caching (RESP3 `CLIENT TRACKING ON BCAST` on
+    /// `session:`, `user:`, `sandbox:`). `false` turns it off: every handshake reads
+    /// Redis and revocation relies on the sweep alone.
+    #[arg(long, env = "COLLAB_CLIENT_TRACKING", default_value_t = true, action = clap::ArgAction::Set)]
+    pub client_tracking: bool,
 
     /// Folder of static files served at `/` (the demo page: `client-js/dist`).
     #[arg(long, env = "COLLAB_STATIC_DIR")]
@@ -236,8 +246,13 @@ impl Config {
     pub fn tail_check(&self) -> Duration {
         Duration::from_millis(self.tail_check_ms.max(100))
     }
-    pub fn revalidate(&self) -> Duration {
-        Duration::from_millis(self.revalidate_ms.max(100))
+    /// The sweep's period while identity changes are pushed (30 s by default).
+    pub fn revalidate_tracked(&self) -> Duration {
+        Duration::from_millis(self.revalidate_ms.unwrap_or(30_000).max(100))
+    }
+    /// The sweep's period while they are not (2 s by default).
+    pub fn revalidate_untracked(&self) -> Duration {
+        Duration::from_millis(self.revalidate_ms.unwrap_or(2_000).max(100))
     }
     pub fn undo_policy(&self) -> crate::engine::UndoPolicy {
         crate::engine::UndoPolicy {

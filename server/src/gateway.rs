@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::access::Authority;
-use crate::access::revocation::Revocations;
+use crate::access::revocation::{Periods, Revocations};
 use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
@@ -27,7 +27,8 @@ pub struct Gateway {
     /// Holds the engine's background tasks (heartbeats, subscriptions) alive.
     _engine: Engine,
     _metrics_upkeep: tokio::task::JoinHandle<()>,
-    /// Under `--auth redis`: the task that re-reads live grants.
+    /// Under `--auth redis`: the task that re-reads live grants (on announced changes and
+    /// by the sweep).
     _revalidation: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -46,12 +47,16 @@ impl Gateway {
         }
         let keys = Keys::new(config.key_prefix.clone());
         let redis_version = crate::engine::redis::version::require_supported(redis_url).await?;
-        let engine = crate::engine::redis::connect(
+        // Before the engine: it reports identity tracking's state from the start.
+        let metrics = crate::metrics::install();
+        let tracking = config.client_tracking && config.auth == crate::config::AuthMode::Redis;
+        let mut engine = crate::engine::redis::connect(
             redis_url,
             keys,
             gateway_id.clone(),
             config.gateway_timeout(),
             config.undo_policy(),
+            tracking,
         )
         .await?;
         let authority = Authority::from_config(&config, engine.directory.clone())?;
@@ -71,9 +76,14 @@ impl Gateway {
         }
         let revocations = matches!(authority, Authority::Redis(_))
             .then(|| Revocations::new(engine.directory.clone()));
+        let periods = Periods {
+            tracked: config.revalidate_tracked(),
+            untracked: config.revalidate_untracked(),
+        };
+        let changes = engine.changes.take();
         let revalidation = revocations
             .clone()
-            .map(|live| tokio::spawn(live.run(config.revalidate())));
+            .map(|live| tokio::spawn(live.run(changes, periods)));
         let config = Arc::new(config);
         let pending = Arc::new(PendingAppends::new(config.max_pending_bytes));
         let ctx = Arc::new(RoomContext {
@@ -84,7 +94,6 @@ impl Gateway {
             registry: Arc::new(DashMap::new()),
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let metrics = crate::metrics::install();
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
         tracing::info!(gateway_id, %redis_version, "connected to redis");
         Ok(Gateway {

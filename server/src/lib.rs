@@ -43,8 +43,11 @@
 //! what the core shows it and answers with replies, never IO.
 //!
 //! Revocation: [`access::revocation`] re-reads the grants of live `--auth redis`
-//! connections every `--revalidate-ms` through [`engine::Directory::recheck`], closing
-//! revoked ones and switching the room access of changed ones (`RoomCmd::SetAccess`).
+//! connections through [`engine::Directory::recheck`], closing revoked ones and switching
+//! the room access of changed ones (`RoomCmd::SetAccess`): at once for the grants a
+//! change touches, as the engine announces it ([`engine::ChangeFeed`]; in Redis,
+//! `CLIENT TRACKING` invalidation pushes, which also keep the identity cache coherent),
+//! and all of them every `--revalidate-ms` as the backstop.
 //!
 //! Server-side undo: the core captures what each writer's update inserted and deleted
 //! ([`undo::UndoItem`]); the append script pushes it on the author's undo list in the same
@@ -53,10 +56,8 @@
 //! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply()`]); the
 //! result is an ordinary authored update whose append pushes the inverse for redo.
 //!
-//! Where the next features plug in: server-assisted client-side caching (RESP3 `CLIENT
-//! TRACKING`) behind [`engine::Directory`] cuts revocation's cost; diagnostics are a
-//! module in [`ext`]; a Redis Cluster engine is a sibling of [`engine::redis`] behind the
-//! same traits.
+//! Where the next features plug in: diagnostics are a module in [`ext`]; a Redis Cluster
+//! engine is a sibling of [`engine::redis`] behind the same traits.
 
 pub mod access;
 pub mod admin;

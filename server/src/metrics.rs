@@ -88,6 +88,18 @@ fn describe() {
         "collab_revocations_total",
         "Live connections whose re-read grant changed, by kind: session (closed 4401), access (closed 4403), downgrade (now read-only), upgrade (now read-write)."
     );
+    describe_gauge!(
+        "collab_identity_tracking",
+        "1 while Redis pushes identity invalidations (CLIENT TRACKING) and the identity cache serves; 0 without (revocation sweeps at the untracked period)."
+    );
+    describe_counter!(
+        "collab_identity_tracking_connects_total",
+        "Identity tracking connections made (each one starts with an empty cache)."
+    );
+    describe_counter!(
+        "collab_identity_cache_total",
+        "Identity record reads, by result: hit (served from the tracked cache), miss (read from Redis)."
+    );
     describe_counter!(
         "collab_redis_reconnects_total",
         "Losses of the subscription connection."
@@ -132,10 +144,15 @@ const REVOCATION_KINDS: &[&str] = &["session", "access", "downgrade", "upgrade"]
 fn zero() {
     gauge!("collab_connections").set(0.0);
     gauge!("collab_rooms").set(0.0);
+    gauge!("collab_identity_tracking").set(0.0);
     counter!("collab_catch_ups_total").absolute(0);
     counter!("collab_slow_consumer_closes_total").absolute(0);
     counter!("collab_cursor_states_coalesced_total").absolute(0);
     counter!("collab_redis_reconnects_total").absolute(0);
+    counter!("collab_identity_tracking_connects_total").absolute(0);
+    for result in ["hit", "miss"] {
+        counter!("collab_identity_cache_total", "result" => result).absolute(0);
+    }
     for outcome in ["compacted", "lost-race", "nothing-to-do", "failed"] {
         counter!("collab_compactions_total", "outcome" => outcome).absolute(0);
     }
@@ -219,4 +236,21 @@ pub fn redis_reconnect() {
 
 pub fn revocation(kind: &'static str) {
     counter!("collab_revocations_total", "kind" => kind).increment(1);
+}
+
+/// Identity tracking went on (a new connection, empty cache) or off.
+pub fn tracking(on: bool) {
+    gauge!("collab_identity_tracking").set(if on { 1.0 } else { 0.0 });
+    if on {
+        counter!("collab_identity_tracking_connects_total").increment(1);
+    }
+}
+
+pub fn identity_cache(hits: u64, misses: u64) {
+    if hits > 0 {
+        counter!("collab_identity_cache_total", "result" => "hit").increment(hits);
+    }
+    if misses > 0 {
+        counter!("collab_identity_cache_total", "result" => "miss").increment(misses);
+    }
 }

@@ -22,7 +22,8 @@ pub struct AppState {
     pub bus: Arc<dyn Bus>,
     /// Decides what a connection's token lets it open (`--auth`).
     pub authority: Authority,
-    /// Under `--auth redis`: the live grants, re-read every `--revalidate-ms`.
+    /// Under `--auth redis`: the live grants, re-read on announced changes and every
+    /// `--revalidate-ms`.
     pub revocations: Option<Arc<Revocations>>,
     /// Identity writes, for the admin API (routed only with `--admin-token`).
     pub identity_admin: Arc<dyn IdentityAdmin>,

@@ -23,11 +23,18 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    extra_args: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts `redis-server` on a free port and waits until it answers PING.
     pub async fn start() -> Result<RedisServer> {
+        RedisServer::start_with(&[]).await
+    }
+
+    /// [`RedisServer::start`] with more `redis-server` flags (such as `--rename-command
+    /// CLIENT ""`), kept for [`RedisServer::start_again`].
+    pub async fn start_with(extra_args: &[&str]) -> Result<RedisServer> {
         let dir = tempfile::Builder::new()
             .prefix("collab-redis-")
             .tempdir()
@@ -37,6 +44,7 @@ impl RedisServer {
             port,
             dir,
             child: None,
+            extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
         };
         server.spawn_and_wait().await?;
         Ok(server)
@@ -196,6 +204,18 @@ impl RedisServer {
         }
     }
 
+    /// Calls per command so far (`INFO commandstats`), by lower-case command name
+    /// (`hget`, `client|tracking`, ...).
+    pub async fn command_calls(&self) -> Result<std::collections::HashMap<String, u64>> {
+        let mut con = self.connection().await?;
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut con)
+            .await
+            .context("INFO commandstats")?;
+        Ok(parse_commandstats(&info))
+    }
+
     /// The Redis type of `key` (`none` when absent).
     pub async fn key_type(&self, key: &str) -> Result<String> {
         let mut con = self.connection().await?;
@@ -219,6 +239,9 @@ impl RedisServer {
             .args(["--save", ""])
             .args(["--daemonize", "no", "--protected-mode", "no"])
             .args(["--logfile", "redis.log"])
+            // `DEBUG SET-ACTIVE-EXPIRE 0`: tests that keys expire only lazily.
+            .args(["--enable-debug-command", "local"])
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -328,9 +351,32 @@ fn parse_client_ids(list: &str) -> Vec<u64> {
         .collect()
 }
 
+fn parse_commandstats(info: &str) -> std::collections::HashMap<String, u64> {
+    info.lines()
+        .filter_map(|line| {
+            let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = stats
+                .split(',')
+                .find_map(|field| field.strip_prefix("calls="))?
+                .parse()
+                .ok()?;
+            Some((name.to_owned(), calls))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_commandstats() {
+        let info = "# Commandstats\r\ncmdstat_hget:calls=12,usec=30,usec_per_call=2.50\r\n\
+                    cmdstat_client|tracking:calls=2,usec=1\r\n";
+        let calls = parse_commandstats(info);
+        assert_eq!(calls.get("hget"), Some(&12));
+        assert_eq!(calls.get("client|tracking"), Some(&2));
+    }
 
     #[test]
     fn parses_client_list() {

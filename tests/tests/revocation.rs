@@ -12,8 +12,12 @@
 //!
 //! Each case has clients on both gateways and clients that must not be touched (another
 //! session of the same user, other users, the user's other sandboxes), which stay open and
-//! keep syncing. The gateways re-read every 500 ms to keep the suite fast; the deleted
-//! session runs at the default period (2 s) to show the 5 s bound holds there too. Each
+//! keep syncing. The gateways run with identity tracking (`CLIENT TRACKING` invalidation
+//! pushes, the default) and a sweep set to 10 minutes, so only the pushes can act within
+//! the bound: each case shows that path. The expiry case also turns Redis's active expiry
+//! off, so no invalidation comes when the session's TTL runs out and only the gateways'
+//! own deadlines (from `PTTL`) act. One deleted session runs with tracking off at the
+//! default period (the 2 s sweep alone), to show the 5 s bound holds without it too. Each
 //! case prints the latency it measured (`--nocapture` shows it).
 
 use std::time::{Duration, Instant};
@@ -28,8 +32,10 @@ const FILE: &str = "sb1/main.rs";
 const OTHER_FILE: &str = "sb2/lib.rs";
 const SEED: &str = "fn main() {}\n";
 const TTL: Duration = Duration::from_secs(600);
-const FAST: &[&str] = &["--auth", "redis", "--revalidate-ms", "500"];
-const DEFAULT_PERIOD: &[&str] = &["--auth", "redis"];
+/// Tracking on; the sweep so rare that it never comes during a test.
+const TRACKED: &[&str] = &["--auth", "redis", "--revalidate-ms", "600000"];
+/// No tracking: the sweep alone, at its default period (2 s).
+const SWEEP_ONLY: &[&str] = &["--auth", "redis", "--client-tracking", "false"];
 
 /// Two gateways, and the platform's records: Ann owns sb1 (and is an `rw` member of sb2,
 /// which Bob owns), Cyd is an `rw` member of sb1 with two sessions, Dee an `ro` member.
@@ -48,6 +54,16 @@ async fn world(args: &[&str]) -> World {
     let redis = RedisServer::start().await.expect("redis-server starts");
     let gw1 = Gateway::start(&redis.url(), args).await.expect("gateway 1");
     let gw2 = Gateway::start(&redis.url(), args).await.expect("gateway 2");
+    let tracking = if args.contains(&"--client-tracking") {
+        0.0
+    } else {
+        1.0
+    };
+    for gw in [&gw1, &gw2] {
+        let text = gw.metrics().await.expect("/metrics");
+        let state = prometheus::value(&text, "collab_identity_tracking", &[]);
+        assert_eq!(state, Some(tracking), "identity tracking on {}", gw.addr());
+    }
     let mut platform = Platform::connect(&redis).await.expect("platform");
     for (id, sandbox, name) in [
         ("u-ann", "sb1", "Ann"),
@@ -176,8 +192,9 @@ fn report(case: &str, took: Duration) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_deleted_session_closes_with_4401_on_both_gateways_within_5s_at_the_default_period() {
-    let mut w = world(DEFAULT_PERIOD).await;
+async fn without_tracking_a_deleted_session_closes_with_4401_on_both_gateways_within_5s_by_the_sweep()
+ {
+    let mut w = world(SWEEP_ONLY).await;
     // Every kind is counted from zero, before anything happened.
     let text = w.gws[0].metrics().await.expect("/metrics");
     for kind in ["session", "access", "downgrade", "upgrade"] {
@@ -197,7 +214,7 @@ async fn a_deleted_session_closes_with_4401_on_both_gateways_within_5s_at_the_de
         changed,
     )
     .await;
-    report("DEL session, default 2 s period", took);
+    report("DEL session, no tracking, the 2 s sweep", took);
     counted_on_both(&w.gws, "session", 1.0, changed).await;
     // Cyd's other session, and Ann, are untouched.
     still_served(
@@ -209,8 +226,41 @@ async fn a_deleted_session_closes_with_4401_on_both_gateways_within_5s_at_the_de
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn an_expired_session_closes_with_4401_on_both_gateways() {
-    let mut w = world(FAST).await;
+async fn a_deleted_session_closes_with_4401_on_both_gateways_by_tracking() {
+    let mut w = world(TRACKED).await;
+    let anns = w.seeded().await;
+    let victims = w.on_both(FILE, &w.cyd).await;
+    let other_session = w.on_both(FILE, &w.cyd_other).await;
+    let changed = Instant::now();
+    w.platform.delete_session(&w.cyd).await.expect("DEL");
+    let took = all_closed(
+        &[&victims[0], &victims[1]],
+        UNAUTHENTICATED,
+        "session-revoked",
+        changed,
+    )
+    .await;
+    report("DEL session, tracking", took);
+    counted_on_both(&w.gws, "session", 1.0, changed).await;
+    still_served(
+        &anns[0],
+        &[&anns[1], &other_session[0], &other_session[1]],
+        "// after DEL\n",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expired_session_closes_with_4401_on_both_gateways_even_without_active_expiry() {
+    let mut w = world(TRACKED).await;
+    // Redis deletes expired keys only when they are read: no invalidation at expiry.
+    let mut redis = w._redis.connection().await.expect("redis");
+    let _: () = redis::cmd("DEBUG")
+        .arg("SET-ACTIVE-EXPIRE")
+        .arg(0)
+        .query_async(&mut redis)
+        .await
+        .expect("DEBUG SET-ACTIVE-EXPIRE 0");
     let anns = w.seeded().await;
     let victims = w.on_both(FILE, &w.cyd).await;
     let other_session = w.on_both(FILE, &w.cyd_other).await;
@@ -238,7 +288,7 @@ async fn an_expired_session_closes_with_4401_on_both_gateways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_user_moved_to_another_sandbox_is_closed_with_4403_there_and_nowhere_else() {
-    let mut w = world(FAST).await;
+    let mut w = world(TRACKED).await;
     let anns = w.seeded().await;
     let cyds = w.on_both(FILE, &w.cyd).await;
     // Ann's share of sb2 does not depend on her own sandbox.
@@ -257,7 +307,7 @@ async fn a_user_moved_to_another_sandbox_is_closed_with_4403_there_and_nowhere_e
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_removed_membership_is_closed_with_4403_on_both_gateways() {
-    let mut w = world(FAST).await;
+    let mut w = world(TRACKED).await;
     let anns = w.seeded().await;
     let cyds = w.on_both(FILE, &w.cyd).await;
     let cyd_other = w.on_both(FILE, &w.cyd_other).await;
@@ -272,7 +322,7 @@ async fn a_removed_membership_is_closed_with_4403_on_both_gateways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_downgraded_to_ro_stays_open_and_its_edits_are_dropped() {
-    let mut w = world(FAST).await;
+    let mut w = world(TRACKED).await;
     let anns = w.seeded().await;
     let cyds = w.on_both(FILE, &w.cyd).await;
     let changed = Instant::now();
@@ -303,7 +353,7 @@ async fn a_member_downgraded_to_ro_stays_open_and_its_edits_are_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_upgraded_to_rw_may_write_without_reconnecting() {
-    let mut w = world(FAST).await;
+    let mut w = world(TRACKED).await;
     let anns = w.seeded().await;
     let dees = w.on_both(FILE, &w.dee).await;
     let changed = Instant::now();

@@ -12,8 +12,9 @@
 //! - [`redis`]: `--auth redis`: a session token resolved through the engine's
 //!   [`Directory`](crate::engine::Directory) (the platform's records).
 //! - [`jwt`]: `--auth jwt`: a signed token checked with the configured key.
-//! - [`revocation`]: `--auth redis` grants of live connections, re-read every
-//!   `--revalidate-ms`: revoked ones are closed (4401 / 4403), changed ones switch access.
+//! - [`revocation`]: `--auth redis` grants of live connections, re-read when the engine
+//!   announces a change to a record they read, and every `--revalidate-ms`: revoked ones
+//!   are closed (4401 / 4403), changed ones switch access.
 //!
 //! Under `--auth none` every connection is [`Principal::anonymous`], or the writer named by
 //! its `?user=` ([`Principal::open_user`]), which only says whose undo stack its edits go on.

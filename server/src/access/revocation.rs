@@ -1,12 +1,23 @@
 //! Revocation of live `--auth redis` connections: the platform changes its records
 //! directly in Redis (deletes or expires a session, moves a user to another sandbox,
-//! removes or changes a membership), and every gateway notices within one period.
+//! removes or changes a membership), and every gateway notices within milliseconds.
 //!
 //! Each session registers its grant here once it joined its room ([`Revocations::register`];
 //! the [`Registration`] it keeps deregisters it when dropped). One task per gateway
-//! ([`Revocations::run`]) re-reads, every `--revalidate-ms` (2 s by default), each distinct
-//! `(token, sandbox)` among the live grants once, through [`Directory::recheck`] (two
-//! pipelined round trips for the whole batch in the Redis engine), and applies what changed:
+//! ([`Revocations::run`]) re-reads grants through [`Directory::recheck`] (two pipelined
+//! round trips for the whole batch in the Redis engine) on two occasions:
+//!
+//! - **a change announced by the engine** ([`ChangeFeed`]: in Redis, a `CLIENT TRACKING`
+//!   invalidation push, or a cached record reaching its TTL): only the grants that read
+//!   the changed record (that session, that user, that sandbox's members) are re-read, at
+//!   once: a revocation lands within a few milliseconds on every gateway;
+//! - **the sweep**, every distinct `(token, sandbox)` among the live grants once per
+//!   period: the backstop. While changes are announced it runs every 30 s by default
+//!   ([`Periods::tracked`]); while they are not (tracking off, a Redis that refuses it,
+//!   its connection down) every 2 s ([`Periods::untracked`]), so revocation still lands
+//!   within 2 s plus a round trip. Losing or regaining the feed re-reads everything at once.
+//!
+//! What a re-read changes:
 //!
 //! - the session is gone (deleted, expired) or names another user: close 4401
 //!   `session-revoked`;
@@ -15,26 +26,27 @@
 //! - `rw` became `ro` or back: the room is told ([`AccessSwitch`]); the connection stays
 //!   open and its later edits follow the new access (dropped with the `read-only` error).
 //!
-//! A failed re-read changes nothing: a Redis blip never disconnects anyone, and the next
-//! round tries again. The cost is at most three Redis commands per distinct
-//! `(token, sandbox)` per round (90 a minute at the default period), shared by every
-//! connection of one token to one sandbox. The next step to cut it is Redis
-//! server-assisted client-side caching (RESP3 `CLIENT TRACKING`): the gateway would keep
-//! the records it read and Redis would push an invalidation when one changes, so a quiet
-//! grant costs nothing and a change lands within milliseconds, with this sweep as the
-//! backstop.
+//! A failed re-read changes nothing: a Redis blip never disconnects anyone; a sweep
+//! follows within a second (or the untracked period, if shorter), so a change announced
+//! while the read failed is not lost. The cost:
+//! an idle grant costs nothing but the sweep, at most six Redis commands per distinct
+//! `(token, sandbox)` per 30 s (the three reads and their `PTTL`s, which the cache needs):
+//! 12 a minute, against 90 a minute for the 2 s sweep alone (which is what tracking off
+//! costs). A change costs one re-read of the grants it touches.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use collab_protocol::close;
 
 use super::grant::{Refusal, Token};
 use super::redis::decide;
 use super::{Access, Principal};
-use crate::engine::{Directory, EngineError, Rechecked};
+use crate::engine::{Change, ChangeFeed, Directory, EngineError, Rechecked, Record};
 use crate::outbox::{CloseReason, Outbox};
 use crate::rooms::AccessSwitch;
 
@@ -80,6 +92,18 @@ pub struct Round {
     pub downgrades: usize,
     /// Connections made read-write.
     pub upgrades: usize,
+}
+
+/// The longest wait for the next sweep after a failed re-read.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// How often the sweep re-reads every live grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Periods {
+    /// While the engine announces changes (its feed is live): the backstop.
+    pub tracked: Duration,
+    /// While it does not: the only way revocations are seen.
+    pub untracked: Duration,
 }
 
 /// What a re-read grant means for its connections.
@@ -139,31 +163,79 @@ impl Revocations {
         self.len() == 0
     }
 
-    /// Re-reads every live grant each `period`, forever.
-    pub async fn run(self: Arc<Self>, period: Duration) {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    /// Re-reads grants forever: those touched by each change `changes` announces, at once,
+    /// and all of them every period of `periods` (the tracked one while `changes` is live).
+    pub async fn run(self: Arc<Self>, changes: Option<ChangeFeed>, periods: Periods) {
+        let live = |feed: &Option<ChangeFeed>| feed.as_ref().is_some_and(ChangeFeed::is_live);
+        let mut next_sweep = Instant::now();
         loop {
-            tick.tick().await;
-            match self.revalidate().await {
-                Ok(round) if round != Round::default() => {
-                    tracing::debug!(?round, "revalidated live grants")
+            let announced = async {
+                match &changes {
+                    Some(feed) => feed.next().await,
+                    None => std::future::pending().await,
                 }
-                Ok(_) => {}
+            };
+            let (what, result) = tokio::select! {
+                _ = tokio::time::sleep_until(next_sweep) => ("sweep", self.revalidate().await),
+                change = announced => match change {
+                    Change::All => ("everything changed", self.revalidate().await),
+                    Change::Records(records) => ("changed records", self.revalidate_touching(&records).await),
+                },
+            };
+            let period = if live(&changes) {
+                periods.tracked
+            } else {
+                periods.untracked
+            };
+            match result {
+                Ok(round) if what != "changed records" => {
+                    next_sweep = Instant::now() + period;
+                    if round != Round::default() {
+                        tracing::debug!(?round, what, "revalidated live grants");
+                    }
+                }
+                Ok(round) => {
+                    // The sweep may not come later than its period from now.
+                    next_sweep = next_sweep.min(Instant::now() + period);
+                    if round != Round::default() {
+                        tracing::debug!(?round, what, "revalidated live grants");
+                    }
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "revalidating live grants failed; nothing changed")
+                    // What was announced is not lost: a sweep follows soon.
+                    next_sweep = Instant::now() + periods.untracked.min(RETRY);
+                    tracing::warn!(%error, what, "revalidating live grants failed; nothing changed")
                 }
             }
         }
     }
 
+    /// Re-reads the grants that read one of `records` (their session, user or members).
+    pub async fn revalidate_touching(
+        &self,
+        records: &HashSet<Record>,
+    ) -> Result<Round, EngineError> {
+        self.revalidate_where(|grant| {
+            records.contains(&Record::Session(grant.token.expose().to_owned()))
+                || records.contains(&Record::User(grant.user.to_string()))
+                || records.contains(&Record::Members(grant.sandbox.clone()))
+        })
+        .await
+    }
+
     /// One round: each distinct `(token, sandbox)` re-read once, the differences applied.
     /// On an error nothing changes.
     pub async fn revalidate(&self) -> Result<Round, EngineError> {
+        self.revalidate_where(|_| true).await
+    }
+
+    /// One round over the grants `wanted` picks.
+    async fn revalidate_where(&self, wanted: impl Fn(&Live) -> bool) -> Result<Round, EngineError> {
         let asks: Vec<(String, String)> = {
             let live = self.lock();
             let distinct: BTreeSet<(&str, &str)> = live
                 .values()
+                .filter(|grant| wanted(grant))
                 .map(|grant| (grant.token.expose(), grant.sandbox.as_str()))
                 .collect();
             distinct

@@ -180,3 +180,111 @@ async fn a_round_reads_each_grant_once_keeps_all_on_error_and_applies_changes() 
     drop(watch);
     assert!(revocations.is_empty());
 }
+
+#[tokio::test]
+async fn an_announced_change_rereads_only_the_grants_that_read_that_record() {
+    let directory = Arc::new(Scripted {
+        script: Mutex::new(Script::Member("own", Some(MemberRole::ReadWrite))),
+        asked: Mutex::new(Vec::new()),
+    });
+    let revocations = Revocations::new(directory.clone());
+    let (tx, _room) = mpsc::channel(8);
+    let token = |t: &str| Token::new(t.to_owned()).expect("non-empty");
+    let outboxes: Vec<Outbox> = (0..3).map(|_| Outbox::new(8)).collect();
+    // u1's session "tok" in sb1 and sb2, and its session "other" in sb3.
+    let _watches: Vec<Registration> = [("tok", "sb1"), ("tok", "sb2"), ("other", "sb3")]
+        .into_iter()
+        .zip(&outboxes)
+        .enumerate()
+        .map(|(conn, ((t, sandbox), outbox))| {
+            let switch = AccessSwitch::for_test(conn as u64, tx.clone());
+            let rw = principal(Access::ReadWrite);
+            revocations.register(token(t), sandbox, &rw, outbox.clone(), switch)
+        })
+        .collect();
+    let touching = |records: &[Record]| records.iter().cloned().collect::<HashSet<_>>();
+    let asked = |directory: &Scripted| {
+        directory
+            .asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+    };
+
+    let members = touching(&[Record::Members("sb2".into())]);
+    let round = revocations
+        .revalidate_touching(&members)
+        .await
+        .expect("a round");
+    assert_eq!(round.checked, 1);
+    let session = touching(&[Record::Session("tok".into())]);
+    let round = revocations
+        .revalidate_touching(&session)
+        .await
+        .expect("a round");
+    assert_eq!(round.checked, 2);
+    let user = touching(&[Record::User("u1".into())]);
+    assert_eq!(
+        revocations
+            .revalidate_touching(&user)
+            .await
+            .expect("a round")
+            .checked,
+        3
+    );
+    let nobody = touching(&[Record::User("u2".into()), Record::Members("sb9".into())]);
+    assert_eq!(
+        revocations
+            .revalidate_touching(&nobody)
+            .await
+            .expect("a round")
+            .checked,
+        0
+    );
+    assert_eq!(asked(&directory), Some(3), "no read for untouched records");
+
+    // Run with a live feed and a sweep that never comes: the change alone closes "tok".
+    let feed = ChangeFeed::new();
+    feed.set_live(true);
+    assert_eq!(
+        feed.take(),
+        Some(Change::All),
+        "going live re-reads everything"
+    );
+    let periods = Periods {
+        tracked: Duration::from_secs(3600),
+        untracked: Duration::from_secs(3600),
+    };
+    let before = directory
+        .asked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .len();
+    let task = tokio::spawn(revocations.clone().run(Some(feed.clone()), periods));
+    // The first sweep, with nothing changed yet.
+    let settled = tokio::time::timeout(Duration::from_secs(5), async {
+        while directory
+            .asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+            < before + 1
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    settled.await.expect("the first rounds");
+    directory.set(Script::Gone);
+    feed.changed(Record::Session("tok".into()));
+    for outbox in &outboxes[..2] {
+        let reason = tokio::time::timeout(Duration::from_secs(5), outbox.closed())
+            .await
+            .expect("closed after the announced change");
+        assert_eq!(reason.code, close::UNAUTHENTICATED);
+    }
+    assert!(
+        is_closed(&outboxes[2]).is_none(),
+        "the other session is untouched"
+    );
+    task.abort();
+}

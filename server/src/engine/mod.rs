@@ -12,6 +12,8 @@
 //! - [`inbox`]: a room's side of the bus: where its channel's messages and signals land.
 //! - [`compaction`]: merging a tail into one state, the same for every engine.
 //! - [`directory`]: the identity reads (session -> user -> standing in a sandbox).
+//! - [`changes`]: the engine's announcements that identity records changed (in Redis,
+//!   `CLIENT TRACKING` invalidation pushes), so revocation re-reads only what changed.
 //! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
 //! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
 //! - [`redis`]: the single-Redis engine.
@@ -21,6 +23,7 @@
 //! 3, ..., so a subscriber sees a gap; and whatever pub/sub drops shows as a gap or as a
 //! catch-up signal in the room's [`inbox::RoomSignals`], never as silence.
 
+pub mod changes;
 pub mod compaction;
 pub mod directory;
 pub mod error;
@@ -37,6 +40,7 @@ use collab_protocol::{FileId, UndoOp};
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
+pub use changes::{Change, ChangeFeed, Record};
 pub use directory::{Directory, MemberRole, Rechecked, Standing};
 pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
@@ -126,13 +130,17 @@ pub trait Bus: Send + Sync + 'static {
 }
 
 /// A connected engine: both halves, the identity directory and its admin writes, and the
-/// background tasks (heartbeats, subscription upkeep) that serve them, aborted when the
-/// engine is dropped.
+/// background tasks (heartbeats, subscription upkeep, identity tracking) that serve them,
+/// aborted when the engine is dropped.
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub directory: Arc<dyn Directory>,
     pub identity_admin: Arc<dyn IdentityAdmin>,
+    /// Announcements of changed identity records, when the engine can make them (its
+    /// [`ChangeFeed::is_live`] says whether it currently does); `None`: it never will, and
+    /// revocation must poll.
+    pub changes: Option<ChangeFeed>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -143,6 +151,7 @@ impl Engine {
         bus: Arc<dyn Bus>,
         directory: Arc<dyn Directory>,
         identity_admin: Arc<dyn IdentityAdmin>,
+        changes: Option<ChangeFeed>,
         tasks: Vec<JoinHandle<()>>,
     ) -> Self {
         Engine {
@@ -150,6 +159,7 @@ impl Engine {
             bus,
             directory,
             identity_admin,
+            changes,
             tasks,
         }
     }

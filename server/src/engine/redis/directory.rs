@@ -6,18 +6,25 @@
 //! `sandbox:{sid}:members` (hash, user id -> `rw` | `ro`).
 //!
 //! A token costs one `HGET`; a known user one more round trip, pipelined: `HMGET` of the
-//! three fields the gateway uses and `HGET` of the membership. Revalidating many live
-//! grants ([`Directory::recheck`]) takes two round trips per batch: `HGET` of every
-//! distinct session, then `HMGET` of every distinct user and `HGET` of every distinct
-//! membership. Keys, and with them the
-//! token, never go into an error or a log line from here.
+//! three fields the gateway uses and `HGET` of the membership. While identity tracking is
+//! on ([`super::tracking`]) each of those reads also asks the key's `PTTL` and its reply
+//! is kept in the [`IdentityCache`]: a handshake whose records are cached costs no round
+//! trip at all. An unknown token is never kept, so it costs its one lookup every time.
+//! Revalidating many live grants ([`Directory::recheck`]) takes two round trips per
+//! batch, always fresh from Redis: `HGET` of every distinct session, then `HMGET` of every
+//! distinct user and `HGET` of every distinct membership (each with its `PTTL` while
+//! tracking). Keys, and with them the token, never go into an error or a log line from
+//! here.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
+use redis::Value;
 use redis::aio::ConnectionManager;
 
+use super::cache::IdentityCache;
 use crate::engine::directory::{Directory, MemberRole, Rechecked, Standing};
 use crate::engine::error::EngineError;
 
@@ -39,71 +46,168 @@ fn members_key(sandbox: &str) -> String {
 /// The `user:{id}` fields the gateway reads, in `HMGET` order. `sandbox_ip` is not one.
 const USER_FIELDS: [&str; 3] = ["sandbox_id", "name", "color"];
 
-/// The reply of `HMGET user:{id} sandbox_id name color` and `HGET sandbox:{sid}:members {id}`.
-type StandingReply = (UserFields, Option<String>);
+/// One read of an identity record: the key, the field its reply is kept under in the
+/// cache, the command, and whether a `nil` reply may be kept (an unknown token's may not:
+/// a flood of them would only fill the cache).
+struct Read {
+    key: String,
+    field: String,
+    cmd: redis::Cmd,
+    keep_nil: bool,
+}
 
-/// Identity reads over a shared multiplexed connection.
+impl Read {
+    fn session(token: &str) -> Read {
+        let key = session_key(token);
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(&key).arg("user");
+        Read {
+            key,
+            field: "user".into(),
+            cmd,
+            keep_nil: false,
+        }
+    }
+
+    fn user(user: &str) -> Read {
+        let key = user_key(user);
+        let mut cmd = redis::cmd("HMGET");
+        cmd.arg(&key).arg(&USER_FIELDS[..]);
+        Read {
+            key,
+            field: String::new(),
+            cmd,
+            keep_nil: true,
+        }
+    }
+
+    fn role(user: &str, sandbox: &str) -> Read {
+        let key = members_key(sandbox);
+        let mut cmd = redis::cmd("HGET");
+        cmd.arg(&key).arg(user);
+        Read {
+            key,
+            field: user.to_owned(),
+            cmd,
+            keep_nil: true,
+        }
+    }
+}
+
+/// Whether a read may be answered from the cache.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A handshake: the cache when it holds the record, else Redis.
+    Cached,
+    /// A recheck: Redis, always (what it reads refreshes the cache).
+    Fresh,
+}
+
+/// Identity reads over a shared multiplexed connection, through the tracked cache.
 #[derive(Clone)]
 pub struct RedisDirectory {
     conn: ConnectionManager,
+    cache: Arc<IdentityCache>,
 }
 
 impl RedisDirectory {
-    pub fn new(conn: ConnectionManager) -> Self {
-        RedisDirectory { conn }
+    /// `cache` serves only while [`super::tracking`] keeps it armed; until then (and
+    /// without tracking at all) every read goes to Redis, as many commands as before.
+    pub fn new(conn: ConnectionManager, cache: Arc<IdentityCache>) -> Self {
+        RedisDirectory { conn, cache }
+    }
+
+    /// The replies to `reads`, in order: each from the cache when `source` allows and it
+    /// holds it, the rest in one pipeline (one round trip), with the `PTTL` of each key
+    /// when the cache may keep the reply.
+    async fn read(
+        &self,
+        reads: Vec<Read>,
+        source: Source,
+        op: &'static str,
+    ) -> Result<Vec<Value>, EngineError> {
+        let mut replies: Vec<Option<Value>> = reads
+            .iter()
+            .map(|read| match source {
+                Source::Cached => self.cache.get(&read.key, &read.field),
+                Source::Fresh => None,
+            })
+            .collect();
+        let hits = replies.iter().filter(|reply| reply.is_some()).count();
+        crate::metrics::identity_cache(hits as u64, (reads.len() - hits) as u64);
+        if hits == reads.len() {
+            return Ok(replies.into_iter().flatten().collect());
+        }
+        let ticket = self.cache.ticket();
+        let mut pipe = redis::pipe();
+        for (read, reply) in reads.iter().zip(&replies) {
+            if reply.is_none() {
+                pipe.add_command(read.cmd.clone());
+                if ticket.caching() {
+                    pipe.cmd("PTTL").arg(&read.key);
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        let started = Instant::now();
+        let fetched: Vec<Value> = pipe.query_async(&mut conn).await.map_err(scrub)?;
+        crate::metrics::redis_round_trip(op, started.elapsed());
+        let mut fetched = fetched.into_iter();
+        for (read, reply) in reads.iter().zip(replies.iter_mut()) {
+            if reply.is_some() {
+                continue;
+            }
+            let value = fetched
+                .next()
+                .ok_or_else(|| EngineError::Reply("identity lookup: reply missing".into()))?;
+            if ticket.caching() {
+                let pttl: i64 = parse(fetched.next())?;
+                if read.keep_nil || value != Value::Nil {
+                    self.cache
+                        .insert(ticket, &read.key, &read.field, value.clone(), pttl);
+                }
+            }
+            *reply = Some(value);
+        }
+        Ok(replies.into_iter().flatten().collect())
     }
 
     async fn lookup_session(&self, token: &str) -> Result<Option<String>, EngineError> {
-        let mut conn = self.conn.clone();
-        let started = Instant::now();
-        let user: Option<String> = redis::cmd("HGET")
-            .arg(session_key(token))
-            .arg("user")
-            .query_async(&mut conn)
-            .await
-            .map_err(scrub)?;
-        crate::metrics::redis_round_trip("session", started.elapsed());
+        let replies = self
+            .read(vec![Read::session(token)], Source::Cached, "session")
+            .await?;
+        let user: Option<String> = parse(replies.into_iter().next())?;
         Ok(user.filter(|user| !user.is_empty()))
     }
 
     async fn lookup_standing(&self, user: &str, sandbox: &str) -> Result<Standing, EngineError> {
-        let mut conn = self.conn.clone();
-        let started = Instant::now();
-        let (fields, role): StandingReply = redis::pipe()
-            .cmd("HMGET")
-            .arg(user_key(user))
-            .arg(&USER_FIELDS[..])
-            .cmd("HGET")
-            .arg(members_key(sandbox))
-            .arg(user)
-            .query_async(&mut conn)
-            .await
-            .map_err(scrub)?;
-        crate::metrics::redis_round_trip("identity", started.elapsed());
+        let reads = vec![Read::user(user), Read::role(user, sandbox)];
+        let mut replies = self
+            .read(reads, Source::Cached, "identity")
+            .await?
+            .into_iter();
+        let fields = parse::<UserFields>(replies.next())?;
+        let role = parse::<Option<String>>(replies.next())?;
         Ok(standing_of(fields, role, sandbox))
     }
 
-    /// Every `(token, sandbox)` of `asks` in two round trips, whatever their number: the
-    /// distinct sessions in one pipeline, then the distinct users' records and memberships
-    /// in another.
+    /// Every `(token, sandbox)` of `asks` in two round trips, whatever their number, fresh
+    /// from Redis: the distinct sessions in one pipeline, then the distinct users' records
+    /// and memberships in another.
     async fn recheck_all(&self, asks: &[(String, String)]) -> Result<Vec<Rechecked>, EngineError> {
         if asks.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
-        let started = Instant::now();
         let tokens: BTreeSet<&str> = asks.iter().map(|(token, _)| token.as_str()).collect();
-        let mut sessions = redis::pipe();
-        for token in &tokens {
-            sessions.cmd("HGET").arg(session_key(token)).arg("user");
+        let reads = tokens.iter().map(|token| Read::session(token)).collect();
+        let users = self.read(reads, Source::Fresh, "revalidate").await?;
+        let mut user_of: HashMap<&str, String> = HashMap::new();
+        for (token, user) in tokens.iter().zip(users) {
+            let user: Option<String> = parse(Some(user))?;
+            if let Some(user) = user.filter(|u| !u.is_empty()) {
+                user_of.insert(*token, user);
+            }
         }
-        let users: Vec<Option<String>> = sessions.query_async(&mut conn).await.map_err(scrub)?;
-        crate::metrics::redis_round_trip("revalidate", started.elapsed());
-        let user_of: HashMap<&str, String> = tokens
-            .iter()
-            .zip(users)
-            .filter_map(|(token, user)| Some((*token, user.filter(|u| !u.is_empty())?)))
-            .collect();
         let pairs: BTreeSet<(&str, &str)> = asks
             .iter()
             .filter_map(|(token, sandbox)| {
@@ -114,17 +218,19 @@ impl RedisDirectory {
         let mut records = HashMap::new();
         let mut roles = HashMap::new();
         if !pairs.is_empty() {
-            let mut reads = redis::pipe();
-            for user in &people {
-                reads.cmd("HMGET").arg(user_key(user)).arg(&USER_FIELDS[..]);
-            }
-            for (user, sandbox) in &pairs {
-                reads.cmd("HGET").arg(members_key(sandbox)).arg(*user);
-            }
-            let started = Instant::now();
-            let replies: Vec<redis::Value> = reads.query_async(&mut conn).await.map_err(scrub)?;
-            crate::metrics::redis_round_trip("revalidate", started.elapsed());
-            let mut replies = replies.into_iter();
+            let reads = people
+                .iter()
+                .map(|user| Read::user(user))
+                .chain(
+                    pairs
+                        .iter()
+                        .map(|(user, sandbox)| Read::role(user, sandbox)),
+                )
+                .collect();
+            let mut replies = self
+                .read(reads, Source::Fresh, "revalidate")
+                .await?
+                .into_iter();
             for user in &people {
                 records.insert(*user, parse::<UserFields>(replies.next())?);
             }
@@ -149,7 +255,7 @@ type UserFields = (Option<String>, Option<String>, Option<String>);
 
 /// One reply of a pipeline, typed; a missing or misshapen one is a reply error (which
 /// never quotes the reply).
-fn parse<T: redis::FromRedisValue>(reply: Option<redis::Value>) -> Result<T, EngineError> {
+fn parse<T: redis::FromRedisValue>(reply: Option<Value>) -> Result<T, EngineError> {
     let reply = reply.ok_or_else(|| EngineError::Reply("identity lookup: reply missing".into()))?;
     redis::from_redis_value(reply)
         .map_err(|_| EngineError::Reply("identity lookup: unexpected reply shape".into()))

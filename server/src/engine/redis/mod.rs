@@ -7,22 +7,27 @@
 //!   all rooms, plus heartbeats; [`router`] hands pushes to rooms, [`liveness`] tracks
 //!   other gateways.
 //! - [`directory`]: [`RedisDirectory`](directory::RedisDirectory), the platform's
-//!   identity records (`session:{token}`, `user:{id}`, `sandbox:{sid}:members`).
+//!   identity records (`session:{token}`, `user:{id}`, `sandbox:{sid}:members`), read
+//!   through [`cache`], which [`tracking`] keeps coherent with `CLIENT TRACKING`
+//!   invalidation pushes (also announced as [`ChangeFeed`] changes to revocation).
 //!
 //! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
 //!   admin API's writes of sessions, users and sandbox members.
 //! - [`version`]: the oldest Redis these commands run on (6.2), checked before connecting.
 //!
 //! [`connect`] builds every part: the store, the directory, the identity writes and the
-//! bus's publishing share one multiplexed connection; the bus's subscriptions have their own.
+//! bus's publishing share one multiplexed connection; the bus's subscriptions have their
+//! own, and so does identity tracking.
 
 pub mod bus;
+pub mod cache;
 pub mod directory;
 pub mod identity_admin;
 pub mod liveness;
 pub mod router;
 mod scripts;
 pub mod store;
+pub mod tracking;
 mod value;
 pub mod version;
 
@@ -33,18 +38,22 @@ use collab_protocol::Keys;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::Engine;
+use super::changes::ChangeFeed;
 use super::error::EngineError;
 use super::undo_stack::UndoPolicy;
 
 /// Connects to the Redis at `url`, starts the bus (subscription, heartbeats, sweep of
 /// silent gateways) and returns the engine whose store and bus rooms use, and whose
-/// directory access control reads.
+/// directory access control reads. With `tracking`, identity reads are cached and
+/// changes announced through [`tracking`] (waiting up to [`tracking::FIRST_ATTEMPT`] for
+/// Redis to confirm it; a Redis that cannot track leaves the feed not live).
 pub async fn connect(
     url: &str,
     keys: Keys,
     gateway_id: String,
     gateway_timeout: Duration,
     undo: UndoPolicy,
+    tracking: bool,
 ) -> Result<Engine, EngineError> {
     let client = redis::Client::open(url)?;
     let commands = ConnectionManager::new_with_config(
@@ -56,15 +65,24 @@ pub async fn connect(
     )
     .await?;
     let store = store::RedisStore::new(commands.clone(), keys.clone(), gateway_id.clone(), undo);
-    let directory = directory::RedisDirectory::new(commands.clone());
+    let identity_cache = Arc::new(cache::IdentityCache::new());
+    let directory = directory::RedisDirectory::new(commands.clone(), identity_cache.clone());
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
-    let (bus, tasks) =
+    let (bus, mut tasks) =
         bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
+    let changes = if tracking {
+        let feed = ChangeFeed::new();
+        tasks.push(tracking::start(client, identity_cache, feed.clone()).await);
+        Some(feed)
+    } else {
+        None
+    };
     Ok(Engine::new(
         Arc::new(store),
         Arc::new(bus),
         Arc::new(directory),
         Arc::new(identity_admin),
+        changes,
         tasks,
     ))
 }
