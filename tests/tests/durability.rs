@@ -68,12 +68,13 @@ async fn compaction_under_concurrent_writers_loses_nothing() {
     let mut tasks = Vec::new();
     for (w, writer) in writers.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
-            // Typing speed, so the edits reach the log as many entries.
+            // Typing speed, so the edits reach the log as many entries (a busy machine
+            // batches faster edits into a few).
             let mut tokens = Vec::new();
             for chunk in 0..PER_WRITER / 2 {
                 let tag = format!("w{w}-{chunk}-");
                 tokens.extend(write_tokens(&[&writer], &tag, 2).await);
-                tokio::time::sleep(Duration::from_millis(2)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             (writer, tokens)
         }));
