@@ -37,6 +37,11 @@
 //! y-websocket frames relayed through Redis pub/sub with no CRDT work, the lower bound the
 //! gateways are compared with.
 //!
+//! [`undo_latency`] (`collab-load undo-latency`) measures server-side undo: one writer
+//! (`?ext=undo&user=`) on a seeded document asks the gateway to undo its last edit, and an
+//! observer (on another gateway when there are two) times until the edit is gone. It talks
+//! through [`conn`], the plain one-message-at-a-time connection the seeder uses too.
+//!
 //! Apart from the network, [`gc_trace`] replays a recorded editing trace (`load/traces/`)
 //! into yrs docs with GC on and off and measures state size, heap ([`heap`], a counting
 //! allocator the binary installs), resident memory and time: what the gateway's GC-off
@@ -45,6 +50,7 @@
 pub mod client;
 pub mod compare;
 pub mod config;
+pub mod conn;
 pub mod fleet;
 pub mod floor;
 pub mod framing;
@@ -63,3 +69,4 @@ pub mod target;
 pub mod timeline;
 pub mod tls;
 pub mod tracker;
+pub mod undo_latency;

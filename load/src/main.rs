@@ -18,6 +18,7 @@ use collab_load::gc_trace;
 use collab_load::heap;
 use collab_load::report::html;
 use collab_load::scenario::Scenario;
+use collab_load::undo_latency;
 
 /// Counts heap only while `gc-trace` asks it to; otherwise one relaxed load per allocation.
 #[global_allocator]
@@ -50,6 +51,10 @@ enum Command {
     /// updates applied to a replica like the gateway's) and print state size, heap, RSS and
     /// time of each, median of a few runs in fresh processes.
     GcTrace(gc_trace::Args),
+    /// Time server-side undo on a seeded document: a writer (`?ext=undo&user=`) on the
+    /// first target undoes a probe edit, an observer on the last target sees it go; p50,
+    /// p90, p99 and max of `--undos` undos.
+    UndoLatency(undo_latency::Args),
 }
 
 #[tokio::main]
@@ -78,6 +83,19 @@ async fn main() -> ExitCode {
                 Ok(Ok(false)) => ExitCode::from(3),
                 Ok(Err(e)) => fail(e),
                 Err(e) => fail(e.into()),
+            }
+        }
+        Command::UndoLatency(args) => {
+            let json = args.common.json.clone();
+            match undo_latency::run(args).await {
+                Ok(report) => {
+                    print!("{}", report.table());
+                    match json.map(|path| report.write_json(&path)) {
+                        Some(Err(e)) => fail(e),
+                        _ => ExitCode::SUCCESS,
+                    }
+                }
+                Err(e) => fail(e),
             }
         }
         Command::GcTrace(args) => {

@@ -112,12 +112,30 @@ impl FileUrl {
         self.tls.as_ref()
     }
 
-    /// The URL to connect to: the shown one, then `?token=...` when there is a token.
+    /// The URL to connect to: the shown one, then `token=...` when there is a token (after
+    /// `?`, or `&` when [`FileUrl::with_param`] began the query).
     pub fn connect_url(&self) -> String {
         match &self.token {
-            Some(token) => format!("{}?{}", self.shown, token.query()),
+            Some(token) => format!("{}{}{}", self.shown, self.separator(), token.query()),
             None => self.shown.clone(),
         }
+    }
+
+    /// This URL with the query parameter `key=value` (percent-encoded), shown too: for
+    /// what is not a secret, such as `ext=undo` or `user=ed-7`.
+    pub fn with_param(mut self, key: &str, value: &str) -> FileUrl {
+        let separator = self.separator();
+        self.shown = format!(
+            "{}{separator}{}={}",
+            self.shown,
+            percent_encode(key),
+            percent_encode(value)
+        );
+        self
+    }
+
+    fn separator(&self) -> char {
+        if self.shown.contains('?') { '&' } else { '?' }
     }
 
     /// The URL without the token.
@@ -270,6 +288,27 @@ mod tests {
             "ws://127.0.0.1:8080/doc/sb1/f?token=a%20b%26c%3Dd%2Fe%3Ff%23g%25h%2Bi~j.k_l-m%C3%A9"
         );
         assert!(!format!("{url:?}").contains("a b"));
+    }
+
+    #[test]
+    fn params_come_before_the_token_and_are_shown() {
+        let target = Target::parse("ws://127.0.0.1:8080/doc", Reach::Loopback).unwrap();
+        let url = target
+            .clone()
+            .with_token(Token::new("tok"))
+            .file_url("f")
+            .with_param("ext", "undo")
+            .with_param("user", "ed 1");
+        assert_eq!(
+            url.connect_url(),
+            "ws://127.0.0.1:8080/doc/f?ext=undo&user=ed%201&token=tok"
+        );
+        assert_eq!(
+            url.shown(),
+            "ws://127.0.0.1:8080/doc/f?ext=undo&user=ed%201"
+        );
+        let bare = target.file_url("f").with_param("user", "u");
+        assert_eq!(bare.connect_url(), "ws://127.0.0.1:8080/doc/f?user=u");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use anyhow::bail;
 use crate::client::{Behaviour, EditorPlan};
 use crate::config::CommonArgs;
 use crate::fleet::Fleet;
+use crate::framing::Framing;
 use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
@@ -55,6 +56,12 @@ pub struct Args {
     /// Cursor (awareness) updates per second of each editor; 0 sends none.
     #[arg(long, default_value_t = 0.0)]
     pub cursor_rate: f64,
+
+    /// Editor i connects with `?user=ed-i` (y-websocket framing), so that a gateway under
+    /// `--auth none` keeps one undo list per editor, as with real users; without it they
+    /// all share the user `anonymous`.
+    #[arg(long)]
+    pub user_per_editor: bool,
 }
 
 impl Args {
@@ -73,6 +80,9 @@ impl Args {
         }
         if self.duration.is_some_and(|d| !(d.is_finite() && d > 0.0)) {
             bail!("--duration must be a positive number of seconds");
+        }
+        if self.user_per_editor && self.common.framing != Framing::YWebsocket {
+            bail!("--user-per-editor is supported with --framing y-websocket only");
         }
         Ok(())
     }
@@ -115,10 +125,14 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         let file = i % args.files;
         let target = target_of(file, i / args.files, targets.len());
         let file_id = format!("{prefix}/{file}");
+        let mut url = args.common.framing.url(&targets[target], &file_id);
+        if args.user_per_editor {
+            url = url.with_param("user", &format!("ed-{i}"));
+        }
         fleet.spawn(EditorPlan {
             file,
             target,
-            url: args.common.framing.url(&targets[target], &file_id),
+            url,
             file_id,
             client_id,
             behaviour,
@@ -144,6 +158,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "edits_per_editor": args.edits_per_editor,
         "delete_ratio": args.delete_ratio,
         "cursor_rate": args.cursor_rate,
+        "user_per_editor": args.user_per_editor,
         "file_prefix": prefix,
         "sandbox": args.common.sandbox,
         "token": args.common.token_shown(),

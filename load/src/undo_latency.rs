@@ -1,0 +1,462 @@
+//! `undo-latency`: how long a server-side undo takes to reach another client, on a large
+//! document.
+//!
+//! Two connections to one file: a writer on the first `--target`, which opts in to the undo
+//! extension (`?ext=undo&user=NAME`, and the run's `--token`), and an observer on the last
+//! target (with two gateways, the undo crosses Redis). The writer seeds `--doc-bytes` of
+//! text through [`crate::seed`] (as the same user, so the user's undo list is full when the
+//! probes start), then `--undos` times: it inserts a short probe, waits until the observer
+//! has it, sends `{"type":"undo"}` at t0, and t1 is when the observer's text is back to its
+//! length before the probe. The figure is t1 - t0 (hdrhistogram, microseconds).
+//!
+//! Each probe must be its own undo item, or the undo takes more than the probe away: the
+//! run waits `--capture-ms` (the gateway's `--undo-capture-ms`) plus a margin after the
+//! seed and between probes. With a gateway started with `--undo-capture-ms 0`, give
+//! `--capture-ms 0` and the probes follow each other at once.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use collab_protocol::Message;
+use collab_protocol::extension::{Extension, UndoOp};
+use collab_protocol::message::encode_update;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use yrs::sync::SyncMessage;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, Text, TextRef, Transact, Update};
+
+use crate::client;
+use crate::config::CommonArgs;
+use crate::conn::Conn;
+use crate::framing::Framing;
+use crate::procstat::{ProcReport, Watch};
+use crate::seed::{self, SeedPlan};
+
+/// What each probe inserts (ASCII: bytes = UTF-16 units).
+const PROBE: &str = "/*undo-probe*/";
+
+/// Added to `--capture-ms` between two edits that must not share an undo item: Redis time
+/// and ours differ by the network, and a timer fires a little late.
+const CAPTURE_MARGIN: Duration = Duration::from_millis(100);
+
+/// Flags of `undo-latency`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Bytes of text seeded before the probes.
+    #[arg(long, default_value_t = 1_000_000, value_name = "BYTES")]
+    pub doc_bytes: usize,
+
+    /// Undos to time (one probe edit each).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub undos: u64,
+
+    /// The gateway's --undo-capture-ms: the run waits this long (plus 100 ms) after the
+    /// seed and between probes, so that each probe is its own undo item. 0 with a gateway
+    /// started with --undo-capture-ms 0.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub capture_ms: u64,
+
+    /// The user whose undo list the writer uses (`?user=`, honoured under --auth none).
+    #[arg(long, default_value = "undo-latency")]
+    pub user: String,
+
+    /// Bytes of text per seeding update (a gateway's undo item stops growing at 64 KiB).
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub chunk_bytes: usize,
+
+    /// Pace of the seeding connection, bytes per second.
+    #[arg(long, default_value_t = 2_000_000.0, value_name = "BYTES_PER_SEC")]
+    pub seed_rate: f64,
+
+    /// Longest one step (a probe reaching the observer, an undo reaching it) may take.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub step_timeout: f64,
+}
+
+impl Args {
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.common.framing != Framing::YWebsocket {
+            bail!("undo-latency speaks --framing y-websocket only (the undo extension)");
+        }
+        if self.undos == 0 {
+            bail!("--undos must be at least 1");
+        }
+        if self.doc_bytes < PROBE.len() {
+            bail!("--doc-bytes must be at least {}", PROBE.len());
+        }
+        if self.capture_ms > 60_000 {
+            bail!("--capture-ms must be at most 60000");
+        }
+        if !(1024..=8 << 20).contains(&self.chunk_bytes) {
+            bail!("--chunk-bytes must be between 1 KiB and 8 MiB");
+        }
+        if !(self.seed_rate.is_finite() && self.seed_rate >= 1024.0) {
+            bail!("--seed-rate must be at least 1024 bytes per second");
+        }
+        if !(self.step_timeout.is_finite() && self.step_timeout > 0.0) {
+            bail!("--step-timeout must be a positive number of seconds");
+        }
+        let user_ok = (1..=64).contains(&self.user.len())
+            && self
+                .user
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'));
+        if !user_ok {
+            bail!("--user must be 1 to 64 of A-Z a-z 0-9 . _ @ -");
+        }
+        Ok(())
+    }
+
+    /// The wait between two edits that must be separate undo items.
+    fn gap(&self) -> Duration {
+        match self.capture_ms {
+            0 => Duration::ZERO,
+            ms => Duration::from_millis(ms) + CAPTURE_MARGIN,
+        }
+    }
+}
+
+/// Percentiles of one histogram, in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    pub mean_ms: f64,
+}
+
+impl Latency {
+    fn of(h: &Histogram<u64>) -> Latency {
+        let ms = |us: u64| us as f64 / 1000.0;
+        Latency {
+            count: h.len(),
+            p50_ms: ms(h.value_at_quantile(0.50)),
+            p90_ms: ms(h.value_at_quantile(0.90)),
+            p99_ms: ms(h.value_at_quantile(0.99)),
+            max_ms: ms(h.max()),
+            mean_ms: h.mean() / 1000.0,
+        }
+    }
+}
+
+/// What `undo-latency` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct UndoReport {
+    pub writer_target: String,
+    pub observer_target: String,
+    pub file_id: String,
+    pub user: String,
+    /// Text length (UTF-16 units) of the seeded document.
+    pub doc_len: u32,
+    pub capture_ms: u64,
+    /// t0 (undo sent by the writer) to t1 (the observer's text back to its length).
+    pub undo: Latency,
+    /// The probe edit from the writer's send to the observer: plain propagation, for
+    /// comparison.
+    pub edit: Latency,
+    pub servers: Vec<ProcReport>,
+}
+
+impl UndoReport {
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "undo-latency: writer {} (user {}), observer {}, {} units, capture {} ms",
+            self.writer_target, self.user, self.observer_target, self.doc_len, self.capture_ms
+        );
+        let _ = writeln!(
+            out,
+            "{:<28} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        );
+        for (name, l) in [
+            ("undo -> observer", &self.undo),
+            ("probe edit -> observer", &self.edit),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name:<28} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            );
+        }
+        for s in &self.servers {
+            let cpu = s.cpu_seconds.map_or("?".to_owned(), |c| format!("{c:.2}"));
+            let _ = writeln!(out, "pid {}: {cpu} CPU s over the probes", s.pid);
+        }
+        out
+    }
+
+    pub fn write_json(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let json = serde_json::to_vec_pretty(self)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// One side of the run: its connection, its document, its text.
+struct Side {
+    conn: Conn,
+    doc: Doc,
+    text: TextRef,
+    /// The last undo answer (`applied`) this side received.
+    answered: Option<bool>,
+}
+
+impl Side {
+    fn len(&self) -> u32 {
+        self.text.len(&self.doc.transact())
+    }
+
+    /// Applies one message from the gateway.
+    fn apply(&mut self, message: Message) -> anyhow::Result<()> {
+        self.conn.check(&message)?;
+        match message {
+            Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
+                let update = Update::decode_v1(&u).context("undecodable update")?;
+                self.doc
+                    .transact_mut()
+                    .apply_update(update)
+                    .context("update did not apply")?;
+            }
+            Message::Extension(Extension::UndoState {
+                op: Some(UndoOp::Undo),
+                applied,
+                ..
+            }) => self.answered = applied,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Reads and applies until `done` holds; fails after `timeout`.
+    async fn until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Side) -> bool,
+    ) -> anyhow::Result<()> {
+        tokio::time::timeout(timeout, async {
+            while !done(self) {
+                let message = self.conn.recv().await?;
+                self.apply(message)?;
+            }
+            anyhow::Ok(())
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("{what}: nothing after {timeout:?}"))?
+    }
+
+    /// Reads and applies for `wait`.
+    async fn settle(&mut self, wait: Duration) -> anyhow::Result<()> {
+        let due = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => return Ok(()),
+                message = self.conn.recv() => self.apply(message?)?,
+            }
+        }
+    }
+}
+
+async fn open_side(
+    framing: Framing,
+    url: &crate::target::FileUrl,
+    file: &str,
+) -> anyhow::Result<Side> {
+    let (doc, text) = client::new_doc(rand::random::<u32>().max(1));
+    let mut conn = Conn::open(framing, url, file).await?;
+    conn.sync(&doc).await?;
+    Ok(Side {
+        conn,
+        doc,
+        text,
+        answered: None,
+    })
+}
+
+fn histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
+}
+
+pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
+    args.check()?;
+    let targets = args.common.targets()?;
+    let framing = args.common.framing;
+    let (writer_target, observer_target) = (&targets[0], &targets[targets.len() - 1]);
+    let file_id = format!("{}/undo", args.common.file_prefix());
+    let writer_url = framing
+        .url(writer_target, &file_id)
+        .with_param("ext", "undo")
+        .with_param("user", &args.user);
+    let observer_url = framing.url(observer_target, &file_id);
+    let step = Duration::from_secs_f64(args.step_timeout);
+
+    let plan = SeedPlan {
+        label: "undo-latency".to_owned(),
+        framing,
+        file_id: file_id.clone(),
+        writer_url: writer_url.clone(),
+        verify_url: observer_url.clone(),
+        bytes: args.doc_bytes,
+        chunk_bytes: args.chunk_bytes,
+        bytes_per_sec: args.seed_rate,
+        timeout: Duration::from_secs_f64(args.doc_bytes as f64 / args.seed_rate)
+            + args.common.connect_timeout(),
+    };
+    let seeded = seed::seed(&plan).await?;
+    eprintln!(
+        "collab-load undo-latency: seeded {} units in {} updates, {:.1} s",
+        seeded.len, seeded.chunks, seeded.seconds
+    );
+
+    let mut writer = open_side(framing, &writer_url, &file_id)
+        .await
+        .context("writer")?;
+    let mut observer = open_side(framing, &observer_url, &file_id)
+        .await
+        .context("observer")?;
+    let base = seeded.len;
+    if writer.len() != base || observer.len() != base {
+        bail!(
+            "after the seed the writer has {} units and the observer {}, not {base}: is another \
+             run writing to {file_id:?}?",
+            writer.len(),
+            observer.len()
+        );
+    }
+    // The last seeding update's item must close before the first probe.
+    writer.settle(args.gap().max(CAPTURE_MARGIN)).await?;
+
+    let mut watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
+    let (mut undo_us, mut edit_us) = (histogram(), histogram());
+    let probe_len = PROBE.len() as u32;
+    for i in 0..args.undos {
+        if i > 0 {
+            writer.settle(args.gap()).await?;
+        }
+        // Spread the probes over the document (a prime stride), never past its end.
+        let pos = u32::try_from(i.wrapping_mul(7919) % u64::from(base)).unwrap_or(0);
+        let update = {
+            let mut txn = writer.doc.transact_mut();
+            writer.text.insert(&mut txn, pos, PROBE);
+            txn.encode_update_v1()
+        };
+        let sent = Instant::now();
+        writer.conn.send(encode_update(&update)).await?;
+        observer
+            .until("probe edit at the observer", step, |o| {
+                o.len() >= base + probe_len
+            })
+            .await?;
+        edit_us.record(micros(sent.elapsed()))?;
+        if observer.len() != base + probe_len {
+            bail!(
+                "the observer has {} units, expected {}",
+                observer.len(),
+                base + probe_len
+            );
+        }
+
+        writer.answered = None;
+        let t0 = Instant::now();
+        writer
+            .conn
+            .send(Message::Extension(Extension::Undo).encode())
+            .await?;
+        observer
+            .until("undo at the observer", step, |o| o.len() < base + probe_len)
+            .await?;
+        let t1 = t0.elapsed();
+        if observer.len() != base {
+            bail!(
+                "undo {i} left the observer with {} units, not {base}: it took more than the \
+                 probe (does --capture-ms match the gateway's --undo-capture-ms?)",
+                observer.len()
+            );
+        }
+        undo_us.record(micros(t1))?;
+        writer
+            .until("undo answer and update at the writer", step, |w| {
+                w.answered.is_some() && w.len() == base
+            })
+            .await?;
+        if writer.answered != Some(true) {
+            bail!("undo {i}: the gateway answered applied: false");
+        }
+    }
+    for w in &mut watches {
+        w.update();
+    }
+    writer.conn.close().await;
+    observer.conn.close().await;
+
+    Ok(UndoReport {
+        writer_target: writer_target.base.clone(),
+        observer_target: observer_target.base.clone(),
+        file_id,
+        user: args.user.clone(),
+        doc_len: base,
+        capture_ms: args.capture_ms,
+        undo: Latency::of(&undo_us),
+        edit: Latency::of(&edit_us),
+        servers: watches.iter().map(Watch::report).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Args {
+        let base = ["t", "--target", "ws://127.0.0.1:1/doc"];
+        Cli::try_parse_from(base.iter().chain(extra.iter()).copied())
+            .expect("parses")
+            .args
+    }
+
+    #[test]
+    fn defaults_are_one_megabyte_and_two_hundred_undos() {
+        let args = parse(&[]);
+        args.check().expect("defaults are valid");
+        assert_eq!(
+            (args.doc_bytes, args.undos, args.capture_ms),
+            (1_000_000, 200, 500)
+        );
+        assert_eq!(args.gap(), Duration::from_millis(600));
+        assert_eq!(parse(&["--capture-ms", "0"]).gap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_arguments_are_refused() {
+        for bad in [
+            &["--undos", "0"][..],
+            &["--doc-bytes", "3"],
+            &["--capture-ms", "60001"],
+            &["--user", "a b"],
+            &["--user", ""],
+            &["--step-timeout", "0"],
+            &["--framing", "hocuspocus"],
+        ] {
+            assert!(parse(bad).check().is_err(), "{bad:?} accepted");
+        }
+    }
+}
