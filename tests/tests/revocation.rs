@@ -187,6 +187,32 @@ async fn still_served(writer: &Client, bystanders: &[&Client], marker: &str) {
     text_is(writer, &want).await;
 }
 
+/// Cyd's session is deleted in Redis: its connections on both gateways close with 4401,
+/// counted once on each; Cyd's other session and Ann are untouched.
+async fn deleting_a_session_closes_it_on_both(w: &mut World, case: &str) {
+    let anns = w.seeded().await;
+    let victims = w.on_both(FILE, &w.cyd).await;
+    let other_session = w.on_both(FILE, &w.cyd_other).await;
+    let changed = Instant::now();
+    w.platform.delete_session(&w.cyd).await.expect("DEL");
+    let took = all_closed(
+        &[&victims[0], &victims[1]],
+        UNAUTHENTICATED,
+        "session-revoked",
+        changed,
+    )
+    .await;
+    report(case, took);
+    counted_on_both(&w.gws, "session", 1.0, changed).await;
+    // Cyd's other session, and Ann, are untouched.
+    still_served(
+        &anns[0],
+        &[&anns[1], &other_session[0], &other_session[1]],
+        "// after DEL\n",
+    )
+    .await;
+}
+
 fn report(case: &str, took: Duration) {
     println!("revocation latency, {case}: {} ms", took.as_millis());
 }
@@ -202,52 +228,13 @@ async fn without_tracking_a_deleted_session_closes_with_4401_on_both_gateways_wi
         let value = prometheus::value(&text, "collab_revocations_total", &labels);
         assert_eq!(value, Some(0.0), "{kind}:\n{text}");
     }
-    let anns = w.seeded().await;
-    let victims = w.on_both(FILE, &w.cyd).await;
-    let other_session = w.on_both(FILE, &w.cyd_other).await;
-    let changed = Instant::now();
-    w.platform.delete_session(&w.cyd).await.expect("DEL");
-    let took = all_closed(
-        &[&victims[0], &victims[1]],
-        UNAUTHENTICATED,
-        "session-revoked",
-        changed,
-    )
-    .await;
-    report("DEL session, no tracking, the 2 s sweep", took);
-    counted_on_both(&w.gws, "session", 1.0, changed).await;
-    // Cyd's other session, and Ann, are untouched.
-    still_served(
-        &anns[0],
-        &[&anns[1], &other_session[0], &other_session[1]],
-        "// after DEL\n",
-    )
-    .await;
+    deleting_a_session_closes_it_on_both(&mut w, "DEL session, no tracking, the 2 s sweep").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deleted_session_closes_with_4401_on_both_gateways_by_tracking() {
     let mut w = world(TRACKED).await;
-    let anns = w.seeded().await;
-    let victims = w.on_both(FILE, &w.cyd).await;
-    let other_session = w.on_both(FILE, &w.cyd_other).await;
-    let changed = Instant::now();
-    w.platform.delete_session(&w.cyd).await.expect("DEL");
-    let took = all_closed(
-        &[&victims[0], &victims[1]],
-        UNAUTHENTICATED,
-        "session-revoked",
-        changed,
-    )
-    .await;
-    report("DEL session, tracking", took);
-    counted_on_both(&w.gws, "session", 1.0, changed).await;
-    still_served(
-        &anns[0],
-        &[&anns[1], &other_session[0], &other_session[1]],
-        "// after DEL\n",
-    )
-    .await;
+    deleting_a_session_closes_it_on_both(&mut w, "DEL session, tracking").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,7 +8,6 @@
 //! one log read, which brings everything the item's append stored with it.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use collab_protocol::message::encode_update;
@@ -262,9 +261,8 @@ pub fn tell_notice(members: &HashMap<ConnId, Member>, payload: &[u8], fx: &mut E
         redo: notice.redo,
     };
     let frame = state_frame(None, None, counts);
-    let user: Arc<str> = Arc::from(notice.user);
     for (conn, member) in members {
-        if member.principal.user == user && member.opt_ins.wants(Feature::Undo) {
+        if *member.principal.user == *notice.user && member.opt_ins.wants(Feature::Undo) {
             fx.send(*conn, frame.clone());
         }
     }
