@@ -10,6 +10,8 @@
 //! B <origin>\n                         gateway leaving: drop its clients' cursors now
 //! N <origin>\n<json>                   a user's undo/redo counts moved between zero and
 //!                                      non-zero: {"user","undo","redo"} (undo scripts)
+//! D <origin>\n<json>                   diagnostics of one source and version, as the
+//!                                      `diagnostics` extension message's JSON
 //! ```
 //!
 //! The header is text so that the append script in Redis can build an update envelope
@@ -35,6 +37,9 @@ pub enum Kind {
     /// A user's undo or redo count for the file moved between zero and non-zero; the
     /// payload is JSON `{"user","undo","redo"}`, built by the undo scripts in Redis.
     UndoCounts,
+    /// Markers of one source for one version of the text: the JSON of the `diagnostics`
+    /// extension message, sent by whoever computed or received them.
+    Diagnostics,
 }
 
 /// One published message.
@@ -87,6 +92,7 @@ impl Envelope {
             Kind::Heartbeat => format!("H {}\n", self.origin),
             Kind::Leaving => format!("B {}\n", self.origin),
             Kind::UndoCounts => format!("N {}\n", self.origin),
+            Kind::Diagnostics => format!("D {}\n", self.origin),
         };
         let mut out = Vec::with_capacity(header.len() + self.payload.len());
         out.extend_from_slice(header.as_bytes());
@@ -121,6 +127,7 @@ impl Envelope {
             "H" => Kind::Heartbeat,
             "B" => Kind::Leaving,
             "N" => Kind::UndoCounts,
+            "D" => Kind::Diagnostics,
             other => return Err(EnvelopeError::UnknownKind(other.chars().take(8).collect())),
         };
         if parts.next().is_some() {
@@ -149,6 +156,7 @@ mod tests {
             Kind::Heartbeat,
             Kind::Leaving,
             Kind::UndoCounts,
+            Kind::Diagnostics,
         ] {
             let env = Envelope::new("gw-1", kind, vec![0u8, 10, 255, b'\n']);
             assert_eq!(Envelope::decode(env.encode().into()), Ok(env));

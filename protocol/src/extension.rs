@@ -33,9 +33,47 @@ pub enum Extension {
         undo: u64,
         redo: u64,
     },
+    /// Gateway -> client: the markers of one source (`syntax`, or an external tool such as a
+    /// language server) for the text whose SHA-256 is `version`; an empty list clears them.
+    Diagnostics {
+        source: String,
+        /// Lowercase hex SHA-256 of the UTF-8 text the markers belong to.
+        version: String,
+        markers: Vec<Marker>,
+    },
     /// Any type this build does not know. Ignored, never fatal.
     #[serde(other)]
     Unknown,
+}
+
+/// One diagnostic as Monaco's `IMarkerData` has it: 1-based lines, 1-based UTF-16 columns,
+/// the end exclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Marker {
+    /// 8 error, 4 warning, 2 info, 1 hint.
+    pub severity: u8,
+    pub message: String,
+    pub start_line_number: u32,
+    pub start_column: u32,
+    pub end_line_number: u32,
+    pub end_column: u32,
+    /// A tool's own code for the problem, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+}
+
+/// Monaco's `MarkerSeverity` values.
+pub mod severity {
+    pub const HINT: u8 = 1;
+    pub const INFO: u8 = 2;
+    pub const WARNING: u8 = 4;
+    pub const ERROR: u8 = 8;
+
+    /// Whether `value` is one of Monaco's severities.
+    pub fn is_valid(value: u8) -> bool {
+        matches!(value, HINT | INFO | WARNING | ERROR)
+    }
 }
 
 /// Which way an undo request goes.
@@ -107,6 +145,29 @@ mod tests {
             serde_json::to_string(&notice).expect("serializes"),
             r#"{"type":"undo-state","undo":0,"redo":3}"#
         );
+    }
+
+    #[test]
+    fn diagnostics_have_the_documented_shape() {
+        let message = Extension::Diagnostics {
+            source: "syntax".into(),
+            version: "ab".into(),
+            markers: vec![Marker {
+                severity: severity::ERROR,
+                message: "syntax error".into(),
+                start_line_number: 1,
+                start_column: 5,
+                end_line_number: 1,
+                end_column: 6,
+                code: None,
+            }],
+        };
+        let json = serde_json::to_string(&message).expect("serializes");
+        assert_eq!(
+            json,
+            r#"{"type":"diagnostics","source":"syntax","version":"ab","markers":[{"severity":8,"message":"syntax error","startLineNumber":1,"startColumn":5,"endLineNumber":1,"endColumn":6}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Extension>(&json).ok(), Some(message));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub fn dispatch(message: Extension, cx: Context<'_>) -> Vec<Reply> {
         // Gateways send errors and undo states; from a client they mean nothing.
         Extension::Error { .. } => ignored("error"),
         Extension::UndoState { .. } => ignored("undo-state"),
+        Extension::Diagnostics { .. } => ignored("diagnostics"),
         Extension::Unknown => ignored("unknown"),
     }
 }
