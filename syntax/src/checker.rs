@@ -224,7 +224,7 @@ mod tests {
         let edit = input_edit("ab\ncd\nef", "ab\nc😀\nxd\nef");
         assert_eq!(edit.start_byte, 4);
         assert_eq!(edit.old_end_byte, 4);
-        assert_eq!(edit.new_end_byte, 11);
+        assert_eq!(edit.new_end_byte, 10);
         assert_eq!(edit.start_position, Point { row: 1, column: 1 });
         assert_eq!(edit.old_end_position, Point { row: 1, column: 1 });
         assert_eq!(edit.new_end_position, Point { row: 2, column: 1 });
