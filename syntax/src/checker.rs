@@ -257,6 +257,53 @@ mod tests {
         );
     }
 
+    /// The edit, checked against a naive recomputation on random text pairs.
+    #[test]
+    fn random_edits_are_exact() {
+        use rand::rngs::StdRng;
+        use rand::{Rng, SeedableRng};
+
+        fn naive_point(text: &str, byte: usize) -> Point {
+            let before = &text.as_bytes()[..byte];
+            let row = before.iter().filter(|&&b| b == b'\n').count();
+            let line_start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1);
+            Point {
+                row,
+                column: byte - line_start,
+            }
+        }
+        let alphabet = ["a", "\n", "\r", "\r\n", "é", "è", "中", "😀", "(", " "];
+        let mut rng = StdRng::seed_from_u64(5);
+        for _ in 0..5000 {
+            let mut random_text = |rng: &mut StdRng, len: usize| -> String {
+                (0..len)
+                    .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                    .collect()
+            };
+            let (len_a, len_b, len_c) = (
+                rng.random_range(0..30),
+                rng.random_range(0..4),
+                rng.random_range(0..30),
+            );
+            let (head, tail) = (random_text(&mut rng, len_a), random_text(&mut rng, len_c));
+            let old = format!("{head}{}{tail}", random_text(&mut rng, len_b));
+            let new = format!("{head}{}{tail}", random_text(&mut rng, len_b));
+            let edit = input_edit(&old, &new);
+            let (start, old_end, new_end) = (edit.start_byte, edit.old_end_byte, edit.new_end_byte);
+            assert!(start <= old_end && start <= new_end, "{old:?} {new:?}");
+            assert_eq!(old[..start], new[..start]);
+            assert_eq!(old[old_end..], new[new_end..]);
+            assert_eq!(old.len() - old_end, new.len() - new_end);
+            assert_eq!(edit.start_position, naive_point(&new, start));
+            assert_eq!(edit.start_position, naive_point(&old, start));
+            assert_eq!(edit.old_end_position, naive_point(&old, old_end));
+            assert_eq!(edit.new_end_position, naive_point(&new, new_end));
+        }
+    }
+
     #[test]
     fn checker_is_send() {
         fn send<T: Send>() {}
