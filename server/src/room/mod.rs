@@ -27,6 +27,8 @@ pub mod undo;
 #[cfg(test)]
 mod core_cursor_tests;
 #[cfg(test)]
+mod core_diagnostics_tests;
+#[cfg(test)]
 mod core_tests;
 #[cfg(test)]
 mod core_undo_tests;
