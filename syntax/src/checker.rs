@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use collab_protocol::Marker;
 use tree_sitter::{InputEdit, ParseOptions, Parser, Point, Tree};
 
-use crate::{Language, markers};
+use crate::{Language, input, markers};
 
 /// What one check may cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,15 +72,19 @@ impl SyntaxChecker {
             self.parser.reset();
             return Err(too_big(&text, limits));
         }
+        let view = input::view(&text);
         let tree = match old {
             // The same text again: its tree is still right, no parse needed.
             Some((old_text, tree)) if old_text == text => tree,
             Some((old_text, mut tree)) => {
-                tree.edit(&input_edit(&old_text, &text));
-                parse(&mut self.parser, &text, Some(&tree), limits)?
+                // Diffed as tree-sitter reads them: a new `\n` after a `\r` changes how
+                // that `\r` reads, outside the changed bytes.
+                tree.edit(&input_edit(&input::view(&old_text), &view));
+                parse(&mut self.parser, &view, Some(&tree), limits)?
             }
-            None => parse(&mut self.parser, &text, None, limits)?,
+            None => parse(&mut self.parser, &view, None, limits)?,
         };
+        drop(view);
         let markers = markers::collect(&tree, &text, limits.max_markers);
         self.last = Some((text, tree));
         Ok(markers)
@@ -93,7 +97,7 @@ pub fn check_once(language: Language, text: &str, limits: &Limits) -> Result<Vec
         return Err(too_big(text, limits));
     }
     let mut parser = new_parser(language);
-    let tree = parse(&mut parser, text, None, limits)?;
+    let tree = parse(&mut parser, &input::view(text), None, limits)?;
     Ok(markers::collect(&tree, text, limits.max_markers))
 }
 
@@ -118,11 +122,10 @@ fn too_big(text: &str, limits: &Limits) -> Skipped {
 /// deadline. A stopped parser is reset so it never resumes the abandoned parse.
 fn parse(
     parser: &mut Parser,
-    text: &str,
+    bytes: &[u8],
     old: Option<&Tree>,
     limits: &Limits,
 ) -> Result<Tree, Skipped> {
-    let bytes = text.as_bytes();
     let deadline = Instant::now() + limits.max_parse_time;
     let mut progress = |_: &tree_sitter::ParseState| {
         if Instant::now() >= deadline {
@@ -145,16 +148,15 @@ fn parse(
 }
 
 /// The edit that turns `old` into `new`: everything between their common prefix and
-/// common suffix was replaced. Offsets sit on char boundaries of both texts.
-fn input_edit(old: &str, new: &str) -> InputEdit {
-    let (a, b) = (old.as_bytes(), new.as_bytes());
+/// common suffix was replaced. Both are UTF-8; offsets sit on char boundaries of both.
+fn input_edit(a: &[u8], b: &[u8]) -> InputEdit {
     let mut prefix = common_prefix(a, b);
-    while !(old.is_char_boundary(prefix) && new.is_char_boundary(prefix)) {
+    while !(is_char_boundary(a, prefix) && is_char_boundary(b, prefix)) {
         prefix -= 1;
     }
     let room = a.len().min(b.len()) - prefix;
     let mut suffix = common_suffix(&a[a.len() - room..], &b[b.len() - room..]);
-    while !(old.is_char_boundary(a.len() - suffix) && new.is_char_boundary(b.len() - suffix)) {
+    while !(is_char_boundary(a, a.len() - suffix) && is_char_boundary(b, b.len() - suffix)) {
         suffix -= 1;
     }
     let start_position = point_after(Point::default(), &a[..prefix]);
@@ -167,6 +169,11 @@ fn input_edit(old: &str, new: &str) -> InputEdit {
         old_end_position: point_after(start_position, &a[prefix..old_end]),
         new_end_position: point_after(start_position, &b[prefix..new_end]),
     }
+}
+
+/// Whether `i` is not inside a UTF-8 sequence (continuation bytes are `0b10xx_xxxx`).
+fn is_char_boundary(bytes: &[u8], i: usize) -> bool {
+    bytes.get(i).is_none_or(|&b| (b as i8) >= -0x40)
 }
 
 /// Comparing in blocks lets the slice `==` (a memcmp) skip long equal runs quickly.
@@ -221,7 +228,7 @@ mod tests {
 
     #[test]
     fn edit_of_a_replacement_in_the_middle() {
-        let edit = input_edit("ab\ncd\nef", "ab\nc😀\nxd\nef");
+        let edit = input_edit("ab\ncd\nef".as_bytes(), "ab\nc😀\nxd\nef".as_bytes());
         assert_eq!(edit.start_byte, 4);
         assert_eq!(edit.old_end_byte, 4);
         assert_eq!(edit.new_end_byte, 10);
@@ -233,13 +240,13 @@ mod tests {
     #[test]
     fn edit_offsets_stay_on_char_boundaries() {
         // "é" (c3 a9) to "è" (c3 a8): the shared lead byte must not split the edit.
-        let edit = input_edit("xéy", "xèy");
+        let edit = input_edit("xéy".as_bytes(), "xèy".as_bytes());
         assert_eq!(
             (edit.start_byte, edit.old_end_byte, edit.new_end_byte),
             (1, 3, 3)
         );
         // Overlapping prefix and suffix ("aa" to "aaa") never cross.
-        let edit = input_edit("aa", "aaa");
+        let edit = input_edit("aa".as_bytes(), "aaa".as_bytes());
         assert_eq!(
             (edit.start_byte, edit.old_end_byte, edit.new_end_byte),
             (2, 2, 3)
@@ -250,7 +257,7 @@ mod tests {
     fn long_prefixes_and_suffixes() {
         let old = format!("{}X{}", "a".repeat(1000), "b".repeat(700));
         let new = format!("{}YZ{}", "a".repeat(1000), "b".repeat(700));
-        let edit = input_edit(&old, &new);
+        let edit = input_edit(old.as_bytes(), new.as_bytes());
         assert_eq!(
             (edit.start_byte, edit.old_end_byte, edit.new_end_byte),
             (1000, 1001, 1002)
@@ -291,7 +298,7 @@ mod tests {
             let (head, tail) = (random_text(&mut rng, len_a), random_text(&mut rng, len_c));
             let old = format!("{head}{}{tail}", random_text(&mut rng, len_b));
             let new = format!("{head}{}{tail}", random_text(&mut rng, len_b));
-            let edit = input_edit(&old, &new);
+            let edit = input_edit(old.as_bytes(), new.as_bytes());
             let (start, old_end, new_end) = (edit.start_byte, edit.old_end_byte, edit.new_end_byte);
             assert!(start <= old_end && start <= new_end, "{old:?} {new:?}");
             assert_eq!(old[..start], new[..start]);
