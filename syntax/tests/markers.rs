@@ -153,3 +153,43 @@ fn unknown_extensions_get_no_language() {
         assert_eq!(Language::for_path(path), None, "{path}");
     }
 }
+
+#[test]
+fn a_multi_line_error_marks_its_first_line_only() {
+    // The ERROR runs from `function` to the last `}` and holds another ERROR (the `1`):
+    // one marker, over the 13 characters of line 1.
+    assert_markers(
+        "a.ts",
+        "function f( {\n  return 1;\n}\n",
+        &[(1, 1, 1, 14, "syntax error")],
+    );
+}
+
+#[test]
+fn markers_come_in_document_order_up_to_the_limit() {
+    let line = "let y = 1 +;\n";
+    let text = line.repeat(10);
+    let all = check_once(Language::JavaScript, &text, &Limits::default()).expect("parses");
+    let starts: Vec<_> = all
+        .iter()
+        .map(|m| (m.start_line_number, m.start_column))
+        .collect();
+    assert_eq!(starts, (1..=10).map(|line| (line, 11)).collect::<Vec<_>>());
+    let limits = Limits {
+        max_markers: 3,
+        ..Limits::default()
+    };
+    let first = check_once(Language::JavaScript, &text, &limits).expect("parses");
+    assert_eq!(first, all[..3]);
+    let none = Limits {
+        max_markers: 0,
+        ..Limits::default()
+    };
+    assert_eq!(check_once(Language::JavaScript, &text, &none), Ok(vec![]));
+}
+
+#[test]
+fn a_missing_token_at_the_end_of_the_file_marks_the_last_character() {
+    // `let x = 1` then blank lines: the missing `;` is shown on the `1` (column 9).
+    assert_markers("a.rs", "let x = 1\n\n\n", &[(1, 9, 1, 10, "missing `;`")]);
+}
