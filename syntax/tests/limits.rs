@@ -94,3 +94,13 @@ fn after_a_timeout_the_checker_starts_clean() {
     let fixed = text.replace("(1 + ;", "(1 + 2);");
     assert_eq!(checker.check(fixed, &generous()), Ok(vec![]));
 }
+
+#[test]
+fn an_unrepresentable_time_limit_means_no_deadline() {
+    let limits = Limits {
+        max_parse_time: Duration::MAX,
+        ..generous()
+    };
+    let mut checker = SyntaxChecker::new(Language::Rust);
+    assert_eq!(checker.check("fn main() {}".into(), &limits), Ok(vec![]));
+}

@@ -50,14 +50,7 @@ fn assert_inside(text: &str, marker: &Marker) {
 fn random_texts_give_markers_inside_the_document() {
     let limits = Limits::default();
     let mut rng = StdRng::seed_from_u64(11);
-    for language in [
-        Language::TypeScript,
-        Language::Tsx,
-        Language::JavaScript,
-        Language::Python,
-        Language::Rust,
-        Language::Json,
-    ] {
+    for language in Language::ALL {
         let mut checker = SyntaxChecker::new(language);
         for _ in 0..150 {
             let len = rng.random_range(0..400);
