@@ -13,7 +13,7 @@
 //!   nodes into [`Marker`]s, in document order.
 //! - `position`: byte offsets become 1-based Monaco lines (split at `\r\n`, `\n`, `\r`)
 //!   and UTF-16 columns; tree-sitter's own rows and byte columns are never shown.
-//! - [`version`]: the SHA-256 naming the text the markers belong to.
+//! - [`version()`]: the SHA-256 naming the text the markers belong to.
 
 pub mod checker;
 mod input;
