@@ -13,6 +13,16 @@ pub enum Language {
 }
 
 impl Language {
+    /// Every language, for tests and for metrics that list them.
+    pub const ALL: [Language; 6] = [
+        Language::TypeScript,
+        Language::Tsx,
+        Language::JavaScript,
+        Language::Python,
+        Language::Rust,
+        Language::Json,
+    ];
+
     /// By the extension of a path like `"sandbox/src/a.ts"`; `None` for files we have no
     /// grammar for (they get no markers).
     pub fn for_path(path: &str) -> Option<Language> {
@@ -86,14 +96,7 @@ mod tests {
 
     #[test]
     fn every_grammar_loads() {
-        for language in [
-            Language::TypeScript,
-            Language::Tsx,
-            Language::JavaScript,
-            Language::Python,
-            Language::Rust,
-            Language::Json,
-        ] {
+        for language in Language::ALL {
             let mut parser = tree_sitter::Parser::new();
             assert!(
                 parser.set_language(&language.grammar()).is_ok(),

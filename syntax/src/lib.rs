@@ -8,13 +8,15 @@
 //!   text is diffed against it, the edit applied to the tree, and the parse reruns
 //!   incrementally within [`Limits`] (bytes, time). Skipped or stopped parses drop state.
 //!   [`check_once`] is the stateless full parse every check must agree with.
+//! - `input`: what tree-sitter reads: the text, with a lone `\r` read as `\n`.
 //! - `markers`: a walk over error-holding subtrees turns outermost ERROR and MISSING
 //!   nodes into [`Marker`]s, in document order.
 //! - `position`: byte offsets become 1-based Monaco lines (split at `\r\n`, `\n`, `\r`)
 //!   and UTF-16 columns; tree-sitter's own rows and byte columns are never shown.
-//! - [`version`]: the SHA-256 naming the text the markers belong to.
+//! - [`version()`]: the SHA-256 naming the text the markers belong to.
 
 pub mod checker;
+mod input;
 pub mod language;
 mod markers;
 mod position;

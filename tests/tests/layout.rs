@@ -44,6 +44,11 @@ fn server_has_no_import_circles() {
 }
 
 #[test]
+fn syntax_has_no_import_circles() {
+    assert_no_circles("syntax");
+}
+
+#[test]
 fn server_files_stay_under_500_lines() {
     let src = workspace().join("server/src");
     let files = read_tree(&src);
