@@ -31,8 +31,11 @@ const hex = (text: string) => [...sha256Js(new TextEncoder().encode(text))].map(
 class MarkerRecorder {
   readonly byOwner = new Map<string, Monaco.editor.IMarkerData[]>();
   calls = 0;
+  /** Every call: the owner and how many markers. */
+  readonly log: [string, number][] = [];
   readonly set = (_model: unknown, owner: string, markers: Monaco.editor.IMarkerData[]) => {
     this.calls++;
+    this.log.push([owner, markers.length]);
     if (markers.length === 0) this.byOwner.delete(owner);
     else this.byOwner.set(owner, markers);
   };
@@ -276,5 +279,27 @@ describe('diagnostics in a session', () => {
 
     expect(open({ readOnly: true, diagnostics: true }).sockets[1].url).toBe('ws://gw:1/doc/demo%2Fmain.ts?ext=diagnostics');
     expect(open().sockets[2].url).toBe('ws://gw:1/doc/demo%2Fmain.ts?ext=undo'); // not asked: not sent
+  });
+
+  it('after a read-only notice the reload keeps diagnostics: the old link\'s markers go, the new one shows what came before it was attached', async () => {
+    const { session, markers, counts, sockets } = open({ diagnostics: true });
+    sockets[0].accept();
+    sockets[0].sync(gatewayDoc(TEXT));
+    sockets[0].receive(frame('syntax', TEXT, [error(2)]));
+    await vi.waitFor(() => expect(markers.of('syntax')).toHaveLength(1));
+    sockets[0].receive(encodeExtension({ type: 'error', code: 4403, reason: 'read-only', message: 'edits are dropped' }));
+    expect(sockets[1].url).toBe('ws://gw:1/doc/demo%2Fmain.ts?ext=diagnostics'); // the reader asks too
+    sockets[1].accept();
+    const reloaded = TEXT + '// more\n';
+    sockets[1].receive(frame('syntax', reloaded, [error(1, 'for the reloaded text')])); // before its sync
+    sockets[1].sync(gatewayDoc(reloaded));
+    await vi.waitFor(() => expect(markers.of('syntax').map((m) => m.message)).toEqual(['for the reloaded text']));
+    expect(markers.log).toEqual([
+      ['collab:syntax', 1], // the first link
+      ['collab:syntax', 0], // cleared when it ended
+      ['collab:syntax', 1], // the reload's
+    ]);
+    expect(counts.map((c) => c.errors)).toEqual([1, 0, 1]); // shown, the reload attached, its markers shown
+    expect(session.diagnostics.errors).toBe(1);
   });
 });
