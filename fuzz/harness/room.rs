@@ -109,6 +109,8 @@ pub fn run(data: &[u8]) {
         text_name: TEXT.into(),
         max_doc_bytes: 64 << 20,
         gateway_id: Arc::from("gw-fuzz"),
+        file: collab_protocol::FileId::parse("sb/fuzz.ts").expect("a valid file id"),
+        diagnostics: Default::default(),
     };
     let mut room = RoomCore::new(settings, Arc::new(PendingAppends::new(usize::MAX)));
     let mut receivers = Receivers {
@@ -206,6 +208,8 @@ impl Receivers {
                 // No engine here: undo requests find empty stacks, joiners' counts are
                 // never read (the undo path itself has its own end-to-end tests).
                 Effect::PopUndo(_) | Effect::ReadUndoCounts { .. } => {}
+                // Diagnostics run beside the room; their inputs are not fuzzed here.
+                Effect::Check(_) | Effect::LoadDiagnostics => {}
                 // Client messages never ask for log reads.
                 Effect::ReadLog(read) => panic!("a client message asked for a log read: {read:?}"),
                 Effect::Reload => panic!("yrs panicked: the room rebuilds its replica"),

@@ -37,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/doc/", get(doc_without_id))
         .route("/doc/{*file}", get(doc))
         .merge(admin)
+        .merge(crate::diagnostics::http::routes())
         .with_state(state);
     match static_dir {
         Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),

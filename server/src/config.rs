@@ -170,6 +170,36 @@ pub struct Config {
     #[arg(long, env = "COLLAB_UNDO_TTL", default_value_t = 86_400)]
     pub undo_ttl: u64,
 
+    /// Diagnostics: quiet time after an edit before a file's text is checked again, in
+    /// milliseconds (while someone keeps typing, it is checked at least every second).
+    #[arg(long, env = "COLLAB_DIAGNOSTICS_DEBOUNCE_MS", default_value_t = 150)]
+    pub diagnostics_debounce_ms: u64,
+
+    /// Diagnostics: cached markers of a file (`collab:{F}:diag`) expire this many seconds
+    /// after the last write.
+    #[arg(long, env = "COLLAB_DIAGNOSTICS_TTL", default_value_t = 3600)]
+    pub diagnostics_ttl: u64,
+
+    /// Diagnostics: threads that hash and parse files at once, off the rooms' tasks.
+    /// Default: half the cores, at least one. 0 turns the gateway's syntax checks off
+    /// (external sources still work).
+    #[arg(long, env = "COLLAB_DIAGNOSTICS_WORKERS")]
+    pub diagnostics_workers: Option<usize>,
+
+    /// Diagnostics: files larger than this many bytes are not parsed (their syntax
+    /// markers are an empty list).
+    #[arg(long, env = "COLLAB_DIAGNOSTICS_MAX_BYTES", default_value_t = 2 << 20)]
+    pub diagnostics_max_bytes: usize,
+
+    /// Diagnostics: longest one parse may take, in milliseconds; a slower one is
+    /// abandoned (its markers are an empty list).
+    #[arg(
+        long,
+        env = "COLLAB_DIAGNOSTICS_PARSE_TIMEOUT_MS",
+        default_value_t = 500
+    )]
+    pub diagnostics_parse_timeout_ms: u64,
+
     /// Log format.
     #[arg(long, env = "COLLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -179,6 +209,11 @@ pub struct Config {
     #[arg(long, hide = true)]
     pub test_panic_file: Option<String>,
 }
+
+/// A changing text is checked at least this often, in milliseconds.
+const DIAGNOSTICS_MAX_INTERVAL_MS: u64 = 1000;
+/// Most syntax markers sent for one version (the first ones, in document order).
+const DIAGNOSTICS_MAX_MARKERS: usize = 100;
 
 /// How connections are authorised (`--auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -253,6 +288,35 @@ impl Config {
     /// The sweep's period while they are not (2 s by default).
     pub fn revalidate_untracked(&self) -> Duration {
         Duration::from_millis(self.revalidate_ms.unwrap_or(2_000).max(100))
+    }
+    /// Threads of the diagnostics pool (0: syntax checks off).
+    pub fn diagnostics_workers(&self) -> usize {
+        self.diagnostics_workers.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            (cores / 2).max(1)
+        })
+    }
+    pub fn diagnostics_settings(&self) -> crate::diagnostics::Settings {
+        crate::diagnostics::Settings {
+            debounce: Duration::from_millis(self.diagnostics_debounce_ms),
+            max_interval: Duration::from_millis(
+                DIAGNOSTICS_MAX_INTERVAL_MS.max(self.diagnostics_debounce_ms),
+            ),
+            syntax: self.diagnostics_workers() > 0,
+            limits: collab_syntax::Limits {
+                max_bytes: self.diagnostics_max_bytes,
+                max_parse_time: Duration::from_millis(self.diagnostics_parse_timeout_ms.max(1)),
+                max_markers: DIAGNOSTICS_MAX_MARKERS,
+            },
+        }
+    }
+    pub fn diag_policy(&self) -> crate::engine::DiagPolicy {
+        crate::engine::DiagPolicy {
+            ttl: Duration::from_secs(self.diagnostics_ttl.max(1)),
+            // Longer than a parse may take, plus a round trip.
+            claim: Duration::from_millis(self.diagnostics_parse_timeout_ms.max(1) + 1000),
+            keep_versions: 8,
+        }
     }
     pub fn undo_policy(&self) -> crate::engine::UndoPolicy {
         crate::engine::UndoPolicy {

@@ -56,6 +56,7 @@ impl Gateway {
             gateway_id.clone(),
             config.gateway_timeout(),
             config.undo_policy(),
+            config.diag_policy(),
             tracking,
         )
         .await?;
@@ -92,6 +93,12 @@ impl Gateway {
             store: engine.store.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
+            checking: crate::diagnostics::check::Checking {
+                // Hashing needs a thread even when syntax checks are off.
+                pool: crate::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
+                cache: engine.diagnostics.clone(),
+                settings: config.diagnostics_settings(),
+            },
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
@@ -105,6 +112,7 @@ impl Gateway {
                 authority,
                 revocations,
                 identity_admin: engine.identity_admin.clone(),
+                diagnostics: engine.diagnostics.clone(),
                 shutdown: shutdown_rx,
                 sessions: SessionCount::default(),
                 pending,

@@ -63,6 +63,7 @@ pub mod access;
 pub mod admin;
 pub mod app;
 pub mod config;
+pub mod diagnostics;
 pub mod embedded_redis;
 pub mod engine;
 pub mod ext;

@@ -72,6 +72,22 @@ fn describe() {
     );
     describe_counter!("collab_compactions_total", "Log compactions, by outcome.");
     describe_counter!(
+        "collab_diagnostics_parses_total",
+        "Syntax parses, by language and outcome (ok, too-big, timed-out)."
+    );
+    describe_histogram!(
+        "collab_diagnostics_parse_seconds",
+        "Time of one syntax parse on the diagnostics pool, by language."
+    );
+    describe_counter!(
+        "collab_diagnostics_cache_total",
+        "Diagnostics look-ups before a check: hit, claimed (checked here), elsewhere (another gateway checks), error."
+    );
+    describe_counter!(
+        "collab_diagnostics_posts_total",
+        "External diagnostics requests, by outcome."
+    );
+    describe_counter!(
         "collab_slow_consumer_closes_total",
         "Clients closed for not reading."
     );
@@ -152,6 +168,9 @@ fn zero() {
     counter!("collab_identity_tracking_connects_total").absolute(0);
     for result in ["hit", "miss"] {
         counter!("collab_identity_cache_total", "result" => result).absolute(0);
+    }
+    for outcome in ["hit", "claimed", "elsewhere", "error"] {
+        counter!("collab_diagnostics_cache_total", "outcome" => outcome).absolute(0);
     }
     for outcome in ["compacted", "lost-race", "nothing-to-do", "failed"] {
         counter!("collab_compactions_total", "outcome" => outcome).absolute(0);
@@ -253,4 +272,22 @@ pub fn identity_cache(hits: u64, misses: u64) {
     if misses > 0 {
         counter!("collab_identity_cache_total", "result" => "miss").increment(misses);
     }
+}
+
+/// One syntax parse on the diagnostics pool: `ok`, `too-big` or `timed-out`.
+pub fn diagnostics_parse(language: &'static str, outcome: &'static str, took: Duration) {
+    counter!("collab_diagnostics_parses_total", "language" => language, "outcome" => outcome)
+        .increment(1);
+    histogram!("collab_diagnostics_parse_seconds", "language" => language)
+        .record(took.as_secs_f64());
+}
+
+/// What a look-up before a check found.
+pub fn diagnostics_cache(outcome: &'static str) {
+    counter!("collab_diagnostics_cache_total", "outcome" => outcome).increment(1);
+}
+
+/// An external diagnostics request answered: `stored`, `cleared`, `stale`, `refused`, `invalid`.
+pub fn diagnostics_post(outcome: &'static str) {
+    counter!("collab_diagnostics_posts_total", "outcome" => outcome).increment(1);
 }

@@ -13,6 +13,7 @@ use crate::access::{Access, Principal};
 use crate::ext::OptIns;
 use crate::outbox::Outbox;
 use crate::presence::ConnId;
+use crate::room::diagnostics::{PostAnswer, PostCheck};
 use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
 
 pub struct Rooms {
@@ -126,6 +127,31 @@ impl Rooms {
                 }
                 Ok(Err(JoinError::Retired)) | Err(_) => continue,
                 Ok(Err(error)) => return Err(error),
+            }
+        }
+        Err(JoinError::Unavailable("the room kept closing".into()))
+    }
+
+    /// Asks `file`'s room (opening it if needed: it stays for its grace period) whether
+    /// an external post's version is its text's.
+    pub async fn check_post(
+        &self,
+        file: &FileId,
+        version: Option<String>,
+    ) -> Result<PostAnswer, JoinError> {
+        for _ in 0..8 {
+            let handle = self.get_or_open(file);
+            let (reply, answer) = oneshot::channel();
+            let version = version.clone();
+            let cmd = RoomCmd::CheckPost(PostCheck { version, reply });
+            if handle.tx.send(cmd).await.is_err() {
+                self.registry()
+                    .remove_if(file, |_, open| open.id == handle.id);
+                continue;
+            }
+            // A room that retires before answering drops the reply: ask the next one.
+            if let Ok(answer) = answer.await {
+                return Ok(answer);
             }
         }
         Err(JoinError::Unavailable("the room kept closing".into()))

@@ -10,7 +10,7 @@ use tokio::sync::{Notify, watch};
 use crate::access::Authority;
 use crate::access::revocation::Revocations;
 use crate::config::Config;
-use crate::engine::{Bus, IdentityAdmin, Store};
+use crate::engine::{Bus, DiagnosticsCache, IdentityAdmin, Store};
 use crate::pending::PendingAppends;
 use crate::rooms::Rooms;
 
@@ -25,6 +25,8 @@ pub struct AppState {
     /// Under `--auth redis`: the live grants, re-read on announced changes and every
     /// `--revalidate-ms`.
     pub revocations: Option<Arc<Revocations>>,
+    /// Cached diagnostics, for external sources' posts.
+    pub diagnostics: Arc<dyn DiagnosticsCache>,
     /// Identity writes, for the admin API (routed only with `--admin-token`).
     pub identity_admin: Arc<dyn IdentityAdmin>,
     /// Flips to true when the gateway starts draining.

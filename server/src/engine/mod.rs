@@ -16,6 +16,8 @@
 //!   `CLIENT TRACKING` invalidation pushes), so revocation re-reads only what changed.
 //! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
 //! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
+//! - [`diagnostics`]: cached markers per file, source and version, with the claim that
+//!   makes gateways holding one file check each version once.
 //! - [`redis`]: the single-Redis engine.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
@@ -25,6 +27,7 @@
 
 pub mod changes;
 pub mod compaction;
+pub mod diagnostics;
 pub mod directory;
 pub mod error;
 pub mod identity_admin;
@@ -41,6 +44,7 @@ use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 pub use changes::{Change, ChangeFeed, Record};
+pub use diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
 pub use directory::{Directory, MemberRole, Rechecked, Standing};
 pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
@@ -129,14 +133,15 @@ pub trait Bus: Send + Sync + 'static {
     fn say_goodbye(&self) -> BoxFuture<'_, ()>;
 }
 
-/// A connected engine: both halves, the identity directory and its admin writes, and the
-/// background tasks (heartbeats, subscription upkeep, identity tracking) that serve them,
+/// A connected engine: both halves, the identity directory and its admin writes, the
+/// diagnostics cache, and the background tasks (heartbeats, subscription upkeep, identity tracking) that serve them,
 /// aborted when the engine is dropped.
 pub struct Engine {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub directory: Arc<dyn Directory>,
     pub identity_admin: Arc<dyn IdentityAdmin>,
+    pub diagnostics: Arc<dyn DiagnosticsCache>,
     /// Announcements of changed identity records, when the engine can make them (its
     /// [`ChangeFeed::is_live`] says whether it currently does); `None`: it never will, and
     /// revocation must poll.
@@ -151,6 +156,7 @@ impl Engine {
         bus: Arc<dyn Bus>,
         directory: Arc<dyn Directory>,
         identity_admin: Arc<dyn IdentityAdmin>,
+        diagnostics: Arc<dyn DiagnosticsCache>,
         changes: Option<ChangeFeed>,
         tasks: Vec<JoinHandle<()>>,
     ) -> Self {
@@ -159,6 +165,7 @@ impl Engine {
             bus,
             directory,
             identity_admin,
+            diagnostics,
             changes,
             tasks,
         }

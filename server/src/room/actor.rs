@@ -12,11 +12,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use collab_protocol::envelope::Envelope;
 use collab_protocol::{FileId, close};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+use crate::diagnostics::CheckDone;
 use crate::engine::UndoCounts;
 use crate::engine::inbox::{RoomSignals, RoomSink};
 use crate::engine::log::Authored;
@@ -52,6 +54,9 @@ struct Actor {
     /// Results of log reads, which run beside the room so that it keeps relaying between
     /// local clients while Redis is slow or down.
     fetched_tx: mpsc::UnboundedSender<Fetched>,
+    /// Finished diagnostics checks and stored markers, back from tasks beside the room.
+    checked_tx: mpsc::UnboundedSender<Option<CheckDone>>,
+    loaded_tx: mpsc::UnboundedSender<Vec<Bytes>>,
     empty_since: Option<Instant>,
     retired: bool,
 }
@@ -63,11 +68,15 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
     let (popped_tx, popped_rx) = mpsc::unbounded_channel();
     let (counts_tx, counts_rx) = mpsc::unbounded_channel();
+    let (checked_tx, checked_rx) = mpsc::unbounded_channel();
+    let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     let signals = Arc::new(RoomSignals::default());
     let settings = Settings {
         text_name: ctx.config.text_name.clone(),
         max_doc_bytes: ctx.config.max_doc_bytes,
         gateway_id: Arc::from(ctx.bus.gateway_id()),
+        file: file.clone(),
+        diagnostics: ctx.checking.settings,
     };
     let actor = Actor {
         id,
@@ -79,6 +88,8 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         counts_tx,
         signals: signals.clone(),
         fetched_tx,
+        checked_tx,
+        loaded_tx,
         empty_since: Some(Instant::now()),
         retired: false,
         file,
@@ -96,6 +107,8 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fetched: fetched_rx,
         popped: popped_rx,
         counts: counts_rx,
+        checked: checked_rx,
+        loaded: loaded_rx,
     };
     tokio::spawn(actor.run(inputs, sink).instrument(span));
     RoomHandle { id, tx }
@@ -107,6 +120,8 @@ struct Inputs {
     fetched: mpsc::UnboundedReceiver<Fetched>,
     popped: mpsc::UnboundedReceiver<PopResult>,
     counts: mpsc::UnboundedReceiver<(ConnId, UndoCounts)>,
+    checked: mpsc::UnboundedReceiver<Option<CheckDone>>,
+    loaded: mpsc::UnboundedReceiver<Vec<Bytes>>,
 }
 
 impl Actor {
@@ -123,6 +138,7 @@ impl Actor {
         let signals = self.signals.clone();
         loop {
             let grace_end = self.empty_since.map(|at| at + grace);
+            let check_due = self.core.diagnostics_due(Instant::now());
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
@@ -135,6 +151,13 @@ impl Actor {
                 }
                 Some((conn, counts)) = inputs.counts.recv() => {
                     self.core.on_undo_counts(conn, counts, &mut self.fx)
+                }
+                Some(done) = inputs.checked.recv() => self.core.on_checked(done, &mut self.fx),
+                Some(loaded) = inputs.loaded.recv() => {
+                    self.core.on_diagnostics_loaded(loaded, &mut self.fx)
+                }
+                () = sleep_until(check_due), if check_due.is_some() => {
+                    self.core.on_diagnostics_due(Instant::now(), &mut self.fx)
                 }
                 () = signals.notified() => self.on_signals(),
                 _ = tail_check.tick() => self.core.on_tick(&mut self.fx),
@@ -201,6 +224,7 @@ impl Actor {
             }
             RoomCmd::Leave { conn } => self.forget(conn),
             RoomCmd::SetAccess { conn, access } => self.core.on_access_changed(conn, access),
+            RoomCmd::CheckPost(post) => self.core.on_post(post),
             RoomCmd::Client { conn, msg } => {
                 crash_for_test(&self.ctx, &self.file);
                 self.core.on_client(conn, msg, &mut self.fx)
@@ -283,6 +307,14 @@ impl Actor {
                     });
                 }
                 Effect::ReadLog(read) => self.read_log(read),
+                Effect::Check(job) => {
+                    let (file, with) = (self.file.clone(), self.ctx.checking.clone());
+                    let results = self.checked_tx.clone();
+                    tokio::spawn(async move {
+                        let _ = results.send(crate::diagnostics::check::run(job, file, with).await);
+                    });
+                }
+                Effect::LoadDiagnostics => self.load_diagnostics(),
                 Effect::Reload => {
                     let loaded = self.ctx.store.read_since(&self.file, 0).await;
                     let loaded = loaded.map_err(|e| e.to_string());
@@ -303,6 +335,21 @@ impl Actor {
                     let _ = results.send((conn, counts));
                 }
                 Err(error) => tracing::debug!(%error, "reading undo counts failed"),
+            }
+        });
+    }
+
+    /// Reads the newest stored markers beside the room (a failed read shows nothing until
+    /// the next check or post).
+    fn load_diagnostics(&self) {
+        let (cache, file) = (self.ctx.checking.cache.clone(), self.file.clone());
+        let results = self.loaded_tx.clone();
+        tokio::spawn(async move {
+            match cache.latest(&file).await {
+                Ok(messages) => {
+                    let _ = results.send(messages);
+                }
+                Err(error) => tracing::debug!(%error, "reading stored diagnostics failed"),
             }
         });
     }

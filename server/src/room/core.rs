@@ -13,24 +13,28 @@ use std::sync::Arc;
 use bytes::Bytes;
 use collab_protocol::envelope::{Envelope, Kind};
 use collab_protocol::message::{decode_awareness, encode_awareness, encode_update};
-use collab_protocol::{Extension, Message, close};
+use collab_protocol::{Extension, FileId, Message, close};
 use yrs::sync::SyncMessage;
 
 use crate::access::{Access, Principal};
+use crate::engine::UndoRecord;
 use crate::engine::log::Tail;
-use crate::engine::{Popped, UndoCounts, UndoRecord};
 use crate::ext::{self, Feature, OptIns, Reply};
 use crate::outbox::CloseReason;
 use crate::pending::PendingAppends;
 use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 
+mod diagnostics_inputs;
+mod undo_inputs;
+
 use super::answer::AnswerCache;
 use super::apply::{self, Origin};
 use super::catch_up::{CatchUp, Fetched};
-use super::effect::{Effect, Effects, PopRequest};
+use super::diagnostics::DiagDesk;
+use super::effect::{Effect, Effects};
 use super::member::Member;
-use super::undo::{self, Outcome, UndoDesk};
+use super::undo::{self, UndoDesk};
 
 /// What a room core is told when it is made.
 #[derive(Debug, Clone)]
@@ -41,6 +45,9 @@ pub struct Settings {
     pub max_doc_bytes: usize,
     /// This gateway's id on the bus: its own envelopes come back on the channel.
     pub gateway_id: Arc<str>,
+    /// The file (its extension picks the syntax checker).
+    pub file: FileId,
+    pub diagnostics: crate::diagnostics::Settings,
 }
 
 pub struct RoomCore {
@@ -58,6 +65,8 @@ pub struct RoomCore {
     answers: AnswerCache,
     /// Popped undo items whose content the replica lacks, until the log read brings it.
     undos: UndoDesk,
+    /// When the text is checked and which markers each watcher has.
+    diag: DiagDesk,
 }
 
 impl RoomCore {
@@ -65,6 +74,7 @@ impl RoomCore {
     pub fn new(settings: Settings, pending: Arc<PendingAppends>) -> Self {
         let replica = Replica::new(&settings.text_name);
         let presence = Presence::new(replica.doc().clone());
+        let diag = DiagDesk::new(settings.diagnostics, &settings.file);
         RoomCore {
             settings,
             pending,
@@ -76,6 +86,7 @@ impl RoomCore {
             overflowed: false,
             answers: AnswerCache::default(),
             undos: UndoDesk::default(),
+            diag,
         }
     }
 
@@ -98,6 +109,7 @@ impl RoomCore {
         self.apply_tail(tail, false, fx);
         tracing::debug!(pos = self.applied(), "room opened");
         fx.publish(Kind::QueryAwareness, Vec::new());
+        fx.push(Effect::LoadDiagnostics);
     }
 
     /// A connection joins: it gets the room's state vector and every cursor.
@@ -117,6 +129,7 @@ impl RoomCore {
             let user = principal.user.clone();
             fx.push(Effect::ReadUndoCounts { conn, user });
         }
+        self.diag.on_join(conn, opt_ins, fx);
         self.members.insert(conn, Member::new(principal, opt_ins));
     }
 
@@ -131,9 +144,10 @@ impl RoomCore {
     /// A connection left or was found gone: it is forgotten and its cursors removed
     /// everywhere.
     pub fn on_leave(&mut self, conn: ConnId, fx: &mut Effects) {
-        if self.members.remove(&conn).is_none() {
+        let Some(member) = self.members.remove(&conn) else {
             return;
-        }
+        };
+        self.diag.on_leave(member.opt_ins);
         if let Some(removal) = self.presence.remove_conn(conn) {
             fx.broadcast(Bytes::from(encode_awareness(&removal)), None);
             fx.publish(Kind::Awareness, removal);
@@ -316,6 +330,7 @@ impl RoomCore {
                 Err(error) => tracing::warn!(%error, "bad awareness from the bus"),
             },
             Kind::UndoCounts => undo::tell_notice(&self.members, &envelope.payload, fx),
+            Kind::Diagnostics => self.diag.on_remote(&envelope.payload, &self.members, fx),
             Kind::QueryAwareness if !own => {
                 if let Some(states) = self.presence.local_states() {
                     fx.publish(Kind::Awareness, states);
@@ -397,37 +412,6 @@ impl RoomCore {
         }
     }
 
-    /// The engine popped (or failed to pop) the item an undo or redo request asked for.
-    pub fn on_popped(
-        &mut self,
-        request: PopRequest,
-        popped: Result<Popped, String>,
-        fx: &mut Effects,
-    ) {
-        let outcome = self
-            .undos
-            .on_popped(&request, popped, &self.replica, &self.members, fx);
-        self.follow_undo(request, outcome, fx);
-    }
-
-    /// What an undo's outcome asks of the room: the result goes to the log like an edit.
-    fn follow_undo(&mut self, request: PopRequest, outcome: Outcome, fx: &mut Effects) {
-        match outcome {
-            Outcome::Done => {}
-            Outcome::CatchUp => self.catch_up(fx),
-            Outcome::Applied { update, record } => {
-                self.doc_bytes += update.len();
-                self.append(request.conn, request.user, update, record, fx);
-            }
-            Outcome::Reload => self.reload(fx),
-        }
-    }
-
-    /// A joiner that opted into undo gets its user's counts.
-    pub fn on_undo_counts(&mut self, conn: ConnId, counts: UndoCounts, fx: &mut Effects) {
-        undo::tell_counts(&self.members, conn, counts, fx);
-    }
-
     /// Redis lost entries this replica had seen (a restart without persistence, a failover
     /// to a lagging replica): positions start again below ours. Re-read what is there, and
     /// give the log this replica's whole state, so the document in Redis is whole again.
@@ -449,6 +433,7 @@ impl RoomCore {
         self.answers.forget();
         self.log.forget();
         self.doc_bytes = 0;
+        self.diag.on_reloaded();
         fx.push(Effect::Reload);
     }
 

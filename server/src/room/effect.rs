@@ -59,6 +59,12 @@ pub enum Effect {
     Publish { kind: Kind, payload: Vec<u8> },
     /// Read the log and hand the result to `RoomCore::on_fetched`.
     ReadLog(LogRead),
+    /// Version the text (and check its syntax) beside the room; hand the result to
+    /// `RoomCore::on_checked`.
+    Check(crate::diagnostics::CheckJob),
+    /// Read the newest stored markers of every source and hand them to
+    /// `RoomCore::on_diagnostics_loaded`.
+    LoadDiagnostics,
     /// The replica was replaced by an empty one after a panic: read the whole file and hand
     /// it to `RoomCore::on_reloaded` before any other input.
     Reload,

@@ -47,6 +47,9 @@ pub enum RoomCmd {
         conn: ConnId,
         access: Access,
     },
+    /// An external tool posts or removes markers: the room answers whether the version
+    /// is its text's.
+    CheckPost(super::diagnostics::PostCheck),
 }
 
 /// The address of a room task.
@@ -63,4 +66,6 @@ pub struct RoomContext {
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
+    /// The diagnostics cache, the parse pool and its settings.
+    pub checking: crate::diagnostics::check::Checking,
 }

@@ -5,6 +5,7 @@
 //! - [`apply`]: one update applied to the replica, timed, off the gateway's other tasks.
 //! - [`answer`]: the sync step 2 answer shared by joiners that ask alike.
 //! - [`undo`]: server-side undo in the room: capture, requests, applying popped items.
+//! - [`diagnostics`]: when the text is checked, which markers watchers get, posts' versions.
 //! - [`catch_up`]: how far the replica is level with the log, one read at a time.
 //! - [`actor`]: the task around the core: channels, timers, send queues, running effects.
 //! - [`appender`]: authored appends to the log, batched, and compaction.
@@ -17,6 +18,7 @@ pub mod appender;
 pub mod apply;
 pub mod catch_up;
 pub mod core;
+pub mod diagnostics;
 pub mod effect;
 pub mod handle;
 pub mod member;

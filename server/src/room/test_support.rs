@@ -27,6 +27,8 @@ pub(super) fn room_with(max_doc_bytes: usize, pending_bytes: usize) -> RoomCore 
         text_name: "monaco".into(),
         max_doc_bytes,
         gateway_id: Arc::from(GATEWAY),
+        file: collab_protocol::FileId::parse("sb/main.ts").expect("a valid file id"),
+        diagnostics: Default::default(),
     };
     RoomCore::new(settings, Arc::new(PendingAppends::new(pending_bytes)))
 }

@@ -11,6 +11,8 @@
 //!   through [`cache`], which [`tracking`] keeps coherent with `CLIENT TRACKING`
 //!   invalidation pushes (also announced as [`ChangeFeed`] changes to revocation).
 //!
+//! - [`diagnostics`]: [`RedisDiagnostics`](diagnostics::RedisDiagnostics), cached markers
+//!   in one hash per file (`diag_scripts` are its Lua).
 //! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
 //!   admin API's writes of sessions, users and sandbox members.
 //! - [`version`]: the oldest Redis these commands run on (6.2), checked before connecting.
@@ -21,6 +23,8 @@
 
 pub mod bus;
 pub mod cache;
+mod diag_scripts;
+pub mod diagnostics;
 pub mod directory;
 pub mod identity_admin;
 pub mod liveness;
@@ -39,6 +43,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::Engine;
 use super::changes::ChangeFeed;
+use super::diagnostics::DiagPolicy;
 use super::error::EngineError;
 use super::undo_stack::UndoPolicy;
 
@@ -53,6 +58,7 @@ pub async fn connect(
     gateway_id: String,
     gateway_timeout: Duration,
     undo: UndoPolicy,
+    diag: DiagPolicy,
     tracking: bool,
 ) -> Result<Engine, EngineError> {
     let client = redis::Client::open(url)?;
@@ -68,6 +74,12 @@ pub async fn connect(
     let identity_cache = Arc::new(cache::IdentityCache::new());
     let directory = directory::RedisDirectory::new(commands.clone(), identity_cache.clone());
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
+    let diagnostics = diagnostics::RedisDiagnostics::new(
+        commands.clone(),
+        keys.clone(),
+        gateway_id.clone(),
+        diag,
+    );
     let (bus, mut tasks) =
         bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
     let changes = if tracking {
@@ -82,6 +94,7 @@ pub async fn connect(
         Arc::new(bus),
         Arc::new(directory),
         Arc::new(identity_admin),
+        Arc::new(diagnostics),
         changes,
         tasks,
     ))

@@ -1,0 +1,44 @@
+//! The room core's diagnostics inputs: the check timer, a finished check, the stored
+//! markers read at open, and external posts (the rules are [`crate::room::diagnostics`]'s).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::diagnostics::CheckDone;
+
+use super::super::diagnostics::PostCheck;
+use super::super::effect::{Effect, Effects};
+use super::RoomCore;
+
+impl RoomCore {
+    /// When the next diagnostics check is due, for the actor's timer; call after every
+    /// input, so that changes are timed when they happen.
+    pub fn diagnostics_due(&mut self, now: Instant) -> Option<Instant> {
+        self.diag.due(self.replica.version(), now)
+    }
+
+    /// The timer fired: the text goes out to be versioned and checked, if still due.
+    pub fn on_diagnostics_due(&mut self, now: Instant, fx: &mut Effects) {
+        if self.diagnostics_due(now).is_some_and(|due| due <= now) {
+            let job = self.diag.start(self.replica.text());
+            fx.push(Effect::Check(job));
+        }
+    }
+
+    /// A check asked for with [`Effect::Check`] finished.
+    pub fn on_checked(&mut self, done: Option<CheckDone>, fx: &mut Effects) {
+        self.diag
+            .on_checked(done, &self.members, fx, Instant::now());
+    }
+
+    /// The stored markers asked for with [`Effect::LoadDiagnostics`].
+    pub fn on_diagnostics_loaded(&mut self, messages: Vec<Bytes>, fx: &mut Effects) {
+        self.diag.on_loaded(messages, &self.members, fx);
+    }
+
+    /// An external tool posts (or removes) markers: is its version this file's?
+    pub fn on_post(&mut self, post: PostCheck) {
+        self.diag.on_post(post, Instant::now());
+    }
+}
