@@ -9,18 +9,24 @@
  *   edit made while the digest ran drops the message rather than drawing markers at offsets of a
  *   text that is gone. A dropped message leaves that source's previous markers where they are
  *   (Monaco moves them along with edits); the next settled version brings fresh ones.
- * - Messages that arrive for one model version share one digest and are shown in the order they
- *   came (the last one of a source wins); a message whose version id moved is dropped, so an older
- *   message never lands after a newer one.
+ * - A dropped message may be early rather than stale: a joiner gets the file's diagnostics before
+ *   the gateway's sync reply brings the text, and an edit may reach the gateway's checker before it
+ *   reaches us. So the newest message of each source waits (up to `waitMs`) and is checked again
+ *   after the model's content changes; it is shown if the text becomes its version.
+ * - Only the newest message of a source is ever shown or waits: an older one whose digest finishes
+ *   later is dropped.
  * - Markers are clamped to the model's lines and columns (a tool may be off by one).
  * - `dispose()` clears every owner this set.
  */
 import type * as Monaco from 'monaco-editor';
 import { digest as sha256Sync } from 'lib0/hash/sha256';
-import type { DiagnosticMarker, Extension } from './extension.js';
+import type { DiagnosticMarker, DiagnosticsExtension, Extension } from './extension.js';
 
 /** The part of a Monaco text model diagnostics read (a real `ITextModel` satisfies it). */
-export type DiagnosticsModel = Pick<Monaco.editor.ITextModel, 'getValue' | 'getVersionId' | 'getLineCount' | 'getLineMaxColumn'>;
+export type DiagnosticsModel = Pick<
+  Monaco.editor.ITextModel,
+  'getValue' | 'getVersionId' | 'getLineCount' | 'getLineMaxColumn' | 'onDidChangeContent'
+>;
 
 /** `monaco.editor.setModelMarkers`, for the model type at hand (a dependency, for tests). */
 export type SetModelMarkers<M> = (model: M, owner: string, markers: Monaco.editor.IMarkerData[]) => void;
@@ -63,6 +69,17 @@ export interface DiagnosticsOptions<M extends DiagnosticsModel> {
   onChange?: (counts: DiagnosticCounts) => void;
   /** The version of a text (default {@link sha256Hex}); tests pass their own to control timing. */
   digest?: (text: string) => Promise<string>;
+  /** How long a message whose version is not on screen waits for the text to become it (ms). */
+  waitMs?: number;
+}
+
+/** The newest message of a source that is not shown (yet): being checked, or waiting. */
+interface Candidate {
+  message: DiagnosticsExtension;
+  received: number;
+  checking: boolean;
+  /** The content changed while it was being checked: check again afterwards. */
+  again: boolean;
 }
 
 const ERROR = 8;
@@ -74,8 +91,13 @@ export class Diagnostics<M extends DiagnosticsModel = DiagnosticsModel> {
   private readonly setModelMarkers: SetModelMarkers<M>;
   private readonly onChange: (counts: DiagnosticCounts) => void;
   private readonly digest: (text: string) => Promise<string>;
+  private readonly waitMs: number;
   /** What each source shows now (sources with an empty list are left out). */
   private readonly shown = new Map<string, Monaco.editor.IMarkerData[]>();
+  /** Per source, the newest message not shown yet. */
+  private readonly candidates = new Map<string, Candidate>();
+  private recheckQueued = false;
+  private readonly subscription: { dispose(): void };
   /** The digest of one model version, shared by the messages that arrive for it. */
   private hashed: { versionId: number; digest: Promise<string> } | null = null;
   private last: DiagnosticCounts = NO_DIAGNOSTICS;
@@ -86,6 +108,8 @@ export class Diagnostics<M extends DiagnosticsModel = DiagnosticsModel> {
     this.setModelMarkers = options.setModelMarkers;
     this.onChange = options.onChange ?? (() => {});
     this.digest = options.digest ?? sha256Hex;
+    this.waitMs = options.waitMs ?? 10_000;
+    this.subscription = this.model.onDidChangeContent(() => this.queueRecheck());
   }
 
   /** The current counts. */
@@ -95,31 +119,64 @@ export class Diagnostics<M extends DiagnosticsModel = DiagnosticsModel> {
 
   /**
    * Takes one extension message (anything but `diagnostics` is ignored). Resolves once it was
-   * shown or dropped; never rejects.
+   * checked against the text on screen (shown, or left waiting); never rejects.
    */
   async receive(message: Extension): Promise<void> {
     if (message.type !== 'diagnostics' || this.disposed) return;
-    const { source, version, markers } = message;
-    let versionId: number;
-    let digest: string;
+    const candidate: Candidate = { message, received: Date.now(), checking: false, again: false };
+    this.candidates.set(message.source, candidate); // supersedes an older one of the source
+    await this.check(candidate);
+  }
+
+  /** Shows the candidate if its version is the text on screen now; else it keeps waiting. */
+  private async check(candidate: Candidate): Promise<void> {
+    const { source, version, markers } = candidate.message;
+    candidate.checking = true;
+    candidate.again = false;
+    let matches = false;
     try {
-      versionId = this.model.getVersionId();
-      digest = await this.digestOf(versionId);
+      const versionId = this.model.getVersionId();
+      const digest = await this.digestOf(versionId);
       // The text changed while the digest ran: the markers may belong to neither text.
-      if (this.disposed || this.model.getVersionId() !== versionId) return;
+      matches = digest === version && !this.disposed && this.model.getVersionId() === versionId;
     } catch {
-      return; // a disposed model, or no way to hash: nothing to show
+      // a disposed model, or no way to hash: nothing to show
+    } finally {
+      candidate.checking = false;
     }
-    if (digest !== version) return; // another version: the previous markers stay
-    this.show(source, markers.map((marker) => this.clamp(marker, source)));
+    if (this.disposed || this.candidates.get(source) !== candidate) return; // superseded
+    if (matches) {
+      this.candidates.delete(source);
+      this.show(source, markers.map((marker) => this.clamp(marker, source)));
+    } else if (candidate.again) {
+      void this.check(candidate);
+    }
+  }
+
+  /** After a content change (coalesced): checks the waiting candidates again, drops expired ones. */
+  private queueRecheck(): void {
+    if (this.recheckQueued || this.candidates.size === 0) return;
+    this.recheckQueued = true;
+    queueMicrotask(() => {
+      this.recheckQueued = false;
+      if (this.disposed) return;
+      const now = Date.now();
+      for (const [source, candidate] of this.candidates) {
+        if (now - candidate.received > this.waitMs) this.candidates.delete(source);
+        else if (candidate.checking) candidate.again = true;
+        else void this.check(candidate);
+      }
+    });
   }
 
   /** Clears every source's markers. Idempotent; later messages are ignored. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.subscription.dispose();
     for (const source of this.shown.keys()) this.setMarkers(source, []);
     this.shown.clear();
+    this.candidates.clear();
     this.hashed = null;
   }
 

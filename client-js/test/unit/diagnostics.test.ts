@@ -171,14 +171,71 @@ describe('diagnostics: the gateway\'s markers for the text on screen', () => {
     await pending;
     expect(markers.of('syntax').map((m) => m.message)).toEqual(['missing `)`']);
 
-    // The same with a digest the test releases: the edit makes it the digest of a text that is gone.
-    let release!: (digest: string) => void;
-    const held = setup(TEXT, () => new Promise<string>((resolve) => (release = resolve)));
+    // The same with digests the test releases: the edit makes the first one the digest of a
+    // text that is gone; the message is checked again against the new text, which it is not for.
+    const releases: (() => void)[] = [];
+    const held = setup(TEXT, (text) => new Promise<string>((resolve) => releases.push(() => resolve(hex(text)))));
     const racing = held.diagnostics.receive(message('syntax', TEXT, [error(2)]));
     held.model.type(0, '\n');
-    release(hex(TEXT));
+    releases[0]();
     await racing;
+    await vi.waitFor(() => expect(releases).toHaveLength(2));
+    releases[1]();
+    await new Promise((resolve) => setTimeout(resolve, 0));
     expect(held.markers.byOwner.size).toBe(0);
+
+    // A message for the text an edit in flight brings: raced at first, shown after the recheck.
+    releases.length = 0;
+    const early = setup(TEXT, (text) => new Promise<string>((resolve) => releases.push(() => resolve(hex(text)))));
+    const next = `${TEXT}// more\n`;
+    const arriving = early.diagnostics.receive(message('syntax', next, [error(5, 'on the new line', 1, 3)]));
+    early.model.type(TEXT.length, '// more\n');
+    releases[0](); // the digest of TEXT: no match, and the text moved on
+    await arriving;
+    await vi.waitFor(() => expect(releases).toHaveLength(2));
+    releases[1](); // the digest of the new text: its version
+    await vi.waitFor(() => expect(early.markers.of('syntax').map((m) => m.message)).toEqual(['on the new line']));
+  });
+
+  it('shows a message that came before its text (a joiner gets diagnostics before the sync reply) once the text is there', async () => {
+    const { model, markers, diagnostics } = setup('');
+    await diagnostics.receive(message('syntax', TEXT, [error(2)]));
+    expect(markers.byOwner.size).toBe(0);
+    model.type(0, TEXT); // the sync reply
+    await vi.waitFor(() => expect(markers.of('syntax')).toHaveLength(1));
+  });
+
+  it('lets only the newest message of a source wait, and not for ever', async () => {
+    // Counting digests: a message checked again asks for one (the text changed).
+    const hashed: string[] = [];
+    const counting = (text: string) => (hashed.push(text), sha256Hex(text));
+    const flush = () => new Promise((resolve) => setTimeout(resolve, 0)); // the coalesced recheck
+
+    const { model, markers, diagnostics } = setup('', counting);
+    await diagnostics.receive(message('syntax', TEXT, [error(2, 'superseded')]));
+    await diagnostics.receive(message('syntax', '', [warning(1, 'for the empty text')]));
+    expect(markers.of('syntax').map((m) => m.message)).toEqual(['for the empty text']);
+    model.type(0, TEXT); // the text of the first message: it was superseded, nothing is checked
+    await flush();
+    expect(hashed).toEqual(['']);
+    expect(markers.of('syntax').map((m) => m.message)).toEqual(['for the empty text']);
+
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      hashed.length = 0;
+      const later = setup('', counting);
+      await later.diagnostics.receive(message('syntax', TEXT, [error(2)]));
+      vi.setSystemTime(Date.now() + 10_001); // the default wait is 10 s
+      later.model.type(0, TEXT);
+      await flush();
+      expect(hashed).toEqual(['']); // expired: not checked again
+      expect(later.markers.byOwner.size).toBe(0);
+      later.model.type(0, 'x');
+      await flush();
+      expect(hashed).toEqual(['']); // and forgotten
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('shares one digest among the messages of one version, and shows them in the order they came', async () => {
