@@ -12,7 +12,7 @@
 // plus `gateways=ws://h1:p1,ws://h2:p2` (default: the gateway that served this page),
 // `token=...`, `readonly=1` and `user=ann` (the user id of a gateway with `--auth none`, which keeps
 // each user's undo history by it; with tokens the gateway knows the user). Tests drive the page through `window.__collab` (ESM builds of
-// Monaco define no `window.monaco`).
+// Monaco define no `window.monaco`); `__collab.markers()` reads the model's markers.
 import * as monaco from 'monaco-editor/editor';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
 // The right-click menu, where the session adds Undo and Redo (they go where Ctrl+Z goes).
