@@ -278,7 +278,7 @@ mod tests {
         let alphabet = ["a", "\n", "\r", "\r\n", "é", "è", "中", "😀", "(", " "];
         let mut rng = StdRng::seed_from_u64(5);
         for _ in 0..5000 {
-            let mut random_text = |rng: &mut StdRng, len: usize| -> String {
+            let random_text = |rng: &mut StdRng, len: usize| -> String {
                 (0..len)
                     .map(|_| alphabet[rng.random_range(0..alphabet.len())])
                     .collect()

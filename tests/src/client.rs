@@ -453,6 +453,26 @@ impl Client {
             .collect()
     }
 
+    /// The last `diagnostics` message of `source` received: its version and markers.
+    pub fn diagnostics(&self, source: &str) -> Option<(String, Vec<collab_protocol::Marker>)> {
+        self.extensions().into_iter().rev().find_map(|e| match e {
+            Extension::Diagnostics {
+                source: from,
+                version,
+                markers,
+            } if from == source => Some((version, markers)),
+            _ => None,
+        })
+    }
+
+    /// How many `diagnostics` messages (of any source) were received.
+    pub fn diagnostics_received(&self) -> usize {
+        self.extensions()
+            .iter()
+            .filter(|e| matches!(e, Extension::Diagnostics { .. }))
+            .count()
+    }
+
     /// Sends an extension message (type 100) with this JSON body.
     pub fn send_extension(&self, message: &Extension) {
         self.send_frame(Message::Extension(message.clone()).encode());

@@ -39,12 +39,27 @@ pub fn routes() -> Router<Arc<AppState>> {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
+/// A refused request: its status and JSON body.
+struct Refused {
+    status: StatusCode,
+    body: serde_json::Value,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.status, axum::Json(self.body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> Refused {
+    Refused {
+        status,
+        body: json!({ "error": message.into() }),
+    }
 }
 
 /// `{F}/diagnostics` to the file id.
-fn file_of(rest: &str) -> Result<FileId, Response> {
+fn file_of(rest: &str) -> Result<FileId, Refused> {
     let Some(file) = rest.strip_suffix("/diagnostics") else {
         return Err(error(StatusCode::NOT_FOUND, "no such route"));
     };
@@ -59,7 +74,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Whether the request may publish markers for `file`.
-async fn authorize(state: &AppState, headers: &HeaderMap, file: &FileId) -> Result<(), Response> {
+async fn authorize(state: &AppState, headers: &HeaderMap, file: &FileId) -> Result<(), Refused> {
     let presented = bearer(headers);
     if let (Some(admin), Some(presented)) = (&state.config.admin_token, presented)
         && admin.matches(presented.as_bytes())
@@ -94,20 +109,19 @@ async fn ask_room(
     state: &AppState,
     file: &FileId,
     version: Option<String>,
-) -> Result<Arc<str>, Response> {
+) -> Result<Arc<str>, Refused> {
     let answer = tokio::time::timeout(ROOM_TIMEOUT, state.rooms.check_post(file, version)).await;
     match answer {
         Ok(Ok(PostAnswer::Accepted { current })) => Ok(current),
         Ok(Ok(PostAnswer::Stale { current })) => {
             crate::metrics::diagnostics_post("stale");
-            Err((
-                StatusCode::CONFLICT,
-                axum::Json(json!({
+            Err(Refused {
+                status: StatusCode::CONFLICT,
+                body: json!({
                     "error": "version is not the file's current or recent text",
                     "current": &*current,
-                })),
-            )
-                .into_response())
+                }),
+            })
         }
         Ok(Ok(PostAnswer::Busy)) => Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -120,7 +134,7 @@ async fn ask_room(
     }
 }
 
-fn unavailable(error_: crate::engine::EngineError) -> Response {
+fn unavailable(error_: crate::engine::EngineError) -> Refused {
     tracing::warn!(error = %error_, "diagnostics: the cache is unavailable");
     error(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -135,7 +149,8 @@ async fn post_markers(
     body: Bytes,
 ) -> Response {
     match post_inner(&rest, &state, &headers, &body).await {
-        Ok(response) | Err(response) => response,
+        Ok(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -144,7 +159,7 @@ async fn post_inner(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Response, Response> {
+) -> Result<Response, Refused> {
     let file = file_of(rest)?;
     authorize(state, headers, &file).await?;
     let invalid = |message: String| {
@@ -183,7 +198,8 @@ async fn delete_markers(
     headers: HeaderMap,
 ) -> Response {
     match delete_inner(&rest, &state, &headers, params.source).await {
-        Ok(response) | Err(response) => response,
+        Ok(response) => response,
+        Err(refused) => refused.into_response(),
     }
 }
 
@@ -192,7 +208,7 @@ async fn delete_inner(
     state: &AppState,
     headers: &HeaderMap,
     source: Option<String>,
-) -> Result<Response, Response> {
+) -> Result<Response, Refused> {
     let file = file_of(rest)?;
     authorize(state, headers, &file).await?;
     let source = source.ok_or_else(|| {

@@ -137,7 +137,11 @@ impl Actor {
         tail_check.tick().await;
         let signals = self.signals.clone();
         loop {
-            let grace_end = self.empty_since.map(|at| at + grace);
+            // A room opened for an external post stays until the post is answered.
+            let grace_end = self
+                .empty_since
+                .filter(|_| !self.core.posts_waiting())
+                .map(|at| at + grace);
             let check_due = self.core.diagnostics_due(Instant::now());
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {

@@ -10,8 +10,9 @@
 //!   gateway (or an external tool) publishes them. Syntax markers are shown only for the
 //!   text's current version; an external source's newest markers are shown as they come
 //!   (the client drops those of a text it no longer has).
-//! - An external post names a version: accepted when it is the current or a recent one,
-//!   after waiting for a pending check if the text just changed; otherwise refused.
+//! - An external post names a version: accepted when it is the current or a recent one;
+//!   another version waits up to two seconds for the text to become it (the tool may
+//!   have read it through another gateway), then is refused.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -142,10 +143,22 @@ impl DiagDesk {
         };
         let unchecked = self.wants_syntax() && self.syntax_for != self.current;
         let now_due = (self.check_now || unchecked).then_some(now);
-        [settled, now_due, self.awaiting]
+        let post_expires = self.posts.iter().map(|w| w.since + POST_WAIT).min();
+        [settled, now_due, self.awaiting, post_expires]
             .into_iter()
             .flatten()
             .min()
+    }
+
+    pub fn posts_waiting(&self) -> bool {
+        !self.posts.is_empty()
+    }
+
+    /// Refuses the posts that waited too long for their version.
+    pub fn expire_posts(&mut self, now: Instant) {
+        if self.posts.iter().any(|w| now >= w.since + POST_WAIT) {
+            self.answer_posts(now);
+        }
     }
 
     /// Starts a check of `text` (the replica's text now).
@@ -179,11 +192,11 @@ impl DiagDesk {
             self.checker = done.checker;
         }
         let version = done.version;
-        if self.current.as_ref() != Some(&version) {
-            if let Some(previous) = self.current.replace(version.clone()) {
-                self.recent.push_front(previous);
-                self.recent.truncate(RECENT_VERSIONS);
-            }
+        if self.current.as_ref() != Some(&version)
+            && let Some(previous) = self.current.replace(version.clone())
+        {
+            self.recent.push_front(previous);
+            self.recent.truncate(RECENT_VERSIONS);
         }
         match done.syntax {
             Some(SyntaxOutcome::Markers(frame)) => {
@@ -327,7 +340,8 @@ impl DiagDesk {
         }
     }
 
-    /// Answers `post` if its version is known, or if `last_chance`; gives it back to wait.
+    /// Answers `post` if its version is known, or if `last_chance`; gives it back to wait
+    /// (the text may be about to become that version: the tool read it elsewhere first).
     fn try_answer(&self, post: PostCheck, last_chance: bool) -> Option<PostCheck> {
         let Some(current) = self.current.clone() else {
             return Some(post);
@@ -336,10 +350,9 @@ impl DiagDesk {
             None => true,
             Some(version) => *current == **version || self.recent.iter().any(|v| **v == **version),
         };
-        let settled = !self.checking && self.dirty_since.is_none();
         let answer = if known {
             PostAnswer::Accepted { current }
-        } else if settled || last_chance {
+        } else if last_chance {
             PostAnswer::Stale { current }
         } else {
             return Some(post);

@@ -18,8 +18,10 @@ impl RoomCore {
         self.diag.due(self.replica.version(), now)
     }
 
-    /// The timer fired: the text goes out to be versioned and checked, if still due.
+    /// The timer fired: posts that waited too long are refused, and the text goes out to
+    /// be versioned and checked, if that is still due.
     pub fn on_diagnostics_due(&mut self, now: Instant, fx: &mut Effects) {
+        self.diag.expire_posts(now);
         if self.diagnostics_due(now).is_some_and(|due| due <= now) {
             let job = self.diag.start(self.replica.text());
             fx.push(Effect::Check(job));
@@ -35,6 +37,11 @@ impl RoomCore {
     /// The stored markers asked for with [`Effect::LoadDiagnostics`].
     pub fn on_diagnostics_loaded(&mut self, messages: Vec<Bytes>, fx: &mut Effects) {
         self.diag.on_loaded(messages, &self.members, fx);
+    }
+
+    /// Whether external posts wait for the room's word (the room must not close yet).
+    pub fn posts_waiting(&self) -> bool {
+        self.diag.posts_waiting()
     }
 
     /// An external tool posts (or removes) markers: is its version this file's?
