@@ -1,6 +1,7 @@
 // The demo page: a file picker, a name, the editor, the people present, a connection banner, and
 // undo / redo buttons with the counts (disabled at zero; they do what Ctrl+Z / Ctrl+Shift+Z do:
-// on the gateway when it offers server-side undo, else this tab's own undo manager).
+// on the gateway when it offers server-side undo, else this tab's own undo manager), and the
+// gateway's diagnostics: its markers in the editor (squiggles) and their count in the tool bar.
 //
 // When the page is served with a `demo-users.json` beside it (scripts/demo seeds the demo's people
 // through the gateway's admin API and writes it), it offers "join as Ann / Bob / Vic (read-only)":
@@ -11,7 +12,7 @@
 // plus `gateways=ws://h1:p1,ws://h2:p2` (default: the gateway that served this page),
 // `token=...`, `readonly=1` and `user=ann` (the user id of a gateway with `--auth none`, which keeps
 // each user's undo history by it; with tokens the gateway knows the user). Tests drive the page through `window.__collab` (ESM builds of
-// Monaco define no `window.monaco`).
+// Monaco define no `window.monaco`); `__collab.markers()` reads the model's markers.
 import * as monaco from 'monaco-editor/editor';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
 // The right-click menu, where the session adds Undo and Redo (they go where Ctrl+Z goes).
@@ -21,7 +22,16 @@ import 'monaco-editor/languages/definitions/javascript/register';
 import 'monaco-editor/languages/definitions/python/register';
 import 'monaco-editor/languages/definitions/rust/register';
 import 'monaco-editor/languages/definitions/markdown/register';
-import { NO_UNDO, connect, type CollabSession, type ConnectionStatus, type Presence, type UndoState } from '../src/index.js';
+import {
+  NO_DIAGNOSTICS,
+  NO_UNDO,
+  connect,
+  type CollabSession,
+  type ConnectionStatus,
+  type DiagnosticCounts,
+  type Presence,
+  type UndoState,
+} from '../src/index.js';
 import './style.css';
 
 declare global {
@@ -43,6 +53,10 @@ interface CollabHook {
   undo: UndoState;
   /** Every `undo-state` this page saw since the file was opened, oldest first. */
   undoStates: UndoState[];
+  /** What the problems count shows (the session's last `diagnostics` event). */
+  diagnostics: DiagnosticCounts;
+  /** The markers on the editor's model, every owner (ours are `collab:<source>`). */
+  markers(): ShownMarker[];
   /** The people of `demo-users.json`, once loaded (empty without one). */
   demoUsers: DemoUser[];
   open(options: OpenOptions): void;
@@ -50,6 +64,18 @@ interface CollabHook {
   joinAs(id: string): boolean;
   leave(): void;
   text(): string;
+}
+
+/** A marker as the test hook returns it: Monaco's `IMarker` without the model's URI. */
+interface ShownMarker {
+  owner: string;
+  severity: number;
+  message: string;
+  source?: string;
+  startLineNumber: number;
+  startColumn: number;
+  endLineNumber: number;
+  endColumn: number;
 }
 
 /** One person of `demo-users.json`. */
@@ -100,6 +126,7 @@ const redoButton = $<HTMLButtonElement>('redo');
 const undoCount = $<HTMLSpanElement>('undo-count');
 const redoCount = $<HTMLSpanElement>('redo-count');
 const undoMode = $<HTMLSpanElement>('undo-mode');
+const problems = $<HTMLSpanElement>('problems');
 
 const editor = monaco.editor.create($('editor'), {
   value: '',
@@ -119,6 +146,8 @@ const hook: CollabHook = {
   presence: [],
   undo: NO_UNDO,
   undoStates: [],
+  diagnostics: NO_DIAGNOSTICS,
+  markers,
   demoUsers: [],
   open,
   joinAs,
@@ -225,16 +254,19 @@ function open(options: OpenOptions): void {
     name: options.name,
     color: options.color,
     readOnly: options.readOnly,
+    diagnostics: true, // with undo (writers): ?ext=undo,diagnostics
   });
   hook.session = session;
   hook.undoStates = [];
   session.on('status', showStatus);
   session.on('presence', showPresence);
   session.on('undo-state', showUndo);
+  session.on('diagnostics', showProblems);
   session.on('extension', (message) => console.info('collab extension message', message));
   showStatus(session.status);
   showPresence(session.presence);
   showUndo(session.undoState);
+  showProblems(session.diagnostics);
   leaveButton.disabled = false;
   const url = new URL(location.href);
   url.searchParams.set('file', options.file);
@@ -258,6 +290,7 @@ function leave(): void {
   leaveButton.disabled = true;
   showPresence([]);
   showUndo(NO_UNDO);
+  showProblems(NO_DIAGNOSTICS);
   banner.dataset.state = 'idle';
   delete banner.dataset.readOnly;
   banner.textContent = 'Left the file. Pick a file and a name, then Open.';
@@ -309,6 +342,32 @@ function showUndo(state: UndoState): void {
     none: '',
   };
   undoMode.textContent = modes[state.mode];
+}
+
+/** The problems count: errors and warnings of every source, each source's in the tooltip. */
+function showProblems(counts: DiagnosticCounts): void {
+  hook.diagnostics = counts;
+  problems.dataset.errors = String(counts.errors);
+  problems.dataset.warnings = String(counts.warnings);
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  problems.textContent = counts.errors + counts.warnings === 0 ? 'No problems' : `${plural(counts.errors, 'error')}, ${plural(counts.warnings, 'warning')}`;
+  const sources = Object.entries(counts.bySource).map(([source, c]) => `${source}: ${plural(c.errors, 'error')}, ${plural(c.warnings, 'warning')}`);
+  problems.title = sources.length > 0 ? sources.join('\n') : 'Diagnostics from the gateway (syntax, language servers)';
+}
+
+function markers(): ShownMarker[] {
+  const model = editor.getModel();
+  if (!model) return [];
+  return monaco.editor.getModelMarkers({ resource: model.uri }).map((m) => ({
+    owner: m.owner,
+    severity: m.severity,
+    message: m.message,
+    ...(m.source !== undefined ? { source: m.source } : {}),
+    startLineNumber: m.startLineNumber,
+    startColumn: m.startColumn,
+    endLineNumber: m.endLineNumber,
+    endColumn: m.endColumn,
+  }));
 }
 
 function showPresence(people: Presence[]): void {

@@ -49,8 +49,39 @@ export interface UndoStateExtension {
 /** The two requests of server-side undo: `{"type":"undo"}` and `{"type":"redo"}`. */
 export type UndoOp = 'undo' | 'redo';
 
+/** Monaco's `MarkerSeverity`: 8 error, 4 warning, 2 info, 1 hint. */
+export type MarkerSeverityValue = 1 | 2 | 4 | 8;
+
+/**
+ * One diagnostic as Monaco's `IMarkerData` has it (mirrors the Rust `Marker`): 1-based lines,
+ * 1-based UTF-16 columns, the end exclusive; `code` is a tool's own code for the problem.
+ */
+export interface DiagnosticMarker {
+  severity: MarkerSeverityValue;
+  message: string;
+  startLineNumber: number;
+  startColumn: number;
+  endLineNumber: number;
+  endColumn: number;
+  code?: string;
+}
+
+/**
+ * The markers of one source for one version of the text (asked for with `?ext=diagnostics`):
+ * `{"type":"diagnostics","source":"syntax","version":"<sha-256 hex>","markers":[...]}`. `source`
+ * is `syntax` (tree-sitter on the gateway) or an external tool's name; `version` is the lowercase
+ * hex SHA-256 of the UTF-8 text the markers belong to. An empty list clears that source. Sent
+ * after edits settle and on join.
+ */
+export interface DiagnosticsExtension {
+  type: 'diagnostics';
+  source: string;
+  version: string;
+  markers: DiagnosticMarker[];
+}
+
 /** One decoded extension message. */
-export type Extension = ErrorExtension | UndoStateExtension | UnknownExtension;
+export type Extension = ErrorExtension | UndoStateExtension | DiagnosticsExtension | UnknownExtension;
 
 /** What a client may send: any JSON object with a string `type`. */
 export type OutgoingExtension = { type: string } & Record<string, unknown>;
@@ -104,6 +135,10 @@ export function parseExtension(json: string): Extension | null {
     const state = parseUndoState(object);
     if (state) return state;
   }
+  if (object.type === 'diagnostics') {
+    const diagnostics = parseDiagnostics(object);
+    if (diagnostics) return diagnostics;
+  }
   return { type: 'unknown', raw: object as UnknownExtension['raw'] };
 }
 
@@ -122,6 +157,39 @@ function parseUndoState(object: Record<string, unknown>): UndoStateExtension | n
     ...(op !== undefined ? { op } : {}),
     ...(applied !== undefined ? { applied } : {}),
   };
+}
+
+const SEVERITIES: ReadonlySet<unknown> = new Set([1, 2, 4, 8]);
+
+/** A line or column as the Rust side sends it (u32); 0 is accepted here and clamped on display. */
+const isPosition = (value: unknown): value is number => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff;
+
+/**
+ * A `diagnostics` message whose every marker has the documented shape; anything else is not one
+ * (null: ignored as unknown). One bad marker drops the whole message, never half of it: the next
+ * settled version brings a whole list again. Fields this build does not know are left out.
+ */
+function parseDiagnostics(object: Record<string, unknown>): DiagnosticsExtension | null {
+  const { source, version, markers } = object;
+  if (typeof source !== 'string' || source.length === 0 || typeof version !== 'string' || !Array.isArray(markers)) return null;
+  const parsed: DiagnosticMarker[] = [];
+  for (const marker of markers as unknown[]) {
+    if (typeof marker !== 'object' || marker === null || Array.isArray(marker)) return null;
+    const m = marker as Record<string, unknown>;
+    if (!SEVERITIES.has(m.severity) || typeof m.message !== 'string') return null;
+    if (!isPosition(m.startLineNumber) || !isPosition(m.startColumn) || !isPosition(m.endLineNumber) || !isPosition(m.endColumn)) return null;
+    if (m.code !== undefined && m.code !== null && typeof m.code !== 'string') return null;
+    parsed.push({
+      severity: m.severity as MarkerSeverityValue,
+      message: m.message,
+      startLineNumber: m.startLineNumber,
+      startColumn: m.startColumn,
+      endLineNumber: m.endLineNumber,
+      endColumn: m.endColumn,
+      ...(typeof m.code === 'string' ? { code: m.code } : {}),
+    });
+  }
+  return { type: 'diagnostics', source, version, markers: parsed };
 }
 
 /** Encodes a whole extension frame: `varUint(100) varString(json)`. */

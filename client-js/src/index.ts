@@ -10,13 +10,16 @@
  * session.on('presence', (people) => console.log(people.map((p) => p.name)));
  * session.on('undo-state', (u) => console.log(u.mode, u.undo, u.redo)); // Ctrl+Z goes to the gateway
  * session.undo();                                                         // when it offers undo
+ * // With `diagnostics: true`: the gateway's markers in the editor, and their counts.
+ * session.on('diagnostics', (d) => console.log(d.errors, d.warnings, d.bySource));
  * session.disconnect();
  * ```
  *
  * The layout: `binding.ts` keeps the Monaco model and the shared `Y.Text` equal; `cursors.ts`
  * publishes our selection and draws everyone else's; `provider.ts` is the connection (status,
  * failover, extension messages); `extension.ts` is the extension message codec; `undo.ts` routes
- * Ctrl+Z and Monaco's undo commands to the gateway or a local undo manager. This file wires
+ * Ctrl+Z and Monaco's undo commands to the gateway or a local undo manager; `diagnostics.ts`
+ * shows the gateway's diagnostics as markers, for the text on screen only. This file wires
  * them together for one editor and one file, and takes them apart again on `disconnect()`.
  */
 import type * as Y from 'yjs';
@@ -29,11 +32,13 @@ import type { Extension, OutgoingExtension } from './extension.js';
 import { Emitter } from './emitter.js';
 import { Link, type LinkOptions, type MonacoApi } from './link.js';
 import { NO_UNDO, type UndoState } from './undo.js';
+import { NO_DIAGNOSTICS, type DiagnosticCounts } from './diagnostics.js';
 
 export * from './binding.js';
 export * from './cursors.js';
 export * from './extension.js';
 export { NO_UNDO, type UndoMode, type UndoState } from './undo.js';
+export * from './diagnostics.js';
 export { GatewayConnection, closeExplanation, gatewayDocUrl, isPermanentClose, roomName } from './provider.js';
 export type { ConnectionState, ConnectionStatus, GatewayConnectionOptions, ServerUndo } from './provider.js';
 export type { MonacoApi } from './link.js';
@@ -69,6 +74,13 @@ export interface ConnectOptions {
    */
   undo?: boolean;
   /**
+   * Show the gateway's diagnostics (default false): the connection opts in with
+   * `?ext=diagnostics` (also read-only ones), each source's markers (`syntax`, a language
+   * server's) appear in the editor under the owner `collab:<source>`, for the text on screen only,
+   * and the `diagnostics` event carries the counts of errors and warnings.
+   */
+  diagnostics?: boolean;
+  /**
    * The user id for a gateway with `--auth none`, sent as `?user=` (its server-side undo keeps
    * each user's history by it). Gateways that check tokens take the user from the token.
    */
@@ -84,6 +96,8 @@ type SessionEvents = {
   extension: (message: Extension) => void;
   /** What undo and redo can do changed, or the gateway answered an undo or redo request. */
   'undo-state': (state: UndoState) => void;
+  /** The counts of the gateway's markers shown in the editor changed (with `diagnostics: true`). */
+  diagnostics: (counts: DiagnosticCounts) => void;
 };
 
 /**
@@ -131,6 +145,7 @@ export class CollabSession extends Emitter<SessionEvents> {
       color: options.color,
       readOnly: options.readOnly ?? false,
       undo: this.undoWanted,
+      diagnostics: options.diagnostics ?? false,
       user: options.user,
       textName: options.textName,
       WebSocketPolyfill: options.WebSocketPolyfill,
@@ -193,6 +208,12 @@ export class CollabSession extends Emitter<SessionEvents> {
     return this.link.undoState;
   }
 
+  /** Errors and warnings among the gateway's markers shown now, in all and by source. */
+  get diagnostics(): DiagnosticCounts {
+    if (this.disconnected) return NO_DIAGNOSTICS;
+    return this.link.diagnosticCounts;
+  }
+
   /**
    * Undoes this user's last change to the file (never other people's), as Ctrl+Z does: asks the
    * gateway when it offers server-side undo (the result arrives like any remote edit), else the
@@ -211,8 +232,8 @@ export class CollabSession extends Emitter<SessionEvents> {
 
   /**
    * Leaves the file: our cursor disappears for the others, the socket closes (status `closed`
-   * with code 1000), and every listener, decoration, widget and style this session added is
-   * removed. The editor keeps the text it shows. Idempotent.
+   * with code 1000), and every listener, decoration, widget, style and marker this session added
+   * is removed. The editor keeps the text it shows. Idempotent.
    */
   disconnect(): void {
     if (this.disconnected) return;
@@ -234,6 +255,9 @@ export class CollabSession extends Emitter<SessionEvents> {
       onPresence: () => this.updatePresence(),
       onUndo: (state: UndoState) => {
         if (!this.disconnected && !this.locked) this.emit('undo-state', state);
+      },
+      onDiagnostics: (counts: DiagnosticCounts) => {
+        if (!this.disconnected) this.emit('diagnostics', counts);
       },
     };
   }

@@ -1,7 +1,8 @@
 /**
  * One link between an editor and a file: a Yjs doc, its awareness and its gateway connection,
- * plus, once attached to the editor, the binding, the cursors and (for writers) undo and redo
- * (`undo.ts`: on the gateway when it offers that, else a local undo manager).
+ * plus, once attached to the editor, the binding, the cursors, (for writers) undo and redo
+ * (`undo.ts`: on the gateway when it offers that, else a local undo manager) and, when asked
+ * for, the gateway's diagnostics as markers (`diagnostics.ts`).
  *
  * A session usually has one link for its whole life. It gets a second when the gateway says a
  * writable-looking connection is read-only: the edits made before that notice exist only in the
@@ -15,6 +16,8 @@ import type * as Monaco from 'monaco-editor';
 import { MonacoBinding } from './binding.js';
 import { RemoteCursors, publishLocalSelection, safeColor, displayName } from './cursors.js';
 import { GatewayConnection } from './provider.js';
+import { Diagnostics, NO_DIAGNOSTICS, type DiagnosticCounts } from './diagnostics.js';
+import type { DiagnosticsExtension } from './extension.js';
 import { NO_UNDO, UndoRouter, installUndoCommands, type UndoState } from './undo.js';
 
 /** The parts of the monaco namespace used here (`monaco-editor` and `monaco-editor/editor` fit). */
@@ -29,6 +32,8 @@ export interface LinkOptions {
   readOnly: boolean;
   /** Undo and redo wanted (writers only): opts in to the gateway's server-side undo. */
   undo: boolean;
+  /** Diagnostics wanted: opts in to the gateway's markers (`?ext=diagnostics`), readers too. */
+  diagnostics?: boolean;
   /** The user id under `--auth none` (`?user=`). */
   user?: string;
   textName?: string;
@@ -47,6 +52,8 @@ export interface LinkView {
   onPresence: () => void;
   /** Called when what undo and redo can do changes. */
   onUndo: (state: UndoState) => void;
+  /** Called when the counts of the markers shown change (also once on attach, with zeros). */
+  onDiagnostics?: (counts: DiagnosticCounts) => void;
 }
 
 export class Link {
@@ -56,13 +63,25 @@ export class Link {
   readonly connection: GatewayConnection;
   readonly readOnly: boolean;
   private readonly undoWanted: boolean;
-  private attached: { binding: MonacoBinding; undo: UndoRouter | null; disposers: (() => void)[] } | null = null;
+  private readonly diagnosticsWanted: boolean;
+  private attached: {
+    binding: MonacoBinding;
+    undo: UndoRouter | null;
+    diagnostics: Diagnostics<Monaco.editor.ITextModel> | null;
+    disposers: (() => void)[];
+  } | null = null;
+  /**
+   * Diagnostics that arrived before `attach` (a read-only replacement syncs first), the last of
+   * each source: shown once the model shows this link's text.
+   */
+  private readonly early = new Map<string, DiagnosticsExtension>();
   private destroyed = false;
 
   /** Creates the doc and starts connecting (nothing touches the editor before `attach`). */
   constructor(options: LinkOptions) {
     this.readOnly = options.readOnly;
     this.undoWanted = options.undo && !options.readOnly;
+    this.diagnosticsWanted = options.diagnostics ?? false;
     this.doc = new Y.Doc();
     this.text = this.doc.getText(options.textName ?? 'monaco');
     this.awareness = new Awareness(this.doc);
@@ -77,11 +96,18 @@ export class Link {
       doc: this.doc,
       awareness: this.awareness,
       readOnly: options.readOnly,
-      extensions: this.undoWanted ? ['undo'] : [],
+      extensions: [...(this.undoWanted ? ['undo'] : []), ...(this.diagnosticsWanted ? ['diagnostics'] : [])],
       user: options.user,
       WebSocketPolyfill: options.WebSocketPolyfill,
       maxBackoffTime: options.maxBackoffTime,
     });
+    if (this.diagnosticsWanted) {
+      this.connection.on('extension', (message) => {
+        if (message.type !== 'diagnostics') return;
+        if (this.attached?.diagnostics) void this.attached.diagnostics.receive(message);
+        else this.early.set(message.source, message);
+      });
+    }
   }
 
   /** The binding, once attached. */
@@ -92,6 +118,11 @@ export class Link {
   /** The local undo manager (the fallback when the gateway offers no undo), once attached. */
   get undoManager(): Y.UndoManager | null {
     return this.attached?.undo?.local ?? null;
+  }
+
+  /** The counts of the gateway's markers shown now (zeros without diagnostics). */
+  get diagnosticCounts(): DiagnosticCounts {
+    return this.attached?.diagnostics?.counts ?? NO_DIAGNOSTICS;
   }
 
   /** What undo and redo can do now. */
@@ -125,11 +156,25 @@ export class Link {
       disposers.push(installUndoCommands(view.monaco, editor, model, router, () => binding.isApplyingRemote));
       undo = router;
     }
+    let diagnostics: Diagnostics<Monaco.editor.ITextModel> | null = null;
+    if (this.diagnosticsWanted) {
+      const { monaco } = view;
+      const shown = new Diagnostics({
+        model,
+        setModelMarkers: (m, owner, markers) => monaco.editor.setModelMarkers(m, owner, markers),
+        onChange: view.onDiagnostics,
+      });
+      disposers.push(() => shown.dispose());
+      diagnostics = shown;
+      view.onDiagnostics?.(shown.counts);
+      for (const message of this.early.values()) void shown.receive(message);
+      this.early.clear();
+    }
     this.awareness.on('change', view.onPresence);
     disposers.push(() => this.awareness.off('change', view.onPresence));
     const onContent = model.onDidChangeContent(() => view.onPresence());
     disposers.push(() => onContent.dispose());
-    this.attached = { binding, undo, disposers };
+    this.attached = { binding, undo, diagnostics, disposers };
   }
 
   /**

@@ -66,4 +66,22 @@ describe('extension messages', () => {
     expect(new TextDecoder().decode(encodeExtension(undoRequest('undo')).slice(2))).toBe('{"type":"undo"}');
     expect(new TextDecoder().decode(encodeExtension(undoRequest('redo')).slice(2))).toBe('{"type":"redo"}');
   });
+
+  it('parse diagnostics as the protocol crate writes them (unknown marker fields left out, code kept)', () => {
+    const rust = '{"type":"diagnostics","source":"syntax","version":"ab","markers":[{"severity":8,"message":"syntax error","startLineNumber":1,"startColumn":5,"endLineNumber":1,"endColumn":6}]}';
+    expect(parseExtension(rust)).toEqual({
+      type: 'diagnostics',
+      source: 'syntax',
+      version: 'ab',
+      markers: [{ severity: 8, message: 'syntax error', startLineNumber: 1, startColumn: 5, endLineNumber: 1, endColumn: 6 }],
+    });
+    const withCode = '{"type":"diagnostics","source":"tsc","version":"cd","markers":[{"severity":4,"message":"m","startLineNumber":2,"startColumn":1,"endLineNumber":3,"endColumn":1,"code":"TS6133","tags":[1]}]}';
+    expect(parseExtension(withCode)).toEqual({
+      type: 'diagnostics',
+      source: 'tsc',
+      version: 'cd',
+      markers: [{ severity: 4, message: 'm', startLineNumber: 2, startColumn: 1, endLineNumber: 3, endColumn: 1, code: 'TS6133' }],
+    });
+    expect(parseExtension('{"type":"diagnostics","source":"syntax","version":"ab","markers":[]}')).toEqual({ type: 'diagnostics', source: 'syntax', version: 'ab', markers: [] });
+  });
 });

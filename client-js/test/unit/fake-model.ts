@@ -29,6 +29,21 @@ export class FakeModel implements TextModelLike {
     }
   }
 
+  /** Goes up by one with every edit, like Monaco's. */
+  getVersionId(): number {
+    return this.versionId;
+  }
+
+  getLineCount(): number {
+    return this.text.split('\n').length;
+  }
+
+  getLineMaxColumn(lineNumber: number): number {
+    const lines = this.text.split('\n');
+    if (lineNumber < 1 || lineNumber > lines.length) throw new Error(`Illegal value for lineNumber: ${lineNumber}`);
+    return lines[lineNumber - 1].length + 1;
+  }
+
   getOffsetAt(position: Monaco.IPosition): number {
     const lines = this.text.split('\n');
     let offset = 0;
