@@ -129,7 +129,7 @@ impl RoomCore {
             let user = principal.user.clone();
             fx.push(Effect::ReadUndoCounts { conn, user });
         }
-        self.diag.on_join(conn, opt_ins, fx);
+        self.diag.on_join(opt_ins);
         self.members.insert(conn, Member::new(principal, opt_ins));
     }
 
@@ -167,6 +167,11 @@ impl RoomCore {
                         tracing::error!(%error, "encoding a diff failed");
                         self.reload(fx);
                     }
+                }
+                if let Some(member) = self.members.get_mut(&conn)
+                    && member.first_answer()
+                {
+                    self.diag.on_synced(conn, member.opt_ins, fx);
                 }
             }
             Message::Sync(SyncMessage::SyncStep2(update) | SyncMessage::Update(update)) => {

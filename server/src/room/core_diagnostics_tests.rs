@@ -101,10 +101,22 @@ fn a_watched_room_checks_at_once_and_only_watchers_get_the_markers() {
         sent_to(&remote(&mut room, "gw-x", Kind::Diagnostics, json)),
         Vec::<u64>::new()
     );
-    // A later watcher gets them on join.
+    // A later watcher gets them after the answer to its sync step 1, which brings the
+    // text they belong to.
     let mut fx = Effects::new();
     room.on_join(3, user("cy", Access::ReadWrite), watching(), &mut fx);
-    assert_eq!(sent_to(&fx.drain().collect::<Vec<_>>()), vec![3]);
+    assert_eq!(sent_to(&fx.drain().collect::<Vec<_>>()), Vec::<u64>::new());
+    let step1 = Message::Sync(SyncMessage::SyncStep1(Default::default()));
+    let answered = client(&mut room, 3, step1.clone());
+    let kinds: Vec<u8> = answered
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to: 3, frame } => frame.first().copied(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds, vec![0, 100], "the sync answer, then the markers");
+    assert!(sent_to(&client(&mut room, 3, step1)).is_empty(), "once per connection");
 }
 
 #[test]

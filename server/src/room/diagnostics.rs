@@ -291,15 +291,21 @@ impl DiagDesk {
             .insert(source.to_owned(), Shown { version, frame });
     }
 
-    /// A member joined: a watcher gets every source's markers (and, if the current text's
-    /// syntax markers were never asked for, a check starts).
-    pub fn on_join(&mut self, conn: ConnId, opt_ins: OptIns, fx: &mut Effects) {
-        if !opt_ins.wants(Feature::Diagnostics) {
-            return;
+    /// A member joined: a watcher counts from now on (if the current text's syntax markers
+    /// were never asked for, a check is due at once).
+    pub fn on_join(&mut self, opt_ins: OptIns) {
+        if opt_ins.wants(Feature::Diagnostics) {
+            self.watchers += 1;
         }
-        self.watchers += 1;
-        for shown in self.shown.values() {
-            fx.send(conn, shown.frame.clone());
+    }
+
+    /// A member's first sync was answered: a watcher gets every source's markers, after
+    /// the text they belong to (a client that checks versions would drop them before).
+    pub fn on_synced(&mut self, conn: ConnId, opt_ins: OptIns, fx: &mut Effects) {
+        if opt_ins.wants(Feature::Diagnostics) {
+            for shown in self.shown.values() {
+                fx.send(conn, shown.frame.clone());
+            }
         }
     }
 

@@ -13,6 +13,9 @@ pub struct Member {
     pub opt_ins: OptIns,
     /// A read-only connection is told once that its edits are dropped.
     told_read_only: bool,
+    /// Whether its first sync step 1 was answered: what it is shown about the text
+    /// (diagnostics) follows that answer, so it arrives after the text does.
+    answered: bool,
 }
 
 impl Member {
@@ -21,7 +24,13 @@ impl Member {
             principal,
             opt_ins,
             told_read_only: false,
+            answered: false,
         }
+    }
+
+    /// Marks the connection's sync as answered; true the first time.
+    pub fn first_answer(&mut self) -> bool {
+        !std::mem::replace(&mut self.answered, true)
     }
 
     /// The `read-only` error for a dropped edit: the first one only (until its access
