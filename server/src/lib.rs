@@ -56,8 +56,16 @@
 //! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply()`]); the
 //! result is an ordinary authored update whose append pushes the inverse for redo.
 //!
-//! Where the next features plug in: diagnostics are a module in [`ext`]; a Redis Cluster
-//! engine is a sibling of [`engine::redis`] behind the same traits.
+//! Diagnostics: [`room::diagnostics`] decides when a room's text is checked (after edits
+//! settle, at least every second while someone types) and what each `?ext=diagnostics`
+//! member is shown; [`diagnostics::check`] runs one check beside the room: the version
+//! (SHA-256) and the syntax parse (`collab-syntax`, incremental, bounded) on the bounded
+//! [`diagnostics::CheckPool`], after a look-up or claim in [`engine::DiagnosticsCache`], so
+//! each version is parsed once on whichever gateway claims it and published (`D` envelope)
+//! to the others. External tools post markers through [`diagnostics::http`].
+//!
+//! Where the next feature plugs in: a Redis Cluster engine is a sibling of
+//! [`engine::redis`] behind the same traits.
 
 pub mod access;
 pub mod admin;

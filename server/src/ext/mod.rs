@@ -4,7 +4,8 @@
 //! newer client can talk to an older gateway. A feature module sees what it needs of the
 //! room through [`Context`] and answers with [`Reply`]s that the room core turns into
 //! effects: it never does IO and never sees a socket. Each feature is a module beside
-//! [`opt_in`] ([`undo`]; diagnostics next), each one arm in [`dispatch`].
+//! [`opt_in`] ([`undo`]), each one arm in [`dispatch`]. Diagnostics flow from the gateway
+//! to clients only ([`crate::room::diagnostics`]); a client's `diagnostics` message is ignored.
 
 pub mod context;
 pub mod opt_in;

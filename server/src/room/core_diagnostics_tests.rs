@@ -116,7 +116,10 @@ fn a_watched_room_checks_at_once_and_only_watchers_get_the_markers() {
         })
         .collect();
     assert_eq!(kinds, vec![0, 100], "the sync answer, then the markers");
-    assert!(sent_to(&client(&mut room, 3, step1)).is_empty(), "once per connection");
+    assert!(
+        sent_to(&client(&mut room, 3, step1)).is_empty(),
+        "once per connection"
+    );
 }
 
 #[test]

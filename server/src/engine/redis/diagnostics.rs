@@ -1,5 +1,5 @@
 //! [`RedisDiagnostics`]: the diagnostics cache in one Redis hash per file, over the
-//! gateway's command connection (scripts in [`super::diag_scripts`]).
+//! gateway's command connection (scripts in `diag_scripts`).
 
 use bytes::Bytes;
 use collab_protocol::{FileId, Keys};
