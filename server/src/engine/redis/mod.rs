@@ -1,6 +1,8 @@
 //! The single-Redis engine: a file's log and snapshot are a stream and a hash, its
 //! channel a pub/sub channel, all on one Redis server (or a primary with replicas).
 //!
+//! - [`conn`]: what those parts need of a connection, so that each also serves the
+//!   cluster engine ([`crate::engine::cluster`]) unchanged.
 //! - [`store`]: [`RedisStore`](store::RedisStore), the log and snapshot, over the
 //!   gateway's one command connection; `scripts` are its Lua, `value` parses replies.
 //! - [`bus`]: [`RedisBus`](bus::RedisBus), the subscription connection (RESP3) shared by
@@ -21,6 +23,7 @@
 
 pub mod bus;
 pub mod cache;
+pub mod conn;
 pub mod directory;
 pub mod identity_admin;
 pub mod liveness;
@@ -68,8 +71,10 @@ pub async fn connect(
     let identity_cache = Arc::new(cache::IdentityCache::new());
     let directory = directory::RedisDirectory::new(commands.clone(), identity_cache.clone());
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
+    let (router, resubscribe) = bus::router(&keys, &gateway_id, gateway_timeout);
+    let sub = bus::subscriber(&client, router.clone(), &keys).await?;
     let (bus, mut tasks) =
-        bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
+        bus::RedisBus::start(router, resubscribe, sub, commands, keys, gateway_id);
     let changes = if tracking {
         let feed = ChangeFeed::new();
         tasks.push(tracking::start(client, identity_cache, feed.clone()).await);

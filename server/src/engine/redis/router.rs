@@ -3,6 +3,12 @@
 //! Runs inside the Redis connection's push callback, so it only does map look-ups and
 //! non-blocking sends. A room whose inbox is full, and every room after a disconnection,
 //! is told to catch up from the log instead: pub/sub may drop, the log does not.
+//!
+//! Under Redis Cluster a slot that migrates takes its sharded channels with it: the old
+//! owner pushes an unsolicited `sunsubscribe`, which redis-rs 1.8.1 applies to its
+//! subscription tracker without subscribing again. A `sunsubscribe` for a channel a room
+//! still routes is therefore never ours (a leaving room unroutes first): the router asks
+//! the bus to subscribe it again and the room to catch up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,6 +18,7 @@ use collab_protocol::Keys;
 use collab_protocol::envelope::{Envelope, Kind};
 use dashmap::DashMap;
 use redis::{PushInfo, PushKind, Value};
+use tokio::sync::mpsc;
 
 use super::liveness::Liveness;
 use crate::engine::inbox::RoomSink;
@@ -24,10 +31,17 @@ pub struct Router {
     routes: DashMap<String, RoomSink>,
     live: AtomicBool,
     pub(super) liveness: Arc<Liveness>,
+    /// Channels the server dropped while routed, for the bus to subscribe again.
+    resubscribe: mpsc::UnboundedSender<String>,
 }
 
 impl Router {
-    pub fn new(keys: Keys, own_id: String, liveness: Arc<Liveness>) -> Self {
+    pub fn new(
+        keys: Keys,
+        own_id: String,
+        liveness: Arc<Liveness>,
+        resubscribe: mpsc::UnboundedSender<String>,
+    ) -> Self {
         Router {
             gateways_channel: keys.gateways_channel(),
             keys,
@@ -35,7 +49,13 @@ impl Router {
             routes: DashMap::new(),
             live: AtomicBool::new(false),
             liveness,
+            resubscribe,
         }
+    }
+
+    /// Asks the bus to subscribe `channel` again (if a room still wants it by then).
+    pub fn resubscribe(&self, channel: String) {
+        let _ = self.resubscribe.send(channel);
     }
 
     pub fn insert(&self, channel: String, sink: RoomSink) {
@@ -80,14 +100,17 @@ impl Router {
                     self.on_subscribed(channel);
                 }
             }
-            PushKind::Disconnection | PushKind::SUnsubscribe => {
-                if push.kind == PushKind::Disconnection {
-                    self.set_live(false);
-                    crate::metrics::redis_reconnect();
-                    tracing::warn!("redis subscription connection lost; rooms will catch up");
-                }
+            PushKind::Disconnection => {
+                self.set_live(false);
+                crate::metrics::redis_reconnect();
+                tracing::warn!("redis subscription connection lost; rooms will catch up");
                 for sink in self.routes.iter() {
                     sink.signals.request_catch_up();
+                }
+            }
+            PushKind::SUnsubscribe => {
+                if let Some(Value::BulkString(channel)) = push.data.first() {
+                    self.on_dropped(channel);
                 }
             }
             _ => {}
@@ -108,6 +131,23 @@ impl Router {
         }
     }
 
+    /// A `sunsubscribe` push: ours when no room routes the channel any more, else the
+    /// server's (the slot moved): subscribe again, and catch up meanwhile.
+    fn on_dropped(&self, channel: &[u8]) {
+        let Ok(channel) = std::str::from_utf8(channel) else {
+            return;
+        };
+        let Some(sink) = self.routes.get(channel) else {
+            return;
+        };
+        tracing::info!(
+            channel,
+            "server dropped a routed channel (slot moved?); subscribing again"
+        );
+        sink.signals.request_catch_up();
+        self.resubscribe(channel.to_owned());
+    }
+
     fn on_message(&self, channel: &[u8], payload: Bytes) {
         let Ok(channel) = std::str::from_utf8(channel) else {
             return;
@@ -120,7 +160,15 @@ impl Router {
             }
         };
         if channel == self.gateways_channel {
-            if envelope.origin != self.own_id {
+            if envelope.origin == self.own_id {
+                // Our own heartbeat came back: the gateways channel is heard. Under a
+                // cluster that is how liveness returns after one node's connection was
+                // lost, whichever node it was (no subscribe confirmation may follow).
+                if envelope.kind == Kind::Heartbeat && !self.is_live() {
+                    self.liveness.refresh_all();
+                    self.set_live(true);
+                }
+            } else {
                 match envelope.kind {
                     Kind::Heartbeat => self.liveness.saw(&envelope.origin),
                     Kind::Leaving => {
