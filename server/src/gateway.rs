@@ -46,19 +46,50 @@ impl Gateway {
             crate::admin::check_token(token)?;
         }
         let keys = Keys::new(config.key_prefix.clone());
-        let redis_version = crate::engine::redis::version::require_supported(redis_url).await?;
         // Before the engine: it reports identity tracking's state from the start.
-        let metrics = crate::metrics::install();
-        let tracking = config.client_tracking && config.auth == crate::config::AuthMode::Redis;
-        let mut engine = crate::engine::redis::connect(
-            redis_url,
-            keys,
-            gateway_id.clone(),
-            config.gateway_timeout(),
-            config.undo_policy(),
-            tracking,
-        )
-        .await?;
+        let (redis_version, metrics, mut engine) = if config.redis_cluster {
+            let seeds = crate::engine::cluster::seeds(redis_url);
+            let Some(first) = seeds.first() else {
+                anyhow::bail!("--redis-cluster needs at least one seed node in --redis-url");
+            };
+            let version = crate::engine::redis::version::require_supported(first).await?;
+            if version < crate::engine::cluster::MINIMUM {
+                anyhow::bail!(
+                    "Redis {version} found, Redis {} or later needed under --redis-cluster \
+                     (sharded pub/sub)",
+                    crate::engine::cluster::MINIMUM
+                );
+            }
+            let metrics = crate::metrics::install();
+            if config.client_tracking && config.auth == crate::config::AuthMode::Redis {
+                tracing::info!(
+                    "identity tracking is not used under --redis-cluster: revocation polls"
+                );
+            }
+            let engine = crate::engine::cluster::connect(
+                &seeds,
+                keys,
+                gateway_id.clone(),
+                config.gateway_timeout(),
+                config.undo_policy(),
+            )
+            .await?;
+            (version, metrics, engine)
+        } else {
+            let version = crate::engine::redis::version::require_supported(redis_url).await?;
+            let metrics = crate::metrics::install();
+            let tracking = config.client_tracking && config.auth == crate::config::AuthMode::Redis;
+            let engine = crate::engine::redis::connect(
+                redis_url,
+                keys,
+                gateway_id.clone(),
+                config.gateway_timeout(),
+                config.undo_policy(),
+                tracking,
+            )
+            .await?;
+            (version, metrics, engine)
+        };
         let authority = Authority::from_config(&config, engine.directory.clone())?;
         match &authority {
             Authority::Open => tracing::warn!(
@@ -121,6 +152,9 @@ impl Gateway {
 /// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
 /// URL is configured.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.redis_cluster && config.redis_url.is_none() {
+        anyhow::bail!("--redis-cluster needs --redis-url with the cluster's seed nodes");
+    }
     let embedded = match &config.redis_url {
         Some(_) => None,
         None => Some(EmbeddedRedis::start(config.embedded_redis_dir.clone()).await?),
@@ -204,9 +238,27 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-fn redact(url: &str) -> String {
-    match url.split_once('@') {
-        Some((_, host)) => format!("redis://***@{host}"),
-        None => url.to_owned(),
+/// The URL (or comma list of seed URLs) without credentials.
+fn redact(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match url.rsplit_once('@') {
+            Some((_, host)) => format!("redis://***@{host}"),
+            None => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_every_seed_of_a_list() {
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("redis://u:secret@a:1,redis://:other@b:2"),
+            "redis://***@a:1,redis://***@b:2"
+        );
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! A room talks to "a store" (the durable log and snapshot of its file) and to "a bus"
 //! (pub/sub between gateways), never to Redis itself, so another engine (Redis Cluster,
-//! sharded pub/sub) is a sibling folder of [`redis`] rather than an edit of rooms or sessions.
+//! sharded pub/sub) is a sibling folder of [`redis`] rather than an edit of rooms or sessions
+//! ([`cluster`] is one).
 //! [`crate::access`] reads the platform's identity records through a [`Directory`], so a
 //! session never touches Redis either.
 //!
@@ -16,7 +17,10 @@
 //!   `CLIENT TRACKING` invalidation pushes), so revocation re-reads only what changed.
 //! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
 //! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
-//! - [`redis`]: the single-Redis engine.
+//! - [`redis`]: the single-Redis engine; its parts are generic over their connection
+//!   ([`redis::conn::Conn`]), so they also serve
+//! - [`cluster`]: the Redis Cluster engine (`--redis-cluster`): sharded pub/sub per file,
+//!   resubscription after slot moves, readiness of every master.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
 //! atomic step ([`Store::append`]); positions of a file are the contiguous integers 1, 2,
@@ -24,6 +28,7 @@
 //! catch-up signal in the room's [`inbox::RoomSignals`], never as silence.
 
 pub mod changes;
+pub mod cluster;
 pub mod compaction;
 pub mod directory;
 pub mod error;

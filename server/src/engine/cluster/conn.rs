@@ -1,0 +1,40 @@
+//! The cluster client as a [`Conn`]: file channels are sharded pub/sub on the file's
+//! slot, pipelines keep to one slot, and readiness pings every master.
+
+use futures_util::future::BoxFuture;
+use redis::RedisResult;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+
+use crate::engine::redis::conn::Conn;
+
+impl Conn for ClusterConnection {
+    /// `SPUBLISH` reaches only the nodes of the channel's shard (the file's slot), where
+    /// classic `PUBLISH` would be broadcast over the cluster bus to every node.
+    const FILE_PUBLISH: &'static str = "SPUBLISH";
+    /// A cluster refuses a pipeline whose keys span slots (`CROSSSLOT`).
+    const ONE_SLOT_PIPELINES: bool = true;
+
+    /// `SSUBSCRIBE`, one channel per call (several across slots fail with `CROSSSLOT`);
+    /// the client sends it to the owner of the channel's slot.
+    fn subscribe_file<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>> {
+        Box::pin(self.ssubscribe(channel))
+    }
+
+    fn unsubscribe_file<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>> {
+        Box::pin(self.sunsubscribe(channel))
+    }
+
+    /// `PING` on every master, all of which must answer: every slot's owner is reachable.
+    fn ping_all(&mut self) -> BoxFuture<'_, RedisResult<()>> {
+        Box::pin(async move {
+            let every_master = RoutingInfo::MultiNode((
+                MultipleNodeRoutingInfo::AllMasters,
+                Some(ResponsePolicy::AllSucceeded),
+            ));
+            self.route_command(redis::cmd("PING"), every_master)
+                .await
+                .map(drop)
+        })
+    }
+}
