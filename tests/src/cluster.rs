@@ -276,7 +276,13 @@ impl RedisCluster {
             }
         };
         if !eventually(within, promoted).await {
-            bail!("no new master took slot {slot} from port {old} within {within:?}");
+            bail!(
+                "no new master took slot {slot} from port {old} within {within:?}: cluster \
+                 state ok {}, nodes {:?}; logs:\n{}",
+                self.state_ok().await,
+                self.topology().await,
+                self.logs()
+            );
         }
         Ok(self.owner(slot).await?.port)
     }
@@ -298,8 +304,9 @@ impl RedisCluster {
         true
     }
 
-    /// `cluster_state:ok` everywhere, and every node sees every other with its final role
-    /// (right after `--cluster create`, some still take a replica for a master).
+    /// `cluster_state:ok` everywhere, every node sees every other with its final role
+    /// (right after `--cluster create`, some still take a replica for a master), and every
+    /// replica has synced with its master.
     async fn is_settled(&self) -> bool {
         if !self.state_ok().await {
             return false;
@@ -324,8 +331,30 @@ impl RedisCluster {
             if nodes.len() != self.nodes.len() || masters != MASTERS || serving != MASTERS {
                 return false;
             }
+            // A replica that never synced with its master refuses to take over from it.
+            let Ok(replication) = redis::cmd("INFO")
+                .arg("replication")
+                .query_async::<String>(&mut con)
+                .await
+            else {
+                return false;
+            };
+            if replication.contains("role:slave") && !replication.contains("master_link_status:up")
+            {
+                return false;
+            }
         }
         true
+    }
+
+    /// The last lines of every live node's log.
+    fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .filter(|n| n.child.is_some())
+            .map(|n| format!("--- port {} ---\n{}", n.port, n.log_tail()))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     fn create(&self) -> Result<()> {

@@ -280,3 +280,126 @@ async fn a_slot_moved_while_people_type_loses_nothing() {
         assert_eq!(gw.readyz().await, Some(200), "{} is ready", gw.addr());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_master_of_a_file_killed_while_people_type_loses_nothing() {
+    const FILE: &str = "sandbox-9/src/failover.rs";
+    let mut cluster = RedisCluster::start().await.expect("the cluster starts");
+    let gw1 = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("gateway 1 on the cluster");
+    let gw2 = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("gateway 2 on the cluster");
+    let mut writers = Vec::new();
+    for gw in [&gw1, &gw2, &gw1, &gw2] {
+        writers.push(
+            Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+                .await
+                .expect("writer joins"),
+        );
+    }
+    let (channel, slot) = slot_of(&cluster, FILE).await;
+    let master = cluster.owner(slot).await.expect("an owner").port;
+    assert!(
+        eventually(DEADLINE, || subscribed_on(&cluster, master, &channel, 2)).await,
+        "both gateways subscribe on the slot's master"
+    );
+
+    let progress = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for (w, writer) in writers.into_iter().enumerate() {
+        let progress = progress.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut written = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) && n < 5000 {
+                let token = format!("<w{w}e{n}>");
+                writer.push(&token).expect("append");
+                written.push(token);
+                n += 1;
+                progress.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            (writer, written)
+        }));
+    }
+    let edits_since = |mark: usize, more: usize| {
+        let progress = progress.clone();
+        async move { progress.load(Ordering::Relaxed) >= mark + more }
+    };
+    assert!(
+        eventually(DEADLINE, || edits_since(0, 100)).await,
+        "writers type"
+    );
+
+    // The file's master dies without a word; its replica takes over its slots.
+    cluster.kill9(master).expect("kill -9 of the file's master");
+    let promoted = cluster
+        .wait_for_new_owner(slot, master, Duration::from_secs(30))
+        .await
+        .expect("the replica is promoted");
+    println!("slot {slot}: master {master} killed, {promoted} promoted");
+    assert!(
+        eventually(Duration::from_secs(30), || subscribed_on(
+            &cluster, promoted, &channel, 2
+        ))
+        .await,
+        "both gateways subscribe on the promoted replica"
+    );
+    let mark = progress.load(Ordering::Relaxed);
+    assert!(
+        eventually(DEADLINE, || edits_since(mark, 200)).await,
+        "writers keep typing after the failover"
+    );
+    stop.store(true, Ordering::Relaxed);
+    let mut writers = Vec::new();
+    let mut tokens = Vec::new();
+    for task in tasks {
+        let (writer, written) = task.await.expect("writer task");
+        writers.push(writer);
+        tokens.extend(written);
+    }
+    println!("{} edits across the failover", tokens.len());
+
+    let refs: Vec<&Client> = writers.iter().collect();
+    let text = converge(&refs, Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|e| panic!("writers did not converge after the failover: {e:#}"));
+    assert_all_present(&text, &tokens, "after the failover");
+
+    writers[0].set_awareness(cursor_state("ann after the failover", "#ff0000"));
+    writers[1]
+        .wait_for(
+            |c| shows(c, &writers[0], "ann after the failover"),
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("cursors no longer cross gateways: {e:#}"));
+
+    // What the promoted replica lacked (replication is asynchronous) the gateways wrote
+    // back: a gateway that never had the file open loads all of it from the cluster.
+    let gw3 = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("gateway 3 on the cluster");
+    let writes = writes_of(&refs);
+    let fresh = Client::connect_synced(&gw3.ws_url(FILE), DEADLINE)
+        .await
+        .expect("fresh joiner connects");
+    fresh
+        .wait_for(|c| c.has_seen(&writes) && c.text() == text, DEADLINE)
+        .await
+        .unwrap_or_else(|e| panic!("the cluster lost edits in the failover: {e:#}"));
+    for c in &writers {
+        assert_eq!(c.closed_with(), None, "no writer was disconnected");
+    }
+    for gw in [&gw1, &gw2, &gw3] {
+        assert!(
+            eventually(DEADLINE, || async { gw.readyz().await == Some(200) }).await,
+            "{} is ready again once every slot has a live master",
+            gw.addr()
+        );
+    }
+}

@@ -14,6 +14,17 @@ impl Conn for ClusterConnection {
     const FILE_PUBLISH: &'static str = "SPUBLISH";
     /// A cluster refuses a pipeline whose keys span slots (`CROSSSLOT`).
     const ONE_SLOT_PIPELINES: bool = true;
+    /// The cluster client resubscribes a node's channels only after a slot refresh that
+    /// names their new owner, and an idle subscription connection never triggers one
+    /// after its node died: the failover happens seconds after the disconnection, when
+    /// the client has long refreshed (and found the dead node still in charge).
+    const RESUBSCRIBES_ITSELF: bool = false;
+
+    /// Classic `SUBSCRIBE`, routed by the channel's slot; classic messages reach every
+    /// node, so whichever node that is hears every gateway.
+    fn subscribe_broadcast<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>> {
+        Box::pin(self.subscribe(channel))
+    }
 
     /// `SSUBSCRIBE`, one channel per call (several across slots fail with `CROSSSLOT`);
     /// the client sends it to the owner of the channel's slot.

@@ -84,7 +84,8 @@ pub async fn connect(
     let directory = directory::RedisDirectory::new(commands.clone(), identity_cache);
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
 
-    let (router, resubscribe) = bus::router(&keys, &gateway_id, gateway_timeout);
+    let (router, resubscribe) =
+        bus::router::<ClusterConnection>(&keys, &gateway_id, gateway_timeout);
     let push_router = router.clone();
     let mut sub: ClusterConnection = builder(seeds)
         .use_protocol(ProtocolVersion::RESP3)

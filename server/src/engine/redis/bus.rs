@@ -62,18 +62,24 @@ impl<C: Clone> Clone for RedisBus<C> {
     }
 }
 
-/// A router for a bus that is about to start, and the queue on which it asks for
-/// channels the server dropped by itself to be subscribed again (hand both to
+/// A router for a bus on connections of type `C` that is about to start, and the queue
+/// on which it asks for channels to be subscribed again (hand both to
 /// [`RedisBus::start`]). The subscription connection's pushes go to
 /// [`Router::on_push`].
-pub fn router(
+pub fn router<C: Conn>(
     keys: &Keys,
     gateway_id: &str,
     gateway_timeout: Duration,
 ) -> (Arc<Router>, mpsc::UnboundedReceiver<String>) {
     let liveness = Arc::new(Liveness::new(gateway_timeout));
     let (resubscribe, rx) = mpsc::unbounded_channel();
-    let router = Router::new(keys.clone(), gateway_id.to_owned(), liveness, resubscribe);
+    let router = Router::new(
+        keys.clone(),
+        gateway_id.to_owned(),
+        liveness,
+        resubscribe,
+        !C::RESUBSCRIBES_ITSELF,
+    );
     (Arc::new(router), rx)
 }
 
@@ -237,8 +243,9 @@ impl<C: Conn> Bus for RedisBus<C> {
 
 /// Owns the subscription connection's channel set: reference counts per channel, so
 /// subscribe and unsubscribe calls apply in the order rooms made them. A channel the
-/// server dropped by itself while rooms still count on it (`resubscribe`, from the
-/// router) is subscribed again, retried until it takes or no room wants it any more.
+/// server dropped (a cluster slot that moved) or a connection lost (under a cluster) while
+/// rooms still count on it comes from the router (`resubscribe`) and is subscribed again
+/// on a task of its own, so that other rooms' commands go on meanwhile.
 async fn subscription_manager<C: Conn>(
     mut sub: C,
     mut rx: mpsc::UnboundedReceiver<SubCmd>,
@@ -253,8 +260,11 @@ async fn subscription_manager<C: Conn>(
                 None => return,
             },
             Some(channel) = resubscribe.recv() => {
-                if counts.contains_key(&channel) {
-                    resubscribe_channel(&mut sub, &channel, &router).await;
+                let broadcast = router.is_gateways_channel(&channel);
+                if broadcast || counts.contains_key(&channel) {
+                    tokio::spawn(resubscribe_channel(sub.clone(), channel, broadcast, router.clone()));
+                } else {
+                    router.resubscribed(&channel);
                 }
                 continue;
             }
@@ -290,25 +300,31 @@ async fn subscription_manager<C: Conn>(
     }
 }
 
-/// Subscribes `channel` again after the server dropped it (its slot moved: the cluster
-/// client routes the subscription to the slot's new owner). A failure is retried after
-/// [`RESUBSCRIBE_RETRY`] through the router's queue, so other rooms' commands go on
-/// meanwhile. The room catches up once the subscription is confirmed (the router sees
-/// the confirmation push).
-async fn resubscribe_channel<C: Conn>(sub: &mut C, channel: &str, router: &Arc<Router>) {
-    match sub.subscribe_file(channel).await {
-        Ok(()) => tracing::info!(
-            channel,
-            "channel subscribed again after the server dropped it"
-        ),
+/// Subscribes `channel` again (the cluster client routes it to the slot's current
+/// owner). A failure (the slot's master died and no replica took over yet) is retried
+/// after [`RESUBSCRIBE_RETRY`] through the router's queue, which first checks that a room
+/// still wants the channel. Rooms catch up once the subscription is confirmed (the
+/// router sees the confirmation push). A room that leaves while this runs may leave
+/// the channel subscribed without a route: its messages are dropped, and the next room
+/// of that file counts from there.
+async fn resubscribe_channel<C: Conn>(
+    mut sub: C,
+    channel: String,
+    broadcast: bool,
+    router: Arc<Router>,
+) {
+    let result = if broadcast {
+        sub.subscribe_broadcast(&channel).await
+    } else {
+        sub.subscribe_file(&channel).await
+    };
+    router.resubscribed(&channel);
+    match result {
+        Ok(()) => tracing::info!(channel, "channel subscribed again"),
         Err(error) => {
             tracing::warn!(channel, %error, "resubscription failed; retrying");
-            let router = router.clone();
-            let channel = channel.to_owned();
-            tokio::spawn(async move {
-                tokio::time::sleep(RESUBSCRIBE_RETRY).await;
-                router.resubscribe(channel);
-            });
+            tokio::time::sleep(RESUBSCRIBE_RETRY).await;
+            router.resubscribe(channel);
         }
     }
 }

@@ -22,6 +22,13 @@ pub trait Conn: ConnectionLike + Clone + Send + Sync + 'static {
     /// small pipeline per key, concurrently).
     const ONE_SLOT_PIPELINES: bool;
 
+    /// Whether the connection subscribes to everything again by itself after it lost a
+    /// server; if not, the bus does it after every disconnection.
+    const RESUBSCRIBES_ITSELF: bool;
+
+    /// Subscribes to a channel with classic pub/sub (the gateways channel).
+    fn subscribe_broadcast<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>>;
+
     /// Subscribes to a file's channel (one channel per call: under a cluster a
     /// multi-channel call across slots fails).
     fn subscribe_file<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>>;
@@ -36,6 +43,12 @@ pub trait Conn: ConnectionLike + Clone + Send + Sync + 'static {
 impl Conn for ConnectionManager {
     const FILE_PUBLISH: &'static str = "PUBLISH";
     const ONE_SLOT_PIPELINES: bool = false;
+    /// With `set_automatic_resubscription`, which the bus's subscriber turns on.
+    const RESUBSCRIBES_ITSELF: bool = true;
+
+    fn subscribe_broadcast<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>> {
+        Box::pin(self.subscribe(channel))
+    }
 
     fn subscribe_file<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>> {
         Box::pin(self.subscribe(channel))

@@ -71,7 +71,8 @@ pub async fn connect(
     let identity_cache = Arc::new(cache::IdentityCache::new());
     let directory = directory::RedisDirectory::new(commands.clone(), identity_cache.clone());
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
-    let (router, resubscribe) = bus::router(&keys, &gateway_id, gateway_timeout);
+    let (router, resubscribe) =
+        bus::router::<ConnectionManager>(&keys, &gateway_id, gateway_timeout);
     let sub = bus::subscriber(&client, router.clone(), &keys).await?;
     let (bus, mut tasks) =
         bus::RedisBus::start(router, resubscribe, sub, commands, keys, gateway_id);

@@ -10,8 +10,9 @@
 //! still routes is therefore never ours (a leaving room unroutes first): the router asks
 //! the bus to subscribe it again and the room to catch up.
 
-use std::sync::Arc;
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use collab_protocol::Keys;
@@ -33,6 +34,10 @@ pub struct Router {
     pub(super) liveness: Arc<Liveness>,
     /// Channels the server dropped while routed, for the bus to subscribe again.
     resubscribe: mpsc::UnboundedSender<String>,
+    /// Channels whose resubscription is under way (asked once, however often dropped).
+    resubscribing: Mutex<HashSet<String>>,
+    /// After a disconnection, ask for every channel again (the connection will not).
+    resubscribe_after_disconnection: bool,
 }
 
 impl Router {
@@ -41,6 +46,7 @@ impl Router {
         own_id: String,
         liveness: Arc<Liveness>,
         resubscribe: mpsc::UnboundedSender<String>,
+        resubscribe_after_disconnection: bool,
     ) -> Self {
         Router {
             gateways_channel: keys.gateways_channel(),
@@ -50,12 +56,33 @@ impl Router {
             live: AtomicBool::new(false),
             liveness,
             resubscribe,
+            resubscribing: Mutex::new(HashSet::new()),
+            resubscribe_after_disconnection,
         }
     }
 
-    /// Asks the bus to subscribe `channel` again (if a room still wants it by then).
+    /// Asks the bus to subscribe `channel` again (if a room still wants it by then),
+    /// unless that is already under way.
     pub fn resubscribe(&self, channel: String) {
-        let _ = self.resubscribe.send(channel);
+        let fresh = self
+            .resubscribing
+            .lock()
+            .map_or(true, |mut under_way| under_way.insert(channel.clone()));
+        if fresh {
+            let _ = self.resubscribe.send(channel);
+        }
+    }
+
+    /// The resubscription of `channel` is over (done, or no longer wanted).
+    pub fn resubscribed(&self, channel: &str) {
+        if let Ok(mut under_way) = self.resubscribing.lock() {
+            under_way.remove(channel);
+        }
+    }
+
+    /// Whether `channel` is the gateways channel.
+    pub fn is_gateways_channel(&self, channel: &str) -> bool {
+        channel == self.gateways_channel
     }
 
     pub fn insert(&self, channel: String, sink: RoomSink) {
@@ -106,6 +133,17 @@ impl Router {
                 tracing::warn!("redis subscription connection lost; rooms will catch up");
                 for sink in self.routes.iter() {
                     sink.signals.request_catch_up();
+                }
+                if self.resubscribe_after_disconnection {
+                    self.resubscribe(self.gateways_channel.clone());
+                    let channels: Vec<String> = self
+                        .routes
+                        .iter()
+                        .map(|route| route.key().clone())
+                        .collect();
+                    for channel in channels {
+                        self.resubscribe(channel);
+                    }
                 }
             }
             PushKind::SUnsubscribe => {
