@@ -20,6 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
+use crate::redis::{ping, which};
 use crate::wait::eventually;
 
 /// Masters, and replicas per master.
@@ -438,20 +439,6 @@ async fn setslot(con: &mut MultiplexedConnection, slot: u16, how: &str, id: &str
         .with_context(|| format!("CLUSTER SETSLOT {slot} {how}"))
 }
 
-/// True when `url` answers PONG.
-async fn ping(url: &str) -> bool {
-    let Ok(client) = redis::Client::open(url) else {
-        return false;
-    };
-    let Ok(mut con) = client.get_multiplexed_async_connection().await else {
-        return false;
-    };
-    matches!(
-        redis::cmd("PING").query_async::<String>(&mut con).await,
-        Ok(pong) if pong == "PONG"
-    )
-}
-
 /// `n` distinct loopback ports below 55536 whose cluster bus port (+10000) is free too.
 fn cluster_ports(n: usize) -> Result<Vec<u16>> {
     let mut ports = Vec::new();
@@ -507,13 +494,6 @@ fn parse_nodes(text: &str) -> Vec<NodeInfo> {
             })
         })
         .collect()
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 #[cfg(test)]

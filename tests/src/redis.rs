@@ -286,7 +286,7 @@ impl Drop for RedisServer {
 }
 
 /// True when `url` answers PONG (not LOADING, not refused).
-async fn ping(url: &str) -> bool {
+pub(crate) async fn ping(url: &str) -> bool {
     let Ok(client) = redis::Client::open(url) else {
         return false;
     };
@@ -334,7 +334,8 @@ pub fn free_port() -> Result<u16> {
     bail!("no free loopback port found")
 }
 
-fn which(program: &str) -> Option<PathBuf> {
+/// The path of `program` on `PATH`.
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
