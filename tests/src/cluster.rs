@@ -129,6 +129,16 @@ impl RedisCluster {
         Ok(client.get_multiplexed_async_connection().await?)
     }
 
+    /// A cluster client connection (follows slots, as the platform's own client does).
+    pub async fn client_connection(&self) -> Result<redis::cluster_async::ClusterConnection> {
+        let client = redis::cluster::ClusterClientBuilder::new(
+            self.nodes.iter().map(Node::url).collect::<Vec<_>>(),
+        )
+        .response_timeout(Duration::from_secs(10))
+        .build()?;
+        Ok(client.get_async_connection().await?)
+    }
+
     /// A connection to some node that is alive.
     async fn any_node(&self) -> Result<MultiplexedConnection> {
         for node in self.nodes.iter().filter(|n| n.child.is_some()) {
