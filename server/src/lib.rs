@@ -25,7 +25,8 @@
 //!   unknown types are ignored there, in one place.
 //! - [`engine`] is the seam between rooms and shared storage: a `Store` (log, snapshot)
 //!   and a `Bus` (pub/sub, gateway liveness), plus the `Directory` access control reads
-//!   (session -> user -> sandbox), implemented for one Redis in [`engine::redis`]. The bus routes channel messages to rooms and turns disconnections,
+//!   (session -> user -> sandbox), implemented for one Redis in [`engine::redis`] and, with the
+//!   same parts, for a Redis Cluster in [`engine::cluster`]. The bus routes channel messages to rooms and turns disconnections,
 //!   resubscriptions and overflows into catch-ups from the log ([`room::catch_up`]), so a
 //!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
 //!   dead gateway's cursors vanish.
@@ -39,7 +40,7 @@
 //!
 //! Data flows one way: socket -> session -> room core -> engine -> Redis, and
 //! Redis -> engine -> room -> sessions. A room never touches a socket; a session never
-//! touches Redis; only [`engine::redis`] knows Redis commands; a feature in [`ext`] sees
+//! touches Redis; only [`engine`] knows Redis commands; a feature in [`ext`] sees
 //! what the core shows it and answers with replies, never IO.
 //!
 //! Revocation: [`access::revocation`] re-reads the grants of live `--auth redis`
@@ -56,8 +57,8 @@
 //! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply()`]); the
 //! result is an ordinary authored update whose append pushes the inverse for redo.
 //!
-//! Where the next features plug in: diagnostics are a module in [`ext`]; a Redis Cluster
-//! engine is a sibling of [`engine::redis`] behind the same traits.
+//! Where the next features plug in: diagnostics are a module in [`ext`]; the Redis Cluster
+//! engine ([`engine::cluster`]) is a sibling of [`engine::redis`] behind the same traits.
 
 pub mod access;
 pub mod admin;

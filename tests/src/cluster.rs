@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
-use crate::redis::{ping, which};
+use crate::redis::{parse_commandstats, ping, which};
 use crate::wait::eventually;
 
 /// Masters, and replicas per master.
@@ -261,6 +261,18 @@ impl RedisCluster {
             .query_async::<()>(&mut con)
             .await
             .context("SCRIPT FLUSH")
+    }
+
+    /// Calls per command on the node on `port` (`INFO commandstats`), by lower-case
+    /// name (`evalsha`, `script|load`, ...).
+    pub async fn command_calls(&self, port: u16) -> Result<std::collections::HashMap<String, u64>> {
+        let mut con = self.node(port).await?;
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut con)
+            .await
+            .context("INFO commandstats")?;
+        Ok(parse_commandstats(&info))
     }
 
     /// Kills the node on `port` with SIGKILL and reaps it.

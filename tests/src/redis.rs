@@ -352,7 +352,8 @@ fn parse_client_ids(list: &str) -> Vec<u64> {
         .collect()
 }
 
-fn parse_commandstats(info: &str) -> std::collections::HashMap<String, u64> {
+/// `INFO commandstats` as calls per lower-case command name.
+pub(crate) fn parse_commandstats(info: &str) -> std::collections::HashMap<String, u64> {
     info.lines()
         .filter_map(|line| {
             let (name, stats) = line.strip_prefix("cmdstat_")?.split_once(':')?;

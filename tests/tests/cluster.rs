@@ -282,6 +282,15 @@ async fn a_slot_moved_while_people_type_loses_nothing() {
     typing.assert_more(200, "after the move").await;
     let (writers, tokens) = typing.stop().await;
     println!("{} edits across the slot move", tokens.len());
+    let calls = setup
+        .cluster
+        .command_calls(target)
+        .await
+        .expect("INFO commandstats");
+    assert!(
+        calls.get("script|load").is_some_and(|n| *n > 0) && calls.contains_key("evalsha"),
+        "the new owner was taught the scripts (NOSCRIPT, SCRIPT LOAD) and ran them: {calls:?}"
+    );
 
     let text = assert_converged(&writers, &tokens, "across the slot move").await;
     assert_cursors_cross(&writers, "after the move").await;
@@ -301,6 +310,14 @@ async fn the_master_of_a_file_killed_while_people_type_loses_nothing() {
         .cluster
         .kill9(master)
         .expect("kill -9 of the file's master");
+    // Readiness pings every master: one is gone, so no gateway is ready until its
+    // replica takes over.
+    let gateway = &setup.gateways[0];
+    let unready = || async { gateway.readyz().await == Some(503) };
+    assert!(
+        eventually(DEADLINE, unready).await,
+        "/readyz reports the dead master"
+    );
     let promoted = setup
         .cluster
         .wait_for_new_owner(setup.slot, master, Duration::from_secs(30))
