@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
-use crate::redis::{parse_commandstats, ping, which};
+use crate::redis::{parse_client_ids, parse_commandstats, ping, which};
 use crate::wait::eventually;
 
 /// Masters, and replicas per master.
@@ -273,6 +273,33 @@ impl RedisCluster {
             .await
             .context("INFO commandstats")?;
         Ok(parse_commandstats(&info))
+    }
+
+    /// Kills every pub/sub client connection on every live node (`CLIENT LIST TYPE
+    /// pubsub`, then `CLIENT KILL ID`); returns how many were killed.
+    pub async fn kill_pubsub_clients(&self) -> Result<usize> {
+        let mut killed = 0;
+        for node in self.nodes.iter().filter(|n| n.child.is_some()) {
+            let mut con = self.node(node.port).await?;
+            let list: String = redis::cmd("CLIENT")
+                .arg("LIST")
+                .arg("TYPE")
+                .arg("pubsub")
+                .query_async(&mut con)
+                .await
+                .context("CLIENT LIST TYPE pubsub")?;
+            for id in parse_client_ids(&list) {
+                let n: i64 = redis::cmd("CLIENT")
+                    .arg("KILL")
+                    .arg("ID")
+                    .arg(id)
+                    .query_async(&mut con)
+                    .await
+                    .with_context(|| format!("CLIENT KILL ID {id}"))?;
+                killed += usize::try_from(n).unwrap_or(0);
+            }
+        }
+        Ok(killed)
     }
 
     /// Kills the node on `port` with SIGKILL and reaps it.

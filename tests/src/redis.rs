@@ -342,7 +342,8 @@ pub(crate) fn which(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-fn parse_client_ids(list: &str) -> Vec<u64> {
+/// The `id=` of every line of a `CLIENT LIST` reply.
+pub(crate) fn parse_client_ids(list: &str) -> Vec<u64> {
     list.lines()
         .filter_map(|line| {
             line.split(' ')

@@ -34,11 +34,16 @@ struct Setup {
 
 impl Setup {
     async fn start(file: &str) -> Setup {
+        Setup::start_with(file, &[]).await
+    }
+
+    /// [`Setup::start`] with more gateway flags.
+    async fn start_with(file: &str, flags: &[&str]) -> Setup {
         let cluster = RedisCluster::start().await.expect("the cluster starts");
         let mut gateways = Vec::new();
         for _ in 0..2 {
             gateways.push(
-                Gateway::start_on_cluster(&cluster, &[])
+                Gateway::start_on_cluster(&cluster, flags)
                     .await
                     .expect("a gateway on the cluster"),
             );
@@ -247,7 +252,8 @@ async fn edits_and_cursors_cross_gateways_on_a_cluster() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slot_moved_while_people_type_loses_nothing() {
     const FILE: &str = "sandbox-8/src/moving.rs";
-    let mut setup = Setup::start(FILE).await;
+    // Compaction runs too, on both sides of the move.
+    let mut setup = Setup::start_with(FILE, &["--compact-after", "32"]).await;
     let source = setup.owner().await;
     let target = setup
         .cluster
@@ -290,6 +296,17 @@ async fn a_slot_moved_while_people_type_loses_nothing() {
     assert!(
         calls.get("script|load").is_some_and(|n| *n > 0) && calls.contains_key("evalsha"),
         "the new owner was taught the scripts (NOSCRIPT, SCRIPT LOAD) and ran them: {calls:?}"
+    );
+    let snapshot = Keys::new("collab").snap(&FileId::parse(FILE).expect("a valid file id"));
+    let mut con = setup.cluster.node(target).await.expect("the new owner");
+    let compacted: bool = redis::cmd("EXISTS")
+        .arg(&snapshot)
+        .query_async(&mut con)
+        .await
+        .expect("EXISTS");
+    assert!(
+        compacted,
+        "the log was compacted into {snapshot} on the new owner"
     );
 
     let text = assert_converged(&writers, &tokens, "across the slot move").await;
@@ -338,6 +355,35 @@ async fn the_master_of_a_file_killed_while_people_type_loses_nothing() {
     assert_cursors_cross(&writers, "after the failover").await;
     // What the promoted replica lacked (replication is asynchronous) the gateways wrote
     // back: a gateway that never had the file open loads all of it from the cluster.
+    assert_joiners_get(&setup.cluster, &setup.gateways, FILE, &writers, &text).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killed_subscription_connections_lose_nothing() {
+    const FILE: &str = "sandbox-6/app/main.py";
+    const KILLS: usize = 3;
+    let mut setup = Setup::start(FILE).await;
+    let typing = Typing::start(std::mem::take(&mut setup.writers), Duration::from_millis(2));
+    for round in 0..KILLS {
+        typing
+            .assert_more(60, &format!("before kill {round}"))
+            .await;
+        let killed = setup
+            .cluster
+            .kill_pubsub_clients()
+            .await
+            .expect("CLIENT KILL");
+        assert!(killed >= 2, "round {round}: killed {killed} connections");
+        let owner = setup.owner().await;
+        setup
+            .assert_subscribed_on(owner, DEADLINE, &format!("again after kill {round}"))
+            .await;
+    }
+    typing.assert_more(60, "after the last kill").await;
+    let (writers, tokens) = typing.stop().await;
+    println!("{} edits across {KILLS} subscription kills", tokens.len());
+    let text = assert_converged(&writers, &tokens, "across subscription kills").await;
+    assert_cursors_cross(&writers, "after the kills").await;
     assert_joiners_get(&setup.cluster, &setup.gateways, FILE, &writers, &text).await;
 }
 
