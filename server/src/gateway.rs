@@ -15,6 +15,8 @@ use crate::access::revocation::{Periods, Revocations};
 use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
+use crate::engine::cluster;
+use crate::engine::redis::version::{self, RedisVersion};
 use crate::pending::PendingAppends;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
@@ -47,49 +49,9 @@ impl Gateway {
         }
         let keys = Keys::new(config.key_prefix.clone());
         // Before the engine: it reports identity tracking's state from the start.
-        let (redis_version, metrics, mut engine) = if config.redis_cluster {
-            let seeds = crate::engine::cluster::seeds(redis_url);
-            let Some(first) = seeds.first() else {
-                anyhow::bail!("--redis-cluster needs at least one seed node in --redis-url");
-            };
-            let version = crate::engine::redis::version::require_supported(first).await?;
-            if version < crate::engine::cluster::MINIMUM {
-                anyhow::bail!(
-                    "Redis {version} found, Redis {} or later needed under --redis-cluster \
-                     (sharded pub/sub)",
-                    crate::engine::cluster::MINIMUM
-                );
-            }
-            let metrics = crate::metrics::install();
-            if config.client_tracking && config.auth == crate::config::AuthMode::Redis {
-                tracing::info!(
-                    "identity tracking is not used under --redis-cluster: revocation polls"
-                );
-            }
-            let engine = crate::engine::cluster::connect(
-                &seeds,
-                keys,
-                gateway_id.clone(),
-                config.gateway_timeout(),
-                config.undo_policy(),
-            )
-            .await?;
-            (version, metrics, engine)
-        } else {
-            let version = crate::engine::redis::version::require_supported(redis_url).await?;
-            let metrics = crate::metrics::install();
-            let tracking = config.client_tracking && config.auth == crate::config::AuthMode::Redis;
-            let engine = crate::engine::redis::connect(
-                redis_url,
-                keys,
-                gateway_id.clone(),
-                config.gateway_timeout(),
-                config.undo_policy(),
-                tracking,
-            )
-            .await?;
-            (version, metrics, engine)
-        };
+        let metrics = crate::metrics::install();
+        let (redis_version, mut engine) =
+            connect_engine(&config, redis_url, keys, gateway_id.clone()).await?;
         let authority = Authority::from_config(&config, engine.directory.clone())?;
         match &authority {
             Authority::Open => tracing::warn!(
@@ -147,6 +109,55 @@ impl Gateway {
             _revalidation: revalidation,
         })
     }
+}
+
+/// Checks the Redis version and connects the engine the configuration names: one Redis
+/// at `redis_url`, or with `--redis-cluster` the cluster its comma-separated seeds
+/// belong to (without identity tracking: revocation polls there).
+async fn connect_engine(
+    config: &Config,
+    redis_url: &str,
+    keys: Keys,
+    gateway_id: String,
+) -> anyhow::Result<(RedisVersion, Engine)> {
+    let redis_auth = config.auth == crate::config::AuthMode::Redis;
+    if !config.redis_cluster {
+        let version = version::require_supported(redis_url).await?;
+        let engine = crate::engine::redis::connect(
+            redis_url,
+            keys,
+            gateway_id,
+            config.gateway_timeout(),
+            config.undo_policy(),
+            config.client_tracking && redis_auth,
+        )
+        .await?;
+        return Ok((version, engine));
+    }
+    let seeds = cluster::seeds(redis_url);
+    let Some(first) = seeds.first() else {
+        anyhow::bail!("--redis-cluster needs at least one seed node in --redis-url");
+    };
+    let version = version::require_supported(first).await?;
+    if version < cluster::MINIMUM {
+        anyhow::bail!(
+            "Redis {version} found, Redis {} or later needed under --redis-cluster (sharded \
+             pub/sub)",
+            cluster::MINIMUM
+        );
+    }
+    if config.client_tracking && redis_auth {
+        tracing::info!("identity tracking is not used under --redis-cluster: revocation polls");
+    }
+    let engine = cluster::connect(
+        &seeds,
+        keys,
+        gateway_id,
+        config.gateway_timeout(),
+        config.undo_policy(),
+    )
+    .await?;
+    Ok((version, engine))
 }
 
 /// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
