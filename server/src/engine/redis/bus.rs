@@ -42,24 +42,13 @@ enum SubCmd {
 }
 
 /// Handle to the gateway's pub/sub machinery. Cheap to clone.
+#[derive(Clone)]
 pub struct RedisBus<C> {
     keys: Keys,
     gateway_id: String,
     publisher: C,
     sub_cmds: mpsc::UnboundedSender<SubCmd>,
     router: Arc<Router>,
-}
-
-impl<C: Clone> Clone for RedisBus<C> {
-    fn clone(&self) -> Self {
-        RedisBus {
-            keys: self.keys.clone(),
-            gateway_id: self.gateway_id.clone(),
-            publisher: self.publisher.clone(),
-            sub_cmds: self.sub_cmds.clone(),
-            router: self.router.clone(),
-        }
-    }
 }
 
 /// A router for a bus on connections of type `C` that is about to start, and the queue

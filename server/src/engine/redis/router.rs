@@ -232,3 +232,106 @@ impl Router {
         debug_assert!(self.keys.file_of_channel(channel).is_some());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::engine::inbox::RoomSignals;
+
+    const CHANNEL: &str = "collab:{sb/a.rs}";
+
+    fn routed(after_disconnection: bool) -> (Router, mpsc::UnboundedReceiver<String>, RoomSink) {
+        let (resubscribe, asked) = mpsc::unbounded_channel();
+        let liveness = Arc::new(Liveness::new(Duration::from_secs(6)));
+        let router = Router::new(
+            Keys::new("collab"),
+            "gw-me".into(),
+            liveness,
+            resubscribe,
+            after_disconnection,
+        );
+        let (tx, _rx) = tokio::sync::mpsc::channel(4);
+        let sink = RoomSink {
+            room_id: 1,
+            tx,
+            signals: Arc::new(RoomSignals::default()),
+        };
+        router.insert(CHANNEL.into(), sink.clone());
+        (router, asked, sink)
+    }
+
+    fn push(kind: PushKind, channel: &str) -> PushInfo {
+        PushInfo {
+            kind,
+            data: vec![Value::BulkString(channel.into()), Value::Int(0)],
+        }
+    }
+
+    fn drain(asked: &mut mpsc::UnboundedReceiver<String>) -> Vec<String> {
+        std::iter::from_fn(|| asked.try_recv().ok()).collect()
+    }
+
+    #[test]
+    fn a_routed_channel_the_server_dropped_is_asked_again_once_and_caught_up() {
+        let (router, mut asked, sink) = routed(false);
+        router.on_push(push(PushKind::SUnsubscribe, CHANNEL));
+        router.on_push(push(PushKind::SUnsubscribe, CHANNEL));
+        assert_eq!(drain(&mut asked), vec![CHANNEL.to_owned()], "asked once");
+        assert!(sink.signals.take_catch_up());
+        // Once that resubscription is over, a new drop asks again.
+        router.resubscribed(CHANNEL);
+        router.on_push(push(PushKind::SUnsubscribe, CHANNEL));
+        assert_eq!(drain(&mut asked), vec![CHANNEL.to_owned()]);
+    }
+
+    #[test]
+    fn our_own_unsubscribe_is_not_a_drop() {
+        let (router, mut asked, _sink) = routed(false);
+        router.remove(CHANNEL, 1);
+        router.on_push(push(PushKind::SUnsubscribe, CHANNEL));
+        assert!(drain(&mut asked).is_empty());
+    }
+
+    #[test]
+    fn a_disconnection_asks_for_every_channel_only_when_the_connection_will_not() {
+        let (router, mut asked, sink) = routed(true);
+        router.set_live(true);
+        router.on_push(PushInfo {
+            kind: PushKind::Disconnection,
+            data: vec![],
+        });
+        assert!(!router.is_live());
+        assert!(sink.signals.take_catch_up());
+        let mut got = drain(&mut asked);
+        got.sort();
+        assert_eq!(got, vec!["collab:gateways".to_owned(), CHANNEL.to_owned()]);
+
+        let (router, mut asked, sink) = routed(false);
+        router.on_push(PushInfo {
+            kind: PushKind::Disconnection,
+            data: vec![],
+        });
+        assert!(sink.signals.take_catch_up());
+        assert!(
+            drain(&mut asked).is_empty(),
+            "the connection resubscribes itself"
+        );
+    }
+
+    #[test]
+    fn our_own_heartbeat_coming_back_means_we_hear_the_gateways_channel() {
+        let (router, _asked, _sink) = routed(true);
+        assert!(!router.is_live());
+        let beat = Envelope::new("gw-me", Kind::Heartbeat, Vec::new()).encode();
+        router.on_push(PushInfo {
+            kind: PushKind::Message,
+            data: vec![
+                Value::BulkString(b"collab:gateways".to_vec()),
+                Value::BulkString(beat),
+            ],
+        });
+        assert!(router.is_live());
+    }
+}
