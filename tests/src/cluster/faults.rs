@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
 use super::{MIGRATE_BATCH, RedisCluster};
-use crate::redis::{parse_client_ids, parse_commandstats};
+use crate::redis::{command_calls, kill_pubsub_connections};
 use crate::wait::eventually;
 
 impl RedisCluster {
@@ -90,13 +90,7 @@ impl RedisCluster {
     /// Calls per command on the node on `port` (`INFO commandstats`), by lower-case
     /// name (`evalsha`, `script|load`, ...).
     pub async fn command_calls(&self, port: u16) -> Result<HashMap<String, u64>> {
-        let mut con = self.node(port).await?;
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut con)
-            .await
-            .context("INFO commandstats")?;
-        Ok(parse_commandstats(&info))
+        command_calls(&mut self.node(port).await?).await
     }
 
     /// Kills every pub/sub client connection on every live node (`CLIENT LIST TYPE
@@ -104,24 +98,7 @@ impl RedisCluster {
     pub async fn kill_pubsub_clients(&self) -> Result<usize> {
         let mut killed = 0;
         for node in self.nodes.iter().filter(|n| n.child.is_some()) {
-            let mut con = self.node(node.port).await?;
-            let list: String = redis::cmd("CLIENT")
-                .arg("LIST")
-                .arg("TYPE")
-                .arg("pubsub")
-                .query_async(&mut con)
-                .await
-                .context("CLIENT LIST TYPE pubsub")?;
-            for id in parse_client_ids(&list) {
-                let n: i64 = redis::cmd("CLIENT")
-                    .arg("KILL")
-                    .arg("ID")
-                    .arg(id)
-                    .query_async(&mut con)
-                    .await
-                    .with_context(|| format!("CLIENT KILL ID {id}"))?;
-                killed += usize::try_from(n).unwrap_or(0);
-            }
+            killed += kill_pubsub_connections(&mut self.node(node.port).await?).await?;
         }
         Ok(killed)
     }
