@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
 use crate::engine::cluster;
-use crate::engine::redis::version::{self, RedisVersion};
+use crate::engine::redis::version::{self, RedisVersion, VersionError};
 use crate::pending::PendingAppends;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
@@ -135,10 +135,22 @@ async fn connect_engine(
         return Ok((version, engine));
     }
     let seeds = cluster::seeds(redis_url);
-    let Some(first) = seeds.first() else {
-        anyhow::bail!("--redis-cluster needs at least one seed node in --redis-url");
-    };
-    let version = version::require_supported(first).await?;
+    // The first seed that answers: a cluster with a node down still starts gateways.
+    let mut checked = Err(anyhow::anyhow!(
+        "--redis-cluster needs at least one seed node in --redis-url"
+    ));
+    for seed in &seeds {
+        match version::require_supported(seed).await {
+            Err(unreachable @ (VersionError::Redis(_) | VersionError::Timeout(_))) => {
+                checked = Err(unreachable.into())
+            }
+            answered => {
+                checked = answered.map_err(Into::into);
+                break;
+            }
+        }
+    }
+    let version = checked?;
     if version < cluster::MINIMUM {
         anyhow::bail!(
             "Redis {version} found, Redis {} or later needed under --redis-cluster (sharded \

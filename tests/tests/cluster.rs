@@ -344,6 +344,11 @@ async fn the_master_of_a_file_killed_while_people_type_loses_nothing() {
         "slot {}: master {master} killed, {promoted} promoted",
         setup.slot
     );
+    // A gateway whose first seed is the dead node still starts, from the next seed.
+    let dead_first = format!("redis://127.0.0.1:{master},{}", setup.cluster.seeds());
+    Gateway::start(&dead_first, &["--redis-cluster"])
+        .await
+        .expect("a gateway starts with a dead first seed");
     setup
         .assert_subscribed_on(promoted, Duration::from_secs(30), "on the promoted replica")
         .await;
@@ -356,6 +361,75 @@ async fn the_master_of_a_file_killed_while_people_type_loses_nothing() {
     // What the promoted replica lacked (replication is asynchronous) the gateways wrote
     // back: a gateway that never had the file open loads all of it from the cluster.
     assert_joiners_get(&setup.cluster, &setup.gateways, FILE, &writers, &text).await;
+}
+
+/// Known to fail about one run in three: when the other gateway appends at the reused
+/// positions before this gateway's catch-up read, the read sees a head at or past its
+/// own position, so the room never notices that the log went backwards, and it drops the
+/// other gateway's updates at positions it believes it applied (`on_remote`: `pos <=
+/// applied`). The fix belongs in the room core (for example: an own append answered with
+/// a position at or below the applied one means the log went backwards). Run it with
+/// `--ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a lossy failover can hide from the room's went-backwards check; see the doc comment"]
+async fn a_failover_to_a_replica_that_missed_acknowledged_edits_loses_nothing() {
+    const FILE: &str = "sandbox-10/src/lagging.rs";
+    let mut setup = Setup::start(FILE).await;
+    let master = setup.owner().await;
+    let replica = setup
+        .cluster
+        .replica_of(master)
+        .await
+        .expect("the master's replica");
+    let typing = Typing::start(std::mem::take(&mut setup.writers), Duration::from_millis(5));
+    typing.assert_more(100, "before the replica lags").await;
+
+    // The replica stops hearing its master; the master goes on acknowledging appends
+    // (replication is asynchronous), then dies, and the replica that never got them is
+    // promoted: the log on the new master ends before positions the gateways applied.
+    setup
+        .cluster
+        .freeze(replica, true)
+        .expect("SIGSTOP the replica");
+    setup
+        .cluster
+        .cut_replication(master)
+        .await
+        .expect("CLIENT KILL TYPE replica");
+    typing
+        .assert_more(150, "while only the master stores them")
+        .await;
+    setup.cluster.kill9(master).expect("kill -9 of the master");
+    setup
+        .cluster
+        .freeze(replica, false)
+        .expect("SIGCONT the replica");
+    let promoted = setup
+        .cluster
+        .wait_for_new_owner(setup.slot, master, Duration::from_secs(40))
+        .await
+        .expect("the lagging replica is promoted");
+    assert_eq!(promoted, replica, "the file's slot went to its replica");
+    setup
+        .assert_subscribed_on(promoted, Duration::from_secs(30), "on the promoted replica")
+        .await;
+    typing.assert_more(150, "after the failover").await;
+    let (writers, tokens) = typing.stop().await;
+    println!("{} edits across a lossy failover", tokens.len());
+
+    let text = assert_converged(&writers, &tokens, "across a lossy failover").await;
+    assert_cursors_cross(&writers, "after a lossy failover").await;
+    assert_joiners_get(&setup.cluster, &setup.gateways, FILE, &writers, &text).await;
+    // The gateways saw the log go backwards and wrote their whole state back.
+    let restored = setup.gateways.iter().any(|gw| {
+        gw.all_output()
+            .iter()
+            .any(|line| line.contains("the log in redis went backwards"))
+    });
+    assert!(
+        restored,
+        "no gateway noticed the log going backwards on the promoted replica"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
 use super::{MIGRATE_BATCH, RedisCluster};
-use crate::redis::{command_calls, kill_pubsub_connections};
+use crate::redis::{command_calls, kill_pubsub_connections, signal};
 use crate::wait::eventually;
 
 impl RedisCluster {
@@ -101,6 +101,49 @@ impl RedisCluster {
             killed += kill_pubsub_connections(&mut self.node(node.port).await?).await?;
         }
         Ok(killed)
+    }
+
+    /// The port of a replica of the master on `master`.
+    pub async fn replica_of(&self, master: u16) -> Result<u16> {
+        let nodes = self.topology().await?;
+        let id = nodes
+            .iter()
+            .find(|n| n.port == master)
+            .ok_or_else(|| anyhow!("no node on port {master}"))?
+            .id
+            .clone();
+        nodes
+            .iter()
+            .find(|n| n.master_id.as_deref() == Some(id.as_str()) && !n.failed)
+            .map(|n| n.port)
+            .ok_or_else(|| anyhow!("the master on port {master} has no live replica"))
+    }
+
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the node on `port`: a frozen node answers
+    /// nobody, neither clients nor its master nor the cluster bus.
+    pub fn freeze(&self, port: u16, frozen: bool) -> Result<()> {
+        let child = self
+            .nodes
+            .iter()
+            .find(|n| n.port == port)
+            .and_then(|n| n.child.as_ref())
+            .ok_or_else(|| anyhow!("no running node on port {port}"))?;
+        signal(child.id(), if frozen { "STOP" } else { "CONT" });
+        Ok(())
+    }
+
+    /// Cuts the master on `port` off from its replicas (`CLIENT KILL TYPE replica`): what
+    /// it acknowledges from now on, until they reconnect, exists on the master only.
+    pub async fn cut_replication(&self, port: u16) -> Result<()> {
+        let mut con = self.node(port).await?;
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("replica")
+            .query_async::<i64>(&mut con)
+            .await
+            .context("CLIENT KILL TYPE replica")?;
+        Ok(())
     }
 
     /// Kills the node on `port` with SIGKILL and reaps it.

@@ -51,6 +51,8 @@ pub struct NodeInfo {
     pub failed: bool,
     /// Slot ranges it owns, inclusive.
     pub slots: Vec<(u16, u16)>,
+    /// The id of the master it replicates, for a replica.
+    pub master_id: Option<String>,
 }
 
 impl NodeInfo {
@@ -384,6 +386,7 @@ fn parse_nodes(text: &str) -> Vec<NodeInfo> {
                 master: flags.contains(&"master"),
                 failed: flags.iter().any(|f| f.starts_with("fail")) || fields[7] != "connected",
                 slots,
+                master_id: (fields[3] != "-").then(|| fields[3].to_owned()),
             })
         })
         .collect()
@@ -405,6 +408,8 @@ mod tests {
         assert!(nodes[0].master && nodes[0].owns(5460) && !nodes[0].owns(5461));
         assert!(nodes[1].owns(16000) && nodes[1].owns(6000));
         assert!(!nodes[2].master);
+        assert_eq!(nodes[2].master_id.as_deref(), Some("a1"));
+        assert_eq!(nodes[0].master_id, None);
         assert!(nodes[3].failed);
     }
 }
