@@ -141,8 +141,8 @@ async fn connect_engine(
     ));
     for seed in &seeds {
         match version::require_supported(seed).await {
-            Err(unreachable @ (VersionError::Redis(_) | VersionError::Timeout(_))) => {
-                checked = Err(unreachable.into())
+            Err(no_answer @ (VersionError::Redis(_) | VersionError::Timeout(_))) => {
+                checked = Err(no_answer.into())
             }
             answered => {
                 checked = answered.map_err(Into::into);
