@@ -16,8 +16,16 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Redis URL. Without one, the gateway starts a local redis-server child process.
+    /// With `--redis-cluster`: one or more seed nodes of the cluster, comma-separated
+    /// (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`).
     #[arg(long, env = "COLLAB_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// `--redis-url` names seed nodes of a Redis Cluster (7.0 or later): file channels
+    /// use sharded pub/sub on each file's slot, and identity tracking is off (revocation
+    /// polls). Needs `--redis-url`.
+    #[arg(long, env = "COLLAB_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
 
     /// Folder for the embedded redis-server's data (append-only file). Default: a folder
     /// named `collab-redis-data` in the working directory.

@@ -15,6 +15,8 @@ use crate::access::revocation::{Periods, Revocations};
 use crate::config::Config;
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
+use crate::engine::cluster;
+use crate::engine::redis::version::{self, RedisVersion, VersionError};
 use crate::pending::PendingAppends;
 use crate::room::RoomContext;
 use crate::rooms::Rooms;
@@ -46,20 +48,10 @@ impl Gateway {
             crate::admin::check_token(token)?;
         }
         let keys = Keys::new(config.key_prefix.clone());
-        let redis_version = crate::engine::redis::version::require_supported(redis_url).await?;
         // Before the engine: it reports identity tracking's state from the start.
         let metrics = crate::metrics::install();
-        let tracking = config.client_tracking && config.auth == crate::config::AuthMode::Redis;
-        let mut engine = crate::engine::redis::connect(
-            redis_url,
-            keys,
-            gateway_id.clone(),
-            config.gateway_timeout(),
-            config.undo_policy(),
-            config.diag_policy(),
-            tracking,
-        )
-        .await?;
+        let (redis_version, mut engine) =
+            connect_engine(&config, redis_url, keys, gateway_id.clone()).await?;
         let authority = Authority::from_config(&config, engine.directory.clone())?;
         match &authority {
             Authority::Open => tracing::warn!(
@@ -126,9 +118,75 @@ impl Gateway {
     }
 }
 
+/// Checks the Redis version and connects the engine the configuration names: one Redis
+/// at `redis_url`, or with `--redis-cluster` the cluster its comma-separated seeds
+/// belong to (without identity tracking: revocation polls there).
+async fn connect_engine(
+    config: &Config,
+    redis_url: &str,
+    keys: Keys,
+    gateway_id: String,
+) -> anyhow::Result<(RedisVersion, Engine)> {
+    let redis_auth = config.auth == crate::config::AuthMode::Redis;
+    if !config.redis_cluster {
+        let version = version::require_supported(redis_url).await?;
+        let engine = crate::engine::redis::connect(
+            redis_url,
+            keys,
+            gateway_id,
+            config.gateway_timeout(),
+            config.undo_policy(),
+            config.diag_policy(),
+            config.client_tracking && redis_auth,
+        )
+        .await?;
+        return Ok((version, engine));
+    }
+    let seeds = cluster::seeds(redis_url);
+    // The first seed that answers: a cluster with a node down still starts gateways.
+    let mut checked = Err(anyhow::anyhow!(
+        "--redis-cluster needs at least one seed node in --redis-url"
+    ));
+    for seed in &seeds {
+        match version::require_supported(seed).await {
+            Err(no_answer @ (VersionError::Redis(_) | VersionError::Timeout(_))) => {
+                checked = Err(no_answer.into())
+            }
+            answered => {
+                checked = answered.map_err(Into::into);
+                break;
+            }
+        }
+    }
+    let version = checked?;
+    if version < cluster::MINIMUM {
+        anyhow::bail!(
+            "Redis {version} found, Redis {} or later needed under --redis-cluster (sharded \
+             pub/sub)",
+            cluster::MINIMUM
+        );
+    }
+    if config.client_tracking && redis_auth {
+        tracing::info!("identity tracking is not used under --redis-cluster: revocation polls");
+    }
+    let engine = cluster::connect(
+        &seeds,
+        keys,
+        gateway_id,
+        config.gateway_timeout(),
+        config.undo_policy(),
+        config.diag_policy(),
+    )
+    .await?;
+    Ok((version, engine))
+}
+
 /// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
 /// URL is configured.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.redis_cluster && config.redis_url.is_none() {
+        anyhow::bail!("--redis-cluster needs --redis-url with the cluster's seed nodes");
+    }
     let embedded = match &config.redis_url {
         Some(_) => None,
         None => Some(EmbeddedRedis::start(config.embedded_redis_dir.clone()).await?),
@@ -212,9 +270,27 @@ async fn wait_for_signal() {
     let _ = ctrl_c.await;
 }
 
-fn redact(url: &str) -> String {
-    match url.split_once('@') {
-        Some((_, host)) => format!("redis://***@{host}"),
-        None => url.to_owned(),
+/// The URL (or comma list of seed URLs) without credentials.
+fn redact(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match url.rsplit_once('@') {
+            Some((_, host)) => format!("redis://***@{host}"),
+            None => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redacts_every_seed_of_a_list() {
+        assert_eq!(redact("redis://127.0.0.1:6379"), "redis://127.0.0.1:6379");
+        assert_eq!(
+            redact("redis://u:secret@a:1,redis://:other@b:2"),
+            "redis://***@a:1,redis://***@b:2"
+        );
     }
 }

@@ -25,7 +25,8 @@
 //!   unknown types are ignored there, in one place.
 //! - [`engine`] is the seam between rooms and shared storage: a `Store` (log, snapshot)
 //!   and a `Bus` (pub/sub, gateway liveness), plus the `Directory` access control reads
-//!   (session -> user -> sandbox), implemented for one Redis in [`engine::redis`]. The bus routes channel messages to rooms and turns disconnections,
+//!   (session -> user -> sandbox), implemented for one Redis in [`engine::redis`] and, with the
+//!   same parts, for a Redis Cluster in [`engine::cluster`]. The bus routes channel messages to rooms and turns disconnections,
 //!   resubscriptions and overflows into catch-ups from the log ([`room::catch_up`]), so a
 //!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
 //!   dead gateway's cursors vanish.
@@ -39,7 +40,7 @@
 //!
 //! Data flows one way: socket -> session -> room core -> engine -> Redis, and
 //! Redis -> engine -> room -> sessions. A room never touches a socket; a session never
-//! touches Redis; only [`engine::redis`] knows Redis commands; a feature in [`ext`] sees
+//! touches Redis; only [`engine`] knows Redis commands; a feature in [`ext`] sees
 //! what the core shows it and answers with replies, never IO.
 //!
 //! Revocation: [`access::revocation`] re-reads the grants of live `--auth redis`
@@ -64,8 +65,9 @@
 //! each version is parsed once on whichever gateway claims it and published (`D` envelope)
 //! to the others. External tools post markers through [`diagnostics::http`].
 //!
-//! Where the next feature plugs in: a Redis Cluster engine is a sibling of
-//! [`engine::redis`] behind the same traits.
+//! Redis Cluster: the cluster engine ([`engine::cluster`]) is a sibling of
+//! [`engine::redis`] behind the same traits; both share its parts, generic over the
+//! connection.
 
 pub mod access;
 pub mod admin;

@@ -79,6 +79,18 @@ impl Gateway {
         Gateway::launch(redis_url, extra_args, &[], false).await
     }
 
+    /// Starts a gateway on `cluster` (`--redis-cluster`, every node a seed), keeping every
+    /// line it prints for [`Gateway::all_output`] (a failover floods the tail with the
+    /// cluster client's reconnection warnings).
+    pub async fn start_on_cluster(
+        cluster: &crate::cluster::RedisCluster,
+        extra_args: &[&str],
+    ) -> Result<Gateway> {
+        let mut args = vec!["--redis-cluster"];
+        args.extend_from_slice(extra_args);
+        Gateway::launch(&cluster.seeds(), &args, &[], true).await
+    }
+
     /// Like [`Gateway::start`], with environment variables for the process (such as
     /// `("COLLAB_LOG", "debug")`), and keeping every line it prints for
     /// [`Gateway::all_output`].

@@ -14,16 +14,17 @@ use std::time::Duration;
 
 use anyhow::Result;
 use redis::AsyncCommands;
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
 
-use crate::RedisServer;
+use crate::{RedisCluster, RedisServer};
 
 /// How long a user record lives (`EXPIRE user:{id} 3600`, the platform's habit).
 pub const USER_TTL: Duration = Duration::from_secs(3600);
 
-/// A connection to the test's Redis that writes identity records.
-pub struct Platform {
-    conn: MultiplexedConnection,
+/// A connection to the test's Redis (or Redis Cluster) that writes identity records.
+pub struct Platform<C = MultiplexedConnection> {
+    conn: C,
 }
 
 /// A fresh random session token (32 hex digits).
@@ -39,7 +40,18 @@ impl Platform {
         conn.set_response_timeout(Duration::from_secs(10));
         Ok(Platform { conn })
     }
+}
 
+impl Platform<ClusterConnection> {
+    /// Writes into `cluster`, each record on its key's slot.
+    pub async fn connect_cluster(cluster: &RedisCluster) -> Result<Platform<ClusterConnection>> {
+        Ok(Platform {
+            conn: cluster.client_connection().await?,
+        })
+    }
+}
+
+impl<C: ConnectionLike + Send + Sync> Platform<C> {
     /// `HSET user:{id} sandbox_id SID sandbox_ip IP name NAME color COLOR` and
     /// `EXPIRE user:{id} 3600`.
     pub async fn user(

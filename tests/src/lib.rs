@@ -7,7 +7,8 @@
 //!    fsync always), which a test can restart or whose pub/sub connections it can kill.
 //! 2. [`Gateway::start`] spawns the `collab-gateway` binary against that Redis and waits for
 //!    its readiness line; a test can `kill9`, `terminate` or `restart` it. Its stderr shows
-//!    in the test output.
+//!    in the test output. [`RedisCluster::start`] and [`Gateway::start_on_cluster`] do the
+//!    same on a Redis Cluster.
 //! 3. [`Client::connect`] opens one editor on a file through one gateway: a yrs doc with
 //!    UTF-16 offsets, speaking y-websocket like `WebsocketProvider` does. Tests edit,
 //!    set cursors (awareness), send bad frames, and await what a user would see with
@@ -21,6 +22,7 @@
 //!
 //! Modules:
 //! - [`redis`]: the Redis process.
+//! - [`cluster`]: a Redis Cluster of 3 masters and 3 replicas (slot moves, master kills).
 //! - [`gateway`]: the gateway process and where its binary is.
 //! - [`client`]: the test editor.
 //! - [`converge`](mod@converge): convergence across replicas.
@@ -40,6 +42,7 @@
 pub mod admission;
 pub mod chaos;
 pub mod client;
+pub mod cluster;
 pub mod converge;
 pub mod editor;
 pub mod gateway;
@@ -52,6 +55,7 @@ pub mod tokens;
 pub mod wait;
 
 pub use client::{Client, Edit, ErrorNotice, UndoState};
+pub use cluster::RedisCluster;
 pub use converge::{converge, converge_to, merged_text, writes_of};
 pub use editor::{Editor, EditorOptions, Reconnect};
 pub use gateway::{Gateway, HttpResponse};

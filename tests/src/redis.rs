@@ -123,33 +123,12 @@ impl RedisServer {
     /// Kills every pub/sub client connection (`CLIENT LIST TYPE pubsub`, then `CLIENT KILL
     /// ID` for each) and returns how many were killed.
     pub async fn kill_pubsub_clients(&self) -> Result<usize> {
-        let ids = self.pubsub_client_ids().await?;
-        let mut con = self.connection().await?;
-        let mut killed = 0;
-        for id in ids {
-            let n: i64 = redis::cmd("CLIENT")
-                .arg("KILL")
-                .arg("ID")
-                .arg(id)
-                .query_async(&mut con)
-                .await
-                .with_context(|| format!("CLIENT KILL ID {id}"))?;
-            killed += usize::try_from(n).unwrap_or(0);
-        }
-        Ok(killed)
+        kill_pubsub_connections(&mut self.connection().await?).await
     }
 
     /// Ids of the connections in `CLIENT LIST TYPE pubsub`.
     pub async fn pubsub_client_ids(&self) -> Result<Vec<u64>> {
-        let mut con = self.connection().await?;
-        let list: String = redis::cmd("CLIENT")
-            .arg("LIST")
-            .arg("TYPE")
-            .arg("pubsub")
-            .query_async(&mut con)
-            .await
-            .context("CLIENT LIST TYPE pubsub")?;
-        Ok(parse_client_ids(&list))
+        pubsub_client_ids(&mut self.connection().await?).await
     }
 
     /// How many connections subscribe to `channel` (plain and sharded pub/sub).
@@ -207,13 +186,7 @@ impl RedisServer {
     /// Calls per command so far (`INFO commandstats`), by lower-case command name
     /// (`hget`, `client|tracking`, ...).
     pub async fn command_calls(&self) -> Result<std::collections::HashMap<String, u64>> {
-        let mut con = self.connection().await?;
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut con)
-            .await
-            .context("INFO commandstats")?;
-        Ok(parse_commandstats(&info))
+        command_calls(&mut self.connection().await?).await
     }
 
     /// The Redis type of `key` (`none` when absent).
@@ -285,8 +258,50 @@ impl Drop for RedisServer {
     }
 }
 
+/// Ids of the connections in `CLIENT LIST TYPE pubsub` of the server behind `con`.
+async fn pubsub_client_ids(con: &mut MultiplexedConnection) -> Result<Vec<u64>> {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .arg("TYPE")
+        .arg("pubsub")
+        .query_async(con)
+        .await
+        .context("CLIENT LIST TYPE pubsub")?;
+    Ok(parse_client_ids(&list))
+}
+
+/// Kills every pub/sub client connection of the server behind `con` (`CLIENT KILL ID`
+/// each); returns how many were killed.
+pub(crate) async fn kill_pubsub_connections(con: &mut MultiplexedConnection) -> Result<usize> {
+    let mut killed = 0;
+    for id in pubsub_client_ids(con).await? {
+        let n: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(con)
+            .await
+            .with_context(|| format!("CLIENT KILL ID {id}"))?;
+        killed += usize::try_from(n).unwrap_or(0);
+    }
+    Ok(killed)
+}
+
+/// Calls per command of the server behind `con` (`INFO commandstats`), by lower-case
+/// command name.
+pub(crate) async fn command_calls(
+    con: &mut MultiplexedConnection,
+) -> Result<std::collections::HashMap<String, u64>> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(con)
+        .await
+        .context("INFO commandstats")?;
+    Ok(parse_commandstats(&info))
+}
+
 /// True when `url` answers PONG (not LOADING, not refused).
-async fn ping(url: &str) -> bool {
+pub(crate) async fn ping(url: &str) -> bool {
     let Ok(client) = redis::Client::open(url) else {
         return false;
     };
@@ -334,13 +349,15 @@ pub fn free_port() -> Result<u16> {
     bail!("no free loopback port found")
 }
 
-fn which(program: &str) -> Option<PathBuf> {
+/// The path of `program` on `PATH`.
+pub(crate) fn which(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
 }
 
+/// The `id=` of every line of a `CLIENT LIST` reply.
 fn parse_client_ids(list: &str) -> Vec<u64> {
     list.lines()
         .filter_map(|line| {
@@ -351,6 +368,7 @@ fn parse_client_ids(list: &str) -> Vec<u64> {
         .collect()
 }
 
+/// `INFO commandstats` as calls per lower-case command name.
 fn parse_commandstats(info: &str) -> std::collections::HashMap<String, u64> {
     info.lines()
         .filter_map(|line| {

@@ -3,7 +3,8 @@
 //!
 //! A room talks to "a store" (the durable log and snapshot of its file) and to "a bus"
 //! (pub/sub between gateways), never to Redis itself, so another engine (Redis Cluster,
-//! sharded pub/sub) is a sibling folder of [`redis`] rather than an edit of rooms or sessions.
+//! sharded pub/sub) is a sibling folder of [`redis`] rather than an edit of rooms or sessions
+//! ([`cluster`] is one).
 //! [`crate::access`] reads the platform's identity records through a [`Directory`], so a
 //! session never touches Redis either.
 //!
@@ -18,7 +19,10 @@
 //! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
 //! - [`diagnostics`]: cached markers per file, source and version, with the claim that
 //!   makes gateways holding one file check each version once.
-//! - [`redis`]: the single-Redis engine.
+//! - [`redis`]: the single-Redis engine; its parts are generic over their connection
+//!   ([`redis::conn::Conn`]), so they also serve
+//! - [`cluster`]: the Redis Cluster engine (`--redis-cluster`): sharded pub/sub per file,
+//!   resubscription after slot moves, readiness of every master.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
 //! atomic step ([`Store::append`]); positions of a file are the contiguous integers 1, 2,
@@ -26,6 +30,7 @@
 //! catch-up signal in the room's [`inbox::RoomSignals`], never as silence.
 
 pub mod changes;
+pub mod cluster;
 pub mod compaction;
 pub mod diagnostics;
 pub mod directory;

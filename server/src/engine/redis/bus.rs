@@ -4,9 +4,15 @@
 //!   channel and subscribes (reference-counted, in order, by one task, so a closing room's
 //!   unsubscribe can never undo a newer room's subscribe).
 //! - [`router`](super::router) hands received messages to rooms and turns every
-//!   disconnection, resubscription and overflow into a catch-up request.
+//!   disconnection, resubscription and overflow into a catch-up request; a channel the
+//!   server dropped on its own (a cluster slot that moved) comes back here to be
+//!   subscribed again.
 //! - [`liveness`](super::liveness) tracks other gateways' heartbeats so the cursors of a
 //!   dead one vanish; this module publishes our own heartbeats and sweeps the silent.
+//!
+//! Generic over the connection ([`Conn`]): file channels are classic pub/sub on one
+//! server and sharded pub/sub on a cluster; the gateways channel is classic pub/sub on
+//! both (see [`crate::engine::cluster`] for why).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,11 +26,15 @@ use redis::{AsyncCommands, ProtocolVersion, RedisResult};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::conn::Conn;
 use super::liveness::Liveness;
 use super::router::Router;
 use crate::engine::Bus;
 use crate::engine::error::EngineError;
 use crate::engine::inbox::RoomSink;
+
+/// How long a failed resubscription waits before the next attempt.
+const RESUBSCRIBE_RETRY: Duration = Duration::from_millis(250);
 
 enum SubCmd {
     Subscribe(String, oneshot::Sender<RedisResult<()>>),
@@ -33,61 +43,90 @@ enum SubCmd {
 
 /// Handle to the gateway's pub/sub machinery. Cheap to clone.
 #[derive(Clone)]
-pub struct RedisBus {
+pub struct RedisBus<C> {
     keys: Keys,
     gateway_id: String,
-    publisher: ConnectionManager,
+    publisher: C,
     sub_cmds: mpsc::UnboundedSender<SubCmd>,
     router: Arc<Router>,
 }
 
-impl RedisBus {
-    /// Connects the subscription connection (RESP3, resubscribing after reconnects),
-    /// subscribes to the gateways channel and starts heartbeats; returns the bus and its
+/// A router for a bus on connections of type `C` that is about to start, and the queue
+/// on which it asks for channels to be subscribed again (hand both to
+/// [`RedisBus::start`]). The subscription connection's pushes go to
+/// [`Router::on_push`].
+pub fn router<C: Conn>(
+    keys: &Keys,
+    gateway_id: &str,
+    gateway_timeout: Duration,
+) -> (Arc<Router>, mpsc::UnboundedReceiver<String>) {
+    let liveness = Arc::new(Liveness::new(gateway_timeout));
+    let (resubscribe, rx) = mpsc::unbounded_channel();
+    let router = Router::new(
+        keys.clone(),
+        gateway_id.to_owned(),
+        liveness,
+        resubscribe,
+        !C::RESUBSCRIBES_ITSELF,
+    );
+    (Arc::new(router), rx)
+}
+
+/// Connects one server's subscription connection (RESP3, resubscribing after
+/// reconnects, its pushes to `router`) and subscribes to the gateways channel.
+pub async fn subscriber(
+    client: &redis::Client,
+    router: Arc<Router>,
+    keys: &Keys,
+) -> RedisResult<ConnectionManager> {
+    let info = client.get_connection_info().clone();
+    let redis_settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    let sub_client = redis::Client::open(info.set_redis_settings(redis_settings))?;
+    let push_router = router.clone();
+    let config = ConnectionManagerConfig::new()
+        .set_push_sender(move |push: redis::PushInfo| {
+            push_router.on_push(push);
+            Ok::<(), ()>(())
+        })
+        .set_automatic_resubscription()
+        .set_max_delay(Duration::from_secs(2))
+        .set_connection_timeout(Some(Duration::from_secs(5)));
+    let mut sub = ConnectionManager::new_with_config(sub_client, config).await?;
+    sub.subscribe(keys.gateways_channel()).await?;
+    Ok(sub)
+}
+
+impl<C: Conn> RedisBus<C> {
+    /// Starts the bus on a subscription connection `sub` that already hears the gateways
+    /// channel (its pushes going to `router`) and a `publisher`: the subscription
+    /// manager, heartbeats and the sweep of silent gateways. Returns the bus and its
     /// background tasks (the caller aborts them).
-    pub async fn start(
-        client: &redis::Client,
-        publisher: ConnectionManager,
+    pub fn start(
+        router: Arc<Router>,
+        resubscribe: mpsc::UnboundedReceiver<String>,
+        sub: C,
+        publisher: C,
         keys: Keys,
         gateway_id: String,
-        gateway_timeout: Duration,
-    ) -> RedisResult<(RedisBus, Vec<JoinHandle<()>>)> {
-        let liveness = Arc::new(Liveness::new(gateway_timeout));
-        let router = Arc::new(Router::new(keys.clone(), gateway_id.clone(), liveness));
-
-        let info = client.get_connection_info().clone();
-        let redis_settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let sub_client = redis::Client::open(info.set_redis_settings(redis_settings))?;
-        let push_router = router.clone();
-        let config = ConnectionManagerConfig::new()
-            .set_push_sender(move |push: redis::PushInfo| {
-                push_router.on_push(push);
-                Ok::<(), ()>(())
-            })
-            .set_automatic_resubscription()
-            .set_max_delay(Duration::from_secs(2))
-            .set_connection_timeout(Some(Duration::from_secs(5)));
-        let mut sub = ConnectionManager::new_with_config(sub_client, config).await?;
-        sub.subscribe(keys.gateways_channel()).await?;
+    ) -> (RedisBus<C>, Vec<JoinHandle<()>>) {
         router.set_live(true);
-
         let (sub_cmds, rx) = mpsc::unbounded_channel();
         let bus = RedisBus {
             keys,
             gateway_id,
             publisher,
             sub_cmds,
-            router,
+            router: router.clone(),
         };
         let tasks = vec![
-            tokio::spawn(subscription_manager(sub, rx)),
+            tokio::spawn(subscription_manager(sub, rx, resubscribe, router)),
             tokio::spawn(bus.clone().heartbeats()),
             tokio::spawn(bus.clone().sweep_dead_gateways()),
         ];
-        Ok((bus, tasks))
+        (bus, tasks)
     }
 
     async fn heartbeats(self) {
@@ -125,7 +164,7 @@ impl RedisBus {
     }
 }
 
-impl Bus for RedisBus {
+impl<C: Conn> Bus for RedisBus<C> {
     fn gateway_id(&self) -> &str {
         &self.gateway_id
     }
@@ -171,8 +210,10 @@ impl Bus for RedisBus {
         Box::pin(async move {
             let envelope = Envelope::new(self.gateway_id.clone(), kind, payload);
             let mut conn = self.publisher.clone();
-            let published: RedisResult<()> = conn
-                .publish(self.keys.channel(file), envelope.encode())
+            let published: RedisResult<()> = redis::cmd(C::FILE_PUBLISH)
+                .arg(self.keys.channel(file))
+                .arg(envelope.encode())
+                .query_async(&mut conn)
                 .await;
             Ok(published?)
         })
@@ -190,15 +231,38 @@ impl Bus for RedisBus {
 }
 
 /// Owns the subscription connection's channel set: reference counts per channel, so
-/// subscribe and unsubscribe calls apply in the order rooms made them.
-async fn subscription_manager(mut sub: ConnectionManager, mut rx: mpsc::UnboundedReceiver<SubCmd>) {
+/// subscribe and unsubscribe calls apply in the order rooms made them. A channel the
+/// server dropped (a cluster slot that moved) or a connection lost (under a cluster) while
+/// rooms still count on it comes from the router (`resubscribe`) and is subscribed again
+/// on a task of its own, so that other rooms' commands go on meanwhile.
+async fn subscription_manager<C: Conn>(
+    mut sub: C,
+    mut rx: mpsc::UnboundedReceiver<SubCmd>,
+    mut resubscribe: mpsc::UnboundedReceiver<String>,
+    router: Arc<Router>,
+) {
     let mut counts: HashMap<String, usize> = HashMap::new();
-    while let Some(cmd) = rx.recv().await {
+    loop {
+        let cmd = tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => cmd,
+                None => return,
+            },
+            Some(channel) = resubscribe.recv() => {
+                let broadcast = router.is_gateways_channel(&channel);
+                if broadcast || counts.contains_key(&channel) {
+                    tokio::spawn(resubscribe_channel(sub.clone(), channel, broadcast, router.clone()));
+                } else {
+                    router.resubscribed(&channel);
+                }
+                continue;
+            }
+        };
         match cmd {
             SubCmd::Subscribe(channel, reply) => {
                 let count = counts.entry(channel.clone()).or_insert(0);
                 let result = if *count == 0 {
-                    sub.subscribe(&channel).await
+                    sub.subscribe_file(&channel).await
                 } else {
                     Ok(())
                 };
@@ -216,11 +280,40 @@ async fn subscription_manager(mut sub: ConnectionManager, mut rx: mpsc::Unbounde
                 *count -= 1;
                 if *count == 0 {
                     counts.remove(&channel);
-                    if let Err(error) = sub.unsubscribe(&channel).await {
+                    if let Err(error) = sub.unsubscribe_file(&channel).await {
                         tracing::debug!(channel, %error, "unsubscribe failed");
                     }
                 }
             }
+        }
+    }
+}
+
+/// Subscribes `channel` again (the cluster client routes it to the slot's current
+/// owner). A failure (the slot's master died and no replica took over yet) is retried
+/// after [`RESUBSCRIBE_RETRY`] through the router's queue, which first checks that a room
+/// still wants the channel. Rooms catch up once the subscription is confirmed (the
+/// router sees the confirmation push). A room that leaves while this runs may leave
+/// the channel subscribed without a route: its messages are dropped, and the next room
+/// of that file counts from there.
+async fn resubscribe_channel<C: Conn>(
+    mut sub: C,
+    channel: String,
+    broadcast: bool,
+    router: Arc<Router>,
+) {
+    let result = if broadcast {
+        sub.subscribe_broadcast(&channel).await
+    } else {
+        sub.subscribe_file(&channel).await
+    };
+    router.resubscribed(&channel);
+    match result {
+        Ok(()) => tracing::info!(channel, "channel subscribed again"),
+        Err(error) => {
+            tracing::warn!(channel, %error, "resubscription failed; retrying");
+            tokio::time::sleep(RESUBSCRIBE_RETRY).await;
+            router.resubscribe(channel);
         }
     }
 }

@@ -26,9 +26,13 @@ return {3}
 "#;
 
 /// Stores a message, trims the source's older versions (and their claims), refreshes the
-/// expiry and publishes the message. ARGV: source, version, message, ttl ms, versions
-/// kept, origin.
-pub const STORE: &str = r#"
+/// expiry and publishes the message with `publish` (`PUBLISH`, or `SPUBLISH` on a cluster).
+/// ARGV: source, version, message, ttl ms, versions kept, origin.
+pub fn store(publish: &str) -> String {
+    STORE.replace("'PUBLISH'", &format!("'{publish}'"))
+}
+
+const STORE: &str = r#"
 local source, version = ARGV[1], ARGV[2]
 redis.call('HSET', KEYS[1], source .. ':' .. version, ARGV[3])
 redis.call('HDEL', KEYS[1], 'claim:' .. source .. ':' .. version)
@@ -66,9 +70,13 @@ end
 return out
 "#;
 
-/// Deletes every version of a source and publishes its empty message.
+/// Deletes every version of a source and publishes its empty message with `publish`.
 /// ARGV: source, message, origin. Returns 1 if the source had anything stored.
-pub const CLEAR: &str = r#"
+pub fn clear(publish: &str) -> String {
+    CLEAR.replace("'PUBLISH'", &format!("'{publish}'"))
+}
+
+const CLEAR: &str = r#"
 local source = ARGV[1]
 local prefix = source .. ':'
 local claim_prefix = 'claim:' .. prefix
@@ -83,3 +91,14 @@ redis.call('PUBLISH', KEYS[2], 'D ' .. ARGV[3] .. '\n' .. ARGV[2])
 if removed > 0 then return 1 end
 return 0
 "#;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_publishing_scripts_use_the_command_they_are_given() {
+        for script in [super::store("SPUBLISH"), super::clear("SPUBLISH")] {
+            assert!(script.contains("redis.call('SPUBLISH', KEYS[2]"));
+            assert!(!script.contains("'PUBLISH'"));
+        }
+    }
+}

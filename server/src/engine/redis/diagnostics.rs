@@ -1,18 +1,20 @@
 //! [`RedisDiagnostics`]: the diagnostics cache in one Redis hash per file, over the
-//! gateway's command connection (scripts in `diag_scripts`).
+//! gateway's command connection (scripts in `diag_scripts`), on one Redis or a cluster
+//! (every key of a call in the file's slot; the scripts publish with the connection's
+//! file publish command).
 
 use bytes::Bytes;
 use collab_protocol::{FileId, Keys};
 use futures_util::future::BoxFuture;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
+use super::conn::Conn;
 use super::diag_scripts;
 use crate::engine::diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
 use crate::engine::error::EngineError;
 
-pub struct RedisDiagnostics {
-    conn: ConnectionManager,
+pub struct RedisDiagnostics<C: Conn> {
+    conn: C,
     keys: Keys,
     gateway_id: String,
     policy: DiagPolicy,
@@ -22,22 +24,17 @@ pub struct RedisDiagnostics {
     clear: Script,
 }
 
-impl RedisDiagnostics {
-    pub fn new(
-        conn: ConnectionManager,
-        keys: Keys,
-        gateway_id: String,
-        policy: DiagPolicy,
-    ) -> Self {
+impl<C: Conn> RedisDiagnostics<C> {
+    pub fn new(conn: C, keys: Keys, gateway_id: String, policy: DiagPolicy) -> Self {
         RedisDiagnostics {
             conn,
             keys,
             gateway_id,
             policy,
             lookup: Script::new(diag_scripts::LOOKUP_OR_CLAIM),
-            store: Script::new(diag_scripts::STORE),
+            store: Script::new(&diag_scripts::store(C::FILE_PUBLISH)),
             latest: Script::new(diag_scripts::LATEST),
-            clear: Script::new(diag_scripts::CLEAR),
+            clear: Script::new(&diag_scripts::clear(C::FILE_PUBLISH)),
         }
     }
 
@@ -113,7 +110,7 @@ impl RedisDiagnostics {
     }
 }
 
-impl DiagnosticsCache for RedisDiagnostics {
+impl<C: Conn> DiagnosticsCache for RedisDiagnostics<C> {
     fn lookup_or_claim<'a>(
         &'a self,
         file: &'a FileId,

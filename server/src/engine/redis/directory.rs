@@ -20,11 +20,11 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::future::BoxFuture;
+use futures_util::future::{BoxFuture, try_join_all};
 use redis::Value;
-use redis::aio::ConnectionManager;
 
 use super::cache::IdentityCache;
+use super::conn::Conn;
 use crate::engine::directory::{Directory, MemberRole, Rechecked, Standing};
 use crate::engine::error::EngineError;
 
@@ -105,15 +105,15 @@ enum Source {
 
 /// Identity reads over a shared multiplexed connection, through the tracked cache.
 #[derive(Clone)]
-pub struct RedisDirectory {
-    conn: ConnectionManager,
+pub struct RedisDirectory<C> {
+    conn: C,
     cache: Arc<IdentityCache>,
 }
 
-impl RedisDirectory {
+impl<C: Conn> RedisDirectory<C> {
     /// `cache` serves only while [`super::tracking`] keeps it armed; until then (and
     /// without tracking at all) every read goes to Redis, as many commands as before.
-    pub fn new(conn: ConnectionManager, cache: Arc<IdentityCache>) -> Self {
+    pub fn new(conn: C, cache: Arc<IdentityCache>) -> Self {
         RedisDirectory { conn, cache }
     }
 
@@ -139,19 +139,31 @@ impl RedisDirectory {
             return Ok(replies.into_iter().flatten().collect());
         }
         let ticket = self.cache.ticket();
+        // One pipeline, or under a cluster one per key (the keys of a pipeline must share
+        // a slot), sent at once: still one round trip of latency.
+        let mut pipes = Vec::new();
         let mut pipe = redis::pipe();
         for (read, reply) in reads.iter().zip(&replies) {
             if reply.is_none() {
+                if C::ONE_SLOT_PIPELINES && !pipe.is_empty() {
+                    pipes.push(std::mem::replace(&mut pipe, redis::pipe()));
+                }
                 pipe.add_command(read.cmd.clone());
                 if ticket.caching() {
                     pipe.cmd("PTTL").arg(&read.key);
                 }
             }
         }
-        let mut conn = self.conn.clone();
+        pipes.push(pipe);
         let started = Instant::now();
-        let fetched: Vec<Value> = pipe.query_async(&mut conn).await.map_err(scrub)?;
+        let fetched: Vec<Vec<Value>> = try_join_all(pipes.iter().map(|pipe| {
+            let mut conn = self.conn.clone();
+            async move { pipe.query_async::<Vec<Value>>(&mut conn).await }
+        }))
+        .await
+        .map_err(scrub)?;
         crate::metrics::redis_round_trip(op, started.elapsed());
+        let fetched: Vec<Value> = fetched.into_iter().flatten().collect();
         let mut fetched = fetched.into_iter();
         for (read, reply) in reads.iter().zip(replies.iter_mut()) {
             if reply.is_some() {
@@ -294,7 +306,7 @@ fn scrub(error: redis::RedisError) -> EngineError {
     }
 }
 
-impl Directory for RedisDirectory {
+impl<C: Conn> Directory for RedisDirectory<C> {
     fn session_user<'a>(
         &'a self,
         token: &'a str,

@@ -1,4 +1,5 @@
-//! [`IdentityAdmin`] on one Redis: the identity keys of README "Redis layout", written
+//! [`IdentityAdmin`] on Redis (one server or a cluster: each transaction writes one key,
+//! so one slot): the identity keys of README "Redis layout", written
 //! with `MULTI`/`EXEC` so that no reader sees a record without its expiry.
 //!
 //! The names are fixed (`session:{token}`, `user:{id}`, `sandbox:{sid}:members`, with no
@@ -8,7 +9,8 @@
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use redis::aio::ConnectionManager;
+
+use super::conn::Conn;
 
 use crate::engine::error::EngineError;
 use crate::engine::identity_admin::{IdentityAdmin, MemberRole, UserRecord, role_value};
@@ -32,12 +34,12 @@ fn seconds(ttl: Duration) -> i64 {
 
 /// Identity writes over the gateway's shared command connection.
 #[derive(Clone)]
-pub struct RedisIdentityAdmin {
-    conn: ConnectionManager,
+pub struct RedisIdentityAdmin<C> {
+    conn: C,
 }
 
-impl RedisIdentityAdmin {
-    pub fn new(conn: ConnectionManager) -> Self {
+impl<C: Conn> RedisIdentityAdmin<C> {
+    pub fn new(conn: C) -> Self {
         RedisIdentityAdmin { conn }
     }
 
@@ -54,7 +56,7 @@ impl RedisIdentityAdmin {
     }
 }
 
-impl IdentityAdmin for RedisIdentityAdmin {
+impl<C: Conn> IdentityAdmin for RedisIdentityAdmin<C> {
     fn create_session<'a>(
         &'a self,
         token: &'a str,

@@ -1,6 +1,8 @@
 //! The single-Redis engine: a file's log and snapshot are a stream and a hash, its
 //! channel a pub/sub channel, all on one Redis server (or a primary with replicas).
 //!
+//! - [`conn`]: what those parts need of a connection, so that each also serves the
+//!   cluster engine ([`crate::engine::cluster`]) unchanged.
 //! - [`store`]: [`RedisStore`](store::RedisStore), the log and snapshot, over the
 //!   gateway's one command connection; `scripts` are its Lua, `value` parses replies.
 //! - [`bus`]: [`RedisBus`](bus::RedisBus), the subscription connection (RESP3) shared by
@@ -23,6 +25,7 @@
 
 pub mod bus;
 pub mod cache;
+pub mod conn;
 mod diag_scripts;
 pub mod diagnostics;
 pub mod directory;
@@ -80,8 +83,11 @@ pub async fn connect(
         gateway_id.clone(),
         diag,
     );
+    let (router, resubscribe) =
+        bus::router::<ConnectionManager>(&keys, &gateway_id, gateway_timeout);
+    let sub = bus::subscriber(&client, router.clone(), &keys).await?;
     let (bus, mut tasks) =
-        bus::RedisBus::start(&client, commands, keys, gateway_id, gateway_timeout).await?;
+        bus::RedisBus::start(router, resubscribe, sub, commands, keys, gateway_id);
     let changes = if tracking {
         let feed = ChangeFeed::new();
         tasks.push(tracking::start(client, identity_cache, feed.clone()).await);

@@ -5,6 +5,11 @@
 //! contiguous integers 1, 2, 3, ... of a file, which makes a gap visible to a subscriber.
 //! The head of the log is derived, never counted separately: the last entry's position,
 //! or, when compaction emptied the stream, the position the snapshot covers.
+//!
+//! Every key a script touches is in its `KEYS[]` (the file's channel too), and all of a
+//! call's keys carry the file's `{F}` hash tag: under Redis Cluster the call runs on the
+//! file's slot. The scripts that publish take the publish command as a parameter
+//! (`PUBLISH` on one server, `SPUBLISH` on a cluster: [`super::conn::Conn::FILE_PUBLISH`]).
 
 /// The head position of a file's log. KEYS: log, snap.
 const HEAD: &str = r#"
@@ -18,17 +23,22 @@ end
 "#;
 
 /// Publishes an `N` envelope when a user's undo or redo count moved between zero and
-/// non-zero; returns both counts.
+/// non-zero; returns both counts. `PUBLISH` is the publish command.
 const NOTIFY: &str = r#"
 local function notify(channel, origin, user, undo_key, redo_key, undo_before, redo_before)
   local undo, redo = redis.call('LLEN', undo_key), redis.call('LLEN', redo_key)
   if (undo == 0) ~= (undo_before == 0) or (redo == 0) ~= (redo_before == 0) then
-    redis.call('PUBLISH', channel, 'N ' .. origin .. '\n' ..
+    redis.call(PUBLISH, channel, 'N ' .. origin .. '\n' ..
       cjson.encode({user = user, undo = undo, redo = redo}))
   end
   return undo, redo
 end
 "#;
+
+/// Declares the Lua local `PUBLISH`, the command the scripts publish with.
+fn publish_with(publish: &str) -> String {
+    format!("local PUBLISH = '{publish}'\n")
+}
 
 /// Appends an update and publishes it with its position, then records each authored part
 /// on its author's undo and redo lists.
@@ -42,13 +52,14 @@ end
 /// the top item's time is appended to it (unless that would make it larger than the
 /// most bytes of one item: someone typing without pause for an hour gets several items);
 /// otherwise it starts a new item.
-pub fn append() -> String {
+pub fn append(publish: &str) -> String {
     format!(
-        "{HEAD}{NOTIFY}{}",
+        "{}{HEAD}{NOTIFY}{}",
+        publish_with(publish),
         r#"
 local pos = head() + 1
 redis.call('XADD', KEYS[1], pos .. '-1', 'o', ARGV[1], 'u', ARGV[2])
-redis.call('PUBLISH', KEYS[3], 'U ' .. ARGV[1] .. ' ' .. pos .. '\n' .. ARGV[2])
+redis.call(PUBLISH, KEYS[3], 'U ' .. ARGV[1] .. ' ' .. pos .. '\n' .. ARGV[2])
 local capture, depth, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local max_item = tonumber(ARGV[6])
 local time = redis.call('TIME')
@@ -90,9 +101,10 @@ return {pos, redis.call('XLEN', KEYS[1])}
 /// Pops the top item of a user's undo (ARGV[1] `u`) or redo (`r`) list.
 /// KEYS: undo list, redo list, channel. ARGV: which, origin, user.
 /// Returns {undo count, redo count, item parts (absent when the list was empty)}.
-pub fn pop_undo() -> String {
+pub fn pop_undo(publish: &str) -> String {
     format!(
-        "{NOTIFY}{}",
+        "{}{NOTIFY}{}",
+        publish_with(publish),
         r#"
 local undo_before, redo_before = redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])
 local from = KEYS[2]

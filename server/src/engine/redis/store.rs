@@ -4,12 +4,17 @@
 //! channel), reads what a replica misses, and compacts with compare-and-set, all over one
 //! shared multiplexed connection. The same append script records authored parts on their
 //! authors' undo and redo lists, and pops them. Nothing here knows about sockets or rooms.
+//!
+//! Generic over the connection ([`Conn`]): the same store runs on one Redis server
+//! (`ConnectionManager`) and on a Redis Cluster, where every call keeps to the file's slot
+//! and the cluster client follows `MOVED`/`ASK` (and `Script` reloads a script a new slot
+//! owner has never seen: `NOSCRIPT` -> `SCRIPT LOAD` -> `EVALSHA` again).
 
 use collab_protocol::{FileId, Keys, UndoOp};
 use futures_util::future::BoxFuture;
 use redis::Script;
-use redis::aio::ConnectionManager;
 
+use super::conn::Conn;
 use super::{scripts, value};
 use crate::engine::Store;
 use crate::engine::compaction;
@@ -19,8 +24,8 @@ use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
 /// Log and snapshot access over a shared multiplexed connection.
 #[derive(Clone)]
-pub struct RedisStore {
-    conn: ConnectionManager,
+pub struct RedisStore<C> {
+    conn: C,
     keys: Keys,
     /// Written as every entry's origin, so gateways skip their own updates.
     gateway_id: String,
@@ -68,15 +73,15 @@ async fn timed<T>(op: &'static str, call: impl Future<Output = T>) -> T {
     result
 }
 
-impl RedisStore {
-    pub fn new(conn: ConnectionManager, keys: Keys, gateway_id: String, undo: UndoPolicy) -> Self {
+impl<C: Conn> RedisStore<C> {
+    pub fn new(conn: C, keys: Keys, gateway_id: String, undo: UndoPolicy) -> Self {
         RedisStore {
             conn,
             keys,
             gateway_id,
             undo,
-            append: Script::new(&scripts::append()),
-            pop_undo: Script::new(&scripts::pop_undo()),
+            append: Script::new(&scripts::append(C::FILE_PUBLISH)),
+            pop_undo: Script::new(&scripts::pop_undo(C::FILE_PUBLISH)),
             head: Script::new(&scripts::head()),
             read_since: Script::new(&scripts::read_since()),
             compact: Script::new(scripts::COMPACT),
@@ -179,7 +184,7 @@ impl RedisStore {
     }
 }
 
-impl Store for RedisStore {
+impl<C: Conn> Store for RedisStore<C> {
     fn append<'a>(
         &'a self,
         file: &'a FileId,
@@ -232,8 +237,7 @@ impl Store for RedisStore {
     fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let _: String = redis::cmd("PING").query_async(&mut conn).await?;
-            Ok(())
+            Ok(conn.ping_all().await?)
         })
     }
 }
