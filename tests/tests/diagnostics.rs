@@ -425,3 +425,31 @@ async fn a_huge_or_pathological_file_never_stalls_relaying() {
     );
     assert!(a.readyz().await == Some(200), "the gateway is still ready");
 }
+
+#[tokio::test]
+async fn on_a_redis_cluster_each_version_is_parsed_once_too() {
+    let cluster = collab_tests::RedisCluster::start()
+        .await
+        .expect("the cluster starts");
+    let a = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("gateway A on the cluster");
+    let b = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("gateway B on the cluster");
+    let file = "sb1/cluster.ts";
+    let ann = watcher(&a, file).await;
+    let bob = watcher(&b, file).await;
+    assert_eq!(markers_for_text(&ann, "syntax").await, vec![]);
+    assert_eq!(markers_for_text(&bob, "syntax").await, vec![]);
+    let before = parses(&a).await + parses(&b).await;
+    ann.push("class A {\n  m( {\n}\n").expect("edit");
+    bob.wait_for(|c| c.text().contains("m( {"), DEADLINE)
+        .await
+        .expect("Bob sees Ann's text");
+    // The markers reached Bob's gateway through the cache or the file's sharded channel.
+    let for_bob = markers_for_text(&bob, "syntax").await;
+    assert!(!for_bob.is_empty());
+    assert_eq!(markers_for_text(&ann, "syntax").await, for_bob);
+    assert_eq!(parses(&a).await + parses(&b).await - before, 1.0);
+}
