@@ -96,7 +96,9 @@ impl Args {
             bail!("--lines must be between 40 and 1000000");
         }
         if self.gap_ms <= self.debounce_ms {
-            bail!("--gap-ms must exceed --debounce-ms, or a keystroke would restart the last one's debounce");
+            bail!(
+                "--gap-ms must exceed --debounce-ms, or a keystroke would restart the last one's debounce"
+            );
         }
         if !(1024..=8 << 20).contains(&self.chunk_bytes) {
             bail!("--chunk-bytes must be between 1 KiB and 8 MiB");
@@ -427,9 +429,7 @@ pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
     let file_id = format!("{}/bench.ts", args.common.file_prefix());
     let writer_url = framing.url(writer_target, &file_id);
     let plain_observer_url = framing.url(observer_target, &file_id);
-    let observer_url = plain_observer_url
-        .clone()
-        .with_param("ext", "diagnostics");
+    let observer_url = plain_observer_url.clone().with_param("ext", "diagnostics");
     let step = Duration::from_secs_f64(args.step_timeout);
     let gap = Duration::from_millis(args.gap_ms);
 
@@ -503,13 +503,15 @@ pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
         w?;
         o?;
         observer.heard.clear();
-        let (key, breaks) = prober.next();
+        let (key, breaks) = prober.keystroke();
         let update = {
             let mut txn = writer.doc.transact_mut();
             match key {
                 Keystroke::Delete { at } => writer.text.remove_range(&mut txn, at, 1),
                 Keystroke::Insert { at, ch } => {
-                    writer.text.insert(&mut txn, at, ch.encode_utf8(&mut [0; 4]))
+                    writer
+                        .text
+                        .insert(&mut txn, at, ch.encode_utf8(&mut [0; 4]))
                 }
             }
             txn.encode_update_v1()

@@ -106,6 +106,9 @@ mod tests {
             ),
             2.0
         );
-        assert_eq!(dechunk("4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n").unwrap(), "abcdef");
+        assert_eq!(
+            dechunk("4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n").unwrap(),
+            "abcdef"
+        );
     }
 }

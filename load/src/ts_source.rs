@@ -195,12 +195,17 @@ impl Prober {
     }
 
     /// The next keystroke and whether the text has syntax errors after it.
-    pub fn next(&mut self) -> (Keystroke, bool) {
+    pub fn keystroke(&mut self) -> (Keystroke, bool) {
         match self.broken.take() {
             None => {
                 let i = self.rng.random_range(0..self.sites.len());
                 self.broken = Some(i);
-                (Keystroke::Delete { at: offset(self.sites[i]) }, true)
+                (
+                    Keystroke::Delete {
+                        at: offset(self.sites[i]),
+                    },
+                    true,
+                )
             }
             Some(i) => {
                 let mut ch = OPERATORS[self.next_op % OPERATORS.len()];
@@ -274,7 +279,7 @@ mod tests {
         seen.insert(text.clone());
         let mut repeats = 0;
         for step in 0..400 {
-            let (key, errors) = prober.next();
+            let (key, errors) = prober.keystroke();
             assert_eq!(errors, step % 2 == 0);
             key.apply(&mut text);
             assert_eq!(text.len(), source.text.len() - usize::from(errors));
@@ -285,7 +290,10 @@ mod tests {
             }
         }
         // Nearly every keystroke makes a text not seen before (a cache miss: a parse).
-        assert!(repeats <= 8, "{repeats} of 400 texts repeated an earlier one");
+        assert!(
+            repeats <= 8,
+            "{repeats} of 400 texts repeated an earlier one"
+        );
     }
 
     #[test]
