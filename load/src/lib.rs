@@ -42,6 +42,11 @@
 //! observer (on another gateway when there are two) times until the edit is gone. It talks
 //! through [`conn`], the plain one-message-at-a-time connection the seeder uses too.
 //!
+//! [`diag_latency`] (`collab-load diag-latency`) measures server-side syntax diagnostics:
+//! a writer types keystrokes that break and fix a generated TypeScript file
+//! ([`ts_source`]), an observer opted in with `?ext=diagnostics` times until it has the
+//! markers of its new text, and [`scrape`] reads the gateways' `/metrics` for parse counts.
+//!
 //! Apart from the network, [`gc_trace`] replays a recorded editing trace (`load/traces/`)
 //! into yrs docs with GC on and off and measures state size, heap ([`heap`], a counting
 //! allocator the binary installs), resident memory and time: what the gateway's GC-off
@@ -51,6 +56,7 @@ pub mod client;
 pub mod compare;
 pub mod config;
 pub mod conn;
+pub mod diag_latency;
 pub mod fleet;
 pub mod floor;
 pub mod framing;
@@ -62,6 +68,7 @@ pub mod progress;
 pub mod report;
 pub mod sampler;
 pub mod scenario;
+pub mod scrape;
 pub mod seed;
 pub mod shared;
 pub mod stats;
@@ -69,4 +76,5 @@ pub mod target;
 pub mod timeline;
 pub mod tls;
 pub mod tracker;
+pub mod ts_source;
 pub mod undo_latency;

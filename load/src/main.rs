@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use collab_load::compare;
+use collab_load::diag_latency;
 use collab_load::floor;
 use collab_load::gc_trace;
 use collab_load::heap;
@@ -55,6 +56,10 @@ enum Command {
     /// first target undoes a probe edit, an observer on the last target sees it go; p50,
     /// p90, p99 and max of `--undos` undos.
     UndoLatency(undo_latency::Args),
+    /// Time server-side syntax diagnostics: a writer breaks and fixes a generated
+    /// TypeScript file one keystroke at a time, an observer (`?ext=diagnostics`) on the
+    /// last target times until it has the markers of its new text; p50, p90, p99 and max.
+    DiagLatency(diag_latency::Args),
 }
 
 #[tokio::main]
@@ -93,6 +98,20 @@ async fn main() -> ExitCode {
                     match json.map(|path| report.write_json(&path)) {
                         Some(Err(e)) => fail(e),
                         _ => ExitCode::SUCCESS,
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::DiagLatency(args) => {
+            let json = args.common.json.clone();
+            match diag_latency::run(args).await {
+                Ok(report) => {
+                    print!("{}", report.table());
+                    match json.map(|path| report.write_json(&path)) {
+                        Some(Err(e)) => fail(e),
+                        _ if report.is_clean() => ExitCode::SUCCESS,
+                        _ => ExitCode::from(3),
                     }
                 }
                 Err(e) => fail(e),

@@ -7,6 +7,9 @@
 //! Then a second connection, on the verify target, syncs from an empty document until it
 //! sees the full length: the gateway holds the document (and when the verify target is
 //! another gateway, so does Redis). Both connections close before the scenario goes on.
+//!
+//! A plan may instead give the text itself ([`SeedPlan::text`], e.g. a whole TypeScript
+//! file for `diag-latency`): it goes in the same chunks and at the same pace.
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -40,8 +43,11 @@ pub struct SeedPlan {
     pub writer_url: FileUrl,
     /// Where the verifier reads (another target than the writer's, when there is one).
     pub verify_url: FileUrl,
-    /// Bytes of text to append.
+    /// Bytes of text to append (with [`SeedPlan::text`], its length).
     pub bytes: usize,
+    /// The text to append, when not the generated code-like lines; cut into chunks on
+    /// character boundaries.
+    pub text: Option<std::sync::Arc<str>>,
     /// Bytes of text per update.
     pub chunk_bytes: usize,
     /// Pace of the seeder's frames, bytes per second.
@@ -68,7 +74,7 @@ pub async fn seed(plan: &SeedPlan) -> anyhow::Result<Seeded> {
         .map_err(|_| {
             anyhow!(
                 "seeding {} bytes into {:?} took longer than {:?}",
-                plan.bytes,
+                plan.text.as_ref().map_or(plan.bytes, |t| t.len()),
                 plan.file_id,
                 plan.timeout
             )
@@ -84,10 +90,14 @@ async fn seed_within(plan: &SeedPlan) -> anyhow::Result<Seeded> {
 
     let rate = plan.bytes_per_sec.max(1.0);
     let mut lines = CodeText::default();
+    let total = plan.text.as_ref().map_or(plan.bytes, |t| t.len());
     let (mut written, mut frame_bytes, mut chunks) = (0usize, 0u64, 0u64);
     let mut reported = Instant::now();
-    while written < plan.bytes {
-        let chunk = lines.next_chunk(plan.chunk_bytes.min(plan.bytes - written));
+    while written < total {
+        let chunk = match &plan.text {
+            Some(text) => given_chunk(text, written, plan.chunk_bytes).to_owned(),
+            None => lines.next_chunk(plan.chunk_bytes.min(total - written)),
+        };
         let update = {
             let mut txn = doc.transact_mut();
             let end = text.len(&txn);
@@ -111,7 +121,7 @@ async fn seed_within(plan: &SeedPlan) -> anyhow::Result<Seeded> {
                 plan.label,
                 started.elapsed().as_secs_f64(),
                 written as f64 / 1e6,
-                plan.bytes as f64 / 1e6
+                total as f64 / 1e6
             );
         }
     }
@@ -149,6 +159,16 @@ async fn verify(plan: &SeedPlan) -> anyhow::Result<u32> {
     reader.close().await;
     let len = text.len(&doc.transact());
     Ok(len)
+}
+
+/// The chunk of `text` from byte `from`: at most `bytes` long (at least one character),
+/// ending on a character boundary.
+fn given_chunk(text: &str, from: usize, bytes: usize) -> &str {
+    let mut end = (from + bytes.max(1)).min(text.len());
+    while !text.is_char_boundary(end) {
+        end += 1;
+    }
+    &text[from..end]
 }
 
 fn nonzero_client_id() -> u32 {
@@ -205,5 +225,20 @@ mod tests {
         assert!(all.is_ascii());
         assert!(all.starts_with("fn handler_0(input: &str)"));
         assert!(all.lines().count() > 100);
+    }
+
+    #[test]
+    fn given_text_is_cut_on_character_boundaries() {
+        let text = "ab\u{e9}cd\u{1f600}e";
+        let mut chunks = Vec::new();
+        let mut from = 0;
+        while from < text.len() {
+            let chunk = given_chunk(text, from, 3);
+            from += chunk.len();
+            chunks.push(chunk);
+        }
+        assert_eq!(chunks.concat(), text);
+        assert_eq!(chunks[0], "ab\u{e9}");
+        assert!(chunks.iter().all(|c| !c.is_empty()));
     }
 }

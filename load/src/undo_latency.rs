@@ -133,7 +133,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(h: &Histogram<u64>) -> Latency {
+    pub(crate) fn of(h: &Histogram<u64>) -> Latency {
         let ms = |us: u64| us as f64 / 1000.0;
         Latency {
             count: h.len(),
@@ -281,11 +281,11 @@ async fn open_side(
     })
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
@@ -309,6 +309,7 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
         writer_url: writer_url.clone(),
         verify_url: observer_url.clone(),
         bytes: args.doc_bytes,
+        text: None,
         chunk_bytes: args.chunk_bytes,
         bytes_per_sec: args.seed_rate,
         timeout: Duration::from_secs_f64(args.doc_bytes as f64 / args.seed_rate)

@@ -95,6 +95,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             verify_url: framing.url(verifier, &file_id),
             file_id,
             bytes: args.text_bytes,
+            text: None,
             chunk_bytes: args.text_bytes,
             bytes_per_sec: SEED_RATE,
             timeout: args.common.connect_timeout(),

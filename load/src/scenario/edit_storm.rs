@@ -62,6 +62,16 @@ pub struct Args {
     /// all share the user `anonymous`.
     #[arg(long)]
     pub user_per_editor: bool,
+
+    /// Extensions every editor opts into (`?ext=VALUE`, e.g. `diagnostics`; y-websocket
+    /// framing only). Default: none.
+    #[arg(long, value_name = "LIST")]
+    pub ext: Option<String>,
+
+    /// Appended to every file id (e.g. `.ts`, so that a gateway picks a grammar for
+    /// diagnostics). Default: none.
+    #[arg(long, default_value = "", value_name = "SUFFIX")]
+    pub file_suffix: String,
 }
 
 impl Args {
@@ -83,6 +93,12 @@ impl Args {
         }
         if self.user_per_editor && self.common.framing != Framing::YWebsocket {
             bail!("--user-per-editor is supported with --framing y-websocket only");
+        }
+        if self.ext.is_some() && self.common.framing != Framing::YWebsocket {
+            bail!("--ext is supported with --framing y-websocket only");
+        }
+        if self.file_suffix.contains(['/', '?', '#']) {
+            bail!("--file-suffix must not contain '/', '?' or '#'");
         }
         Ok(())
     }
@@ -124,10 +140,13 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     for (i, client_id) in client_ids(args.editors).into_iter().enumerate() {
         let file = i % args.files;
         let target = target_of(file, i / args.files, targets.len());
-        let file_id = format!("{prefix}/{file}");
+        let file_id = format!("{prefix}/{file}{}", args.file_suffix);
         let mut url = args.common.framing.url(&targets[target], &file_id);
         if args.user_per_editor {
             url = url.with_param("user", &format!("ed-{i}"));
+        }
+        if let Some(ext) = &args.ext {
+            url = url.with_param("ext", ext);
         }
         fleet.spawn(EditorPlan {
             file,
@@ -159,6 +178,8 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "delete_ratio": args.delete_ratio,
         "cursor_rate": args.cursor_rate,
         "user_per_editor": args.user_per_editor,
+        "ext": args.ext,
+        "file_suffix": args.file_suffix,
         "file_prefix": prefix,
         "sandbox": args.common.sandbox,
         "token": args.common.token_shown(),

@@ -105,6 +105,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         writer_url: framing.url(&targets[0], &file_id),
         verify_url: framing.url(&targets[last], &file_id),
         bytes: args.doc_bytes,
+        text: None,
         chunk_bytes: args.chunk_bytes,
         bytes_per_sec: args.seed_rate,
         timeout: Duration::from_secs_f64(args.doc_bytes as f64 / args.seed_rate)

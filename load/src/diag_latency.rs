@@ -1,0 +1,664 @@
+//! `diag-latency`: how long after a keystroke another client gets the syntax markers of
+//! the new text.
+//!
+//! Two connections to `PREFIX/bench.ts`: a writer on the first `--target` and an observer
+//! on the last one, opted in with `?ext=diagnostics` (with two gateways, the edit and the
+//! markers cross Redis). The writer seeds a generated TypeScript module of `--lines` lines
+//! ([`crate::ts_source`]) through [`crate::seed`]; the run waits until the observer has
+//! the text and the (empty) syntax markers of its version. Then `--probes` times, spaced
+//! `--gap-ms` after the previous probe's markers: the writer makes one keystroke at a
+//! random probe site, alternately breaking the syntax and fixing it, sent at t0; t1 is
+//! when the observer receives a `diagnostics` message of source `syntax` whose `version`
+//! is the SHA-256 of the observer's text after the keystroke and whose markers are
+//! non-empty after a break, empty after a fix. The figure includes the gateway's debounce
+//! (`--diagnostics-debounce-ms`) by design: it is what a user waits.
+//!
+//! The gateways' `/metrics` are read before and after the probes: parses per probe, mean
+//! parse time (sum / count of `collab_diagnostics_parse_seconds`, the parse's wall time
+//! on a pool thread) and cache outcomes.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use collab_protocol::Message;
+use collab_protocol::extension::Extension;
+use collab_protocol::message::{encode_step2, encode_update};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use yrs::sync::SyncMessage;
+use yrs::updates::decoder::Decode;
+use yrs::{Doc, GetString, ReadTxn, Text, TextRef, Transact, Update};
+
+use crate::client;
+use crate::config::CommonArgs;
+use crate::conn::Conn;
+use crate::framing::Framing;
+use crate::procstat::{ProcReport, Watch};
+use crate::scrape;
+use crate::seed::{self, SeedPlan};
+use crate::target::Target;
+use crate::ts_source::{self, Keystroke, Prober};
+use crate::undo_latency::{Latency, histogram, micros};
+
+/// Misses described in the report (all are counted).
+const MISSES_SHOWN: usize = 8;
+
+/// Flags of `diag-latency`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: CommonArgs,
+
+    /// Lines of the generated TypeScript file.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub lines: usize,
+
+    /// Keystrokes to time (alternately breaking and fixing the syntax).
+    #[arg(long, default_value_t = 200, value_name = "N")]
+    pub probes: u64,
+
+    /// The gateway's --diagnostics-debounce-ms (only checked against --gap-ms and shown).
+    #[arg(long, default_value_t = 150, value_name = "MS")]
+    pub debounce_ms: u64,
+
+    /// Quiet time after a probe's markers before the next keystroke; must exceed
+    /// --debounce-ms.
+    #[arg(long, default_value_t = 300, value_name = "MS")]
+    pub gap_ms: u64,
+
+    /// Seed of the random probe sites.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Bytes of text per seeding update.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub chunk_bytes: usize,
+
+    /// Pace of the seeding connection, bytes per second.
+    #[arg(long, default_value_t = 2_000_000.0, value_name = "BYTES_PER_SEC")]
+    pub seed_rate: f64,
+
+    /// Longest one step (a keystroke reaching the observer, its markers) may take.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub step_timeout: f64,
+}
+
+impl Args {
+    pub fn check(&self) -> anyhow::Result<()> {
+        if self.common.framing != Framing::YWebsocket {
+            bail!("diag-latency speaks --framing y-websocket only (the diagnostics extension)");
+        }
+        if self.probes == 0 {
+            bail!("--probes must be at least 1");
+        }
+        if !(40..=1_000_000).contains(&self.lines) {
+            bail!("--lines must be between 40 and 1000000");
+        }
+        if self.gap_ms <= self.debounce_ms {
+            bail!(
+                "--gap-ms must exceed --debounce-ms, or a keystroke would restart the last one's debounce"
+            );
+        }
+        if !(1024..=8 << 20).contains(&self.chunk_bytes) {
+            bail!("--chunk-bytes must be between 1 KiB and 8 MiB");
+        }
+        if !(self.seed_rate.is_finite() && self.seed_rate >= 1024.0) {
+            bail!("--seed-rate must be at least 1024 bytes per second");
+        }
+        if !(self.step_timeout.is_finite() && self.step_timeout > 0.0) {
+            bail!("--step-timeout must be a positive number of seconds");
+        }
+        Ok(())
+    }
+}
+
+/// One probe whose markers did not come as expected.
+#[derive(Debug, Clone, Serialize)]
+pub struct Miss {
+    pub probe: u64,
+    pub breaks: bool,
+    pub expected_version: String,
+    /// What the observer heard from `syntax` since the keystroke: (version, markers).
+    pub heard: Vec<(String, usize)>,
+    pub what: String,
+}
+
+/// Deltas of the gateways' diagnostics metrics over the probes (all gateways summed).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ParseFigures {
+    pub parses: f64,
+    pub parses_timed_out: f64,
+    pub parses_too_big: f64,
+    pub parse_seconds_sum: f64,
+    pub parse_seconds_count: f64,
+    pub parses_per_probe: f64,
+    /// Mean of `collab_diagnostics_parse_seconds` over the probes (wall time of a parse
+    /// on a pool thread), ms.
+    pub mean_parse_ms: f64,
+    pub cache_hit: f64,
+    pub cache_claimed: f64,
+    pub cache_elsewhere: f64,
+    pub cache_error: f64,
+}
+
+/// What `diag-latency` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct DiagReport {
+    pub writer_target: String,
+    pub observer_target: String,
+    pub file_id: String,
+    pub lines: usize,
+    pub bytes: usize,
+    pub probes: u64,
+    pub debounce_ms: u64,
+    pub gap_ms: u64,
+    pub note: String,
+    /// t0 (keystroke sent) to t1 (the observer has the markers of its new text), every
+    /// probe that got them.
+    pub markers: Latency,
+    /// The same, breaking keystrokes only, and fixing ones only.
+    pub markers_break: Latency,
+    pub markers_fix: Latency,
+    /// The keystroke from the writer's send to the observer's text.
+    pub edit: Latency,
+    /// Syntax messages the observer got for another version than the one awaited, or
+    /// twice for the same one, during the probes.
+    pub other_messages: u64,
+    pub misses: u64,
+    pub miss_details: Vec<Miss>,
+    pub metrics: Option<ParseFigures>,
+    pub metrics_error: Option<String>,
+    pub servers: Vec<ProcReport>,
+}
+
+impl DiagReport {
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "diag-latency: writer {}, observer {} (?ext=diagnostics), {} lines / {} bytes of TypeScript, \
+             {} probes {} ms apart after markers",
+            self.writer_target,
+            self.observer_target,
+            self.lines,
+            self.bytes,
+            self.probes,
+            self.gap_ms
+        );
+        let _ = writeln!(out, "{}", self.note);
+        let _ = writeln!(
+            out,
+            "{:<30} {:>6} {:>9} {:>9} {:>9} {:>9}",
+            "", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        );
+        for (name, l) in [
+            ("keystroke -> markers", &self.markers),
+            ("  breaking (markers)", &self.markers_break),
+            ("  fixing (empty list)", &self.markers_fix),
+            ("keystroke -> observer text", &self.edit),
+        ] {
+            let _ = writeln!(
+                out,
+                "{name:<30} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
+                l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            );
+        }
+        let _ = writeln!(
+            out,
+            "misses {}, other syntax messages {}",
+            self.misses, self.other_messages
+        );
+        match (&self.metrics, &self.metrics_error) {
+            (Some(m), _) => {
+                let _ = writeln!(
+                    out,
+                    "parses per probe {:.2} ({} parses, {} timed out, {} too big), mean parse {:.3} ms; \
+                     cache hit {} claimed {} elsewhere {} error {}",
+                    m.parses_per_probe,
+                    m.parses,
+                    m.parses_timed_out,
+                    m.parses_too_big,
+                    m.mean_parse_ms,
+                    m.cache_hit,
+                    m.cache_claimed,
+                    m.cache_elsewhere,
+                    m.cache_error
+                );
+            }
+            (None, Some(e)) => {
+                let _ = writeln!(out, "metrics unread: {e}");
+            }
+            (None, None) => {}
+        }
+        for s in &self.servers {
+            let cpu = s.cpu_seconds.map_or("?".to_owned(), |c| format!("{c:.2}"));
+            let _ = writeln!(out, "pid {}: {cpu} CPU s over the probes", s.pid);
+        }
+        out
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.misses == 0
+    }
+
+    pub fn write_json(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        let json = serde_json::to_vec_pretty(self)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// A syntax message the observer received.
+struct Heard {
+    at: Instant,
+    version: String,
+    markers: usize,
+}
+
+struct Side {
+    conn: Conn,
+    doc: Doc,
+    text: TextRef,
+    heard: Vec<Heard>,
+}
+
+impl Side {
+    fn len(&self) -> u32 {
+        self.text.len(&self.doc.transact())
+    }
+
+    fn string(&self) -> String {
+        self.text.get_string(&self.doc.transact())
+    }
+
+    fn apply(&mut self, message: Message) -> anyhow::Result<()> {
+        self.conn.check(&message)?;
+        match message {
+            Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
+                let update = Update::decode_v1(&u).context("undecodable update")?;
+                self.doc
+                    .transact_mut()
+                    .apply_update(update)
+                    .context("update did not apply")?;
+            }
+            Message::Extension(Extension::Diagnostics {
+                source,
+                version,
+                markers,
+            }) if source == "syntax" => self.heard.push(Heard {
+                at: Instant::now(),
+                version,
+                markers: markers.len(),
+            }),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn until(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Side) -> bool,
+    ) -> anyhow::Result<()> {
+        tokio::time::timeout(timeout, async {
+            while !done(self) {
+                let message = self.conn.recv().await?;
+                self.apply(message)?;
+            }
+            anyhow::Ok(())
+        })
+        .await
+        .map_err(|_| anyhow::anyhow!("{what}: nothing after {timeout:?}"))?
+    }
+
+    async fn settle(&mut self, wait: Duration) -> anyhow::Result<()> {
+        let due = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(due) => return Ok(()),
+                message = self.conn.recv() => self.apply(message?)?,
+            }
+        }
+    }
+}
+
+/// Opens a connection and syncs, keeping what arrives before the sync reply (a joiner's
+/// markers may come first).
+async fn open_side(
+    framing: Framing,
+    url: &crate::target::FileUrl,
+    file: &str,
+) -> anyhow::Result<Side> {
+    let (doc, text) = client::new_doc(rand::random::<u32>().max(1));
+    let conn = Conn::open(framing, url, file).await?;
+    let mut side = Side {
+        conn,
+        doc,
+        text,
+        heard: Vec::new(),
+    };
+    let step1 = Message::Sync(SyncMessage::SyncStep1(side.doc.transact().state_vector()));
+    side.conn.send(step1.encode()).await?;
+    loop {
+        let message = side.conn.recv().await?;
+        side.conn.check(&message)?;
+        match message {
+            Message::Sync(SyncMessage::SyncStep1(sv)) => {
+                let diff = side.doc.transact().encode_state_as_update_v1(&sv);
+                side.conn.send(encode_step2(&diff)).await?;
+            }
+            m @ Message::Sync(SyncMessage::SyncStep2(_)) => {
+                side.apply(m)?;
+                return Ok(side);
+            }
+            other => side.apply(other)?,
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    let mut out = String::with_capacity(64);
+    for b in Sha256::digest(text.as_bytes()) {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+struct Snapshot(Vec<String>);
+
+async fn snapshot(targets: &[&Target]) -> anyhow::Result<Snapshot> {
+    let mut bodies = Vec::new();
+    for t in targets {
+        bodies.push(scrape::metrics(t).await?);
+    }
+    Ok(Snapshot(bodies))
+}
+
+impl Snapshot {
+    fn sum(&self, name: &str) -> f64 {
+        self.0.iter().map(|b| scrape::sum(b, name)).sum()
+    }
+
+    fn sum_with(&self, name: &str, label: &str, value: &str) -> f64 {
+        self.0
+            .iter()
+            .map(|b| scrape::sum_with(b, name, label, value))
+            .sum()
+    }
+}
+
+fn figures(before: &Snapshot, after: &Snapshot, probes: u64) -> ParseFigures {
+    let d = |name: &str| after.sum(name) - before.sum(name);
+    let dl = |name: &str, label: &str, value: &str| {
+        after.sum_with(name, label, value) - before.sum_with(name, label, value)
+    };
+    let parses = d("collab_diagnostics_parses_total");
+    let sum = d("collab_diagnostics_parse_seconds_sum");
+    let count = d("collab_diagnostics_parse_seconds_count");
+    let cache = |o: &str| dl("collab_diagnostics_cache_total", "outcome", o);
+    ParseFigures {
+        parses,
+        parses_timed_out: dl("collab_diagnostics_parses_total", "outcome", "timed-out"),
+        parses_too_big: dl("collab_diagnostics_parses_total", "outcome", "too-big"),
+        parse_seconds_sum: sum,
+        parse_seconds_count: count,
+        parses_per_probe: parses / probes as f64,
+        mean_parse_ms: if count > 0.0 {
+            sum / count * 1000.0
+        } else {
+            0.0
+        },
+        cache_hit: cache("hit"),
+        cache_claimed: cache("claimed"),
+        cache_elsewhere: cache("elsewhere"),
+        cache_error: cache("error"),
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
+    args.check()?;
+    let targets = args.common.targets()?;
+    let framing = args.common.framing;
+    let (writer_target, observer_target) = (&targets[0], &targets[targets.len() - 1]);
+    let mut gateways: Vec<&Target> = vec![writer_target];
+    if observer_target.base != writer_target.base {
+        gateways.push(observer_target);
+    }
+    let file_id = format!("{}/bench.ts", args.common.file_prefix());
+    let writer_url = framing.url(writer_target, &file_id);
+    let plain_observer_url = framing.url(observer_target, &file_id);
+    let observer_url = plain_observer_url.clone().with_param("ext", "diagnostics");
+    let step = Duration::from_secs_f64(args.step_timeout);
+    let gap = Duration::from_millis(args.gap_ms);
+
+    let source = ts_source::typescript(args.lines);
+    let bytes = source.text.len();
+    let plan = SeedPlan {
+        label: "diag-latency".to_owned(),
+        framing,
+        file_id: file_id.clone(),
+        writer_url: writer_url.clone(),
+        verify_url: plain_observer_url,
+        bytes,
+        text: Some(source.text.as_str().into()),
+        chunk_bytes: args.chunk_bytes,
+        bytes_per_sec: args.seed_rate,
+        timeout: Duration::from_secs_f64(bytes as f64 / args.seed_rate)
+            + args.common.connect_timeout(),
+    };
+    let seeded = seed::seed(&plan).await?;
+    eprintln!(
+        "collab-load diag-latency: seeded {} lines, {} units in {} updates, {:.1} s",
+        args.lines, seeded.len, seeded.chunks, seeded.seconds
+    );
+
+    let mut writer = open_side(framing, &writer_url, &file_id)
+        .await
+        .context("writer")?;
+    let mut observer = open_side(framing, &observer_url, &file_id)
+        .await
+        .context("observer")?;
+    let base = seeded.len;
+    if writer.string() != source.text || observer.len() != base {
+        bail!(
+            "after the seed the writer has {} units and the observer {}, not the {base} seeded: \
+             is another run writing to {file_id:?}?",
+            writer.len(),
+            observer.len()
+        );
+    }
+    let seeded_version = sha256_hex(&source.text);
+    let joined = Instant::now();
+    observer
+        .until("the seeded file's markers at the observer", step, |o| {
+            o.heard.iter().any(|h| h.version == seeded_version)
+        })
+        .await?;
+    let first = observer
+        .heard
+        .iter()
+        .find(|h| h.version == seeded_version)
+        .map_or(0, |h| h.markers);
+    if first != 0 {
+        bail!(
+            "the gateway gave the seeded file {first} syntax markers; it is valid TypeScript \
+             (collab-syntax finds none)"
+        );
+    }
+    eprintln!(
+        "collab-load diag-latency: observer has the seeded version's markers {:.0} ms after joining",
+        joined.elapsed().as_secs_f64() * 1000.0
+    );
+
+    let before = snapshot(&gateways).await;
+    let mut watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
+    let (mut all_us, mut break_us, mut fix_us, mut edit_us) =
+        (histogram(), histogram(), histogram(), histogram());
+    let mut prober = Prober::new(&source, args.seed);
+    let (mut misses, mut miss_details, mut other) = (0u64, Vec::new(), 0u64);
+    for i in 0..args.probes {
+        let (w, o) = tokio::join!(writer.settle(gap), observer.settle(gap));
+        w?;
+        o?;
+        observer.heard.clear();
+        let (key, breaks) = prober.keystroke();
+        let update = {
+            let mut txn = writer.doc.transact_mut();
+            match key {
+                Keystroke::Delete { at } => writer.text.remove_range(&mut txn, at, 1),
+                Keystroke::Insert { at, ch } => {
+                    writer
+                        .text
+                        .insert(&mut txn, at, ch.encode_utf8(&mut [0; 4]))
+                }
+            }
+            txn.encode_update_v1()
+        };
+        let expected_len = if breaks { base - 1 } else { base };
+        let writer_version = sha256_hex(&writer.string());
+        let t0 = Instant::now();
+        writer.conn.send(encode_update(&update)).await?;
+        observer
+            .until("the keystroke at the observer", step, |o| {
+                o.len() == expected_len
+            })
+            .await
+            .with_context(|| format!("probe {i}"))?;
+        edit_us.record(micros(t0.elapsed()))?;
+        let version = sha256_hex(&observer.string());
+        if version != writer_version {
+            bail!("probe {i}: the observer's text differs from the writer's after the keystroke");
+        }
+        let wanted = |h: &Heard| h.version == version && (h.markers > 0) == breaks;
+        let waited = observer
+            .until("markers", step, |o| o.heard.iter().any(wanted))
+            .await;
+        let heard: Vec<(String, usize)> = observer
+            .heard
+            .iter()
+            .map(|h| (h.version.clone(), h.markers))
+            .collect();
+        match waited {
+            Ok(()) => {
+                let at = observer.heard.iter().find(|h| wanted(h)).map(|h| h.at);
+                let took = micros(at.unwrap_or_else(Instant::now) - t0);
+                all_us.record(took)?;
+                if breaks {
+                    break_us.record(took)?;
+                } else {
+                    fix_us.record(took)?;
+                }
+                other += observer.heard.len() as u64 - 1;
+            }
+            Err(e) => {
+                misses += 1;
+                let wrong = observer
+                    .heard
+                    .iter()
+                    .any(|h| h.version == version && (h.markers > 0) != breaks);
+                let what = if wrong {
+                    format!(
+                        "markers for the right version, but {} where the text {}",
+                        if breaks { "none" } else { "some" },
+                        if breaks { "has an error" } else { "is valid" }
+                    )
+                } else {
+                    format!("{e}")
+                };
+                eprintln!("collab-load diag-latency: probe {i} ({key:?}) missed: {what}");
+                if miss_details.len() < MISSES_SHOWN {
+                    miss_details.push(Miss {
+                        probe: i,
+                        breaks,
+                        expected_version: version,
+                        heard,
+                        what,
+                    });
+                }
+            }
+        }
+    }
+    for w in &mut watches {
+        w.update();
+    }
+    let after = snapshot(&gateways).await;
+    let (metrics, metrics_error) = match (before, after) {
+        (Ok(b), Ok(a)) => (Some(figures(&b, &a, args.probes)), None),
+        (Err(e), _) | (_, Err(e)) => (None, Some(format!("{e:#}"))),
+    };
+    writer.conn.close().await;
+    observer.conn.close().await;
+
+    Ok(DiagReport {
+        writer_target: writer_target.base.clone(),
+        observer_target: observer_target.base.clone(),
+        file_id,
+        lines: args.lines,
+        bytes,
+        probes: args.probes,
+        debounce_ms: args.debounce_ms,
+        gap_ms: args.gap_ms,
+        note: format!(
+            "keystroke -> markers includes the gateway's debounce ({} ms) by design: it is what \
+             a user waits for a squiggle",
+            args.debounce_ms
+        ),
+        markers: Latency::of(&all_us),
+        markers_break: Latency::of(&break_us),
+        markers_fix: Latency::of(&fix_us),
+        edit: Latency::of(&edit_us),
+        other_messages: other,
+        misses,
+        miss_details,
+        metrics,
+        metrics_error,
+        servers: watches.iter().map(Watch::report).collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(extra: &[&str]) -> Args {
+        let base = ["t", "--target", "ws://127.0.0.1:1/doc"];
+        Cli::try_parse_from(base.iter().chain(extra.iter()).copied())
+            .expect("parses")
+            .args
+    }
+
+    #[test]
+    fn defaults_are_valid_and_bad_arguments_refused() {
+        let args = parse(&[]);
+        args.check().expect("defaults are valid");
+        assert_eq!((args.lines, args.probes, args.gap_ms), (1_000, 200, 300));
+        for bad in [
+            &["--probes", "0"][..],
+            &["--lines", "10"],
+            &["--gap-ms", "150"],
+            &["--debounce-ms", "400"],
+            &["--step-timeout", "0"],
+            &["--framing", "hocuspocus"],
+        ] {
+            assert!(parse(bad).check().is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn versions_are_lowercase_hex_sha256() {
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}
