@@ -422,10 +422,15 @@ impl Actor {
 
 impl Drop for Actor {
     /// A task that panicked is dropped without having retired: retire now, so the file's
-    /// next joiner gets a fresh room instead of this dead one.
+    /// next joiner gets a fresh room instead of this dead one. A runtime shutting down
+    /// drops its tasks the same way: that is no fault, and says so only at debug level.
     fn drop(&mut self) {
         if !self.retired {
-            tracing::error!(file = %self.file, "a room task ended abnormally; its room is dropped");
+            if std::thread::panicking() {
+                tracing::error!(file = %self.file, "a room task panicked; its room is dropped");
+            } else {
+                tracing::debug!(file = %self.file, "a room task was dropped (shutting down)");
+            }
             self.retire(JoinError::Retired);
         }
     }
