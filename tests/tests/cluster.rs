@@ -363,15 +363,13 @@ async fn the_master_of_a_file_killed_while_people_type_loses_nothing() {
     assert_joiners_get(&setup.cluster, &setup.gateways, FILE, &writers, &text).await;
 }
 
-/// Known to fail about one run in three: when the other gateway appends at the reused
-/// positions before this gateway's catch-up read, the read sees a head at or past its
-/// own position, so the room never notices that the log went backwards, and it drops the
-/// other gateway's updates at positions it believes it applied (`on_remote`: `pos <=
-/// applied`). The fix belongs in the room core (for example: an own append answered with
-/// a position at or below the applied one means the log went backwards). Run it with
-/// `--ignored`.
+/// A failover to a replica that missed acknowledged appends: the promoted log ends below
+/// positions the gateways applied. When the other gateway appends at the reused positions
+/// before this gateway's catch-up read, that read sees a head at or past its own position
+/// and cannot tell; the room's appender can: an append that lands at or below the position
+/// the room had applied means the log went backwards (`RoomCore::on_log_went_backwards`).
+/// Both gateways then re-read the log and write their whole state back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "a lossy failover can hide from the room's went-backwards check; see the doc comment"]
 async fn a_failover_to_a_replica_that_missed_acknowledged_edits_loses_nothing() {
     const FILE: &str = "sandbox-10/src/lagging.rs";
     let mut setup = Setup::start(FILE).await;

@@ -67,6 +67,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (remote_tx, remote_rx) = mpsc::channel(REMOTE_QUEUE);
     let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
     let (popped_tx, popped_rx) = mpsc::unbounded_channel();
+    let (backwards_tx, backwards_rx) = mpsc::unbounded_channel();
     let (counts_tx, counts_rx) = mpsc::unbounded_channel();
     let (checked_tx, checked_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
@@ -84,7 +85,14 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fx: Effects::new(),
         outboxes: HashMap::new(),
         commands,
-        appender: appender::spawn(file.clone(), ctx.clone(), popped_tx),
+        appender: appender::spawn(
+            file.clone(),
+            ctx.clone(),
+            appender::Reports {
+                popped: popped_tx,
+                went_backwards: backwards_tx,
+            },
+        ),
         counts_tx,
         signals: signals.clone(),
         fetched_tx,
@@ -109,6 +117,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         counts: counts_rx,
         checked: checked_rx,
         loaded: loaded_rx,
+        went_backwards: backwards_rx,
     };
     tokio::spawn(actor.run(inputs, sink).instrument(span));
     RoomHandle { id, tx }
@@ -122,6 +131,7 @@ struct Inputs {
     counts: mpsc::UnboundedReceiver<(ConnId, UndoCounts)>,
     checked: mpsc::UnboundedReceiver<Option<CheckDone>>,
     loaded: mpsc::UnboundedReceiver<Vec<Bytes>>,
+    went_backwards: mpsc::UnboundedReceiver<()>,
 }
 
 impl Actor {
@@ -157,6 +167,7 @@ impl Actor {
                     self.core.on_undo_counts(conn, counts, &mut self.fx)
                 }
                 Some(done) = inputs.checked.recv() => self.core.on_checked(done, &mut self.fx),
+                Some(()) = inputs.went_backwards.recv() => self.core.on_log_went_backwards(&mut self.fx),
                 Some(loaded) = inputs.loaded.recv() => {
                     self.core.on_diagnostics_loaded(loaded, &mut self.fx)
                 }
@@ -296,7 +307,8 @@ impl Actor {
                         update,
                         undo,
                     };
-                    let _ = self.appender.send(Job::Append(authored));
+                    let applied = self.core.applied();
+                    let _ = self.appender.send(Job::Append(authored, applied));
                 }
                 Effect::PopUndo(request) => {
                     let _ = self.appender.send(Job::Pop(request));

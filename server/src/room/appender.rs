@@ -24,7 +24,9 @@ use super::handle::RoomContext;
 /// What a room hands its appender, in order.
 #[derive(Debug)]
 pub enum Job {
-    Append(Authored),
+    /// An authored update, with the log position the room had applied when it was
+    /// handed over: the log's head was at least that, so the append must land above it.
+    Append(Authored, u64),
     /// Pop a user's undo or redo item once everything queued before is stored.
     Pop(PopRequest),
 }
@@ -35,15 +37,20 @@ pub type PopResult = (PopRequest, Result<Popped, String>);
 /// Most bytes of updates merged into one log entry.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
+/// Where the appender reports back to its room.
+pub struct Reports {
+    /// Pops' results.
+    pub popped: mpsc::UnboundedSender<PopResult>,
+    /// An append landed at or below a position the room had already applied: the log in
+    /// Redis went backwards (a failover to a replica that missed acknowledged appends)
+    /// even though its head may since have passed the room's position again.
+    pub went_backwards: mpsc::UnboundedSender<()>,
+}
+
 /// Starts the appender of `file`'s room; it ends when the returned sender is dropped.
-/// Pops' results go to `popped`.
-pub fn spawn(
-    file: FileId,
-    ctx: Arc<RoomContext>,
-    popped: mpsc::UnboundedSender<PopResult>,
-) -> mpsc::UnboundedSender<Job> {
+pub fn spawn(file: FileId, ctx: Arc<RoomContext>, reports: Reports) -> mpsc::UnboundedSender<Job> {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(append_in_order(file, ctx, rx, popped));
+    tokio::spawn(append_in_order(file, ctx, rx, reports));
     tx
 }
 
@@ -51,7 +58,7 @@ async fn append_in_order(
     file: FileId,
     ctx: Arc<RoomContext>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
-    popped: mpsc::UnboundedSender<PopResult>,
+    reports: Reports,
 ) {
     let compacting = Arc::new(AtomicBool::new(false));
     let mut held = None;
@@ -59,11 +66,13 @@ async fn append_in_order(
         Some(job) => Some(job),
         None => jobs.recv().await,
     } {
-        let first = match job {
-            Job::Append(first) => first,
+        let (first, mut floor) = match job {
+            Job::Append(first, applied) => (first, applied),
             Job::Pop(request) => {
                 let result = ctx.store.pop_undo(&file, &request.user, request.op).await;
-                let _ = popped.send((request, result.map_err(|e| e.to_string())));
+                let _ = reports
+                    .popped
+                    .send((request, result.map_err(|e| e.to_string())));
                 continue;
             }
         };
@@ -71,8 +80,9 @@ async fn append_in_order(
         let mut parts = vec![first];
         while bytes < MAX_BATCH_BYTES {
             match jobs.try_recv() {
-                Ok(Job::Append(next)) => {
+                Ok(Job::Append(next, applied)) => {
                     bytes += next.update.len();
+                    floor = floor.max(applied);
                     parts.push(next);
                 }
                 Ok(pop) => {
@@ -95,18 +105,23 @@ async fn append_in_order(
             }
         };
         for batch in &batches {
-            append_until_stored(&file, &ctx, batch, &compacting).await;
+            let pos = append_until_stored(&file, &ctx, batch, &compacting).await;
+            if pos <= floor {
+                tracing::warn!(file = %file, pos, applied = floor, "an append landed below what the room applied");
+                let _ = reports.went_backwards.send(());
+            }
         }
         ctx.pending.release(bytes);
     }
 }
 
+/// Appends `batch`, retrying until Redis takes it; returns its log position.
 async fn append_until_stored(
     file: &FileId,
     ctx: &Arc<RoomContext>,
     batch: &AppendBatch,
     compacting: &Arc<AtomicBool>,
-) {
+) -> u64 {
     let mut backoff = Duration::from_millis(50);
     loop {
         match ctx.store.append(file, batch).await {
@@ -117,7 +132,7 @@ async fn append_until_stored(
                     let store = ctx.store.clone();
                     tokio::spawn(compact(file.clone(), store, compacting.clone()));
                 }
-                return;
+                return appended.pos;
             }
             Err(error) => {
                 tracing::warn!(file = %file, %error, "append failed; retrying");

@@ -417,6 +417,12 @@ impl RoomCore {
         }
     }
 
+    /// The appender saw an append land at or below the applied position: the log lost
+    /// entries this replica has (see [`RoomCore::restore_lost_log`]).
+    pub fn on_log_went_backwards(&mut self, fx: &mut Effects) {
+        self.restore_lost_log(fx);
+    }
+
     /// Redis lost entries this replica had seen (a restart without persistence, a failover
     /// to a lagging replica): positions start again below ours. Re-read what is there, and
     /// give the log this replica's whole state, so the document in Redis is whole again.
