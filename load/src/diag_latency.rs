@@ -21,19 +21,15 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use collab_protocol::Message;
 use collab_protocol::extension::Extension;
-use collab_protocol::message::{encode_step2, encode_update};
+use collab_protocol::message::encode_update;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use yrs::sync::SyncMessage;
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, GetString, ReadTxn, Text, TextRef, Transact, Update};
+use yrs::{Text, Transact};
 
-use crate::client;
 use crate::config::CommonArgs;
-use crate::conn::Conn;
 use crate::framing::Framing;
+use crate::probe_side::{self, Hears};
 use crate::procstat::{ProcReport, Watch};
 use crate::scrape;
 use crate::seed::{self, SeedPlan};
@@ -255,107 +251,25 @@ struct Heard {
     markers: usize,
 }
 
-struct Side {
-    conn: Conn,
-    doc: Doc,
-    text: TextRef,
-    heard: Vec<Heard>,
-}
-
-impl Side {
-    fn len(&self) -> u32 {
-        self.text.len(&self.doc.transact())
-    }
-
-    fn string(&self) -> String {
-        self.text.get_string(&self.doc.transact())
-    }
-
-    fn apply(&mut self, message: Message) -> anyhow::Result<()> {
-        self.conn.check(&message)?;
-        match message {
-            Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
-                let update = Update::decode_v1(&u).context("undecodable update")?;
-                self.doc
-                    .transact_mut()
-                    .apply_update(update)
-                    .context("update did not apply")?;
-            }
-            Message::Extension(Extension::Diagnostics {
-                source,
-                version,
-                markers,
-            }) if source == "syntax" => self.heard.push(Heard {
+impl Hears for Vec<Heard> {
+    fn hear(&mut self, message: Extension) {
+        if let Extension::Diagnostics {
+            source,
+            version,
+            markers,
+        } = message
+            && source == "syntax"
+        {
+            self.push(Heard {
                 at: Instant::now(),
                 version,
                 markers: markers.len(),
-            }),
-            _ => {}
-        }
-        Ok(())
-    }
-
-    async fn until(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        done: impl Fn(&Side) -> bool,
-    ) -> anyhow::Result<()> {
-        tokio::time::timeout(timeout, async {
-            while !done(self) {
-                let message = self.conn.recv().await?;
-                self.apply(message)?;
-            }
-            anyhow::Ok(())
-        })
-        .await
-        .map_err(|_| anyhow::anyhow!("{what}: nothing after {timeout:?}"))?
-    }
-
-    async fn settle(&mut self, wait: Duration) -> anyhow::Result<()> {
-        let due = tokio::time::Instant::now() + wait;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(due) => return Ok(()),
-                message = self.conn.recv() => self.apply(message?)?,
-            }
+            });
         }
     }
 }
 
-/// Opens a connection and syncs, keeping what arrives before the sync reply (a joiner's
-/// markers may come first).
-async fn open_side(
-    framing: Framing,
-    url: &crate::target::FileUrl,
-    file: &str,
-) -> anyhow::Result<Side> {
-    let (doc, text) = client::new_doc(rand::random::<u32>().max(1));
-    let conn = Conn::open(framing, url, file).await?;
-    let mut side = Side {
-        conn,
-        doc,
-        text,
-        heard: Vec::new(),
-    };
-    let step1 = Message::Sync(SyncMessage::SyncStep1(side.doc.transact().state_vector()));
-    side.conn.send(step1.encode()).await?;
-    loop {
-        let message = side.conn.recv().await?;
-        side.conn.check(&message)?;
-        match message {
-            Message::Sync(SyncMessage::SyncStep1(sv)) => {
-                let diff = side.doc.transact().encode_state_as_update_v1(&sv);
-                side.conn.send(encode_step2(&diff)).await?;
-            }
-            m @ Message::Sync(SyncMessage::SyncStep2(_)) => {
-                side.apply(m)?;
-                return Ok(side);
-            }
-            other => side.apply(other)?,
-        }
-    }
-}
+type Side = probe_side::Side<Vec<Heard>>;
 
 /// Lowercase hex SHA-256 of `text`.
 pub fn sha256_hex(text: &str) -> String {
@@ -454,10 +368,10 @@ pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
         args.lines, seeded.len, seeded.chunks, seeded.seconds
     );
 
-    let mut writer = open_side(framing, &writer_url, &file_id)
+    let mut writer = Side::open(framing, &writer_url, &file_id, Vec::new())
         .await
         .context("writer")?;
-    let mut observer = open_side(framing, &observer_url, &file_id)
+    let mut observer = Side::open(framing, &observer_url, &file_id, Vec::new())
         .await
         .context("observer")?;
     let base = seeded.len;

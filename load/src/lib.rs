@@ -63,6 +63,7 @@ pub mod framing;
 pub mod gc_trace;
 pub mod heap;
 pub mod phase;
+pub mod probe_side;
 pub mod procstat;
 pub mod progress;
 pub mod report;

@@ -23,14 +23,11 @@ use collab_protocol::extension::{Extension, UndoOp};
 use collab_protocol::message::encode_update;
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use yrs::sync::SyncMessage;
-use yrs::updates::decoder::Decode;
-use yrs::{Doc, Text, TextRef, Transact, Update};
+use yrs::{Text, Transact};
 
-use crate::client;
 use crate::config::CommonArgs;
-use crate::conn::Conn;
 use crate::framing::Framing;
+use crate::probe_side::{self, Hears};
 use crate::procstat::{ProcReport, Watch};
 use crate::seed::{self, SeedPlan};
 
@@ -200,86 +197,24 @@ impl UndoReport {
     }
 }
 
-/// One side of the run: its connection, its document, its text.
-struct Side {
-    conn: Conn,
-    doc: Doc,
-    text: TextRef,
-    /// The last undo answer (`applied`) this side received.
-    answered: Option<bool>,
-}
+/// The last undo answer (`applied`) a side received.
+#[derive(Default)]
+struct Answered(Option<bool>);
 
-impl Side {
-    fn len(&self) -> u32 {
-        self.text.len(&self.doc.transact())
-    }
-
-    /// Applies one message from the gateway.
-    fn apply(&mut self, message: Message) -> anyhow::Result<()> {
-        self.conn.check(&message)?;
-        match message {
-            Message::Sync(SyncMessage::SyncStep2(u) | SyncMessage::Update(u)) => {
-                let update = Update::decode_v1(&u).context("undecodable update")?;
-                self.doc
-                    .transact_mut()
-                    .apply_update(update)
-                    .context("update did not apply")?;
-            }
-            Message::Extension(Extension::UndoState {
-                op: Some(UndoOp::Undo),
-                applied,
-                ..
-            }) => self.answered = applied,
-            _ => {}
-        }
-        Ok(())
-    }
-
-    /// Reads and applies until `done` holds; fails after `timeout`.
-    async fn until(
-        &mut self,
-        what: &str,
-        timeout: Duration,
-        done: impl Fn(&Side) -> bool,
-    ) -> anyhow::Result<()> {
-        tokio::time::timeout(timeout, async {
-            while !done(self) {
-                let message = self.conn.recv().await?;
-                self.apply(message)?;
-            }
-            anyhow::Ok(())
-        })
-        .await
-        .map_err(|_| anyhow::anyhow!("{what}: nothing after {timeout:?}"))?
-    }
-
-    /// Reads and applies for `wait`.
-    async fn settle(&mut self, wait: Duration) -> anyhow::Result<()> {
-        let due = tokio::time::Instant::now() + wait;
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep_until(due) => return Ok(()),
-                message = self.conn.recv() => self.apply(message?)?,
-            }
+impl Hears for Answered {
+    fn hear(&mut self, message: Extension) {
+        if let Extension::UndoState {
+            op: Some(UndoOp::Undo),
+            applied,
+            ..
+        } = message
+        {
+            self.0 = applied;
         }
     }
 }
 
-async fn open_side(
-    framing: Framing,
-    url: &crate::target::FileUrl,
-    file: &str,
-) -> anyhow::Result<Side> {
-    let (doc, text) = client::new_doc(rand::random::<u32>().max(1));
-    let mut conn = Conn::open(framing, url, file).await?;
-    conn.sync(&doc).await?;
-    Ok(Side {
-        conn,
-        doc,
-        text,
-        answered: None,
-    })
-}
+type Side = probe_side::Side<Answered>;
 
 pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
@@ -321,10 +256,10 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
         seeded.len, seeded.chunks, seeded.seconds
     );
 
-    let mut writer = open_side(framing, &writer_url, &file_id)
+    let mut writer = Side::open(framing, &writer_url, &file_id, Answered::default())
         .await
         .context("writer")?;
-    let mut observer = open_side(framing, &observer_url, &file_id)
+    let mut observer = Side::open(framing, &observer_url, &file_id, Answered::default())
         .await
         .context("observer")?;
     let base = seeded.len;
@@ -369,7 +304,7 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
             );
         }
 
-        writer.answered = None;
+        writer.heard = Answered::default();
         let t0 = Instant::now();
         writer
             .conn
@@ -389,10 +324,10 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
         undo_us.record(micros(t1))?;
         writer
             .until("undo answer and update at the writer", step, |w| {
-                w.answered.is_some() && w.len() == base
+                w.heard.0.is_some() && w.len() == base
             })
             .await?;
-        if writer.answered != Some(true) {
+        if writer.heard.0 != Some(true) {
             bail!("undo {i}: the gateway answered applied: false");
         }
     }
