@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""Medians of the interleaved edit-storm runs of bench.sh (capture on vs off) or, with
+"""Medians of the interleaved edit-storm runs of bench.sh (capture on vs off); with
 --diag DIR, of bench/diag.sh: the diag-latency runs and the storms with diagnostics on vs
-off: gateway and Redis CPU seconds, propagation p50/p99."""
+off: gateway and Redis CPU seconds, propagation p50/p99; with --cluster DIR, of
+bench/cluster.sh: one Redis vs a 3-master cluster, Redis CPU per edit per node."""
 import json, statistics, sys, pathlib
 
 args = sys.argv[1:]
 diag = bool(args) and args[0] == "--diag"
-if diag:
+cluster = bool(args) and args[0] == "--cluster"
+if diag or cluster:
     args = args[1:]
-out = pathlib.Path(args[0] if args else ("bench/results/diag" if diag else "bench/out"))
+default = "bench/results/diag" if diag else "bench/results/cluster" if cluster else "bench/out"
+out = pathlib.Path(args[0] if args else default)
 
 
 def storms():
@@ -72,6 +75,46 @@ def latencies():
     print()
 
 
+def cluster_storms():
+    """Per mode: medians over rounds; Redis CPU per edit for every node (us per edit)."""
+    roles = {}  # pid -> "port role"
+    for line in open(out / "nodes.txt"):
+        port, role, pid = line.split()
+        roles[int(pid)] = f"{port} {role}"
+    print("edit-storm (full preset, 2 gateways): one Redis vs a cluster of 3 masters + 3 replicas")
+    print(f"{'mode':8}{'runs':>5}{'p50 ms':>8}{'p99 ms':>8}{'edits/s':>9}{'missing':>8}"
+          f"{'gw CPU s':>9}{'Redis CPU s':>12}{'Redis us/edit':>14}")
+    per_node = {}
+    for mode in ("single", "cluster"):
+        runs = [json.load(open(p)) for p in sorted(out.glob(f"storm-{mode}-*.json"))]
+        if not runs:
+            continue
+        def med(f):
+            return statistics.median(f(r) for r in runs)
+        gw = med(lambda r: sum(s["cpu_seconds"] for s in r["servers"][:2]))
+        redis = med(lambda r: sum(s["cpu_seconds"] for s in r["servers"][2:]))
+        per_edit = med(lambda r: 1e6 * sum(s["cpu_seconds"] for s in r["servers"][2:]) / r["edits"])
+        print(f"{mode:8}{len(runs):>5}{med(lambda r: r['propagation_ms']['p50']):>8.2f}"
+              f"{med(lambda r: r['propagation_ms']['p99']):>8.2f}{med(lambda r: r['edits_per_second']):>9.0f}"
+              f"{max(r['missing_deliveries'] for r in runs):>8}{gw:>9.2f}{redis:>12.2f}{per_edit:>14.1f}")
+        per_node[mode] = {}
+        for i in range(2, len(runs[0]["servers"])):
+            pid = runs[0]["servers"][i]["pid"]
+            name = roles.get(pid, "single") if mode == "cluster" else "single"
+            per_node[mode][name] = (
+                med(lambda r: r["servers"][i]["cpu_seconds"]),
+                med(lambda r: 1e6 * r["servers"][i]["cpu_seconds"] / r["edits"]),
+            )
+    print()
+    print("Redis CPU per node (medians): CPU s, us per edit (of all edits)")
+    for mode, nodes in per_node.items():
+        for name, (cpu, us) in sorted(nodes.items()):
+            print(f"  {mode:8}{name:22}{cpu:>8.2f} s{us:>8.1f} us/edit")
+
+
+if cluster:
+    cluster_storms()
+    sys.exit(0)
 if diag:
     latencies()
 storms()
