@@ -27,6 +27,9 @@ pub struct Tail {
     pub entries: Vec<LogEntry>,
     /// The log's head when it was read.
     pub log_head: u64,
+    /// The gateway that wrote the entry at `since` itself, when the log still holds it: a
+    /// replica that remembers another writer there knows the log was rewritten below it.
+    pub at_since: Option<String>,
 }
 
 impl Tail {
@@ -35,6 +38,15 @@ impl Tail {
         let snap = self.snapshot.as_ref().map_or(since, |(pos, _)| *pos);
         self.entries.last().map_or(snap, |e| e.pos).max(since)
     }
+}
+
+/// The end of a file's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogHead {
+    /// The last entry's position, or the snapshot's when compaction emptied the log.
+    pub pos: u64,
+    /// The gateway that wrote the last entry (`None` when the position is the snapshot's).
+    pub origin: Option<String>,
 }
 
 /// Result of an append.

@@ -54,7 +54,9 @@ pub use directory::{Directory, MemberRole, Rechecked, Standing};
 pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
-pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, MergeFailed, Tail};
+pub use log::{
+    AppendBatch, Appended, Authored, CompactOutcome, LogEntry, LogHead, MergeFailed, Tail,
+};
 pub use undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
 /// The durable side of a file: its update log and snapshot.
@@ -68,8 +70,9 @@ pub trait Store: Send + Sync + 'static {
         batch: &'a AppendBatch,
     ) -> BoxFuture<'a, Result<Appended, EngineError>>;
 
-    /// The position of the last update in the file's log (0 for a new file).
-    fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<u64, EngineError>>;
+    /// The position of the last update in the file's log (0 for a new file) and who wrote
+    /// it.
+    fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<LogHead, EngineError>>;
 
     /// Everything after position `since` (0: the whole file).
     fn read_since<'a>(

@@ -6,7 +6,7 @@
 //! the replica lacks. Sans-IO: this says which read to run; the actor runs it beside the
 //! room (so the room keeps relaying while Redis is slow) and hands back a [`Fetched`].
 
-use crate::engine::log::Tail;
+use crate::engine::log::{LogHead, Tail};
 
 use super::effect::LogRead;
 
@@ -15,8 +15,8 @@ use super::effect::LogRead;
 pub enum Fetched {
     /// Everything after `since`.
     Tail { since: u64, tail: Tail },
-    /// The log's head position.
-    Head(u64),
+    /// The log's head position and who wrote it.
+    Head(LogHead),
     /// Redis did not answer; a later check retries.
     Failed,
 }
@@ -26,6 +26,11 @@ pub enum Fetched {
 pub struct CatchUp {
     /// Highest log position whose update (and all before it) the replica holds.
     applied: u64,
+    /// The gateway that wrote the entry at `applied`, when the replica got it as an entry
+    /// (not from a snapshot). After a failover to a replica that missed entries, the log
+    /// can grow past `applied` again with other writers at the same positions: only who
+    /// wrote them tells (see [`CatchUp::rewritten`]).
+    applied_by: Option<String>,
     reading: bool,
     /// A read was asked for while one ran: run it when that one ends.
     again: bool,
@@ -36,14 +41,35 @@ impl CatchUp {
         self.applied
     }
 
-    /// The replica now holds everything up to `pos`.
-    pub fn reached(&mut self, pos: u64) {
-        self.applied = self.applied.max(pos);
+    /// The replica now holds everything up to `pos`, the entry at `pos` written by
+    /// `origin` (`None`: a snapshot covered it).
+    pub fn reached(&mut self, pos: u64, origin: Option<&str>) {
+        if pos <= self.applied {
+            return;
+        }
+        self.applied = pos;
+        match (origin, &mut self.applied_by) {
+            (Some(origin), Some(by)) => {
+                by.clear();
+                by.push_str(origin);
+            }
+            (Some(origin), None) => self.applied_by = Some(origin.to_owned()),
+            (None, _) => self.applied_by = None,
+        }
+    }
+
+    /// Whether the log holds another writer's entry at the replica's position `pos` than
+    /// the one the replica applied there: the log lost entries and others were appended in
+    /// their place. Unknown writers on either side tell nothing.
+    pub fn rewritten(&self, pos: u64, origin: Option<&str>) -> bool {
+        pos == self.applied
+            && matches!((origin, &self.applied_by), (Some(log), Some(ours)) if log != ours)
     }
 
     /// The replica holds nothing of the log (it was replaced, or the log went backwards).
     pub fn forget(&mut self) {
         self.applied = 0;
+        self.applied_by = None;
     }
 
     /// A read of what the replica lacks, unless one runs already (then it runs again after).
@@ -85,7 +111,7 @@ mod tests {
     #[test]
     fn one_read_at_a_time_and_a_request_meanwhile_runs_after() {
         let mut log = CatchUp::default();
-        log.reached(4);
+        log.reached(4, None);
         assert_eq!(log.read_tail(), Some(LogRead::Since(4)));
         assert_eq!(log.read_tail(), None, "a read is in flight");
         assert_eq!(log.check_head(), None, "a read is in flight");
@@ -102,10 +128,38 @@ mod tests {
     #[test]
     fn positions_only_move_forward_until_forgotten() {
         let mut log = CatchUp::default();
-        log.reached(7);
-        log.reached(3);
+        log.reached(7, Some("gw-a"));
+        log.reached(3, Some("gw-b"));
         assert_eq!(log.applied(), 7);
+        assert!(
+            !log.rewritten(7, Some("gw-a")),
+            "an older position changes no writer"
+        );
         log.forget();
         assert_eq!(log.applied(), 0);
+        assert!(
+            !log.rewritten(0, Some("gw-a")),
+            "nothing applied, nothing rewritten"
+        );
+    }
+
+    #[test]
+    fn another_writer_at_the_applied_position_means_the_log_was_rewritten() {
+        let mut log = CatchUp::default();
+        log.reached(4, Some("gw-a"));
+        assert!(!log.rewritten(4, Some("gw-a")));
+        assert!(log.rewritten(4, Some("gw-b")));
+        assert!(
+            !log.rewritten(5, Some("gw-b")),
+            "another position tells nothing"
+        );
+        assert!(!log.rewritten(4, None), "a snapshot's head tells nothing");
+        log.reached(5, None);
+        assert!(
+            !log.rewritten(5, Some("gw-b")),
+            "a position reached from a snapshot has no known writer"
+        );
+        log.reached(6, Some("gw-b"));
+        assert!(log.rewritten(6, Some("gw-a")));
     }
 }

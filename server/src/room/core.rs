@@ -323,7 +323,7 @@ impl RoomCore {
             Kind::Update { pos } if pos <= self.applied() => {}
             Kind::Update { pos } if pos == self.applied() + 1 => {
                 self.apply_remote(&envelope.payload, fx);
-                self.log.reached(pos);
+                self.log.reached(pos, Some(&envelope.origin));
             }
             Kind::Update { .. } => self.catch_up(fx),
             Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
@@ -390,7 +390,13 @@ impl RoomCore {
     /// A log read asked for with [`Effect::ReadLog`] finished.
     pub fn on_fetched(&mut self, fetched: Fetched, fx: &mut Effects) {
         let behind = match fetched {
-            Fetched::Tail { since, tail } if tail.log_head < since => {
+            Fetched::Tail { since, tail }
+                if tail.log_head < since || self.log.rewritten(since, tail.at_since.as_deref()) =>
+            {
+                self.log.finished(false);
+                return self.restore_lost_log(fx);
+            }
+            Fetched::Head(head) if self.log.rewritten(head.pos, head.origin.as_deref()) => {
                 self.log.finished(false);
                 return self.restore_lost_log(fx);
             }
@@ -405,7 +411,7 @@ impl RoomCore {
                 }
                 false
             }
-            Fetched::Head(head) => head != self.applied(),
+            Fetched::Head(head) => head.pos != self.applied(),
             Fetched::Failed => false,
         };
         if self.log.finished(behind) {
@@ -424,8 +430,9 @@ impl RoomCore {
     }
 
     /// Redis lost entries this replica had seen (a restart without persistence, a failover
-    /// to a lagging replica): positions start again below ours. Re-read what is there, and
-    /// give the log this replica's whole state, so the document in Redis is whole again.
+    /// to a lagging replica): positions start again below ours, or other writers' entries
+    /// took ours. Re-read what is there, and give the log this replica's whole state, so
+    /// the document in Redis is whole again.
     fn restore_lost_log(&mut self, fx: &mut Effects) {
         tracing::warn!(
             applied = self.applied(),
@@ -463,6 +470,8 @@ impl RoomCore {
     /// Applies a snapshot and log entries; `relay`: sends what they changed to the clients.
     fn apply_tail(&mut self, tail: Tail, relay: bool, fx: &mut Effects) {
         let head = tail.head(self.applied());
+        let last = tail.entries.last();
+        let head_by = last.filter(|e| e.pos == head).map(|e| e.origin.clone());
         let updates = tail
             .snapshot
             .into_iter()
@@ -478,7 +487,7 @@ impl RoomCore {
                 }
             }
         }
-        self.log.reached(head);
+        self.log.reached(head, head_by.as_deref());
     }
 
     /// Applies an update from the log or channel and relays what it changed.

@@ -153,6 +153,7 @@ fn channel_updates_apply_in_log_order_and_a_gap_reads_the_log_once() {
         snapshot: None,
         entries: vec![entry(2, two.clone()), entry(3, three.clone())],
         log_head: 3,
+        at_since: Some("gw-other".into()),
     };
     let fx = fetched(&mut room, Fetched::Tail { since: 1, tail });
     assert_eq!(relayed_updates(&fx), vec![(None, two), (None, three)]);
@@ -169,14 +170,17 @@ fn a_head_check_that_disagrees_reads_the_tail() {
     let tick: Vec<Effect> = fx.drain().collect();
     assert_eq!(reads(&tick), vec![LogRead::Head]);
     assert_eq!(
-        reads(&fetched(&mut room, Fetched::Head(5))),
+        reads(&fetched(
+            &mut room,
+            Fetched::Head(head(5, Some("gw-other")))
+        )),
         vec![LogRead::Since(0)]
     );
     assert!(reads(&fetched(&mut room, Fetched::Failed)).is_empty());
     room.on_tick(&mut fx);
     fx.drain().for_each(drop);
     assert!(
-        reads(&fetched(&mut room, Fetched::Head(0))).is_empty(),
+        reads(&fetched(&mut room, Fetched::Head(head(0, None)))).is_empty(),
         "level: no read"
     );
 }
@@ -210,6 +214,60 @@ fn a_log_that_went_backwards_is_restored_from_the_replica() {
     fresh.apply(stored[0].1).expect("applies");
     assert_eq!(fresh.text(), room.replica().text());
     assert_eq!(reads(&fx), vec![LogRead::Since(0)]);
+}
+
+/// After a failover to a replica that missed this room's last entries, other gateways'
+/// appends can fill the same positions again: the head check sees another writer at the
+/// room's position and the room gives the log its whole state, though its own clients
+/// are idle (no append of its own would notice).
+#[test]
+fn another_writer_at_the_rooms_position_restores_the_log_from_the_replica() {
+    let mut room = room();
+    let edit = Writer::new(30).type_text("lost in a failover");
+    remote(&mut room, "gw-other", Kind::Update { pos: 1 }, edit);
+    assert_eq!(room.applied(), 1);
+
+    let mut fx = Effects::new();
+    room.on_tick(&mut fx);
+    fx.drain().for_each(drop);
+    let level = fetched(&mut room, Fetched::Head(head(1, Some("gw-other"))));
+    assert!(
+        reads(&level).is_empty() && appends(&level).is_empty(),
+        "level: nothing to do"
+    );
+
+    room.on_tick(&mut fx);
+    fx.drain().for_each(drop);
+    let rewritten = fetched(&mut room, Fetched::Head(head(1, Some("gw-third"))));
+    let stored = appends(&rewritten);
+    assert_eq!(stored.len(), 1, "the whole state goes back to the log");
+    let fresh = crate::replica::Replica::new("monaco");
+    fresh.apply(stored[0].1).expect("applies");
+    assert_eq!(fresh.text(), "lost in a failover");
+    assert_eq!(reads(&rewritten), vec![LogRead::Since(0)]);
+
+    // The same seen in a tail read: another writer at the position the read started from.
+    let mut room = self::room();
+    remote(
+        &mut room,
+        "gw-other",
+        Kind::Update { pos: 1 },
+        Writer::new(31).type_text("x"),
+    );
+    room.on_catch_up_requested(&mut fx);
+    fx.drain().for_each(drop);
+    let tail = Tail {
+        log_head: 2,
+        entries: vec![entry(2, Writer::new(32).type_text("y"))],
+        at_since: Some("gw-third".into()),
+        ..Tail::default()
+    };
+    let fx = fetched(&mut room, Fetched::Tail { since: 1, tail });
+    assert_eq!(
+        appends(&fx).len(),
+        1,
+        "the whole state goes back to the log"
+    );
 }
 
 #[test]

@@ -136,6 +136,7 @@ fn an_item_the_replica_lacks_waits_for_the_log_read() {
         snapshot: None,
         entries: vec![entry],
         log_head: 1,
+        at_since: None,
     };
     let fx = fetched(&mut room, Fetched::Tail { since: 0, tail });
     assert_eq!(room.replica().text(), "", "the edit arrived, then its undo");

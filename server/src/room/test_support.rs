@@ -12,7 +12,7 @@ pub(super) use yrs::updates::encoder::Encode;
 pub(super) use yrs::{ClientID, Doc, Text, Transact};
 
 pub(super) use crate::access::{Access, Principal};
-pub(super) use crate::engine::log::{LogEntry, Tail};
+pub(super) use crate::engine::log::{LogEntry, LogHead, Tail};
 pub(super) use crate::ext::OptIns;
 pub(super) use crate::pending::PendingAppends;
 
@@ -117,6 +117,14 @@ pub(super) fn entry(pos: u64, update: Vec<u8>) -> LogEntry {
         pos,
         origin: "gw-other".into(),
         update,
+    }
+}
+
+/// A head read's answer: `pos`, written by `origin` (`None`: the snapshot's position).
+pub(super) fn head(pos: u64, origin: Option<&str>) -> LogHead {
+    LogHead {
+        pos,
+        origin: origin.map(str::to_owned),
     }
 }
 

@@ -22,6 +22,18 @@ local function head()
 end
 "#;
 
+/// Who wrote a log entry: the value of its `o` field (false when it has none). KEYS: none.
+const ORIGIN: &str = r#"
+local function origin_of(fields)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'o' then
+      return fields[i + 1]
+    end
+  end
+  return false
+end
+"#;
+
 /// Publishes an `N` envelope when a user's undo or redo count moved between zero and
 /// non-zero; returns both counts. `PUBLISH` is the publish command.
 const NOTIFY: &str = r#"
@@ -119,30 +131,48 @@ return {undo, redo, string.sub(top, string.find(top, '\n', 1, true) + 1)}
     )
 }
 
-/// Returns the head position. KEYS: log, snap.
+/// Returns {head position, origin of the last entry or false (the head is the
+/// snapshot's)}. KEYS: log, snap.
 pub fn head() -> String {
-    format!("{HEAD}return head()")
+    format!(
+        "{ORIGIN}{}",
+        r#"
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last > 0 then
+  return {tonumber(string.match(last[1][1], '^(%d+)')), origin_of(last[1][2])}
+end
+return {tonumber(redis.call('HGET', KEYS[2], 'pos')) or 0, false}
+"#
+    )
 }
 
 /// Reads what a replica at position ARGV[1] lacks. KEYS: log, snap.
-/// Returns {snapshot pos, snapshot state or false, entries, head}: the state only when the
-/// snapshot covers positions after ARGV[1] (the log was compacted past them). Snapshot
-/// and entries are read together, so a concurrent compaction cannot fall between them.
-/// A head below ARGV[1] means the log went backwards (Redis lost data).
+/// Returns {snapshot pos, snapshot state or false, entries, head, origin of the entry at
+/// ARGV[1] or false}: the state only when the snapshot covers positions after ARGV[1] (the
+/// log was compacted past them). Snapshot and entries are read together, so a concurrent
+/// compaction cannot fall between them. A head below ARGV[1], or another writer at
+/// ARGV[1] than the replica applied there, means the log went backwards (Redis lost data).
 pub fn read_since() -> String {
     format!(
-        "{HEAD}{}",
+        "{HEAD}{ORIGIN}{}",
         r#"
 local snap = redis.call('HMGET', KEYS[2], 'pos', 'state')
 local spos = tonumber(snap[1]) or 0
 local since = tonumber(ARGV[1])
+local at = false
+if since > 0 and since > spos then
+  local entry = redis.call('XRANGE', KEYS[1], since .. '-1', since .. '-1')
+  if #entry > 0 then
+    at = origin_of(entry[1][2])
+  end
+end
 local state = false
 if spos > since then
   state = snap[2] or ''
   since = spos
 end
 local entries = redis.call('XRANGE', KEYS[1], '(' .. since .. '-1', '+')
-return {spos, state, entries, head()}
+return {spos, state, entries, head(), at}
 "#
     )
 }

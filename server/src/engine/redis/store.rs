@@ -19,7 +19,7 @@ use super::{scripts, value};
 use crate::engine::Store;
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
-use crate::engine::log::{AppendBatch, Appended, CompactOutcome, Tail};
+use crate::engine::log::{AppendBatch, Appended, CompactOutcome, LogHead, Tail};
 use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
 /// Log and snapshot access over a shared multiplexed connection.
@@ -210,12 +210,13 @@ impl<C: Conn> Store for RedisStore<C> {
         Box::pin(self.counts(file, user))
     }
 
-    fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<u64, EngineError>> {
+    fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<LogHead, EngineError>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
             let mut call = self.head.key(self.keys.log(file));
             call.key(self.keys.snap(file));
-            Ok(timed("head", call.invoke_async(&mut conn)).await?)
+            let reply: redis::Value = timed("head", call.invoke_async(&mut conn)).await?;
+            value::parse_head(reply)
         })
     }
 

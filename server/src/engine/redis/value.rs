@@ -3,7 +3,7 @@
 use redis::Value;
 
 use crate::engine::error::EngineError;
-use crate::engine::log::{LogEntry, Tail};
+use crate::engine::log::{LogEntry, LogHead, Tail};
 use crate::engine::undo_stack::{Popped, UndoCounts};
 
 fn bad(what: &str) -> EngineError {
@@ -60,13 +60,17 @@ pub fn parse_popped(reply: Value) -> Result<Popped, EngineError> {
     Ok(Popped { item, counts })
 }
 
-/// `{spos, state | false, [[id, [field, value, ...]], ...], head}`.
+/// `{spos, state | false, [[id, [field, value, ...]], ...], head, origin at since | false}`.
 pub fn parse_tail(reply: Value) -> Result<Tail, EngineError> {
     let mut parts = array(reply)?.into_iter();
-    let (Some(spos), Some(state), Some(entries), Some(head)) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad("tail of four parts"));
+    let (Some(spos), Some(state), Some(entries), Some(head), Some(at_since)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(bad("tail of five parts"));
     };
     let log_head = int(&head)?;
     let spos = int(&spos)?;
@@ -102,5 +106,26 @@ pub fn parse_tail(reply: Value) -> Result<Tail, EngineError> {
         snapshot,
         entries: out,
         log_head,
+        at_since: origin(at_since)?,
     })
+}
+
+/// `{head, origin | false}`.
+pub fn parse_head(reply: Value) -> Result<LogHead, EngineError> {
+    let mut parts = array(reply)?.into_iter();
+    let (Some(pos), Some(origin_of_last)) = (parts.next(), parts.next()) else {
+        return Err(bad("head of two parts"));
+    };
+    Ok(LogHead {
+        pos: int(&pos)?,
+        origin: origin(origin_of_last)?,
+    })
+}
+
+/// A gateway id, or false/nil for none.
+fn origin(value: Value) -> Result<Option<String>, EngineError> {
+    match value {
+        Value::Nil | Value::Boolean(false) => Ok(None),
+        other => Ok(Some(String::from_utf8_lossy(&bytes(other)?).into_owned())),
+    }
 }
