@@ -33,8 +33,10 @@ use crate::engine::Bus;
 use crate::engine::error::EngineError;
 use crate::engine::inbox::RoomSink;
 
-/// How long a failed resubscription waits before the next attempt.
+/// How long a failed resubscription waits before the next attempt, at first.
 const RESUBSCRIBE_RETRY: Duration = Duration::from_millis(250);
+/// The longest wait between attempts (a failover's seconds are covered in a few).
+const RESUBSCRIBE_RETRY_MAX: Duration = Duration::from_secs(2);
 
 enum SubCmd {
     Subscribe(String, oneshot::Sender<RedisResult<()>>),
@@ -290,30 +292,82 @@ async fn subscription_manager<C: Conn>(
 }
 
 /// Subscribes `channel` again (the cluster client routes it to the slot's current
-/// owner). A failure (the slot's master died and no replica took over yet) is retried
-/// after [`RESUBSCRIBE_RETRY`] through the router's queue, which first checks that a room
-/// still wants the channel. Rooms catch up once the subscription is confirmed (the
-/// router sees the confirmation push). A room that leaves while this runs may leave
-/// the channel subscribed without a route: its messages are dropped, and the next room
-/// of that file counts from there.
+/// owner). A failure (the slot's master died and no replica took over yet) is retried with
+/// a growing delay ([`resubscribe_delay`]: a failover takes seconds, and a gateway may hold
+/// thousands of that master's channels) for as long as a room routes the channel. Rooms
+/// catch up once the subscription is confirmed (the router sees the confirmation push). A
+/// room that leaves while this runs may leave the channel subscribed without a route: its
+/// messages are dropped, and the next room of that file counts from there.
 async fn resubscribe_channel<C: Conn>(
     mut sub: C,
     channel: String,
     broadcast: bool,
     router: Arc<Router>,
 ) {
-    let result = if broadcast {
-        sub.subscribe_broadcast(&channel).await
-    } else {
-        sub.subscribe_file(&channel).await
-    };
+    let mut failures = 0u32;
+    loop {
+        let result = if broadcast {
+            sub.subscribe_broadcast(&channel).await
+        } else {
+            sub.subscribe_file(&channel).await
+        };
+        match &result {
+            Ok(()) if failures == 0 => tracing::debug!(channel, "channel subscribed again"),
+            Ok(()) => tracing::info!(channel, failures, "channel subscribed again"),
+            // One warning per channel and outage; the retries are debug.
+            Err(error) if failures == 0 => {
+                tracing::warn!(channel, %error, "resubscription failed; retrying")
+            }
+            Err(error) => tracing::debug!(channel, failures, %error, "resubscription failed"),
+        }
+        let wanted = broadcast || router.is_routed(&channel);
+        if result.is_ok() || !wanted {
+            break;
+        }
+        tokio::time::sleep(resubscribe_delay(failures)).await;
+        failures += 1;
+    }
     router.resubscribed(&channel);
-    match result {
-        Ok(()) => tracing::info!(channel, "channel subscribed again"),
-        Err(error) => {
-            tracing::warn!(channel, %error, "resubscription failed; retrying");
-            tokio::time::sleep(RESUBSCRIBE_RETRY).await;
-            router.resubscribe(channel);
+}
+
+/// The wait after the `failures`+1-th failed resubscription: [`RESUBSCRIBE_RETRY`]
+/// doubling up to [`RESUBSCRIBE_RETRY_MAX`], each between 3/4 and 5/4 of that so a
+/// gateway's channels do not retry in lockstep.
+fn resubscribe_delay(failures: u32) -> Duration {
+    let base = RESUBSCRIBE_RETRY
+        .saturating_mul(1 << failures.min(8))
+        .min(RESUBSCRIBE_RETRY_MAX);
+    base.mul_f64(0.75 + rand::random::<f64>() / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resubscription_delays_grow_to_a_cap_with_jitter() {
+        // (failures so far, the delay's bounds in ms): 250 ms doubling, capped at 2 s, +-25%.
+        let expected = [
+            (0, 187.5, 312.5),
+            (1, 375.0, 625.0),
+            (2, 750.0, 1250.0),
+            (3, 1500.0, 2500.0),
+            (40, 1500.0, 2500.0),
+        ];
+        for (failures, low, high) in expected {
+            let delays: Vec<f64> = (0..200)
+                .map(|_| resubscribe_delay(failures).as_secs_f64() * 1000.0)
+                .collect();
+            assert!(
+                delays.iter().all(|d| (low..=high).contains(d)),
+                "after {failures} failures: {delays:?} not within {low}..={high} ms"
+            );
+            let spread = delays.iter().cloned().fold(f64::MIN, f64::max)
+                - delays.iter().cloned().fold(f64::MAX, f64::min);
+            assert!(
+                spread > (high - low) / 4.0,
+                "no jitter after {failures} failures"
+            );
         }
     }
 }

@@ -80,6 +80,11 @@ impl Router {
         }
     }
 
+    /// Whether a room routes `channel` (so it still wants the channel subscribed).
+    pub fn is_routed(&self, channel: &str) -> bool {
+        self.routes.contains_key(channel)
+    }
+
     /// Whether `channel` is the gateways channel.
     pub fn is_gateways_channel(&self, channel: &str) -> bool {
         channel == self.gateways_channel
