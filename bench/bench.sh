@@ -6,22 +6,13 @@
 set -euo pipefail
 OUT=${OUT:-bench}
 REDIS=redis://127.0.0.1:$REDIS_PORT
-GW=target/release/collab-gateway
-LOAD=target/release/collab-load
-mkdir -p "$OUT"
-
-start_gw() { # name, extra flags...
-  local name=$1; shift
-  $GW --listen 127.0.0.1:0 --redis-url "$REDIS" --auth none "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" &
-  echo $! > "$OUT/$name.pid"
-  for _ in $(seq 50); do grep -q listening "$OUT/$name.out" && break; sleep 0.1; done
-}
-addr() { awk '/listening/{print $NF}' "$OUT/$1.out"; }
-stop_gw() { kill "$(cat "$OUT/$1.pid")"; wait "$(cat "$OUT/$1.pid")" 2>/dev/null || true; }
+. "$(dirname "$0")/lib.sh"
+# Every gateway of this script uses the one Redis.
+gw() { local name=$1; shift; start_gw "$name" --redis-url "$REDIS" "$@"; }
 
 if [ "${PART:-all}" != storm ]; then
   # Undo latency: gateways with --undo-capture-ms 0 so 200 probes need no 600 ms gaps.
-  start_gw u1 --undo-capture-ms 0; start_gw u2 --undo-capture-ms 0
+  gw u1 --undo-capture-ms 0; gw u2 --undo-capture-ms 0
   A1=$(addr u1); A2=$(addr u2)
   $LOAD undo-latency --target ws://$A1/doc --capture-ms 0 --undos 200 --doc-bytes 1000000 \
       --pid "$(cat $OUT/u1.pid)" --json "$OUT/undo-1gw.json" | tee "$OUT/undo-1gw.txt"
@@ -30,7 +21,7 @@ if [ "${PART:-all}" != storm ]; then
       --json "$OUT/undo-2gw.json" | tee "$OUT/undo-2gw.txt"
   stop_gw u1; stop_gw u2
   # And once with the default 500 ms window (probes 600 ms apart), one gateway.
-  start_gw u3; A3=$(addr u3)
+  gw u3; A3=$(addr u3)
   $LOAD undo-latency --target ws://$A3/doc --undos ${UNDOS_DEFAULT_WINDOW:-50} --doc-bytes 1000000 \
       --pid "$(cat $OUT/u3.pid)" --json "$OUT/undo-1gw-capture500.json" | tee "$OUT/undo-1gw-capture500.txt"
   stop_gw u3
@@ -39,7 +30,7 @@ fi
 if [ "${PART:-all}" != undo ]; then
   for round in 1 2 3; do
     for mode in on off; do
-      if [ $mode = on ]; then start_gw storm-$mode-$round; else start_gw storm-$mode-$round --undo-depth 0; fi
+      if [ $mode = on ]; then gw storm-$mode-$round; else gw storm-$mode-$round --undo-depth 0; fi
       A=$(addr storm-$mode-$round)
       $LOAD edit-storm --target ws://$A/doc --editors ${EDITORS:-500} --files ${FILES:-50} \
           --duration ${DURATION:-30} --user-per-editor \

@@ -10,51 +10,20 @@
 # `python3 bench/summarize.py --cluster bench/results/cluster`.
 set -euo pipefail
 OUT=${OUT:-bench/results/cluster}
-BIN=${CARGO_TARGET_DIR:-target}/release
-GW=$BIN/collab-gateway
-LOAD=$BIN/collab-load
 ROUNDS=${ROUNDS:-3}
 STORM_FLAGS=${STORM_FLAGS:-} # e.g. "--duration 20" for a quick look; empty = the full preset
-mkdir -p "$OUT"
-DATA=$(mktemp -d)
-PIDS=()
+. "$(dirname "$0")/lib.sh"
+REDIS_DIR=$(mktemp -d)
+rm -f "$OUT"/redis-*.pid # an earlier run's, whose pids may be anybody's now
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$DATA"
+  for f in "$OUT"/redis-*.pid; do kill "$(cat "$f")" 2>/dev/null || true; done
+  rm -rf "$REDIS_DIR"
 }
 trap cleanup EXIT
 
-# Seven free loopback ports below 55536 whose port + 10000 is free too.
-read -r -a PORTS <<< "$(python3 - <<'EOF'
-import random, socket
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-ports = []
-while len(ports) < 7:
-    p = random.randint(20000, 45000)
-    if p != 6379 and p not in ports and free(p) and free(p + 10000):
-        ports.append(p)
-print(" ".join(map(str, ports)))
-EOF
-)"
+read -r -a PORTS <<< "$(free_ports 7)"
 SINGLE_PORT=${PORTS[0]}
 NODE_PORTS=("${PORTS[@]:1}")
-
-redis_up() { # port, extra flags...
-  local port=$1; shift
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --dir "$DATA" "$@" \
-      > "$OUT/redis-$port.log" 2>&1 &
-  PIDS+=($!)
-  echo $! > "$OUT/redis-$port.pid"
-  for _ in $(seq 100); do redis-cli -p "$port" ping > /dev/null 2>&1 && return; sleep 0.1; done
-  echo "redis on $port did not start" >&2; exit 1
-}
 
 redis_up "$SINGLE_PORT"
 for p in "${NODE_PORTS[@]}"; do
@@ -76,16 +45,6 @@ for p in "${NODE_PORTS[@]}"; do
   echo "$p $(redis-cli -p "$p" role | head -1) $(cat "$OUT/redis-$p.pid")"
 done > "$OUT/nodes.txt"
 SEEDS=$(printf 'redis://127.0.0.1:%s,' "${NODE_PORTS[@]}"); SEEDS=${SEEDS%,}
-
-start_gw() { # name, flags...
-  local name=$1; shift
-  $GW --listen 127.0.0.1:0 --auth none "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" &
-  echo $! > "$OUT/$name.pid"
-  for _ in $(seq 100); do grep -q listening "$OUT/$name.out" && return; sleep 0.1; done
-  echo "gateway $name did not start" >&2; exit 1
-}
-addr() { awk '/listening/{print $NF}' "$OUT/$1.out"; }
-stop_gw() { kill "$(cat "$OUT/$1.pid")"; wait "$(cat "$OUT/$1.pid")" 2>/dev/null || true; rm -f "$OUT/$1.pid"; }
 
 storm() { # mode (single|cluster), round
   local mode=$1 round=$2 flags redis_pids=()

@@ -9,34 +9,23 @@
 # "" skips it).
 set -euo pipefail
 OUT=${OUT:-bench/results/diag}
-BIN=${CARGO_TARGET_DIR:-target}/release
-GW=$BIN/collab-gateway
-LOAD=$BIN/collab-load
 PROBES=${PROBES:-200}
-mkdir -p "$OUT"
+. "$(dirname "$0")/lib.sh"
 
-REDIS_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-[ "$REDIS_PORT" != 6379 ] || { echo "got port 6379, run again" >&2; exit 1; }
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no > "$OUT/redis.log" 2>&1 &
-REDIS_PID=$!
+REDIS_PORT=$(free_ports 1)
+redis_up "$REDIS_PORT"
+REDIS_PID=$(cat "$OUT/redis-$REDIS_PORT.pid")
 trap 'kill $REDIS_PID 2>/dev/null || true' EXIT
-for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping > /dev/null 2>&1 && break; sleep 0.1; done
 REDIS=redis://127.0.0.1:$REDIS_PORT
 
-start_gw() { # name, extra flags...
-  local name=$1; shift
-  $GW --listen 127.0.0.1:0 --redis-url "$REDIS" --auth none "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" &
-  echo $! > "$OUT/$name.pid"
-  for _ in $(seq 50); do grep -q listening "$OUT/$name.out" && break; sleep 0.1; done
-}
-addr() { awk '/listening/{print $NF}' "$OUT/$1.out"; }
-stop_gw() { kill "$(cat "$OUT/$1.pid")"; wait "$(cat "$OUT/$1.pid")" 2>/dev/null || true; rm -f "$OUT/$1.pid"; }
+# Every gateway of this script uses the one Redis.
+gw() { local name=$1; shift; start_gw "$name" --redis-url "$REDIS" "$@"; }
 metrics() { # name: the gateway's diagnostics metrics now
   curl -s "http://$(addr "$1")/metrics" | grep -E '^collab_diagnostics_(parses_total|cache_total|parse_seconds_(sum|count))' > "$OUT/$1.metrics" || true
 }
 
 if [ "${PART:-all}" != storm ]; then
-  start_gw diag-a; start_gw diag-b
+  gw diag-a; gw diag-b
   A=$(addr diag-a); B=$(addr diag-b)
   for lines in 1000 10000; do
     $LOAD diag-latency --target "ws://$A/doc" --lines $lines --probes "$PROBES" \
@@ -57,7 +46,7 @@ if [ "${PART:-all}" != latency ]; then
   for round in 1 2 3; do
     for mode in on off; do
       name=storm-$mode-$round
-      if [ $mode = on ]; then start_gw $name; else start_gw $name --diagnostics-workers 0; fi
+      if [ $mode = on ]; then gw $name; else gw $name --diagnostics-workers 0; fi
       A=$(addr $name)
       $LOAD edit-storm --target "ws://$A/doc" --editors "${EDITORS:-500}" --files "${FILES:-50}" \
           --duration "${DURATION:-30}" --user-per-editor --ext diagnostics --file-suffix .ts \

@@ -81,7 +81,10 @@ def cluster_storms():
     for line in open(out / "nodes.txt"):
         port, role, pid = line.split()
         roles[int(pid)] = f"{port} {role}"
-    print("edit-storm (full preset, 2 gateways): one Redis vs a cluster of 3 masters + 3 replicas")
+    first = json.load(open(next(iter(sorted(out.glob("storm-*.json"))))))
+    st = first["settings"]
+    print(f"edit-storm ({st['editors']} editors, {st['files']} files, {st['rate']}/s each, "
+          f"{first['edit_seconds']:.0f} s; 2 gateways): one Redis vs a cluster of 3 masters + 3 replicas")
     print(f"{'mode':8}{'runs':>5}{'p50 ms':>8}{'p99 ms':>8}{'edits/s':>9}{'missing':>8}"
           f"{'gw CPU s':>9}{'Redis CPU s':>12}{'Redis us/edit':>14}")
     per_node = {}
