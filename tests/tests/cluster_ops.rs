@@ -1,0 +1,213 @@
+//! Operating gateways on a Redis Cluster (3 masters, 3 replicas, started by the test):
+//! `/readyz` follows the slots a gateway uses, and `/metrics` has series per node.
+//!
+//! Readiness: a gateway is ready while the masters of its open files' slots (and of the
+//! gateways channel's) answer and serve. One shard frozen (master and replica stopped, so
+//! no failover hides it) takes out of rotation the gateway holding a file there, with a
+//! body naming the slot and the node, and leaves ready the gateway whose files live on
+//! other masters; thawed, both are ready again. The nodes run with
+//! `cluster-require-full-coverage no`, as the compose profile does: with the default
+//! `yes` every master refuses commands while one shard has no master, and readiness
+//! rightly follows (each node's `cluster_state` is part of its probe).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use collab_protocol::{FileId, Keys};
+use collab_tests::prometheus::{exposes, value};
+use collab_tests::{Client, DEADLINE, Gateway, RedisCluster, eventually};
+
+/// How long a gateway may take to see a shard stop or come back (probe deadlines are
+/// under a second; a thawed node needs a few seconds to clear its `fail` flag).
+const NOTICE: Duration = Duration::from_secs(30);
+
+/// A file of this test whose slot the master on `port` serves, and that slot.
+async fn file_on(cluster: &RedisCluster, port: u16, tag: &str) -> (String, u16) {
+    let keys = Keys::new("collab");
+    for i in 0..10_000 {
+        let file = format!("ops/{tag}-{i}.ts");
+        let channel = keys.channel(&FileId::parse(&file).expect("a valid file id"));
+        let slot = cluster.keyslot(&channel).await.expect("KEYSLOT");
+        if cluster.owner(slot).await.expect("an owner").port == port {
+            return (file, slot);
+        }
+    }
+    panic!("no file found on port {port}");
+}
+
+async fn readyz(gateway: &Gateway) -> (u16, String) {
+    gateway
+        .http_get("/readyz")
+        .await
+        .unwrap_or((0, "no answer".into()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn readiness_follows_the_slots_a_gateway_uses() {
+    let cluster = RedisCluster::start_with(&["--cluster-require-full-coverage", "no"])
+        .await
+        .expect("the cluster starts");
+    // The shard to freeze must not hold the gateways channel (both gateways use it).
+    let heartbeats = cluster
+        .keyslot(&Keys::new("collab").gateways_channel())
+        .await
+        .expect("KEYSLOT");
+    let heartbeats_on = cluster.owner(heartbeats).await.expect("an owner").port;
+    let masters: Vec<u16> = cluster
+        .masters()
+        .await
+        .expect("masters")
+        .iter()
+        .map(|m| m.port)
+        .collect();
+    let frozen = *masters
+        .iter()
+        .find(|p| **p != heartbeats_on)
+        .expect("a master without the gateways channel");
+    let elsewhere = *masters
+        .iter()
+        .find(|p| **p != frozen)
+        .expect("another master");
+    let (file_a, slot_a) = file_on(&cluster, frozen, "a").await;
+    let (file_b, _) = file_on(&cluster, elsewhere, "b").await;
+
+    let a = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("gateway a");
+    let b = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("gateway b");
+    let _on_a = Client::connect_synced(&a.ws_url(&file_a), DEADLINE)
+        .await
+        .expect("a client of a");
+    let _on_b = Client::connect_synced(&b.ws_url(&file_b), DEADLINE)
+        .await
+        .expect("a client of b");
+    for gateway in [&a, &b] {
+        assert!(
+            eventually(DEADLINE, || async { readyz(gateway).await.0 == 200 }).await,
+            "{} is ready with its file open: {:?}",
+            gateway.addr(),
+            readyz(gateway).await
+        );
+    }
+
+    // b is asked at every step while the shard is stopped: it must never turn not-ready.
+    let b_unready = AtomicUsize::new(0);
+    let b_last = std::sync::Mutex::new(None);
+    let b_ready = || async {
+        let (status, body) = readyz(&b).await;
+        if status != 200 {
+            b_unready.fetch_add(1, Ordering::AcqRel);
+            *b_last.lock().expect("not poisoned") = Some(body);
+        }
+    };
+
+    let replica = cluster
+        .replica_of(frozen)
+        .await
+        .expect("the shard's replica");
+    cluster.freeze(frozen, true).expect("freeze the master");
+    cluster.freeze(replica, true).expect("freeze its replica");
+    let node = format!("127.0.0.1:{frozen}");
+    let names_it = || async {
+        b_ready().await;
+        let (status, body) = readyz(&a).await;
+        status == 503 && body.contains(&format!("slot {slot_a} ")) && body.contains(&node)
+    };
+    let noticed = eventually(NOTICE, names_it).await;
+    let seen = readyz(&a).await;
+    println!("a while {node} is frozen: {seen:?}");
+    // Past the cluster's node timeout the others mark the shard failed; b still serves.
+    let marked = eventually(NOTICE, || async {
+        b_ready().await;
+        cluster
+            .topology()
+            .await
+            .is_ok_and(|nodes| nodes.iter().any(|n| n.port == frozen && n.failed))
+    })
+    .await;
+    let down = eventually(NOTICE, || async {
+        b_ready().await;
+        a.metrics().await.is_ok_and(|text| {
+            value(&text, "collab_redis_node_up", &[("node", &node)]) == Some(0.0)
+                && value(&text, "collab_redis_node_file_channels", &[("node", &node)]) == Some(1.0)
+        })
+    })
+    .await;
+    cluster.freeze(replica, false).expect("thaw the replica");
+    cluster.freeze(frozen, false).expect("thaw the master");
+    let b_last = b_last.lock().expect("not poisoned").take();
+
+    assert!(noticed, "a names slot {slot_a} on {node}: {seen:?}");
+    assert!(marked, "the cluster marks {node} failed");
+    assert!(
+        down,
+        "a's metrics show {node} down, holding its file's channel"
+    );
+    assert_eq!(
+        b_unready.load(Ordering::Acquire),
+        0,
+        "b, whose file lives on {elsewhere}, stays ready: {b_last:?}"
+    );
+    assert!(
+        eventually(NOTICE, || async { readyz(&a).await.0 == 200 }).await,
+        "a is ready again once {node} is back: {:?}",
+        readyz(&a).await
+    );
+    assert!(
+        eventually(NOTICE, || async {
+            a.metrics().await.is_ok_and(|text| {
+                value(&text, "collab_redis_node_up", &[("node", &node)]) == Some(1.0)
+            })
+        })
+        .await,
+        "a's metrics show {node} up again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_have_a_series_per_master() {
+    let cluster = RedisCluster::start().await.expect("the cluster starts");
+    let masters = cluster.masters().await.expect("masters");
+    let gateway = Gateway::start_on_cluster(&cluster, &[])
+        .await
+        .expect("a gateway");
+    let (file, slot) = file_on(&cluster, masters[0].port, "metrics").await;
+    let _client = Client::connect_synced(&gateway.ws_url(&file), DEADLINE)
+        .await
+        .expect("a client");
+    let owner = format!(
+        "127.0.0.1:{}",
+        cluster.owner(slot).await.expect("owner").port
+    );
+
+    let complete = |text: &str| {
+        let up: Vec<Option<f64>> = masters
+            .iter()
+            .map(|m| {
+                let node = format!("127.0.0.1:{}", m.port);
+                value(text, "collab_redis_node_up", &[("node", &node)])
+            })
+            .collect();
+        up.iter().all(|v| *v == Some(1.0))
+            && value(text, "collab_redis_node_slots", &[]) == Some(16384.0)
+            && value(text, "collab_redis_node_file_channels", &[("node", &owner)]) == Some(1.0)
+            && value(text, "collab_redis_node_file_channels", &[]) == Some(1.0)
+    };
+    let shown = eventually(DEADLINE, || async {
+        complete(&gateway.metrics().await.unwrap_or_default())
+    })
+    .await;
+    let last = gateway.metrics().await.unwrap_or_default();
+    let node_lines: Vec<&str> = last
+        .lines()
+        .filter(|l| l.starts_with("collab_redis_node_") && !l.contains("_bucket"))
+        .collect();
+    println!("{}", node_lines.join("\n"));
+    assert!(
+        shown,
+        "every master up, 16384 slots, one file channel on {owner}"
+    );
+    assert!(exposes(&last, "collab_redis_node_probe_seconds"));
+}
