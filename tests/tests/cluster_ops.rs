@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use collab_protocol::{FileId, Keys};
 use collab_tests::prometheus::{exposes, value};
-use collab_tests::{Client, DEADLINE, Gateway, RedisCluster, eventually};
+use collab_tests::{Client, DEADLINE, Edit, Gateway, RedisCluster, eventually};
 
 /// How long a gateway may take to see a shard stop or come back (probe deadlines are
 /// under a second; a thawed node needs a few seconds to clear its `fail` flag).
@@ -210,4 +210,123 @@ async fn metrics_have_a_series_per_master() {
         "every master up, 16384 slots, one file channel on {owner}"
     );
     assert!(exposes(&last, "collab_redis_node_probe_seconds"));
+}
+
+/// Words two people type into a TypeScript file (about 6 KB each).
+fn typed_words(who: &str) -> Vec<String> {
+    (0..1000)
+        .map(|i| match i % 10 {
+            9 => format!("\n  // {who} {i}\n"),
+            0 => format!("const {who}{i} = "),
+            _ => format!("{i} + "),
+        })
+        .collect()
+}
+
+/// `who` types [`typed_words`] word by word, with a backspace every 7 words and a
+/// pause every 10 (a new undo item under `--undo-capture-ms 50`).
+async fn type_into(client: &Client, who: &str) {
+    for (i, word) in typed_words(who).iter().enumerate() {
+        client.push(word).expect("types");
+        if i % 7 == 6 {
+            client
+                .edit_by(|len| Edit::Delete(len - 1, 1))
+                .expect("backspace");
+        }
+        let pause = if i % 10 == 9 { 60 } else { 4 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// The Redis memory of one open file after a realistic session, as the README's sizing
+/// quotes it: two users type about 1,000 words each (one message per word, a
+/// backspace every 7 words) into a `.ts` file with diagnostics on, in bursts that make
+/// separate undo items (`--undo-capture-ms 50`: some 50 to 100 items per user, where
+/// the default capture of 500 ms would merge most of them), then `MEMORY USAGE ...
+/// SAMPLES 0` (every element counted) of each key in the file's slot on its master,
+/// printed with each key's type and length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_of_one_open_file() {
+    const FILE: &str = "sizing/src/main.ts";
+    let cluster = RedisCluster::start().await.expect("the cluster starts");
+    let gateway = Gateway::start_on_cluster(&cluster, &["--undo-capture-ms", "50"])
+        .await
+        .expect("a gateway");
+    let url = |user: &str| format!("{}?user={user}&ext=undo,diagnostics", gateway.ws_url(FILE));
+    let ann = Client::connect_synced(&url("ann"), DEADLINE)
+        .await
+        .expect("ann joins");
+    let bob = Client::connect_synced(&url("bob"), DEADLINE)
+        .await
+        .expect("bob joins");
+    tokio::join!(type_into(&ann, "ann"), type_into(&bob, "bob"));
+    let text = collab_tests::converge(&[&ann, &bob], DEADLINE)
+        .await
+        .expect("ann and bob converge");
+
+    let keys = Keys::new("collab");
+    let id = FileId::parse(FILE).expect("a valid file id");
+    let slot = cluster.keyslot(&keys.log(&id)).await.expect("KEYSLOT");
+    let owner = cluster.owner(slot).await.expect("owner").port;
+    let mut con = cluster.node(owner).await.expect("the file's master");
+    // Diagnostics settle after the last edit (debounce, parse, store).
+    let diag = keys.diag(&id);
+    let stored = eventually(DEADLINE, || {
+        let mut con = con.clone();
+        let diag = diag.clone();
+        async move {
+            redis::cmd("EXISTS")
+                .arg(&diag)
+                .query_async::<bool>(&mut con)
+                .await
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert!(stored, "{diag} is written");
+    let names: Vec<String> = redis::cmd("CLUSTER")
+        .arg("GETKEYSINSLOT")
+        .arg(slot)
+        .arg(100)
+        .query_async(&mut con)
+        .await
+        .expect("GETKEYSINSLOT");
+    let mut total = 0;
+    for name in &names {
+        let bytes: u64 = redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(name)
+            .arg("SAMPLES")
+            .arg(0)
+            .query_async(&mut con)
+            .await
+            .expect("MEMORY USAGE");
+        let kind: String = redis::cmd("TYPE")
+            .arg(name)
+            .query_async(&mut con)
+            .await
+            .expect("TYPE");
+        let count = match kind.as_str() {
+            "list" => "LLEN",
+            "stream" => "XLEN",
+            _ => "HLEN",
+        };
+        let elements: u64 = redis::cmd(count)
+            .arg(name)
+            .query_async(&mut con)
+            .await
+            .expect("length");
+        println!("{bytes:>9} B  {name} ({kind}, {elements} elements)");
+        total += bytes;
+    }
+    println!(
+        "{total:>9} B  in all, {} keys, for {} bytes of text",
+        names.len(),
+        text.len()
+    );
+    assert!(names.contains(&keys.snap(&id)), "compacted: {names:?}");
+    assert!(
+        total < 4 << 20,
+        "one file's keys stay within a few hundred KB: {total} B"
+    );
 }
