@@ -324,6 +324,20 @@ async fn memory_of_one_open_file() {
         names.len(),
         text.len()
     );
+    // What the session cost the file's master, per command (the append script and the
+    // publishes in and beside it).
+    let stats: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut con)
+        .await
+        .expect("INFO commandstats");
+    for line in stats.lines().filter(|l| {
+        ["evalsha", "spublish", "xadd", "rpush"]
+            .iter()
+            .any(|c| l.starts_with(&format!("cmdstat_{c}:")))
+    }) {
+        println!("{line}");
+    }
     assert!(names.contains(&keys.snap(&id)), "compacted: {names:?}");
     assert!(
         total < 4 << 20,
