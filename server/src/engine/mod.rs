@@ -57,8 +57,9 @@ pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
 pub use log::{AppendBatch, Appended, Authored, CompactOutcome, LogEntry, MergeFailed, Tail};
-pub use readiness::{NotReady, Readiness};
 pub use undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
+
+pub use readiness::{NotReady, Readiness};
 
 /// The durable side of a file: its update log and snapshot.
 pub trait Store: Send + Sync + 'static {
