@@ -49,15 +49,18 @@ async fn render_metrics(State(state): State<Arc<AppState>>) -> String {
     state.metrics.render()
 }
 
+/// 200 `ready`, or 503 with the engine's reason ([`crate::engine::readiness`]).
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    if !state.bus.is_live() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "redis subscription down").into_response();
-    }
-    match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+    match tokio::time::timeout(READY_DEADLINE, state.readiness.check()).await {
         Ok(Ok(())) => "ready".into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable").into_response(),
+        Ok(Err(not_ready)) => (StatusCode::SERVICE_UNAVAILABLE, not_ready.0).into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable").into_response(),
     }
 }
+
+/// The longest a readiness check may take (probes kubelets and balancers send time out
+/// after a few seconds; an answer must come before).
+const READY_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The query parameters of `GET /doc/{file}` the gateway reads; others are ignored.
 /// (No `Debug`: it holds the token.)

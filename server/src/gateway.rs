@@ -101,6 +101,7 @@ impl Gateway {
                 rooms: Rooms::new(ctx),
                 store: engine.store.clone(),
                 bus: engine.bus.clone(),
+                readiness: engine.readiness.clone(),
                 authority,
                 revocations,
                 identity_admin: engine.identity_admin.clone(),

@@ -67,7 +67,9 @@
 //!
 //! Redis Cluster: the cluster engine ([`engine::cluster`]) is a sibling of
 //! [`engine::redis`] behind the same traits; both share its parts, generic over the
-//! connection.
+//! connection. Readiness is the engine's too ([`engine::readiness`]): one Redis answers
+//! `PING`; a cluster must serve every slot this gateway uses, and reports per-node
+//! metrics.
 
 pub mod access;
 pub mod admin;

@@ -120,6 +120,26 @@ fn describe() {
         "collab_redis_reconnects_total",
         "Losses of the subscription connection."
     );
+    describe_gauge!(
+        "collab_redis_node_up",
+        "Under --redis-cluster, per master (node = host:port): 1 if it answered the last probe (CLUSTER INFO) in time with cluster_state:ok, else 0; 0 too once it left the slot map."
+    );
+    describe_histogram!(
+        "collab_redis_node_probe_seconds",
+        "Under --redis-cluster: round trip of a probe of one master, by node."
+    );
+    describe_counter!(
+        "collab_redis_node_probe_failures_total",
+        "Under --redis-cluster: failed probes of a master, by node and fault (silent: no answer in time, unreachable, cluster-down: cluster_state:fail)."
+    );
+    describe_gauge!(
+        "collab_redis_node_slots",
+        "Under --redis-cluster: slots a master serves, by node (0 once it left the slot map)."
+    );
+    describe_gauge!(
+        "collab_redis_node_file_channels",
+        "Under --redis-cluster: this gateway's file channels (sharded subscriptions, one per open file) on a master, by node."
+    );
 }
 
 /// Every refusal reason the gateway gives, so each counter exists from the start.
@@ -251,6 +271,32 @@ pub fn undo(op: &'static str, outcome: &'static str) {
 
 pub fn redis_reconnect() {
     counter!("collab_redis_reconnects_total").increment(1);
+}
+
+/// A cluster master answered its probe in `took`.
+pub fn redis_node_probed(node: &str, took: Duration) {
+    gauge!("collab_redis_node_up", "node" => node.to_owned()).set(1.0);
+    histogram!("collab_redis_node_probe_seconds", "node" => node.to_owned())
+        .record(took.as_secs_f64());
+}
+
+/// A cluster master's probe failed with `fault`.
+pub fn redis_node_fault(node: &str, fault: &'static str) {
+    gauge!("collab_redis_node_up", "node" => node.to_owned()).set(0.0);
+    counter!("collab_redis_node_probe_failures_total", "node" => node.to_owned(), "fault" => fault)
+        .increment(1);
+}
+
+/// What a cluster master serves: `slots`, and `channels` of this gateway's files.
+pub fn redis_node_serves(node: &str, slots: u32, channels: u32) {
+    gauge!("collab_redis_node_slots", "node" => node.to_owned()).set(f64::from(slots));
+    gauge!("collab_redis_node_file_channels", "node" => node.to_owned()).set(f64::from(channels));
+}
+
+/// A node left the slot map (no longer a master).
+pub fn redis_node_gone(node: &str) {
+    gauge!("collab_redis_node_up", "node" => node.to_owned()).set(0.0);
+    redis_node_serves(node, 0, 0);
 }
 
 pub fn revocation(kind: &'static str) {

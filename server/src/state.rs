@@ -10,7 +10,7 @@ use tokio::sync::{Notify, watch};
 use crate::access::Authority;
 use crate::access::revocation::Revocations;
 use crate::config::Config;
-use crate::engine::{Bus, DiagnosticsCache, IdentityAdmin, Store};
+use crate::engine::{Bus, DiagnosticsCache, IdentityAdmin, Readiness, Store};
 use crate::pending::PendingAppends;
 use crate::rooms::Rooms;
 
@@ -20,6 +20,8 @@ pub struct AppState {
     pub rooms: Rooms,
     pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
+    /// The engine's answer to `/readyz`.
+    pub readiness: Arc<dyn Readiness>,
     /// Decides what a connection's token lets it open (`--auth`).
     pub authority: Authority,
     /// Under `--auth redis`: the live grants, re-read on announced changes and every

@@ -101,9 +101,18 @@ function imageName (service) {
   return typeof service.image === 'string' ? service.image : ''
 }
 
-/** Picks out the redis, gateway and load-balancer services. */
-function classify (compose) {
-  const entries = Object.entries(compose.services)
+/**
+ * The services of one stack: `profile` null gives those without `profiles` (what
+ * `docker compose up` runs), a name those of that profile (which `--profile NAME`
+ * adds).
+ */
+function stackOf (compose, profile) {
+  return Object.entries(compose.services).filter(([, s]) =>
+    profile == null ? !s.profiles : (s.profiles || []).includes(profile))
+}
+
+/** Picks out the redis, gateway and load-balancer services of a stack. */
+function classify (entries) {
   const redis = entries.filter(([, s]) => /^(docker\.io\/)?(library\/)?redis(:|@|$)/.test(imageName(s)))
   const lbs = entries.filter(([, s]) => /^(docker\.io\/)?(library\/)?(nginx|haproxy)(:|@|$)/.test(imageName(s)))
   const rootDockerfile = path.join(repoRoot, 'Dockerfile')
@@ -250,12 +259,17 @@ function lbConfigFile (lbService, kind) {
 
 describe('docker-compose.yml', () => {
   const compose = loadCompose()
-  const { redis, lbs, gateways } = classify(compose)
+  const { redis, lbs, gateways } = classify(stackOf(compose, null))
   const serviceNames = Object.keys(compose.services)
 
-  it('references only services and volumes it defines', () => {
+  it('references only services, volumes and networks it defines', () => {
     const namedVolumes = Object.keys(compose.volumes || {})
+    const networks = ['default', ...Object.keys(compose.networks || {})]
     for (const [name, s] of Object.entries(compose.services)) {
+      const joined = Array.isArray(s.networks) ? s.networks : Object.keys(s.networks || {})
+      for (const network of joined) {
+        assert.ok(networks.includes(network), `${name} joins network ${network}, not declared under top-level networks`)
+      }
       for (const dep of dependsOn(s)) {
         assert.ok(serviceNames.includes(dep), `${name} depends on unknown service ${dep}`)
       }
@@ -333,8 +347,9 @@ describe('docker-compose.yml', () => {
     const known = new Set([...help.matchAll(/\b(COLLAB_[A-Z0-9_]+)\b/g)].map((m) => m[1]))
     assert.ok(known.has('COLLAB_REDIS_URL') && known.has('COLLAB_LOG'), `--help lists the env names:\n${help}`)
     const runtime = dockerInstructions(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'))
+    const everyGateway = classify(Object.entries(compose.services)).gateways
     const sources = [
-      ...gateways.map(([name, s]) => [`docker-compose.yml service ${name}`, envOf(s)]),
+      ...everyGateway.map(([name, s]) => [`docker-compose.yml service ${name}`, envOf(s)]),
       ['Dockerfile ENV', dockerEnv(runtime)]
     ]
     for (const [where, env] of sources) {
@@ -407,6 +422,100 @@ describe('docker-compose.yml', () => {
     } else {
       checkHaproxy({ text, listenPort: target, expectedHosts, gatewayPort })
     }
+  })
+})
+
+describe('docker-compose.yml profile cluster', () => {
+  const compose = loadCompose()
+  const stack = stackOf(compose, 'cluster')
+  const { redis, lbs, gateways } = classify(stack)
+  const clusterWords = (s) => commandWords(s.command).join(' ')
+  const nodes = redis.filter(([, s]) => !/--cluster\s+create/.test(clusterWords(s)))
+  const inits = redis.filter(([, s]) => /--cluster\s+create/.test(clusterWords(s)))
+  const nodeNames = nodes.map(([n]) => n)
+
+  it('runs 6 Redis 7 cluster nodes, each with its own volume, append-only', () => {
+    assert.equal(nodes.length, 6, `six cluster nodes (found: ${nodeNames.join(', ') || 'none'})`)
+    const volumes = new Set()
+    for (const [name, s] of nodes) {
+      assert.match(imageName(s), /redis:7(\.|-|$)/, `${name} runs a Redis 7 image (sharded pub/sub needs 7.0)`)
+      const words = commandWords(s.command)
+      const conf = words.find((w, i) => i > 0 && w.endsWith('.conf'))
+      const mount = (s.volumes || []).map(parseVolume).find((v) => v.type === 'bind' && v.target === conf)
+      assert.ok(mount, `${name}: its config file ${conf} is bind-mounted`)
+      const text = fs.readFileSync(path.resolve(path.dirname(composePath), mount.source), 'utf8')
+      const setting = (key) => new RegExp(`^\\s*${key}\\s+(\\S+)`, 'm').exec(text)?.[1]
+      assert.equal(setting('cluster-enabled'), 'yes', `${name}: cluster-enabled yes`)
+      assert.equal(setting('appendonly'), 'yes', `${name}: appendonly yes`)
+      assert.equal(setting('port'), '6379', `${name}: port 6379`)
+      assert.equal(setting('maxmemory-policy'), 'noeviction', `${name}: the logs are never evicted`)
+      const announced = words[words.indexOf('--cluster-announce-hostname') + 1]
+      if (setting('cluster-preferred-endpoint-type') === 'hostname') {
+        assert.equal(announced, name, `${name} announces its own service name`)
+      }
+      const data = (s.volumes || []).map(parseVolume).find((v) => v.target === '/data')
+      assert.ok(data && data.type === 'volume' && data.source, `${name} keeps /data on a named volume`)
+      volumes.add(data.source)
+    }
+    assert.equal(volumes.size, nodes.length, 'each node has a volume of its own')
+  })
+
+  it('joins them once into 3 masters with a replica each', () => {
+    assert.equal(inits.length, 1, 'one one-shot service runs redis-cli --cluster create')
+    const [name, init] = inits[0]
+    const text = clusterWords(init)
+    assert.match(text, /--cluster-replicas\s+1\b/, `${name}: --cluster-replicas 1 (6 nodes: 3 masters, 3 replicas)`)
+    assert.match(text, /--cluster-yes/, `${name}: does not wait for a typed "yes"`)
+    assert.equal(String(init.restart), 'no', `${name} runs once (restart: "no")`)
+    for (const node of nodeNames) {
+      assert.equal(init.depends_on?.[node]?.condition, 'service_healthy', `${name} waits for ${node} to be healthy`)
+    }
+  })
+
+  it(`runs ${GATEWAY_REPLICAS} gateways with --redis-cluster, seeded with every node`, () => {
+    const count = gateways.reduce((n, [, s]) => n + instancesOf(s), 0)
+    assert.equal(count, GATEWAY_REPLICAS, `cluster gateways: ${gateways.map(([n]) => n).join(', ') || 'none'}`)
+    const [initName] = inits[0]
+    for (const [name, s] of gateways) {
+      const env = envOf(s)
+      assert.equal(env.COLLAB_REDIS_CLUSTER, 'true', `${name}: COLLAB_REDIS_CLUSTER=true`)
+      const seeds = (env.COLLAB_REDIS_URL || '').split(',').map((u) => new URL(u.trim()))
+      assert.deepEqual(seeds.map((u) => u.hostname).sort(), [...nodeNames].sort(), `${name}: COLLAB_REDIS_URL seeds every node`)
+      for (const u of seeds) {
+        assert.match(u.protocol, /^rediss?:$/, `${name}: seeds are redis URLs`)
+        assert.equal(u.port || '6379', '6379', `${name}: seeds use the nodes' port`)
+      }
+      assert.equal(s.depends_on?.[initName]?.condition, 'service_completed_successfully',
+        `${name} starts once ${initName} has formed the cluster`)
+      assert.deepEqual(s.profiles, ['cluster'], `${name} belongs to the cluster profile only`)
+    }
+    const ids = gateways.map(([, s]) => envOf(s).COLLAB_GATEWAY_ID).filter(Boolean)
+    assert.equal(new Set(ids).size, ids.length, 'gateway ids are unique')
+  })
+
+  it('publishes its own port through nginx, to the cluster gateways only', () => {
+    assert.equal(lbs.length, 1, 'one load balancer in the cluster profile')
+    const [lbName, lb] = lbs[0]
+    const ports = (lb.ports || []).map(parsePort)
+    assert.equal(ports.length, 1, `${lbName} publishes exactly one port`)
+    const defaultPorts = classify(stackOf(compose, null)).lbs.flatMap(([, s]) => (s.ports || []).map(parsePort))
+    assert.ok(!defaultPorts.some((p) => p.published === ports[0].published),
+      `${lbName} publishes a port the default stack does not (both may run at once)`)
+    const lbNetworks = Array.isArray(lb.networks) ? lb.networks : Object.keys(lb.networks || {})
+    assert.ok(lbNetworks.length && !lbNetworks.includes('default'), `${lbName} stays off the default stack's network`)
+    // On that network the cluster gateways answer to their aliases (nginx.conf names them).
+    const expectedHosts = gateways.flatMap(([name, s]) => {
+      const aliases = lbNetworks.flatMap((n) => s.networks?.[n]?.aliases || [])
+      assert.ok(aliases.length || lbNetworks.some((n) => (s.networks || {})[n] !== undefined), `${name} is on ${lbName}'s network`)
+      return aliases.length ? aliases : [name]
+    }).sort()
+    for (const [name] of gateways) {
+      assert.ok(dependsOn(lb).includes(name), `${lbName} depends on ${name}`)
+    }
+    const conf = lbConfigFile(lb, 'nginx')
+    assert.ok(conf && fs.existsSync(conf.file), `${lbName}: its nginx config exists`)
+    const gatewayPort = Number((envOf(gateways[0][1]).COLLAB_LISTEN || '0.0.0.0:8080').split(':')[1])
+    checkNginx({ text: fs.readFileSync(conf.file, 'utf8'), lbImage: imageName(lb), listenPort: ports[0].target, expectedHosts, gatewayPort })
   })
 })
 

@@ -226,7 +226,7 @@ async fn assert_joiners_get(
         let ready = || async { gw.readyz().await == Some(200) };
         assert!(
             eventually(DEADLINE, ready).await,
-            "{} is ready (every master answers)",
+            "{} is ready (the masters of the slots it uses answer)",
             gw.addr()
         );
     }
@@ -327,8 +327,8 @@ async fn the_master_of_a_file_killed_while_people_type_loses_nothing() {
         .cluster
         .kill9(master)
         .expect("kill -9 of the file's master");
-    // Readiness pings every master: one is gone, so no gateway is ready until its
-    // replica takes over.
+    // Readiness covers the slots in use: the file's master is gone, so a gateway holding
+    // the file is not ready until its replica takes over.
     let gateway = &setup.gateways[0];
     let unready = || async { gateway.readyz().await == Some(503) };
     assert!(

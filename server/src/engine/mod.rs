@@ -19,10 +19,11 @@
 //! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
 //! - [`diagnostics`]: cached markers per file, source and version, with the claim that
 //!   makes gateways holding one file check each version once.
+//! - [`readiness`]: whether the engine can serve what this gateway uses now (`/readyz`).
 //! - [`redis`]: the single-Redis engine; its parts are generic over their connection
 //!   ([`redis::conn::Conn`]), so they also serve
 //! - [`cluster`]: the Redis Cluster engine (`--redis-cluster`): sharded pub/sub per file,
-//!   resubscription after slot moves, readiness of every master.
+//!   resubscription after slot moves, readiness per slot in use, metrics per node.
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
 //! atomic step ([`Store::append`]); positions of a file are the contiguous integers 1, 2,
@@ -38,6 +39,7 @@ pub mod error;
 pub mod identity_admin;
 pub mod inbox;
 pub mod log;
+pub mod readiness;
 pub mod redis;
 pub mod undo_stack;
 
@@ -58,6 +60,8 @@ pub use log::{
     AppendBatch, Appended, Authored, CompactOutcome, LogEntry, LogHead, MergeFailed, Tail,
 };
 pub use undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
+
+pub use readiness::{NotReady, Readiness};
 
 /// The durable side of a file: its update log and snapshot.
 pub trait Store: Send + Sync + 'static {
@@ -103,18 +107,12 @@ pub trait Store: Send + Sync + 'static {
         file: &'a FileId,
         user: &'a str,
     ) -> BoxFuture<'a, Result<UndoCounts, EngineError>>;
-
-    /// One round trip, for readiness.
-    fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>>;
 }
 
 /// Pub/sub between gateways: a file's channel, routed to its room, and gateway liveness.
 pub trait Bus: Send + Sync + 'static {
     /// This gateway's id, the origin of everything it publishes.
     fn gateway_id(&self) -> &str;
-
-    /// Whether this gateway currently hears the bus (readiness).
-    fn is_live(&self) -> bool;
 
     /// Routes the file's channel to `sink` and subscribes to it. Returns once the
     /// subscription is confirmed: anything published later reaches the sink or, if
@@ -150,6 +148,7 @@ pub struct Engine {
     pub directory: Arc<dyn Directory>,
     pub identity_admin: Arc<dyn IdentityAdmin>,
     pub diagnostics: Arc<dyn DiagnosticsCache>,
+    pub readiness: Arc<dyn Readiness>,
     /// Announcements of changed identity records, when the engine can make them (its
     /// [`ChangeFeed::is_live`] says whether it currently does); `None`: it never will, and
     /// revocation must poll.
@@ -158,14 +157,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// Bundles an engine's parts with the tasks that must stop when it goes.
+    /// Bundles an engine's parts with the tasks that must stop when it goes (announcing
+    /// no identity changes until [`Engine::with_changes`]).
     pub fn new(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         directory: Arc<dyn Directory>,
         identity_admin: Arc<dyn IdentityAdmin>,
         diagnostics: Arc<dyn DiagnosticsCache>,
-        changes: Option<ChangeFeed>,
+        readiness: Arc<dyn Readiness>,
         tasks: Vec<JoinHandle<()>>,
     ) -> Self {
         Engine {
@@ -174,9 +174,16 @@ impl Engine {
             directory,
             identity_admin,
             diagnostics,
-            changes,
+            readiness,
+            changes: None,
             tasks,
         }
+    }
+
+    /// The engine announces identity changes on `changes`.
+    pub fn with_changes(mut self, changes: Option<ChangeFeed>) -> Self {
+        self.changes = changes;
+        self
     }
 }
 

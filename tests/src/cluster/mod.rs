@@ -72,6 +72,13 @@ pub struct RedisCluster {
 impl RedisCluster {
     /// Starts 3 masters and 3 replicas, joins them and waits for `cluster_state:ok`.
     pub async fn start() -> Result<RedisCluster> {
+        RedisCluster::start_with(&[]).await
+    }
+
+    /// [`RedisCluster::start`] with more `redis-server` arguments for every node, such
+    /// as `["--cluster-require-full-coverage", "no"]` (the other shards keep serving
+    /// while one has no master, as the compose profile runs it).
+    pub async fn start_with(node_args: &[&str]) -> Result<RedisCluster> {
         let root = tempfile::Builder::new()
             .prefix("collab-cluster-")
             .tempdir()
@@ -89,7 +96,7 @@ impl RedisCluster {
             _root: root,
         };
         for node in &mut cluster.nodes {
-            node.spawn()?;
+            node.spawn(node_args)?;
         }
         for node in &cluster.nodes {
             let url = node.url();
@@ -302,7 +309,7 @@ impl Node {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    fn spawn(&mut self) -> Result<()> {
+    fn spawn(&mut self, extra_args: &[&str]) -> Result<()> {
         let binary = which("redis-server").ok_or_else(|| anyhow!("redis-server is not on PATH"))?;
         std::fs::create_dir_all(&self.dir).context("creating a node's directory")?;
         let child = Command::new(binary)
@@ -318,6 +325,7 @@ impl Node {
             .args(["--save", ""])
             .args(["--daemonize", "no", "--protected-mode", "no"])
             .args(["--logfile", "redis.log"])
+            .args(extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

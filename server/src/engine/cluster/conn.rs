@@ -1,11 +1,9 @@
 //! The cluster client as a [`Conn`]: file channels are sharded pub/sub on the file's
-//! slot, pipelines keep to one slot, and readiness pings every master and asks the
-//! cluster's state.
+//! slot, and pipelines keep to one slot (readiness is [`super::readiness`]).
 
 use futures_util::future::BoxFuture;
 use redis::RedisResult;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 
 use crate::engine::redis::conn::Conn;
 
@@ -35,32 +33,5 @@ impl Conn for ClusterConnection {
 
     fn unsubscribe_file<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>> {
         Box::pin(self.sunsubscribe(channel))
-    }
-
-    /// `PING` on every master, all of which must answer, and `cluster_state:ok` (every
-    /// slot has a master that the cluster can reach). The client leaves a master whose
-    /// connection it lost out of an every-master call rather than fail it, so the ping
-    /// alone would miss a dead master until its replica takes over; the cluster state
-    /// turns to `fail` once the other nodes agree the master is gone.
-    fn ping_all(&mut self) -> BoxFuture<'_, RedisResult<()>> {
-        Box::pin(async move {
-            let every_master = RoutingInfo::MultiNode((
-                MultipleNodeRoutingInfo::AllMasters,
-                Some(ResponsePolicy::AllSucceeded),
-            ));
-            self.route_command(redis::cmd("PING"), every_master).await?;
-            let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(self).await?;
-            if info
-                .lines()
-                .any(|line| line.trim_end() == "cluster_state:ok")
-            {
-                Ok(())
-            } else {
-                Err(redis::RedisError::from((
-                    redis::ErrorKind::Server(redis::ServerErrorKind::ClusterDown),
-                    "cluster_state is not ok",
-                )))
-            }
-        })
     }
 }

@@ -23,11 +23,21 @@
 //!   routes it to the new owner) and the room to catch up from the log. `MOVED`/`ASK`
 //!   replies to commands and scripts are followed by the cluster client, and a script the
 //!   new owner has never seen is reloaded (`NOSCRIPT`, redis-rs `Script`).
-//! - Readiness pings every master, not one node.
+//! - Readiness is per slot in use: the masters of this gateway's open files' slots and
+//!   of the gateways channel's must answer and serve ([`readiness`]); a shard that is
+//!   down takes out of rotation only the gateways holding its files.
 //!
 //! - [`conn`]: the cluster client as the engine's connection type.
+//! - [`topology`]: the slot map (`CLUSTER SLOTS`, cached) and key slots.
+//! - [`probe`]: one look at one master (answers in time, `cluster_state:ok`).
+//! - [`readiness`]: `/readyz` from the slots in use.
+//! - [`node_metrics`]: per-node series (up, probe time, slots, file channels).
 
 pub mod conn;
+pub mod node_metrics;
+pub mod probe;
+pub mod readiness;
+pub mod topology;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,10 +77,11 @@ fn builder(seeds: &[String]) -> ClusterClientBuilder {
 }
 
 /// Connects to the cluster that `seeds` belong to (one reachable seed is enough: the
-/// client reads the slot map from it) and starts the bus. Two cluster connections: one
-/// for commands (store, directory, identity writes, publishing), one RESP3 connection
-/// whose pushes (messages, subscription confirmations, dropped channels, disconnections)
-/// go to the bus's router.
+/// client reads the slot map from it) and starts the bus and the per-node metrics. Two
+/// cluster connections (each one TCP connection per master): one for commands (store,
+/// directory, identity writes, publishing, readiness and metrics probes), one RESP3
+/// connection whose pushes (messages, subscription confirmations, dropped channels,
+/// disconnections) go to the bus's router.
 pub async fn connect(
     seeds: &[String],
     keys: Keys,
@@ -105,14 +116,27 @@ pub async fn connect(
         .get_async_connection()
         .await?;
     sub.subscribe(keys.gateways_channel()).await?;
-    let (bus, tasks) = bus::RedisBus::start(router, resubscribe, sub, commands, keys, gateway_id);
+    let topology = Arc::new(topology::Topology::new(commands.clone()));
+    let readiness = readiness::SlotReadiness {
+        router: router.clone(),
+        topology: topology.clone(),
+        conn: commands.clone(),
+    };
+    let node_watch = tokio::spawn(node_metrics::watch(
+        router.clone(),
+        topology,
+        commands.clone(),
+    ));
+    let (bus, mut tasks) =
+        bus::RedisBus::start(router, resubscribe, sub, commands, keys, gateway_id);
+    tasks.push(node_watch);
     Ok(Engine::new(
         Arc::new(store),
         Arc::new(bus),
         Arc::new(directory),
         Arc::new(identity_admin),
         Arc::new(diagnostics),
-        None,
+        Arc::new(readiness),
         tasks,
     ))
 }

@@ -171,10 +171,6 @@ impl<C: Conn> Bus for RedisBus<C> {
         &self.gateway_id
     }
 
-    fn is_live(&self) -> bool {
-        self.router.is_live()
-    }
-
     fn join<'a>(
         &'a self,
         file: &'a FileId,

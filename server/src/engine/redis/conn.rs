@@ -5,12 +5,13 @@
 //! The two differ in three places only: how a file's channel is published to and
 //! subscribed (classic `PUBLISH`/`SUBSCRIBE` on one server; sharded `SPUBLISH`/`SSUBSCRIBE`
 //! on the file's slot under a cluster), whether a pipeline may touch keys of several
-//! slots (a cluster refuses it: `CROSSSLOT`), and what one readiness ping reaches.
-//! Everything else (the Lua scripts, the reply parsing, the undo lists) is the same code.
+//! slots (a cluster refuses it: `CROSSSLOT`), and whether it resubscribes by itself.
+//! Readiness is not here: it differs in kind, not in a command (one `PING`, or a probe of
+//! each slot in use: [`crate::engine::readiness`]). Everything else (the Lua scripts, the reply parsing, the undo lists) is the same code.
 
 use futures_util::future::BoxFuture;
+use redis::RedisResult;
 use redis::aio::{ConnectionLike, ConnectionManager};
-use redis::{AsyncCommands, RedisResult};
 
 /// A multiplexed, cheaply cloned connection to "the Redis" of an engine.
 pub trait Conn: ConnectionLike + Clone + Send + Sync + 'static {
@@ -35,9 +36,6 @@ pub trait Conn: ConnectionLike + Clone + Send + Sync + 'static {
 
     /// Unsubscribes from a file's channel.
     fn unsubscribe_file<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>>;
-
-    /// One round trip to every server that holds data (readiness).
-    fn ping_all(&mut self) -> BoxFuture<'_, RedisResult<()>>;
 }
 
 impl Conn for ConnectionManager {
@@ -56,12 +54,5 @@ impl Conn for ConnectionManager {
 
     fn unsubscribe_file<'a>(&'a mut self, channel: &'a str) -> BoxFuture<'a, RedisResult<()>> {
         Box::pin(self.unsubscribe(channel))
-    }
-
-    fn ping_all(&mut self) -> BoxFuture<'_, RedisResult<()>> {
-        Box::pin(async move {
-            let _: String = self.ping().await?;
-            Ok(())
-        })
     }
 }

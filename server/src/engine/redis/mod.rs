@@ -17,6 +17,7 @@
 //!   in one hash per file (`diag_scripts` are its Lua).
 //! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
 //!   admin API's writes of sessions, users and sandbox members.
+//! - [`readiness`]: `/readyz` on one Redis (subscription up, `PING` answered).
 //! - [`version`]: the oldest Redis these commands run on (6.2), checked before connecting.
 //!
 //! [`connect`] builds every part: the store, the directory, the identity writes and the
@@ -31,6 +32,7 @@ pub mod diagnostics;
 pub mod directory;
 pub mod identity_admin;
 pub mod liveness;
+pub mod readiness;
 pub mod router;
 mod scripts;
 pub mod store;
@@ -86,6 +88,10 @@ pub async fn connect(
     let (router, resubscribe) =
         bus::router::<ConnectionManager>(&keys, &gateway_id, gateway_timeout);
     let sub = bus::subscriber(&client, router.clone(), &keys).await?;
+    let readiness = readiness::RedisReadiness {
+        router: router.clone(),
+        conn: commands.clone(),
+    };
     let (bus, mut tasks) =
         bus::RedisBus::start(router, resubscribe, sub, commands, keys, gateway_id);
     let changes = if tracking {
@@ -101,7 +107,8 @@ pub async fn connect(
         Arc::new(directory),
         Arc::new(identity_admin),
         Arc::new(diagnostics),
-        changes,
+        Arc::new(readiness),
         tasks,
-    ))
+    )
+    .with_changes(changes))
 }

@@ -90,6 +90,20 @@ impl Router {
         channel == self.gateways_channel
     }
 
+    /// The gateways channel's name.
+    pub fn gateways_channel(&self) -> &str {
+        &self.gateways_channel
+    }
+
+    /// The file channels rooms route now: one per open file (readiness and per-node
+    /// metrics under a cluster look up their slots).
+    pub fn file_channels(&self) -> Vec<String> {
+        self.routes
+            .iter()
+            .map(|route| route.key().clone())
+            .collect()
+    }
+
     pub fn insert(&self, channel: String, sink: RoomSink) {
         self.routes.insert(channel, sink);
     }
@@ -141,12 +155,7 @@ impl Router {
                 }
                 if self.resubscribe_after_disconnection {
                     self.resubscribe(self.gateways_channel.clone());
-                    let channels: Vec<String> = self
-                        .routes
-                        .iter()
-                        .map(|route| route.key().clone())
-                        .collect();
-                    for channel in channels {
+                    for channel in self.file_channels() {
                         self.resubscribe(channel);
                     }
                 }

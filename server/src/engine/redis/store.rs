@@ -234,13 +234,6 @@ impl<C: Conn> Store for RedisStore<C> {
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>> {
         Box::pin(self.compact_log(file))
     }
-
-    fn ping(&self) -> BoxFuture<'_, Result<(), EngineError>> {
-        Box::pin(async move {
-            let mut conn = self.conn.clone();
-            Ok(conn.ping_all().await?)
-        })
-    }
 }
 
 #[cfg(test)]
