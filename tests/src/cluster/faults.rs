@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
-use super::{MIGRATE_BATCH, RedisCluster};
-use crate::redis::{command_calls, kill_pubsub_connections, signal};
+use super::{MIGRATE_BATCH, RedisCluster, START_DEADLINE};
+use crate::redis::{command_calls, kill_pubsub_connections, ping, signal};
 use crate::wait::eventually;
 
 impl RedisCluster {
@@ -156,6 +156,35 @@ impl RedisCluster {
         if let Some(mut child) = node.child.take() {
             child.kill().context("kill -9 of a cluster node")?;
             child.wait().context("reaping a cluster node")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the node on `port` again after [`RedisCluster::kill9`], from its directory
+    /// (its `nodes.conf` and append-only file), and waits until the cluster has settled
+    /// again: a master whose slots went to its replica while it was down comes back as
+    /// that replica's replica, so the cluster has its 3 masters and 3 replicas again.
+    pub async fn start_again(&mut self, port: u16) -> Result<()> {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .ok_or_else(|| anyhow!("no node on port {port}"))?;
+        if node.child.is_some() {
+            bail!("the node on port {port} is still running");
+        }
+        node.spawn()?;
+        let url = node.url();
+        if !eventually(START_DEADLINE, || ping(&url)).await {
+            bail!("the node on port {port} did not answer PING after a restart");
+        }
+        if !eventually(START_DEADLINE, || self.is_settled()).await {
+            bail!(
+                "the cluster did not settle after the node on port {port} came back: nodes \
+                 {:?}; logs:\n{}",
+                self.topology().await,
+                self.logs()
+            );
         }
         Ok(())
     }
