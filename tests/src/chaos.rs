@@ -325,12 +325,6 @@ impl World {
         }
     }
 
-    /// The slot of the file's keys and channel, on a cluster.
-    async fn file_slot(&self, cluster: &RedisCluster) -> Result<u16> {
-        let id = FileId::parse(&self.file).map_err(|e| anyhow!("{e}"))?;
-        cluster.keyslot(&Keys::default().log(&id)).await
-    }
-
     async fn inject(
         &mut self,
         fault: Fault,
@@ -380,49 +374,52 @@ impl World {
                 tokio::time::sleep(down).await;
                 redis.start_again().await?;
             }
-            Fault::MoveSlot | Fault::KillMaster => {
-                let Backend::Cluster(cluster) = &self.redis else {
-                    bail!("{fault} is a fault of a run on a cluster");
-                };
-                let slot = self.file_slot(cluster).await?;
-                let owner = cluster.owner(slot).await?.port;
-                if fault == Fault::MoveSlot {
-                    let mut others: Vec<u16> = cluster
-                        .masters()
-                        .await?
-                        .iter()
-                        .map(|m| m.port)
-                        .filter(|p| *p != owner)
-                        .collect();
-                    others.sort_unstable();
-                    let to = *others
-                        .get(rng.random_range(0..others.len().max(1)))
-                        .context("another master to move the slot to")?;
-                    entry.push_str(&format!(" {slot} from {owner} to {to}"));
-                    self.faults.push(entry);
-                    cluster
-                        .migrate_slot(slot, to)
-                        .await
-                        .with_context(|| format!("moving slot {slot} to {to}"))?;
-                } else {
-                    let cluster = self.redis.cluster_mut().context("a cluster")?;
-                    cluster.kill9(owner)?;
-                    let promoted = cluster
-                        .wait_for_new_owner(slot, owner, FAILOVER_DEADLINE)
-                        .await?;
-                    entry.push_str(&format!(
-                        " {owner} of slot {slot}, {promoted} promoted (down {down:?})"
-                    ));
-                    self.faults.push(entry);
-                    tokio::time::sleep(down).await;
-                    cluster
-                        .start_again(owner)
-                        .await
-                        .context("the killed master rejoins as a replica")?;
-                }
-            }
+            Fault::MoveSlot => self.move_slot(entry, rng).await?,
+            Fault::KillMaster => self.kill_master(entry, down).await?,
         }
         Ok(())
+    }
+
+    /// Migrates the file's slot to a seeded choice among the other masters.
+    async fn move_slot(&mut self, mut entry: String, rng: &mut StdRng) -> Result<()> {
+        let (cluster, slot) = cluster_and_slot(&mut self.redis, &self.file).await?;
+        let owner = cluster.owner(slot).await?.port;
+        let mut others: Vec<u16> = cluster
+            .masters()
+            .await?
+            .iter()
+            .map(|m| m.port)
+            .filter(|p| *p != owner)
+            .collect();
+        others.sort_unstable();
+        let to = *others
+            .get(rng.random_range(0..others.len().max(1)))
+            .context("another master to move the slot to")?;
+        entry.push_str(&format!(" {slot} from {owner} to {to}"));
+        self.faults.push(entry);
+        cluster.migrate_slot(slot, to).await?;
+        Ok(())
+    }
+
+    /// Kills the file's master, waits for its replica's promotion, and after `down`
+    /// starts the node again (it rejoins as a replica: the cluster is whole again).
+    async fn kill_master(&mut self, mut entry: String, down: Duration) -> Result<()> {
+        let (cluster, slot) = cluster_and_slot(&mut self.redis, &self.file).await?;
+        let owner = cluster.owner(slot).await?.port;
+        entry.push_str(&format!(" {owner} of slot {slot} (down {down:?})"));
+        self.faults.push(entry);
+        cluster.kill9(owner)?;
+        let promoted = cluster
+            .wait_for_new_owner(slot, owner, FAILOVER_DEADLINE)
+            .await?;
+        if let Some(entry) = self.faults.last_mut() {
+            entry.push_str(&format!(", {promoted} promoted"));
+        }
+        tokio::time::sleep(down).await;
+        cluster
+            .start_again(owner)
+            .await
+            .context("the killed master rejoins as a replica")
     }
 
     /// With no client left: stop every gateway, kill -9 the one Redis and restart it, and
@@ -474,6 +471,19 @@ impl World {
         }
         out
     }
+}
+
+/// The cluster of `redis`, and the slot of `file`'s keys and channel on it.
+async fn cluster_and_slot<'a>(
+    redis: &'a mut Backend,
+    file: &str,
+) -> Result<(&'a mut RedisCluster, u16)> {
+    let id = FileId::parse(file).map_err(|e| anyhow!("{e}"))?;
+    let cluster = redis
+        .cluster_mut()
+        .context("slot moves and master kills are faults of a run on a cluster")?;
+    let slot = cluster.keyslot(&Keys::default().log(&id)).await?;
+    Ok((cluster, slot))
 }
 
 async fn fresh_joiner_sees(url: &str, writes: &[(u64, u32)], text: &str) -> Result<()> {
