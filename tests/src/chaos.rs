@@ -19,9 +19,10 @@
 //!    text must hold exactly every live token (nothing lost, doubled or resurrected), and a
 //!    fresh joiner on every gateway must see that text.
 //! 4. Finally, with every client gone, every gateway is stopped (SIGTERM must exit 0),
-//!    Redis is killed with SIGKILL and restarted from its AOF (one Redis; a cluster's nodes
-//!    were killed during the run already), and a fresh joiner on a new gateway must still
-//!    see that text: the document lives in Redis, not in the clients.
+//!    Redis is killed with SIGKILL and restarted from its AOF (on a cluster: the file's
+//!    master, once a replica has acknowledged all it wrote, is killed with SIGKILL and
+//!    that replica promoted), and a fresh joiner on a new gateway must still see that
+//!    text: the document lives in Redis, not in the clients.
 //!
 //! [`run`] returns an [`Outcome`] or an error naming the seed, the faults so far and the
 //! gateways' last stderr lines. `collab-chaos` (src/bin/chaos.rs) and tests/chaos.rs call it.
@@ -422,8 +423,9 @@ impl World {
             .context("the killed master rejoins as a replica")
     }
 
-    /// With no client left: stop every gateway, kill -9 the one Redis and restart it, and
-    /// read the document through a new gateway.
+    /// With no client left: stop every gateway, kill -9 the one Redis and restart it (or
+    /// the file's master, replicated, which its replica replaces), and read the document
+    /// through a new gateway.
     async fn durability_check(&mut self, writes: &[(u64, u32)], text: &str) -> Result<()> {
         for gateway in &mut self.gateways {
             let status = gateway.terminate().await?;
@@ -434,9 +436,20 @@ impl World {
                 );
             }
         }
-        if let Some(redis) = self.redis.redis_mut() {
-            redis.kill9()?;
-            redis.start_again().await?;
+        match &mut self.redis {
+            Backend::Redis(redis) => {
+                redis.kill9()?;
+                redis.start_again().await?;
+            }
+            Backend::Cluster(_) => {
+                let (cluster, slot) = cluster_and_slot(&mut self.redis, &self.file).await?;
+                let owner = cluster.owner(slot).await?.port;
+                cluster.wait_replicated(owner, DEADLINE).await?;
+                cluster.kill9(owner)?;
+                cluster
+                    .wait_for_new_owner(slot, owner, FAILOVER_DEADLINE)
+                    .await?;
+            }
         }
         let gateway = self.redis.gateway(GATEWAY_FLAGS).await?;
         let url = gateway.ws_url(&self.file);

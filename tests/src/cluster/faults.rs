@@ -119,6 +119,59 @@ impl RedisCluster {
             .ok_or_else(|| anyhow!("the master on port {master} has no live replica"))
     }
 
+    /// Waits until a replica of the master on `master` has acknowledged everything that
+    /// master had written when this was called (`master_repl_offset`, and the replicas'
+    /// `offset=` in its `INFO replication`); returns that replica's port. Replication is
+    /// asynchronous: only then does killing the master lose nothing by itself.
+    pub async fn wait_replicated(&self, master: u16, within: Duration) -> Result<u16> {
+        let (written, _) = self.replication_offsets(master).await?;
+        let caught_up = || async {
+            self.replication_offsets(master)
+                .await
+                .is_ok_and(|(_, acked)| acked.iter().any(|(_, offset)| *offset >= written))
+        };
+        if !eventually(within, caught_up).await {
+            bail!(
+                "no replica of {master} acknowledged offset {written} within {within:?}: {:?}",
+                self.replication_offsets(master).await
+            );
+        }
+        let (_, acked) = self.replication_offsets(master).await?;
+        acked
+            .into_iter()
+            .find(|(_, offset)| *offset >= written)
+            .map(|(port, _)| port)
+            .ok_or_else(|| anyhow!("the replica of {master} that caught up went away"))
+    }
+
+    /// The master's `master_repl_offset`, and each replica's port and acknowledged offset.
+    async fn replication_offsets(&self, master: u16) -> Result<(u64, Vec<(u16, u64)>)> {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut self.node(master).await?)
+            .await
+            .context("INFO replication")?;
+        let written = info
+            .lines()
+            .find_map(|line| line.strip_prefix("master_repl_offset:"))
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| anyhow!("no master_repl_offset in INFO replication of {master}"))?;
+        // `slave0:ip=127.0.0.1,port=30004,state=online,offset=1234,lag=0`
+        let acked = info
+            .lines()
+            .filter(|line| line.starts_with("slave") && line.contains(":ip="))
+            .filter_map(|line| {
+                let field = |name: &str| {
+                    line.split([':', ','])
+                        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                        .map(str::to_owned)
+                };
+                Some((field("port")?.parse().ok()?, field("offset")?.parse().ok()?))
+            })
+            .collect();
+        Ok((written, acked))
+    }
+
     /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the node on `port`: a frozen node answers
     /// nobody, neither clients nor its master nor the cluster bus.
     pub fn freeze(&self, port: u16, frozen: bool) -> Result<()> {
