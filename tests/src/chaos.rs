@@ -3,20 +3,26 @@
 //! One run, fully decided by its seed (the timing of the machine is not, so a replay
 //! repeats the same faults and edits, not the same interleaving):
 //!
-//! 1. A private `redis-server` (AOF, `appendfsync always`) and `gateways` gateway
-//!    processes; `clients` [`Editor`]s spread over them, each behind a "load balancer"
-//!    (after a close it reconnects to any gateway, with y-websocket's backoff).
+//! 1. A private `redis-server` (AOF, `appendfsync always`), or in cluster mode a
+//!    [`RedisCluster`](crate::RedisCluster) of 3 masters and 3 replicas, and `gateways`
+//!    gateway processes; `clients` [`Editor`]s spread over them, each behind a "load
+//!    balancer" (after a close it reconnects to any gateway, with y-websocket's backoff).
 //! 2. For `duration`, the editors type and delete [tokens](crate::tokens) while the runner,
 //!    at seeded moments, injects [`Fault`]s: gateway kill -9, gateway SIGTERM (drain, 1012),
-//!    `CLIENT KILL` of every pub/sub connection, Redis SHUTDOWN and Redis kill -9, each
+//!    `CLIENT KILL` of every pub/sub connection, and on one Redis: Redis SHUTDOWN and Redis
+//!    kill -9; on a cluster: the file's slot moved to another master, and the file's master
+//!    killed -9 (its replica is promoted, then the node comes back as a replica). Each is
 //!    followed by a seeded down time and a restart. Each round of faults is a seeded
-//!    shuffle of all kinds, so a long enough run has every kind.
+//!    shuffle of every kind of the engine's mix ([`Fault::mix`]), and a run lasts at least
+//!    one round, so every run has every kind.
 //! 3. Then every editor settles on a synced connection; all replicas must converge, the
 //!    text must hold exactly every live token (nothing lost, doubled or resurrected), and a
 //!    fresh joiner on every gateway must see that text.
 //! 4. Finally, with every client gone, every gateway is stopped (SIGTERM must exit 0),
-//!    Redis is killed with SIGKILL and restarted from its AOF, and a fresh joiner on a new
-//!    gateway must still see that text: the document lives in Redis, not in the clients.
+//!    Redis is killed with SIGKILL and restarted from its AOF (on a cluster: the file's
+//!    master, once a replica has acknowledged all it wrote, is killed with SIGKILL and
+//!    that replica promoted), and a fresh joiner on a new gateway must still see that
+//!    text: the document lives in Redis, not in the clients.
 //!
 //! [`run`] returns an [`Outcome`] or an error naming the seed, the faults so far and the
 //! gateways' last stderr lines. `collab-chaos` (src/bin/chaos.rs) and tests/chaos.rs call it.
@@ -24,7 +30,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use collab_protocol::{FileId, Keys};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -33,7 +40,7 @@ use tokio::time::Instant;
 
 use crate::converge::{converge, writes_of};
 use crate::editor::{Editor, EditorOptions, Reconnect};
-use crate::{Client, DEADLINE, Gateway, RedisServer, tokens};
+use crate::{Backend, BackendKind, Client, DEADLINE, Gateway, RedisCluster, tokens};
 
 /// The gateway flags of a chaos run: recovery intervals short enough for a few-second run
 /// (a missed last update is found by the tail check; a dead gateway's cursors go after
@@ -53,25 +60,35 @@ pub const GATEWAY_FLAGS: &[&str] = &[
 
 /// How long the replicas may take to converge after the faults stop.
 const CONVERGE_DEADLINE: Duration = Duration::from_secs(60);
+/// How long a killed master's replica may take to be promoted (the nodes run with
+/// `--cluster-node-timeout 2000`).
+const FAILOVER_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The size of a run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub clients: usize,
     pub gateways: usize,
-    /// How long editors type while faults happen.
+    /// How long editors type while faults happen (at least one round of every kind).
     pub duration: Duration,
+    /// One Redis, or a Redis Cluster (`collab-chaos --cluster`).
+    pub backend: BackendKind,
 }
 
 impl Scenario {
-    /// `collab-chaos --seed S --clients .. --gateways .. --duration ..`, to replay a seed.
+    /// `collab-chaos --seed S --clients .. --gateways .. --duration .. [--cluster]`, to
+    /// replay a seed.
     pub fn replay_command(&self, seed: u64) -> String {
         format!(
             "cargo build -p collab-server -p collab-tests --bins && target/debug/collab-chaos \
-             --seed {seed} --clients {} --gateways {} --duration {}s",
+             --seed {seed} --clients {} --gateways {} --duration {}s{}",
             self.clients,
             self.gateways,
-            self.duration.as_secs_f64()
+            self.duration.as_secs_f64(),
+            match self.backend {
+                BackendKind::Redis => "",
+                BackendKind::Cluster => " --cluster",
+            }
         )
     }
 }
@@ -89,15 +106,40 @@ pub enum Fault {
     RestartRedis,
     /// Redis kill -9, then a restart from its AOF.
     KillRedis,
+    /// Cluster: the file's slot migrated, keys and all, to another master.
+    MoveSlot,
+    /// Cluster: kill -9 of the master owning the file's slot; once its replica is promoted
+    /// the node starts again and rejoins as a replica.
+    KillMaster,
 }
 
-pub const ALL_FAULTS: [Fault; 5] = [
+/// The faults of a run on one Redis.
+pub const REDIS_FAULTS: [Fault; 5] = [
     Fault::KillGateway,
     Fault::TerminateGateway,
     Fault::KillSubscriptions,
     Fault::RestartRedis,
     Fault::KillRedis,
 ];
+
+/// The faults of a run on a Redis Cluster (the whole cluster is never restarted).
+pub const CLUSTER_FAULTS: [Fault; 5] = [
+    Fault::KillGateway,
+    Fault::TerminateGateway,
+    Fault::KillSubscriptions,
+    Fault::MoveSlot,
+    Fault::KillMaster,
+];
+
+impl Fault {
+    /// Every kind of fault a run on `backend` injects.
+    pub fn mix(backend: BackendKind) -> &'static [Fault] {
+        match backend {
+            BackendKind::Redis => &REDIS_FAULTS,
+            BackendKind::Cluster => &CLUSTER_FAULTS,
+        }
+    }
+}
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -107,6 +149,8 @@ impl fmt::Display for Fault {
             Fault::KillSubscriptions => "CLIENT KILL pub/sub",
             Fault::RestartRedis => "restart Redis",
             Fault::KillRedis => "kill -9 Redis",
+            Fault::MoveSlot => "move the file's slot",
+            Fault::KillMaster => "kill -9 the file's master",
         })
     }
 }
@@ -142,7 +186,7 @@ struct World {
     seed: u64,
     scenario: Scenario,
     file: String,
-    redis: RedisServer,
+    redis: Backend,
     gateways: Vec<Gateway>,
     faults: Vec<String>,
     kinds: Vec<Fault>,
@@ -151,11 +195,14 @@ struct World {
 
 impl World {
     async fn start(seed: u64, scenario: &Scenario) -> Result<World> {
-        let redis = RedisServer::start().await.context("redis-server starts")?;
+        let redis = Backend::start(scenario.backend)
+            .await
+            .with_context(|| format!("{} starts", scenario.backend))?;
         let mut gateways = Vec::new();
         for _ in 0..scenario.gateways.max(1) {
             gateways.push(
-                Gateway::start(&redis.url(), GATEWAY_FLAGS)
+                redis
+                    .gateway(GATEWAY_FLAGS)
                     .await
                     .context("gateway starts")?,
             );
@@ -253,31 +300,39 @@ impl World {
         })
     }
 
-    /// Injects seeded faults until the scenario's duration has passed.
+    /// Injects seeded faults until the scenario's duration has passed and every kind of
+    /// the mix was injected once (the first round is one of each).
     async fn inject_faults(&mut self) -> Result<()> {
         let mut rng = StdRng::seed_from_u64(self.seed);
+        let mix = Fault::mix(self.scenario.backend);
         let end = Instant::now() + self.scenario.duration;
         let mut round = Vec::new();
         loop {
             // A seeded moment: the scenario's schedule, not a wait for a condition.
             let pause = Duration::from_millis(rng.random_range(200..=900));
-            if Instant::now() + pause >= end {
+            if Instant::now() + pause >= end && self.kinds.len() >= mix.len() {
                 tokio::time::sleep_until(end).await;
                 return Ok(());
             }
             tokio::time::sleep(pause).await;
             if round.is_empty() {
-                round = ALL_FAULTS.to_vec();
+                round = mix.to_vec();
                 round.shuffle(&mut rng);
             }
             let fault = round.pop().unwrap_or(Fault::KillSubscriptions);
             let down = Duration::from_millis(rng.random_range(0..=800));
             let g = rng.random_range(0..self.gateways.len());
-            self.inject(fault, g, down).await?;
+            self.inject(fault, g, down, &mut rng).await?;
         }
     }
 
-    async fn inject(&mut self, fault: Fault, g: usize, down: Duration) -> Result<()> {
+    async fn inject(
+        &mut self,
+        fault: Fault,
+        g: usize,
+        down: Duration,
+        rng: &mut StdRng,
+    ) -> Result<()> {
         let at = self.started.elapsed();
         let mut entry = format!("{:>6.2}s {fault}", at.as_secs_f64());
         self.kinds.push(fault);
@@ -308,20 +363,69 @@ impl World {
             Fault::RestartRedis | Fault::KillRedis => {
                 entry.push_str(&format!(" (down {down:?})"));
                 self.faults.push(entry);
+                let redis = self
+                    .redis
+                    .redis_mut()
+                    .context("restarting Redis is a fault of a run on one Redis")?;
                 if fault == Fault::KillRedis {
-                    self.redis.kill9()?;
+                    redis.kill9()?;
                 } else {
-                    self.redis.stop().await?;
+                    redis.stop().await?;
                 }
                 tokio::time::sleep(down).await;
-                self.redis.start_again().await?;
+                redis.start_again().await?;
             }
+            Fault::MoveSlot => self.move_slot(entry, rng).await?,
+            Fault::KillMaster => self.kill_master(entry, down).await?,
         }
         Ok(())
     }
 
-    /// With no client left: stop every gateway, kill -9 Redis, restart it, and read the
-    /// document through a new gateway.
+    /// Migrates the file's slot to a seeded choice among the other masters.
+    async fn move_slot(&mut self, mut entry: String, rng: &mut StdRng) -> Result<()> {
+        let (cluster, slot) = cluster_and_slot(&mut self.redis, &self.file).await?;
+        let owner = cluster.owner(slot).await?.port;
+        let mut others: Vec<u16> = cluster
+            .masters()
+            .await?
+            .iter()
+            .map(|m| m.port)
+            .filter(|p| *p != owner)
+            .collect();
+        others.sort_unstable();
+        let to = *others
+            .get(rng.random_range(0..others.len().max(1)))
+            .context("another master to move the slot to")?;
+        entry.push_str(&format!(" {slot} from {owner} to {to}"));
+        self.faults.push(entry);
+        cluster.migrate_slot(slot, to).await?;
+        Ok(())
+    }
+
+    /// Kills the file's master, waits for its replica's promotion, and after `down`
+    /// starts the node again (it rejoins as a replica: the cluster is whole again).
+    async fn kill_master(&mut self, mut entry: String, down: Duration) -> Result<()> {
+        let (cluster, slot) = cluster_and_slot(&mut self.redis, &self.file).await?;
+        let owner = cluster.owner(slot).await?.port;
+        entry.push_str(&format!(" {owner} of slot {slot} (down {down:?})"));
+        self.faults.push(entry);
+        cluster.kill9(owner)?;
+        let promoted = cluster
+            .wait_for_new_owner(slot, owner, FAILOVER_DEADLINE)
+            .await?;
+        if let Some(entry) = self.faults.last_mut() {
+            entry.push_str(&format!(", {promoted} promoted"));
+        }
+        tokio::time::sleep(down).await;
+        cluster
+            .start_again(owner)
+            .await
+            .context("the killed master rejoins as a replica")
+    }
+
+    /// With no client left: stop every gateway, kill -9 the one Redis and restart it (or
+    /// the file's master, replicated, which its replica replaces), and read the document
+    /// through a new gateway.
     async fn durability_check(&mut self, writes: &[(u64, u32)], text: &str) -> Result<()> {
         for gateway in &mut self.gateways {
             let status = gateway.terminate().await?;
@@ -332,9 +436,22 @@ impl World {
                 );
             }
         }
-        self.redis.kill9()?;
-        self.redis.start_again().await?;
-        let gateway = Gateway::start(&self.redis.url(), GATEWAY_FLAGS).await?;
+        match &mut self.redis {
+            Backend::Redis(redis) => {
+                redis.kill9()?;
+                redis.start_again().await?;
+            }
+            Backend::Cluster(_) => {
+                let (cluster, slot) = cluster_and_slot(&mut self.redis, &self.file).await?;
+                let owner = cluster.owner(slot).await?.port;
+                cluster.wait_replicated(owner, DEADLINE).await?;
+                cluster.kill9(owner)?;
+                cluster
+                    .wait_for_new_owner(slot, owner, FAILOVER_DEADLINE)
+                    .await?;
+            }
+        }
+        let gateway = self.redis.gateway(GATEWAY_FLAGS).await?;
         let url = gateway.ws_url(&self.file);
         self.gateways.push(gateway);
         fresh_joiner_sees(&url, writes, text)
@@ -345,8 +462,9 @@ impl World {
     /// The seed, how to replay it, the faults, and the gateways' last stderr lines.
     fn report(&self, scenario: &Scenario) -> String {
         let mut out = format!(
-            "chaos seed {} failed after {:.1}s\n  replay: {}\n  faults:\n",
+            "chaos seed {} on {} failed after {:.1}s\n  replay: {}\n  faults:\n",
             self.seed,
+            scenario.backend,
             self.started.elapsed().as_secs_f64(),
             scenario.replay_command(self.seed)
         );
@@ -366,6 +484,19 @@ impl World {
         }
         out
     }
+}
+
+/// The cluster of `redis`, and the slot of `file`'s keys and channel on it.
+async fn cluster_and_slot<'a>(
+    redis: &'a mut Backend,
+    file: &str,
+) -> Result<(&'a mut RedisCluster, u16)> {
+    let id = FileId::parse(file).map_err(|e| anyhow!("{e}"))?;
+    let cluster = redis
+        .cluster_mut()
+        .context("slot moves and master kills are faults of a run on a cluster")?;
+    let slot = cluster.keyslot(&Keys::default().log(&id)).await?;
+    Ok((cluster, slot))
 }
 
 async fn fresh_joiner_sees(url: &str, writes: &[(u64, u32)], text: &str) -> Result<()> {

@@ -8,7 +8,8 @@
 //! 2. [`Gateway::start`] spawns the `collab-gateway` binary against that Redis and waits for
 //!    its readiness line; a test can `kill9`, `terminate` or `restart` it. Its stderr shows
 //!    in the test output. [`RedisCluster::start`] and [`Gateway::start_on_cluster`] do the
-//!    same on a Redis Cluster.
+//!    same on a Redis Cluster; a test that holds on both takes a [`BackendKind`] and starts
+//!    a [`Backend`] of that kind, and its gateways with [`Backend::gateway`].
 //! 3. [`Client::connect`] opens one editor on a file through one gateway: a yrs doc with
 //!    UTF-16 offsets, speaking y-websocket like `WebsocketProvider` does. Tests edit,
 //!    set cursors (awareness), send bad frames, and await what a user would see with
@@ -23,6 +24,7 @@
 //! Modules:
 //! - [`redis`]: the Redis process.
 //! - [`cluster`]: a Redis Cluster of 3 masters and 3 replicas (slot moves, master kills).
+//! - [`backend`]: either of them, for tests that run on both engines.
 //! - [`gateway`]: the gateway process and where its binary is.
 //! - [`client`]: the test editor.
 //! - [`converge`](mod@converge): convergence across replicas.
@@ -40,6 +42,7 @@
 //! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
 
 pub mod admission;
+pub mod backend;
 pub mod chaos;
 pub mod client;
 pub mod cluster;
@@ -54,6 +57,7 @@ pub mod stalled;
 pub mod tokens;
 pub mod wait;
 
+pub use backend::{Backend, BackendKind};
 pub use client::{Client, Edit, ErrorNotice, UndoState};
 pub use cluster::RedisCluster;
 pub use converge::{converge, converge_to, merged_text, writes_of};

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use redis::aio::MultiplexedConnection;
+use redis::aio::{ConnectionLike, MultiplexedConnection};
 
 use crate::wait::eventually;
 
@@ -153,34 +153,13 @@ impl RedisServer {
     /// How many entries a file's log holds, whether it is a stream (XLEN) or a list (LLEN);
     /// 0 when the key does not exist.
     pub async fn log_len(&self, key: &str) -> Result<u64> {
-        let mut con = self.connection().await?;
-        let kind: String = redis::cmd("TYPE").arg(key).query_async(&mut con).await?;
-        let cmd = match kind.as_str() {
-            "none" => return Ok(0),
-            "stream" => "XLEN",
-            "list" => "LLEN",
-            other => bail!("{key} is a {other}, not a stream or a list"),
-        };
-        Ok(redis::cmd(cmd).arg(key).query_async(&mut con).await?)
+        log_len(&mut self.connection().await?, key).await
     }
 
     /// How many entries were ever added to the stream `key` (XINFO STREAM `entries-added`,
     /// which trimming does not lower); `None` when `key` is not a stream.
     pub async fn stream_entries_added(&self, key: &str) -> Result<Option<u64>> {
-        if self.key_type(key).await? != "stream" {
-            return Ok(None);
-        }
-        let mut con = self.connection().await?;
-        let info: std::collections::HashMap<String, redis::Value> = redis::cmd("XINFO")
-            .arg("STREAM")
-            .arg(key)
-            .query_async(&mut con)
-            .await
-            .with_context(|| format!("XINFO STREAM {key}"))?;
-        match info.get("entries-added") {
-            Some(redis::Value::Int(n)) => Ok(Some(u64::try_from(*n).unwrap_or(0))),
-            other => bail!("XINFO STREAM {key}: entries-added is {other:?}"),
-        }
+        stream_entries_added(&mut self.connection().await?, key).await
     }
 
     /// Calls per command so far (`INFO commandstats`), by lower-case command name
@@ -191,8 +170,7 @@ impl RedisServer {
 
     /// The Redis type of `key` (`none` when absent).
     pub async fn key_type(&self, key: &str) -> Result<String> {
-        let mut con = self.connection().await?;
-        Ok(redis::cmd("TYPE").arg(key).query_async(&mut con).await?)
+        key_type(&mut self.connection().await?, key).await
     }
 
     async fn spawn_and_wait(&mut self) -> Result<()> {
@@ -255,6 +233,42 @@ impl Drop for RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// The Redis type of `key` (`none` when absent), on a single node or a cluster.
+pub(crate) async fn key_type(con: &mut impl ConnectionLike, key: &str) -> Result<String> {
+    Ok(redis::cmd("TYPE").arg(key).query_async(con).await?)
+}
+
+/// Entries of a log that is a stream (XLEN) or a list (LLEN); 0 when absent.
+pub(crate) async fn log_len(con: &mut impl ConnectionLike, key: &str) -> Result<u64> {
+    let cmd = match key_type(con, key).await?.as_str() {
+        "none" => return Ok(0),
+        "stream" => "XLEN",
+        "list" => "LLEN",
+        other => bail!("{key} is a {other}, not a stream or a list"),
+    };
+    Ok(redis::cmd(cmd).arg(key).query_async(con).await?)
+}
+
+/// XINFO STREAM `entries-added` of `key`; `None` when it is not a stream.
+pub(crate) async fn stream_entries_added(
+    con: &mut impl ConnectionLike,
+    key: &str,
+) -> Result<Option<u64>> {
+    if key_type(con, key).await? != "stream" {
+        return Ok(None);
+    }
+    let info: std::collections::HashMap<String, redis::Value> = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query_async(con)
+        .await
+        .with_context(|| format!("XINFO STREAM {key}"))?;
+    match info.get("entries-added") {
+        Some(redis::Value::Int(n)) => Ok(Some(u64::try_from(*n).unwrap_or(0))),
+        other => bail!("XINFO STREAM {key}: entries-added is {other:?}"),
     }
 }
 

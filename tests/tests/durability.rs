@@ -1,6 +1,10 @@
 //! Nothing is lost: not by compaction under concurrent writers, not by restarting every
 //! gateway, not by restarting Redis (append-only file); gateways recover from a Redis
 //! restart and later edits converge too.
+//!
+//! Compaction and gateway restarts are the gateways' doing, so they hold on both engines:
+//! each runs on one Redis and on a Redis Cluster (`..._on_a_cluster`). Restarting the one
+//! Redis and a Redis outage are about that one process.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -8,7 +12,9 @@ use std::time::Duration;
 use collab_protocol::close::RESTARTING;
 use collab_protocol::{FileId, Keys};
 use collab_tests::tokens::assert_all_present;
-use collab_tests::{Client, DEADLINE, Gateway, RedisServer, converge, eventually};
+use collab_tests::{
+    Backend, BackendKind, Client, DEADLINE, Gateway, RedisServer, converge, eventually,
+};
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, ReadTxn, Text, Transact, Update};
 
@@ -52,12 +58,24 @@ async fn late_joiner_sees(gw: &Gateway, file: &str, expected: &str, what: &str) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn compaction_under_concurrent_writers_loses_nothing() {
+    compaction_under_concurrent_writers(BackendKind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn compaction_under_concurrent_writers_loses_nothing_on_a_cluster() {
+    compaction_under_concurrent_writers(BackendKind::Cluster).await;
+}
+
+/// Four writers on two gateways while `--compact-after 8` folds the log into snapshots;
+/// on a cluster the file's keys and channel live on one master, and the log is read and
+/// trimmed there.
+async fn compaction_under_concurrent_writers(kind: BackendKind) {
     const FILE: &str = "sandbox-4/src/compacted.ts";
     const PER_WRITER: usize = 120;
     let flags = ["--compact-after", "8"];
-    let redis = RedisServer::start().await.expect("redis-server starts");
-    let gw1 = Gateway::start(&redis.url(), &flags).await.expect("gw 1");
-    let gw2 = Gateway::start(&redis.url(), &flags).await.expect("gw 2");
+    let redis = Backend::start(kind).await.expect("redis starts");
+    let gw1 = redis.gateway(&flags).await.expect("gw 1");
+    let gw2 = redis.gateway(&flags).await.expect("gw 2");
 
     let mut writers = Vec::new();
     for gw in [&gw1, &gw2, &gw1, &gw2] {
@@ -108,11 +126,12 @@ async fn compaction_under_concurrent_writers_loses_nothing() {
     let appended = redis.stream_entries_added(&log).await.expect("XINFO");
     let snap_type = redis.key_type(&snap).await.expect("TYPE");
     println!(
-        "{edits} edits, {appended:?} log appends, {len} entries left, {snap} is a {snap_type}"
+        "{kind}: {edits} edits, {appended:?} log appends, {len} entries left, {snap} is a \
+         {snap_type}"
     );
     assert!(
         compacted,
-        "not compacted with --compact-after 8: {edits} edits, {appended:?} log appends, \
+        "{kind}: not compacted with --compact-after 8: {edits} edits, {appended:?} log appends, \
          {log} holds {len} entries, {snap} is a {snap_type}"
     );
     if let Some(appended) = appended {
@@ -128,17 +147,28 @@ async fn compaction_under_concurrent_writers_loses_nothing() {
 
     // The snapshot plus the log tail hold everything: a gateway that never saw the file
     // serves the whole text.
-    let gw3 = Gateway::start(&redis.url(), &flags).await.expect("gw 3");
+    let gw3 = redis.gateway(&flags).await.expect("gw 3");
     late_joiner_sees(&gw3, FILE, &text, "after compaction").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restarting_every_gateway_keeps_every_document() {
+    restarting_every_gateway(BackendKind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restarting_every_gateway_keeps_every_document_on_a_cluster() {
+    restarting_every_gateway(BackendKind::Cluster).await;
+}
+
+/// Three files written on two gateways; one gateway
+/// stops gracefully, the other dies; both come back and serve every file whole.
+async fn restarting_every_gateway(kind: BackendKind) {
     const FILES: [&str; 3] = ["sandbox-5/a.rs", "sandbox-5/dir/b.rs", "sandbox-6/c.md"];
     let flags = ["--compact-after", "16", "--room-grace-ms", "200"];
-    let redis = RedisServer::start().await.expect("redis-server starts");
-    let mut gw1 = Gateway::start(&redis.url(), &flags).await.expect("gw 1");
-    let mut gw2 = Gateway::start(&redis.url(), &flags).await.expect("gw 2");
+    let redis = Backend::start(kind).await.expect("redis starts");
+    let mut gw1 = redis.gateway(&flags).await.expect("gw 1");
+    let mut gw2 = redis.gateway(&flags).await.expect("gw 2");
 
     let mut expected = Vec::new();
     let mut connected = Vec::new();

@@ -4,14 +4,16 @@
 //! gateway (they wait for it to come back), three to any gateway (behind a load balancer),
 //! typing offline meanwhile. Every editor of a stopping gateway is told 1012; at the end
 //! nothing is lost (every live token is there once, no deleted one), all converge, and a
-//! fresh joiner on each gateway sees the same text.
+//! fresh joiner on each gateway sees the same text. The same rollout runs on one Redis and
+//! on a Redis Cluster.
 
 use std::time::Duration;
 
 use collab_protocol::close::RESTARTING;
 use collab_tests::editor::{Editor, EditorOptions, Reconnect};
 use collab_tests::{
-    Client, DEADLINE, Gateway, RedisServer, converge, eventually, prometheus, tokens, writes_of,
+    Backend, BackendKind, Client, DEADLINE, Gateway, converge, eventually, prometheus, tokens,
+    writes_of,
 };
 use tokio::sync::watch;
 
@@ -35,19 +37,24 @@ async fn edits_flow_through(gw: &Gateway, n: f64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restarting_every_gateway_in_turn_under_edits_loses_nothing() {
+    rolling_restart(BackendKind::Redis).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restarting_every_gateway_in_turn_under_edits_loses_nothing_on_a_cluster() {
+    rolling_restart(BackendKind::Cluster).await;
+}
+
+async fn rolling_restart(kind: BackendKind) {
     let seed: u64 = std::env::var("COLLAB_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
-    println!("rolling restart seed: {seed} (replay with COLLAB_SEED={seed})");
-    let redis = RedisServer::start().await.expect("redis-server starts");
+    println!("rolling restart on {kind}, seed: {seed} (replay with COLLAB_SEED={seed})");
+    let redis = Backend::start(kind).await.expect("redis starts");
     let mut gateways = Vec::new();
     for _ in 0..GATEWAYS {
-        gateways.push(
-            Gateway::start(&redis.url(), FLAGS)
-                .await
-                .expect("gateway starts"),
-        );
+        gateways.push(redis.gateway(FLAGS).await.expect("gateway starts"));
     }
     let urls: Vec<String> = gateways.iter().map(|g| g.ws_url(FILE)).collect();
 

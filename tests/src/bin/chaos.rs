@@ -5,6 +5,7 @@
 //! cargo build -p collab-server -p collab-tests --bins
 //! target/debug/collab-chaos --seeds 20 --clients 4 --gateways 2 --duration 3s --parallel 2
 //! target/debug/collab-chaos --seed 1234 --clients 4 --gateways 2 --duration 3s
+//! target/debug/collab-chaos --cluster --seeds 5 --clients 4 --gateways 2 --duration 4s
 //! ```
 
 use std::process::ExitCode;
@@ -12,13 +13,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use collab_tests::BackendKind;
 use collab_tests::chaos::{self, Scenario};
 use tokio::sync::Semaphore;
 
 #[derive(Parser, Debug)]
 #[command(
     about = "Seeded chaos runs: editors on gateways while gateways, subscriptions \
-                   and Redis die; checks that nothing is lost and all converge."
+                   and Redis die (or, with --cluster, slots move and masters die); checks \
+                   that nothing is lost and all converge."
 )]
 struct Args {
     /// How many seeds to run (from --first-seed, else from a random one).
@@ -42,6 +45,10 @@ struct Args {
     /// Runs at once (each has its own Redis and gateways).
     #[arg(long, default_value_t = 1)]
     parallel: usize,
+    /// Run on a Redis Cluster of 3 masters and 3 replicas instead of one Redis: the faults
+    /// are slot moves and master kills besides gateway and pub/sub kills.
+    #[arg(long)]
+    cluster: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -65,6 +72,11 @@ async fn main() -> ExitCode {
         clients: args.clients.max(1),
         gateways: args.gateways.max(1),
         duration: args.duration,
+        backend: if args.cluster {
+            BackendKind::Cluster
+        } else {
+            BackendKind::Redis
+        },
     };
     let seeds: Vec<u64> = match args.seed {
         Some(seed) => vec![seed],
@@ -76,9 +88,11 @@ async fn main() -> ExitCode {
         }
     };
     println!(
-        "collab-chaos: {} seed(s) from {}, {} clients on {} gateways, {:?} each, {} at a time",
+        "collab-chaos: {} seed(s) from {} on {}, {} clients on {} gateways, {:?} each, {} at \
+         a time",
         seeds.len(),
         seeds[0],
+        scenario.backend,
         scenario.clients,
         scenario.gateways,
         scenario.duration,

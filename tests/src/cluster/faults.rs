@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
-use super::{MIGRATE_BATCH, RedisCluster};
-use crate::redis::{command_calls, kill_pubsub_connections, signal};
+use super::{MIGRATE_BATCH, RedisCluster, START_DEADLINE};
+use crate::redis::{command_calls, kill_pubsub_connections, ping, signal};
 use crate::wait::eventually;
 
 impl RedisCluster {
@@ -119,6 +119,59 @@ impl RedisCluster {
             .ok_or_else(|| anyhow!("the master on port {master} has no live replica"))
     }
 
+    /// Waits until a replica of the master on `master` has acknowledged everything that
+    /// master had written when this was called (`master_repl_offset`, and the replicas'
+    /// `offset=` in its `INFO replication`); returns that replica's port. Replication is
+    /// asynchronous: only then does killing the master lose nothing by itself.
+    pub async fn wait_replicated(&self, master: u16, within: Duration) -> Result<u16> {
+        let (written, _) = self.replication_offsets(master).await?;
+        let caught_up = || async {
+            self.replication_offsets(master)
+                .await
+                .is_ok_and(|(_, acked)| acked.iter().any(|(_, offset)| *offset >= written))
+        };
+        if !eventually(within, caught_up).await {
+            bail!(
+                "no replica of {master} acknowledged offset {written} within {within:?}: {:?}",
+                self.replication_offsets(master).await
+            );
+        }
+        let (_, acked) = self.replication_offsets(master).await?;
+        acked
+            .into_iter()
+            .find(|(_, offset)| *offset >= written)
+            .map(|(port, _)| port)
+            .ok_or_else(|| anyhow!("the replica of {master} that caught up went away"))
+    }
+
+    /// The master's `master_repl_offset`, and each replica's port and acknowledged offset.
+    async fn replication_offsets(&self, master: u16) -> Result<(u64, Vec<(u16, u64)>)> {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query_async(&mut self.node(master).await?)
+            .await
+            .context("INFO replication")?;
+        let written = info
+            .lines()
+            .find_map(|line| line.strip_prefix("master_repl_offset:"))
+            .and_then(|n| n.trim().parse().ok())
+            .ok_or_else(|| anyhow!("no master_repl_offset in INFO replication of {master}"))?;
+        // `slave0:ip=127.0.0.1,port=30004,state=online,offset=1234,lag=0`
+        let acked = info
+            .lines()
+            .filter(|line| line.starts_with("slave") && line.contains(":ip="))
+            .filter_map(|line| {
+                let field = |name: &str| {
+                    line.split([':', ','])
+                        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+                        .map(str::to_owned)
+                };
+                Some((field("port")?.parse().ok()?, field("offset")?.parse().ok()?))
+            })
+            .collect();
+        Ok((written, acked))
+    }
+
     /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) the node on `port`: a frozen node answers
     /// nobody, neither clients nor its master nor the cluster bus.
     pub fn freeze(&self, port: u16, frozen: bool) -> Result<()> {
@@ -156,6 +209,35 @@ impl RedisCluster {
         if let Some(mut child) = node.child.take() {
             child.kill().context("kill -9 of a cluster node")?;
             child.wait().context("reaping a cluster node")?;
+        }
+        Ok(())
+    }
+
+    /// Starts the node on `port` again after [`RedisCluster::kill9`], from its directory
+    /// (its `nodes.conf` and append-only file), and waits until the cluster has settled
+    /// again: a master whose slots went to its replica while it was down comes back as
+    /// that replica's replica, so the cluster has its 3 masters and 3 replicas again.
+    pub async fn start_again(&mut self, port: u16) -> Result<()> {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.port == port)
+            .ok_or_else(|| anyhow!("no node on port {port}"))?;
+        if node.child.is_some() {
+            bail!("the node on port {port} is still running");
+        }
+        node.spawn()?;
+        let url = node.url();
+        if !eventually(START_DEADLINE, || ping(&url)).await {
+            bail!("the node on port {port} did not answer PING after a restart");
+        }
+        if !eventually(START_DEADLINE, || self.is_settled()).await {
+            bail!(
+                "the cluster did not settle after the node on port {port} came back: nodes \
+                 {:?}; logs:\n{}",
+                self.topology().await,
+                self.logs()
+            );
         }
         Ok(())
     }

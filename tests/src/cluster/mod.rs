@@ -11,8 +11,10 @@
 //! (with its keys) to another master the way an operator's resharding does (`SETSLOT
 //! IMPORTING`, `MIGRATING`, `MIGRATE ... KEYS`, `SETSLOT NODE` on every master);
 //! [`RedisCluster::kill9`] kills a node, [`RedisCluster::kill_pubsub_clients`] its
-//! subscribers' connections, and [`RedisCluster::wait_for_new_owner`] waits for a
-//! replica to be promoted.
+//! subscribers' connections, [`RedisCluster::wait_replicated`] waits for a replica to
+//! have everything its master wrote, [`RedisCluster::wait_for_new_owner`] waits for a
+//! replica to be promoted, and [`RedisCluster::start_again`] brings a killed node back
+//! (a master that lost its slots rejoins as a replica).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
