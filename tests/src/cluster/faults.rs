@@ -218,6 +218,7 @@ impl RedisCluster {
     /// again: a master whose slots went to its replica while it was down comes back as
     /// that replica's replica, so the cluster has its 3 masters and 3 replicas again.
     pub async fn start_again(&mut self, port: u16) -> Result<()> {
+        let args: Vec<&str> = self.node_args.iter().map(String::as_str).collect();
         let node = self
             .nodes
             .iter_mut()
@@ -226,7 +227,7 @@ impl RedisCluster {
         if node.child.is_some() {
             bail!("the node on port {port} is still running");
         }
-        node.spawn()?;
+        node.spawn(&args)?;
         let url = node.url();
         if !eventually(START_DEADLINE, || ping(&url)).await {
             bail!("the node on port {port} did not answer PING after a restart");

@@ -69,6 +69,8 @@ impl NodeInfo {
 pub struct RedisCluster {
     _root: tempfile::TempDir,
     nodes: Vec<Node>,
+    /// The extra `redis-server` arguments of every node (a restarted node gets them too).
+    node_args: Vec<String>,
 }
 
 impl RedisCluster {
@@ -96,6 +98,7 @@ impl RedisCluster {
                 })
                 .collect(),
             _root: root,
+            node_args: node_args.iter().map(|a| a.to_string()).collect(),
         };
         for node in &mut cluster.nodes {
             node.spawn(node_args)?;
