@@ -7,6 +7,11 @@
 //! position) or deletes (one character) at its rate, and optionally moves its cursor
 //! (awareness state in y-monaco's format). Everything it receives is decoded strictly and
 //! applied; undecodable frames and gateway errors are counted, never fatal.
+//!
+//! A light editor ([`Behaviour::light`], see [`crate::replicas`]) decodes and times what
+//! it receives like any other but applies nothing: its doc holds only its own edits, and it
+//! takes no part in the convergence check. A light joiner checks a document it was expected
+//! to get ([`Behaviour::expect_doc`]) from the decoded update ([`crate::doc_check`]).
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -36,6 +41,7 @@ use yrs::{
     Transact, Update,
 };
 
+use crate::doc_check::ExpectedDoc;
 use crate::framing::Inbound;
 use crate::phase::Phase;
 use crate::shared::Shared;
@@ -70,9 +76,12 @@ pub struct Behaviour {
     pub delete_ratio: f64,
     /// Cursor (awareness) updates per second; 0 sends none.
     pub cursor_rate: f64,
-    /// Length (UTF-16 units) the text must have once synced; another length is an error
-    /// (a joiner that got a short or wrong document).
-    pub expect_len: Option<u32>,
+    /// The document this editor must have once synced; anything else is an error (a
+    /// joiner that got a short or wrong document). A full replica compares its text, a
+    /// light editor the decoded update's ids and length.
+    pub expect_doc: Option<ExpectedDoc>,
+    /// Apply nothing received: decode, time, and count deliveries only.
+    pub light: bool,
     /// Drop the document once synced (and checked) and apply nothing more: a passive
     /// joiner of a large document would otherwise make the harness, not the gateway, hold
     /// a copy per editor. Such an editor takes no part in the convergence check.
@@ -363,7 +372,8 @@ impl Editor {
         }
     }
 
-    /// Applies a received update, after matching it against the propagation records.
+    /// Applies a received update (unless light), after matching it against the
+    /// propagation records.
     fn apply(&mut self, shared: &Shared, bytes: &[u8], now: Instant) {
         if self.forgotten {
             return;
@@ -380,6 +390,17 @@ impl Editor {
         if let Some(slot) = self.slot {
             shared.tracker.received(self.plan.file, slot, &update, now);
         }
+        if self.plan.behaviour.light {
+            if let Some(expected) = self
+                .plan
+                .behaviour
+                .expect_doc
+                .filter(|_| self.slot.is_none())
+            {
+                self.expectation(shared, expected.check_update(&update));
+            }
+            return;
+        }
         if let Err(e) = self.doc.transact_mut().apply_update(update) {
             shared
                 .stats
@@ -392,15 +413,16 @@ impl Editor {
         shared.stats.join_time(self.connect_started.elapsed());
         Stats::add(&shared.stats.synced, 1);
         let label = format!("client {} via {}", self.plan.client_id, self.plan.url);
-        if let Some(expected) = self.plan.behaviour.expect_len {
-            let len = self.text.len(&self.doc.transact());
-            if len == expected {
-                Stats::add(&shared.stats.expected_len_synced, 1);
-            } else {
-                shared.stats.error(format!(
-                    "{label}: synced to a text of {len} units, expected {expected}"
-                ));
-            }
+        if let Some(expected) = self
+            .plan
+            .behaviour
+            .expect_doc
+            .filter(|_| !self.plan.behaviour.light)
+        {
+            let txn = self.doc.transact();
+            let checked = expected.check_text(&self.text.get_string(&txn), self.text.len(&txn));
+            drop(txn);
+            self.expectation(shared, checked);
         }
         if self.plan.behaviour.forget_doc_after_sync {
             self.forgotten = true;
@@ -410,6 +432,17 @@ impl Editor {
         let phase = *shared.phase.borrow();
         self.on_phase(shared, phase);
         Vec::new()
+    }
+
+    /// Counts a joiner that has the expected document, or reports why it has not.
+    fn expectation(&self, shared: &Shared, checked: Result<(), String>) {
+        match checked {
+            Ok(()) => Stats::add(&shared.stats.expected_doc_synced, 1),
+            Err(why) => shared.stats.error(format!(
+                "client {} via {}: {why}",
+                self.plan.client_id, self.plan.url
+            )),
+        }
     }
 
     fn on_phase(&mut self, shared: &Shared, phase: Phase) {
@@ -538,7 +571,8 @@ impl Editor {
 impl Editor {
     /// Hands the final document state to the tracker's convergence check.
     fn report_final_state(&self, shared: &Shared) {
-        let Some(slot) = self.slot.filter(|_| !self.forgotten) else {
+        let full = !self.forgotten && !self.plan.behaviour.light;
+        let Some(slot) = self.slot.filter(|_| full) else {
             return;
         };
         let txn = self.doc.transact();
