@@ -44,6 +44,7 @@ use yrs::{
 use crate::doc_check::ExpectedDoc;
 use crate::framing::Inbound;
 use crate::phase::Phase;
+use crate::replicas;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::target::FileUrl;
@@ -391,6 +392,15 @@ impl Editor {
             shared.tracker.received(self.plan.file, slot, &update, now);
         }
         if self.plan.behaviour.light {
+            let me = ClientID::new(u64::from(self.plan.client_id));
+            if let Some(own) = replicas::own_deletions(&update, me)
+                && let Err(e) = self.doc.transact_mut().apply_update(own)
+            {
+                shared.stats.error(format!(
+                    "{}: own deletions did not apply: {e}",
+                    self.plan.url
+                ));
+            }
             if let Some(expected) = self
                 .plan
                 .behaviour

@@ -10,7 +10,16 @@
 //!
 //! A light editor that types edits its own private doc, which holds only its own edits: its
 //! updates reference only items it made, so they are valid for every receiver, and each
-//! editor types into a region of its own, as people tend to.
+//! editor types into a region of its own, as people tend to. Of what it receives it applies
+//! one thing: the deletions of its own characters ([`own_deletions`]), so that it never
+//! deletes a character someone else deleted long ago (a gateway drops such a deletion as a
+//! no-op, and the tracker, which forgets a deletion once everyone has it, would count a
+//! miss).
+
+use yrs::updates::decoder::Decode;
+use yrs::encoding::write::Write;
+use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+use yrs::{ClientID, IdSet, Update};
 
 /// Flags choosing the full replicas of a run.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -51,9 +60,53 @@ impl ReplicaArgs {
     }
 }
 
+/// The deletions of `client`'s items in `update`, as an update of their own (no blocks to
+/// integrate), or `None` when it deletes none of them.
+pub fn own_deletions(update: &Update, client: ClientID) -> Option<Update> {
+    let ranges = update.delete_set().get(&client)?;
+    let mut ds = IdSet::new();
+    ds.insert_range(client, ranges.clone());
+    // A v1 update is its blocks (none here: a zero count) followed by its delete set.
+    let mut encoder = EncoderV1::new();
+    encoder.write_var(0u32);
+    ds.encode(&mut encoder);
+    Update::decode_v1(&encoder.to_vec()).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::new_doc;
+    use yrs::{GetString, ReadTxn, StateVector, Text, Transact};
+
+    #[test]
+    fn a_light_editor_learns_only_the_deletions_of_its_own_characters() {
+        let (light, ltext) = new_doc(1);
+        ltext.insert(&mut light.transact_mut(), 0, "abc");
+        // A full replica has the light editor's text, types, and deletes "b".
+        let (full, ftext) = new_doc(2);
+        let mine = light
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        full.transact_mut()
+            .apply_update(Update::decode_v1(&mine).expect("decodes"))
+            .expect("applies");
+        let typed = {
+            let mut txn = full.transact_mut();
+            ftext.insert(&mut txn, 3, "xyz");
+            ftext.remove_range(&mut txn, 1, 1);
+            ftext.remove_range(&mut txn, 2, 1);
+            txn.encode_update_v1()
+        };
+        let update = Update::decode_v1(&typed).expect("decodes");
+        let own = own_deletions(&update, ClientID::new(1)).expect("deletes one of ours");
+        light.transact_mut().apply_update(own).expect("applies");
+        let txn = light.transact();
+        // "b" is gone; "xyz" (and the deletion of "x") never arrived; nothing pending.
+        assert_eq!(ltext.get_string(&txn), "ac");
+        assert!(!txn.has_missing_updates());
+        assert!(own_deletions(&update, ClientID::new(3)).is_none());
+    }
 
     fn args(replicas: usize, all: bool) -> ReplicaArgs {
         ReplicaArgs {
