@@ -16,8 +16,8 @@
 //! no-op, and the tracker, which forgets a deletion once everyone has it, would count a
 //! miss).
 
-use yrs::updates::decoder::Decode;
 use yrs::encoding::write::Write;
+use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
 use yrs::{ClientID, IdSet, Update};
 

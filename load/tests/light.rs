@@ -9,7 +9,7 @@ mod support;
 use collab_tests::RedisServer;
 use collab_tests::gateway::Gateway;
 
-use support::{assert_clean, run_scenario, strings};
+use support::{assert_clean, assert_pair_relays_storm_and_fan_out, run_scenario, strings};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn light_observers_and_editors_count_every_delivery() {
@@ -22,6 +22,11 @@ async fn light_observers_and_editors_count_every_delivery() {
         "--target".to_owned(),
         format!("ws://{}/doc", b.addr()),
     ];
+
+    // Everyone light but the writer: the pair check every peer passes still holds.
+    let mut extra = targets.to_vec();
+    extra.extend(strings(["--replicas", "0"]));
+    assert_pair_relays_storm_and_fan_out(&extra).await;
 
     // 12 observers, 3 of them (with the writer) full replicas; 9 light.
     let mut fan_out = strings([
