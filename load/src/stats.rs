@@ -25,7 +25,7 @@ pub struct Stats {
     pub bytes_received: AtomicU64,
     /// Editors that made all their edits (with `--edits-per-editor`) or stopped editing.
     pub done_editing: AtomicU64,
-    /// Editors told to expect a text length that found it once synced.
+    /// Editors told to expect a document ([`crate::doc_check`]) that had it once synced.
     pub expected_doc_synced: AtomicU64,
     times: Mutex<Times>,
     samples: Mutex<Vec<String>>,

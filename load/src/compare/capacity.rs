@@ -8,7 +8,7 @@
 //! that cannot type as fast as asked measures itself). The search ([`search`]) doubles
 //! the rate from `--capacity-start-rate` until a step fails (or halves it until one passes),
 //! then bisects geometrically between the last pass and the first failure until the steps
-//! run out or the two are within [`PRECISION`]. Server CPU per delivery is taken over the
+//! run out or the two are close ([`super::rate_search`]). Server CPU per delivery is taken over the
 //! edit phase's seconds only (from the run's timeline), so connecting 1,000 editors does not
 //! count against it. On this machine a bare `write()` of a small frame to loopback costs
 //! 3-7 µs: the floor a relay's CPU per delivery can approach.
@@ -18,15 +18,13 @@ use std::time::Duration;
 
 use super::child::{ChildFiles, Stack, run_scenario};
 use super::figures::Figures;
+use super::rate_search::search;
 use super::runs::{Outcome, Shown};
 use super::systems::{Programs, System};
 use super::table::number;
 
 /// Share of the offered edit rate a step must reach to pass.
 pub const REACHED: f64 = 0.9;
-
-/// The search stops once the failing rate is within this factor of the passing one.
-pub const PRECISION: f64 = 1.15;
 
 /// Flags of the capacity search (part of `compare`).
 #[derive(Debug, Clone, clap::Args)]
@@ -180,31 +178,6 @@ impl Capacity {
     }
 }
 
-/// Steps the rate from `start` (doubling while steps pass, halving while they fail), then
-/// bisects geometrically between the highest pass and the lowest failure; at most
-/// `max_steps` calls of `step`.
-pub fn search(start: f64, max_steps: usize, mut step: impl FnMut(f64) -> Step) -> Vec<Step> {
-    let mut steps: Vec<Step> = Vec::new();
-    let (mut pass, mut fail): (Option<f64>, Option<f64>) = (None, None);
-    let mut rate = start;
-    while steps.len() < max_steps {
-        let s = step(rate);
-        if s.passed {
-            pass = Some(pass.map_or(rate, |p: f64| p.max(rate)));
-        } else {
-            fail = Some(fail.map_or(rate, |f: f64| f.min(rate)));
-        }
-        steps.push(s);
-        rate = match (pass, fail) {
-            (Some(p), None) => p * 2.0,
-            (None, Some(f)) => f / 2.0,
-            (Some(p), Some(f)) if f / p > PRECISION => (p * f).sqrt(),
-            _ => break,
-        };
-    }
-    steps
-}
-
 /// The step at `rate` judged from its run's `outcome`.
 pub fn judge(rate: f64, plan: &Plan, outcome: &anyhow::Result<Outcome>) -> Step {
     let mut step = Step {
@@ -304,7 +277,7 @@ pub fn measure(
     cap.commands = stack.commands().iter().map(|c| shown.text(c)).collect();
     let mut k = 0;
     let mut first_line = None;
-    cap.steps = search(plan.start_rate, plan.steps, |rate| {
+    let run_step = |rate: f64| {
         k += 1;
         if !stack.alive() {
             return Step {
@@ -330,7 +303,8 @@ pub fn measure(
             describe(&step)
         );
         step
-    });
+    };
+    cap.steps = search(plan.start_rate, plan.steps, run_step, |s: &Step| s.passed);
     cap.commands.extend(first_line.map(|l| shown.text(&l)));
     cap
 }
@@ -421,74 +395,6 @@ pub fn rows(caps: &[Capacity], systems: &[System], p99_ms: f64) -> Vec<Vec<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A system whose p99 is 2 ms up to `knee` edits/s per editor and explodes above it.
-    fn synthetic(knee: f64) -> impl FnMut(f64) -> Step {
-        move |rate| {
-            let p99 = if rate <= knee {
-                2.0
-            } else {
-                50.0 * rate / knee
-            };
-            Step {
-                rate,
-                passed: p99 < 10.0,
-                p99_ms: Some(p99),
-                ..Step::default()
-            }
-        }
-    }
-
-    fn best(steps: &[Step]) -> Option<f64> {
-        steps
-            .iter()
-            .filter(|s| s.passed)
-            .map(|s| s.rate)
-            .reduce(f64::max)
-    }
-
-    #[test]
-    fn the_search_brackets_the_knee_within_its_precision() {
-        let steps = search(0.5, 8, synthetic(4.37));
-        let rates: Vec<f64> = steps.iter().map(|s| s.rate).collect();
-        // Doubling: 0.5 1 2 4 pass, 8 fails; then bisection between 4 and 8.
-        assert_eq!(rates[..5], [0.5, 1.0, 2.0, 4.0, 8.0]);
-        assert!(steps.len() <= 8);
-        let found = best(&steps).unwrap_or(0.0);
-        let lowest_fail = steps
-            .iter()
-            .filter(|s| !s.passed)
-            .map(|s| s.rate)
-            .fold(f64::INFINITY, f64::min);
-        assert!(found <= 4.37 && found > 4.37 / PRECISION, "{rates:?}");
-        assert!(
-            lowest_fail > 4.37 && lowest_fail / found <= PRECISION,
-            "{rates:?}"
-        );
-    }
-
-    #[test]
-    fn the_search_halves_when_the_first_step_fails() {
-        let steps = search(0.5, 10, synthetic(0.07));
-        let rates: Vec<f64> = steps.iter().map(|s| s.rate).collect();
-        assert_eq!(rates[..4], [0.5, 0.25, 0.125, 0.0625]);
-        let found = best(&steps).unwrap_or(0.0);
-        assert!(found <= 0.07 && found > 0.07 / PRECISION, "{rates:?}");
-    }
-
-    #[test]
-    fn the_search_keeps_to_its_step_budget() {
-        // Nothing fails: it doubles until the budget is spent.
-        let steps = search(1.0, 3, synthetic(f64::INFINITY));
-        assert_eq!(
-            steps.iter().map(|s| s.rate).collect::<Vec<_>>(),
-            [1.0, 2.0, 4.0]
-        );
-        // Nothing passes: halving, and no capacity.
-        let steps = search(1.0, 4, synthetic(0.0));
-        assert_eq!(steps.len(), 4);
-        assert_eq!(best(&steps), None);
-    }
 
     fn figures(p99: f64, edits_per_second: f64, clean: bool) -> anyhow::Result<Outcome> {
         let mut f = Figures {

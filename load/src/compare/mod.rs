@@ -17,6 +17,7 @@ pub mod figures;
 pub mod machine;
 pub mod output;
 pub mod procs;
+pub mod rate_search;
 pub mod runs;
 pub mod systems;
 pub mod table;
