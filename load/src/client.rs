@@ -331,7 +331,8 @@ impl Editor {
                 vec![self.wrap(shared, encode_step2(&diff))]
             }
             Message::Sync(SyncMessage::SyncStep2(update)) => {
-                self.apply(shared, &update, now);
+                let first = self.slot.is_none();
+                self.apply(shared, &update, now, first);
                 if self.slot.is_none() {
                     self.on_synced(shared)
                 } else {
@@ -339,7 +340,7 @@ impl Editor {
                 }
             }
             Message::Sync(SyncMessage::Update(update)) => {
-                self.apply(shared, &update, now);
+                self.apply(shared, &update, now, false);
                 Vec::new()
             }
             Message::Awareness(update) => {
@@ -374,8 +375,9 @@ impl Editor {
     }
 
     /// Applies a received update (unless light), after matching it against the
-    /// propagation records.
-    fn apply(&mut self, shared: &Shared, bytes: &[u8], now: Instant) {
+    /// propagation records. `first_sync`: it is the step 2 that completes this editor's
+    /// sync, which a light editor checks against the document it expects.
+    fn apply(&mut self, shared: &Shared, bytes: &[u8], now: Instant, first_sync: bool) {
         if self.forgotten {
             return;
         }
@@ -401,12 +403,7 @@ impl Editor {
                     self.plan.url
                 ));
             }
-            if let Some(expected) = self
-                .plan
-                .behaviour
-                .expect_doc
-                .filter(|_| self.slot.is_none())
-            {
+            if let Some(expected) = self.plan.behaviour.expect_doc.filter(|_| first_sync) {
                 self.expectation(shared, expected.check_update(&update));
             }
             return;
