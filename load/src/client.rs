@@ -26,6 +26,7 @@ use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
@@ -223,7 +224,10 @@ impl Editor {
 
     async fn session(&mut self, shared: &Shared, ws: Ws) -> End {
         let (mut sink, mut stream) = ws.split();
-        let mut phase_rx = shared.phase.clone();
+        // One wait for the next phase across all loop turns: a `changed()` made afresh on
+        // every turn registers with (and leaves) the watch's notifier once per frame, under
+        // its lock, shared by every editor of the run.
+        let mut next = Box::pin(next_phase(shared.phase.clone()));
         self.sync_started = Instant::now();
 
         let mut hello = shared.framing.hello(&self.plan.file_id);
@@ -247,8 +251,8 @@ impl Editor {
                 },
                 _ = tick(&mut self.edit_timer) => self.edit(shared).into_iter().collect(),
                 _ = tick(&mut self.cursor_timer) => self.cursor(shared).into_iter().collect(),
-                changed = phase_rx.changed() => {
-                    let phase = if changed.is_ok() { *phase_rx.borrow_and_update() } else { Phase::Stop };
+                (phase_rx, phase) = &mut next => {
+                    next = Box::pin(next_phase(phase_rx));
                     if phase == Phase::Stop {
                         self.report_final_state(shared);
                         return close(sink, stream).await;
@@ -613,6 +617,16 @@ pub(crate) fn new_doc(client_id: u32) -> (Doc, TextRef) {
     let doc = Doc::with_options(options);
     let text = doc.get_or_insert_text(TEXT_NAME);
     (doc, text)
+}
+
+/// Waits until the phase changes; returns the receiver and the new phase (`Stop` when the
+/// fleet is gone).
+async fn next_phase(mut rx: watch::Receiver<Phase>) -> (watch::Receiver<Phase>, Phase) {
+    let phase = match rx.changed().await {
+        Ok(()) => *rx.borrow_and_update(),
+        Err(_) => Phase::Stop,
+    };
+    (rx, phase)
 }
 
 /// Waits for the next tick of `timer`, or forever when there is none.
