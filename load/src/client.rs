@@ -7,6 +7,11 @@
 //! position) or deletes (one character) at its rate, and optionally moves its cursor
 //! (awareness state in y-monaco's format). Everything it receives is decoded strictly and
 //! applied; undecodable frames and gateway errors are counted, never fatal.
+//!
+//! A light editor ([`Behaviour::light`], see [`crate::replicas`]) decodes and times what
+//! it receives like any other but applies nothing: its doc holds only its own edits, and it
+//! takes no part in the convergence check. A light joiner checks a document it was expected
+//! to get ([`Behaviour::expect_doc`]) from the decoded update ([`crate::doc_check`]).
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -21,6 +26,7 @@ use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
@@ -36,8 +42,10 @@ use yrs::{
     Transact, Update,
 };
 
+use crate::doc_check::ExpectedDoc;
 use crate::framing::Inbound;
 use crate::phase::Phase;
+use crate::replicas;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::target::FileUrl;
@@ -70,9 +78,12 @@ pub struct Behaviour {
     pub delete_ratio: f64,
     /// Cursor (awareness) updates per second; 0 sends none.
     pub cursor_rate: f64,
-    /// Length (UTF-16 units) the text must have once synced; another length is an error
-    /// (a joiner that got a short or wrong document).
-    pub expect_len: Option<u32>,
+    /// The document this editor must have once synced; anything else is an error (a
+    /// joiner that got a short or wrong document). A full replica compares its text, a
+    /// light editor the decoded update's ids and length.
+    pub expect_doc: Option<ExpectedDoc>,
+    /// Apply nothing received: decode, time, and count deliveries only.
+    pub light: bool,
     /// Drop the document once synced (and checked) and apply nothing more: a passive
     /// joiner of a large document would otherwise make the harness, not the gateway, hold
     /// a copy per editor. Such an editor takes no part in the convergence check.
@@ -213,7 +224,10 @@ impl Editor {
 
     async fn session(&mut self, shared: &Shared, ws: Ws) -> End {
         let (mut sink, mut stream) = ws.split();
-        let mut phase_rx = shared.phase.clone();
+        // One wait for the next phase across all loop turns: a `changed()` made afresh on
+        // every turn registers with (and leaves) the watch's notifier once per frame, under
+        // its lock, shared by every editor of the run.
+        let mut next = Box::pin(next_phase(shared.phase.clone()));
         self.sync_started = Instant::now();
 
         let mut hello = shared.framing.hello(&self.plan.file_id);
@@ -237,8 +251,8 @@ impl Editor {
                 },
                 _ = tick(&mut self.edit_timer) => self.edit(shared).into_iter().collect(),
                 _ = tick(&mut self.cursor_timer) => self.cursor(shared).into_iter().collect(),
-                changed = phase_rx.changed() => {
-                    let phase = if changed.is_ok() { *phase_rx.borrow_and_update() } else { Phase::Stop };
+                (phase_rx, phase) = &mut next => {
+                    next = Box::pin(next_phase(phase_rx));
                     if phase == Phase::Stop {
                         self.report_final_state(shared);
                         return close(sink, stream).await;
@@ -321,7 +335,8 @@ impl Editor {
                 vec![self.wrap(shared, encode_step2(&diff))]
             }
             Message::Sync(SyncMessage::SyncStep2(update)) => {
-                self.apply(shared, &update, now);
+                let first = self.slot.is_none();
+                self.apply(shared, &update, now, first);
                 if self.slot.is_none() {
                     self.on_synced(shared)
                 } else {
@@ -329,7 +344,7 @@ impl Editor {
                 }
             }
             Message::Sync(SyncMessage::Update(update)) => {
-                self.apply(shared, &update, now);
+                self.apply(shared, &update, now, false);
                 Vec::new()
             }
             Message::Awareness(update) => {
@@ -363,8 +378,10 @@ impl Editor {
         }
     }
 
-    /// Applies a received update, after matching it against the propagation records.
-    fn apply(&mut self, shared: &Shared, bytes: &[u8], now: Instant) {
+    /// Applies a received update (unless light), after matching it against the
+    /// propagation records. `first_sync`: it is the step 2 that completes this editor's
+    /// sync, which a light editor checks against the document it expects.
+    fn apply(&mut self, shared: &Shared, bytes: &[u8], now: Instant, first_sync: bool) {
         if self.forgotten {
             return;
         }
@@ -380,6 +397,21 @@ impl Editor {
         if let Some(slot) = self.slot {
             shared.tracker.received(self.plan.file, slot, &update, now);
         }
+        if self.plan.behaviour.light {
+            let me = ClientID::new(u64::from(self.plan.client_id));
+            if let Some(own) = replicas::own_deletions(&update, me)
+                && let Err(e) = self.doc.transact_mut().apply_update(own)
+            {
+                shared.stats.error(format!(
+                    "{}: own deletions did not apply: {e}",
+                    self.plan.url
+                ));
+            }
+            if let Some(expected) = self.plan.behaviour.expect_doc.filter(|_| first_sync) {
+                self.expectation(shared, expected.check_update(&update));
+            }
+            return;
+        }
         if let Err(e) = self.doc.transact_mut().apply_update(update) {
             shared
                 .stats
@@ -392,15 +424,16 @@ impl Editor {
         shared.stats.join_time(self.connect_started.elapsed());
         Stats::add(&shared.stats.synced, 1);
         let label = format!("client {} via {}", self.plan.client_id, self.plan.url);
-        if let Some(expected) = self.plan.behaviour.expect_len {
-            let len = self.text.len(&self.doc.transact());
-            if len == expected {
-                Stats::add(&shared.stats.expected_len_synced, 1);
-            } else {
-                shared.stats.error(format!(
-                    "{label}: synced to a text of {len} units, expected {expected}"
-                ));
-            }
+        if let Some(expected) = self
+            .plan
+            .behaviour
+            .expect_doc
+            .filter(|_| !self.plan.behaviour.light)
+        {
+            let txn = self.doc.transact();
+            let checked = expected.check_text(&self.text.get_string(&txn), self.text.len(&txn));
+            drop(txn);
+            self.expectation(shared, checked);
         }
         if self.plan.behaviour.forget_doc_after_sync {
             self.forgotten = true;
@@ -410,6 +443,17 @@ impl Editor {
         let phase = *shared.phase.borrow();
         self.on_phase(shared, phase);
         Vec::new()
+    }
+
+    /// Counts a joiner that has the expected document, or reports why it has not.
+    fn expectation(&self, shared: &Shared, checked: Result<(), String>) {
+        match checked {
+            Ok(()) => Stats::add(&shared.stats.expected_doc_synced, 1),
+            Err(why) => shared.stats.error(format!(
+                "client {} via {}: {why}",
+                self.plan.client_id, self.plan.url
+            )),
+        }
     }
 
     fn on_phase(&mut self, shared: &Shared, phase: Phase) {
@@ -538,7 +582,8 @@ impl Editor {
 impl Editor {
     /// Hands the final document state to the tracker's convergence check.
     fn report_final_state(&self, shared: &Shared) {
-        let Some(slot) = self.slot.filter(|_| !self.forgotten) else {
+        let full = !self.forgotten && !self.plan.behaviour.light;
+        let Some(slot) = self.slot.filter(|_| full) else {
             return;
         };
         let txn = self.doc.transact();
@@ -572,6 +617,16 @@ pub(crate) fn new_doc(client_id: u32) -> (Doc, TextRef) {
     let doc = Doc::with_options(options);
     let text = doc.get_or_insert_text(TEXT_NAME);
     (doc, text)
+}
+
+/// Waits until the phase changes; returns the receiver and the new phase (`Stop` when the
+/// fleet is gone).
+async fn next_phase(mut rx: watch::Receiver<Phase>) -> (watch::Receiver<Phase>, Phase) {
+    let phase = match rx.changed().await {
+        Ok(()) => *rx.borrow_and_update(),
+        Err(_) => Phase::Stop,
+    };
+    (rx, phase)
 }
 
 /// Waits for the next tick of `timer`, or forever when there is none.

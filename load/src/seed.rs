@@ -20,6 +20,7 @@ use yrs::{Text, Transact};
 
 use crate::client;
 use crate::conn::Conn;
+use crate::doc_check::ExpectedDoc;
 use crate::framing::Framing;
 use crate::target::FileUrl;
 
@@ -61,6 +62,8 @@ pub struct SeedPlan {
 pub struct Seeded {
     /// Length of the text (UTF-16 units) the verifier saw: what every joiner must see.
     pub len: u32,
+    /// The seeder's document, as a joiner checks it ([`ExpectedDoc`]).
+    pub expected: ExpectedDoc,
     /// Updates the seeder sent.
     pub chunks: u64,
     /// From the seeder's connect to the verifier seeing the whole document.
@@ -146,6 +149,7 @@ async fn seed_within(plan: &SeedPlan) -> anyhow::Result<Seeded> {
     writer.close().await;
     Ok(Seeded {
         len,
+        expected: ExpectedDoc::of(&doc, &text)?,
         chunks,
         seconds: started.elapsed().as_secs_f64(),
     })

@@ -25,8 +25,8 @@ pub struct Stats {
     pub bytes_received: AtomicU64,
     /// Editors that made all their edits (with `--edits-per-editor`) or stopped editing.
     pub done_editing: AtomicU64,
-    /// Editors told to expect a text length that found it once synced.
-    pub expected_len_synced: AtomicU64,
+    /// Editors told to expect a document ([`crate::doc_check`]) that had it once synced.
+    pub expected_doc_synced: AtomicU64,
     times: Mutex<Times>,
     samples: Mutex<Vec<String>>,
 }
@@ -58,7 +58,7 @@ impl Default for Stats {
             bytes_sent: AtomicU64::new(0),
             bytes_received: AtomicU64::new(0),
             done_editing: AtomicU64::new(0),
-            expected_len_synced: AtomicU64::new(0),
+            expected_doc_synced: AtomicU64::new(0),
             times: Mutex::new(Times {
                 connect_us: new_histogram(),
                 sync_us: new_histogram(),

@@ -36,6 +36,10 @@ fn compare_writes_benchmarks_and_html_with_the_figures() {
         ])
         .args(["--args", "fan-out=--observers 6 --rate 20 --edits 10"])
         .args(["--args", "idle=--connections 20 --files 3 --settle 0.2"])
+        // A tiny capacity search: two steps of 4 editors for 1 s.
+        .args(["--capacity-editors", "4", "--capacity-files", "2"])
+        .args(["--capacity-secs", "1", "--capacity-steps", "2"])
+        .args(["--capacity-start-rate", "5"])
         .arg("--benchmarks")
         .arg(&benchmarks)
         .arg("--work-dir")
@@ -51,6 +55,7 @@ fn compare_writes_benchmarks_and_html_with_the_figures() {
     let fan_out = json(&runs.join("us-fan-out.json"));
     assert_eq!(fan_out["deliveries"], 60, "{fan_out}");
     let p99 = number(fan_out["propagation_ms"]["p99"].as_f64().unwrap_or(-1.0));
+    let harness_cpu = number(fan_out["harness"]["cpu_seconds"].as_f64().unwrap_or(-1.0));
     let idle = json(&runs.join("us-idle.json"));
     let per_conn = number(
         idle["idle"]["rss_per_connection_bytes"]
@@ -77,6 +82,38 @@ fn compare_writes_benchmarks_and_html_with_the_figures() {
         "the fan-out target is checked: {md}"
     );
     assert!(md.contains("| edit-storm | problems | none |"), "{md}");
+    // The harness's own CPU beside the servers', in every scenario.
+    assert!(
+        md.contains(&format!("| fan-out | harness CPU s | {harness_cpu} |")),
+        "{md}"
+    );
+    for scenario in ["edit-storm", "idle"] {
+        assert!(
+            md.contains(&format!("| {scenario} | harness CPU s | ")),
+            "{md}"
+        );
+    }
+    // The capacity search: its rows, and both steps, each from a run of its own.
+    for k in 1..=2 {
+        let step = json(&runs.join(format!("us-capacity-{k}.json")));
+        assert_eq!(step["editors"], 4, "{step}");
+        assert!(step["edits"].as_u64() > Some(0), "{step}");
+        assert!(md.contains(&format!("- us: step {k}: ")), "{md}");
+    }
+    let capacity = md
+        .lines()
+        .find(|l| l.starts_with("| capacity | edits/s at p99 < 10 ms | "))
+        .unwrap_or_else(|| panic!("no capacity row in {md}"));
+    let cell = capacity.split('|').nth(3).unwrap_or_default().trim();
+    assert!(
+        cell == "none passed" || cell.parse::<f64>().is_ok_and(|v| v > 0.0),
+        "{capacity}"
+    );
+    assert!(
+        md.contains("| capacity | server CPU µs per delivery | "),
+        "{md}"
+    );
+    assert!(md.contains("## Capacity"), "{md}");
     // The exact commands: the comparison itself, a fresh Redis, two gateways, the runs.
     assert!(md.contains("compare --systems us --quick"), "{md}");
     assert!(
@@ -84,7 +121,8 @@ fn compare_writes_benchmarks_and_html_with_the_figures() {
         "{md}"
     );
     let gateway_line = format!("{} --listen 127.0.0.1:0 --redis-url", gateway.display());
-    assert_eq!(md.matches(&gateway_line).count(), 6, "{md}");
+    // Two per scenario run, two for the capacity search.
+    assert_eq!(md.matches(&gateway_line).count(), 8, "{md}");
     assert!(md.contains("collab-load fan-out --observers 6"), "{md}");
     assert!(stdout.contains("propagation p99 ms"), "{stdout}");
 

@@ -29,6 +29,8 @@ pub struct Figures {
     pub cursor_propagation_ms: Percentiles,
     pub sync_ms: Percentiles,
     pub servers: Vec<ServerFigures>,
+    /// The harness itself: beside the servers' CPU, it shows who was the bottleneck.
+    pub harness: Option<ServerFigures>,
     pub timeline: Vec<Tick>,
     pub idle: Option<IdleFigures>,
 }
@@ -68,6 +70,11 @@ impl Figures {
             return None;
         }
         self.servers.iter().map(|s| s.cpu_seconds).sum()
+    }
+
+    /// CPU seconds of the harness process during the run.
+    pub fn harness_cpu_seconds(&self) -> Option<f64> {
+        self.harness.as_ref()?.cpu_seconds
     }
 
     /// Peak RSS of all servers together, MiB.
@@ -115,6 +122,7 @@ mod tests {
                          "p99": 3.0, "p999": 3.0, "max": 3.0 },
             "servers": [ { "pid": 1, "cpu_seconds": 1.5, "peak_rss_kib": 2048 },
                          { "pid": 2, "cpu_seconds": 0.5, "peak_rss_kib": 1024 } ],
+            "harness": { "pid": 3, "cpu_seconds": 0.25 },
             "seed_seconds": 4.0
         });
         let f: Figures = serde_json::from_value(json).unwrap_or_default();
@@ -122,6 +130,7 @@ mod tests {
         assert_eq!(f.headline().1.p50, 2.0);
         assert_eq!(f.server_cpu_seconds(), Some(2.0));
         assert_eq!(f.server_peak_rss_mib(), Some(3.0));
+        assert_eq!(f.harness_cpu_seconds(), Some(0.25));
         assert_eq!(f.problems(), ["1 not synced"]);
         assert!(f.rss_per_connection_bytes().is_none());
     }

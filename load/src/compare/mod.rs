@@ -11,25 +11,27 @@
 //! cannot start (no node, a failed install, no floor in this build) is skipped with a note;
 //! a run that fails is a note too, and the others go on.
 
+pub mod capacity;
+pub mod child;
 pub mod figures;
 pub mod machine;
 pub mod output;
 pub mod procs;
+pub mod rate_search;
 pub mod runs;
 pub mod systems;
 pub mod table;
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use self::figures::Figures;
+use self::capacity::{Capacity, CapacityArgs};
+use self::child::{ChildFiles, Stack, run_scenario};
 use self::machine::Machine;
-use self::procs::{command_line, start_redis, start_server};
+use self::procs::command_line;
 use self::runs::{Outcome, Run, Shown};
 use self::systems::{Programs, System};
 
@@ -96,6 +98,14 @@ pub struct Args {
     /// Seconds a server may take to print its address.
     #[arg(long, default_value_t = 60.0, value_name = "SECS")]
     pub ready_timeout: f64,
+
+    /// Every observer and editor keeps a full replica (passed to the scenarios that have
+    /// light ones: edit-storm, fan-out), instead of a sample of 20.
+    #[arg(long)]
+    pub all_replicas: bool,
+
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
 }
 
 /// Scenario flags of `--quick` (a few minutes in all for three systems).
@@ -133,11 +143,14 @@ impl Args {
                 chosen = Some(flags.to_owned());
             }
         }
-        let flags = match chosen {
+        let mut flags = match chosen {
             Some(f) => f,
             None if self.quick => quick_flags(scenario).to_owned(),
             None => String::new(),
         };
+        if self.all_replicas && matches!(scenario, "edit-storm" | "fan-out") {
+            flags.push_str(" --all-replicas");
+        }
         Ok(flags.split_whitespace().map(str::to_owned).collect())
     }
 
@@ -154,6 +167,7 @@ impl Args {
             }
             self.flags(s)?;
         }
+        self.capacity.check()?;
         if !(self.ready_timeout.is_finite() && self.ready_timeout > 0.0) {
             bail!("--ready-timeout must be a positive number of seconds");
         }
@@ -195,6 +209,8 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     let systems = args.systems();
     let timeout = Duration::from_secs_f64(args.ready_timeout);
 
+    let capacity_plan = args.capacity.plan(args.quick);
+    let mut capacities: Vec<Capacity> = Vec::new();
     let mut runs = Vec::new();
     let mut notes = Vec::new();
     let mut setup = Vec::new();
@@ -237,9 +253,30 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
             }
             runs.push(run);
         }
+        if let Some(plan) = &capacity_plan {
+            eprintln!("collab-load compare: {system} capacity");
+            let cap = capacity::measure(
+                *system,
+                &programs,
+                plan,
+                &args.redis_server,
+                &work_dir,
+                &shown,
+                timeout,
+            );
+            if let Some(why) = &cap.failed {
+                notes.push(format!("{system} capacity failed: {why}"));
+            }
+            capacities.push(cap);
+        }
     }
 
-    let table = table::build(&runs, &systems, &args.scenarios);
+    let mut table = table::build(&runs, &systems, &args.scenarios);
+    if let Some(plan) = &capacity_plan {
+        table
+            .rows
+            .extend(capacity::rows(&capacities, &systems, plan.p99_ms));
+    }
     let mut sizes = Vec::new();
     for scenario in &args.scenarios {
         sizes.push((scenario.clone(), args.flags(scenario)?.join(" ")));
@@ -261,6 +298,8 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
         runs: &runs,
         table: &table,
         notes: &notes,
+        capacity_plan: capacity_plan.as_ref(),
+        capacities: &capacities,
     };
     write(&args.benchmarks, &output::markdown(&summary))?;
     write(&html, &output::page(&summary))?;
@@ -272,7 +311,8 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     );
     Ok(runs
         .iter()
-        .all(|r| matches!(r.outcome, Outcome::Measured { clean: true, .. })))
+        .all(|r| matches!(r.outcome, Outcome::Measured { clean: true, .. }))
+        && capacities.iter().all(|c| c.failed.is_none()))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -322,85 +362,18 @@ fn measure(
     timeout: Duration,
 ) -> anyhow::Result<Outcome> {
     let stem = run.json.with_extension("");
-    let log = |what: &str| PathBuf::from(format!("{}.{what}.log", stem.display()));
-    let _ = std::fs::remove_file(&run.json);
-    // Declared first, so it stops last.
-    let (redis, redis_port) = start_redis(&args.redis_server, &log("redis"), timeout)?;
-    run.commands.push(redis.command.clone());
-    let mut servers = Vec::new();
-    for k in 1..=2 {
-        let (server, addr) = start_server(
-            run.system.command(programs, redis_port),
-            run.system.announce(),
-            &log(&format!("server{k}")),
-            timeout,
-        )?;
-        run.commands.push(server.command.clone());
-        servers.push((server, addr));
-    }
-
-    let mut cmd = Command::new(&programs.harness);
-    cmd.arg(&run.scenario)
-        .args(flags)
-        .args(["--framing", run.system.framing()]);
-    for (server, addr) in &servers {
-        cmd.args(["--target", &run.system.target(addr)])
-            .args(["--pid", &server.pid().to_string()]);
-    }
-    cmd.arg("--json")
-        .arg(&run.json)
-        .arg("--html")
-        .arg(&run.html);
-    let line = command_line(&cmd);
-    run.commands.push(line.clone());
-    let table_path = stem.with_extension("txt");
-    let table_file = File::create(&table_path)
-        .with_context(|| format!("cannot create {}", table_path.display()))?;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(table_file)
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("cannot start `{line}`"))?;
-    // Pass the status line through, keeping what explains a failure.
-    let mut last: Vec<String> = Vec::new();
-    let mut first_error = None;
-    if let Some(stderr) = child.stderr.take() {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("  {l}");
-            if first_error.is_none() && l.to_ascii_lowercase().contains("error") {
-                first_error = Some(l.trim().to_owned());
-            }
-            if !l.trim().is_empty() {
-                last.push(l.trim().to_owned());
-            }
-            if last.len() > 3 {
-                last.remove(0);
-            }
-        }
-    }
-    let status = child
-        .wait()
-        .with_context(|| format!("waiting for `{line}`"))?;
-    drop(servers);
-    drop(redis);
-    match status.code() {
-        Some(code @ (0 | 3)) => {
-            let text = std::fs::read_to_string(&run.json)
-                .with_context(|| format!("reading {}", run.json.display()))?;
-            let figures: Figures = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", run.json.display()))?;
-            Ok(Outcome::Measured {
-                figures: Box::new(figures),
-                clean: code == 0,
-            })
-        }
-        _ => bail!(
-            "`collab-load {}` ended with {status}: {}",
-            run.scenario,
-            first_error.unwrap_or_else(|| last.join(" | "))
-        ),
-    }
+    let stack = Stack::start(run.system, programs, &args.redis_server, &stem, timeout)?;
+    run.commands.extend(stack.commands());
+    let table = stem.with_extension("txt");
+    let files = ChildFiles {
+        json: &run.json,
+        html: Some(&run.html),
+        table: &table,
+    };
+    let (outcome, line) = run_scenario(&stack, programs, &run.scenario, flags, &files);
+    run.commands.push(line);
+    drop(stack);
+    outcome
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::capacity::{self, Capacity, Plan};
 use super::machine::Machine;
 use super::runs::{Outcome, Run};
 use super::systems::System;
@@ -27,6 +28,9 @@ pub struct Summary<'a> {
     pub runs: &'a [Run],
     pub table: &'a Table,
     pub notes: &'a [String],
+    /// The capacity search's sizes, unless it was left out (`--no-capacity`).
+    pub capacity_plan: Option<&'a Plan>,
+    pub capacities: &'a [Capacity],
 }
 
 const METHOD: &str = "Every scenario ran against fresh processes: for each system and \
@@ -34,9 +38,20 @@ scenario a new `redis-server` (no persistence, a free port) and two server proce
 system, which the harness targets alternately, then stopped. The harness runs on the same \
 machine, so it competes with the servers for the cores: compare systems with each other, \
 not with other machines. Ratios are us / other (below 1: our figure is lower). CPU seconds \
-and peak RSS are both server processes together, read from /proc. A `*` marks a figure \
+and peak RSS are both server processes together, read from /proc; harness CPU seconds are \
+the harness's own over the same run: when they rival the servers', the latencies measure the \
+harness too. Observers and editors are light (they decode and time what arrives without \
+applying it) except a sample of full replicas that checks convergence; join-storm joiners \
+check the decoded document's ids and length, a few apply it and compare the text. A `*` marks a figure \
 (and the ratios and verdicts drawn from it) from a run that was not clean: see its \
 problems row.";
+
+const CAPACITY: &str = "The capacity rows give, per system, the highest edit rate at which \
+propagation p99 stayed under the limit, found by stepping the per-editor rate of short \
+edit-storm runs against one started system (doubling until a step fails, then bisecting), \
+and the server CPU (both processes) per delivered edit at that rate, over the edit phase. \
+A bare write() of a small frame to a loopback socket costs 3-7 µs on this kind of machine: \
+the floor CPU per delivery can approach. Every step is listed below.";
 
 const TARGETS: &str = "Targets from issue 5 (checked on our figures): edit-storm p99 at most \
 1/5 of Hocuspocus's and at most 2x the floor's; fan-out p99 under 10 ms; idle at most 8 KiB \
@@ -59,6 +74,14 @@ pub fn markdown(s: &Summary) -> String {
     md.push_str("\n## Results\n\n");
     md.push_str(&table::markdown(s.table));
     let _ = writeln!(md, "\n{TARGETS}\n");
+    if let Some(plan) = s.capacity_plan {
+        md.push_str("## Capacity\n\n");
+        let _ = writeln!(md, "{CAPACITY} Here: {}.\n", plan.describe());
+        for (system, line) in capacity_steps(s) {
+            let _ = writeln!(md, "- {system}: {line}");
+        }
+        md.push('\n');
+    }
     if !s.notes.is_empty() {
         md.push_str("Notes:\n\n");
         for n in s.notes {
@@ -93,6 +116,18 @@ pub fn markdown(s: &Summary) -> String {
         }
         md.push_str("```\n\n");
     }
+    for cap in s.capacities.iter().filter(|c| !c.commands.is_empty()) {
+        let _ = writeln!(
+            md,
+            "{} capacity (one set of processes for all steps; the first step shown, the \
+             others differ in `--rate` and `--json`):\n\n```sh",
+            cap.system
+        );
+        for c in &cap.commands {
+            let _ = writeln!(md, "{c}");
+        }
+        md.push_str("```\n\n");
+    }
     md
 }
 
@@ -119,6 +154,18 @@ pub fn page(s: &Summary) -> String {
     b.push_str("<h2>Results</h2>");
     b.push_str(&html::table(&s.table.header, &s.table.rows));
     let _ = write!(b, "<p>{}</p>", escape(TARGETS));
+    if let Some(plan) = s.capacity_plan {
+        let _ = write!(
+            b,
+            "<h2>Capacity</h2><p>{} Here: {}.</p><ul>",
+            escape(CAPACITY),
+            escape(&plan.describe())
+        );
+        for (system, line) in capacity_steps(s) {
+            let _ = write!(b, "<li>{}: {}</li>", escape(system), escape(&line));
+        }
+        b.push_str("</ul>");
+    }
     if !s.notes.is_empty() {
         b.push_str("<ul>");
         for n in s.notes {
@@ -195,6 +242,23 @@ pub fn page(s: &Summary) -> String {
     }
     b.push_str("</pre>");
     html::page("collab-load compare", &b)
+}
+
+/// Each capacity step of each system, in the order run.
+fn capacity_steps<'a>(s: &'a Summary) -> Vec<(&'a str, String)> {
+    let mut out = Vec::new();
+    for cap in s.capacities {
+        if let Some(why) = &cap.failed {
+            out.push((cap.system.name(), format!("could not start: {why}")));
+        }
+        for (k, step) in cap.steps.iter().enumerate() {
+            out.push((
+                cap.system.name(),
+                format!("step {}: {}", k + 1, capacity::describe(step)),
+            ));
+        }
+    }
+    out
 }
 
 /// Each scenario with its flags, or a word that it ran its own preset.

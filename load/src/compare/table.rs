@@ -5,6 +5,9 @@
 //! floor's; fan-out p99 under 10 ms; idle at most 8 KiB of RSS per connection; join-storm
 //! time to synced p50 under 1 s with peak RSS (both servers together) under 1 GiB.
 //!
+//! Every scenario shows the harness's own CPU seconds beside the servers': the harness shares
+//! the machine's cores with them, so a reader sees which side was the bottleneck.
+//!
 //! A figure from a run that was not clean (missing deliveries, errors, ...) is marked with
 //! [`UNCLEAN`], and so are the ratios and verdicts drawn from it.
 
@@ -22,6 +25,7 @@ enum Figure {
     P99,
     DeliveriesPerSecond,
     CpuSeconds,
+    HarnessCpuSeconds,
     PeakRss,
     RssPerConnection,
     Problems,
@@ -36,6 +40,7 @@ impl Figure {
             Figure::P99 => measured.then_some(latency.p99),
             Figure::DeliveriesPerSecond => Some(f.deliveries_per_second),
             Figure::CpuSeconds => f.server_cpu_seconds(),
+            Figure::HarnessCpuSeconds => f.harness_cpu_seconds(),
             Figure::PeakRss => f.server_peak_rss_mib(),
             Figure::RssPerConnection => f.rss_per_connection_bytes(),
             Figure::Problems => None,
@@ -48,6 +53,7 @@ impl Figure {
             Figure::P99 => format!("{headline} p99 ms"),
             Figure::DeliveriesPerSecond => "deliveries/s".to_owned(),
             Figure::CpuSeconds => "server CPU s (both)".to_owned(),
+            Figure::HarnessCpuSeconds => "harness CPU s".to_owned(),
             Figure::PeakRss => "server peak RSS MiB (both)".to_owned(),
             Figure::RssPerConnection => "RSS per connection B".to_owned(),
             Figure::Problems => "problems".to_owned(),
@@ -110,7 +116,11 @@ pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
         if any(Figure::DeliveriesPerSecond) {
             list.push(Figure::DeliveriesPerSecond);
         }
-        list.extend([Figure::CpuSeconds, Figure::PeakRss]);
+        list.extend([
+            Figure::CpuSeconds,
+            Figure::HarnessCpuSeconds,
+            Figure::PeakRss,
+        ]);
         if any(Figure::RssPerConnection) {
             list.push(Figure::RssPerConnection);
         }

@@ -49,7 +49,8 @@ pub struct JoinStormReport {
     /// From the seeder's connect to the verifier seeing the whole document.
     pub seed_seconds: f64,
     pub settle_seconds: f64,
-    /// Joiners whose synced text had the seeded length.
+    /// Joiners that had the seeded document once synced (its text, or the ids and length
+    /// of the decoded update for a light joiner).
     pub synced_full_doc: u64,
     /// From the barrier opening to the last joiner synced (or the connect timeout).
     pub storm_seconds: f64,

@@ -83,7 +83,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
     let started_unix_ms = unix_ms();
     let framing = args.common.framing;
 
-    let mut text_len = Vec::with_capacity(args.files);
+    let mut expected = Vec::with_capacity(args.files);
     for file in 0..args.files {
         let file_id = format!("{prefix}/{file}");
         let writer = &targets[target_of(file, 0, targets.len())];
@@ -101,7 +101,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             timeout: args.common.connect_timeout(),
         })
         .await?;
-        text_len.push(seeded.len);
+        expected.push(seeded.expected);
     }
 
     let mut watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
@@ -120,7 +120,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
             client_id,
             behaviour: Behaviour {
                 cursor_rate: args.rate,
-                expect_len: Some(text_len[file]),
+                expect_doc: Some(expected[file]),
                 ..Behaviour::default()
             },
         });

@@ -4,6 +4,10 @@
 //! ([`target_of`]), so every file is shared across gateways. After connect and sync,
 //! the edit phase lasts `--duration`, or until every editor made `--edits-per-editor`
 //! edits; then the run waits up to `--drain-timeout` for outstanding deliveries.
+//!
+//! Editors are light except `--replicas` of them ([`crate::replicas`]): a light editor
+//! types into a doc of its own edits only and applies nothing it receives, but counts and
+//! times every delivery like the full replicas, which also check convergence.
 
 use std::time::{Duration, Instant};
 
@@ -16,6 +20,7 @@ use crate::framing::Framing;
 use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
+use crate::replicas::ReplicaArgs;
 
 use super::common::{RunLabel, client_ids, finish, target_of, unix_ms};
 use crate::report::Report;
@@ -72,6 +77,9 @@ pub struct Args {
     /// diagnostics). Default: none.
     #[arg(long, default_value = "", value_name = "SUFFIX")]
     pub file_suffix: String,
+
+    #[command(flatten)]
+    pub replicas: ReplicaArgs,
 }
 
 impl Args {
@@ -128,7 +136,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         args.common.framing,
         args.common.connect_concurrency,
     );
-    let behaviour = Behaviour {
+    let base = Behaviour {
         edit_rate: args.rate,
         edit_limit: args.edits_per_editor,
         delete_ratio: args.delete_ratio,
@@ -139,7 +147,12 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
 
     for (i, client_id) in client_ids(args.editors).into_iter().enumerate() {
         let file = i % args.files;
-        let target = target_of(file, i / args.files, targets.len());
+        let k = i / args.files;
+        let target = target_of(file, k, targets.len());
+        let behaviour = Behaviour {
+            light: !args.replicas.is_replica(file, k, args.files),
+            ..base
+        };
         let file_id = format!("{prefix}/{file}{}", args.file_suffix);
         let mut url = args.common.framing.url(&targets[target], &file_id);
         if args.user_per_editor {
@@ -180,6 +193,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "user_per_editor": args.user_per_editor,
         "ext": args.ext,
         "file_suffix": args.file_suffix,
+        "replicas": args.replicas.shown(),
         "file_prefix": prefix,
         "sandbox": args.common.sandbox,
         "token": args.common.token_shown(),

@@ -5,7 +5,9 @@
 //! targets. Once everyone synced, the writer makes `--rate` edits per second for
 //! `--duration` seconds (or `--edits` edits); observers never edit. Every edit should reach
 //! every observer: `expected = edits x observers`. The run then waits up to
-//! `--drain-timeout` for outstanding deliveries.
+//! `--drain-timeout` for outstanding deliveries. Observers are light except `--replicas` of
+//! them ([`crate::replicas`]): every observer counts and times every delivery, the sample
+//! also applies them and takes part in the convergence check.
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ use crate::fleet::Fleet;
 use crate::phase::Phase;
 use crate::procstat::Watch;
 use crate::progress;
+use crate::replicas::ReplicaArgs;
 
 use super::common::{RunLabel, client_ids, finish, target_of, unix_ms};
 use crate::report::Report;
@@ -48,6 +51,9 @@ pub struct Args {
     /// Share of the writer's edits that delete a character instead of typing one.
     #[arg(long, default_value_t = 0.3)]
     pub delete_ratio: f64,
+
+    #[command(flatten)]
+    pub replicas: ReplicaArgs,
 }
 
 impl Args {
@@ -102,6 +108,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
                 edit_limit: Some(0),
                 delete_ratio: 0.0,
                 cursor_rate: 0.0,
+                light: !args.replicas.is_replica(0, k, 1),
                 ..Behaviour::default()
             }
         };
@@ -129,6 +136,7 @@ pub async fn run(args: Args) -> anyhow::Result<Report> {
         "duration": args.duration,
         "edits": edits,
         "delete_ratio": args.delete_ratio,
+        "replicas": args.replicas.shown(),
         "file_prefix": prefix,
         "sandbox": args.common.sandbox,
         "token": args.common.token_shown(),
