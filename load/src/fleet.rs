@@ -15,6 +15,10 @@ use crate::stats::Stats;
 use crate::timeline::Timeline;
 use crate::tracker::Tracker;
 
+/// The longest the drain waits for every editor to take in the end of editing (editors
+/// see a phase change within milliseconds; one that is reconnecting never does).
+const QUIESCE: Duration = Duration::from_secs(1);
+
 /// The editors of one run.
 pub struct Fleet {
     shared: Arc<Shared>,
@@ -106,8 +110,14 @@ impl Fleet {
         poll_until(timeout, || Stats::get(&stats.done_editing) >= n).await
     }
 
-    /// Waits until no delivery is outstanding, or `timeout`.
+    /// Waits until no delivery is outstanding, or `timeout`. Every editor first takes in
+    /// the end of editing (for at most [`QUIESCE`]): one whose edit tick won the race
+    /// against the phase change records its last edit after the phase changed, and an
+    /// outstanding count read before that would end the drain with the edit undelivered.
     pub async fn wait_delivered(&self, timeout: Duration) -> bool {
+        let n = self.editors.len() as u64;
+        let stats = &self.shared.stats;
+        poll_until(timeout.min(QUIESCE), || Stats::get(&stats.done_editing) >= n).await;
         let tracker = &self.shared.tracker;
         poll_until(timeout, || tracker.outstanding() == (0, 0)).await
     }
