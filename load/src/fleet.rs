@@ -117,7 +117,10 @@ impl Fleet {
     pub async fn wait_delivered(&self, timeout: Duration) -> bool {
         let n = self.editors.len() as u64;
         let stats = &self.shared.stats;
-        poll_until(timeout.min(QUIESCE), || Stats::get(&stats.done_editing) >= n).await;
+        poll_until(timeout.min(QUIESCE), || {
+            Stats::get(&stats.done_editing) >= n
+        })
+        .await;
         let tracker = &self.shared.tracker;
         poll_until(timeout, || tracker.outstanding() == (0, 0)).await
     }
