@@ -153,3 +153,26 @@ fn compare_writes_benchmarks_and_html_with_the_figures() {
     assert!(!html.contains(&work_dir), "the work dir's path in {html}");
     assert!(md.contains("--json $WORK_DIR/us-fan-out.json"), "{md}");
 }
+
+/// A scenario that means nothing on a system (join-storm on the floor, which keeps no
+/// document) is noted as not applicable, and the comparison still exits 0.
+#[test]
+fn a_scenario_that_does_not_apply_is_noted_and_no_failure() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let benchmarks = dir.path().join("BENCHMARKS.md");
+    let out = Command::new(env!("CARGO_BIN_EXE_collab-load"))
+        .arg("compare")
+        .args(["--systems", "floor", "--quick", "--no-capacity"])
+        .args(["--scenarios", "join-storm"])
+        .arg("--benchmarks")
+        .arg(&benchmarks)
+        .arg("--work-dir")
+        .arg(dir.path().join("runs"))
+        .output()
+        .expect("running collab-load compare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
+    let md = read(&benchmarks);
+    assert!(md.contains("floor join-storm: not applicable"), "{md}");
+}
