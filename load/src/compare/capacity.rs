@@ -21,7 +21,7 @@ use super::figures::Figures;
 use super::rate_search::search;
 use super::runs::{Outcome, Shown};
 use super::systems::{Programs, System};
-use super::table::number;
+use super::table::{number, peers};
 
 /// Share of the offered edit rate a step must reach to pass.
 pub const REACHED: f64 = 0.9;
@@ -340,15 +340,7 @@ pub fn limit(ms: f64) -> String {
 /// The capacity rows of the side-by-side table (its columns: scenario, figure, one per
 /// system, one ratio us/peer per peer, target).
 pub fn rows(caps: &[Capacity], systems: &[System], p99_ms: f64) -> Vec<Vec<String>> {
-    let peers: Vec<System> = if systems.contains(&System::Us) {
-        systems
-            .iter()
-            .copied()
-            .filter(|s| *s != System::Us)
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let peers = peers(systems);
     let best = |s: System| caps.iter().find(|c| c.system == s).and_then(Capacity::best);
     type Pick = fn(&Step) -> Option<f64>;
     let figures: [(String, Pick); 4] = [

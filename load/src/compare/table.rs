@@ -68,9 +68,9 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-/// The side-by-side table of `runs` for `systems` (in column order) and `scenarios`.
-pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
-    let peers: Vec<System> = if systems.contains(&System::Us) {
+/// The systems that get a ratio column us/peer: every other one, when `us` is measured.
+pub fn peers(systems: &[System]) -> Vec<System> {
+    if systems.contains(&System::Us) {
         systems
             .iter()
             .copied()
@@ -78,7 +78,12 @@ pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
             .collect()
     } else {
         Vec::new()
-    };
+    }
+}
+
+/// The side-by-side table of `runs` for `systems` (in column order) and `scenarios`.
+pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
+    let peers = peers(systems);
     let mut header = vec!["scenario".to_owned(), "figure".to_owned()];
     header.extend(systems.iter().map(|s| s.name().to_owned()));
     header.extend(peers.iter().map(|p| format!("us/{p}")));
