@@ -25,8 +25,8 @@ use collab_protocol::Message;
 use collab_protocol::envelope::Kind;
 use collab_protocol::message::decode_awareness;
 use collab_server::access::{Access, Principal};
+use collab_server::budget::PendingBudget;
 use collab_server::ext::OptIns;
-use collab_server::pending::PendingAppends;
 use collab_server::presence::ConnId;
 use collab_server::replica::Replica;
 use collab_server::room::core::{RoomCore, Settings};
@@ -111,8 +111,11 @@ pub fn run(data: &[u8]) {
         gateway_id: Arc::from("gw-fuzz"),
         file: collab_protocol::FileId::parse("sb/fuzz.ts").expect("a valid file id"),
         diagnostics: Default::default(),
+        run_apply: collab_server::room::apply::inline,
+        // Cursors never age within one input.
+        clock: || 0,
     };
-    let mut room = RoomCore::new(settings, Arc::new(PendingAppends::new(usize::MAX)));
+    let mut room = RoomCore::new(settings, Arc::new(PendingBudget::new(usize::MAX)));
     let mut receivers = Receivers {
         peer: Replica::new(TEXT),
         log: Replica::new(TEXT),
@@ -209,7 +212,7 @@ impl Receivers {
                 // never read (the undo path itself has its own end-to-end tests).
                 Effect::PopUndo(_) | Effect::ReadUndoCounts { .. } => {}
                 // Diagnostics run beside the room; their inputs are not fuzzed here.
-                Effect::Check(_) | Effect::LoadDiagnostics => {}
+                Effect::Check(_) | Effect::LoadDiagnostics | Effect::AnswerPost { .. } => {}
                 // Client messages never ask for log reads.
                 Effect::ReadLog(read) => panic!("a client message asked for a log read: {read:?}"),
                 Effect::Reload => panic!("yrs panicked: the room rebuilds its replica"),

@@ -83,6 +83,7 @@ impl Gateway {
             config: config.clone(),
             pending: pending.clone(),
             store: engine.store.clone(),
+            undo: engine.undo.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
             checking: crate::diagnostics::check::Checking {
@@ -99,7 +100,6 @@ impl Gateway {
             state: Arc::new(AppState {
                 config,
                 rooms: Rooms::new(ctx),
-                store: engine.store.clone(),
                 bus: engine.bus.clone(),
                 readiness: engine.readiness.clone(),
                 authority,

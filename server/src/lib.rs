@@ -74,7 +74,10 @@
 pub mod access;
 pub mod admin;
 pub mod app;
+pub mod budget;
+pub mod close;
 pub mod config;
+pub mod core_metrics;
 pub mod diagnostics;
 pub mod embedded_redis;
 pub mod engine;

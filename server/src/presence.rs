@@ -6,7 +6,7 @@
 //! nobody can move someone else's cursor or make it vanish.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use yrs::sync::{Awareness, AwarenessUpdate, Timestamp};
 use yrs::updates::encoder::Encode;
@@ -49,17 +49,17 @@ pub struct Changes {
 
 pub struct Presence {
     awareness: Awareness,
-    started: Instant,
+    /// Milliseconds on a monotonic clock, from the shell.
+    clock: fn() -> Timestamp,
     owners: HashMap<ClientID, Owner>,
 }
 
 impl Presence {
-    pub fn new(doc: Doc) -> Self {
-        let started = Instant::now();
-        let clock = move || started.elapsed().as_millis() as Timestamp;
+    /// The cursors of `doc`, aged by `clock` (milliseconds on a monotonic clock).
+    pub fn new(doc: Doc, clock: fn() -> Timestamp) -> Self {
         Presence {
             awareness: Awareness::with_clock(doc, clock),
-            started,
+            clock,
             owners: HashMap::new(),
         }
     }
@@ -183,7 +183,7 @@ impl Presence {
 
     /// Removes states from other gateways not renewed within `ttl`.
     pub fn sweep_remote(&mut self, ttl: Duration) -> Option<Vec<u8>> {
-        let now = self.started.elapsed().as_millis() as Timestamp;
+        let now = (self.clock)();
         let ttl = ttl.as_millis() as Timestamp;
         let stale: Vec<ClientID> = self
             .owners
@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn an_echo_claims_nothing_and_is_not_relayed() {
-        let mut p = Presence::new(Doc::new());
+        let mut p = Presence::new(Doc::new(), || 0);
         assert!(
             p.apply_local(1, ANON, update(&[(10, 1, r#"{"n":"a"}"#)]))
                 .is_some()
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn a_connection_cannot_move_or_remove_a_cursor_another_connection_holds() {
-        let mut p = Presence::new(Doc::new());
+        let mut p = Presence::new(Doc::new(), || 0);
         p.apply_local(1, "ann", update(&[(10, 1, r#"{"at":1}"#)]));
         // Connection 2 sends a newer state, and then a removal, for client 10.
         assert_eq!(
@@ -326,7 +326,7 @@ mod tests {
 
     #[test]
     fn a_connection_introduces_a_few_client_ids_at_most() {
-        let mut p = Presence::new(Doc::new());
+        let mut p = Presence::new(Doc::new(), || 0);
         let flood: Vec<(u64, u32, &str)> = (100..110).map(|id| (id, 1, "{}")).collect();
         p.apply_local(1, ANON, update(&flood));
         assert_eq!(states(p.all_states()).len(), MAX_CLIENTS_PER_CONN);
@@ -334,7 +334,7 @@ mod tests {
 
     #[test]
     fn a_reconnected_client_takes_back_its_cursor_from_another_gateway_only_as_the_same_user() {
-        let mut p = Presence::new(Doc::new());
+        let mut p = Presence::new(Doc::new(), || 0);
         let stamped = r#"{"user":{"id":"ann"}}"#;
         p.apply_remote("gw-b", update(&[(30, 1, stamped)]));
         assert_eq!(
@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn a_dead_gateway_takes_only_its_own_cursors() {
-        let mut p = Presence::new(Doc::new());
+        let mut p = Presence::new(Doc::new(), || 0);
         p.apply_local(1, ANON, update(&[(10, 1, "{}")]));
         p.apply_remote("gw-b", update(&[(20, 1, "{}")]));
         // gw-b relays our client 10's state back: same clock, not a change of owner.

@@ -13,7 +13,7 @@ use crate::access::{Access, Principal};
 use crate::ext::OptIns;
 use crate::outbox::Outbox;
 use crate::presence::ConnId;
-use crate::room::diagnostics::{PostAnswer, PostCheck};
+use crate::room::diagnostics::PostAnswer;
 use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
 
 pub struct Rooms {
@@ -143,7 +143,7 @@ impl Rooms {
             let handle = self.get_or_open(file);
             let (reply, answer) = oneshot::channel();
             let version = version.clone();
-            let cmd = RoomCmd::CheckPost(PostCheck { version, reply });
+            let cmd = RoomCmd::CheckPost { version, reply };
             if handle.tx.send(cmd).await.is_err() {
                 self.registry()
                     .remove_if(file, |_, open| open.id == handle.id);

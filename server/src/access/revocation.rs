@@ -46,8 +46,9 @@ use collab_protocol::close;
 use super::grant::{Refusal, Token};
 use super::redis::decide;
 use super::{Access, Principal};
+use crate::close::CloseReason;
 use crate::engine::{Change, ChangeFeed, Directory, EngineError, Rechecked, Record};
-use crate::outbox::{CloseReason, Outbox};
+use crate::outbox::Outbox;
 use crate::rooms::AccessSwitch;
 
 /// The live `--auth redis` grants of this gateway and the directory that re-reads them.

@@ -12,13 +12,13 @@ use super::SYNTAX;
 use super::job::{CheckDone, CheckJob, Settings, SyntaxOutcome};
 use super::message::Diagnostics;
 use super::pool::CheckPool;
-use crate::engine::{DiagnosticsCache, Lookup};
+use crate::engine::{DiagnosticsCache, EngineError, Lookup};
 
 /// What a check needs besides its job.
 #[derive(Clone)]
 pub struct Checking {
     pub pool: CheckPool,
-    pub cache: Arc<dyn DiagnosticsCache>,
+    pub cache: Arc<dyn DiagnosticsCache<Error = EngineError>>,
     pub settings: Settings,
 }
 

@@ -11,8 +11,6 @@ use bytes::Bytes;
 use collab_protocol::FileId;
 use futures_util::future::BoxFuture;
 
-use super::error::EngineError;
-
 /// What a look-up before a check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
@@ -37,13 +35,16 @@ pub struct DiagPolicy {
 
 /// Cached diagnostics in the engine (`collab:{F}:diag`).
 pub trait DiagnosticsCache: Send + Sync + 'static {
+    /// What goes wrong behind the engine (only logged).
+    type Error: std::fmt::Display + Send + 'static;
+
     /// The cached message of `source` for `version`, or the claim to compute it.
     fn lookup_or_claim<'a>(
         &'a self,
         file: &'a FileId,
         source: &'a str,
         version: &'a str,
-    ) -> BoxFuture<'a, Result<Lookup, EngineError>>;
+    ) -> BoxFuture<'a, Result<Lookup, Self::Error>>;
 
     /// Stores `message` (the JSON of a `diagnostics` message of `source` for `version`),
     /// releases the claim, trims old versions, refreshes the expiry and publishes it.
@@ -53,10 +54,10 @@ pub trait DiagnosticsCache: Send + Sync + 'static {
         source: &'a str,
         version: &'a str,
         message: &'a [u8],
-    ) -> BoxFuture<'a, Result<(), EngineError>>;
+    ) -> BoxFuture<'a, Result<(), Self::Error>>;
 
     /// The newest message of every source (what a room that opens shows its joiners).
-    fn latest<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<Vec<Bytes>, EngineError>>;
+    fn latest<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<Vec<Bytes>, Self::Error>>;
 
     /// Deletes every version of `source` and publishes `message` (its empty list).
     /// False when the source had nothing stored.
@@ -65,5 +66,5 @@ pub trait DiagnosticsCache: Send + Sync + 'static {
         file: &'a FileId,
         source: &'a str,
         message: &'a [u8],
-    ) -> BoxFuture<'a, Result<bool, EngineError>>;
+    ) -> BoxFuture<'a, Result<bool, Self::Error>>;
 }

@@ -1,10 +1,37 @@
-//! The engine-neutral shapes of per-user undo and redo stacks: what an authored append
-//! records on them, what a pop returns, and the limits every engine applies.
+//! The engine's side of per-user undo and redo stacks: the [`UndoStack`] an engine
+//! implements (pop an item, read the counts), what an authored append records on them,
+//! what a pop returns, and the limits every engine applies.
 //!
 //! Items are opaque bytes here (their meaning is [`crate::undo`]'s): a stored item is a
-//! concatenation of parts, so an engine extends the top item by appending bytes.
+//! concatenation of parts, so an engine extends the top item by appending bytes. Records
+//! are pushed by the engine's append, in the same atomic step as the log entry.
 
 use std::time::Duration;
+
+use collab_protocol::{FileId, UndoOp};
+use futures_util::future::BoxFuture;
+
+/// A file's per-user undo and redo lists in an engine.
+pub trait UndoStack: Send + Sync + 'static {
+    /// What goes wrong behind the engine (only logged).
+    type Error: std::fmt::Display + Send + 'static;
+
+    /// Pops the top item of `user`'s undo list (`UndoOp::Undo`) or redo list for the
+    /// file, atomically: two gateways popping at once never get the same item.
+    fn pop<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        op: UndoOp,
+    ) -> BoxFuture<'a, Result<Popped, Self::Error>>;
+
+    /// How many items `user`'s undo and redo lists for the file hold.
+    fn counts<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<UndoCounts, Self::Error>>;
+}
 
 /// What an authored update means for its author's stacks. Each is pushed in the same
 /// atomic step as the update's log append.

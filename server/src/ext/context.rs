@@ -3,18 +3,11 @@
 use collab_protocol::{Extension, UndoOp};
 
 use crate::access::Principal;
-use crate::replica::Replica;
-
-use super::opt_in::OptIns;
 
 /// What a feature sees of the room when one of its messages arrives.
 pub struct Context<'a> {
     /// Who sent the message.
     pub principal: &'a Principal,
-    /// What the sender opted into.
-    pub opt_ins: OptIns,
-    /// The room's copy of the file.
-    pub replica: &'a Replica,
 }
 
 /// What a feature asks the room to do in answer.

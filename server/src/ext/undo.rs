@@ -29,23 +29,16 @@ pub fn request(op: UndoOp, cx: &Context<'_>) -> Vec<Reply> {
 mod tests {
     use super::*;
     use crate::access::{Access, Principal};
-    use crate::ext::opt_in::OptIns;
-    use crate::replica::Replica;
 
     #[test]
     fn a_writer_asks_the_room_and_a_reader_is_refused() {
-        let replica = Replica::new("monaco");
         let writer = Principal::anonymous();
         let reader = Principal {
             verified: true,
             access: Access::ReadOnly,
             ..Principal::anonymous()
         };
-        let cx = |principal| Context {
-            principal,
-            opt_ins: OptIns::default(),
-            replica: &replica,
-        };
+        let cx = |principal| Context { principal };
         assert_eq!(
             request(UndoOp::Undo, &cx(&writer)),
             vec![Reply::Undo(UndoOp::Undo)]

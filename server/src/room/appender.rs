@@ -69,7 +69,7 @@ async fn append_in_order(
         let (first, mut floor) = match job {
             Job::Append(first, applied) => (first, applied),
             Job::Pop(request) => {
-                let result = ctx.store.pop_undo(&file, &request.user, request.op).await;
+                let result = ctx.undo.pop(&file, &request.user, request.op).await;
                 let _ = reports
                     .popped
                     .send((request, result.map_err(|e| e.to_string())));

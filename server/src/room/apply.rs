@@ -1,18 +1,20 @@
-//! Applying one update to a room's replica, timed, without stalling the gateway.
+//! Applying one update to a room's replica, through the shell's runner.
 //!
-//! A large update (a reconnecting client's whole document) can take long in yrs: on a
-//! multi-threaded runtime the worker thread is handed over first, so the gateway's other
-//! tasks move to other threads meanwhile. Without a runtime (unit tests, the fuzzer) it
-//! simply applies.
-
-use std::time::{Duration, Instant};
+//! A large update (a reconnecting client's whole document) can take long in yrs: the core
+//! does not decide how that work runs. It hands each apply, with the update's size, to
+//! the [`RunApply`] it was given (the gateway's times it and hands a multi-threaded
+//! runtime's worker over for a big one); without a shell (unit tests, the fuzzer)
+//! [`inline`] simply applies.
 
 use crate::replica::{ApplyError, Edit, Replica};
 
-/// Updates at least this large are applied with the worker thread handed over.
-const HEAVY_UPDATE_BYTES: usize = 64 << 10;
-/// An update that takes longer than this to apply is logged.
-const SLOW_APPLY: Duration = Duration::from_millis(250);
+/// Runs one apply of an update of `bytes` bytes: must call `apply` exactly once.
+pub type RunApply = fn(bytes: usize, apply: &mut dyn FnMut());
+
+/// Applies at once, on the caller's thread.
+pub fn inline(_bytes: usize, apply: &mut dyn FnMut()) {
+    apply()
+}
 
 /// Where an update to apply comes from.
 #[derive(Debug, Clone, Copy)]
@@ -25,35 +27,34 @@ pub enum Origin {
 
 /// Applies `update` to `replica` by the rule for its origin; returns what to relay.
 pub fn timed(
+    run: RunApply,
     replica: &Replica,
     update: &[u8],
     origin: Origin,
 ) -> Result<Option<Vec<u8>>, ApplyError> {
     match origin {
-        Origin::Client => Ok(timed_edit(replica, update)?.map(|edit| edit.relay)),
-        Origin::Log => measured(update.len(), || replica.apply(update)),
+        Origin::Client => Ok(timed_edit(run, replica, update)?.map(|edit| edit.relay)),
+        Origin::Log => measured(run, update.len(), || replica.apply(update)),
     }
 }
 
 /// Applies a client's `update` (see [`Origin::Client`]); returns what to relay and what
 /// it inserted and deleted (the author's undo item).
-pub fn timed_edit(replica: &Replica, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
-    measured(update.len(), || replica.apply_edit(update))
+pub fn timed_edit(
+    run: RunApply,
+    replica: &Replica,
+    update: &[u8],
+) -> Result<Option<Edit>, ApplyError> {
+    measured(run, update.len(), || replica.apply_edit(update))
 }
 
-fn measured<T>(bytes: usize, apply: impl FnOnce() -> T) -> T {
-    let started = Instant::now();
-    let multi_thread = tokio::runtime::Handle::try_current()
-        .is_ok_and(|rt| rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-    let result = if bytes >= HEAVY_UPDATE_BYTES && multi_thread {
-        tokio::task::block_in_place(apply)
-    } else {
-        apply()
-    };
-    let took = started.elapsed();
-    crate::metrics::update_applied(took);
-    if took > SLOW_APPLY {
-        tracing::warn!(bytes, ?took, "an update took long to apply");
-    }
-    result
+fn measured<T>(
+    run: RunApply,
+    bytes: usize,
+    apply: impl FnOnce() -> Result<T, ApplyError>,
+) -> Result<T, ApplyError> {
+    let mut job = Some(apply);
+    let mut out = None;
+    run(bytes, &mut || out = job.take().map(|job| job()));
+    out.unwrap_or_else(|| Err(ApplyError::Apply("the runner skipped the apply".into())))
 }

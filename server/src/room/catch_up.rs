@@ -6,7 +6,7 @@
 //! the replica lacks. Sans-IO: this says which read to run; the actor runs it beside the
 //! room (so the room keeps relaying while Redis is slow) and hands back a [`Fetched`].
 
-use crate::engine::log::{LogHead, Tail};
+use crate::engine::tail::{LogHead, Tail};
 
 use super::effect::LogRead;
 

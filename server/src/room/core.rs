@@ -17,11 +17,11 @@ use collab_protocol::{Extension, FileId, Message, close};
 use yrs::sync::SyncMessage;
 
 use crate::access::{Access, Principal};
+use crate::budget::PendingBudget;
+use crate::close::CloseReason;
 use crate::engine::UndoRecord;
-use crate::engine::log::Tail;
+use crate::engine::tail::Tail;
 use crate::ext::{self, Feature, OptIns, Reply};
-use crate::outbox::CloseReason;
-use crate::pending::PendingAppends;
 use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 
@@ -49,11 +49,15 @@ pub struct Settings {
     /// The file (its extension picks the syntax checker).
     pub file: FileId,
     pub diagnostics: crate::diagnostics::Settings,
+    /// How each apply of an update runs ([`apply::inline`] without a shell).
+    pub run_apply: apply::RunApply,
+    /// Milliseconds on a monotonic clock, for the ages of cursors (the core reads none).
+    pub clock: fn() -> u64,
 }
 
 pub struct RoomCore {
     settings: Settings,
-    pending: Arc<PendingAppends>,
+    pending: Arc<PendingBudget>,
     replica: Replica,
     presence: Presence,
     members: HashMap<ConnId, Member>,
@@ -72,9 +76,9 @@ pub struct RoomCore {
 
 impl RoomCore {
     /// An empty room; `pending` is the gateway-wide budget of updates not yet stored.
-    pub fn new(settings: Settings, pending: Arc<PendingAppends>) -> Self {
+    pub fn new(settings: Settings, pending: Arc<PendingBudget>) -> Self {
         let replica = Replica::new(&settings.text_name);
-        let presence = Presence::new(replica.doc().clone());
+        let presence = Presence::new(replica.doc().clone(), settings.clock);
         let diag = DiagDesk::new(settings.diagnostics, &settings.file);
         RoomCore {
             settings,
@@ -206,8 +210,6 @@ impl RoomCore {
         };
         let cx = ext::Context {
             principal: &member.principal,
-            opt_ins: member.opt_ins,
-            replica: &self.replica,
         };
         for reply in ext::dispatch(message, cx) {
             match reply {
@@ -242,7 +244,7 @@ impl RoomCore {
             self.close(conn, reason, fx);
             return;
         }
-        match apply::timed_edit(&self.replica, update) {
+        match apply::timed_edit(self.settings.run_apply, &self.replica, update) {
             Ok(None) => {}
             Ok(Some(edit)) => {
                 self.doc_bytes += edit.relay.len();
@@ -416,7 +418,7 @@ impl RoomCore {
 
     /// Applies an update from the log or channel and relays what it changed.
     fn apply_remote(&mut self, update: &[u8], fx: &mut Effects) {
-        match apply::timed(&self.replica, update, Origin::Log) {
+        match apply::timed(self.settings.run_apply, &self.replica, update, Origin::Log) {
             Ok(Some(changes)) => {
                 self.doc_bytes += changes.len();
                 fx.broadcast(Bytes::from(encode_update(&changes)), None);

@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use collab_protocol::Marker;
 use collab_syntax::Language;
-use tokio::sync::oneshot;
 
 use super::diagnostics::{PostAnswer, PostCheck};
 use super::test_support::*;
@@ -67,7 +66,7 @@ fn finish(room: &mut RoomCore, version: &str, markers: Vec<Marker>) -> Vec<Effec
         syntax: Some(SyntaxOutcome::Markers(message.frame)),
     };
     let mut fx = Effects::new();
-    room.on_checked(Some(done), &mut fx);
+    room.on_checked(Some(done), Instant::now(), &mut fx);
     fx.drain().collect()
 }
 
@@ -174,7 +173,7 @@ fn syntax_markers_of_another_version_wait_until_the_text_is_that_version() {
         syntax: Some(SyntaxOutcome::Elsewhere),
     };
     let mut fx = Effects::new();
-    room.on_checked(Some(done), &mut fx);
+    room.on_checked(Some(done), Instant::now(), &mut fx);
     assert_eq!(sent_to(&fx.drain().collect::<Vec<_>>()), vec![WATCHER]);
     // External sources are shown as they come, whatever the version.
     let lint = Diagnostics::new("eslint", "v0", vec![marker(3)]).json;
@@ -199,13 +198,23 @@ fn a_room_nobody_watches_versions_its_text_but_never_asks_for_syntax() {
     assert_eq!(language, None, "no syntax check without a watcher");
 }
 
-fn post(room: &mut RoomCore, version: Option<&str>) -> oneshot::Receiver<PostAnswer> {
-    let (reply, answer) = oneshot::channel();
-    room.on_post(PostCheck {
-        version: version.map(str::to_owned),
-        reply,
-    });
-    answer
+/// Posts for `version` as request `id`; returns the answers the room gave at once.
+fn post(room: &mut RoomCore, id: u64, version: Option<&str>) -> Vec<(u64, PostAnswer)> {
+    let mut fx = Effects::new();
+    let version = version.map(str::to_owned);
+    room.on_post(PostCheck { id, version }, Instant::now(), &mut fx);
+    answers(fx.drain().collect())
+}
+
+/// The answers to posts among `effects`.
+fn answers(effects: Vec<Effect>) -> Vec<(u64, PostAnswer)> {
+    effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::AnswerPost { id, answer } => Some((id, answer)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -213,38 +222,26 @@ fn posts_name_the_current_or_a_recent_version_or_wait_then_are_refused() {
     let mut room = room_with_watcher();
     let now = Instant::now();
     // Before the first check the room does not know its version: the post waits.
-    let mut early = post(&mut room, Some("v1"));
-    assert!(early.try_recv().is_err());
+    assert!(post(&mut room, 1, Some("v1")).is_empty());
     start_check(&mut room, now);
-    finish(&mut room, "v1", Vec::new());
     let current = Arc::<str>::from("v1");
     assert_eq!(
-        early.try_recv().ok(),
-        Some(PostAnswer::Accepted {
-            current: current.clone()
-        })
+        answers(finish(&mut room, "v1", Vec::new())),
+        vec![(1, PostAnswer::Accepted { current })]
     );
     client(&mut room, WATCHER, update(Writer::new(7).type_text("x")));
     room.diagnostics_due(now);
     start_check(&mut room, now + Duration::from_secs(1));
-    finish(&mut room, "v2", Vec::new());
+    assert!(answers(finish(&mut room, "v2", Vec::new())).is_empty());
     // A recent version is still fine; a removal names none.
     let v2 = Arc::<str>::from("v2");
-    assert_eq!(
-        post(&mut room, Some("v1")).try_recv().ok(),
-        Some(PostAnswer::Accepted {
-            current: v2.clone()
-        })
-    );
-    assert_eq!(
-        post(&mut room, None).try_recv().ok(),
-        Some(PostAnswer::Accepted {
-            current: v2.clone()
-        })
-    );
+    let accepted = PostAnswer::Accepted {
+        current: v2.clone(),
+    };
+    assert_eq!(post(&mut room, 2, Some("v1")), vec![(2, accepted.clone())]);
+    assert_eq!(post(&mut room, 3, None), vec![(3, accepted)]);
     // An unknown version waits (the text may be about to become it), then is refused.
-    let mut unknown = post(&mut room, Some("v9"));
-    assert!(unknown.try_recv().is_err());
+    assert!(post(&mut room, 4, Some("v9")).is_empty());
     assert!(room.posts_waiting(), "the room stays open for it");
     let expiry = room
         .diagnostics_due(Instant::now())
@@ -252,8 +249,8 @@ fn posts_name_the_current_or_a_recent_version_or_wait_then_are_refused() {
     let mut fx = Effects::new();
     room.on_diagnostics_due(expiry, &mut fx);
     assert_eq!(
-        unknown.try_recv().ok(),
-        Some(PostAnswer::Stale { current: v2 })
+        answers(fx.drain().collect()),
+        vec![(4, PostAnswer::Stale { current: v2 })]
     );
     assert!(!room.posts_waiting());
 }

@@ -21,14 +21,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use collab_protocol::FileId;
 use collab_syntax::{Language, SyntaxChecker};
-use tokio::sync::oneshot;
 
 use crate::diagnostics::message::Diagnostics;
 use crate::diagnostics::{CheckDone, CheckJob, SYNTAX, Settings, SyntaxOutcome};
 use crate::ext::{Feature, OptIns};
 use crate::presence::ConnId;
 
-use super::effect::Effects;
+use super::effect::{Effect, Effects};
 use super::member::Member;
 
 /// Versions before the current one that posts may still name.
@@ -43,12 +42,14 @@ const MAX_WAITING_POSTS: usize = 64;
 /// Syntax results heard for versions not current here (yet).
 const HEARD: usize = 4;
 
-/// An external tool's request, waiting for the room's word on its version.
+/// An external tool's request, waiting for the room's word on its version, which goes
+/// out as [`Effect::AnswerPost`] with the same `id` (the shell keeps the requester).
 #[derive(Debug)]
 pub struct PostCheck {
+    /// Names the request in its answer.
+    pub id: u64,
     /// The version the markers belong to; `None` for a removal (any version goes).
     pub version: Option<String>,
-    pub reply: oneshot::Sender<PostAnswer>,
 }
 
 /// The room's word on a post.
@@ -155,9 +156,9 @@ impl DiagDesk {
     }
 
     /// Refuses the posts that waited too long for their version.
-    pub fn expire_posts(&mut self, now: Instant) {
+    pub fn expire_posts(&mut self, now: Instant, fx: &mut Effects) {
         if self.posts.iter().any(|w| now >= w.since + POST_WAIT) {
-            self.answer_posts(now);
+            self.answer_posts(now, fx);
         }
     }
 
@@ -221,7 +222,7 @@ impl DiagDesk {
             }
             None => {}
         }
-        self.answer_posts(now);
+        self.answer_posts(now, fx);
     }
 
     /// A `diagnostics` message from the file's channel (another gateway's check, an
@@ -323,10 +324,11 @@ impl DiagDesk {
 
     /// An external tool's post: answered now when the version is known (or unknowable),
     /// else when the next check finishes.
-    pub fn on_post(&mut self, post: PostCheck, now: Instant) {
-        if let Some(post) = self.try_answer(post, false) {
+    pub fn on_post(&mut self, post: PostCheck, now: Instant, fx: &mut Effects) {
+        if let Some(post) = self.try_answer(post, false, fx) {
             if self.posts.len() >= MAX_WAITING_POSTS {
-                let _ = post.reply.send(PostAnswer::Busy);
+                let (id, answer) = (post.id, PostAnswer::Busy);
+                fx.push(Effect::AnswerPost { id, answer });
                 return;
             }
             self.check_now |= self.current.is_none();
@@ -334,10 +336,10 @@ impl DiagDesk {
         }
     }
 
-    fn answer_posts(&mut self, now: Instant) {
+    fn answer_posts(&mut self, now: Instant, fx: &mut Effects) {
         for waiting in std::mem::take(&mut self.posts) {
             let expired = now.duration_since(waiting.since) >= POST_WAIT;
-            if let Some(post) = self.try_answer(waiting.post, expired) {
+            if let Some(post) = self.try_answer(waiting.post, expired, fx) {
                 self.posts.push(Waiting {
                     post,
                     since: waiting.since,
@@ -348,7 +350,12 @@ impl DiagDesk {
 
     /// Answers `post` if its version is known, or if `last_chance`; gives it back to wait
     /// (the text may be about to become that version: the tool read it elsewhere first).
-    fn try_answer(&self, post: PostCheck, last_chance: bool) -> Option<PostCheck> {
+    fn try_answer(
+        &self,
+        post: PostCheck,
+        last_chance: bool,
+        fx: &mut Effects,
+    ) -> Option<PostCheck> {
         let Some(current) = self.current.clone() else {
             return Some(post);
         };
@@ -363,7 +370,10 @@ impl DiagDesk {
         } else {
             return Some(post);
         };
-        let _ = post.reply.send(answer);
+        fx.push(Effect::AnswerPost {
+            id: post.id,
+            answer,
+        });
         None
     }
 }

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use collab_protocol::UndoOp;
 use collab_protocol::envelope::Kind;
 
+use crate::close::CloseReason;
 use crate::engine::UndoRecord;
-use crate::outbox::CloseReason;
 use crate::presence::{Changes, ConnId};
 
 /// A read of the file's log to run beside the room.
@@ -62,6 +62,11 @@ pub enum Effect {
     /// Version the text (and check its syntax) beside the room; hand the result to
     /// `RoomCore::on_checked`.
     Check(crate::diagnostics::CheckJob),
+    /// Answer the external post `id` (see `RoomCore::on_post`).
+    AnswerPost {
+        id: u64,
+        answer: super::diagnostics::PostAnswer,
+    },
     /// Read the newest stored markers of every source and hand them to
     /// `RoomCore::on_diagnostics_loaded`.
     LoadDiagnostics,

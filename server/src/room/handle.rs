@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::access::{Access, Principal};
 use crate::config::Config;
-use crate::engine::{Bus, Store};
+use crate::engine::{Bus, EngineError, Store, UndoStack};
 use crate::ext::OptIns;
 use crate::outbox::Outbox;
 use crate::pending::PendingAppends;
@@ -48,8 +48,11 @@ pub enum RoomCmd {
         access: Access,
     },
     /// An external tool posts or removes markers: the room answers whether the version
-    /// is its text's.
-    CheckPost(super::diagnostics::PostCheck),
+    /// (`None`: a removal, any version goes) is its text's.
+    CheckPost {
+        version: Option<String>,
+        reply: oneshot::Sender<super::diagnostics::PostAnswer>,
+    },
 }
 
 /// The address of a room task.
@@ -64,6 +67,8 @@ pub struct RoomContext {
     pub config: Arc<Config>,
     pub pending: Arc<PendingAppends>,
     pub store: Arc<dyn Store>,
+    /// The per-user undo and redo lists.
+    pub undo: Arc<dyn UndoStack<Error = EngineError>>,
     pub bus: Arc<dyn Bus>,
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
     /// The diagnostics cache, the parse pool and its settings.

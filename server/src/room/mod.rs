@@ -2,7 +2,9 @@
 //!
 //! - [`core`]: the room's state (replica, presence, members with their principal, log
 //!   position, answer cache) and the rule for every input, returning [`effect`]s.
-//! - [`apply`]: one update applied to the replica, timed, off the gateway's other tasks.
+//! - [`apply`]: one update applied to the replica, through the runner the shell gives.
+//! - [`runtime`]: that runner (timed, big updates off the gateway's other tasks) and the
+//!   clock cursors' ages are read from: what the core asks of the runtime.
 //! - [`answer`]: the sync step 2 answer shared by joiners that ask alike.
 //! - [`undo`]: server-side undo in the room: capture, requests, applying popped items.
 //! - [`diagnostics`]: when the text is checked, which markers watchers get, posts' versions.
@@ -22,6 +24,7 @@ pub mod diagnostics;
 pub mod effect;
 pub mod handle;
 pub mod member;
+pub mod runtime;
 pub mod undo;
 
 #[cfg(test)]

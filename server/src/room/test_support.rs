@@ -12,9 +12,9 @@ pub(super) use yrs::updates::encoder::Encode;
 pub(super) use yrs::{ClientID, Doc, Text, Transact};
 
 pub(super) use crate::access::{Access, Principal};
-pub(super) use crate::engine::log::{LogEntry, LogHead, Tail};
+pub(super) use crate::budget::PendingBudget;
+pub(super) use crate::engine::tail::{LogEntry, LogHead, Tail};
 pub(super) use crate::ext::OptIns;
-pub(super) use crate::pending::PendingAppends;
 
 pub(super) use super::catch_up::Fetched;
 pub(super) use super::core::{RoomCore, Settings};
@@ -29,8 +29,17 @@ pub(super) fn room_with(max_doc_bytes: usize, pending_bytes: usize) -> RoomCore 
         gateway_id: Arc::from(GATEWAY),
         file: collab_protocol::FileId::parse("sb/main.ts").expect("a valid file id"),
         diagnostics: Default::default(),
+        run_apply: super::apply::inline,
+        clock: test_clock,
     };
-    RoomCore::new(settings, Arc::new(PendingAppends::new(pending_bytes)))
+    RoomCore::new(settings, Arc::new(PendingBudget::new(pending_bytes)))
+}
+
+/// Milliseconds since the tests' first look (tests may read the clock; the core does not).
+fn test_clock() -> u64 {
+    static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let elapsed = STARTED.get_or_init(std::time::Instant::now).elapsed();
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
 pub(super) fn room() -> RoomCore {

@@ -111,6 +111,8 @@ impl<C: Conn> RedisDiagnostics<C> {
 }
 
 impl<C: Conn> DiagnosticsCache for RedisDiagnostics<C> {
+    type Error = EngineError;
+
     fn lookup_or_claim<'a>(
         &'a self,
         file: &'a FileId,

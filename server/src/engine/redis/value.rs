@@ -3,7 +3,7 @@
 use redis::Value;
 
 use crate::engine::error::EngineError;
-use crate::engine::log::{LogEntry, LogHead, Tail};
+use crate::engine::tail::{LogEntry, LogHead, Tail};
 use crate::engine::undo_stack::{Popped, UndoCounts};
 
 fn bad(what: &str) -> EngineError {

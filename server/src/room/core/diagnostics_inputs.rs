@@ -1,5 +1,6 @@
 //! The room core's diagnostics inputs: the check timer, a finished check, the stored
 //! markers read at open, and external posts (the rules are [`crate::room::diagnostics`]'s).
+//! Time comes in as `now`: the core reads no clock.
 
 use std::time::Instant;
 
@@ -21,17 +22,16 @@ impl RoomCore {
     /// The timer fired: posts that waited too long are refused, and the text goes out to
     /// be versioned and checked, if that is still due.
     pub fn on_diagnostics_due(&mut self, now: Instant, fx: &mut Effects) {
-        self.diag.expire_posts(now);
+        self.diag.expire_posts(now, fx);
         if self.diagnostics_due(now).is_some_and(|due| due <= now) {
             let job = self.diag.start(self.replica.text());
             fx.push(Effect::Check(job));
         }
     }
 
-    /// A check asked for with [`Effect::Check`] finished.
-    pub fn on_checked(&mut self, done: Option<CheckDone>, fx: &mut Effects) {
-        self.diag
-            .on_checked(done, &self.members, fx, Instant::now());
+    /// A check asked for with [`Effect::Check`] finished (at `now`).
+    pub fn on_checked(&mut self, done: Option<CheckDone>, now: Instant, fx: &mut Effects) {
+        self.diag.on_checked(done, &self.members, fx, now);
     }
 
     /// The stored markers asked for with [`Effect::LoadDiagnostics`].
@@ -44,8 +44,9 @@ impl RoomCore {
         self.diag.posts_waiting()
     }
 
-    /// An external tool posts (or removes) markers: is its version this file's?
-    pub fn on_post(&mut self, post: PostCheck) {
-        self.diag.on_post(post, Instant::now());
+    /// An external tool posts (or removes) markers (at `now`): is its version this
+    /// file's? The answer goes out as [`Effect::AnswerPost`].
+    pub fn on_post(&mut self, post: PostCheck, now: Instant, fx: &mut Effects) {
+        self.diag.on_post(post, now, fx);
     }
 }
