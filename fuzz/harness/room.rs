@@ -1,5 +1,5 @@
 //! Fuzz harness for a room fed arbitrary client messages: it drives the gateway's own room
-//! core (`collab_server::room::core::RoomCore`), the code the room task runs, with no Redis.
+//! core (`collab_room_core::core::RoomCore`), the code the room task runs, with no Redis.
 //!
 //! A fuzz input is a sequence of frames from up to four connections (see [`Record`]);
 //! connection 3 is a read-only member, the others writers. A connection joins the room
@@ -24,13 +24,13 @@ use std::sync::Arc;
 use collab_protocol::Message;
 use collab_protocol::envelope::Kind;
 use collab_protocol::message::decode_awareness;
-use collab_server::access::{Access, Principal};
-use collab_server::budget::PendingBudget;
-use collab_server::ext::OptIns;
-use collab_server::presence::ConnId;
-use collab_server::replica::Replica;
-use collab_server::room::core::{RoomCore, Settings};
-use collab_server::room::effect::{Effect, Effects};
+use collab_room_core::budget::PendingBudget;
+use collab_room_core::core::{RoomCore, Settings};
+use collab_room_core::effect::{Effect, Effects};
+use collab_room_core::ext::OptIns;
+use collab_room_core::presence::ConnId;
+use collab_room_core::principal::{Access, Principal};
+use collab_room_core::replica::Replica;
 use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::SyncMessage;
@@ -111,7 +111,7 @@ pub fn run(data: &[u8]) {
         gateway_id: Arc::from("gw-fuzz"),
         file: collab_protocol::FileId::parse("sb/fuzz.ts").expect("a valid file id"),
         diagnostics: Default::default(),
-        run_apply: collab_server::room::apply::inline,
+        run_apply: collab_room_core::apply::inline,
         // Cursors never age within one input.
         clock: || 0,
     };

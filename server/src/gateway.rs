@@ -86,9 +86,9 @@ impl Gateway {
             undo: engine.undo.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
-            checking: crate::diagnostics::check::Checking {
+            checking: crate::ext::diagnostics::check::Checking {
                 // Hashing needs a thread even when syntax checks are off.
-                pool: crate::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
+                pool: crate::ext::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
                 cache: engine.diagnostics.clone(),
                 settings: config.diagnostics_settings(),
             },

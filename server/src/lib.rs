@@ -74,11 +74,7 @@
 pub mod access;
 pub mod admin;
 pub mod app;
-pub mod budget;
-pub mod close;
 pub mod config;
-pub mod core_metrics;
-pub mod diagnostics;
 pub mod embedded_redis;
 pub mod engine;
 pub mod ext;
@@ -89,16 +85,11 @@ pub mod listener;
 pub mod metrics;
 pub mod outbox;
 pub mod pending;
-pub mod presence;
-pub mod replica;
 pub mod room;
 pub mod rooms;
 pub mod secret;
 pub mod session;
-pub mod stamp;
 pub mod state;
-pub mod undo;
-pub mod update_check;
 pub mod upgrade;
 
 pub use config::Config;

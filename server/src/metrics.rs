@@ -12,7 +12,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 /// The room core records these itself (through the same facade); they are described here
 /// with the rest.
-pub use crate::core_metrics::{catch_up, rejected, undo};
+pub use collab_room_core::metrics::{catch_up, rejected, undo};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 

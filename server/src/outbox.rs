@@ -18,7 +18,7 @@ use bytes::Bytes;
 use collab_protocol::close;
 use tokio::sync::Notify;
 
-use crate::close::CloseReason;
+use collab_room_core::close::CloseReason;
 
 /// A queued frame; `cursor` names the one awareness client whose state it carries, when it
 /// carries exactly one (such a frame may be replaced by a newer state of that client).

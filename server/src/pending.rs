@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use crate::budget::PendingBudget;
+use collab_room_core::budget::PendingBudget;
 
 pub struct PendingAppends {
     budget: Arc<PendingBudget>,

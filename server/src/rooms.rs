@@ -10,11 +10,11 @@ use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::access::{Access, Principal};
-use crate::ext::OptIns;
 use crate::outbox::Outbox;
-use crate::presence::ConnId;
-use crate::room::diagnostics::PostAnswer;
 use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
+use collab_room_core::ext::OptIns;
+use collab_room_core::ext::diagnostics::desk::PostAnswer;
+use collab_room_core::presence::ConnId;
 
 pub struct Rooms {
     ctx: Arc<RoomContext>,

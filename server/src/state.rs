@@ -10,7 +10,9 @@ use tokio::sync::{Notify, watch};
 use crate::access::Authority;
 use crate::access::revocation::Revocations;
 use crate::config::Config;
-use crate::engine::{Bus, DiagnosticsCache, EngineError, IdentityAdmin, Readiness};
+use collab_room_core::ext::diagnostics::DiagnosticsCache;
+
+use crate::engine::{Bus, EngineError, IdentityAdmin, Readiness};
 use crate::pending::PendingAppends;
 use crate::rooms::Rooms;
 

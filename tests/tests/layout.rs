@@ -39,6 +39,11 @@ fn load_has_no_import_circles() {
 }
 
 #[test]
+fn room_core_has_no_import_circles() {
+    assert_no_circles("room-core");
+}
+
+#[test]
 fn server_has_no_import_circles() {
     assert_no_circles("server");
 }

@@ -22,7 +22,6 @@
 pub mod authority;
 pub mod grant;
 pub mod jwt;
-pub mod principal;
 pub mod redis;
 pub mod revocation;
 pub mod sandbox;
@@ -30,4 +29,4 @@ pub mod sandbox;
 pub use authority::Authority;
 pub use grant::{Forbidden, Grant, Refusal, Token, Unauthenticated};
 
-pub use principal::{ANONYMOUS, Access, Principal};
+pub use collab_room_core::principal::{ANONYMOUS, Access, Principal};

@@ -46,10 +46,10 @@ use collab_protocol::close;
 use super::grant::{Refusal, Token};
 use super::redis::decide;
 use super::{Access, Principal};
-use crate::close::CloseReason;
 use crate::engine::{Change, ChangeFeed, Directory, EngineError, Rechecked, Record};
 use crate::outbox::Outbox;
 use crate::rooms::AccessSwitch;
+use collab_room_core::close::CloseReason;
 
 /// The live `--auth redis` grants of this gateway and the directory that re-reads them.
 pub struct Revocations {

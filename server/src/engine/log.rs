@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::error::EngineError;
-use super::undo_stack::UndoRecord;
+use collab_room_core::ext::undo::UndoRecord;
 
 /// Result of an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -34,7 +34,6 @@
 pub mod changes;
 pub mod cluster;
 pub mod compaction;
-pub mod diagnostics;
 pub mod directory;
 pub mod error;
 pub mod identity_admin;
@@ -42,25 +41,23 @@ pub mod inbox;
 pub mod log;
 pub mod readiness;
 pub mod redis;
-pub mod tail;
-pub mod undo_stack;
 
 use std::sync::Arc;
 
 use collab_protocol::FileId;
 use collab_protocol::envelope::Kind;
+use collab_room_core::ext::diagnostics::DiagnosticsCache;
+use collab_room_core::ext::undo::UndoStack;
+use collab_room_core::tail::{LogHead, Tail};
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 pub use changes::{Change, ChangeFeed, Record};
-pub use diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
 pub use directory::{Directory, MemberRole, Rechecked, Standing};
 pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
 pub use log::{AppendBatch, Appended, Authored, CompactOutcome, MergeFailed};
-pub use tail::{LogEntry, LogHead, Tail};
-pub use undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord, UndoStack};
 
 pub use readiness::{NotReady, Readiness};
 

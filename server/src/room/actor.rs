@@ -18,19 +18,19 @@ use collab_protocol::{FileId, close};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::close::CloseReason;
-use crate::diagnostics::CheckDone;
-use crate::engine::UndoCounts;
 use crate::engine::inbox::{RoomSignals, RoomSink};
 use crate::engine::log::Authored;
 use crate::outbox::{Outbox, Queued};
-use crate::presence::ConnId;
+use collab_room_core::catch_up::Fetched;
+use collab_room_core::close::CloseReason;
+use collab_room_core::core::{RoomCore, Settings};
+use collab_room_core::effect::{Effect, Effects, LogRead};
+use collab_room_core::ext::diagnostics::CheckDone;
+use collab_room_core::ext::diagnostics::desk::{PostAnswer, PostCheck};
+use collab_room_core::ext::undo::UndoCounts;
+use collab_room_core::presence::ConnId;
 
 use super::appender::{self, Job, PopResult};
-use super::catch_up::Fetched;
-use super::core::{RoomCore, Settings};
-use super::diagnostics::{PostAnswer, PostCheck};
-use super::effect::{Effect, Effects, LogRead};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
@@ -344,7 +344,8 @@ impl Actor {
                     let (file, with) = (self.file.clone(), self.ctx.checking.clone());
                     let results = self.checked_tx.clone();
                     tokio::spawn(async move {
-                        let _ = results.send(crate::diagnostics::check::run(job, file, with).await);
+                        let _ = results
+                            .send(crate::ext::diagnostics::check::run(job, file, with).await);
                     });
                 }
                 Effect::LoadDiagnostics => self.load_diagnostics(),

@@ -15,11 +15,12 @@ use std::time::Duration;
 use collab_protocol::FileId;
 use tokio::sync::mpsc;
 
+use crate::engine::Store;
 use crate::engine::log::{AppendBatch, Authored, CompactOutcome};
-use crate::engine::{Popped, Store};
 
-use super::effect::PopRequest;
 use super::handle::RoomContext;
+use collab_room_core::effect::PopRequest;
+use collab_room_core::ext::undo::Popped;
 
 /// What a room hands its appender, in order.
 #[derive(Debug)]

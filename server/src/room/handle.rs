@@ -9,11 +9,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::access::{Access, Principal};
 use crate::config::Config;
-use crate::engine::{Bus, EngineError, Store, UndoStack};
-use crate::ext::OptIns;
+use crate::engine::{Bus, EngineError, Store};
 use crate::outbox::Outbox;
 use crate::pending::PendingAppends;
-use crate::presence::ConnId;
+use collab_room_core::ext::OptIns;
+use collab_room_core::ext::undo::UndoStack;
+use collab_room_core::presence::ConnId;
 
 /// Why a connection could not join.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,7 +52,7 @@ pub enum RoomCmd {
     /// (`None`: a removal, any version goes) is its text's.
     CheckPost {
         version: Option<String>,
-        reply: oneshot::Sender<super::diagnostics::PostAnswer>,
+        reply: oneshot::Sender<collab_room_core::ext::diagnostics::desk::PostAnswer>,
     },
 }
 
@@ -72,5 +73,5 @@ pub struct RoomContext {
     pub bus: Arc<dyn Bus>,
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
     /// The diagnostics cache, the parse pool and its settings.
-    pub checking: crate::diagnostics::check::Checking,
+    pub checking: crate::ext::diagnostics::check::Checking,
 }

@@ -15,28 +15,9 @@
 //! - [`member`]: a connection as its room knows it (principal, opt-ins, read-only notice).
 
 pub mod actor;
-pub mod answer;
 pub mod appender;
-pub mod apply;
-pub mod catch_up;
-pub mod core;
-pub mod diagnostics;
-pub mod effect;
 pub mod handle;
-pub mod member;
 pub mod runtime;
-pub mod undo;
-
-#[cfg(test)]
-mod core_cursor_tests;
-#[cfg(test)]
-mod core_diagnostics_tests;
-#[cfg(test)]
-mod core_tests;
-#[cfg(test)]
-mod core_undo_tests;
-#[cfg(test)]
-mod test_support;
 
 pub use actor::spawn;
 pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};

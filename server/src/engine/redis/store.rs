@@ -19,9 +19,10 @@ use super::{scripts, value};
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
 use crate::engine::log::{AppendBatch, Appended, CompactOutcome};
-use crate::engine::tail::{LogHead, Tail};
-use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
-use crate::engine::{Store, UndoStack};
+use collab_room_core::ext::undo::{Popped, UndoCounts, UndoPolicy, UndoRecord, UndoStack};
+use collab_room_core::tail::{LogHead, Tail};
+
+use crate::engine::Store;
 
 /// Log and snapshot access over a shared multiplexed connection.
 #[derive(Clone)]
