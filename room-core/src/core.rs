@@ -3,9 +3,11 @@
 //! It holds the replica, the presence (cursors), the connections with the principal each
 //! acts for, the log position and the cached sync answer. Each input (a client message, a
 //! channel envelope, a finished log read, a tick) appends [`Effects`]: frames for one
-//! connection or all, closes, authored appends, publishes, log reads. The actor shell
-//! ([`super::actor`]) owns sockets' queues, channels and timers and runs those effects; unit
-//! tests and the room fuzz target drive this same code with no Redis and no runtime.
+//! connection or all, closes, authored appends, publishes, log reads. The actor shell (in
+//! the gateway, `collab_server::room::actor`) owns sockets' queues, channels, timers and
+//! the clock and runs those effects; unit tests and the room fuzz target drive this same
+//! code with no Redis and no runtime. The extensions' inputs sit in their homes
+//! ([`crate::ext::undo`], [`crate::ext::diagnostics`]); the log's in `core/log_inputs.rs`.
 
 use std::collections::HashMap;
 use std::sync::Arc;

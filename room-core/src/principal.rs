@@ -1,6 +1,5 @@
 //! Who a connection acts for, as its room sees it: the user, how its cursor is shown, and
-//! whether it may write. Sessions resolve a principal from a token ([`crate::access`] in the
-//! server); the room core decides with it what a connection may do and whose edits an
+//! whether it may write. Sessions resolve a principal from a token (`collab_server::access`); the room core decides with it what a connection may do and whose edits an
 //! update is (per-user undo records the author).
 
 use std::sync::Arc;

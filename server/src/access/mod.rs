@@ -2,7 +2,9 @@
 //! session gets one from the token its client presented.
 //!
 //! The room core decides with the principal what a connection may do (write or only read)
-//! and whose edits an update is (per-user undo records the author).
+//! and whose edits an update is (per-user undo records the author); [`Principal`] and
+//! [`Access`] are the room core's types (`collab_room_core::principal`), named here too
+//! because this module is where sessions get them.
 //!
 //! - [`authority`]: the one entry point, [`Authority::authorize`]: a token and a file in,
 //!   a [`Grant`] (principal, and a JWT's expiry) or a [`Refusal`] (4401 / 4403 with a

@@ -17,9 +17,11 @@
 //! - [`changes`]: the engine's announcements that identity records changed (in Redis,
 //!   `CLIENT TRACKING` invalidation pushes), so revocation re-reads only what changed.
 //! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
-//! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
-//! - [`diagnostics`]: cached markers per file, source and version, with the claim that
-//!   makes gateways holding one file check each version once.
+//! - The extensions' engine interfaces live in their homes in the room core, and are
+//!   implemented here: `UndoStack` (per-user undo and redo lists: records, counts,
+//!   limits; `collab_room_core::ext::undo`) and `DiagnosticsCache` (cached markers per
+//!   file, source and version, with the claim that makes gateways holding one file check
+//!   each version once; `collab_room_core::ext::diagnostics`).
 //! - [`readiness`]: whether the engine can serve what this gateway uses now (`/readyz`).
 //! - [`redis`]: the single-Redis engine; its parts are generic over their connection
 //!   ([`redis::conn::Conn`]), so they also serve

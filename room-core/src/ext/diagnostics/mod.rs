@@ -1,17 +1,18 @@
-//! Diagnostics on the gateway: syntax errors found with tree-sitter (`collab-syntax`),
+//! Diagnostics, in one home: syntax errors found with tree-sitter (`collab-syntax`),
 //! computed once per version of a file's text, cached in the engine, and markers pushed
-//! by external tools over HTTP.
+//! by external tools.
 //!
+//! - [`desk`]: the room's side: when the text is checked, which markers each watcher is
+//!   shown, which versions posts may name; its inputs to
+//!   [`RoomCore`](crate::core::RoomCore) (the timer, a finished check, stored markers, a
+//!   post) sit beside it.
 //! - [`job`]: what a room hands out to be checked and what comes back (plain data).
-//! - [`check`]: running one job: the version hash, the cache look-up or claim, the parse
-//!   on the [`pool`], storing and publishing the result.
-//! - [`pool`]: the bounded set of threads parses run on, off every room's task.
 //! - [`message`]: the `diagnostics` message as JSON and as a frame.
-//! - [`http`]: `POST` / `DELETE /files/{F}/diagnostics` for external sources ([`input`]
-//!   checks their bodies).
+//! - [`cache`]: the engine's interface, [`DiagnosticsCache`] (look-up or claim, store,
+//!   latest, clear); the Redis implementation is the gateway's.
 //!
-//! A room decides *when* to check ([`crate::ext::diagnostics::desk`]); nothing here touches a
-//! socket or a room's state.
+//! Running a check (hash, cache, parse on a bounded pool) and the HTTP door for external
+//! tools need threads and IO: they are the gateway's (`collab_server::ext::diagnostics`).
 
 pub mod cache;
 pub mod desk;

@@ -1,7 +1,15 @@
-//! Server-side undo and redo per user: what one undo item is, how it is stored, and how
-//! it is applied to a room's replica. Sans-IO: Redis keeps the stacks (the engine's
-//! scripts), the room core decides when to capture and when to apply.
+//! Server-side undo and redo per user, in one home: the requests, what one undo item is,
+//! how it is stored, how it is applied to a room's replica, and what the engine keeps.
+//! Sans-IO: the engine keeps the stacks (in Redis, its scripts), the room core decides
+//! when to capture and when to apply.
 //!
+//! - [`request`]: `{"type":"undo"}` / `{"type":"redo"}` from a connection (writers only).
+//! - [`desk`]: the room's side: capturing an edit, asking the engine for the top item,
+//!   applying it (or waiting for the log read that brings its content), telling counts;
+//!   its inputs to [`RoomCore`](crate::core::RoomCore) (a popped item, a joiner's counts)
+//!   sit beside it.
+//! - [`stack`]: the engine's interface, [`UndoStack`] (pop, counts), and what an authored
+//!   append records ([`UndoRecord`]); the Redis implementation is the gateway's.
 //! - [`item`]: an item (what a user's edits inserted and deleted, two yrs `IdSet`s) and
 //!   its stored form, several captured parts that the capture window merged in Redis.
 //! - [`apply`](mod@apply): undoing or redoing one item on a replica through a transient yrs
