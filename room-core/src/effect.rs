@@ -65,7 +65,7 @@ pub enum Effect {
     /// Answer the external post `id` (see `RoomCore::on_post`).
     AnswerPost {
         id: u64,
-        answer: crate::ext::diagnostics::desk::PostAnswer,
+        answer: crate::ext::diagnostics::post::PostAnswer,
     },
     /// Read the newest stored markers of every source and hand them to
     /// `RoomCore::on_diagnostics_loaded`.

@@ -13,7 +13,7 @@ use crate::access::{Access, Principal};
 use crate::outbox::Outbox;
 use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
 use collab_room_core::ext::OptIns;
-use collab_room_core::ext::diagnostics::desk::PostAnswer;
+use collab_room_core::ext::diagnostics::post::PostAnswer;
 use collab_room_core::presence::ConnId;
 
 pub struct Rooms {

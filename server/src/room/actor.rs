@@ -26,7 +26,7 @@ use collab_room_core::close::CloseReason;
 use collab_room_core::core::{RoomCore, Settings};
 use collab_room_core::effect::{Effect, Effects, LogRead};
 use collab_room_core::ext::diagnostics::CheckDone;
-use collab_room_core::ext::diagnostics::desk::{PostAnswer, PostCheck};
+use collab_room_core::ext::diagnostics::post::{PostAnswer, PostCheck};
 use collab_room_core::ext::undo::UndoCounts;
 use collab_room_core::presence::ConnId;
 

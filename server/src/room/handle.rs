@@ -52,7 +52,7 @@ pub enum RoomCmd {
     /// (`None`: a removal, any version goes) is its text's.
     CheckPost {
         version: Option<String>,
-        reply: oneshot::Sender<collab_room_core::ext::diagnostics::desk::PostAnswer>,
+        reply: oneshot::Sender<collab_room_core::ext::diagnostics::post::PostAnswer>,
     },
 }
 

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use collab_protocol::Marker;
 use collab_syntax::Language;
 
-use crate::ext::diagnostics::desk::{PostAnswer, PostCheck};
 use crate::ext::diagnostics::message::Diagnostics;
+use crate::ext::diagnostics::post::{PostAnswer, PostCheck};
 use crate::ext::diagnostics::{CheckDone, SyntaxOutcome};
 use crate::test_support::*;
 

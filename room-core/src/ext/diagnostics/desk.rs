@@ -27,6 +27,7 @@ use crate::ext::diagnostics::{CheckDone, CheckJob, SYNTAX, Settings, SyntaxOutco
 use crate::ext::{Feature, OptIns};
 use crate::presence::ConnId;
 
+use super::post::{PostAnswer, PostCheck};
 use crate::effect::{Effect, Effects};
 use crate::member::Member;
 
@@ -41,27 +42,6 @@ const POST_WAIT: Duration = Duration::from_secs(2);
 const MAX_WAITING_POSTS: usize = 64;
 /// Syntax results heard for versions not current here (yet).
 const HEARD: usize = 4;
-
-/// An external tool's request, waiting for the room's word on its version, which goes
-/// out as [`Effect::AnswerPost`] with the same `id` (the shell keeps the requester).
-#[derive(Debug)]
-pub struct PostCheck {
-    /// Names the request in its answer.
-    pub id: u64,
-    /// The version the markers belong to; `None` for a removal (any version goes).
-    pub version: Option<String>,
-}
-
-/// The room's word on a post.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PostAnswer {
-    /// Accepted; the version of the room's text now.
-    Accepted { current: Arc<str> },
-    /// The version is neither the current text's nor a recent one's.
-    Stale { current: Arc<str> },
-    /// Too many posts wait already.
-    Busy,
-}
 
 struct Waiting {
     post: PostCheck,

@@ -10,7 +10,7 @@ use crate::ext::diagnostics::CheckDone;
 
 use crate::core::RoomCore;
 use crate::effect::{Effect, Effects};
-use crate::ext::diagnostics::desk::PostCheck;
+use crate::ext::diagnostics::post::PostCheck;
 
 impl RoomCore {
     /// When the next diagnostics check is due, for the actor's timer; call after every

@@ -8,6 +8,7 @@
 //!   post) sit beside it.
 //! - [`job`]: what a room hands out to be checked and what comes back (plain data).
 //! - [`message`]: the `diagnostics` message as JSON and as a frame.
+//! - [`post`]: an external tool's post and the room's word on it.
 //! - [`cache`]: the engine's interface, [`DiagnosticsCache`] (look-up or claim, store,
 //!   latest, clear); the Redis implementation is the gateway's.
 //!
@@ -19,6 +20,7 @@ pub mod desk;
 mod inputs;
 pub mod job;
 pub mod message;
+pub mod post;
 
 #[cfg(test)]
 mod core_tests;

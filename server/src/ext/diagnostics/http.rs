@@ -21,8 +21,8 @@ use collab_protocol::FileId;
 use serde::Deserialize;
 use serde_json::json;
 
-use collab_room_core::ext::diagnostics::desk::PostAnswer;
 use collab_room_core::ext::diagnostics::message::Diagnostics;
+use collab_room_core::ext::diagnostics::post::PostAnswer;
 
 use super::input::{self, Post};
 use crate::access::{Authority, Refusal, Token};
