@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests of the Monaco client: type check, unit tests of the binding (vitest), and end-to-end
+# Tests of the Monaco client: type check, unit tests of the binding and a check that src/ has
+# no import circle (vitest: test/unit/import-circles.test.ts), and end-to-end
 # tests of the demo page in headless Chromium against two gateways and a redis-server that
 # the tests start (node:test + playwright-core).
 #
@@ -51,7 +52,7 @@ echo "== client-js: type check and build (package in lib/, demo page in dist/)"
 npm run --silent typecheck
 npm run --silent build
 
-echo "== client-js: unit tests (vitest)"
+echo "== client-js: unit tests and the import-circle check of src/ (vitest)"
 npx vitest run
 
 echo "== client-js: browser tests (node:test, playwright-core, $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM"))"
