@@ -1,0 +1,69 @@
+//! What the feed's subscribers already know of each file: the ETag the agent last wrote
+//! there or last reported for it.
+//!
+//! This is how the change feed leaves out the agent's own PUTs without marking them: a PUT
+//! records its new ETag here (under the path lock, before the rename), and when the feed
+//! later looks at the settled file it reports it only if its ETag differs from the one
+//! recorded. So a write by anything else is reported (its content differs), a burst that ends
+//! where it started is not, and an outside write that lands right after a PUT is.
+//!
+//! One entry per file written or reported (its path and 64 hex digits); cleared wholesale
+//! above [`MAX_ENTRIES`], which only costs a few duplicate reports.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Entries kept before the table is cleared.
+const MAX_ENTRIES: usize = 200_000;
+
+/// The table: relative path -> ETag hex (absent: nothing known, or no file).
+#[derive(Default)]
+pub struct Known {
+    map: Mutex<HashMap<String, String>>,
+}
+
+impl Known {
+    pub fn get(&self, path: &str) -> Option<String> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned()
+    }
+
+    /// Records `etag` for `path` (`None`: the file is gone); returns the previous entry.
+    pub fn set(&self, path: &str, etag: Option<String>) -> Option<String> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        match etag {
+            Some(etag) => {
+                if map.len() >= MAX_ENTRIES && !map.contains_key(path) {
+                    map.clear();
+                }
+                map.insert(path.to_owned(), etag)
+            }
+            None => map.remove(path),
+        }
+    }
+
+    /// Every known path below the directory `dir` (for a directory removed or moved away).
+    pub fn under(&self, dir: &str) -> Vec<String> {
+        let prefix = format!("{dir}/");
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .filter(|k| k.starts_with(&prefix))
+            .cloned()
+            .collect()
+    }
+
+    /// Every known path (after the watcher lost events).
+    pub fn all(&self) -> Vec<String> {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+}
