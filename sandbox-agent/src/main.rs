@@ -1,7 +1,7 @@
 //! The `collab-sandbox-agent` binary: parse flags, bind, start the watch, print the readiness
 //! line, serve until SIGTERM or Ctrl-C. Everything else lives in the library.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             EnvFilter::try_from_env("COLLAB_AGENT_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )

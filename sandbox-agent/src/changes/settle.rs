@@ -46,6 +46,15 @@ pub struct Settle {
     pub max_wait: Duration,
 }
 
+/// One event's `data`, fields in the contract's order.
+#[derive(serde::Serialize)]
+struct ChangeEvent<'a> {
+    path: &'a str,
+    /// The quoted ETag; `null` for `deleted`.
+    etag: Option<String>,
+    kind: &'static str,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     first: Instant,
@@ -164,13 +173,16 @@ impl Settle {
             "deleted"
         };
         tracing::debug!(path, kind, "change");
-        let event = serde_json::json!({
-            "path": path,
-            "etag": current.as_deref().map(etag::quote),
-            "kind": kind,
-        });
-        // No subscriber is fine: the change is still recorded as known.
-        let _ = self.out.send(Arc::from(event.to_string()));
+        let event = ChangeEvent {
+            path,
+            etag: current.as_deref().map(etag::quote),
+            kind,
+        };
+        match serde_json::to_string(&event) {
+            // No subscriber is fine: the change is still recorded as known.
+            Ok(json) => drop(self.out.send(Arc::from(json))),
+            Err(err) => tracing::warn!(error = %err, "could not encode a change"),
+        }
     }
 }
 
@@ -203,6 +215,9 @@ fn look(root: &Path, full: &Path) -> std::io::Result<Look> {
     if meta.is_dir() {
         let mut files = Vec::new();
         scan(root, full, &mut files);
+        if files.len() >= MAX_SCAN {
+            tracing::warn!("a new directory holds over {MAX_SCAN} files; not all are reported");
+        }
         return Ok(Look::Dir(files));
     }
     if !meta.is_file() {
@@ -223,7 +238,6 @@ fn scan(root: &Path, dir: &Path, files: &mut Vec<String>) {
     };
     for entry in entries.flatten() {
         if files.len() >= MAX_SCAN {
-            tracing::warn!("a new directory holds more than {MAX_SCAN} files; not all reported");
             return;
         }
         let Ok(kind) = entry.file_type() else {
