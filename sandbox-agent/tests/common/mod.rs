@@ -134,6 +134,22 @@ impl Agent {
         self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
     }
 
+    /// Waits until the agent has logged a line containing `needle`; returns all output.
+    pub async fn wait_log(&self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                return logs;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the agent never logged {needle:?}:\n{logs}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A request with the right token.
     pub async fn req(
         &self,
