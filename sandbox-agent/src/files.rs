@@ -118,6 +118,9 @@ fn read(app: &App, rel: &RelPath) -> Result<Vec<u8>, ApiError> {
     if bytes.len() > limit {
         return Err(ApiError::TooLarge(limit));
     }
+    if let Some(rel) = path.strip_prefix(&app.root).ok().and_then(|p| p.to_str()) {
+        app.known.note_read(rel);
+    }
     Ok(bytes)
 }
 

@@ -7,7 +7,12 @@
 //! recorded. So a write by anything else is reported (its content differs), a burst that ends
 //! where it started is not, and an outside write that lands right after a PUT is.
 //!
-//! One entry per file written or reported (its path and 64 hex digits); cleared wholesale
+//! A file read through the agent is entered with [`READ`], an ETag no content has: its next
+//! change is reported as usual, and its deletion is reported because the entry exists (a
+//! path nobody read, wrote or heard of is not reported when it goes away: it might have been
+//! a temp file or a directory).
+//!
+//! One entry per file read, written or reported (its path and 64 hex digits); cleared wholesale
 //! above [`MAX_ENTRIES`], which only costs a few duplicate reports.
 
 use std::collections::HashMap;
@@ -15,6 +20,9 @@ use std::sync::Mutex;
 
 /// Entries kept before the table is cleared.
 const MAX_ENTRIES: usize = 200_000;
+
+/// The entry of a file read through the agent whose content the feed has not reported.
+pub const READ: &str = "";
 
 /// The table: relative path -> ETag hex (absent: nothing known, or no file).
 #[derive(Default)]
@@ -42,6 +50,14 @@ impl Known {
                 map.insert(path.to_owned(), etag)
             }
             None => map.remove(path),
+        }
+    }
+
+    /// Notes that `path` was read through the agent (keeps a real ETag if there is one).
+    pub fn note_read(&self, path: &str) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if !map.contains_key(path) && map.len() < MAX_ENTRIES {
+            map.insert(path.to_owned(), READ.to_owned());
         }
     }
 

@@ -6,9 +6,9 @@
 //! the path's lock (so never halfway through one of the agent's PUTs), the file is hashed:
 //! - a file: `changed` with its ETag, unless [`Known`] already has that ETag (the agent's own
 //!   PUT, or a burst that ended where it began);
-//! - missing: `deleted` if it was known or existed before the burst (a temp file created and
-//!   renamed away within one burst is not reported); known files below it are looked at too
-//!   (a directory removed or moved away);
+//! - missing: `deleted` if [`Known`] has it (the agent read, wrote or reported it), so a
+//!   temp file created and renamed away, or a directory, is never reported; known files
+//!   below it are looked at too (a directory removed or moved away);
 //! - a directory (created, or moved in): its files are touched as new, since files made in a
 //!   new directory before inotify watched it have no events of their own;
 //! - a symlink or special file: nothing (the target's own events report it).
@@ -59,8 +59,6 @@ struct ChangeEvent<'a> {
 struct Pending {
     first: Instant,
     last: Instant,
-    /// The burst began with a creation: no file was there before.
-    created: bool,
 }
 
 /// What a look at a path found.
@@ -99,7 +97,7 @@ impl Settle {
                     ready.sort_by_key(|(_, p)| self.due(p));
                     for (path, p) in ready {
                         pending.remove(&path);
-                        self.look_and_report(&path, p.created, &mut pending).await;
+                        self.look_and_report(&path, &mut pending).await;
                     }
                 }
             }
@@ -112,24 +110,19 @@ impl Settle {
 
     fn note(&self, pending: &mut HashMap<String, Pending>, touch: Touch, now: Instant) {
         match touch {
-            Touch::Path { path, created } => touch_path(pending, path, created, now),
+            Touch::Path { path } => touch_path(pending, path, now),
             Touch::Rescan => {
                 tracing::warn!(
                     "file events were lost (inotify queue overflow); rechecking known files"
                 );
                 for path in self.known.all() {
-                    touch_path(pending, path, false, now);
+                    touch_path(pending, path, now);
                 }
             }
         }
     }
 
-    async fn look_and_report(
-        &self,
-        path: &str,
-        created: bool,
-        pending: &mut HashMap<String, Pending>,
-    ) {
+    async fn look_and_report(&self, path: &str, pending: &mut HashMap<String, Pending>) {
         let full = self.root.join(path);
         let _guard = self.locks.lock(full.clone()).await;
         let root = self.root.clone();
@@ -146,24 +139,21 @@ impl Settle {
             Look::File(hex) => Some(hex),
             Look::Missing => {
                 for below in self.known.under(path) {
-                    touch_path(pending, below, false, now);
+                    touch_path(pending, below, now);
                 }
                 None
             }
             Look::Dir(files) => {
                 for file in files {
-                    touch_path(pending, file, true, now);
+                    touch_path(pending, file, now);
                 }
                 return;
             }
             Look::Other => return,
         };
-        let before = match self.known.get(path) {
-            Some(hex) => Some(Some(hex)),
-            None if created => Some(None),
-            None => None,
-        };
-        if before.as_ref() == Some(&current) {
+        // Unknown reads as "no file": a file that appears is reported, one that goes away
+        // was never of interest to a subscriber.
+        if self.known.get(path) == current {
             return;
         }
         self.known.set(path, current.clone());
@@ -186,14 +176,13 @@ impl Settle {
     }
 }
 
-fn touch_path(pending: &mut HashMap<String, Pending>, path: String, created: bool, now: Instant) {
+fn touch_path(pending: &mut HashMap<String, Pending>, path: String, now: Instant) {
     pending
         .entry(path)
         .and_modify(|p| p.last = now)
         .or_insert(Pending {
             first: now,
             last: now,
-            created,
         });
 }
 

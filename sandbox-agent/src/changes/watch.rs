@@ -17,8 +17,8 @@ use crate::atomic;
 /// What the watcher hands to the settle stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Touch {
-    /// Something happened at `path` (relative to the root); `created` when it was a creation.
-    Path { path: String, created: bool },
+    /// Something happened at `path` (relative to the root).
+    Path { path: String },
     /// Events were lost: recheck what is known.
     Rescan,
 }
@@ -58,18 +58,21 @@ fn touches(root: &Path, event: &notify::Event) -> Vec<Touch> {
     if event.need_rescan() {
         return vec![Touch::Rescan];
     }
-    let created = match event.kind {
-        EventKind::Create(_) => true,
-        EventKind::Remove(_)
-        | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
-        | EventKind::Access(AccessKind::Close(AccessMode::Write)) => false,
-        _ => return Vec::new(),
-    };
+    let relevant = matches!(
+        event.kind,
+        EventKind::Create(_)
+            | EventKind::Remove(_)
+            | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
+            | EventKind::Access(AccessKind::Close(AccessMode::Write))
+    );
+    if !relevant {
+        return Vec::new();
+    }
     event
         .paths
         .iter()
         .filter_map(|p| relative(root, p))
-        .map(|path| Touch::Path { path, created })
+        .map(|path| Touch::Path { path })
         .collect()
 }
 
@@ -101,17 +104,13 @@ mod tests {
         assert_eq!(
             touches(root, &create),
             vec![Touch::Path {
-                path: "a/b.ts".into(),
-                created: true
+                path: "a/b.ts".into()
             }]
         );
         let write = event(EventKind::Modify(ModifyKind::Data(DataChange::Any)), "/w/x");
         assert_eq!(
             touches(root, &write),
-            vec![Touch::Path {
-                path: "x".into(),
-                created: false
-            }]
+            vec![Touch::Path { path: "x".into() }]
         );
         let gone = event(EventKind::Remove(RemoveKind::File), "/w/x");
         assert_eq!(touches(root, &gone).len(), 1);

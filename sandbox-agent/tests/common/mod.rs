@@ -289,6 +289,8 @@ fn dechunk(mut rest: &[u8]) -> Vec<u8> {
 
 /// A change-feed subscriber: parsed `data:` JSON values, in order.
 pub struct Feed {
+    /// The response head (status line and headers), as received.
+    pub head: String,
     events: mpsc::UnboundedReceiver<serde_json::Value>,
     pub comments: Arc<Mutex<Vec<String>>>,
 }
@@ -313,6 +315,7 @@ impl Feed {
             let mut buf = [0u8; 8192];
             let mut body_start = None;
             let mut consumed = 0;
+            let mut head = String::new();
             loop {
                 let n = match stream.read(&mut buf).await {
                     Ok(0) | Err(_) => return,
@@ -321,6 +324,9 @@ impl Feed {
                 raw.extend_from_slice(&buf[..n]);
                 if body_start.is_none() {
                     body_start = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+                    if let Some(start) = body_start {
+                        head = String::from_utf8_lossy(&raw[..start]).to_ascii_lowercase();
+                    }
                 }
                 let Some(start) = body_start else { continue };
                 let text = String::from_utf8_lossy(&dechunk(&raw[start..])).into_owned();
@@ -338,7 +344,7 @@ impl Feed {
                             }
                             if comment.trim() == "connected" {
                                 if let Some(ready) = ready_tx.take() {
-                                    let _ = ready.send(());
+                                    let _ = ready.send(head.clone());
                                 }
                             }
                         }
@@ -346,11 +352,31 @@ impl Feed {
                 }
             }
         });
-        timeout(DEADLINE, ready)
+        let head = timeout(DEADLINE, ready)
             .await
             .expect("feed connected in time")
             .expect("feed open");
-        Feed { events, comments }
+        Feed {
+            head,
+            events,
+            comments,
+        }
+    }
+
+    /// Waits (up to `wait`) for a comment line such as `ping`.
+    pub async fn wait_comment(&self, comment: &str, wait: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + wait;
+        while tokio::time::Instant::now() < deadline {
+            if self
+                .comments
+                .lock()
+                .is_ok_and(|c| c.iter().any(|x| x == comment))
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
     }
 
     /// Next event, or `None` after `wait`.
