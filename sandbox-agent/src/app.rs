@@ -1,33 +1,17 @@
-//! The agent's shared state and its HTTP routes.
+//! The agent's HTTP routes.
 //!
 //! `/healthz` is open; `/files/{*path}` (GET, PUT) and `/changes` need the bearer token.
 //! There is no DELETE: the contract has none.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::get;
-use tokio::sync::broadcast;
 
-use crate::auth::{self, TokenDigest};
-use crate::changes::{self, Change};
-use crate::files;
-use crate::known::Known;
-use crate::locks::Locks;
-
-/// Shared by every request and the change feed.
-pub struct App {
-    /// Canonical root.
-    pub root: PathBuf,
-    pub token: TokenDigest,
-    pub max_file_bytes: usize,
-    pub locks: Arc<Locks>,
-    pub known: Arc<Known>,
-    pub changes: broadcast::Sender<Change>,
-}
+use crate::state::App;
+use crate::{auth, changes, files};
 
 /// The routes.
 pub fn router(app: Arc<App>) -> Router {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 
-use crate::auth::TokenDigest;
+use crate::token::TokenDigest;
 
 /// Serves one workspace directory to the collab gateway: GET/PUT of files with ETags and
 /// conditional writes, and a change feed of edits made by anything else.

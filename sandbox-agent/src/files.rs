@@ -13,11 +13,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::App;
 use crate::atomic::{self, Precondition};
 use crate::error::ApiError;
 use crate::etag::{self, Condition};
 use crate::paths::{self, RelPath};
+use crate::state::App;
 
 /// `GET /files/{path}`: 200 with the bytes and the ETag, 304 on a matching `If-None-Match`.
 pub async fn get(

@@ -1,10 +1,11 @@
 //! `collab-sandbox-agent`: the file agent that runs in each sandbox and serves its workspace
 //! directory to the collab gateway (DESIGN.md, "Files").
 //!
-//! A request flows: `app.rs` (routes) -> `auth.rs` (bearer token) -> `files.rs` (GET/PUT
+//! A request flows: `app.rs` (routes) -> `auth.rs` (bearer token, `token.rs`) -> `files.rs` (GET/PUT
 //! handlers) -> `paths.rs` (a request path to a real file inside the root, or a refusal) ->
 //! `atomic.rs` (check the version, write a temp file, rename it in place) under the file's
-//! lock from `locks.rs`. ETags (`etag.rs`) are the hex SHA-256 of the bytes.
+//! lock from `locks.rs`. ETags (`etag.rs`) are the hex SHA-256 of the bytes. What every
+//! request shares is in `state.rs`.
 //!
 //! The change feed (`changes/`) runs beside it: inotify events -> settle (coalesce a burst,
 //! look at the file once quiet) -> compare with `known.rs` (what the agent wrote or already
@@ -25,6 +26,8 @@ pub mod files;
 pub mod known;
 pub mod locks;
 pub mod paths;
+pub mod state;
+pub mod token;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,9 +36,9 @@ use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-use crate::app::App;
 use crate::changes::settle::Settle;
 use crate::config::Config;
+use crate::state::App;
 
 /// Touches queued between the watcher thread and the settle task.
 const TOUCH_QUEUE: usize = 16 * 1024;

@@ -28,7 +28,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream, StreamExt};
 use tokio::sync::broadcast;
 
-use crate::app::App;
+use crate::state::App;
 
 /// Events a subscriber may fall behind by before it is disconnected.
 pub const FEED_CAPACITY: usize = 4096;

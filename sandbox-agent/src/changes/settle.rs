@@ -95,7 +95,7 @@ impl Settle {
                         .map(|(path, p)| (path.clone(), *p))
                         .collect();
                     ready.sort_by_key(|(_, p)| self.due(p));
-                    for (path, p) in ready {
+                    for (path, _) in ready {
                         pending.remove(&path);
                         self.look_and_report(&path, &mut pending).await;
                     }

@@ -342,10 +342,10 @@ impl Feed {
                             if let Ok(mut c) = kept.lock() {
                                 c.push(comment.trim().to_owned());
                             }
-                            if comment.trim() == "connected" {
-                                if let Some(ready) = ready_tx.take() {
-                                    let _ = ready.send(head.clone());
-                                }
+                            if comment.trim() == "connected"
+                                && let Some(ready) = ready_tx.take()
+                            {
+                                let _ = ready.send(head.clone());
                             }
                         }
                     }
