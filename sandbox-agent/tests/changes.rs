@@ -13,6 +13,10 @@ use std::process::Command;
 use common::{Agent, etag_of, write_in_place};
 use serde_json::{Value, json};
 
+/// Tests that assert a burst (temp file + rename, 50 writes) is one event give the agent a
+/// longer quiet period, so that a stall of this shared machine mid-burst does not split it.
+const SLOW_SETTLE: &str = "--settle-ms";
+
 fn changed(path: &str, bytes: &[u8]) -> Value {
     json!({ "path": path, "etag": etag_of(bytes), "kind": "changed" })
 }
@@ -23,7 +27,7 @@ fn deleted(path: &str) -> Value {
 
 #[tokio::test]
 async fn outside_writes_are_reported_with_the_final_etag() {
-    let agent = Agent::start(&[]).await;
+    let agent = Agent::start(&[SLOW_SETTLE, "500"]).await;
     let root = agent.root();
     let mut feed = agent.feed().await;
 
@@ -126,7 +130,7 @@ async fn the_agents_own_puts_are_not_reported() {
 
 #[tokio::test]
 async fn a_burst_on_one_file_is_reported_once() {
-    let agent = Agent::start(&[]).await;
+    let agent = Agent::start(&[SLOW_SETTLE, "500"]).await;
     let root = agent.root();
     let mut feed = agent.feed().await;
     let mut last = Vec::new();
