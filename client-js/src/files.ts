@@ -5,14 +5,14 @@
  * The gateway keeps the live document and the file in step both ways: it writes edits back when
  * they settle, and merges changes made outside (a formatter, `git checkout`) into the document.
  * A connection that opted in with `?ext=files` hears each step as a `file-state` message
- * ({@link FileStateExtension}); a session keeps the last one with the time it arrived
+ * (`FileStateExtension` in `extension.ts`); a session keeps the last one with the time it arrived
  * ({@link FileState}) and emits it as its `file-state` event. The gateway sends one when the
  * state changes, not on join: a session has none (null) until the file is next written, merged
  * or deleted, and after a reconnection it keeps the last one it heard.
  *
  * This module decodes nothing (`extension.ts` does) and touches no editor.
  */
-import type { Extension, FileStateExtension, FileSyncState } from './extension.js';
+import type { Extension, FileSyncState } from './extension.js';
 
 /** The last `file-state` the gateway sent, and when it arrived. */
 export interface FileState {
@@ -28,7 +28,7 @@ export interface FileState {
 /** The {@link FileState} a message brings: null for any message but a `file-state`. */
 export function fileStateOf(message: Extension, now: number = Date.now()): FileState | null {
   if (message.type !== 'file-state') return null;
-  const { state, etag, reason } = message as FileStateExtension;
+  const { state, etag, reason } = message;
   return { state, ...(etag !== undefined ? { etag } : {}), ...(reason !== undefined ? { reason } : {}), at: now };
 }
 
