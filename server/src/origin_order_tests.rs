@@ -347,10 +347,9 @@ fn typing_cost() {
     let seed = type_at(&w, 0, &"let x = 1; // some code\n".repeat(2000));
     let mut updates = Vec::new();
     for place in 0..40u32 {
-        let mut at = (place * 1201) % 48_000;
-        for _ in 0..50 {
+        let start = (place * 1201) % 48_000;
+        for at in start..start + 50 {
             updates.push(type_at(&w, at, "a"));
-            at += 1;
         }
     }
     let time = |with_check: bool| {
