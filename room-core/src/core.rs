@@ -262,7 +262,7 @@ impl RoomCore {
                 let reason =
                     CloseReason::error(close::INVALID_PAYLOAD, "invalid-update", error.to_string());
                 self.close(conn, reason, fx);
-                if matches!(error, ApplyError::Panicked) {
+                if error.needs_rebuild() {
                     self.reload(fx);
                 }
             }

@@ -3,7 +3,7 @@
 //! Sans-IO: it takes bytes, returns bytes, and knows nothing of sockets or Redis, so its
 //! behaviour is unit-tested directly.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use thiserror::Error;
@@ -25,6 +25,20 @@ pub enum ApplyError {
     /// step 2, which follows, carries the update's content too.
     #[error("the update builds on edits the document lacks: {0}")]
     Early(String),
+    /// An item whose origins stand the other way round in the document (see
+    /// [`crate::origin_order`]): refused before integration, nothing was applied.
+    #[error("the update's origins cross: {0}")]
+    Crossed(String),
+    /// The same, found only once integrated: the replica must be rebuilt.
+    #[error("the update's origins cross: {0}; the replica must be rebuilt")]
+    Diverged(String),
+}
+
+impl ApplyError {
+    /// Whether the replica took in something it must not keep (rebuild it).
+    pub fn needs_rebuild(&self) -> bool {
+        matches!(self, ApplyError::Panicked | ApplyError::Diverged(_))
+    }
 }
 
 /// A client's update as the replica applied it.
@@ -47,6 +61,8 @@ pub struct Replica {
     /// Counts applied updates that may have changed the doc, so that an answer computed
     /// from it can tell whether it is still current.
     version: Cell<u64>,
+    /// Items known to lie between their origins (spares the order check while typing).
+    facts: RefCell<crate::origin_order::Facts>,
 }
 
 impl Replica {
@@ -62,6 +78,7 @@ impl Replica {
             doc,
             text_name: text_name.to_owned(),
             version: Cell::new(0),
+            facts: RefCell::default(),
         }
     }
 
@@ -79,7 +96,13 @@ impl Replica {
         if let Some(missing) = shape.missing_from(&self.state_vector()) {
             return Err(ApplyError::Early(missing));
         }
-        self.apply_checked(update)
+        let plan =
+            crate::origin_order::before(&self.doc.transact(), &self.facts.borrow(), &shape.between)
+                .map_err(ApplyError::Crossed)?;
+        let edit = self.apply_checked(update, &plan.unsure)?;
+        let accepted = plan.ordered.into_iter().chain(plan.unsure);
+        self.facts.borrow_mut().remember(accepted);
+        Ok(edit)
     }
 
     /// Applies a v1 update from the log or another gateway (in log order, so its
@@ -88,10 +111,16 @@ impl Replica {
     /// missing predecessors (so that part is not lost to others); else the changes it made.
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        Ok(self.apply_checked(update)?.map(|edit| edit.relay))
+        Ok(self.apply_checked(update, &[])?.map(|edit| edit.relay))
     }
 
-    fn apply_checked(&self, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
+    /// Applies a checked update; `unsure`: its items whose origins are ordered only once
+    /// integrated ([`crate::origin_order::after`]).
+    fn apply_checked(
+        &self,
+        update: &[u8],
+        unsure: &[crate::origin_order::Between],
+    ) -> Result<Option<Edit>, ApplyError> {
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
         let decoded = catch_unwind(|| Update::decode_v1(update))
@@ -103,6 +132,9 @@ impl Replica {
             let mut txn = self.doc.transact_mut();
             txn.apply_update(decoded)
                 .map_err(|e| ApplyError::Apply(e.to_string()))?;
+            for between in unsure {
+                crate::origin_order::after(&txn, between).map_err(ApplyError::Diverged)?;
+            }
             let edit = |relay| Edit {
                 relay,
                 insertions: txn.insert_set().clone(),

@@ -58,6 +58,8 @@ pub struct Shape {
     refs: Vec<(u64, u64)>,
     /// Deleted clock ranges `[start, end)`, by client.
     deletes: Vec<(u64, u64, u64)>,
+    /// Items with both a left and a right origin, in the update's order.
+    pub between: Vec<crate::origin_order::Between>,
 }
 
 impl Shape {
@@ -155,7 +157,7 @@ impl Walk<'_> {
     }
 
     /// An id an item refers to; one of its own client must be in that client's past.
-    fn reference(&mut self, what: &str, author: u64, clock: u64) -> Result<(), Malformed> {
+    fn reference(&mut self, what: &str, author: u64, clock: u64) -> Result<(u64, u64), Malformed> {
         let client = self.client(what)?;
         let at = self.clock(what)?;
         if client == author && at >= clock {
@@ -166,7 +168,7 @@ impl Walk<'_> {
         if client != author {
             self.shape.refs.push((client, at));
         }
-        Ok(())
+        Ok((client, at))
     }
 
     fn blocks(&mut self) -> Result<(), Malformed> {
@@ -214,11 +216,13 @@ impl Walk<'_> {
                 info & 0b1_1111
             )));
         }
+        let mut left = None;
+        let mut right = None;
         if info & HAS_ORIGIN != 0 {
-            self.reference("left origin", client, clock)?;
+            left = Some(self.reference("left origin", client, clock)?);
         }
         if info & HAS_RIGHT_ORIGIN != 0 {
-            self.reference("right origin", client, clock)?;
+            right = Some(self.reference("right origin", client, clock)?);
         }
         if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
             let named = self.var("parent kind")? == 1;
@@ -231,7 +235,13 @@ impl Walk<'_> {
                 self.string("parent key")?;
             }
         }
-        Ok(u64::from(self.content(info)?.len_utf16()))
+        let len = u64::from(self.content(info)?.len_utf16());
+        if let (Some(left), Some(right)) = (left, right) {
+            let item = (client, clock, len);
+            let between = crate::origin_order::Between { item, left, right };
+            self.shape.between.push(between);
+        }
+        Ok(len)
     }
 
     /// Decodes an item's content with yrs's decoder, after checking that a leading count
