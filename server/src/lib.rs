@@ -91,7 +91,6 @@ pub mod limits;
 pub mod linger;
 pub mod listener;
 pub mod metrics;
-pub mod origin_order;
 pub mod outbox;
 pub mod pending;
 pub mod room;
