@@ -1,0 +1,136 @@
+//! The in-memory engine: everything a Redis would hold (logs, snapshots, undo lists,
+//! diagnostics, identity records, channels) kept in this process, behind the same traits
+//! and with the same contract as [`crate::engine::redis`].
+//!
+//! What it is for: unit tests of the room actor, appender, registry and session that run
+//! in milliseconds without a redis-server, and `--engine memory`, a single gateway whose
+//! documents live as long as the process (nothing shared, nothing durable).
+//!
+//! One [`MemoryServer`] plays the Redis server; each [`connect`] to it is one gateway's
+//! engine, so a test can run two gateways on one server and watch an update travel
+//! between them through the bus. The contract kept, as the Lua scripts keep it:
+//! - an append assigns the next position (1, 2, 3, ... per file), stores the entry,
+//!   publishes it and records its authored parts on undo lists in one step (one lock);
+//! - compaction merges outside the lock and replaces the snapshot only if it still
+//!   covers the position it read (compare-and-set);
+//! - a full room inbox turns a dropped update into a catch-up request, never silence.
+//!
+//! - [`store`]: logs and snapshots ([`Store`](crate::engine::Store)).
+//! - [`undo`]: per-user undo and redo lists (capture window, depth, expiry), popped and
+//!   counted for the store.
+//! - [`bus`]: the channels: routes from files to rooms, delivery, goodbyes.
+//! - [`directory`]: sessions, users and sandbox members, read and written, with change
+//!   announcements and expiry.
+//! - [`diagnostics`]: the diagnostics cache and its claims.
+
+pub mod bus;
+pub mod diagnostics;
+pub mod directory;
+pub mod store;
+pub mod undo;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use collab_protocol::FileId;
+use futures_util::future::BoxFuture;
+
+use super::Engine;
+use super::changes::ChangeFeed;
+use super::diagnostics::DiagPolicy;
+use super::readiness::{NotReady, Readiness};
+use super::undo_stack::UndoPolicy;
+
+/// The process-wide stand-in for a Redis server. Cheap to clone; every clone is the
+/// same server.
+#[derive(Clone, Default)]
+pub struct MemoryServer {
+    shared: Arc<Shared>,
+}
+
+/// What the server holds.
+#[derive(Default)]
+struct Shared {
+    /// Every file's log, snapshot and undo lists, under one lock: an append and what it
+    /// publishes are one step.
+    files: Mutex<HashMap<FileId, store::FileData>>,
+    /// Diagnostics caches per file.
+    diag: Mutex<HashMap<FileId, diagnostics::DiagHash>>,
+    channels: bus::Channels,
+    identity: directory::Identity,
+    clock: Clock,
+}
+
+/// Milliseconds since the server started (never 0: a 0 stamp means "an inverse" on undo
+/// lists), standing in for Redis `TIME`.
+struct Clock(Instant);
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock(Instant::now())
+    }
+}
+
+impl Clock {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.0.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+}
+
+/// Locks `mutex`; a poisoned lock is taken over (every critical section here leaves the
+/// data consistent between statements that can panic).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl MemoryServer {
+    pub fn new() -> Self {
+        MemoryServer::default()
+    }
+}
+
+/// Always ready: nothing outside the process can fail.
+struct AlwaysReady;
+
+impl Readiness for AlwaysReady {
+    fn check(&self) -> BoxFuture<'_, Result<(), NotReady>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// One gateway's engine on `server`: its store, bus, directory, identity writes and
+/// diagnostics cache, announcing identity changes (live from the start). Needs a tokio
+/// runtime (it starts the sweep that expires sessions and users).
+pub fn connect(
+    server: &MemoryServer,
+    gateway_id: String,
+    undo: UndoPolicy,
+    diag: DiagPolicy,
+) -> Engine {
+    let shared = server.shared.clone();
+    let gateway: Arc<str> = Arc::from(gateway_id.as_str());
+    let store = store::MemoryStore::new(shared.clone(), gateway.clone(), undo);
+    let bus = bus::MemoryBus::new(shared.clone(), gateway_id);
+    let directory = directory::MemoryDirectory::new(shared.clone());
+    let diagnostics = diagnostics::MemoryDiagnostics::new(shared.clone(), gateway, diag);
+    let feed = ChangeFeed::new();
+    shared.identity.subscribe(feed.clone());
+    feed.set_live(true);
+    let sweep = tokio::spawn(directory::expire(shared));
+    let directory = Arc::new(directory);
+    Engine::new(
+        Arc::new(store),
+        Arc::new(bus),
+        directory.clone(),
+        directory,
+        Arc::new(diagnostics),
+        Arc::new(AlwaysReady),
+        vec![sweep],
+    )
+    .with_changes(Some(feed))
+}
