@@ -14,7 +14,7 @@ use collab_protocol::FileId;
 use collab_protocol::envelope::{Envelope, Kind};
 use futures_util::future::BoxFuture;
 
-use super::{Shared, lock};
+use super::shared::lock;
 use crate::engine::Bus;
 use crate::engine::error::EngineError;
 use crate::engine::inbox::RoomSink;
@@ -27,7 +27,7 @@ struct Route {
 
 /// Routes of every file, across every gateway connected to the server.
 #[derive(Default)]
-pub(super) struct Channels {
+pub struct Channels {
     routes: Mutex<HashMap<FileId, Vec<Route>>>,
 }
 
@@ -55,7 +55,7 @@ impl Channels {
     }
 
     /// Delivers `kind` and `payload` from `origin` to every room routed to `file`.
-    pub(super) fn deliver(&self, file: &FileId, origin: &str, kind: Kind, payload: Bytes) {
+    pub fn deliver(&self, file: &FileId, origin: &str, kind: Kind, payload: Bytes) {
         let routes = lock(&self.routes);
         let Some(rooms) = routes.get(file) else {
             return;
@@ -83,15 +83,15 @@ impl Channels {
 
 /// One gateway's side of the channels.
 pub struct MemoryBus {
-    shared: Arc<Shared>,
+    channels: Arc<Channels>,
     gateway: Arc<str>,
     gateway_id: String,
 }
 
 impl MemoryBus {
-    pub(super) fn new(shared: Arc<Shared>, gateway_id: String) -> Self {
+    pub fn new(channels: Arc<Channels>, gateway_id: String) -> Self {
         MemoryBus {
-            shared,
+            channels,
             gateway: Arc::from(gateway_id.as_str()),
             gateway_id,
         }
@@ -108,12 +108,12 @@ impl Bus for MemoryBus {
         file: &'a FileId,
         sink: RoomSink,
     ) -> BoxFuture<'a, Result<(), EngineError>> {
-        self.shared.channels.join(file, &self.gateway, sink);
+        self.channels.join(file, &self.gateway, sink);
         Box::pin(async { Ok(()) })
     }
 
     fn leave(&self, file: &FileId, room_id: u64) {
-        self.shared.channels.leave(file, &self.gateway, room_id);
+        self.channels.leave(file, &self.gateway, room_id);
     }
 
     fn publish<'a>(
@@ -123,14 +123,12 @@ impl Bus for MemoryBus {
         payload: Vec<u8>,
     ) -> BoxFuture<'a, Result<(), EngineError>> {
         let payload = Bytes::from(payload);
-        self.shared
-            .channels
-            .deliver(file, &self.gateway, kind, payload);
+        self.channels.deliver(file, &self.gateway, kind, payload);
         Box::pin(async { Ok(()) })
     }
 
     fn say_goodbye(&self) -> BoxFuture<'_, ()> {
-        self.shared.channels.gone(&self.gateway);
+        self.channels.gone(&self.gateway);
         Box::pin(async {})
     }
 }

@@ -5,14 +5,15 @@
 //! message; the whole cache of a file expires `ttl` after its last claim or store.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use collab_protocol::FileId;
 use collab_protocol::envelope::Kind;
 use futures_util::future::BoxFuture;
 
-use super::{Shared, lock};
+use super::bus::Channels;
+use super::shared::{Clock, lock};
 use crate::engine::diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
 use crate::engine::error::EngineError;
 
@@ -27,27 +28,25 @@ struct Source {
 
 /// One file's cache (`collab:{F}:diag` in Redis).
 #[derive(Debug, Default)]
-pub(super) struct DiagHash {
+pub struct DiagHash {
     sources: HashMap<String, Source>,
     expires: u64,
 }
 
+/// Every file's cache.
+pub type Caches = Mutex<HashMap<FileId, DiagHash>>;
+
 /// One gateway's access to the server's diagnostics caches.
 pub struct MemoryDiagnostics {
-    shared: Arc<Shared>,
-    gateway: Arc<str>,
-    policy: DiagPolicy,
+    pub caches: Arc<Caches>,
+    /// Where stored and cleared messages are published.
+    pub channels: Arc<Channels>,
+    pub clock: Arc<Clock>,
+    pub gateway: Arc<str>,
+    pub policy: DiagPolicy,
 }
 
 impl MemoryDiagnostics {
-    pub(super) fn new(shared: Arc<Shared>, gateway: Arc<str>, policy: DiagPolicy) -> Self {
-        MemoryDiagnostics {
-            shared,
-            gateway,
-            policy,
-        }
-    }
-
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.policy.ttl.as_millis())
             .unwrap_or(u64::MAX)
@@ -56,8 +55,8 @@ impl MemoryDiagnostics {
 
     /// Runs `f` on `file`'s cache as of now (an expired one starts empty).
     fn with<T>(&self, file: &FileId, f: impl FnOnce(&mut DiagHash, u64) -> T) -> T {
-        let now = self.shared.clock.now_ms();
-        let mut caches = lock(&self.shared.diag);
+        let now = self.clock.now_ms();
+        let mut caches = lock(&self.caches);
         let hash = caches.entry(file.clone()).or_default();
         if hash.expires <= now {
             *hash = DiagHash::default();
@@ -71,8 +70,7 @@ impl MemoryDiagnostics {
 
     fn publish(&self, file: &FileId, message: &[u8]) {
         let payload = Bytes::copy_from_slice(message);
-        self.shared
-            .channels
+        self.channels
             .deliver(file, &self.gateway, Kind::Diagnostics, payload);
     }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 
-use super::{Shared, lock};
+use super::shared::lock;
 use crate::engine::changes::{ChangeFeed, Record};
 use crate::engine::directory::{Directory, MemberRole, Standing};
 use crate::engine::error::EngineError;
@@ -43,14 +43,14 @@ struct Records {
 
 /// The records and the feeds that hear of their changes.
 #[derive(Default)]
-pub(super) struct Identity {
+pub struct Identity {
     records: Mutex<Records>,
     feeds: Mutex<Vec<ChangeFeed>>,
 }
 
 impl Identity {
     /// `feed` hears every change from now on.
-    pub(super) fn subscribe(&self, feed: ChangeFeed) {
+    pub fn subscribe(&self, feed: ChangeFeed) {
         lock(&self.feeds).push(feed);
     }
 
@@ -87,26 +87,26 @@ impl Identity {
 }
 
 /// Sweeps expired records every [`SWEEP`] (the engine aborts it when dropped).
-pub(super) async fn expire(shared: Arc<Shared>) {
+pub async fn expire(identity: Arc<Identity>) {
     let mut tick = tokio::time::interval(SWEEP);
     loop {
         tick.tick().await;
-        shared.identity.sweep(Instant::now());
+        identity.sweep(Instant::now());
     }
 }
 
 /// Identity reads and writes of one gateway.
 pub struct MemoryDirectory {
-    shared: Arc<Shared>,
+    identity: Arc<Identity>,
 }
 
 impl MemoryDirectory {
-    pub(super) fn new(shared: Arc<Shared>) -> Self {
-        MemoryDirectory { shared }
+    pub fn new(identity: Arc<Identity>) -> Self {
+        MemoryDirectory { identity }
     }
 
     fn identity(&self) -> &Identity {
-        &self.shared.identity
+        &self.identity
     }
 
     fn session(&self, token: &str) -> Option<String> {

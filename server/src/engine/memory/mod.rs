@@ -15,25 +15,24 @@
 //!   covers the position it read (compare-and-set);
 //! - a full room inbox turns a dropped update into a catch-up request, never silence.
 //!
-//! - [`store`]: logs and snapshots ([`Store`](crate::engine::Store)).
-//! - [`undo`]: per-user undo and redo lists (capture window, depth, expiry), popped and
-//!   counted for the store.
+//! - [`store`]: logs and snapshots ([`Store`](crate::engine::Store)), and the undo
+//!   lists kept beside them.
+//! - [`undo`]: per-user undo and redo lists (capture window, depth, expiry).
 //! - [`bus`]: the channels: routes from files to rooms, delivery, goodbyes.
 //! - [`directory`]: sessions, users and sandbox members, read and written, with change
 //!   announcements and expiry.
 //! - [`diagnostics`]: the diagnostics cache and its claims.
+//! - [`shared`]: the server's clock and poison-proof locks.
 
 pub mod bus;
 pub mod diagnostics;
 pub mod directory;
+pub mod shared;
 pub mod store;
 pub mod undo;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::Arc;
 
-use collab_protocol::FileId;
 use futures_util::future::BoxFuture;
 
 use super::Engine;
@@ -46,46 +45,13 @@ use super::undo_stack::UndoPolicy;
 /// same server.
 #[derive(Clone, Default)]
 pub struct MemoryServer {
-    shared: Arc<Shared>,
-}
-
-/// What the server holds.
-#[derive(Default)]
-struct Shared {
-    /// Every file's log, snapshot and undo lists, under one lock: an append and what it
-    /// publishes are one step.
-    files: Mutex<HashMap<FileId, store::FileData>>,
+    /// Every file's log, snapshot and undo lists.
+    files: Arc<store::Files>,
     /// Diagnostics caches per file.
-    diag: Mutex<HashMap<FileId, diagnostics::DiagHash>>,
-    channels: bus::Channels,
-    identity: directory::Identity,
-    clock: Clock,
-}
-
-/// Milliseconds since the server started (never 0: a 0 stamp means "an inverse" on undo
-/// lists), standing in for Redis `TIME`.
-struct Clock(Instant);
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock(Instant::now())
-    }
-}
-
-impl Clock {
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.0.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1)
-    }
-}
-
-/// Locks `mutex`; a poisoned lock is taken over (every critical section here leaves the
-/// data consistent between statements that can panic).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    diag: Arc<diagnostics::Caches>,
+    channels: Arc<bus::Channels>,
+    identity: Arc<directory::Identity>,
+    clock: Arc<shared::Clock>,
 }
 
 impl MemoryServer {
@@ -112,17 +78,27 @@ pub fn connect(
     undo: UndoPolicy,
     diag: DiagPolicy,
 ) -> Engine {
-    let shared = server.shared.clone();
     let gateway: Arc<str> = Arc::from(gateway_id.as_str());
-    let store = store::MemoryStore::new(shared.clone(), gateway.clone(), undo);
-    let bus = bus::MemoryBus::new(shared.clone(), gateway_id);
-    let directory = directory::MemoryDirectory::new(shared.clone());
-    let diagnostics = diagnostics::MemoryDiagnostics::new(shared.clone(), gateway, diag);
+    let store = store::MemoryStore {
+        files: server.files.clone(),
+        channels: server.channels.clone(),
+        clock: server.clock.clone(),
+        gateway: gateway.clone(),
+        undo,
+    };
+    let bus = bus::MemoryBus::new(server.channels.clone(), gateway_id);
+    let diagnostics = diagnostics::MemoryDiagnostics {
+        caches: server.diag.clone(),
+        channels: server.channels.clone(),
+        clock: server.clock.clone(),
+        gateway,
+        policy: diag,
+    };
     let feed = ChangeFeed::new();
-    shared.identity.subscribe(feed.clone());
+    server.identity.subscribe(feed.clone());
     feed.set_live(true);
-    let sweep = tokio::spawn(directory::expire(shared));
-    let directory = Arc::new(directory);
+    let sweep = tokio::spawn(directory::expire(server.identity.clone()));
+    let directory = Arc::new(directory::MemoryDirectory::new(server.identity.clone()));
     Engine::new(
         Arc::new(store),
         Arc::new(bus),

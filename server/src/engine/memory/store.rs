@@ -7,16 +7,17 @@
 //! covers positions after the reader's, and compaction is compare-and-set on the
 //! snapshot's position.
 
-use std::collections::VecDeque;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use collab_protocol::envelope::Kind;
 use collab_protocol::{FileId, UndoOp};
 use futures_util::future::BoxFuture;
 
-use super::undo::{self, UndoLists};
-use super::{Shared, lock};
+use super::bus::Channels;
+use super::shared::{Clock, lock};
+use super::undo::UndoLists;
 use crate::engine::Store;
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
@@ -25,12 +26,12 @@ use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy};
 
 /// What the server holds of one file.
 #[derive(Debug, Default)]
-pub(super) struct FileData {
+pub struct FileData {
     /// Entries not yet compacted, in position order.
     entries: VecDeque<LogEntry>,
     /// `(position covered, v1 state)`.
     snapshot: Option<(u64, Vec<u8>)>,
-    pub(super) undo: UndoLists,
+    undo: UndoLists,
 }
 
 impl FileData {
@@ -76,26 +77,24 @@ impl FileData {
     }
 }
 
-/// One gateway's access to the server's logs and snapshots.
+/// Every file's data, under one lock: an append and what it publishes are one step.
+pub type Files = Mutex<HashMap<FileId, FileData>>;
+
+/// One gateway's access to the server's logs, snapshots and undo lists.
 pub struct MemoryStore {
-    shared: Arc<Shared>,
+    pub files: Arc<Files>,
+    /// Where appends (and undo count notices) are published.
+    pub channels: Arc<Channels>,
+    pub clock: Arc<Clock>,
     /// Written as every entry's origin, so gateways skip their own updates.
-    gateway: Arc<str>,
-    undo: UndoPolicy,
+    pub gateway: Arc<str>,
+    pub undo: UndoPolicy,
 }
 
 impl MemoryStore {
-    pub(super) fn new(shared: Arc<Shared>, gateway: Arc<str>, undo: UndoPolicy) -> Self {
-        MemoryStore {
-            shared,
-            gateway,
-            undo,
-        }
-    }
-
     fn append_now(&self, file: &FileId, batch: &AppendBatch) -> Appended {
-        let now = self.shared.clock.now_ms();
-        let mut files = lock(&self.shared.files);
+        let now = self.clock.now_ms();
+        let mut files = lock(&self.files);
         let data = files.entry(file.clone()).or_default();
         let pos = data.head().pos + 1;
         let update = batch.update().to_vec();
@@ -105,7 +104,7 @@ impl MemoryStore {
             origin: self.gateway.to_string(),
             update,
         });
-        let channels = &self.shared.channels;
+        let channels = &self.channels;
         channels.deliver(file, &self.gateway, Kind::Update { pos }, payload);
         for notice in data.undo.record(batch, &self.undo, now) {
             channels.deliver(file, &self.gateway, Kind::UndoCounts, notice);
@@ -117,10 +116,33 @@ impl MemoryStore {
     }
 
     fn read(&self, file: &FileId, since: u64) -> Tail {
-        let files = lock(&self.shared.files);
+        let files = lock(&self.files);
         files
             .get(file)
             .map_or_else(Tail::default, |data| data.tail(since))
+    }
+
+    /// Pops the top of `user`'s undo (or redo) list and publishes a count notice, in one
+    /// step: two gateways popping at once never get the same item.
+    fn pop(&self, file: &FileId, user: &str, op: UndoOp) -> Popped {
+        let now = self.clock.now_ms();
+        let mut files = lock(&self.files);
+        let data = files.entry(file.clone()).or_default();
+        let (popped, notice) = data.undo.pop(user, op, now);
+        if let Some(payload) = notice {
+            let kind = Kind::UndoCounts;
+            self.channels.deliver(file, &self.gateway, kind, payload);
+        }
+        popped
+    }
+
+    fn counts(&self, file: &FileId, user: &str) -> UndoCounts {
+        let now = self.clock.now_ms();
+        let mut files = lock(&self.files);
+        match files.get_mut(file) {
+            Some(data) => data.undo.counts(user, now),
+            None => UndoCounts::default(),
+        }
     }
 
     async fn compact_log(&self, file: &FileId) -> Result<CompactOutcome, EngineError> {
@@ -134,7 +156,7 @@ impl MemoryStore {
         let state = tokio::task::spawn_blocking(move || compaction::merge(tail))
             .await
             .map_err(|e| EngineError::Corrupt(e.to_string()))??;
-        let mut files = lock(&self.shared.files);
+        let mut files = lock(&self.files);
         let data = files.entry(file.clone()).or_default();
         if data.snapshot_pos() != expected {
             return Ok(CompactOutcome::LostRace);
@@ -161,7 +183,7 @@ impl Store for MemoryStore {
     }
 
     fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<LogHead, EngineError>> {
-        let files = lock(&self.shared.files);
+        let files = lock(&self.files);
         let head = files.get(file).map_or(
             LogHead {
                 pos: 0,
@@ -194,7 +216,7 @@ impl Store for MemoryStore {
         user: &'a str,
         op: UndoOp,
     ) -> BoxFuture<'a, Result<Popped, EngineError>> {
-        let popped = undo::pop(&self.shared, &self.gateway, file, user, op);
+        let popped = self.pop(file, user, op);
         Box::pin(async move { Ok(popped) })
     }
 
@@ -203,7 +225,7 @@ impl Store for MemoryStore {
         file: &'a FileId,
         user: &'a str,
     ) -> BoxFuture<'a, Result<UndoCounts, EngineError>> {
-        let counts = undo::counts(&self.shared, file, user);
+        let counts = self.counts(file, user);
         Box::pin(async move { Ok(counts) })
     }
 }

@@ -10,16 +10,13 @@
 //! - whenever a user's undo or redo count moves between zero and non-zero, an `N`
 //!   envelope `{"user","undo","redo"}` is published on the file's channel.
 //!
-//! Kept apart from the log so that it follows the undo interface wherever it moves.
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
+//! Pure data: the store locks, stamps the time and publishes the notices. Kept apart from
+//! the log so that it follows the undo interface wherever it moves.
 
 use bytes::Bytes;
-use collab_protocol::envelope::Kind;
-use collab_protocol::{FileId, UndoOp};
+use collab_protocol::UndoOp;
+use std::collections::{HashMap, VecDeque};
 
-use super::{Shared, lock};
 use crate::engine::log::AppendBatch;
 use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
@@ -239,36 +236,6 @@ impl UndoLists {
         let counts = self.lists(user, now).counts();
         self.tidy(user);
         counts
-    }
-}
-
-/// [`crate::engine::Store::pop_undo`] on the server: pops and publishes in one step.
-pub(super) fn pop(
-    shared: &Arc<Shared>,
-    origin: &str,
-    file: &FileId,
-    user: &str,
-    op: UndoOp,
-) -> Popped {
-    let now = shared.clock.now_ms();
-    let mut files = lock(&shared.files);
-    let lists = &mut files.entry(file.clone()).or_default().undo;
-    let (popped, notice) = lists.pop(user, op, now);
-    if let Some(payload) = notice {
-        shared
-            .channels
-            .deliver(file, origin, Kind::UndoCounts, payload);
-    }
-    popped
-}
-
-/// [`crate::engine::Store::undo_counts`] on the server.
-pub(super) fn counts(shared: &Arc<Shared>, file: &FileId, user: &str) -> UndoCounts {
-    let now = shared.clock.now_ms();
-    let mut files = lock(&shared.files);
-    match files.get_mut(file) {
-        Some(data) => data.undo.counts(user, now),
-        None => UndoCounts::default(),
     }
 }
 
