@@ -94,6 +94,8 @@ pub mod secret;
 pub mod session;
 pub mod stamp;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 pub mod undo;
 pub mod update_check;
 pub mod upgrade;

@@ -25,6 +25,10 @@ pub mod member;
 pub mod undo;
 
 #[cfg(test)]
+mod actor_tests;
+#[cfg(test)]
+mod appender_tests;
+#[cfg(test)]
 mod core_cursor_tests;
 #[cfg(test)]
 mod core_diagnostics_tests;

@@ -29,6 +29,10 @@ struct Route {
 #[derive(Default)]
 pub struct Channels {
     routes: Mutex<HashMap<FileId, Vec<Route>>>,
+    /// Tests only: every publication is lost, as pub/sub loses messages while a
+    /// subscriber reconnects.
+    #[cfg(test)]
+    pub(crate) lose_all: std::sync::atomic::AtomicBool,
 }
 
 impl Channels {
@@ -56,6 +60,10 @@ impl Channels {
 
     /// Delivers `kind` and `payload` from `origin` to every room routed to `file`.
     pub fn deliver(&self, file: &FileId, origin: &str, kind: Kind, payload: Bytes) {
+        #[cfg(test)]
+        if self.lose_all.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         let routes = lock(&self.routes);
         let Some(rooms) = routes.get(file) else {
             return;

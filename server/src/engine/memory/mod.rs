@@ -58,6 +58,14 @@ impl MemoryServer {
     pub fn new() -> Self {
         MemoryServer::default()
     }
+
+    /// Tests only: while `lose` holds, every publication on every channel is lost (the
+    /// log keeps what was appended), as pub/sub loses messages in an outage.
+    #[cfg(test)]
+    pub fn lose_publications(&self, lose: bool) {
+        let flag = &self.channels.lose_all;
+        flag.store(lose, std::sync::atomic::Ordering::Release);
+    }
 }
 
 /// Always ready: nothing outside the process can fail.
