@@ -90,6 +90,8 @@ pub mod presence;
 pub mod replica;
 pub mod room;
 pub mod rooms;
+#[cfg(test)]
+mod rooms_tests;
 pub mod secret;
 pub mod session;
 pub mod stamp;

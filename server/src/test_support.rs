@@ -18,8 +18,8 @@ use yrs::{Doc, GetString, ReadTxn, Text, Transact, Update};
 
 use crate::access::{Access, Principal};
 use crate::config::Config;
-use crate::engine::Engine;
 use crate::engine::memory::{self, MemoryServer};
+use crate::engine::{Engine, Store};
 use crate::outbox::Outbox;
 use crate::pending::PendingAppends;
 use crate::room::{RoomCmd, RoomContext, RoomHandle};
@@ -50,12 +50,23 @@ pub struct TestGateway {
 
 impl TestGateway {
     pub fn new(server: &MemoryServer, id: &str, config: Config) -> Self {
+        TestGateway::with_store(server, id, config, |store| store)
+    }
+
+    /// A gateway whose rooms see the engine's store through `wrap` (to count or delay
+    /// what they ask of it).
+    pub fn with_store(
+        server: &MemoryServer,
+        id: &str,
+        config: Config,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
         let (undo, diag) = (config.undo_policy(), config.diag_policy());
         let engine = memory::connect(server, id.into(), undo, diag);
         let config = Arc::new(config);
         let ctx = Arc::new(RoomContext {
             pending: Arc::new(PendingAppends::new(config.max_pending_bytes)),
-            store: engine.store.clone(),
+            store: wrap(engine.store.clone()),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
             checking: crate::diagnostics::check::Checking {
