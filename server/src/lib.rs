@@ -94,6 +94,8 @@ pub mod rooms;
 mod rooms_tests;
 pub mod secret;
 pub mod session;
+#[cfg(test)]
+mod session_tests;
 pub mod stamp;
 pub mod state;
 #[cfg(test)]
