@@ -211,3 +211,15 @@ async fn a_read_only_member_syncs_but_its_edits_are_refused() {
     }
     assert_eq!(text.get_string(&doc.transact()), "ann's");
 }
+
+#[tokio::test]
+async fn revoking_a_live_session_closes_it_with_4401() {
+    let served = serve(&[]).await;
+    let mut ann = connect(&served, "/doc/sb1/live.txt?token=tok-ann").await;
+    next(&mut ann).await.expect("ann is in");
+    let admin = served.gateway.state.identity_admin.clone();
+    assert!(admin.revoke_session("tok-ann").await.expect("revoke"));
+    // The change is announced: revocation re-reads at once, not at its periodic sweep.
+    let (code, _) = closed_with(&mut ann).await;
+    assert_eq!(code, close::UNAUTHENTICATED);
+}

@@ -234,3 +234,75 @@ impl IdentityAdmin for MemoryDirectory {
         Box::pin(async move { Ok(removed) })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::engine::changes::Change;
+
+    fn user(sandbox: &str) -> UserRecord {
+        UserRecord {
+            sandbox_id: sandbox.into(),
+            sandbox_ip: Some("10.1.2.3".into()),
+            name: Some("Ann".into()),
+            color: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn writes_are_read_back_and_announced_to_every_feed() {
+        let identity = Arc::new(Identity::default());
+        let (one, two) = (ChangeFeed::new(), ChangeFeed::new());
+        identity.subscribe(one.clone());
+        identity.subscribe(two.clone());
+        let dir = MemoryDirectory::new(identity);
+        let hour = Duration::from_secs(3600);
+        dir.create_session("tok", "ann", hour)
+            .await
+            .expect("session");
+        dir.put_user("ann", &user("sb1"), hour).await.expect("user");
+        dir.put_member("sb2", "ann", MemberRole::ReadOnly)
+            .await
+            .expect("member");
+        assert_eq!(
+            dir.session_user("tok").await.expect("read"),
+            Some("ann".into())
+        );
+        let standing = dir.standing("ann", "sb2").await.expect("read");
+        assert_eq!(standing.own_sandbox.as_deref(), Some("sb1"));
+        assert_eq!(standing.name.as_deref(), Some("Ann"));
+        assert_eq!(standing.role, Some(MemberRole::ReadOnly));
+        let expected: HashSet<Record> = [
+            Record::Session("tok".into()),
+            Record::User("ann".into()),
+            Record::Members("sb2".into()),
+        ]
+        .into();
+        for feed in [one, two] {
+            assert_eq!(feed.take(), Some(Change::Records(expected.clone())));
+        }
+        assert!(dir.remove_member("sb2", "ann").await.expect("remove"));
+        assert!(!dir.remove_member("sb2", "ann").await.expect("remove"));
+        assert!(dir.revoke_session("tok").await.expect("revoke"));
+        assert_eq!(dir.session_user("tok").await.expect("read"), None);
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_reads_as_gone_and_its_sweep_is_announced() {
+        let identity = Arc::new(Identity::default());
+        let feed = ChangeFeed::new();
+        identity.subscribe(feed.clone());
+        let dir = MemoryDirectory::new(identity.clone());
+        dir.create_session("tok", "ann", Duration::from_secs(1))
+            .await
+            .expect("session");
+        feed.take();
+        let later = Instant::now() + Duration::from_secs(2);
+        identity.sweep(later);
+        let gone: HashSet<Record> = [Record::Session("tok".into())].into();
+        assert_eq!(feed.take(), Some(Change::Records(gone)));
+        assert_eq!(dir.session_user("tok").await.expect("read"), None);
+    }
+}
