@@ -26,7 +26,8 @@
 //! - [`engine`] is the seam between rooms and shared storage: a `Store` (log, snapshot)
 //!   and a `Bus` (pub/sub, gateway liveness), plus the `Directory` access control reads
 //!   (session -> user -> sandbox), implemented for one Redis in [`engine::redis`] and, with the
-//!   same parts, for a Redis Cluster in [`engine::cluster`]. The bus routes channel messages to rooms and turns disconnections,
+//!   same parts, for a Redis Cluster in [`engine::cluster`] (and in process memory in
+//!   [`engine::memory`]: unit tests, `--engine memory`). The bus routes channel messages to rooms and turns disconnections,
 //!   resubscriptions and overflows into catch-ups from the log ([`room::catch_up`]), so a
 //!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
 //!   dead gateway's cursors vanish.

@@ -15,6 +15,10 @@
 //!   covers the position it read (compare-and-set);
 //! - a full room inbox turns a dropped update into a catch-up request, never silence.
 //!
+//! What it leaves out: heartbeats (gateways on one server share a process; a goodbye is
+//! the only departure there is), durability, and forgetting files (a file's data stays
+//! for the life of the process; compaction keeps its log short).
+//!
 //! - [`store`]: logs and snapshots ([`Store`](crate::engine::Store)), and the undo
 //!   lists kept beside them.
 //! - [`undo`]: per-user undo and redo lists (capture window, depth, expiry).
