@@ -21,6 +21,7 @@ use crate::test_support::{Peer, TestGateway, config, eventually, file, writer};
 struct SlowLoads {
     inner: Arc<dyn Store>,
     loads: Arc<AtomicUsize>,
+    takes: Duration,
 }
 
 impl Store for SlowLoads {
@@ -44,7 +45,7 @@ impl Store for SlowLoads {
         Box::pin(async move {
             if since == 0 {
                 self.loads.fetch_add(1, Ordering::AcqRel);
-                tokio::time::sleep(Duration::from_millis(20)).await;
+                tokio::time::sleep(self.takes).await;
             }
             self.inner.read_since(file, since).await
         })
@@ -75,13 +76,23 @@ impl Store for SlowLoads {
     }
 }
 
+/// A gateway whose loads take 20 ms, and their count.
 fn counted(server: &MemoryServer, flags: &[&str]) -> (TestGateway, Arc<AtomicUsize>) {
+    counted_taking(server, flags, Duration::from_millis(20))
+}
+
+fn counted_taking(
+    server: &MemoryServer,
+    flags: &[&str],
+    takes: Duration,
+) -> (TestGateway, Arc<AtomicUsize>) {
     let loads = Arc::new(AtomicUsize::new(0));
     let counter = loads.clone();
     let gw = TestGateway::with_store(server, "gw-a", config(flags), |inner| {
         Arc::new(SlowLoads {
             inner,
             loads: counter,
+            takes,
         })
     });
     (gw, loads)
@@ -155,8 +166,10 @@ async fn a_file_whose_room_closed_opens_again_with_its_text() {
 #[tokio::test]
 async fn joiners_waiting_on_a_load_slower_than_the_grace_period_are_admitted() {
     let server = MemoryServer::new();
-    // Loads take 20 ms; an empty room may stay 5 ms.
-    let (gw, loads) = counted(&server, &["--room-grace-ms", "5"]);
+    // Loads take 100 ms; an empty room may stay 25 ms (a margin for a busy machine: the
+    // grace period starts when the load is done, and the queued joins must come first).
+    let takes = Duration::from_millis(100);
+    let (gw, loads) = counted_taking(&server, &["--room-grace-ms", "25"], takes);
     let rooms = Rooms::new(gw.ctx.clone());
     let f = file("sb/slow.txt");
     let peers: Vec<Peer> = (0..10).map(|_| Peer::new()).collect();
