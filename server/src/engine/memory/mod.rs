@@ -19,9 +19,9 @@
 //! the only departure there is), durability, and forgetting files (a file's data stays
 //! for the life of the process; compaction keeps its log short).
 //!
-//! - [`store`]: logs and snapshots ([`Store`](crate::engine::Store)), and the undo
-//!   lists kept beside them.
-//! - [`undo`]: per-user undo and redo lists (capture window, depth, expiry).
+//! - [`store`]: logs and snapshots ([`Store`](crate::engine::Store)).
+//! - [`undo`]: per-user undo and redo lists (capture window, depth, expiry), recorded in
+//!   the store's append step, popped and counted.
 //! - [`bus`]: the channels: routes from files to rooms, delivery, goodbyes.
 //! - [`directory`]: sessions, users and sandbox members, read and written, with change
 //!   announcements and expiry.
@@ -49,8 +49,10 @@ use super::undo_stack::UndoPolicy;
 /// same server.
 #[derive(Clone, Default)]
 pub struct MemoryServer {
-    /// Every file's log, snapshot and undo lists.
+    /// Every file's log and snapshot.
     files: Arc<store::Files>,
+    /// Every file's undo and redo lists.
+    undo: Arc<undo::Files>,
     /// Diagnostics caches per file.
     diag: Arc<diagnostics::Caches>,
     channels: Arc<bus::Channels>,
@@ -96,7 +98,13 @@ pub fn connect(
         channels: server.channels.clone(),
         clock: server.clock.clone(),
         gateway: gateway.clone(),
-        undo,
+        undo: undo::MemoryUndo {
+            files: server.undo.clone(),
+            channels: server.channels.clone(),
+            clock: server.clock.clone(),
+            gateway: gateway.clone(),
+            policy: undo,
+        },
     };
     let bus = bus::MemoryBus::new(server.channels.clone(), gateway_id);
     let diagnostics = diagnostics::MemoryDiagnostics {

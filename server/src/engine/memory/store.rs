@@ -3,7 +3,7 @@
 //!
 //! Mirrors the Redis scripts: positions are derived from the log (the last entry's, or
 //! the snapshot's when compaction emptied it), an append stores, publishes and records
-//! undo in one step under the server's lock, a read returns the snapshot only when it
+//! undo ([`super::undo`]) in one step under the server's lock, a read returns the snapshot only when it
 //! covers positions after the reader's, and compaction is compare-and-set on the
 //! snapshot's position.
 
@@ -17,12 +17,12 @@ use futures_util::future::BoxFuture;
 
 use super::bus::Channels;
 use super::shared::{Clock, lock};
-use super::undo::UndoLists;
+use super::undo::MemoryUndo;
 use crate::engine::Store;
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
 use crate::engine::log::{AppendBatch, Appended, CompactOutcome, LogEntry, LogHead, Tail};
-use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy};
+use crate::engine::undo_stack::{Popped, UndoCounts};
 
 /// What the server holds of one file.
 #[derive(Debug, Default)]
@@ -31,7 +31,6 @@ pub struct FileData {
     entries: VecDeque<LogEntry>,
     /// `(position covered, v1 state)`.
     snapshot: Option<(u64, Vec<u8>)>,
-    undo: UndoLists,
 }
 
 impl FileData {
@@ -88,7 +87,8 @@ pub struct MemoryStore {
     pub clock: Arc<Clock>,
     /// Written as every entry's origin, so gateways skip their own updates.
     pub gateway: Arc<str>,
-    pub undo: UndoPolicy,
+    /// The undo lists an append records on.
+    pub undo: MemoryUndo,
 }
 
 impl MemoryStore {
@@ -104,11 +104,10 @@ impl MemoryStore {
             origin: self.gateway.to_string(),
             update,
         });
-        let channels = &self.channels;
-        channels.deliver(file, &self.gateway, Kind::Update { pos }, payload);
-        for notice in data.undo.record(batch, &self.undo, now) {
-            channels.deliver(file, &self.gateway, Kind::UndoCounts, notice);
-        }
+        let kind = Kind::Update { pos };
+        self.channels.deliver(file, &self.gateway, kind, payload);
+        // Still under the files' lock: the lists change in the same step as the log.
+        self.undo.record(file, batch, now);
         Appended {
             pos,
             log_len: data.entries.len() as u64,
@@ -120,29 +119,6 @@ impl MemoryStore {
         files
             .get(file)
             .map_or_else(Tail::default, |data| data.tail(since))
-    }
-
-    /// Pops the top of `user`'s undo (or redo) list and publishes a count notice, in one
-    /// step: two gateways popping at once never get the same item.
-    fn pop(&self, file: &FileId, user: &str, op: UndoOp) -> Popped {
-        let now = self.clock.now_ms();
-        let mut files = lock(&self.files);
-        let data = files.entry(file.clone()).or_default();
-        let (popped, notice) = data.undo.pop(user, op, now);
-        if let Some(payload) = notice {
-            let kind = Kind::UndoCounts;
-            self.channels.deliver(file, &self.gateway, kind, payload);
-        }
-        popped
-    }
-
-    fn counts(&self, file: &FileId, user: &str) -> UndoCounts {
-        let now = self.clock.now_ms();
-        let mut files = lock(&self.files);
-        match files.get_mut(file) {
-            Some(data) => data.undo.counts(user, now),
-            None => UndoCounts::default(),
-        }
     }
 
     async fn compact_log(&self, file: &FileId) -> Result<CompactOutcome, EngineError> {
@@ -216,7 +192,7 @@ impl Store for MemoryStore {
         user: &'a str,
         op: UndoOp,
     ) -> BoxFuture<'a, Result<Popped, EngineError>> {
-        let popped = self.pop(file, user, op);
+        let popped = self.undo.pop(file, user, op);
         Box::pin(async move { Ok(popped) })
     }
 
@@ -225,7 +201,7 @@ impl Store for MemoryStore {
         file: &'a FileId,
         user: &'a str,
     ) -> BoxFuture<'a, Result<UndoCounts, EngineError>> {
-        let counts = self.counts(file, user);
+        let counts = self.undo.counts(file, user);
         Box::pin(async move { Ok(counts) })
     }
 }

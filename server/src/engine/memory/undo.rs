@@ -10,11 +10,19 @@
 //! - whenever a user's undo or redo count moves between zero and non-zero, an `N`
 //!   envelope `{"user","undo","redo"}` is published on the file's channel.
 //!
-//! Pure data: the store locks, stamps the time and publishes the notices. Kept apart from
-//! the log so that it follows the undo interface wherever it moves.
+//! [`UndoLists`] is one file's lists as pure data (time comes in as an argument);
+//! [`MemoryUndo`] is one gateway's access to every file's lists on the server: pops and
+//! counts, and the recording the store does inside its append step. Kept apart from the
+//! log so that it follows the undo interface wherever it moves.
+
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use collab_protocol::UndoOp;
+use collab_protocol::envelope::Kind;
+use collab_protocol::{FileId, UndoOp};
+
+use super::bus::Channels;
+use super::shared::{Clock, lock};
 use std::collections::{HashMap, VecDeque};
 
 use crate::engine::log::AppendBatch;
@@ -236,6 +244,67 @@ impl UndoLists {
         let counts = self.lists(user, now).counts();
         self.tidy(user);
         counts
+    }
+}
+
+/// Every file's lists.
+pub type Files = Mutex<HashMap<FileId, UndoLists>>;
+
+/// One gateway's access to the server's undo lists.
+pub struct MemoryUndo {
+    pub files: Arc<Files>,
+    /// Where count notices are published.
+    pub channels: Arc<Channels>,
+    pub clock: Arc<Clock>,
+    /// The origin of the notices this gateway publishes.
+    pub gateway: Arc<str>,
+    pub policy: UndoPolicy,
+}
+
+impl MemoryUndo {
+    /// Records an appended batch's authored parts and publishes the count notices; the
+    /// store calls it inside its append step, so the lists change with the log.
+    pub fn record(&self, file: &FileId, batch: &AppendBatch, now: u64) {
+        let mut files = lock(&self.files);
+        let lists = files.entry(file.clone()).or_default();
+        for notice in lists.record(batch, &self.policy, now) {
+            self.notify(file, notice);
+        }
+        if lists.users.is_empty() {
+            files.remove(file);
+        }
+    }
+
+    /// Pops the top of `user`'s undo (or redo) list and publishes a count notice, in one
+    /// step: two gateways popping at once never get the same item.
+    pub fn pop(&self, file: &FileId, user: &str, op: UndoOp) -> Popped {
+        let now = self.clock.now_ms();
+        let mut files = lock(&self.files);
+        let Some(lists) = files.get_mut(file) else {
+            return Popped::default();
+        };
+        let (popped, notice) = lists.pop(user, op, now);
+        if let Some(notice) = notice {
+            self.notify(file, notice);
+        }
+        if lists.users.is_empty() {
+            files.remove(file);
+        }
+        popped
+    }
+
+    /// How many items `user`'s lists for `file` hold.
+    pub fn counts(&self, file: &FileId, user: &str) -> UndoCounts {
+        let now = self.clock.now_ms();
+        let mut files = lock(&self.files);
+        files
+            .get_mut(file)
+            .map_or_else(UndoCounts::default, |lists| lists.counts(user, now))
+    }
+
+    fn notify(&self, file: &FileId, notice: Bytes) {
+        let kind = Kind::UndoCounts;
+        self.channels.deliver(file, &self.gateway, kind, notice);
     }
 }
 
