@@ -1,6 +1,7 @@
 //! The room actor on the in-memory engine: it opens with the stored document, relays a
 //! client's update to the others and appends it, relays what another gateway appended,
-//! catches up from the log over a gap pub/sub left, and closes after its grace period.
+//! catches up from the log over a gap pub/sub left, closes after its grace period, and
+//! undoes one user's edit through the undo lists (leaving the other's).
 
 use collab_protocol::FileId;
 
@@ -125,4 +126,49 @@ async fn an_empty_room_closes_after_its_grace_period_and_leaves_the_registry() {
         started.elapsed() >= std::time::Duration::from_millis(30),
         "not before the grace period"
     );
+}
+
+#[tokio::test]
+async fn an_undo_takes_back_only_its_users_edit_through_the_memory_undo_lists() {
+    let server = MemoryServer::new();
+    let gw = TestGateway::new(&server, "gw-a", config(&[]));
+    let f = file("sb/undo.md");
+    let room = open(&gw, 1, &f);
+    let (ann, bob) = (Peer::new(), Peer::new());
+    ann.join(&room, 1, writer("ann")).await;
+    bob.join(&room, 2, writer("bob")).await;
+    send(&room, 1, &ann, "ann's line\n").await;
+    bob.until_text("ann's line\n").await;
+    send(&room, 2, &bob, "bob's line\n").await;
+    ann.until_text("ann's line\nbob's line\n").await;
+    let store = gw.engine.store.clone();
+    eventually_async("both edits are on their authors' lists", || {
+        let (store, f) = (store.clone(), f.clone());
+        async move {
+            let ann = store
+                .undo_counts(&f, "ann")
+                .await
+                .is_ok_and(|c| c.undo == 1);
+            let bob = store
+                .undo_counts(&f, "bob")
+                .await
+                .is_ok_and(|c| c.undo == 1);
+            ann && bob
+        }
+    })
+    .await;
+
+    let undo = collab_protocol::Message::Extension(collab_protocol::Extension::Undo);
+    let cmd = RoomCmd::Client { conn: 1, msg: undo };
+    room.tx.send(cmd).await.expect("the room takes messages");
+    bob.until_text("bob's line\n").await;
+    ann.until_text("bob's line\n").await;
+    eventually_async("ann's undone edit waits on her redo list", || {
+        let (store, f) = (store.clone(), f.clone());
+        async move {
+            let counts = store.undo_counts(&f, "ann").await;
+            counts.is_ok_and(|c| (c.undo, c.redo) == (0, 1))
+        }
+    })
+    .await;
 }
