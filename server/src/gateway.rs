@@ -16,6 +16,7 @@ use crate::config::{Config, EngineKind};
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
 use crate::engine::cluster;
+use crate::engine::memory::MemoryServer;
 use crate::engine::redis::version::{self, RedisVersion, VersionError};
 use crate::pending::PendingAppends;
 use crate::room::RoomContext;
@@ -47,9 +48,10 @@ impl Gateway {
         Gateway::on_engine(config, engine, metrics)
     }
 
-    /// A gateway whose engine is process memory (`--engine memory`): documents live as
-    /// long as the process, and no other gateway shares them. Needs a tokio runtime.
-    pub fn in_memory(config: Config) -> anyhow::Result<Gateway> {
+    /// A gateway whose engine is process memory (`--engine memory`), on `server`:
+    /// documents live as long as the process, and only gateways of this process on the
+    /// same server share them. Needs a tokio runtime.
+    pub fn in_memory(config: Config, server: &MemoryServer) -> anyhow::Result<Gateway> {
         let gateway_id = gateway_id(&config)?;
         let metrics = crate::metrics::install();
         tracing::warn!(
@@ -57,9 +59,8 @@ impl Gateway {
             "--engine memory: documents live in this process only; nothing is shared with \
              other gateways or kept across a restart"
         );
-        let server = crate::engine::memory::MemoryServer::new();
         let (undo, diag) = (config.undo_policy(), config.diag_policy());
-        let engine = crate::engine::memory::connect(&server, gateway_id, undo, diag);
+        let engine = crate::engine::memory::connect(server, gateway_id, undo, diag);
         Gateway::on_engine(config, engine, metrics)
     }
 
@@ -101,11 +102,12 @@ impl Gateway {
             config: config.clone(),
             pending: pending.clone(),
             store: engine.store.clone(),
+            undo: engine.undo.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
-            checking: crate::diagnostics::check::Checking {
+            checking: crate::ext::diagnostics::check::Checking {
                 // Hashing needs a thread even when syntax checks are off.
-                pool: crate::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
+                pool: crate::ext::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
                 cache: engine.diagnostics.clone(),
                 settings: config.diagnostics_settings(),
             },
@@ -116,7 +118,6 @@ impl Gateway {
             state: Arc::new(AppState {
                 config,
                 rooms: Rooms::new(ctx),
-                store: engine.store.clone(),
                 bus: engine.bus.clone(),
                 readiness: engine.readiness.clone(),
                 authority,
@@ -232,7 +233,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await?;
     let (gateway, redis_url) = match (&config.redis_url, &embedded) {
         _ if in_memory => (
-            Gateway::in_memory(config)?,
+            Gateway::in_memory(config, &MemoryServer::new())?,
             "none (--engine memory)".to_owned(),
         ),
         (Some(url), _) => {

@@ -6,13 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use collab_protocol::{FileId, UndoOp};
+use collab_protocol::FileId;
 use futures_util::future::{BoxFuture, join_all};
 
-use crate::engine::log::{AppendBatch, Appended, CompactOutcome, LogHead, Tail};
+use collab_room_core::ext::OptIns;
+use collab_room_core::tail::{LogHead, Tail};
+
+use crate::engine::log::{AppendBatch, Appended, CompactOutcome};
 use crate::engine::memory::MemoryServer;
-use crate::engine::{EngineError, Popped, Store, UndoCounts};
-use crate::ext::OptIns;
+use crate::engine::{EngineError, Store};
 use crate::rooms::Rooms;
 use crate::test_support::{Peer, TestGateway, config, eventually, file, writer};
 
@@ -56,23 +58,6 @@ impl Store for SlowLoads {
         file: &'a FileId,
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>> {
         self.inner.compact(file)
-    }
-
-    fn pop_undo<'a>(
-        &'a self,
-        file: &'a FileId,
-        user: &'a str,
-        op: UndoOp,
-    ) -> BoxFuture<'a, Result<Popped, EngineError>> {
-        self.inner.pop_undo(file, user, op)
-    }
-
-    fn undo_counts<'a>(
-        &'a self,
-        file: &'a FileId,
-        user: &'a str,
-    ) -> BoxFuture<'a, Result<UndoCounts, EngineError>> {
-        self.inner.undo_counts(file, user)
     }
 }
 

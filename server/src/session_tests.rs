@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use collab_protocol::{Extension, FileId, Message, close};
+use collab_room_core::ext::diagnostics::DiagPolicy;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -13,7 +14,9 @@ use yrs::sync::SyncMessage;
 use yrs::updates::decoder::Decode;
 use yrs::{GetString, Transact};
 
+use crate::engine::Engine;
 use crate::engine::identity_admin::{MemberRole, UserRecord};
+use crate::engine::memory::{self, MemoryServer};
 use crate::gateway::Gateway;
 use crate::test_support::{DEADLINE, Peer, config, eventually_async, file};
 
@@ -24,14 +27,26 @@ type Ws =
 /// `sb1`) and bob (own sandbox `sb9`, read-only member of `sb1`) on record.
 struct Served {
     gateway: Gateway,
+    /// Another gateway's engine on the same server, to read what the served one stored.
+    reader: Engine,
     addr: std::net::SocketAddr,
     _stop: oneshot::Sender<()>,
+}
+
+fn diag() -> DiagPolicy {
+    DiagPolicy {
+        ttl: Duration::from_secs(60),
+        claim: Duration::from_secs(5),
+        keep_versions: 2,
+    }
 }
 
 async fn serve(flags: &[&str]) -> Served {
     let mut all = vec!["--auth", "redis"];
     all.extend_from_slice(flags);
-    let gateway = Gateway::in_memory(config(&all)).expect("a memory gateway");
+    let server = MemoryServer::new();
+    let gateway = Gateway::in_memory(config(&all), &server).expect("a memory gateway");
+    let reader = memory::connect(&server, "gw-reader".into(), Default::default(), diag());
     let admin = gateway.state.identity_admin.clone();
     let ttl = Duration::from_secs(60);
     for (token, user, sandbox) in [("tok-ann", "ann", "sb1"), ("tok-bob", "bob", "sb9")] {
@@ -59,6 +74,7 @@ async fn serve(flags: &[&str]) -> Served {
     }));
     Served {
         gateway,
+        reader,
         addr,
         _stop: stop,
     }
@@ -112,7 +128,7 @@ async fn send(ws: &mut Ws, message: Message) {
 }
 
 async fn until_head(served: &Served, f: &FileId, pos: u64) {
-    let store = served.gateway.state.store.clone();
+    let store = served.reader.store.clone();
     eventually_async(&format!("the log of {f} reaches {pos}"), || {
         let (store, f) = (store.clone(), f.clone());
         async move { store.head(&f).await.is_ok_and(|head| head.pos == pos) }
@@ -196,13 +212,7 @@ async fn a_read_only_member_syncs_but_its_edits_are_refused() {
     };
     assert!(!relayed.is_empty());
     until_head(&served, &f, 1).await;
-    let tail = served
-        .gateway
-        .state
-        .store
-        .read_since(&f, 0)
-        .await
-        .expect("read");
+    let tail = served.reader.store.read_since(&f, 0).await.expect("read");
     let doc = yrs::Doc::new();
     let text = doc.get_or_insert_text("monaco");
     for entry in tail.entries {

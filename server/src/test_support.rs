@@ -67,10 +67,11 @@ impl TestGateway {
         let ctx = Arc::new(RoomContext {
             pending: Arc::new(PendingAppends::new(config.max_pending_bytes)),
             store: wrap(engine.store.clone()),
+            undo: engine.undo.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
-            checking: crate::diagnostics::check::Checking {
-                pool: crate::diagnostics::CheckPool::new(1),
+            checking: crate::ext::diagnostics::check::Checking {
+                pool: crate::ext::diagnostics::CheckPool::new(1),
                 cache: engine.diagnostics.clone(),
                 settings: config.diagnostics_settings(),
             },

@@ -141,18 +141,12 @@ async fn an_undo_takes_back_only_its_users_edit_through_the_memory_undo_lists() 
     bob.until_text("ann's line\n").await;
     send(&room, 2, &bob, "bob's line\n").await;
     ann.until_text("ann's line\nbob's line\n").await;
-    let store = gw.engine.store.clone();
+    let lists = gw.engine.undo.clone();
     eventually_async("both edits are on their authors' lists", || {
-        let (store, f) = (store.clone(), f.clone());
+        let (lists, f) = (lists.clone(), f.clone());
         async move {
-            let ann = store
-                .undo_counts(&f, "ann")
-                .await
-                .is_ok_and(|c| c.undo == 1);
-            let bob = store
-                .undo_counts(&f, "bob")
-                .await
-                .is_ok_and(|c| c.undo == 1);
+            let ann = lists.counts(&f, "ann").await.is_ok_and(|c| c.undo == 1);
+            let bob = lists.counts(&f, "bob").await.is_ok_and(|c| c.undo == 1);
             ann && bob
         }
     })
@@ -164,9 +158,9 @@ async fn an_undo_takes_back_only_its_users_edit_through_the_memory_undo_lists() 
     bob.until_text("bob's line\n").await;
     ann.until_text("bob's line\n").await;
     eventually_async("ann's undone edit waits on her redo list", || {
-        let (store, f) = (store.clone(), f.clone());
+        let (lists, f) = (lists.clone(), f.clone());
         async move {
-            let counts = store.undo_counts(&f, "ann").await;
+            let counts = lists.counts(&f, "ann").await;
             counts.is_ok_and(|c| (c.undo, c.redo) == (0, 1))
         }
     })

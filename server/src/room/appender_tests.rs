@@ -10,11 +10,13 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, Transact, Update};
 
 use super::appender::{self, Job, PopResult, Reports};
-use super::effect::PopRequest;
-use crate::engine::log::{Authored, Tail};
+use collab_room_core::effect::PopRequest;
+use collab_room_core::tail::Tail;
+
+use crate::engine::log::Authored;
 use crate::engine::memory::MemoryServer;
-use crate::engine::undo_stack::UndoRecord;
 use crate::test_support::{DEADLINE, Peer, TestGateway, config, eventually_async, file};
+use collab_room_core::ext::undo::UndoRecord;
 
 /// An appender for `file` on `gw`, with its reports.
 struct Running {
@@ -40,7 +42,7 @@ fn start(gw: &TestGateway, file: &FileId) -> Running {
 
 /// `update` by `user`, reserved in the pending budget as the room core does.
 fn job(gw: &TestGateway, user: &str, update: Vec<u8>, undo: Option<UndoRecord>) -> Job {
-    assert!(gw.ctx.pending.try_reserve(update.len()));
+    assert!(gw.ctx.pending.budget().try_reserve(update.len()));
     let authored = Authored {
         author: Some(Arc::from(user)),
         update,

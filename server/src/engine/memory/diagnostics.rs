@@ -14,8 +14,8 @@ use futures_util::future::BoxFuture;
 
 use super::bus::Channels;
 use super::shared::{Clock, lock};
-use crate::engine::diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
 use crate::engine::error::EngineError;
+use collab_room_core::ext::diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
 
 /// One source's cache.
 #[derive(Debug, Default)]
@@ -123,6 +123,8 @@ impl MemoryDiagnostics {
 }
 
 impl DiagnosticsCache for MemoryDiagnostics {
+    type Error = EngineError;
+
     fn lookup_or_claim<'a>(
         &'a self,
         file: &'a FileId,

@@ -37,13 +37,13 @@ pub mod undo;
 
 use std::sync::Arc;
 
+use collab_room_core::ext::diagnostics::DiagPolicy;
+use collab_room_core::ext::undo::UndoPolicy;
 use futures_util::future::BoxFuture;
 
 use super::Engine;
 use super::changes::ChangeFeed;
-use super::diagnostics::DiagPolicy;
 use super::readiness::{NotReady, Readiness};
-use super::undo_stack::UndoPolicy;
 
 /// The process-wide stand-in for a Redis server. Cheap to clone; every clone is the
 /// same server.

@@ -21,8 +21,9 @@ use super::undo::MemoryUndo;
 use crate::engine::Store;
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
-use crate::engine::log::{AppendBatch, Appended, CompactOutcome, LogEntry, LogHead, Tail};
-use crate::engine::undo_stack::{Popped, UndoCounts};
+use crate::engine::log::{AppendBatch, Appended, CompactOutcome};
+use collab_room_core::ext::undo::{Popped, UndoCounts, UndoStack};
+use collab_room_core::tail::{LogEntry, LogHead, Tail};
 
 /// What the server holds of one file.
 #[derive(Debug, Default)]
@@ -185,8 +186,12 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>> {
         Box::pin(self.compact_log(file))
     }
+}
 
-    fn pop_undo<'a>(
+impl UndoStack for MemoryStore {
+    type Error = EngineError;
+
+    fn pop<'a>(
         &'a self,
         file: &'a FileId,
         user: &'a str,
@@ -196,7 +201,7 @@ impl Store for MemoryStore {
         Box::pin(async move { Ok(popped) })
     }
 
-    fn undo_counts<'a>(
+    fn counts<'a>(
         &'a self,
         file: &'a FileId,
         user: &'a str,

@@ -11,11 +11,12 @@ use tokio::sync::mpsc;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, Text, Transact, Update};
 
+use crate::engine::Engine;
 use crate::engine::inbox::{RoomSignals, RoomSink};
 use crate::engine::log::{AppendBatch, Authored, CompactOutcome};
 use crate::engine::memory::{MemoryServer, connect};
-use crate::engine::undo_stack::{UndoPolicy, UndoRecord};
-use crate::engine::{DiagPolicy, Engine};
+use collab_room_core::ext::diagnostics::DiagPolicy;
+use collab_room_core::ext::undo::{UndoPolicy, UndoRecord};
 
 fn file() -> FileId {
     FileId::parse("sb/notes.txt").expect("file id")
@@ -189,24 +190,16 @@ async fn an_edit_goes_on_its_authors_undo_list_and_pops_once() {
         Some(UndoRecord::Edit(vec![7])),
     );
     a.store.append(&file(), &edit).await.expect("append");
-    let counts = b.store.undo_counts(&file(), "ann").await.expect("counts");
+    let counts = b.undo.counts(&file(), "ann").await.expect("counts");
     assert_eq!((counts.undo, counts.redo), (1, 0));
     let kinds: Vec<Kind> = std::iter::from_fn(|| heard.try_recv().ok())
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, [Kind::Update { pos: 1 }, Kind::UndoCounts]);
 
-    let popped = b
-        .store
-        .pop_undo(&file(), "ann", UndoOp::Undo)
-        .await
-        .expect("pop");
+    let popped = b.undo.pop(&file(), "ann", UndoOp::Undo).await.expect("pop");
     assert_eq!(popped.item, Some(vec![7]));
-    let again = a
-        .store
-        .pop_undo(&file(), "ann", UndoOp::Undo)
-        .await
-        .expect("pop");
+    let again = a.undo.pop(&file(), "ann", UndoOp::Undo).await.expect("pop");
     assert_eq!(again.item, None, "two gateways never pop the same item");
     let notice = heard.try_recv().expect("the count went to zero");
     assert_eq!(notice.kind, Kind::UndoCounts);

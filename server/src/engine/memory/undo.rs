@@ -26,7 +26,7 @@ use super::shared::{Clock, lock};
 use std::collections::{HashMap, VecDeque};
 
 use crate::engine::log::AppendBatch;
-use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
+use collab_room_core::ext::undo::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
 /// Most bytes of one stored item (as the Redis store counts them: its stamp line
 /// included): past it, the next edit starts a new item even within the capture window.

@@ -9,7 +9,7 @@ use collab_protocol::UndoOp;
 
 use super::{MAX_ITEM_BYTES, UndoLists};
 use crate::engine::log::{AppendBatch, Authored};
-use crate::engine::undo_stack::{UndoPolicy, UndoRecord};
+use collab_room_core::ext::undo::{UndoPolicy, UndoRecord};
 
 fn policy() -> UndoPolicy {
     UndoPolicy {
