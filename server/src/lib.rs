@@ -79,6 +79,7 @@ pub mod diagnostics;
 pub mod embedded_redis;
 pub mod engine;
 pub mod ext;
+pub mod files;
 pub mod gateway;
 pub mod limits;
 pub mod linger;

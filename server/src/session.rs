@@ -183,6 +183,11 @@ async fn admit(
                 watch,
             })
         }
+        Err(JoinError::Invalid(why)) => Err(CloseReason::error(
+            close::INVALID_REQUEST,
+            "file-unreadable",
+            why,
+        )),
         Err(JoinError::Retired | JoinError::Unavailable(_)) => Err(CloseReason::error(
             close::OVERLOADED,
             "document-unavailable",

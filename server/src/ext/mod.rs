@@ -25,6 +25,7 @@ pub fn dispatch(message: Extension, cx: Context<'_>) -> Vec<Reply> {
         Extension::Error { .. } => ignored("error"),
         Extension::UndoState { .. } => ignored("undo-state"),
         Extension::Diagnostics { .. } => ignored("diagnostics"),
+        Extension::FileState { .. } => ignored("file-state"),
         Extension::Unknown => ignored("unknown"),
     }
 }

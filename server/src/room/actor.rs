@@ -59,6 +59,8 @@ struct Actor {
     loaded_tx: mpsc::UnboundedSender<Vec<Bytes>>,
     empty_since: Option<Instant>,
     retired: bool,
+    /// Keeps the file in step with its source (`--files dir|sandbox`).
+    files: Option<crate::files::keeper::Keeper>,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -100,6 +102,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         loaded_tx,
         empty_since: Some(Instant::now()),
         retired: false,
+        files: None,
         file,
         ctx,
     };
@@ -136,6 +139,10 @@ struct Inputs {
 
 impl Actor {
     async fn run(mut self, mut inputs: Inputs, sink: RoomSink) {
+        if let Err(why) = self.open_file().await {
+            self.retire(why);
+            return;
+        }
         if let Err(error) = self.open(sink).await {
             tracing::warn!(%error, "room could not open");
             self.retire(JoinError::Unavailable(error));
@@ -176,10 +183,15 @@ impl Actor {
                 }
                 () = signals.notified() => self.on_signals(),
                 _ = tail_check.tick() => self.core.on_tick(&mut self.fx),
+                input = next_file(&mut self.files) => self.on_file(input),
                 () = sleep_until(grace_end), if grace_end.is_some() => break,
             }
             self.run_effects().await;
+            if let Some(keeper) = self.files.as_mut() {
+                keeper.after_input(&self.core);
+            }
         }
+        self.close_file().await;
         self.retire(JoinError::Retired);
     }
 
@@ -223,6 +235,48 @@ impl Actor {
         }
     }
 
+    /// With `--files`: seeds the file from its source if Redis lacks it, and starts its
+    /// keeper. A file that may not be opened refuses the room's joiners with 4400.
+    async fn open_file(&mut self) -> Result<(), JoinError> {
+        use crate::files::seed::{SeedError, seed_once};
+        let Some(files) = self.ctx.files.clone() else {
+            return Ok(());
+        };
+        let text_name = &self.ctx.config.text_name;
+        match seed_once(&files, &*self.ctx.store, &self.file, text_name).await {
+            Ok(()) => {}
+            Err(SeedError::Refused(why)) => {
+                tracing::info!(%why, "the file cannot be opened");
+                return Err(JoinError::Invalid(why));
+            }
+            Err(SeedError::Unavailable(why)) => {
+                tracing::warn!(%why, "loading the file failed");
+                return Err(JoinError::Unavailable(why));
+            }
+        }
+        self.files = Some(crate::files::keeper::Keeper::new(self.file.clone(), files));
+        Ok(())
+    }
+
+    fn on_file(&mut self, input: crate::files::keeper::Input) {
+        if let Some(keeper) = self.files.as_mut() {
+            keeper.handle(input, &mut self.core, &mut self.fx);
+        }
+    }
+
+    /// The room closes: its file gets its last write, within the drain deadline.
+    async fn close_file(&mut self) {
+        let Some(keeper) = self.files.as_mut() else {
+            return;
+        };
+        let deadline = self.ctx.config.drain_timeout();
+        let closing = keeper.close(&mut self.core, &mut self.fx);
+        if tokio::time::timeout(deadline, closing).await.is_err() {
+            tracing::error!("the file's last write did not finish in time");
+        }
+        self.run_effects().await;
+    }
+
     fn on_command(&mut self, cmd: RoomCmd) {
         match cmd {
             RoomCmd::Join {
@@ -240,6 +294,12 @@ impl Actor {
             RoomCmd::Leave { conn } => self.forget(conn),
             RoomCmd::SetAccess { conn, access } => self.core.on_access_changed(conn, access),
             RoomCmd::CheckPost(post) => self.core.on_post(post),
+            RoomCmd::FlushFiles(reply) => match self.files.as_mut() {
+                Some(keeper) => keeper.flush(&self.core, reply),
+                None => {
+                    let _ = reply.send(());
+                }
+            },
             RoomCmd::Client { conn, msg } => {
                 crash_for_test(&self.ctx, &self.file);
                 self.core.on_client(conn, msg, &mut self.fx)
@@ -445,6 +505,15 @@ impl Drop for Actor {
             }
             self.retire(JoinError::Retired);
         }
+    }
+}
+
+async fn next_file(
+    keeper: &mut Option<crate::files::keeper::Keeper>,
+) -> crate::files::keeper::Input {
+    match keeper {
+        Some(keeper) => keeper.next().await,
+        None => std::future::pending().await,
     }
 }
 

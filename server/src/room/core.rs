@@ -26,6 +26,7 @@ use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::replica::{ApplyError, Replica};
 
 mod diagnostics_inputs;
+mod files_inputs;
 mod log_inputs;
 mod undo_inputs;
 

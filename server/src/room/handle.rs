@@ -23,6 +23,9 @@ pub enum JoinError {
     Retired,
     #[error("document unavailable: {0}")]
     Unavailable(String),
+    /// The file cannot be opened from its source (path, size, encoding): close 4400.
+    #[error("the file cannot be opened: {0}")]
+    Invalid(String),
 }
 
 pub enum RoomCmd {
@@ -50,6 +53,8 @@ pub enum RoomCmd {
     /// An external tool posts or removes markers: the room answers whether the version
     /// is its text's.
     CheckPost(super::diagnostics::PostCheck),
+    /// Write the file back now if it is dirty (the gateway stops); answered when done.
+    FlushFiles(oneshot::Sender<()>),
 }
 
 /// The address of a room task.
@@ -68,4 +73,6 @@ pub struct RoomContext {
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
     /// The diagnostics cache, the parse pool and its settings.
     pub checking: crate::diagnostics::check::Checking,
+    /// Where files live besides Redis (`None`: `--files none`).
+    pub files: Option<crate::files::Files>,
 }

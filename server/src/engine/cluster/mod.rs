@@ -51,7 +51,7 @@ use super::Engine;
 use super::diagnostics::DiagPolicy;
 use super::error::EngineError;
 use super::redis::version::RedisVersion;
-use super::redis::{bus, cache, diagnostics, directory, identity_admin, store};
+use super::redis::{bus, cache, diagnostics, directory, file_state, identity_admin, store};
 use super::undo_stack::UndoPolicy;
 
 /// Sharded pub/sub (`SSUBSCRIBE`, `SPUBLISH`) arrived in Redis 7.0.
@@ -102,6 +102,7 @@ pub async fn connect(
         gateway_id.clone(),
         diag,
     );
+    let files = file_state::RedisFileState::new(commands.clone(), keys.clone(), gateway_id.clone());
 
     let (router, resubscribe) =
         bus::router::<ClusterConnection>(&keys, &gateway_id, gateway_timeout);
@@ -138,7 +139,8 @@ pub async fn connect(
         Arc::new(diagnostics),
         Arc::new(readiness),
         tasks,
-    ))
+    )
+    .with_files(Arc::new(files)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,125 @@
+//! Files: a document opened from where its file lives, its edits written back, and changes
+//! made outside merged in (DESIGN.md, "Files").
+//!
+//! Redis holds the live document; the file is the durable copy. The parts:
+//! - [`source`]: the seam to where files live (load, conditional store, a feed of outside
+//!   changes), with [`dir`] (`--files dir`, a folder of this machine) behind it; [`path`]
+//!   turns a file id into a relative path and refuses the ones that leave their root.
+//! - [`text`]: bytes to document text and back (UTF-8 only, exact: CRLF, BOM, emoji kept),
+//!   the size bound, and the seed update a new document starts from.
+//! - [`merge`]: an outside change as edits of the live text: diff(base, file) carried over
+//!   to the live text through diff(base, live), so typing in between survives.
+//! - [`schedule`]: when to write back (after edits settle, at least every max interval,
+//!   one write in flight).
+//! - [`seed`]: a file with no state in Redis is seeded from its source once cluster-wide.
+//! - [`keeper`]: the room's side: runs writes and outside-change checks one at a time,
+//!   under the file's lease, beside the room's actor.
+//!
+//! [`text`], [`merge`] and [`schedule`] are sans-IO and import nothing of the gateway.
+
+pub mod dir;
+pub mod keeper;
+pub mod merge;
+pub mod metrics;
+pub mod path;
+pub mod schedule;
+pub mod seed;
+pub mod source;
+pub mod text;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{AuthMode, Config, FilesMode};
+
+pub use source::{Etag, FileSource, Loaded, Precondition, SourceChange, SourceError};
+
+/// What the file settings say, checked at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: FilesMode,
+    pub dir: Option<std::path::PathBuf>,
+    pub write_back: Duration,
+    pub write_back_max: Duration,
+    pub max_file_bytes: usize,
+}
+
+impl Settings {
+    /// `Ok(None)` under `--files none`; an error for flags that cannot work together.
+    pub fn from_config(config: &Config) -> anyhow::Result<Option<Settings>> {
+        let dir = match config.files {
+            FilesMode::None => return Ok(None),
+            FilesMode::Dir => match &config.files_dir {
+                Some(dir) => Some(dir.clone()),
+                None => {
+                    anyhow::bail!("--files dir needs --files-dir PATH: the folder of the files")
+                }
+            },
+            FilesMode::Sandbox => {
+                if config.auth != AuthMode::Redis {
+                    anyhow::bail!(
+                        "--files sandbox needs --auth redis: the sandbox agent's address is the \
+                         sandbox_ip of the user's record in Redis, and --auth {} has no such \
+                         record (no address source)",
+                        match config.auth {
+                            AuthMode::Jwt => "jwt",
+                            _ => "none",
+                        }
+                    );
+                }
+                if config
+                    .sandbox_agent_token
+                    .as_ref()
+                    .is_none_or(|t| t.is_empty())
+                {
+                    anyhow::bail!("--files sandbox needs --sandbox-agent-token");
+                }
+                anyhow::bail!(
+                    "--files sandbox: the sandbox agent source is not built into this gateway yet; \
+                     use --files dir"
+                );
+            }
+        };
+        Ok(Some(Settings {
+            mode: config.files,
+            dir,
+            write_back: Duration::from_millis(config.write_back_ms.max(1)),
+            write_back_max: Duration::from_millis(
+                config.write_back_max_ms.max(config.write_back_ms).max(1),
+            ),
+            max_file_bytes: config.max_file_bytes,
+        }))
+    }
+
+    /// How long a write lease lives without renewal: a dead holder's lease is taken over
+    /// after this.
+    pub fn lease_ttl(&self) -> Duration {
+        self.write_back_max * 2 + Duration::from_secs(1)
+    }
+}
+
+/// What every room of a gateway shares for files: the source and the settings.
+#[derive(Clone)]
+pub struct Files {
+    pub settings: Settings,
+    pub source: Arc<dyn FileSource>,
+    /// What the gateways share about each file's source (ETag, base, write lease).
+    pub state: Arc<dyn crate::engine::FileState>,
+}
+
+/// Starts the source the settings name, beside the engine's file records.
+pub fn start(settings: Settings, engine: &crate::engine::Engine) -> anyhow::Result<Files> {
+    let Some(state) = engine.files.clone() else {
+        anyhow::bail!("--files: this engine keeps no file records");
+    };
+    let source: Arc<dyn FileSource> = match (&settings.mode, &settings.dir) {
+        (FilesMode::Dir, Some(dir)) => Arc::new(dir::DirSource::start(dir)?),
+        _ => anyhow::bail!("--files: no source for these settings"),
+    };
+    tracing::info!(mode = ?settings.mode, "files: documents open from and write back to their source");
+    Ok(Files {
+        settings,
+        source,
+        state,
+    })
+}
