@@ -369,11 +369,6 @@ impl Config {
             keep_versions: 8,
         }
     }
-    /// The files settings, or why the flags do not make sense together (`--files none`:
-    /// `Ok(None)`).
-    pub fn files_settings(&self) -> anyhow::Result<Option<crate::files::Settings>> {
-        crate::files::Settings::from_config(self)
-    }
     pub fn undo_policy(&self) -> crate::engine::UndoPolicy {
         crate::engine::UndoPolicy {
             capture: Duration::from_millis(self.undo_capture_ms),

@@ -77,7 +77,7 @@ impl Gateway {
         let revalidation = revocations
             .clone()
             .map(|live| tokio::spawn(live.run(changes, periods)));
-        let files = match config.files_settings()? {
+        let files = match crate::files::Settings::from_config(&config)? {
             Some(settings) => Some(crate::files::start(settings, &engine)?),
             None => None,
         };

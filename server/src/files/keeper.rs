@@ -442,6 +442,14 @@ impl Job {
     }
 }
 
+/// The next input of a room's keeper; never, for a room without one.
+pub async fn next_input(keeper: &mut Option<Keeper>) -> Input {
+    match keeper {
+        Some(keeper) => keeper.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,

@@ -123,3 +123,52 @@ pub fn start(settings: Settings, engine: &crate::engine::Engine) -> anyhow::Resu
         state,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn settings(args: &[&str]) -> anyhow::Result<Option<Settings>> {
+        let mut all = vec!["collab-gateway"];
+        all.extend_from_slice(args);
+        Settings::from_config(&Config::try_parse_from(all).expect("flags parse"))
+    }
+
+    #[test]
+    fn flags_and_defaults() {
+        assert!(
+            settings(&[]).expect("fine").is_none(),
+            "--files none by default"
+        );
+        let dir = settings(&["--files", "dir", "--files-dir", "/tmp/x"])
+            .expect("fine")
+            .expect("on");
+        assert_eq!(dir.write_back, Duration::from_millis(1000));
+        assert_eq!(dir.write_back_max, Duration::from_millis(5000));
+        assert_eq!(dir.max_file_bytes, 5 << 20);
+        let error = settings(&["--files", "dir"]).expect_err("needs a folder");
+        assert!(error.to_string().contains("--files-dir"));
+    }
+
+    #[test]
+    fn sandbox_files_need_an_address_source() {
+        for auth in ["none", "jwt"] {
+            let error = settings(&[
+                "--files",
+                "sandbox",
+                "--auth",
+                auth,
+                "--sandbox-agent-token",
+                "t0ken",
+            ])
+            .expect_err("refused");
+            let said = error.to_string();
+            assert!(
+                said.contains("no address source") && !said.contains("t0ken"),
+                "{said}"
+            );
+        }
+    }
+}

@@ -31,6 +31,8 @@ use super::core::{RoomCore, Settings};
 use super::effect::{Effect, Effects, LogRead};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 
+mod files;
+
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
 /// Capacity of a room's queue of client messages.
@@ -183,7 +185,7 @@ impl Actor {
                 }
                 () = signals.notified() => self.on_signals(),
                 _ = tail_check.tick() => self.core.on_tick(&mut self.fx),
-                input = next_file(&mut self.files) => self.on_file(input),
+                input = crate::files::keeper::next_input(&mut self.files) => self.on_file(input),
                 () = sleep_until(grace_end), if grace_end.is_some() => break,
             }
             self.run_effects().await;
@@ -233,48 +235,6 @@ impl Actor {
                 Err(error.to_string())
             }
         }
-    }
-
-    /// With `--files`: seeds the file from its source if Redis lacks it, and starts its
-    /// keeper. A file that may not be opened refuses the room's joiners with 4400.
-    async fn open_file(&mut self) -> Result<(), JoinError> {
-        use crate::files::seed::{SeedError, seed_once};
-        let Some(files) = self.ctx.files.clone() else {
-            return Ok(());
-        };
-        let text_name = &self.ctx.config.text_name;
-        match seed_once(&files, &*self.ctx.store, &self.file, text_name).await {
-            Ok(()) => {}
-            Err(SeedError::Refused(why)) => {
-                tracing::info!(%why, "the file cannot be opened");
-                return Err(JoinError::Invalid(why));
-            }
-            Err(SeedError::Unavailable(why)) => {
-                tracing::warn!(%why, "loading the file failed");
-                return Err(JoinError::Unavailable(why));
-            }
-        }
-        self.files = Some(crate::files::keeper::Keeper::new(self.file.clone(), files));
-        Ok(())
-    }
-
-    fn on_file(&mut self, input: crate::files::keeper::Input) {
-        if let Some(keeper) = self.files.as_mut() {
-            keeper.handle(input, &mut self.core, &mut self.fx);
-        }
-    }
-
-    /// The room closes: its file gets its last write, within the drain deadline.
-    async fn close_file(&mut self) {
-        let Some(keeper) = self.files.as_mut() else {
-            return;
-        };
-        let deadline = self.ctx.config.drain_timeout();
-        let closing = keeper.close(&mut self.core, &mut self.fx);
-        if tokio::time::timeout(deadline, closing).await.is_err() {
-            tracing::error!("the file's last write did not finish in time");
-        }
-        self.run_effects().await;
     }
 
     fn on_command(&mut self, cmd: RoomCmd) {
@@ -505,15 +465,6 @@ impl Drop for Actor {
             }
             self.retire(JoinError::Retired);
         }
-    }
-}
-
-async fn next_file(
-    keeper: &mut Option<crate::files::keeper::Keeper>,
-) -> crate::files::keeper::Input {
-    match keeper {
-        Some(keeper) => keeper.next().await,
-        None => std::future::pending().await,
     }
 }
 
