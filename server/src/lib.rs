@@ -65,6 +65,11 @@
 //! each version is parsed once on whichever gateway claims it and published (`D` envelope)
 //! to the others. External tools post markers through [`diagnostics::http`].
 //!
+//! Files (`--files dir`): [`files`] opens a document from its file (seeded once
+//! cluster-wide by [`engine::FileState`]'s conditional append), writes edits back after they
+//! settle under one gateway's lease with one write in flight ([`files::keeper`]), and merges
+//! changes made outside as edits authored by `sandbox` ([`files::merge`]).
+//!
 //! Redis Cluster: the cluster engine ([`engine::cluster`]) is a sibling of
 //! [`engine::redis`] behind the same traits; both share its parts, generic over the
 //! connection. Readiness is the engine's too ([`engine::readiness`]): one Redis answers
