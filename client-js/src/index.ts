@@ -30,7 +30,8 @@ import { presenceOf, type Presence } from './cursors.js';
 import type { ConnectionStatus, GatewayConnection } from './provider.js';
 import type { Extension, OutgoingExtension } from './extension.js';
 import { Emitter } from './emitter.js';
-import { Link, type LinkOptions, type MonacoApi } from './link.js';
+import { Link, type LinkOptions } from './link.js';
+import type { MonacoApi } from './monaco.js';
 import { NO_UNDO, type UndoState } from './undo.js';
 import { NO_DIAGNOSTICS, type DiagnosticCounts } from './diagnostics.js';
 
@@ -41,7 +42,7 @@ export { NO_UNDO, type UndoMode, type UndoState } from './undo.js';
 export * from './diagnostics.js';
 export { GatewayConnection, closeExplanation, gatewayDocUrl, isPermanentClose, roomName } from './provider.js';
 export type { ConnectionState, ConnectionStatus, GatewayConnectionOptions, ServerUndo } from './provider.js';
-export type { MonacoApi } from './link.js';
+export type { MonacoApi } from './monaco.js';
 
 export interface ConnectOptions {
   /** The monaco namespace the editor was made with (this package bundles no monaco). */

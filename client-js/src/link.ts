@@ -19,9 +19,7 @@ import { GatewayConnection } from './provider.js';
 import { Diagnostics, NO_DIAGNOSTICS, type DiagnosticCounts } from './diagnostics.js';
 import type { DiagnosticsExtension } from './extension.js';
 import { NO_UNDO, UndoRouter, installUndoCommands, type UndoState } from './undo.js';
-
-/** The parts of the monaco namespace used here (`monaco-editor` and `monaco-editor/editor` fit). */
-export type MonacoApi = Pick<typeof Monaco, 'editor' | 'Range' | 'KeyMod' | 'KeyCode'>;
+import type { MonacoApi } from './monaco.js';
 
 export interface LinkOptions {
   urls: string[];

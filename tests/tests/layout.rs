@@ -1,6 +1,6 @@
-//! House rules on the source trees of `server/src` and `load/src`, checked from the text of
-//! the files (std only, no compiler): no import circles between modules, and no server file
-//! over 500 lines.
+//! House rules on the source trees of `server/src`, `load/src`, `syntax/src` and
+//! `sandbox-agent/src`, checked from the text of the files (std only, no compiler): no import
+//! circles between modules, and no server file over 500 lines.
 //!
 //! A node is a module file (`foo.rs` or `foo/mod.rs`; `lib.rs` and `main.rs` are the crate
 //! root, each its own crate), found by following `mod x;` declarations from the root. An
@@ -46,6 +46,11 @@ fn server_has_no_import_circles() {
 #[test]
 fn syntax_has_no_import_circles() {
     assert_no_circles("syntax");
+}
+
+#[test]
+fn sandbox_agent_has_no_import_circles() {
+    assert_no_circles("sandbox-agent");
 }
 
 #[test]
