@@ -65,10 +65,12 @@
 //! each version is parsed once on whichever gateway claims it and published (`D` envelope)
 //! to the others. External tools post markers through [`diagnostics::http`].
 //!
-//! Files (`--files dir`): [`files`] opens a document from its file (seeded once
+//! Files (`--files dir|sandbox`): [`files`] opens a document from its file (seeded once
 //! cluster-wide by [`engine::FileState`]'s conditional append), writes edits back after they
 //! settle under one gateway's lease with one write in flight ([`files::keeper`]), and merges
-//! changes made outside as edits authored by `sandbox` ([`files::merge`]).
+//! changes made outside as edits authored by `sandbox` ([`files::merge`]). Under `--files
+//! sandbox` the files live in each sandbox, behind its file agent ([`files::agent`]), reached
+//! at the owner's `sandbox_ip`, which only ever travels as a [`sandbox_ip::SandboxIp`].
 //!
 //! Redis Cluster: the cluster engine ([`engine::cluster`]) is a sibling of
 //! [`engine::redis`] behind the same traits; both share its parts, generic over the
@@ -96,6 +98,7 @@ pub mod presence;
 pub mod replica;
 pub mod room;
 pub mod rooms;
+pub mod sandbox_ip;
 pub mod secret;
 pub mod session;
 pub mod stamp;

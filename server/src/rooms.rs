@@ -157,6 +157,11 @@ impl Rooms {
         Err(JoinError::Unavailable("the room kept closing".into()))
     }
 
+    /// What the rooms share for files (`--files`), if anything.
+    pub fn files(&self) -> Option<&crate::files::Files> {
+        self.ctx.files.as_ref()
+    }
+
     /// Asks every open room to write its file back now (the gateway stops); returns when
     /// all answered.
     pub async fn flush_files(&self) {

@@ -21,7 +21,10 @@ pub struct FileRecord {
 pub trait FileState: Send + Sync + 'static {
     /// Makes `update` the file's first log entry (published like any other) and records
     /// `etag` and `base`, only if the file has no state at all (no log entry, no
-    /// snapshot): of gateways seeding at once, one does. True if this call seeded.
+    /// snapshot): of gateways seeding at once, one does. True if this call seeded. An
+    /// empty `update` with an empty `etag` records "base empty, no version known" (the
+    /// source did not answer) and appends nothing; [`FileState::record`] reads that ETag
+    /// as `None`.
     fn seed<'a>(
         &'a self,
         file: &'a FileId,

@@ -55,7 +55,7 @@ use tokio::task::JoinHandle;
 
 pub use changes::{Change, ChangeFeed, Record};
 pub use diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
-pub use directory::{Directory, MemberRole, Rechecked, Standing};
+pub use directory::{Directory, MemberRole, Rechecked, SandboxAddress, Standing};
 pub use error::EngineError;
 pub use file_state::{FileRecord, FileState};
 pub use identity_admin::{IdentityAdmin, UserRecord};

@@ -21,7 +21,7 @@ use notify::{RecursiveMode, Watcher};
 use tokio::sync::{broadcast, mpsc};
 
 use super::path::relative;
-use super::source::{Etag, FileSource, Loaded, Precondition, SourceChange, SourceError};
+use super::source::{Etag, FileSource, Loaded, Precondition, SourceChange, SourceError, Watch};
 
 /// Marks this gateway's temporary files, which the change feed ignores.
 const TEMP_MARK: &str = ".collab-tmp-";
@@ -182,8 +182,8 @@ impl FileSource for DirSource {
         })
     }
 
-    fn changes(&self) -> broadcast::Receiver<SourceChange> {
-        self.changes.subscribe()
+    fn watch(&self, _file: &FileId) -> Watch {
+        Watch::new(self.changes.subscribe(), None)
     }
 }
 

@@ -20,7 +20,7 @@ use crate::room::core::RoomCore;
 use crate::room::effect::Effects;
 
 use super::schedule::Schedule;
-use super::source::{Etag, Precondition, SourceChange, SourceError};
+use super::source::{Etag, Precondition, SourceChange, SourceError, Watch};
 use super::{Files, metrics, text};
 
 /// A finished job.
@@ -78,7 +78,11 @@ pub struct Keeper {
     dirty_since: Option<Instant>,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
-    changes: broadcast::Receiver<SourceChange>,
+    watch: Watch,
+    /// The watch's feed still runs (false once it closed: the gateway stops).
+    feed_open: bool,
+    /// The last job failed and the members were told so: the next success says `saved`.
+    failed: bool,
     flushes: Vec<oneshot::Sender<()>>,
 }
 
@@ -89,7 +93,9 @@ impl Keeper {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let schedule = Schedule::new(files.settings.write_back, files.settings.write_back_max);
         Keeper {
-            changes: files.source.changes(),
+            watch: files.source.watch(&file),
+            feed_open: true,
+            failed: false,
             file,
             files,
             schedule,
@@ -117,7 +123,7 @@ impl Keeper {
         };
         tokio::select! {
             Some(done) = self.done_rx.recv() => Input::Done(done),
-            change = self.changes.recv() => Input::Change(change),
+            change = self.watch.changes.recv(), if self.feed_open => Input::Change(change),
             () = sleep_until(due) => Input::Due,
         }
     }
@@ -166,7 +172,7 @@ impl Keeper {
             }
             // The source's feed ended (the gateway stops): nothing more comes.
             Input::Change(Err(broadcast::error::RecvError::Closed)) => {
-                self.changes = broadcast::channel(1).1;
+                self.feed_open = false;
             }
             Input::Done(done) => self.finished(done, core, fx, now),
             Input::Due => {}
@@ -182,6 +188,7 @@ impl Keeper {
     fn finished(&mut self, done: Done, core: &mut RoomCore, fx: &mut Effects, now: Instant) {
         self.busy = false;
         let lease_life = self.files.settings.lease_ttl();
+        let recovered = std::mem::replace(&mut self.failed, matches!(done, Done::Failed(_)));
         match done {
             Done::Written { etag, text } => {
                 metrics::write("written");
@@ -225,6 +232,9 @@ impl Keeper {
             }
             Done::Same { etag, base } => {
                 self.check_at = None;
+                if recovered {
+                    core.tell_file_state(state(FileSyncState::Saved, etag.as_ref(), None), fx);
+                }
                 if etag.is_some() {
                     self.etag = etag;
                     self.synced = base;
@@ -333,8 +343,17 @@ impl Job {
     async fn write(&self, text: String) -> Done {
         match self.try_write(text).await {
             Ok(done) => done,
-            Err(reason) => Done::Failed(reason),
+            Err(reason) => self.failed(reason).await,
         }
+    }
+
+    /// A job failed: the lease goes back, so a gateway that can reach the source (one that
+    /// knows the sandbox's address) writes and merges instead of this one.
+    async fn failed(&self, reason: String) -> Done {
+        if let Err(error) = self.state().release(&self.file).await {
+            tracing::debug!(%error, "releasing the file's lease failed; it expires");
+        }
+        Done::Failed(reason)
     }
 
     async fn try_write(&self, text: String) -> Result<Done, String> {
@@ -385,7 +404,7 @@ impl Job {
     async fn check(&self) -> Done {
         match self.try_check().await {
             Ok(done) => done,
-            Err(reason) => Done::Failed(reason),
+            Err(reason) => self.failed(reason).await,
         }
     }
 

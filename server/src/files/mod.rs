@@ -3,8 +3,9 @@
 //!
 //! Redis holds the live document; the file is the durable copy. The parts:
 //! - [`source`]: the seam to where files live (load, conditional store, a feed of outside
-//!   changes), with [`dir`] (`--files dir`, a folder of this machine) behind it; [`path`]
-//!   turns a file id into a relative path and refuses the ones that leave their root.
+//!   changes), with [`dir`] (`--files dir`, a folder of this machine) and [`agent`]
+//!   (`--files sandbox`, each sandbox's file agent over HTTP) behind it; [`path`] turns a
+//!   file id into a relative path and refuses the ones that leave their root.
 //! - [`text`]: bytes to document text and back (UTF-8 only, exact: CRLF, BOM, emoji kept),
 //!   the size bound, and the seed update a new document starts from.
 //! - [`merge`]: an outside change as edits of the live text: diff(base, file) carried over
@@ -17,6 +18,7 @@
 //!
 //! [`text`], [`merge`] and [`schedule`] are sans-IO and import nothing of the gateway.
 
+pub mod agent;
 pub mod dir;
 pub mod keeper;
 pub mod merge;
@@ -32,7 +34,7 @@ use std::time::Duration;
 
 use crate::config::{AuthMode, Config, FilesMode};
 
-pub use source::{Etag, FileSource, Loaded, Precondition, SourceChange, SourceError};
+pub use source::{Etag, FileSource, Loaded, Precondition, SourceChange, SourceError, Watch};
 
 /// What the file settings say, checked at start.
 #[derive(Debug, Clone)]
@@ -42,6 +44,9 @@ pub struct Settings {
     pub write_back: Duration,
     pub write_back_max: Duration,
     pub max_file_bytes: usize,
+    /// With `--files sandbox`: the agents' port and the token they expect.
+    pub agent_port: u16,
+    pub agent_token: Option<crate::secret::Secret>,
 }
 
 impl Settings {
@@ -74,10 +79,7 @@ impl Settings {
                 {
                     anyhow::bail!("--files sandbox needs --sandbox-agent-token");
                 }
-                anyhow::bail!(
-                    "--files sandbox: the sandbox agent source is not built into this gateway yet; \
-                     use --files dir"
-                );
+                None
             }
         };
         Ok(Some(Settings {
@@ -88,6 +90,8 @@ impl Settings {
                 config.write_back_max_ms.max(config.write_back_ms).max(1),
             ),
             max_file_bytes: config.max_file_bytes,
+            agent_port: config.sandbox_agent_port,
+            agent_token: config.sandbox_agent_token.clone(),
         }))
     }
 
@@ -114,6 +118,14 @@ pub fn start(settings: Settings, engine: &crate::engine::Engine) -> anyhow::Resu
     };
     let source: Arc<dyn FileSource> = match (&settings.mode, &settings.dir) {
         (FilesMode::Dir, Some(dir)) => Arc::new(dir::DirSource::start(dir)?),
+        (FilesMode::Sandbox, _) => match &settings.agent_token {
+            Some(token) => Arc::new(agent::AgentSource::new(
+                settings.agent_port,
+                token,
+                engine.directory.clone(),
+            )?),
+            None => anyhow::bail!("--files sandbox needs --sandbox-agent-token"),
+        },
         _ => anyhow::bail!("--files: no source for these settings"),
     };
     tracing::info!(mode = ?settings.mode, "files: documents open from and write back to their source");
@@ -150,6 +162,26 @@ mod tests {
         assert_eq!(dir.max_file_bytes, 5 << 20);
         let error = settings(&["--files", "dir"]).expect_err("needs a folder");
         assert!(error.to_string().contains("--files-dir"));
+    }
+
+    #[test]
+    fn sandbox_files_run_under_redis_auth_with_a_token() {
+        let on = settings(&[
+            "--files",
+            "sandbox",
+            "--sandbox-agent-token",
+            "t0ken-t0ken-t0ken",
+        ])
+        .expect("fine")
+        .expect("on");
+        assert_eq!(on.mode, FilesMode::Sandbox);
+        assert_eq!(on.agent_port, 7447);
+        assert!(
+            !format!("{on:?}").contains("t0ken"),
+            "the token never prints"
+        );
+        let error = settings(&["--files", "sandbox"]).expect_err("needs a token");
+        assert!(error.to_string().contains("--sandbox-agent-token"));
     }
 
     #[test]

@@ -2,6 +2,13 @@
 //! becomes the document's first log entry, once cluster-wide (the engine's seed is
 //! conditional on an empty log and no snapshot: of gateways opening it at once, one seeds
 //! and the others load what it seeded).
+//!
+//! A source that does not answer (`--files sandbox` before the sandbox's address is known,
+//! or an agent that is down or refuses the gateway's token) does not keep the document
+//! from opening: it opens from Redis as it would without files, and a document Redis does
+//! not hold either opens empty with its file recorded as "base empty, no version". When the
+//! source answers later, the file is then an outside change from an empty base and is
+//! merged into whatever was typed meanwhile; it is never written over.
 
 use collab_protocol::FileId;
 
@@ -35,6 +42,17 @@ pub async fn seed_once(
     let loaded = match files.source.load(file, max).await {
         Ok(loaded) => loaded,
         Err(SourceError::NotFound) => return Ok(()),
+        Err(SourceError::Unanswered(why)) => {
+            super::metrics::load("failed");
+            tracing::info!(%why, "the file's source did not answer; the document opens from Redis");
+            // Only if Redis holds nothing of the file: an empty seed records the empty base.
+            files
+                .state
+                .seed(file, &[], "", "")
+                .await
+                .map_err(|e| unavailable(&e))?;
+            return Ok(());
+        }
         Err(error @ (SourceError::Refused(_) | SourceError::TooBig { .. })) => {
             super::metrics::load("refused");
             return Err(SeedError::Refused(error.to_string()));

@@ -3,7 +3,8 @@
 //! A source loads a file's bytes with their ETag (lowercase hex SHA-256 of the bytes),
 //! stores bytes on a condition (the version last seen, or "only if absent"), and announces
 //! changes made to files by anything (the gateway's own writes included: a receiver tells
-//! them apart by ETag). `--files dir` is [`super::dir::DirSource`].
+//! them apart by ETag) to the rooms that watch a file. `--files dir` is
+//! [`super::dir::DirSource`], `--files sandbox` [`super::agent::AgentSource`].
 
 use collab_protocol::FileId;
 use futures_util::future::BoxFuture;
@@ -64,13 +65,39 @@ pub enum SourceError {
     TooBig { size: u64, max: usize },
     #[error("the file source failed: {0}")]
     Unavailable(String),
+    /// The source could not be asked, or would not answer the gateway (no address known,
+    /// no answer, the gateway's credentials refused): the document opens from Redis alone
+    /// and its members are told the file is `failed`, with this reason.
+    #[error("{0}")]
+    Unanswered(String),
 }
 
-/// A change to a file, made by anyone; `etag` is `None` when the file is gone.
+/// A change to a file, made by anyone; `etag` is `None` when the file is gone or its
+/// version is not known (a feed reconnected and may have missed changes): check it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceChange {
     pub file: FileId,
     pub etag: Option<Etag>,
+}
+
+/// A room's subscription to the changes of its file's source; dropping it ends it (a
+/// source may then close what it kept open for that file).
+pub struct Watch {
+    pub changes: broadcast::Receiver<SourceChange>,
+    _hold: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Watch {
+    /// A subscription to `changes`, keeping `hold` alive as long as it lives.
+    pub fn new(
+        changes: broadcast::Receiver<SourceChange>,
+        hold: Option<Box<dyn std::any::Any + Send + Sync>>,
+    ) -> Watch {
+        Watch {
+            changes,
+            _hold: hold,
+        }
+    }
 }
 
 /// Where files live.
@@ -90,8 +117,16 @@ pub trait FileSource: Send + Sync + 'static {
         condition: Precondition,
     ) -> BoxFuture<'a, Result<Etag, SourceError>>;
 
-    /// Announcements of changed files (lagging receivers see `Lagged`: check everything).
-    fn changes(&self) -> broadcast::Receiver<SourceChange>;
+    /// Announcements of changes to `file` (and maybe others: a receiver filters by file id),
+    /// while the returned watch lives. A lagging receiver sees `Lagged`: check the file.
+    fn watch(&self, file: &FileId) -> Watch;
+
+    /// A user was admitted to a file of `sandbox` (before its room is joined): a source
+    /// that finds sandboxes through their owners' records refreshes what it knows.
+    fn admitted<'a>(&'a self, user: &'a str, sandbox: &'a str) -> BoxFuture<'a, ()> {
+        let _ = (user, sandbox);
+        Box::pin(async {})
+    }
 }
 
 #[cfg(test)]

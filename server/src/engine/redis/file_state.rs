@@ -122,6 +122,8 @@ impl<C: Conn> FileState for RedisFileState<C> {
                 .arg("base")
                 .query_async(&mut conn)
                 .await?;
+            // An empty ETag: opened while the source did not answer (no version known).
+            let etag = etag.filter(|etag| !etag.is_empty());
             Ok(FileRecord { etag, base })
         })
     }
