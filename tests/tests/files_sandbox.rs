@@ -341,3 +341,74 @@ async fn a_members_edits_land_in_the_owners_sandbox() {
         "nothing in the member's own sandbox"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_opened_before_its_owner_connects_is_merged_not_overwritten_once_they_do() {
+    let (redis, agent, mut platform, owner) = world(&[]).await;
+    platform
+        .user("u3", "s3", S2_IP, "Cy", "#00f")
+        .await
+        .expect("user");
+    platform.member("s1", "u3", "rw").await.expect("member");
+    let member = platform.session("u3", SESSION).await.expect("session");
+    let path = agent.write("early.txt", b"in the sandbox\n");
+    let gw = gateway(&redis, agent.port(), AGENT_TOKEN).await;
+    let url = format!(
+        "{}&ext=files",
+        gw.ws_url_with_token("s1/early.txt", &member)
+    );
+    let early = Client::connect_synced(&url, DEADLINE)
+        .await
+        .expect("admitted");
+    let told = early
+        .wait_for(
+            |c| {
+                file_states(c)
+                    .iter()
+                    .any(|(state, _)| *state == FileSyncState::Failed)
+            },
+            DEADLINE,
+        )
+        .await;
+    assert!(told.is_ok(), "told it failed: {:?}", early.extensions());
+    assert_eq!(early.text(), "", "opened from Redis, which holds nothing");
+    early.push("typed early\n").expect("edit");
+    // The owner connects: the gateway learns where s1 is, reads the file and merges it
+    // with what was typed; the file is never written over with the typing alone.
+    let _owner = Client::connect_synced(&gw.ws_url_with_token("s1/early.txt", &owner), DEADLINE)
+        .await
+        .expect("connects");
+    let both =
+        |c: &Client| c.text().contains("typed early\n") && c.text().contains("in the sandbox\n");
+    early
+        .wait_for(both, DEADLINE)
+        .await
+        .unwrap_or_else(|_| panic!("both kept: {:?}", early.text()));
+    let text = early.text();
+    assert_eq!(
+        text.len(),
+        "typed early\nin the sandbox\n".len(),
+        "nothing doubled: {text:?}"
+    );
+    assert!(
+        holds(&path, &text).await,
+        "the file is the merged document: {:?} vs {text:?}",
+        std::fs::read_to_string(&path)
+    );
+    let recovered = early
+        .wait_for(
+            |c| {
+                matches!(
+                    file_states(c).last(),
+                    Some((FileSyncState::Saved | FileSyncState::Merged, _))
+                )
+            },
+            DEADLINE,
+        )
+        .await;
+    assert!(
+        recovered.is_ok(),
+        "no longer failed: {:?}",
+        early.extensions()
+    );
+}
