@@ -24,6 +24,8 @@ const READY_DEADLINE: Duration = Duration::from_secs(30);
 pub struct Agent {
     /// `IP:PORT` it listens on.
     pub addr: String,
+    token: String,
+    extra: Vec<String>,
     dir: tempfile::TempDir,
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
@@ -34,49 +36,78 @@ impl Agent {
     /// flags (such as `--settle-ms 2000`).
     pub async fn start(ip: &str, port: u16, token: &str, extra: &[&str]) -> Result<Agent> {
         let dir = tempfile::tempdir().context("temp dir")?;
-        let root = dir.path().join("root");
-        std::fs::create_dir(&root).context("agent root")?;
-        let binary = agent_binary();
-        let mut child = Command::new(&binary)
-            .arg("--root")
-            .arg(&root)
-            .args(["--listen", &format!("{ip}:{port}")])
-            .args(extra)
-            .env("COLLAB_AGENT_TOKEN", token)
-            .env("COLLAB_AGENT_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("spawning {}", binary.display()))?;
-        let log = Arc::new(Mutex::new(Vec::new()));
-        keep_lines(child.stderr.take().context("stderr")?, log.clone());
-        let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
-        let addr = tokio::time::timeout(READY_DEADLINE, async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(addr) = line.strip_prefix(READY_PREFIX) {
-                    return Some(addr.trim().to_owned());
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten();
-        let Some(addr) = addr else {
-            let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
-            bail!("the agent on {ip} did not print its readiness line; stderr:\n{log}");
-        };
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        std::fs::create_dir(dir.path().join("root")).context("agent root")?;
+        let (addr, child, log) = spawn(&dir, &format!("{ip}:{port}"), token, extra).await?;
         Ok(Agent {
             addr,
+            token: token.to_owned(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             dir,
             child,
             log,
         })
     }
 
+    /// Kills the agent (as a crash would) and starts it again on the same address and root.
+    pub async fn restart(&mut self) -> Result<()> {
+        self.kill().await?;
+        let extra: Vec<&str> = self.extra.iter().map(String::as_str).collect();
+        let (_, child, log) = spawn(&self.dir, &self.addr, &self.token, &extra).await?;
+        self.child = child;
+        self.log = log;
+        Ok(())
+    }
+
+    /// Kills the agent and waits for it to exit.
+    pub async fn kill(&mut self) -> Result<()> {
+        self.child.kill().await.context("killing the agent")
+    }
+}
+
+/// Spawns the agent over `dir/root` on `listen`; its address, process and kept output.
+async fn spawn(
+    dir: &tempfile::TempDir,
+    listen: &str,
+    token: &str,
+    extra: &[&str],
+) -> Result<(String, Child, Arc<Mutex<Vec<String>>>)> {
+    let binary = agent_binary();
+    let mut child = Command::new(&binary)
+        .arg("--root")
+        .arg(dir.path().join("root"))
+        .args(["--listen", listen])
+        .args(extra)
+        .env("COLLAB_AGENT_TOKEN", token)
+        .env("COLLAB_AGENT_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawning {}", binary.display()))?;
+    let log = Arc::new(Mutex::new(Vec::new()));
+    keep_lines(child.stderr.take().context("stderr")?, log.clone());
+    let mut lines = BufReader::new(child.stdout.take().context("stdout")?).lines();
+    let addr = tokio::time::timeout(READY_DEADLINE, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = line.strip_prefix(READY_PREFIX) {
+                return Some(addr.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(addr) = addr else {
+        let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
+        bail!("the agent on {listen} did not print its readiness line; stderr:\n{log}");
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((addr, child, log))
+}
+
+impl Agent {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr

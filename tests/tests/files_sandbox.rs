@@ -412,3 +412,34 @@ async fn a_file_opened_before_its_owner_connects_is_merged_not_overwritten_once_
         early.extensions()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_the_agent_was_down_is_merged_after_the_feed_reconnects() {
+    let (redis, mut agent, _platform, token) = world(&[]).await;
+    let path = agent.write("down.txt", b"before\n");
+    let gw = gateway(&redis, agent.port(), AGENT_TOKEN).await;
+    let client = Client::connect_synced(&gw.ws_url_with_token("s1/down.txt", &token), DEADLINE)
+        .await
+        .expect("connects");
+    assert_eq!(client.text(), "before\n");
+    // A write that landed: the room's first check of the file is over.
+    client.push("typed\n").expect("edit");
+    assert!(holds(&path, "before\ntyped\n").await, "written back");
+    agent.kill().await.expect("the agent stops");
+    // Nobody types meanwhile: only the feed's re-check after it reconnects can see this.
+    std::fs::write(&path, "changed while the agent was down\n").expect("outside write");
+    agent.restart().await.expect("the agent starts again");
+    client
+        .wait_for(
+            |c| c.text() == "changed while the agent was down\n",
+            DEADLINE,
+        )
+        .await
+        .unwrap_or_else(|_| panic!("merged after the reconnect: {:?}", client.text()));
+    client.push("and typed after\n").expect("edit");
+    assert!(
+        holds(&path, "changed while the agent was down\nand typed after\n").await,
+        "written to the restarted agent: {:?}",
+        std::fs::read_to_string(&path)
+    );
+}
