@@ -41,6 +41,15 @@ pub enum Extension {
         version: String,
         markers: Vec<Marker>,
     },
+    /// Gateway -> client (opt-in `?ext=files`): where the file stands with its source.
+    /// `etag` is the version written or merged; `reason` says why a write failed.
+    FileState {
+        state: FileSyncState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        etag: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// Any type this build does not know. Ignored, never fatal.
     #[serde(other)]
     Unknown,
@@ -74,6 +83,22 @@ pub mod severity {
     pub fn is_valid(value: u8) -> bool {
         matches!(value, HINT | INFO | WARNING | ERROR)
     }
+}
+
+/// The states of a `file-state` message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileSyncState {
+    /// The document's text is on the source (as of `etag`).
+    Saved,
+    /// A write is on its way.
+    Saving,
+    /// A change made outside was merged into the document.
+    Merged,
+    /// The file was deleted outside; the next edit writes it again.
+    Deleted,
+    /// A write failed (`reason`); it is retried.
+    Failed,
 }
 
 /// Which way an undo request goes.
@@ -168,6 +193,27 @@ mod tests {
             r#"{"type":"diagnostics","source":"syntax","version":"ab","markers":[{"severity":8,"message":"syntax error","startLineNumber":1,"startColumn":5,"endLineNumber":1,"endColumn":6}]}"#
         );
         assert_eq!(serde_json::from_str::<Extension>(&json).ok(), Some(message));
+    }
+
+    #[test]
+    fn file_state_has_the_documented_shape() {
+        let saved = Extension::FileState {
+            state: FileSyncState::Saved,
+            etag: Some("ab".into()),
+            reason: None,
+        };
+        let json = serde_json::to_string(&saved).expect("serializes");
+        assert_eq!(json, r#"{"type":"file-state","state":"saved","etag":"ab"}"#);
+        assert_eq!(serde_json::from_str::<Extension>(&json).ok(), Some(saved));
+        let failed = Extension::FileState {
+            state: FileSyncState::Failed,
+            etag: None,
+            reason: Some("disk full".into()),
+        };
+        assert_eq!(
+            serde_json::to_string(&failed).expect("serializes"),
+            r#"{"type":"file-state","state":"failed","reason":"disk full"}"#
+        );
     }
 
     #[test]

@@ -115,6 +115,12 @@ impl Keys {
         format!("{}:{{{}}}:diag", self.prefix, file.0)
     }
 
+    /// `collab:{F}:file`: the file's source as the gateways last saw it (ETag, base text,
+    /// write lease).
+    pub fn file(&self, file: &FileId) -> String {
+        format!("{}:{{{}}}:file", self.prefix, file.0)
+    }
+
     /// `collab:gateways`: heartbeats and goodbyes of gateways, for cursor expiry.
     pub fn gateways_channel(&self) -> String {
         format!("{}:gateways", self.prefix)

@@ -20,6 +20,6 @@ pub mod keys;
 pub mod message;
 
 pub use envelope::{Envelope, EnvelopeError};
-pub use extension::{Extension, Marker, UndoOp};
+pub use extension::{Extension, FileSyncState, Marker, UndoOp};
 pub use keys::{FileId, FileIdError, Keys};
 pub use message::{DecodeError, Message};

@@ -214,6 +214,38 @@ pub struct Config {
     )]
     pub diagnostics_parse_timeout_ms: u64,
 
+    /// Where files live besides Redis: `none` (Redis only), `dir` (a folder of this
+    /// machine, `--files-dir`), `sandbox` (each sandbox's file agent, reached at the
+    /// `sandbox_ip` of the user's record; needs `--auth redis`).
+    #[arg(long, env = "COLLAB_FILES", value_enum, default_value_t = FilesMode::None)]
+    pub files: FilesMode,
+
+    /// With `--files dir`: the folder holding the files; file `{sandbox}/{path}` is
+    /// `PATH/{sandbox}/{path}` (under `--auth none`, `PATH/{file id}`).
+    #[arg(long, env = "COLLAB_FILES_DIR")]
+    pub files_dir: Option<PathBuf>,
+
+    /// With `--files sandbox`: the port of the sandbox file agent.
+    #[arg(long, env = "COLLAB_SANDBOX_AGENT_PORT", default_value_t = 7447)]
+    pub sandbox_agent_port: u16,
+
+    /// With `--files sandbox`: the bearer token the sandbox file agents expect.
+    #[arg(long, env = "COLLAB_SANDBOX_AGENT_TOKEN", hide_env_values = true)]
+    pub sandbox_agent_token: Option<crate::secret::Secret>,
+
+    /// Files: quiet time after an edit before the text is written back, in milliseconds.
+    #[arg(long, env = "COLLAB_WRITE_BACK_MS", default_value_t = 1000)]
+    pub write_back_ms: u64,
+
+    /// Files: while someone keeps typing, the text is written back at least this often,
+    /// in milliseconds.
+    #[arg(long, env = "COLLAB_WRITE_BACK_MAX_MS", default_value_t = 5000)]
+    pub write_back_max_ms: u64,
+
+    /// Files: largest file opened from its source, in bytes (larger: close 4400).
+    #[arg(long, env = "COLLAB_MAX_FILE_BYTES", default_value_t = 5 << 20)]
+    pub max_file_bytes: usize,
+
     /// Log format.
     #[arg(long, env = "COLLAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -272,6 +304,17 @@ impl JwtAlg {
             JwtAlg::Rs256 => "RS256",
         }
     }
+}
+
+/// Where files live besides Redis (`--files`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FilesMode {
+    /// Redis holds the documents; nothing is read or written elsewhere.
+    None,
+    /// A folder of the gateway's machine (`--files-dir`).
+    Dir,
+    /// Each sandbox's file agent over HTTP.
+    Sandbox,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

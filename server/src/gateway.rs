@@ -96,6 +96,10 @@ impl Gateway {
         let revalidation = revocations
             .clone()
             .map(|live| tokio::spawn(live.run(changes, periods)));
+        let files = match crate::ext::files::Settings::from_config(&config)? {
+            Some(settings) => Some(crate::ext::files::start(settings, &engine)?),
+            None => None,
+        };
         let config = Arc::new(config);
         let pending = Arc::new(PendingAppends::new(config.max_pending_bytes));
         let ctx = Arc::new(RoomContext {
@@ -111,6 +115,7 @@ impl Gateway {
                 cache: engine.diagnostics.clone(),
                 settings: config.diagnostics_settings(),
             },
+            files,
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
@@ -294,6 +299,12 @@ async fn drain(state: &AppState) {
             bytes = state.pending.bytes(),
             "accepted updates not stored by the drain deadline; their clients re-send them on reconnect"
         );
+    }
+    if tokio::time::timeout_at(deadline, state.rooms.flush_files())
+        .await
+        .is_err()
+    {
+        tracing::error!("files not written back by the drain deadline");
     }
 }
 

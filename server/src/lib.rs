@@ -74,6 +74,13 @@
 //! whichever gateway claims it and published (`D` envelope) to the others. External tools
 //! post markers through [`ext::diagnostics::http`].
 //!
+//! Files (`--files dir|sandbox`): [`ext::files`] opens a document from its file (seeded once
+//! cluster-wide by [`engine::FileState`]'s conditional append), writes edits back after they
+//! settle under one gateway's lease with one write in flight ([`ext::files::keeper`]), and merges
+//! changes made outside as edits authored by `sandbox` (`collab_room_core::ext::files::merge`). Under `--files
+//! sandbox` the files live in each sandbox, behind its file agent ([`ext::files::agent`]), reached
+//! at the owner's `sandbox_ip`, which only ever travels as a [`sandbox_ip::SandboxIp`].
+//!
 //! Redis Cluster: the cluster engine ([`engine::cluster`]) is a sibling of
 //! [`engine::redis`] behind the same traits; both share its parts, generic over the
 //! connection. Readiness is the engine's too ([`engine::readiness`]): one Redis answers
@@ -98,6 +105,7 @@ pub mod room;
 pub mod rooms;
 #[cfg(test)]
 mod rooms_tests;
+pub mod sandbox_ip;
 pub mod secret;
 pub mod session;
 #[cfg(test)]

@@ -17,6 +17,13 @@ async fn main() -> std::process::ExitCode {
         .get_matches();
     let config = Config::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let filter = EnvFilter::try_from_env("COLLAB_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // The HTTP client's own debug and trace lines name the host it connects to: under
+    // `--files sandbox` a sandbox's address, which never goes into a log. Those crates log
+    // at warn at most, whatever COLLAB_LOG says.
+    let filter = ["hyper_util=warn", "hyper=warn"]
+        .into_iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, EnvFilter::add_directive);
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Colour codes only for a person at a terminal: a log file (the demo's, a test's,

@@ -47,6 +47,7 @@ pub async fn upkeep(handle: PrometheusHandle) {
 }
 
 fn describe() {
+    crate::ext::files::metrics::describe();
     describe_gauge!("collab_connections", "Open client WebSocket connections.");
     describe_gauge!(
         "collab_rooms",

@@ -157,6 +157,27 @@ impl Rooms {
         Err(JoinError::Unavailable("the room kept closing".into()))
     }
 
+    /// What the rooms share for files (`--files`), if anything.
+    pub fn files(&self) -> Option<&crate::ext::files::Files> {
+        self.ctx.files.as_ref()
+    }
+
+    /// Asks every open room to write its file back now (the gateway stops); returns when
+    /// all answered.
+    pub async fn flush_files(&self) {
+        let handles: Vec<RoomHandle> = self.registry().iter().map(|r| r.value().clone()).collect();
+        let mut answers = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let (reply, answer) = oneshot::channel();
+            if handle.tx.send(RoomCmd::FlushFiles(reply)).await.is_ok() {
+                answers.push(answer);
+            }
+        }
+        for answer in answers {
+            let _ = answer.await;
+        }
+    }
+
     fn get_or_open(&self, file: &FileId) -> RoomHandle {
         self.registry()
             .entry(file.clone())

@@ -165,6 +165,11 @@ async fn admit(
         Instant::now() + left
     });
     let principal = grant.principal.clone();
+    // Before the room opens: an owner's admission tells the file source where the sandbox
+    // is (`--files sandbox`), so the file can be loaded from it.
+    if let (Some(files), Some(sandbox)) = (state.rooms.files(), sandbox_of(&file)) {
+        files.source.admitted(&principal.user, sandbox).await;
+    }
     match state
         .rooms
         .join(&file, grant.principal, opt_ins, outbox.clone())
@@ -184,6 +189,11 @@ async fn admit(
                 watch,
             })
         }
+        Err(JoinError::Invalid(why)) => Err(CloseReason::error(
+            close::INVALID_REQUEST,
+            "file-unreadable",
+            why,
+        )),
         Err(JoinError::Retired | JoinError::Unavailable(_)) => Err(CloseReason::error(
             close::OVERLOADED,
             "document-unavailable",

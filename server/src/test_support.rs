@@ -75,6 +75,7 @@ impl TestGateway {
                 cache: engine.diagnostics.clone(),
                 settings: config.diagnostics_settings(),
             },
+            files: None,
             config,
         });
         TestGateway { ctx, engine }

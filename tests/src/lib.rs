@@ -37,11 +37,13 @@
 //! - [`admission`]: asserting that a connection is admitted, or refused with a code and reason.
 //! - [`identity`]: the platform's identity records (`--auth redis`), written into Redis.
 //! - [`jwt`]: signed tokens for `--auth jwt`.
+//! - [`agent`]: a sandbox's file agent process (`collab-sandbox-agent`), for `--files sandbox`.
 //!
 //! The tests themselves live in `tests/tests/`, one file per behaviour. They need the
 //! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
 
 pub mod admission;
+pub mod agent;
 pub mod backend;
 pub mod chaos;
 pub mod client;
@@ -57,6 +59,7 @@ pub mod stalled;
 pub mod tokens;
 pub mod wait;
 
+pub use agent::Agent;
 pub use backend::{Backend, BackendKind};
 pub use client::{Client, Edit, ErrorNotice, UndoState};
 pub use cluster::RedisCluster;

@@ -13,7 +13,9 @@
 //! - [`diagnostics`]: syntax and external markers per version of the text
 //!   (`DiagnosticsCache` in the engine). Diagnostics flow from the gateway to clients
 //!   only; a client's `diagnostics` message is ignored.
-//! - `files/` is the next one's place, in the same shape.
+//! - [`files`]: the file's source (a directory or the sandbox's agent) kept in step with
+//!   the document: seeding, write-back schedule, outside changes merged from the base
+//!   (`FileSource` and `FileState` in the gateway's engine).
 //!
 //! What needs IO (threads, HTTP, the engines' Redis implementations) stays in the gateway
 //! crate, in the folder of the same name (`collab_server::ext::diagnostics`) or behind the
@@ -21,6 +23,7 @@
 
 pub mod context;
 pub mod diagnostics;
+pub mod files;
 pub mod opt_in;
 pub mod undo;
 
@@ -38,6 +41,7 @@ pub fn dispatch(message: Extension, cx: Context<'_>) -> Vec<Reply> {
         Extension::Error { .. } => ignored("error"),
         Extension::UndoState { .. } => ignored("undo-state"),
         Extension::Diagnostics { .. } => ignored("diagnostics"),
+        Extension::FileState { .. } => ignored("file-state"),
         Extension::Unknown => ignored("unknown"),
     }
 }

@@ -1,4 +1,4 @@
-//! Which unsolicited extension messages a connection asked for, with `?ext=undo,diagnostics`.
+//! Which unsolicited extension messages a connection asked for, with `?ext=undo,diagnostics,files`.
 //!
 //! Stock y-websocket clients print an error for every message type they do not know, so a
 //! gateway sends undo states and diagnostics only to connections that opted in; replies to a
@@ -9,16 +9,18 @@
 pub enum Feature {
     Undo,
     Diagnostics,
+    Files,
 }
 
 impl Feature {
-    const ALL: [Feature; 2] = [Feature::Undo, Feature::Diagnostics];
+    const ALL: [Feature; 3] = [Feature::Undo, Feature::Diagnostics, Feature::Files];
 
     /// The feature's name in `?ext=`.
     pub fn name(self) -> &'static str {
         match self {
             Feature::Undo => "undo",
             Feature::Diagnostics => "diagnostics",
+            Feature::Files => "files",
         }
     }
 
@@ -57,6 +59,7 @@ mod tests {
     fn parses_known_names_and_ignores_the_rest() {
         let set = OptIns::parse("diagnostics, from-the-future,,undo");
         assert!(set.wants(Feature::Undo) && set.wants(Feature::Diagnostics));
+        assert!(!set.wants(Feature::Files) && OptIns::parse("files").wants(Feature::Files));
         let only = OptIns::parse("undo");
         assert!(only.wants(Feature::Undo) && !only.wants(Feature::Diagnostics));
         assert_eq!(OptIns::parse(""), OptIns::default());

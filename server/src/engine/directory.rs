@@ -2,13 +2,18 @@
 //! stands in one sandbox, as the platform recorded it.
 //!
 //! The platform writes these records; the gateway only reads them, and reads nothing it
-//! does not need: never a user's `sandbox_ip`. What an engine returns here is raw
+//! does not need: a user's `sandbox_ip` only under `--files sandbox`
+//! ([`Directory::sandbox_address`]), into a [`SandboxIp`] that never prints. What an
+//! engine returns here is raw
 //! standing; turning it into a decision (read-write, read-only, refused) is
 //! [`crate::access`]'s job.
+
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
 use super::error::EngineError;
+use crate::sandbox_ip::SandboxIp;
 
 /// A user's role in a sandbox that lists them as a member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +49,16 @@ pub struct Standing {
     pub role: Option<MemberRole>,
 }
 
+/// Where a user's own sandbox is (`user:{id}` fields `sandbox_id`, `sandbox_ip`), for
+/// reaching its file agent (`--files sandbox`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxAddress {
+    pub sandbox: String,
+    pub ip: SandboxIp,
+    /// How long the record lives (`None`: no expiry set).
+    pub ttl: Option<Duration>,
+}
+
 /// A grant re-read ([`Directory::recheck`]): the session's user and its standing in the
 /// sandbox asked about, or `None` when the session is gone.
 pub type Rechecked = Option<(String, Standing)>;
@@ -63,6 +78,17 @@ pub trait Directory: Send + Sync + 'static {
         user: &'a str,
         sandbox: &'a str,
     ) -> BoxFuture<'a, Result<Standing, EngineError>>;
+
+    /// `user`'s own sandbox and its address, fresh from the record (never cached: the
+    /// address is read on an owner's admission only); `None` without a record, a sandbox
+    /// or a usable address. The default engine has no addresses.
+    fn sandbox_address<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SandboxAddress>, EngineError>> {
+        let _ = user;
+        Box::pin(async { Ok(None) })
+    }
 
     /// Re-reads many grants at once (revocation, [`crate::access::revocation`]): for each
     /// `(token, sandbox)`, the session's user and its standing there, or `None` for a

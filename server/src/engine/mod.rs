@@ -16,6 +16,8 @@
 //! - [`directory`]: the identity reads (session -> user -> standing in a sandbox).
 //! - [`changes`]: the engine's announcements that identity records changed (in Redis,
 //!   `CLIENT TRACKING` invalidation pushes), so revocation re-reads only what changed.
+//! - [`file_state`]: what gateways share about a file's source (ETag, base, write lease)
+//!   and the one-time seed of a new document from it.
 //! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
 //! - The extensions' engine interfaces live in their homes in the room core, and are
 //!   implemented here: `UndoStack` (per-user undo and redo lists: records, counts,
@@ -40,6 +42,7 @@ pub mod cluster;
 pub mod compaction;
 pub mod directory;
 pub mod error;
+pub mod file_state;
 pub mod identity_admin;
 pub mod inbox;
 pub mod log;
@@ -58,8 +61,9 @@ use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 pub use changes::{Change, ChangeFeed, Record};
-pub use directory::{Directory, MemberRole, Rechecked, Standing};
+pub use directory::{Directory, MemberRole, Rechecked, SandboxAddress, Standing};
 pub use error::EngineError;
+pub use file_state::{FileRecord, FileState};
 pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
 pub use log::{AppendBatch, Appended, Authored, CompactOutcome, MergeFailed};
@@ -142,6 +146,8 @@ pub struct Engine {
     /// [`ChangeFeed::is_live`] says whether it currently does); `None`: it never will, and
     /// revocation must poll.
     pub changes: Option<ChangeFeed>,
+    /// The files' source records and write leases (`--files`).
+    pub files: Option<Arc<dyn FileState>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -166,8 +172,15 @@ impl Engine {
             diagnostics,
             readiness,
             changes: None,
+            files: None,
             tasks,
         }
+    }
+
+    /// The engine keeps files' source records and leases in `files`.
+    pub fn with_files(mut self, files: Arc<dyn FileState>) -> Self {
+        self.files = Some(files);
+        self
     }
 
     /// The engine announces identity changes on `changes`.

@@ -6,6 +6,8 @@
 //!   store and publish) and the HTTP door for external sources.
 //! - Undo needs nothing here: the room's actor and appender run its pops and count reads
 //!   against the engine's `UndoStack`.
-//! - The files extension of the next issue lands as `ext/files/` in both crates.
+//! - [`files`]: the file sources (a directory, the sandbox's agent), seeding once, and
+//!   the keeper that writes back and merges outside changes under the file's lease.
 
 pub mod diagnostics;
+pub mod files;

@@ -24,7 +24,7 @@ use crate::outbox::{Outbox, Queued};
 use collab_room_core::catch_up::Fetched;
 use collab_room_core::close::CloseReason;
 use collab_room_core::core::{RoomCore, Settings};
-use collab_room_core::effect::{Effect, Effects, LogRead};
+use collab_room_core::effect::{Effect, Effects};
 use collab_room_core::ext::diagnostics::CheckDone;
 use collab_room_core::ext::diagnostics::post::{PostAnswer, PostCheck};
 use collab_room_core::ext::undo::UndoCounts;
@@ -32,6 +32,9 @@ use collab_room_core::presence::ConnId;
 
 use super::appender::{self, Job, PopResult};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+
+mod files;
+mod reads;
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
@@ -64,6 +67,8 @@ struct Actor {
     posts: HashMap<u64, oneshot::Sender<PostAnswer>>,
     next_post: u64,
     retired: bool,
+    /// Keeps the file in step with its source (`--files dir|sandbox`).
+    files: Option<crate::ext::files::keeper::Keeper>,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -109,6 +114,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         posts: HashMap::new(),
         next_post: 0,
         retired: false,
+        files: None,
         file,
         ctx,
     };
@@ -145,6 +151,10 @@ struct Inputs {
 
 impl Actor {
     async fn run(mut self, mut inputs: Inputs, sink: RoomSink) {
+        if let Err(why) = self.open_file().await {
+            self.retire(why);
+            return;
+        }
         if let Err(error) = self.open(sink).await {
             tracing::warn!(%error, "room could not open");
             self.retire(JoinError::Unavailable(error));
@@ -190,10 +200,15 @@ impl Actor {
                 }
                 () = signals.notified() => self.on_signals(),
                 _ = tail_check.tick() => self.core.on_tick(&mut self.fx),
+                input = crate::ext::files::keeper::next_input(&mut self.files) => self.on_file(input),
                 () = sleep_until(grace_end), if grace_end.is_some() => break,
             }
             self.run_effects().await;
+            if let Some(keeper) = self.files.as_mut() {
+                keeper.after_input(&self.core);
+            }
         }
+        self.close_file().await;
         self.retire(JoinError::Retired);
     }
 
@@ -260,6 +275,12 @@ impl Actor {
                 let post = PostCheck { id, version };
                 self.core.on_post(post, Instant::now(), &mut self.fx);
             }
+            RoomCmd::FlushFiles(reply) => match self.files.as_mut() {
+                Some(keeper) => keeper.flush(&self.core, reply),
+                None => {
+                    let _ = reply.send(());
+                }
+            },
             RoomCmd::Client { conn, msg } => {
                 crash_for_test(&self.ctx, &self.file);
                 self.core.on_client(conn, msg, &mut self.fx)
@@ -364,56 +385,6 @@ impl Actor {
                 }
             }
         }
-    }
-
-    /// Reads a joiner's undo counts beside the room; they come back as an input (a
-    /// failed read sends nothing: the next change of a count is announced anyway).
-    fn read_undo_counts(&self, conn: ConnId, user: Arc<str>) {
-        let (undo, file) = (self.ctx.undo.clone(), self.file.clone());
-        let results = self.counts_tx.clone();
-        tokio::spawn(async move {
-            match undo.counts(&file, &user).await {
-                Ok(counts) => {
-                    let _ = results.send((conn, counts));
-                }
-                Err(error) => tracing::debug!(%error, "reading undo counts failed"),
-            }
-        });
-    }
-
-    /// Reads the newest stored markers beside the room (a failed read shows nothing until
-    /// the next check or post).
-    fn load_diagnostics(&self) {
-        let (cache, file) = (self.ctx.checking.cache.clone(), self.file.clone());
-        let results = self.loaded_tx.clone();
-        tokio::spawn(async move {
-            match cache.latest(&file).await {
-                Ok(messages) => {
-                    let _ = results.send(messages);
-                }
-                Err(error) => tracing::debug!(%error, "reading stored diagnostics failed"),
-            }
-        });
-    }
-
-    /// Runs one log read beside the room; its result comes back as an input.
-    fn read_log(&self, read: LogRead) {
-        let (store, file) = (self.ctx.store.clone(), self.file.clone());
-        let results = self.fetched_tx.clone();
-        tokio::spawn(async move {
-            let fetched = match read {
-                LogRead::Since(since) => store
-                    .read_since(&file, since)
-                    .await
-                    .map(|tail| Fetched::Tail { since, tail }),
-                LogRead::Head => store.head(&file).await.map(Fetched::Head),
-            };
-            let fetched = fetched.unwrap_or_else(|error| {
-                tracing::debug!(%error, "reading the log failed; a later check retries");
-                Fetched::Failed
-            });
-            let _ = results.send(fetched);
-        });
     }
 
     /// A connection left or its queue is gone: drop its outbox and tell the core.

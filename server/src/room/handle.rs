@@ -24,6 +24,9 @@ pub enum JoinError {
     Retired,
     #[error("document unavailable: {0}")]
     Unavailable(String),
+    /// The file cannot be opened from its source (path, size, encoding): close 4400.
+    #[error("the file cannot be opened: {0}")]
+    Invalid(String),
 }
 
 pub enum RoomCmd {
@@ -54,6 +57,8 @@ pub enum RoomCmd {
         version: Option<String>,
         reply: oneshot::Sender<collab_room_core::ext::diagnostics::post::PostAnswer>,
     },
+    /// Write the file back now if it is dirty (the gateway stops); answered when done.
+    FlushFiles(oneshot::Sender<()>),
 }
 
 /// The address of a room task.
@@ -74,4 +79,6 @@ pub struct RoomContext {
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
     /// The diagnostics cache, the parse pool and its settings.
     pub checking: crate::ext::diagnostics::check::Checking,
+    /// Where files live besides Redis (`None`: `--files none`).
+    pub files: Option<crate::ext::files::Files>,
 }

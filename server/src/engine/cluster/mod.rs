@@ -50,7 +50,7 @@ use redis::cluster_async::ClusterConnection;
 use super::Engine;
 use super::error::EngineError;
 use super::redis::version::RedisVersion;
-use super::redis::{bus, cache, diag_cache, directory, identity_admin, store};
+use super::redis::{bus, cache, diag_cache, directory, file_state, identity_admin, store};
 use collab_room_core::ext::diagnostics::DiagPolicy;
 use collab_room_core::ext::undo::UndoPolicy;
 
@@ -98,6 +98,7 @@ pub async fn connect(
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
     let diagnostics =
         diag_cache::RedisDiagnostics::new(commands.clone(), keys.clone(), gateway_id.clone(), diag);
+    let files = file_state::RedisFileState::new(commands.clone(), keys.clone(), gateway_id.clone());
 
     let (router, resubscribe) =
         bus::router::<ClusterConnection>(&keys, &gateway_id, gateway_timeout);
@@ -134,7 +135,8 @@ pub async fn connect(
         Arc::new(diagnostics),
         Arc::new(readiness),
         tasks,
-    ))
+    )
+    .with_files(Arc::new(files)))
 }
 
 #[cfg(test)]

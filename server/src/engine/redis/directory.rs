@@ -2,8 +2,9 @@
 //!
 //! The names are fixed (the platform writes them; `--key-prefix` does not apply):
 //! `session:{token}` (hash, field `user`; its TTL is the session's life), `user:{id}`
-//! (hash: `sandbox_id`, `name`, `color`, and `sandbox_ip`, which is never read here) and
-//! `sandbox:{sid}:members` (hash, user id -> `rw` | `ro`).
+//! (hash: `sandbox_id`, `name`, `color`, and `sandbox_ip`, read only by
+//! [`Directory::sandbox_address`] under `--files sandbox`, straight into a redacting
+//! [`SandboxIp`]) and `sandbox:{sid}:members` (hash, user id -> `rw` | `ro`).
 //!
 //! A token costs one `HGET`; a known user one more round trip, pipelined: `HMGET` of the
 //! three fields the gateway uses and `HGET` of the membership. While identity tracking is
@@ -18,15 +19,16 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{BoxFuture, try_join_all};
 use redis::Value;
 
 use super::cache::IdentityCache;
 use super::conn::Conn;
-use crate::engine::directory::{Directory, MemberRole, Rechecked, Standing};
+use crate::engine::directory::{Directory, MemberRole, Rechecked, SandboxAddress, Standing};
 use crate::engine::error::EngineError;
+use crate::sandbox_ip::SandboxIp;
 
 /// `session:{token}`.
 fn session_key(token: &str) -> String {
@@ -203,6 +205,40 @@ impl<C: Conn> RedisDirectory<C> {
         Ok(standing_of(fields, role, sandbox))
     }
 
+    /// `HMGET user:{id} sandbox_id sandbox_ip` and its `PTTL`, in one round trip, never
+    /// from the cache (the cache keeps the fields handshakes read, not the address).
+    async fn lookup_address(&self, user: &str) -> Result<Option<SandboxAddress>, EngineError> {
+        let key = user_key(user);
+        let mut pipe = redis::pipe();
+        pipe.cmd("HMGET")
+            .arg(&key)
+            .arg("sandbox_id")
+            .arg("sandbox_ip")
+            .cmd("PTTL")
+            .arg(&key);
+        let mut conn = self.conn.clone();
+        let started = Instant::now();
+        let ((sandbox, ip), pttl): ((Option<String>, Option<String>), i64) =
+            pipe.query_async(&mut conn).await.map_err(scrub)?;
+        crate::metrics::redis_round_trip("address", started.elapsed());
+        let Some(sandbox) = sandbox.filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        let Some(ip) = ip.as_deref().and_then(SandboxIp::parse) else {
+            if ip.is_some_and(|ip| !ip.is_empty()) {
+                tracing::warn!(%sandbox, "a user record's sandbox_ip is not an IP address");
+            }
+            return Ok(None);
+        };
+        // -1: no expiry; -2: the record went away between the two reads.
+        let ttl = match pttl {
+            -2 => return Ok(None),
+            ms if ms >= 0 => Some(Duration::from_millis(ms as u64)),
+            _ => None,
+        };
+        Ok(Some(SandboxAddress { sandbox, ip, ttl }))
+    }
+
     /// Every `(token, sandbox)` of `asks` in two round trips, whatever their number, fresh
     /// from Redis: the distinct sessions in one pipeline, then the distinct users' records
     /// and memberships in another.
@@ -327,6 +363,13 @@ impl<C: Conn> Directory for RedisDirectory<C> {
         asks: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<Vec<Rechecked>, EngineError>> {
         Box::pin(self.recheck_all(asks))
+    }
+
+    fn sandbox_address<'a>(
+        &'a self,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<Option<SandboxAddress>, EngineError>> {
+        Box::pin(self.lookup_address(user))
     }
 }
 

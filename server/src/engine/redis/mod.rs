@@ -15,6 +15,8 @@
 //!
 //! - [`diag_cache`]: [`RedisDiagnostics`](diag_cache::RedisDiagnostics), cached markers
 //!   in one hash per file (`diag_scripts` are its Lua).
+//! - [`file_state`]: [`RedisFileState`](file_state::RedisFileState), the file's source
+//!   record and write lease (`collab:{F}:file`) and the seed-once script.
 //! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
 //!   admin API's writes of sessions, users and sandbox members.
 //! - [`readiness`]: `/readyz` on one Redis (subscription up, `PING` answered).
@@ -30,6 +32,7 @@ pub mod conn;
 pub mod diag_cache;
 mod diag_scripts;
 pub mod directory;
+pub mod file_state;
 pub mod identity_admin;
 pub mod liveness;
 pub mod readiness;
@@ -81,6 +84,7 @@ pub async fn connect(
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
     let diagnostics =
         diag_cache::RedisDiagnostics::new(commands.clone(), keys.clone(), gateway_id.clone(), diag);
+    let files = file_state::RedisFileState::new(commands.clone(), keys.clone(), gateway_id.clone());
     let (router, resubscribe) =
         bus::router::<ConnectionManager>(&keys, &gateway_id, gateway_timeout);
     let sub = bus::subscriber(&client, router.clone(), &keys).await?;
@@ -106,5 +110,6 @@ pub async fn connect(
         Arc::new(readiness),
         tasks,
     )
-    .with_changes(changes))
+    .with_changes(changes)
+    .with_files(Arc::new(files)))
 }

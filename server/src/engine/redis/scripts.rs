@@ -12,7 +12,7 @@
 //! (`PUBLISH` on one server, `SPUBLISH` on a cluster: [`super::conn::Conn::FILE_PUBLISH`]).
 
 /// The head position of a file's log. KEYS: log, snap.
-const HEAD: &str = r#"
+pub(super) const HEAD: &str = r#"
 local function head()
   local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
   if #last > 0 then
@@ -48,7 +48,7 @@ end
 "#;
 
 /// Declares the Lua local `PUBLISH`, the command the scripts publish with.
-fn publish_with(publish: &str) -> String {
+pub(super) fn publish_with(publish: &str) -> String {
     format!("local PUBLISH = '{publish}'\n")
 }
 

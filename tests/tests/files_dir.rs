@@ -1,0 +1,269 @@
+//! `--files dir`: documents open from a folder, typing reaches the files, outside changes
+//! merge with typing, nothing is seeded twice, and what may not be opened is refused. Real
+//! redis-server and gateway processes; the files are in a temporary folder.
+
+use std::path::{Path, PathBuf};
+
+use collab_tests::{Client, DEADLINE, Gateway, RedisServer, eventually};
+
+/// Short write-back bounds, so tests wait for milliseconds, not seconds.
+const WRITE_BACK_MS: &str = "100";
+const WRITE_BACK_MAX_MS: &str = "400";
+
+async fn gateway(redis: &RedisServer, dir: &Path) -> Gateway {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    Gateway::start(
+        &redis.url(),
+        &[
+            "--files",
+            "dir",
+            "--files-dir",
+            dir,
+            "--write-back-ms",
+            WRITE_BACK_MS,
+            "--write-back-max-ms",
+            WRITE_BACK_MAX_MS,
+            "--max-file-bytes",
+            "4096",
+        ],
+    )
+    .await
+    .expect("gateway starts")
+}
+
+fn write(dir: &Path, file: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(file);
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(&path, bytes).expect("write the file");
+    path
+}
+
+/// Awaits the file on disk holding exactly `expected`.
+async fn disk_holds(path: &Path, expected: &str) -> bool {
+    eventually(DEADLINE, || async {
+        std::fs::read(path).is_ok_and(|bytes| bytes == expected.as_bytes())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_file_opens_exactly_and_typing_on_two_gateways_reaches_it() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let original = "\u{feff}fn main() {\r\n    // 🦀 三\r\n}\r\n";
+    let path = write(dir.path(), "s1/src/main.rs", original.as_bytes());
+    let (a, b) = (
+        gateway(&redis, dir.path()).await,
+        gateway(&redis, dir.path()).await,
+    );
+    let one = Client::connect_synced(&a.ws_url("s1/src/main.rs"), DEADLINE)
+        .await
+        .expect("connects");
+    assert_eq!(
+        one.text().as_bytes(),
+        original.as_bytes(),
+        "the exact bytes"
+    );
+    let two = Client::connect_synced(&b.ws_url("s1/src/main.rs"), DEADLINE)
+        .await
+        .expect("connects");
+    assert_eq!(two.text(), original);
+    one.push("// from a\r\n").expect("edit");
+    two.insert(0, "// from b\r\n").expect("edit");
+    let both = |c: &Client| c.text().contains("// from a") && c.text().contains("// from b");
+    one.wait_for(both, DEADLINE).await.expect("one converges");
+    two.wait_for(both, DEADLINE).await.expect("two converges");
+    let text = one.text();
+    assert!(
+        disk_holds(&path, &text).await,
+        "the file on disk is the document: {:?} vs {:?}",
+        std::fs::read_to_string(&path),
+        text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_file_opened_on_two_gateways_at_once_is_never_seeded_twice() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let (a, b) = (
+        gateway(&redis, dir.path()).await,
+        gateway(&redis, dir.path()).await,
+    );
+    for round in 0..20 {
+        let file = format!("s1/race{round}.txt");
+        let content = format!("round {round}: once\n");
+        write(dir.path(), &file, content.as_bytes());
+        let (url_a, url_b) = (a.ws_url(&file), b.ws_url(&file));
+        let (one, two) = tokio::join!(
+            Client::connect_synced(&url_a, DEADLINE),
+            Client::connect_synced(&url_b, DEADLINE),
+        );
+        let (one, two) = (one.expect("connects"), two.expect("connects"));
+        // Whatever arrives later would show as doubled text: a late joiner sees it all.
+        let late = Client::connect_synced(&a.ws_url(&file), DEADLINE)
+            .await
+            .expect("connects");
+        for client in [&one, &two, &late] {
+            assert_eq!(client.text(), content, "round {round}: seeded once");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outside_rewrite_merges_with_typing_elsewhere() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let original = "head\nmiddle 🦀\ntail 三\n";
+    let path = write(dir.path(), "s1/a.txt", original.as_bytes());
+    let (a, b) = (
+        gateway(&redis, dir.path()).await,
+        gateway(&redis, dir.path()).await,
+    );
+    let one = Client::connect_synced(&a.ws_url("s1/a.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    let two = Client::connect_synced(&b.ws_url("s1/a.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    // Typing at the start and at the end, while the middle line is rewritten outside
+    // (inside the write-back window: the typing is not on disk yet).
+    one.insert(0, "A").expect("edit");
+    two.push("Z").expect("edit");
+    std::fs::write(&path, "head\nMIDDLE CHANGED 🎉\ntail 三\n").expect("outside write");
+    one.insert(0, "B").expect("edit");
+    let expected = "BAhead\nMIDDLE CHANGED 🎉\ntail 三\nZ";
+    for client in [&one, &two] {
+        let got = client.wait_for(|c| c.text() == expected, DEADLINE).await;
+        assert!(got.is_ok(), "every editor has both: {:?}", client.text());
+    }
+    assert!(
+        disk_holds(&path, expected).await,
+        "the file has both: {:?}",
+        std::fs::read_to_string(&path)
+    );
+    let merged = one
+        .wait_for(
+            |c| {
+                c.extensions()
+                    .iter()
+                    .any(|e| format!("{e:?}").contains("Merged"))
+            },
+            DEADLINE,
+        )
+        .await;
+    assert!(
+        merged.is_ok(),
+        "an opted-in client is told: {:?}",
+        one.extensions()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn content_comes_back_from_disk_after_redis_is_flushed() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write(dir.path(), "s1/keep.txt", b"kept\n");
+    let mut gw = gateway(&redis, dir.path()).await;
+    let one = Client::connect_synced(&gw.ws_url("s1/keep.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    one.push("typed\n").expect("edit");
+    assert!(disk_holds(&path, "kept\ntyped\n").await, "written back");
+    drop(one);
+    gw.terminate().await.expect("the gateway stops");
+    let mut conn = redis.connection().await.expect("redis connection");
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut conn)
+        .await
+        .expect("flushall");
+    gw.restart().await.expect("the gateway starts again");
+    let again = Client::connect_synced(&gw.ws_url("s1/keep.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    assert_eq!(
+        again.text(),
+        "kept\ntyped\n",
+        "the content is back from disk"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_right_after_a_burst_writes_the_burst() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write(dir.path(), "s1/burst.txt", b"");
+    let mut gw = gateway(&redis, dir.path()).await;
+    let one = Client::connect_synced(&gw.ws_url("s1/burst.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    for n in 0..50 {
+        one.push(&format!("<{n}>")).expect("edit");
+    }
+    let expected: String = (0..50).map(|n| format!("<{n}>")).collect();
+    // The gateway has it all before it is told to stop.
+    let probe = Client::connect_synced(&gw.ws_url("s1/burst.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    probe
+        .wait_for(|c| c.text() == expected, DEADLINE)
+        .await
+        .expect("the gateway has the burst");
+    gw.terminate().await.expect("the gateway stops");
+    assert_eq!(
+        std::fs::read_to_string(&path).expect("reads"),
+        expected,
+        "the burst is on disk when the gateway has exited"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_that_may_not_be_opened_are_refused_and_nothing_is_written() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let outside = tempfile::tempdir().expect("another temp dir");
+    write(outside.path(), "secret.txt", b"secret\n");
+    std::fs::create_dir_all(dir.path().join("s1")).expect("mkdir");
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("s1/link")).expect("symlink");
+    write(dir.path(), "s1/binary.bin", &[0x66, 0x6f, 0xff, 0xfe, 0x00]);
+    write(dir.path(), "s1/big.txt", &[b'x'; 5000]);
+    let gw = gateway(&redis, dir.path()).await;
+    for (file, why) in [
+        ("s1/link/secret.txt", "outside"),
+        ("s1/binary.bin", "UTF-8"),
+        ("s1/big.txt", "4096"),
+        ("s1/../../etc/passwd", ""),
+        ("/etc/passwd", ""),
+    ] {
+        let client = Client::connect(&gw.ws_url(file)).await.expect("upgrades");
+        let code = client.wait_closed(DEADLINE).await.expect("closed");
+        assert_eq!(code, 4400, "{file}: close 4400 ({})", client.close_reason());
+        let said = format!(
+            "{:?} {}",
+            client.errors_before_close(),
+            client.close_reason()
+        );
+        assert!(
+            said.contains(why),
+            "{file}: the reason says {why:?}: {said}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(outside.path().join("secret.txt")).expect("reads"),
+        b"secret\n"
+    );
+    let mut conn = redis.connection().await.expect("redis connection");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("collab:{*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert!(keys.is_empty(), "nothing written to Redis: {keys:?}");
+    // Nothing appeared in the files folder either.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path().join("s1"))
+        .expect("lists")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["big.txt", "binary.bin", "link"]);
+}
