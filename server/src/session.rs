@@ -5,7 +5,8 @@
 //! ([`crate::access::Authority`]): a refusal is an extension error and a close frame
 //! (4400, 4401, 4403) right after the upgrade, and a grant that ends (a JWT's `exp`)
 //! closes the connection with 4401 `token-expired` when it does. Under `--auth redis` its
-//! grant stays registered for revocation while it lives.
+//! grant is registered for revocation from the moment it was checked, before the room join
+//! (which can take a while), until the connection ends.
 //!
 //! A session never touches Redis, and a room never touches a socket: they meet at the
 //! room's command queue (client to room) and the connection's [`Outbox`] (room to client).
@@ -135,7 +136,8 @@ struct Admitted {
 
 /// Checks the file id and the token, then joins the file's room: no room is opened (and
 /// no Redis key of the file read) for a connection that may not open the file. Under
-/// `--auth redis` the grant is then watched ([`crate::access::revocation`]).
+/// `--auth redis` the grant is watched ([`crate::access::revocation`]) from the check on:
+/// a revocation during the join closes the outbox, so nothing the join queues is sent.
 async fn admit(
     opening: Opening,
     outbox: Outbox,
@@ -150,6 +152,8 @@ async fn admit(
     let file = FileId::parse(&file).map_err(|error| {
         CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string())
     })?;
+    // Taken before the check: a change announced from here on reaches this grant.
+    let mark = state.revocations.as_ref().map(|live| live.mark());
     let mut grant = state
         .authority
         .authorize(token.as_ref(), &file)
@@ -163,20 +167,22 @@ async fn admit(
         let left = at.duration_since(SystemTime::now()).unwrap_or_default();
         Instant::now() + left
     });
-    let principal = grant.principal.clone();
+    let watch = match (&state.revocations, mark, token, sandbox_of(&file)) {
+        (Some(live), Some(mark), Some(token), Some(sandbox)) => {
+            Some(live.register(mark, token, sandbox, &grant.principal, outbox.clone()))
+        }
+        _ => None,
+    };
+    let access = grant.principal.access;
     match state
         .rooms
-        .join(&file, grant.principal, opt_ins, outbox.clone())
+        .join(&file, grant.principal, opt_ins, outbox)
         .await
     {
         Ok(member) => {
-            let watch = match (&state.revocations, token, sandbox_of(&file)) {
-                (Some(live), Some(token), Some(sandbox)) => {
-                    let switch = member.access_switch();
-                    Some(live.register(token, sandbox, &principal, outbox, switch))
-                }
-                _ => None,
-            };
+            if let Some(watch) = &watch {
+                watch.joined(member.access_switch(), access);
+            }
             Ok(Admitted {
                 member,
                 expires,
