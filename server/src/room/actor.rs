@@ -141,6 +141,12 @@ impl Actor {
             self.retire(JoinError::Unavailable(error));
             return;
         }
+        // The grace period counts from when the room could serve: the joins that queued
+        // while a large document loaded must not find it retiring (the select below picks
+        // at random among ready branches).
+        if self.outboxes.is_empty() {
+            self.empty_since = Some(Instant::now());
+        }
         self.run_effects().await;
         let grace = self.ctx.config.room_grace();
         let mut tail_check = tokio::time::interval(self.ctx.config.tail_check());
