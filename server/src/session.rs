@@ -209,8 +209,14 @@ fn refuse(closer: &Outbox, refusal: CloseReason) {
     closer.close(refusal);
 }
 
-/// How long a closing session tries to deliver its error message and close frame.
-const GOODBYE_WAIT: Duration = Duration::from_secs(30);
+/// How long a closing session tries to deliver its error message and close frame. A client
+/// closed as too slow has stopped reading: its goodbye waits behind what the kernel already
+/// buffers for it (up to `tcp_wmem`'s 4 MiB), until it reads again. At 30 s, a client that
+/// resumed later (common under load, where small socket buffers make the close come early)
+/// got the backlog and then a bare end, 1006, not 1013 and its reason. The wait holds only
+/// the socket (the queue is dropped) and the connection's slot; its kernel buffer is held
+/// either way (an orphaned socket keeps delivering it).
+const GOODBYE_WAIT: Duration = Duration::from_secs(300);
 
 /// An instant no connection lives to see.
 fn far_future() -> Instant {
@@ -436,6 +442,7 @@ async fn say_goodbye(
     reason: CloseReason,
     unfinished: Option<Outgoing>,
 ) -> SplitSink<Socket, WsMessage> {
+    let code = reason.code;
     let goodbye = async {
         if let Some(mut message) = unfinished {
             message.send(&mut sink).await?;
@@ -446,7 +453,6 @@ async fn say_goodbye(
         }
         // A refusal's machine reason goes into the close frame too: stock clients show the
         // close event, not our extension message.
-        let code = reason.code;
         let text = match reason.error {
             Some(_) => reason.reason,
             None => close_text(code),
@@ -458,7 +464,10 @@ async fn say_goodbye(
         sink.send(WsMessage::Close(Some(close))).await?;
         sink.close().await
     };
-    let _ = tokio::time::timeout(GOODBYE_WAIT, goodbye).await;
+    if tokio::time::timeout(GOODBYE_WAIT, goodbye).await.is_err() {
+        // No code can reach the client now: TCP carries none, it will see 1006.
+        tracing::info!(code, "gave up on a goodbye the client never read");
+    }
     sink
 }
 
