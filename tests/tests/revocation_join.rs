@@ -157,7 +157,7 @@ async fn a_membership_removed_during_a_cold_join_closes_the_connection_within_5s
             (closed, revoked.elapsed())
         };
         let ((closed, took), ()) = tokio::join!(closing, typing);
-        let close_ms = closed.is_ok().then(|| took.as_millis());
+        let close_ms = closed.is_ok().then_some(took.as_millis());
         if closed.is_err() {
             // Still open: give the line the time it takes to reach the other owner client's
             // gateway and then R (an open R would receive it), bounded.
