@@ -15,6 +15,12 @@ pub struct Config {
     #[arg(long, env = "COLLAB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Where documents, undo lists, diagnostics and identity records live: `redis` (the
+    /// default) or `memory`, this process alone: one gateway, nothing shared with others,
+    /// nothing kept across a restart (experiments and tests; a warning at start).
+    #[arg(long, env = "COLLAB_ENGINE", value_enum, default_value_t = EngineKind::Redis)]
+    pub engine: EngineKind,
+
     /// Redis URL. Without one, the gateway starts a local redis-server child process.
     /// With `--redis-cluster`: one or more seed nodes of the cluster, comma-separated
     /// (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`).
@@ -223,6 +229,15 @@ const DIAGNOSTICS_MAX_INTERVAL_MS: u64 = 1000;
 /// Most syntax markers sent for one version (the first ones, in document order).
 const DIAGNOSTICS_MAX_MARKERS: usize = 100;
 
+/// Which engine holds the shared state (`--engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// One Redis (or a Redis Cluster with `--redis-cluster`).
+    Redis,
+    /// Process memory: a single gateway, nothing shared or durable.
+    Memory,
+}
+
 /// How connections are authorised (`--auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AuthMode {
@@ -304,8 +319,8 @@ impl Config {
             (cores / 2).max(1)
         })
     }
-    pub fn diagnostics_settings(&self) -> crate::diagnostics::Settings {
-        crate::diagnostics::Settings {
+    pub fn diagnostics_settings(&self) -> collab_room_core::ext::diagnostics::Settings {
+        collab_room_core::ext::diagnostics::Settings {
             debounce: Duration::from_millis(self.diagnostics_debounce_ms),
             max_interval: Duration::from_millis(
                 DIAGNOSTICS_MAX_INTERVAL_MS.max(self.diagnostics_debounce_ms),
@@ -318,16 +333,16 @@ impl Config {
             },
         }
     }
-    pub fn diag_policy(&self) -> crate::engine::DiagPolicy {
-        crate::engine::DiagPolicy {
+    pub fn diag_policy(&self) -> collab_room_core::ext::diagnostics::DiagPolicy {
+        collab_room_core::ext::diagnostics::DiagPolicy {
             ttl: Duration::from_secs(self.diagnostics_ttl.max(1)),
             // Longer than a parse may take, plus a round trip.
             claim: Duration::from_millis(self.diagnostics_parse_timeout_ms.max(1) + 1000),
             keep_versions: 8,
         }
     }
-    pub fn undo_policy(&self) -> crate::engine::UndoPolicy {
-        crate::engine::UndoPolicy {
+    pub fn undo_policy(&self) -> collab_room_core::ext::undo::UndoPolicy {
+        collab_room_core::ext::undo::UndoPolicy {
             capture: Duration::from_millis(self.undo_capture_ms),
             depth: self.undo_depth,
             ttl: Duration::from_secs(self.undo_ttl.max(1)),
