@@ -278,17 +278,22 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 /// After the signal: waits, within the drain deadline, for every client to be closed
-/// (with 1012, so it reconnects elsewhere) and every accepted update to be stored.
+/// (with 1012, so it reconnects elsewhere), every accepted update to be stored and every
+/// dirty file written back. Sessions get half the deadline: a reader that stopped reading
+/// may hold its goodbye for minutes (its updates are already accepted), and must not eat
+/// the time the stores and the write-back need.
 async fn drain(state: &AppState) {
-    let deadline = tokio::time::Instant::now() + state.config.drain_timeout();
+    let start = tokio::time::Instant::now();
+    let deadline = start + state.config.drain_timeout();
     let sessions = &state.sessions;
-    if tokio::time::timeout_at(deadline, sessions.drained())
+    let sessions_deadline = start + state.config.drain_timeout() / 2;
+    if tokio::time::timeout_at(sessions_deadline, sessions.drained())
         .await
         .is_err()
     {
         tracing::warn!(
             left = sessions.live(),
-            "sessions still open at the drain deadline"
+            "sessions still open at half the drain deadline; storing and writing back first"
         );
     }
     if tokio::time::timeout_at(deadline, state.pending.flushed())

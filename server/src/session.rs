@@ -5,7 +5,8 @@
 //! ([`crate::access::Authority`]): a refusal is an extension error and a close frame
 //! (4400, 4401, 4403) right after the upgrade, and a grant that ends (a JWT's `exp`)
 //! closes the connection with 4401 `token-expired` when it does. Under `--auth redis` its
-//! grant stays registered for revocation while it lives.
+//! grant is registered for revocation from the moment it was checked, before the room join
+//! (which can take a while), until the connection ends.
 //!
 //! A session never touches Redis, and a room never touches a socket: they meet at the
 //! room's command queue (client to room) and the connection's [`Outbox`] (room to client).
@@ -136,7 +137,8 @@ struct Admitted {
 
 /// Checks the file id and the token, then joins the file's room: no room is opened (and
 /// no Redis key of the file read) for a connection that may not open the file. Under
-/// `--auth redis` the grant is then watched ([`crate::access::revocation`]).
+/// `--auth redis` the grant is watched ([`crate::access::revocation`]) from the check on:
+/// a revocation during the join closes the outbox, so nothing the join queues is sent.
 async fn admit(
     opening: Opening,
     outbox: Outbox,
@@ -151,6 +153,8 @@ async fn admit(
     let file = FileId::parse(&file).map_err(|error| {
         CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string())
     })?;
+    // Taken before the check: a change announced from here on reaches this grant.
+    let mark = state.revocations.as_ref().map(|live| live.mark());
     let mut grant = state
         .authority
         .authorize(token.as_ref(), &file)
@@ -164,25 +168,27 @@ async fn admit(
         let left = at.duration_since(SystemTime::now()).unwrap_or_default();
         Instant::now() + left
     });
-    let principal = grant.principal.clone();
+    let watch = match (&state.revocations, mark, token, sandbox_of(&file)) {
+        (Some(live), Some(mark), Some(token), Some(sandbox)) => {
+            Some(live.register(mark, token, sandbox, &grant.principal, outbox.clone()))
+        }
+        _ => None,
+    };
+    let access = grant.principal.access;
     // Before the room opens: an owner's admission tells the file source where the sandbox
     // is (`--files sandbox`), so the file can be loaded from it.
     if let (Some(files), Some(sandbox)) = (state.rooms.files(), sandbox_of(&file)) {
-        files.source.admitted(&principal.user, sandbox).await;
+        files.source.admitted(&grant.principal.user, sandbox).await;
     }
     match state
         .rooms
-        .join(&file, grant.principal, opt_ins, outbox.clone())
+        .join(&file, grant.principal, opt_ins, outbox)
         .await
     {
         Ok(member) => {
-            let watch = match (&state.revocations, token, sandbox_of(&file)) {
-                (Some(live), Some(token), Some(sandbox)) => {
-                    let switch = member.access_switch();
-                    Some(live.register(token, sandbox, &principal, outbox, switch))
-                }
-                _ => None,
-            };
+            if let Some(watch) = &watch {
+                watch.joined(member.access_switch(), access);
+            }
             Ok(Admitted {
                 member,
                 expires,
@@ -214,8 +220,14 @@ fn refuse(closer: &Outbox, refusal: CloseReason) {
     closer.close(refusal);
 }
 
-/// How long a closing session tries to deliver its error message and close frame.
-const GOODBYE_WAIT: Duration = Duration::from_secs(30);
+/// How long a closing session tries to deliver its error message and close frame. A client
+/// closed as too slow has stopped reading: its goodbye waits behind what the kernel already
+/// buffers for it (up to `tcp_wmem`'s 4 MiB), until it reads again. At 30 s, a client that
+/// resumed later (common under load, where small socket buffers make the close come early)
+/// got the backlog and then a bare end, 1006, not 1013 and its reason. The wait holds only
+/// the socket (the queue is dropped) and the connection's slot; its kernel buffer is held
+/// either way (an orphaned socket keeps delivering it).
+const GOODBYE_WAIT: Duration = Duration::from_secs(300);
 
 /// An instant no connection lives to see.
 fn far_future() -> Instant {
@@ -441,6 +453,7 @@ async fn say_goodbye(
     reason: CloseReason,
     unfinished: Option<Outgoing>,
 ) -> SplitSink<Socket, WsMessage> {
+    let code = reason.code;
     let goodbye = async {
         if let Some(mut message) = unfinished {
             message.send(&mut sink).await?;
@@ -451,7 +464,6 @@ async fn say_goodbye(
         }
         // A refusal's machine reason goes into the close frame too: stock clients show the
         // close event, not our extension message.
-        let code = reason.code;
         let text = match reason.error {
             Some(_) => reason.reason,
             None => close_text(code),
@@ -463,7 +475,10 @@ async fn say_goodbye(
         sink.send(WsMessage::Close(Some(close))).await?;
         sink.close().await
     };
-    let _ = tokio::time::timeout(GOODBYE_WAIT, goodbye).await;
+    if tokio::time::timeout(GOODBYE_WAIT, goodbye).await.is_err() {
+        // No code can reach the client now: TCP carries none, it will see 1006.
+        tracing::info!(code, "gave up on a goodbye the client never read");
+    }
     sink
 }
 

@@ -13,6 +13,10 @@
 //!
 //! Cursor moves are different: a newer state of a cursor replaces the one still queued, so a
 //! client that lags behind cursor moves alone is not closed, and reads the latest state.
+//!
+//! Under load: several clients stall at once with full socket buffers and stay stalled for
+//! longer than the gateway used to wait for a goodbye; each still reads the error and 1013
+//! once it reads again (before, each saw the backlog and then 1006).
 
 use std::time::Duration;
 
@@ -222,4 +226,90 @@ async fn a_client_lagging_behind_cursor_moves_is_not_closed_and_reads_the_latest
         seen.frames
     );
     assert_eq!(slow_closes(&gw).await, 0.0, "nobody was closed as too slow");
+}
+
+/// Clients that stop reading at once, in the load test.
+const STALLED: usize = 8;
+/// How long they stay stalled after the last of them was closed: longer than the gateway
+/// used to wait for a goodbye (30 s), after which the close frame was never written and
+/// the client saw 1006 when it read again.
+const STALL_AFTER_CLOSE: Duration = Duration::from_secs(35);
+
+/// Several slow consumers at once, each holding a full socket buffer, stalled well past
+/// their close: each, once it reads again, reads the whole backlog, then the error naming
+/// the limit and the close 1013. The gateway meanwhile serves the writer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_stalled_readers_each_read_the_error_and_1013_when_they_read_again() {
+    const FILE: &str = "sandbox-9/many-slow.rs";
+    let (_redis, gw) = gateway_without_rate_limits(16).await;
+    let writer = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
+        .await
+        .expect("writer joins");
+    let mut stalled = Vec::new();
+    for _ in 0..STALLED {
+        let reader = StalledReader::connect(&gw.ws_url(FILE)).await;
+        stalled.push(reader.expect("a client that will not read connects"));
+    }
+    let joined = eventually(DEADLINE, || async {
+        let text = gw.metrics().await.unwrap_or_default();
+        prometheus::count(&text, "collab_connections", &[]) == (STALLED + 1) as f64
+    })
+    .await;
+    assert!(joined, "the stalled clients are in the room");
+
+    // The writer types until every stalled client's socket buffer and queue are full.
+    let mut typed = 0;
+    while slow_closes(&gw).await < STALLED as f64 {
+        assert!(
+            typed < 64 << 20,
+            "{typed} bytes typed and not every stalled client was closed"
+        );
+        for _ in 0..EDITS_PER_ROUND {
+            writer
+                .push(&"y".repeat(EDIT_BYTES))
+                .expect("the writer types");
+            typed += EDIT_BYTES;
+        }
+        writer
+            .wait_for(|c| c.len() as usize == typed, DEADLINE)
+            .await
+            .expect("the writer's edits are in");
+    }
+    // The stall itself is the scenario: nothing to await.
+    tokio::time::sleep(STALL_AFTER_CLOSE).await;
+    writer.push("// still served\n").expect("the writer types");
+    let seen =
+        futures_util::future::join_all(stalled.into_iter().map(|s| s.resume(DEADLINE))).await;
+    let mut wrong = Vec::new();
+    for (n, seen) in seen.iter().enumerate() {
+        let told = seen
+            .errors
+            .iter()
+            .any(|e| e.code == OVERLOADED && e.reason == "slow-consumer");
+        println!(
+            "stalled client {n}: {} frames, the error {}, close {:?} {:?}",
+            seen.frames,
+            if told { "read" } else { "missing" },
+            seen.close,
+            seen.close_reason
+        );
+        if !told || seen.close != Some(OVERLOADED) || seen.close_reason != "slow-consumer" {
+            wrong.push(n);
+        }
+    }
+    println!("{typed} bytes typed until all {STALLED} were closed");
+    assert!(
+        wrong.is_empty(),
+        "stalled clients {wrong:?} did not read the slow-consumer error and close 1013"
+    );
+    assert_eq!(
+        slow_closes(&gw).await,
+        STALLED as f64,
+        "only the stalled clients"
+    );
+    writer
+        .wait_for(|c| c.text().ends_with("// still served\n"), DEADLINE)
+        .await
+        .expect("the writer is still served");
+    assert_eq!(writer.closed_with(), None, "the writer stays");
 }

@@ -2,10 +2,17 @@
 //! directly in Redis (deletes or expires a session, moves a user to another sandbox,
 //! removes or changes a membership), and every gateway notices within milliseconds.
 //!
-//! Each session registers its grant here once it joined its room ([`Revocations::register`];
-//! the [`Registration`] it keeps deregisters it when dropped). One task per gateway
+//! Each session registers its grant here as soon as it was checked, before it joins its
+//! room ([`Revocations::register`]; the [`Registration`] it keeps deregisters it when
+//! dropped), and connects the registration to the room once it joined
+//! ([`Registration::joined`]). Joining the cold room of a large file takes tens of
+//! milliseconds: a change announced meanwhile closes the connection at once (its outbox
+//! exists before the join), so nothing the join would deliver reaches it. A change
+//! announced between the check's read and the registration would find no grant to re-read:
+//! the session takes a [`Mark`] before the check, and a grant registered after a change was
+//! announced since is re-read at once by the task below. One task per gateway
 //! ([`Revocations::run`]) re-reads grants through [`Directory::recheck`] (two pipelined
-//! round trips for the whole batch in the Redis engine) on two occasions:
+//! round trips for the whole batch in the Redis engine) on these occasions:
 //!
 //! - **a change announced by the engine** ([`ChangeFeed`]: in Redis, a `CLIENT TRACKING`
 //!   invalidation push, or a cached record reaching its TTL): only the grants that read
@@ -15,7 +22,8 @@
 //!   period: the backstop. While changes are announced it runs every 30 s by default
 //!   ([`Periods::tracked`]); while they are not (tracking off, a Redis that refuses it,
 //!   its connection down) every 2 s ([`Periods::untracked`]), so revocation still lands
-//!   within 2 s plus a round trip. Losing or regaining the feed re-reads everything at once.
+//!   within 2 s plus a round trip. Losing or regaining the feed re-reads everything at once;
+//! - **a grant registered during a change**: re-read at once (see [`Mark`]).
 //!
 //! What a re-read changes:
 //!
@@ -23,8 +31,9 @@
 //!   `session-revoked`;
 //! - the user may no longer open the sandbox (moved to another one, membership removed):
 //!   close 4403 `access-revoked`;
-//! - `rw` became `ro` or back: the room is told ([`AccessSwitch`]); the connection stays
-//!   open and its later edits follow the new access (dropped with the `read-only` error).
+//! - `rw` became `ro` or back: the room is told ([`AccessSwitch`]; during the join, once it
+//!   joined); the connection stays open and its later edits follow the new access (dropped
+//!   with the `read-only` error).
 //!
 //! A failed re-read changes nothing: a Redis blip never disconnects anyone; a sweep
 //! follows within a second (or the untracked period, if shorter), so a change announced
@@ -39,6 +48,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use collab_protocol::close;
@@ -56,7 +66,19 @@ pub struct Revocations {
     directory: Arc<dyn Directory>,
     live: Mutex<HashMap<u64, Live>>,
     next: AtomicU64,
+    /// Changes [`Revocations::run`] took from the feed so far; counted before it reads
+    /// which grants they touch (see [`Mark`]).
+    announced: AtomicU64,
+    /// Wakes [`Revocations::run`] for grants registered as doubtful.
+    doubt: Notify,
 }
+
+/// The changes announced when a session's access check began: taken before the check, given
+/// to [`Revocations::register`]. A grant registered after more changes were announced may
+/// have missed one (its record read before the change, its registration after the re-read
+/// of the grants the change touched), so it is re-read at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark(u64);
 
 /// One live connection's grant, and how to act on the connection.
 struct Live {
@@ -65,13 +87,31 @@ struct Live {
     user: Arc<str>,
     access: Access,
     outbox: Outbox,
-    switch: AccessSwitch,
+    /// How to change its access in its room, once it joined one.
+    room: Option<AccessSwitch>,
+    /// Registered while a change was announced: to be re-read at once.
+    doubtful: bool,
 }
 
 /// Keeps a connection's grant under watch; dropping it stops the watch.
 pub struct Registration {
     registry: Arc<Revocations>,
     id: u64,
+}
+
+impl Registration {
+    /// Connects the watch to the room the connection joined with `joined` access: from now
+    /// on a change of access is applied there; one read during the join is applied now.
+    pub fn joined(&self, switch: AccessSwitch, joined: Access) {
+        let mut live = self.registry.lock();
+        // A grant revoked during the join is gone: its connection is closing.
+        if let Some(grant) = live.get_mut(&self.id) {
+            if grant.access != joined {
+                switch.set(grant.access);
+            }
+            grant.room = Some(switch);
+        }
+    }
 }
 
 impl Drop for Registration {
@@ -120,6 +160,8 @@ impl Revocations {
             directory,
             live: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
+            announced: AtomicU64::new(0),
+            doubt: Notify::new(),
         })
     }
 
@@ -129,15 +171,23 @@ impl Revocations {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Watches the grant of a connection that joined its room: `token` opened a file of
-    /// `sandbox` as `principal`; `outbox` closes the connection, `switch` changes its access.
+    /// What was announced so far: take it before checking a grant, for
+    /// [`Revocations::register`].
+    pub fn mark(&self) -> Mark {
+        Mark(self.announced.load(Ordering::SeqCst))
+    }
+
+    /// Watches the grant of a connection from the moment it was checked (`since`, a
+    /// [`Revocations::mark`] taken before the check): `token` may open files of `sandbox` as
+    /// `principal`; `outbox` closes the connection. Once it joined its room, tell the
+    /// registration ([`Registration::joined`]).
     pub fn register(
         self: &Arc<Self>,
+        since: Mark,
         token: Token,
         sandbox: &str,
         principal: &Principal,
         outbox: Outbox,
-        switch: AccessSwitch,
     ) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let live = Live {
@@ -146,9 +196,20 @@ impl Revocations {
             user: principal.user.clone(),
             access: principal.access,
             outbox,
-            switch,
+            room: None,
+            doubtful: false,
         };
-        self.lock().insert(id, live);
+        let mut grants = self.lock();
+        grants.insert(id, live);
+        // Read under the lock that `run` takes after counting a change and before picking
+        // the grants it touches: either that pick sees this grant, or this sees the count.
+        if self.announced.load(Ordering::SeqCst) != since.0
+            && let Some(grant) = grants.get_mut(&id)
+        {
+            grant.doubtful = true;
+            drop(grants);
+            self.doubt.notify_one();
+        }
         Registration {
             registry: self.clone(),
             id,
@@ -178,10 +239,16 @@ impl Revocations {
             };
             let (what, result) = tokio::select! {
                 _ = tokio::time::sleep_until(next_sweep) => ("sweep", self.revalidate().await),
-                change = announced => match change {
-                    Change::All => ("everything changed", self.revalidate().await),
-                    Change::Records(records) => ("changed records", self.revalidate_touching(&records).await),
+                change = announced => {
+                    self.announced.fetch_add(1, Ordering::SeqCst);
+                    match change {
+                        Change::All => ("everything changed", self.revalidate().await),
+                        Change::Records(records) => ("changed records", self.revalidate_touching(&records).await),
+                    }
                 },
+                () = self.doubt.notified() => {
+                    ("registered during a change", self.revalidate_where(|grant| grant.doubtful).await)
+                }
             };
             let period = if live(&changes) {
                 periods.tracked
@@ -189,7 +256,7 @@ impl Revocations {
                 periods.untracked
             };
             match result {
-                Ok(round) if what != "changed records" => {
+                Ok(round) if what == "sweep" || what == "everything changed" => {
                     next_sweep = Instant::now() + period;
                     if round != Round::default() {
                         tracing::debug!(?round, what, "revalidated live grants");
@@ -232,17 +299,23 @@ impl Revocations {
 
     /// One round over the grants `wanted` picks.
     async fn revalidate_where(&self, wanted: impl Fn(&Live) -> bool) -> Result<Round, EngineError> {
-        let asks: Vec<(String, String)> = {
+        let (picked, asks): (HashSet<u64>, Vec<(String, String)>) = {
             let live = self.lock();
-            let distinct: BTreeSet<(&str, &str)> = live
-                .values()
-                .filter(|grant| wanted(grant))
+            let picked: HashSet<u64> = live
+                .iter()
+                .filter(|(_, grant)| wanted(grant))
+                .map(|(id, _)| *id)
+                .collect();
+            let distinct: BTreeSet<(&str, &str)> = picked
+                .iter()
+                .filter_map(|id| live.get(id))
                 .map(|grant| (grant.token.expose(), grant.sandbox.as_str()))
                 .collect();
-            distinct
+            let asks = distinct
                 .into_iter()
                 .map(|(token, sandbox)| (token.to_owned(), sandbox.to_owned()))
-                .collect()
+                .collect();
+            (picked, asks)
         };
         let mut round = Round {
             checked: asks.len(),
@@ -256,16 +329,23 @@ impl Revocations {
         let mut live = self.lock();
         let mut gone = Vec::new();
         for (id, grant) in live.iter_mut() {
-            // A grant registered after the read is checked next round.
+            // A grant registered after the read may have been checked later than the read:
+            // only the grants picked before it get its answer.
+            if !picked.contains(id) {
+                continue;
+            }
             let key = (grant.token.expose().to_owned(), grant.sandbox.clone());
             let Some(answer) = now.get(&key) else {
                 continue;
             };
+            grant.doubtful = false;
             match verdict(answer, grant) {
                 Verdict::Keep(access) if access == grant.access => {}
                 Verdict::Keep(access) => {
                     grant.access = access;
-                    grant.switch.set(access);
+                    if let Some(switch) = &grant.room {
+                        switch.set(access);
+                    }
                     let kind = match access {
                         Access::ReadOnly => "downgrade",
                         Access::ReadWrite => "upgrade",

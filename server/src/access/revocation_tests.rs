@@ -86,6 +86,21 @@ fn principal(access: Access) -> Principal {
     }
 }
 
+/// Registers a grant checked now, of a connection that then joined its room.
+fn watch(
+    revocations: &Arc<Revocations>,
+    token: Token,
+    sandbox: &str,
+    principal: &Principal,
+    outbox: Outbox,
+    switch: AccessSwitch,
+) -> Registration {
+    let mark = revocations.mark();
+    let registration = revocations.register(mark, token, sandbox, principal, outbox);
+    registration.joined(switch, principal.access);
+    registration
+}
+
 fn is_closed(outbox: &Outbox) -> Option<(u16, &'static str)> {
     outbox
         .closed()
@@ -110,7 +125,7 @@ async fn a_round_reads_each_grant_once_keeps_all_on_error_and_applies_changes() 
         .map(|((t, conn), outbox)| {
             let switch = AccessSwitch::for_test(conn, tx.clone());
             let rw = principal(Access::ReadWrite);
-            revocations.register(token(t), "sb1", &rw, outbox.clone(), switch)
+            watch(&revocations, token(t), "sb1", &rw, outbox.clone(), switch)
         })
         .collect();
 
@@ -162,22 +177,23 @@ async fn a_round_reads_each_grant_once_keeps_all_on_error_and_applies_changes() 
         "closed grants are no longer watched"
     );
 
-    let late = Outbox::new(8);
+    let late_outbox = Outbox::new(8);
     let switch = AccessSwitch::for_test(4, tx.clone());
-    let watch = revocations.register(
+    let late = watch(
+        &revocations,
         token("tok"),
         "sb1",
         &principal(Access::ReadOnly),
-        late.clone(),
+        late_outbox.clone(),
         switch,
     );
     directory.set(Script::Gone);
     assert_eq!(revocations.revalidate().await.expect("a round").sessions, 1);
     assert_eq!(
-        is_closed(&late),
+        is_closed(&late_outbox),
         Some((close::UNAUTHENTICATED, "session-revoked"))
     );
-    drop(watch);
+    drop(late);
     assert!(revocations.is_empty());
 }
 
@@ -199,7 +215,7 @@ async fn an_announced_change_rereads_only_the_grants_that_read_that_record() {
         .map(|(conn, ((t, sandbox), outbox))| {
             let switch = AccessSwitch::for_test(conn as u64, tx.clone());
             let rw = principal(Access::ReadWrite);
-            revocations.register(token(t), sandbox, &rw, outbox.clone(), switch)
+            watch(&revocations, token(t), sandbox, &rw, outbox.clone(), switch)
         })
         .collect();
     let touching = |records: &[Record]| records.iter().cloned().collect::<HashSet<_>>();
@@ -286,5 +302,107 @@ async fn an_announced_change_rereads_only_the_grants_that_read_that_record() {
         is_closed(&outboxes[2]).is_none(),
         "the other session is untouched"
     );
+    task.abort();
+}
+
+#[tokio::test]
+async fn a_grant_is_watched_before_its_connection_joins_a_room() {
+    let directory = Arc::new(Scripted {
+        script: Mutex::new(Script::Member("own", Some(MemberRole::ReadOnly))),
+        asked: Mutex::new(Vec::new()),
+    });
+    let revocations = Revocations::new(directory.clone());
+    let (tx, mut room) = mpsc::channel(8);
+    let token = |t: &str| Token::new(t.to_owned()).expect("non-empty");
+    let rw = principal(Access::ReadWrite);
+
+    // Downgraded while joining: the room is told once the connection is in.
+    let joining = Outbox::new(8);
+    let mark = revocations.mark();
+    let registration = revocations.register(mark, token("tok"), "sb1", &rw, joining.clone());
+    assert_eq!(
+        revocations.revalidate().await.expect("a round").downgrades,
+        1
+    );
+    assert!(room.try_recv().is_err(), "no room to tell yet");
+    registration.joined(AccessSwitch::for_test(1, tx.clone()), Access::ReadWrite);
+    assert!(matches!(
+        room.try_recv(),
+        Ok(RoomCmd::SetAccess {
+            conn: 1,
+            access: Access::ReadOnly
+        })
+    ));
+
+    // Revoked while joining: closed at once; joining afterwards changes nothing.
+    let other = Outbox::new(8);
+    let revoked = revocations.register(revocations.mark(), token("t2"), "sb1", &rw, other.clone());
+    directory.set(Script::Member("own", None));
+    assert_eq!(revocations.revalidate().await.expect("a round").access, 2);
+    assert_eq!(
+        is_closed(&other),
+        Some((close::FORBIDDEN, "access-revoked"))
+    );
+    revoked.joined(AccessSwitch::for_test(2, tx.clone()), Access::ReadWrite);
+    assert!(room.try_recv().is_err(), "a revoked grant tells no room");
+}
+
+#[tokio::test]
+async fn a_grant_checked_before_a_change_and_registered_after_it_is_reread_at_once() {
+    let directory = Arc::new(Scripted {
+        script: Mutex::new(Script::Member("own", None)),
+        asked: Mutex::new(Vec::new()),
+    });
+    let revocations = Revocations::new(directory.clone());
+    let feed = ChangeFeed::new();
+    feed.set_live(true);
+    let periods = Periods {
+        tracked: Duration::from_secs(3600),
+        untracked: Duration::from_secs(3600),
+    };
+    let task = tokio::spawn(revocations.clone().run(Some(feed.clone()), periods));
+    // The check reads the records (the membership is still there) ...
+    let mark = revocations.mark();
+    // ... the membership goes, and the change is handled before the grant is registered:
+    // it touched no grant.
+    feed.changed(Record::Members("sb1".into()));
+    let handled = tokio::time::timeout(Duration::from_secs(5), async {
+        while revocations.mark() == mark {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    });
+    handled.await.expect("the change was taken");
+    let outbox = Outbox::new(8);
+    let token = Token::new("tok".to_owned()).expect("non-empty");
+    let rw = principal(Access::ReadWrite);
+    let _registration = revocations.register(mark, token, "sb1", &rw, outbox.clone());
+    let reason = tokio::time::timeout(Duration::from_secs(5), outbox.closed())
+        .await
+        .expect("re-read at once, not at the next sweep");
+    assert_eq!(
+        (reason.code, reason.reason),
+        (close::FORBIDDEN, "access-revoked")
+    );
+
+    // A grant registered with a current mark is not re-read for nothing.
+    let asked = directory
+        .asked
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .len();
+    let calm = Outbox::new(8);
+    let token = Token::new("calm".to_owned()).expect("non-empty");
+    let _calm = revocations.register(revocations.mark(), token, "sb1", &rw, calm.clone());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        directory
+            .asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len(),
+        asked,
+        "no re-read without a change"
+    );
+    assert!(is_closed(&calm).is_none());
     task.abort();
 }
