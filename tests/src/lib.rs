@@ -22,13 +22,13 @@
 //! binary and `tests/chaos.rs`).
 //!
 //! Modules:
-//! - [`redis`]: the Redis process.
-//! - [`cluster`]: a Redis Cluster of 3 masters and 3 replicas (slot moves, master kills).
+//! - [`redis`], [`cluster`], [`gateway`], [`process`], [`wait`]: the processes (a Redis, a
+//!   Redis Cluster of 3 masters and 3 replicas, the gateway), free ports and deadlines, from
+//!   `collab-harness`, the one process harness `collab-load` uses too; re-exported here
+//!   under the same names.
 //! - [`backend`]: either of them, for tests that run on both engines.
-//! - [`gateway`]: the gateway process and where its binary is.
 //! - [`client`]: the test editor.
 //! - [`converge`](mod@converge): convergence across replicas.
-//! - [`wait`]: deadlines for conditions that cannot notify (Redis keys, processes).
 //! - [`tokens`]: unique-token edits and the check that none was lost.
 //! - [`editor`]: an editor that keeps typing and reconnects with y-websocket's backoff.
 //! - [`chaos`]: the seeded fault-injection scenario.
@@ -45,17 +45,15 @@ pub mod admission;
 pub mod backend;
 pub mod chaos;
 pub mod client;
-pub mod cluster;
 pub mod converge;
 pub mod editor;
-pub mod gateway;
 pub mod identity;
 pub mod jwt;
 pub mod prometheus;
-pub mod redis;
 pub mod stalled;
 pub mod tokens;
-pub mod wait;
+
+pub use collab_harness::{cluster, gateway, process, redis, wait};
 
 pub use backend::{Backend, BackendKind};
 pub use client::{Client, Edit, ErrorNotice, UndoState};
