@@ -34,6 +34,7 @@
 //! - [`chaos`]: the seeded fault-injection scenario.
 //! - [`stalled`]: a client that stops reading (backpressure tests).
 //! - [`prometheus`]: reading a gateway's `/metrics` text.
+//! - [`admin_api`]: the admin API as a test calls it (a gateway with an admin token).
 //! - [`admission`]: asserting that a connection is admitted, or refused with a code and reason.
 //! - [`identity`]: the platform's identity records (`--auth redis`), written into Redis.
 //! - [`jwt`]: signed tokens for `--auth jwt`.
@@ -41,6 +42,7 @@
 //! The tests themselves live in `tests/tests/`, one file per behaviour. They need the
 //! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
 
+pub mod admin_api;
 pub mod admission;
 pub mod backend;
 pub mod chaos;
