@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Tests of the Monaco client: type check, unit tests of the binding (vitest), and end-to-end
+# Tests of the Monaco client: type check, unit tests of the binding and a check that src/ has
+# no import circle (vitest: test/unit/import-circles.test.ts), and end-to-end
 # tests of the demo page in headless Chromium against two gateways and a redis-server that
 # the tests start (node:test + playwright-core).
 #
@@ -8,29 +9,14 @@
 # Needs node >= 20.19, redis-server, the gateway binary ($COLLAB_GATEWAY_BIN, else
 # target/debug/collab-gateway, built here with `cargo build -p collab-server` when missing)
 # and a working Chromium: $CHROMIUM, else `chromium`, `chromium-browser` (Ubuntu's snap) or
-# `google-chrome` on PATH (scripts/lib/find-chromium). When none is found and apt-get offers
-# Debian's `chromium` package, it is installed here. A missing browser fails the run; it never
-# skips.
+# `google-chrome` on PATH (scripts/lib/find-chromium). When none is found, Debian's `chromium`
+# package is installed where the script may use apt-get (scripts/lib/install), else it prints
+# what to do. A missing browser fails the run; it never skips.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-source ../scripts/lib/check-versions
-source ../scripts/lib/find-chromium
-collab_check_node client-js || exit 1
-
-if ! browser="$(collab_find_chromium)"; then
-  if [[ -z "${CHROMIUM:-}" ]] && command -v apt-get >/dev/null 2>&1; then
-    sudo=""
-    [[ "$(id -u)" -eq 0 ]] || sudo="sudo"
-    $sudo apt-get update -qq || true
-    # Debian has a `chromium` deb; Ubuntu has none (its browser is a snap: see the help line).
-    if apt-cache show chromium 2>/dev/null | grep -q '^Version:'; then
-      echo "client-js: no Chromium found: apt-get install chromium" >&2
-      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium || true
-    fi
-  fi
-  browser="$(collab_find_chromium)" || { collab_chromium_help client-js; exit 1; }
-fi
-export CHROMIUM="$browser"
+source ../scripts/lib/install
+collab_ensure_node client-js || exit 1
+collab_ensure_chromium client-js || exit 1
 
 # npm ci when node_modules is missing or was installed from another package-lock.json.
 stamp=node_modules/.collab-lock.sha256
@@ -51,7 +37,7 @@ echo "== client-js: type check and build (package in lib/, demo page in dist/)"
 npm run --silent typecheck
 npm run --silent build
 
-echo "== client-js: unit tests (vitest)"
+echo "== client-js: unit tests and the import-circle check of src/ (vitest)"
 npx vitest run
 
 echo "== client-js: browser tests (node:test, playwright-core, $("$CHROMIUM" --version 2>/dev/null || echo "$CHROMIUM"))"

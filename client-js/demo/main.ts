@@ -1,7 +1,9 @@
 // The demo page: a file picker, a name, the editor, the people present, a connection banner, and
 // undo / redo buttons with the counts (disabled at zero; they do what Ctrl+Z / Ctrl+Shift+Z do:
 // on the gateway when it offers server-side undo, else this tab's own undo manager), and the
-// gateway's diagnostics: its markers in the editor (squiggles) and their count in the tool bar.
+// gateway's diagnostics: its markers in the editor (squiggles) and their count in the tool bar,
+// and beside it where the file stands with its copy on disk or in the sandbox (`?ext=files`:
+// saved, saving…, changed outside, merged, deleted outside, write failed; `file-status.ts`).
 //
 // When the page is served with a `demo-users.json` beside it (scripts/demo seeds the demo's people
 // through the gateway's admin API and writes it), it offers "join as Ann / Bob / Vic (read-only)":
@@ -29,9 +31,11 @@ import {
   type CollabSession,
   type ConnectionStatus,
   type DiagnosticCounts,
+  type FileState,
   type Presence,
   type UndoState,
 } from '../src/index.js';
+import { showFileState } from './file-status.js';
 import './style.css';
 
 declare global {
@@ -55,6 +59,10 @@ interface CollabHook {
   undoStates: UndoState[];
   /** What the problems count shows (the session's last `diagnostics` event). */
   diagnostics: DiagnosticCounts;
+  /** What the file status shows (the session's last `file-state`; null before the first). */
+  fileState: FileState | null;
+  /** Every `file-state` this page saw since the file was opened, oldest first. */
+  fileStates: FileState[];
   /** The markers on the editor's model, every owner (ours are `collab:<source>`). */
   markers(): ShownMarker[];
   /** The people of `demo-users.json`, once loaded (empty without one). */
@@ -127,6 +135,7 @@ const undoCount = $<HTMLSpanElement>('undo-count');
 const redoCount = $<HTMLSpanElement>('redo-count');
 const undoMode = $<HTMLSpanElement>('undo-mode');
 const problems = $<HTMLSpanElement>('problems');
+const fileStatus = $<HTMLSpanElement>('file-state');
 
 const editor = monaco.editor.create($('editor'), {
   value: '',
@@ -147,6 +156,8 @@ const hook: CollabHook = {
   undo: NO_UNDO,
   undoStates: [],
   diagnostics: NO_DIAGNOSTICS,
+  fileState: null,
+  fileStates: [],
   markers,
   demoUsers: [],
   open,
@@ -254,19 +265,23 @@ function open(options: OpenOptions): void {
     name: options.name,
     color: options.color,
     readOnly: options.readOnly,
-    diagnostics: true, // with undo (writers): ?ext=undo,diagnostics
+    diagnostics: true,
+    files: true, // with undo (writers): ?ext=undo,diagnostics,files
   });
   hook.session = session;
   hook.undoStates = [];
+  hook.fileStates = [];
   session.on('status', showStatus);
   session.on('presence', showPresence);
   session.on('undo-state', showUndo);
   session.on('diagnostics', showProblems);
+  session.on('file-state', showFile);
   session.on('extension', (message) => console.info('collab extension message', message));
   showStatus(session.status);
   showPresence(session.presence);
   showUndo(session.undoState);
   showProblems(session.diagnostics);
+  showFile(session.fileState);
   leaveButton.disabled = false;
   const url = new URL(location.href);
   url.searchParams.set('file', options.file);
@@ -291,6 +306,7 @@ function leave(): void {
   showPresence([]);
   showUndo(NO_UNDO);
   showProblems(NO_DIAGNOSTICS);
+  showFile(null);
   banner.dataset.state = 'idle';
   delete banner.dataset.readOnly;
   banner.textContent = 'Left the file. Pick a file and a name, then Open.';
@@ -353,6 +369,13 @@ function showProblems(counts: DiagnosticCounts): void {
   problems.textContent = counts.errors + counts.warnings === 0 ? 'No problems' : `${plural(counts.errors, 'error')}, ${plural(counts.warnings, 'warning')}`;
   const sources = Object.entries(counts.bySource).map(([source, c]) => `${source}: ${plural(c.errors, 'error')}, ${plural(c.warnings, 'warning')}`);
   problems.title = sources.length > 0 ? sources.join('\n') : 'Diagnostics from the gateway (syntax, language servers)';
+}
+
+/** The file status beside the problems count (hidden until the gateway first says). */
+function showFile(file: FileState | null): void {
+  hook.fileState = file;
+  if (file) hook.fileStates.push(file);
+  showFileState(fileStatus, file);
 }
 
 function markers(): ShownMarker[] {

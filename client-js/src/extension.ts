@@ -80,8 +80,33 @@ export interface DiagnosticsExtension {
   markers: DiagnosticMarker[];
 }
 
+/**
+ * The states of a `file-state` message (mirrors the Rust `FileSyncState`): `saved` (the
+ * document's text is on the source, as of `etag`), `saving` (a write is on its way), `merged` (a
+ * change made outside was merged into the document), `deleted` (the file was deleted outside; the
+ * next edit writes it again), `failed` (a write failed, `reason` says why; it is retried).
+ */
+export type FileSyncState = 'saved' | 'saving' | 'merged' | 'deleted' | 'failed';
+
+/** Every {@link FileSyncState}, in the order above. */
+export const FILE_SYNC_STATES: readonly FileSyncState[] = Object.freeze(['saved', 'saving', 'merged', 'deleted', 'failed']);
+
+/**
+ * Where the file stands with its source, the sandbox's own copy (asked for with `?ext=files`):
+ * `{"type":"file-state","state":"saved","etag":"<hex sha256>"}` or
+ * `{"type":"file-state","state":"failed","reason":"disk full"}`. `etag` is the version written or
+ * merged, `reason` says why a write failed; each is absent when the gateway has none. Sent when
+ * the state changes (not on join).
+ */
+export interface FileStateExtension {
+  type: 'file-state';
+  state: FileSyncState;
+  etag?: string;
+  reason?: string;
+}
+
 /** One decoded extension message. */
-export type Extension = ErrorExtension | UndoStateExtension | DiagnosticsExtension | UnknownExtension;
+export type Extension = ErrorExtension | UndoStateExtension | DiagnosticsExtension | FileStateExtension | UnknownExtension;
 
 /** What a client may send: any JSON object with a string `type`. */
 export type OutgoingExtension = { type: string } & Record<string, unknown>;
@@ -139,6 +164,10 @@ export function parseExtension(json: string): Extension | null {
     const diagnostics = parseDiagnostics(object);
     if (diagnostics) return diagnostics;
   }
+  if (object.type === 'file-state') {
+    const fileState = parseFileState(object);
+    if (fileState) return fileState;
+  }
   return { type: 'unknown', raw: object as UnknownExtension['raw'] };
 }
 
@@ -190,6 +219,26 @@ function parseDiagnostics(object: Record<string, unknown>): DiagnosticsExtension
     });
   }
   return { type: 'diagnostics', source, version, markers: parsed };
+}
+
+const FILE_STATES: ReadonlySet<unknown> = new Set(FILE_SYNC_STATES);
+
+/**
+ * A `file-state` with a known state, and `etag` and `reason` strings when present (null counts as
+ * absent, as for the Rust side); anything else is not one (null: ignored as unknown), so a state
+ * a newer gateway adds changes nothing here. Fields this build does not know are left out.
+ */
+function parseFileState(object: Record<string, unknown>): FileStateExtension | null {
+  const { state, etag, reason } = object;
+  if (!FILE_STATES.has(state)) return null;
+  if (etag !== undefined && etag !== null && typeof etag !== 'string') return null;
+  if (reason !== undefined && reason !== null && typeof reason !== 'string') return null;
+  return {
+    type: 'file-state',
+    state: state as FileSyncState,
+    ...(typeof etag === 'string' ? { etag } : {}),
+    ...(typeof reason === 'string' ? { reason } : {}),
+  };
 }
 
 /** Encodes a whole extension frame: `varUint(100) varString(json)`. */

@@ -3,7 +3,7 @@
  *
  * ```ts
  * import * as monaco from 'monaco-editor/editor';
- * import { connect } from '@collab/client';
+ * import { connect, fileStateText } from '@collab/client';
  * const session = connect({ monaco, editor, url: 'ws://127.0.0.1:8080', fileId: 'src/main.ts',
  *   token, name: 'Ada', color: '#d1495b' });
  * session.on('status', (s) => console.log(s.state, s.message));
@@ -12,6 +12,8 @@
  * session.undo();                                                         // when it offers undo
  * // With `diagnostics: true`: the gateway's markers in the editor, and their counts.
  * session.on('diagnostics', (d) => console.log(d.errors, d.warnings, d.bySource));
+ * // With `files: true`: where the file stands with its copy in the sandbox.
+ * session.on('file-state', (f) => console.log(fileStateText(f))); // saved, saving…, …
  * session.disconnect();
  * ```
  *
@@ -19,7 +21,8 @@
  * publishes our selection and draws everyone else's; `provider.ts` is the connection (status,
  * failover, extension messages); `extension.ts` is the extension message codec; `undo.ts` routes
  * Ctrl+Z and Monaco's undo commands to the gateway or a local undo manager; `diagnostics.ts`
- * shows the gateway's diagnostics as markers, for the text on screen only. This file wires
+ * shows the gateway's diagnostics as markers, for the text on screen only; `files.ts` is the
+ * file state (saved, saving, merged outside…) and its status-bar words. This file wires
  * them together for one editor and one file, and takes them apart again on `disconnect()`.
  */
 import type * as Y from 'yjs';
@@ -30,18 +33,21 @@ import { presenceOf, type Presence } from './cursors.js';
 import type { ConnectionStatus, GatewayConnection } from './provider.js';
 import type { Extension, OutgoingExtension } from './extension.js';
 import { Emitter } from './emitter.js';
-import { Link, type LinkOptions, type MonacoApi } from './link.js';
+import { Link, type LinkOptions } from './link.js';
+import type { MonacoApi } from './monaco.js';
 import { NO_UNDO, type UndoState } from './undo.js';
 import { NO_DIAGNOSTICS, type DiagnosticCounts } from './diagnostics.js';
+import { fileStateOf, type FileState } from './files.js';
 
 export * from './binding.js';
 export * from './cursors.js';
 export * from './extension.js';
 export { NO_UNDO, type UndoMode, type UndoState } from './undo.js';
 export * from './diagnostics.js';
+export * from './files.js';
 export { GatewayConnection, closeExplanation, gatewayDocUrl, isPermanentClose, roomName } from './provider.js';
 export type { ConnectionState, ConnectionStatus, GatewayConnectionOptions, ServerUndo } from './provider.js';
-export type { MonacoApi } from './link.js';
+export type { MonacoApi } from './monaco.js';
 
 export interface ConnectOptions {
   /** The monaco namespace the editor was made with (this package bundles no monaco). */
@@ -81,6 +87,13 @@ export interface ConnectOptions {
    */
   diagnostics?: boolean;
   /**
+   * Follow the file's state with its source (default false): the connection opts in with
+   * `?ext=files` (also read-only ones), {@link CollabSession.fileState} keeps the gateway's last
+   * `file-state` and the `file-state` event carries each one (saved, saving, merged, deleted,
+   * failed). For gateways started with `--files dir` or `--files sandbox`; others send none.
+   */
+  files?: boolean;
+  /**
    * The user id for a gateway with `--auth none`, sent as `?user=` (its server-side undo keeps
    * each user's history by it). Gateways that check tokens take the user from the token.
    */
@@ -98,6 +111,8 @@ type SessionEvents = {
   'undo-state': (state: UndoState) => void;
   /** The counts of the gateway's markers shown in the editor changed (with `diagnostics: true`). */
   diagnostics: (counts: DiagnosticCounts) => void;
+  /** The gateway sent a `file-state` (with `files: true`): the file was saved, merged outside… */
+  'file-state': (state: FileState) => void;
 };
 
 /**
@@ -115,11 +130,14 @@ export class CollabSession extends Emitter<SessionEvents> {
   private readonly monaco: MonacoApi;
   private readonly linkOptions: LinkOptions;
   private readonly undoWanted: boolean;
+  private readonly filesWanted: boolean;
   private link: Link;
   /** The read-only link that replaces `link` once it has synced. */
   private replacement: Link | null = null;
   private readonly disposers: (() => void)[] = [];
   private people: Presence[] = [];
+  /** The gateway's last `file-state` (null before the first, and without `files: true`). */
+  private file: FileState | null = null;
   private disconnected = false;
   private locked = false;
 
@@ -129,6 +147,7 @@ export class CollabSession extends Emitter<SessionEvents> {
     this.monaco = monaco;
     this.editor = editor;
     this.undoWanted = options.undo !== false;
+    this.filesWanted = options.files ?? false;
     let model = editor.getModel();
     if (!model) {
       const created = monaco.editor.createModel('', undefined);
@@ -146,6 +165,7 @@ export class CollabSession extends Emitter<SessionEvents> {
       readOnly: options.readOnly ?? false,
       undo: this.undoWanted,
       diagnostics: options.diagnostics ?? false,
+      files: this.filesWanted,
       user: options.user,
       textName: options.textName,
       WebSocketPolyfill: options.WebSocketPolyfill,
@@ -215,6 +235,17 @@ export class CollabSession extends Emitter<SessionEvents> {
   }
 
   /**
+   * Where the file stands with its source, as the gateway last said (with `files: true`): its
+   * `state`, the `etag` and `reason` when it gave them, and when that arrived (`at`). Null
+   * before the first `file-state` (the gateway sends one when the state changes, not on join),
+   * without `files: true`, and after `disconnect()`. A reconnection keeps the last one.
+   */
+  get fileState(): FileState | null {
+    if (this.disconnected) return null;
+    return this.file;
+  }
+
+  /**
    * Undoes this user's last change to the file (never other people's), as Ctrl+Z does: asks the
    * gateway when it offers server-side undo (the result arrives like any remote edit), else the
    * local undo manager. Returns false when nothing was sent or undone (read-only, or reconnecting).
@@ -266,7 +297,12 @@ export class CollabSession extends Emitter<SessionEvents> {
     const link = new Link({ ...this.linkOptions, readOnly });
     link.connection.on('status', (status) => this.onStatus(link, status));
     link.connection.on('extension', (message) => {
-      if (link === this.link) this.emit('extension', message);
+      // The old link hears the file's messages until the replacement takes over, then only it.
+      if (link !== this.link || this.disconnected) return;
+      const file = this.filesWanted ? fileStateOf(message) : null;
+      if (file) this.file = file;
+      this.emit('extension', message);
+      if (file) this.emit('file-state', file);
     });
     return link;
   }

@@ -2,7 +2,8 @@
  * One link between an editor and a file: a Yjs doc, its awareness and its gateway connection,
  * plus, once attached to the editor, the binding, the cursors, (for writers) undo and redo
  * (`undo.ts`: on the gateway when it offers that, else a local undo manager) and, when asked
- * for, the gateway's diagnostics as markers (`diagnostics.ts`).
+ * for, the gateway's diagnostics as markers (`diagnostics.ts`). A link only opts in to file
+ * state (`?ext=files`); the session keeps it (`files.ts`), as it concerns no editor.
  *
  * A session usually has one link for its whole life. It gets a second when the gateway says a
  * writable-looking connection is read-only: the edits made before that notice exist only in the
@@ -19,9 +20,7 @@ import { GatewayConnection } from './provider.js';
 import { Diagnostics, NO_DIAGNOSTICS, type DiagnosticCounts } from './diagnostics.js';
 import type { DiagnosticsExtension } from './extension.js';
 import { NO_UNDO, UndoRouter, installUndoCommands, type UndoState } from './undo.js';
-
-/** The parts of the monaco namespace used here (`monaco-editor` and `monaco-editor/editor` fit). */
-export type MonacoApi = Pick<typeof Monaco, 'editor' | 'Range' | 'KeyMod' | 'KeyCode'>;
+import type { MonacoApi } from './monaco.js';
 
 export interface LinkOptions {
   urls: string[];
@@ -34,6 +33,8 @@ export interface LinkOptions {
   undo: boolean;
   /** Diagnostics wanted: opts in to the gateway's markers (`?ext=diagnostics`), readers too. */
   diagnostics?: boolean;
+  /** File state wanted: opts in to the gateway's `file-state` messages (`?ext=files`), readers too. */
+  files?: boolean;
   /** The user id under `--auth none` (`?user=`). */
   user?: string;
   textName?: string;
@@ -96,7 +97,11 @@ export class Link {
       doc: this.doc,
       awareness: this.awareness,
       readOnly: options.readOnly,
-      extensions: [...(this.undoWanted ? ['undo'] : []), ...(this.diagnosticsWanted ? ['diagnostics'] : [])],
+      extensions: [
+        ...(this.undoWanted ? ['undo'] : []),
+        ...(this.diagnosticsWanted ? ['diagnostics'] : []),
+        ...(options.files ? ['files'] : []),
+      ],
       user: options.user,
       WebSocketPolyfill: options.WebSocketPolyfill,
       maxBackoffTime: options.maxBackoffTime,

@@ -91,7 +91,7 @@ export interface GatewayConnectionOptions {
   maxBackoffTime?: number;
   /** Opened for reading only (the statuses say `readOnly` from the start). */
   readOnly?: boolean;
-  /** Features whose unsolicited messages the gateway should send (`?ext=undo,diagnostics`). */
+  /** Features whose unsolicited messages the gateway should send (`?ext=undo,diagnostics,files`). */
   extensions?: string[];
   /**
    * The user id under a gateway with `--auth none` (sent as `?user=`), which then keeps that

@@ -23,7 +23,7 @@ import * as Y from 'yjs';
 import type * as Monaco from 'monaco-editor';
 import type { MonacoBinding } from './binding.js';
 import type { UndoOp } from './extension.js';
-import type { MonacoApi } from './link.js';
+import type { MonacoApi } from './monaco.js';
 import type { GatewayConnection, ServerUndo } from './provider.js';
 
 /** Where undo goes: the gateway, this tab's undo manager, or nowhere (read-only). */

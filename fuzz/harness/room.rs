@@ -1,5 +1,5 @@
 //! Fuzz harness for a room fed arbitrary client messages: it drives the gateway's own room
-//! core (`collab_server::room::core::RoomCore`), the code the room task runs, with no Redis.
+//! core (`collab_room_core::core::RoomCore`), the code the room task runs, with no Redis.
 //!
 //! A fuzz input is a sequence of frames from up to four connections (see [`Record`]);
 //! connection 3 is a read-only member, the others writers. A connection joins the room
@@ -24,13 +24,13 @@ use std::sync::Arc;
 use collab_protocol::Message;
 use collab_protocol::envelope::Kind;
 use collab_protocol::message::decode_awareness;
-use collab_server::access::{Access, Principal};
-use collab_server::ext::OptIns;
-use collab_server::pending::PendingAppends;
-use collab_server::presence::ConnId;
-use collab_server::replica::Replica;
-use collab_server::room::core::{RoomCore, Settings};
-use collab_server::room::effect::{Effect, Effects};
+use collab_room_core::budget::PendingBudget;
+use collab_room_core::core::{RoomCore, Settings};
+use collab_room_core::effect::{Effect, Effects};
+use collab_room_core::ext::OptIns;
+use collab_room_core::presence::ConnId;
+use collab_room_core::principal::{Access, Principal};
+use collab_room_core::replica::Replica;
 use yrs::StateVector;
 use yrs::Update;
 use yrs::sync::SyncMessage;
@@ -111,8 +111,11 @@ pub fn run(data: &[u8]) {
         gateway_id: Arc::from("gw-fuzz"),
         file: collab_protocol::FileId::parse("sb/fuzz.ts").expect("a valid file id"),
         diagnostics: Default::default(),
+        run_apply: collab_room_core::apply::inline,
+        // Cursors never age within one input.
+        clock: || 0,
     };
-    let mut room = RoomCore::new(settings, Arc::new(PendingAppends::new(usize::MAX)));
+    let mut room = RoomCore::new(settings, Arc::new(PendingBudget::new(usize::MAX)));
     let mut receivers = Receivers {
         peer: Replica::new(TEXT),
         log: Replica::new(TEXT),
@@ -209,7 +212,7 @@ impl Receivers {
                 // never read (the undo path itself has its own end-to-end tests).
                 Effect::PopUndo(_) | Effect::ReadUndoCounts { .. } => {}
                 // Diagnostics run beside the room; their inputs are not fuzzed here.
-                Effect::Check(_) | Effect::LoadDiagnostics => {}
+                Effect::Check(_) | Effect::LoadDiagnostics | Effect::AnswerPost { .. } => {}
                 // Client messages never ask for log reads.
                 Effect::ReadLog(read) => panic!("a client message asked for a log read: {read:?}"),
                 Effect::Reload => panic!("yrs panicked: the room rebuilds its replica"),

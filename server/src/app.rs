@@ -17,10 +17,10 @@ use axum::routing::get;
 use tungstenite::protocol::WebSocketConfig;
 
 use crate::access::Token;
-use crate::ext::OptIns;
 use crate::session::{self, Opening};
 use crate::state::AppState;
 use crate::upgrade;
+use collab_room_core::ext::OptIns;
 
 /// The gateway's routes over its shared state.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -37,7 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/doc/", get(doc_without_id))
         .route("/doc/{*file}", get(doc))
         .merge(admin)
-        .merge(crate::diagnostics::http::routes())
+        .merge(crate::ext::diagnostics::http::routes())
         .with_state(state);
     match static_dir {
         Some(dir) => router.fallback_service(tower_http::services::ServeDir::new(dir)),

@@ -304,8 +304,8 @@ impl Config {
             (cores / 2).max(1)
         })
     }
-    pub fn diagnostics_settings(&self) -> crate::diagnostics::Settings {
-        crate::diagnostics::Settings {
+    pub fn diagnostics_settings(&self) -> collab_room_core::ext::diagnostics::Settings {
+        collab_room_core::ext::diagnostics::Settings {
             debounce: Duration::from_millis(self.diagnostics_debounce_ms),
             max_interval: Duration::from_millis(
                 DIAGNOSTICS_MAX_INTERVAL_MS.max(self.diagnostics_debounce_ms),
@@ -318,16 +318,16 @@ impl Config {
             },
         }
     }
-    pub fn diag_policy(&self) -> crate::engine::DiagPolicy {
-        crate::engine::DiagPolicy {
+    pub fn diag_policy(&self) -> collab_room_core::ext::diagnostics::DiagPolicy {
+        collab_room_core::ext::diagnostics::DiagPolicy {
             ttl: Duration::from_secs(self.diagnostics_ttl.max(1)),
             // Longer than a parse may take, plus a round trip.
             claim: Duration::from_millis(self.diagnostics_parse_timeout_ms.max(1) + 1000),
             keep_versions: 8,
         }
     }
-    pub fn undo_policy(&self) -> crate::engine::UndoPolicy {
-        crate::engine::UndoPolicy {
+    pub fn undo_policy(&self) -> collab_room_core::ext::undo::UndoPolicy {
+        collab_room_core::ext::undo::UndoPolicy {
             capture: Duration::from_millis(self.undo_capture_ms),
             depth: self.undo_depth,
             ttl: Duration::from_secs(self.undo_ttl.max(1)),

@@ -83,11 +83,12 @@ impl Gateway {
             config: config.clone(),
             pending: pending.clone(),
             store: engine.store.clone(),
+            undo: engine.undo.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
-            checking: crate::diagnostics::check::Checking {
+            checking: crate::ext::diagnostics::check::Checking {
                 // Hashing needs a thread even when syntax checks are off.
-                pool: crate::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
+                pool: crate::ext::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
                 cache: engine.diagnostics.clone(),
                 settings: config.diagnostics_settings(),
             },
@@ -99,7 +100,6 @@ impl Gateway {
             state: Arc::new(AppState {
                 config,
                 rooms: Rooms::new(ctx),
-                store: engine.store.clone(),
                 bus: engine.bus.clone(),
                 readiness: engine.readiness.clone(),
                 authority,

@@ -1,5 +1,9 @@
 //! The collab gateway: y-websocket rooms shared between gateway pods through Redis.
 //!
+//! Two crates: the room core (`collab_room_core`, sans-IO: no runtime, no Redis) holds
+//! one open file's state and the rule for every input; this crate wires sockets, HTTP,
+//! timers and the engine around it.
+//!
 //! A tour, following one edit:
 //! - [`gateway`] is the lifecycle: connect the engine, serve, drain on SIGTERM.
 //!   [`app`] is the HTTP surface: `GET /doc/{file}` (WebSocket), `/healthz`, `/readyz`,
@@ -13,26 +17,28 @@
 //!   `?ext=` opt-ins into the file's room, feeds it the client's messages, writes what the
 //!   room queues in the connection's [`outbox`], and closes a JWT connection at `exp`.
 //!   After its close frame it lingers ([`linger`]) so a reset never destroys that frame.
-//! - [`rooms`] finds or opens the room of a file. A [`room`] is a sans-IO core
-//!   ([`room::core`]: replica, presence, members, log position; one function per input,
-//!   returning [`room::effect`]s) inside an actor task ([`room::actor`]) that owns the
-//!   channels, timers and send queues and runs those effects. The core validates an update
-//!   by applying it to its [`replica`] (after [`update_check`]), checks the member may
-//!   write, relays it to local clients at once, and hands it with its author to the room's
-//!   [`room::appender`], which appends it to the log and publishes it with its log position
-//!   in one atomic step ([`engine::Store::append`]).
-//! - [`ext`] dispatches extension messages (wire type 100) to one module per feature;
-//!   unknown types are ignored there, in one place.
+//! - [`rooms`] finds or opens the room of a file. A [`room`] is the room core
+//!   (`collab_room_core::core::RoomCore`: replica, presence, members, log position; one
+//!   function per input, returning effects) inside an actor task ([`room::actor`]) that
+//!   owns the channels, timers, the clock and send queues and runs those effects, and
+//!   decides how blocking work runs ([`room::runtime`]). The core validates an update by
+//!   applying it to its replica, checks the member may write, relays it to local clients
+//!   at once, and hands it with its author to the room's [`room::appender`], which
+//!   appends it to the log and publishes it with its log position in one atomic step
+//!   ([`engine::Store::append`]).
+//! - Extensions (wire type 100) live in one home each in the room core
+//!   (`collab_room_core::ext`: dispatch, opt-ins, `undo/`, `diagnostics/`); what of them
+//!   needs IO is in [`ext`], in the folder of the same name.
 //! - [`engine`] is the seam between rooms and shared storage: a `Store` (log, snapshot)
 //!   and a `Bus` (pub/sub, gateway liveness), plus the `Directory` access control reads
-//!   (session -> user -> sandbox), implemented for one Redis in [`engine::redis`] and, with the
-//!   same parts, for a Redis Cluster in [`engine::cluster`]. The bus routes channel messages to rooms and turns disconnections,
-//!   resubscriptions and overflows into catch-ups from the log ([`room::catch_up`]), so a
+//!   (session -> user -> sandbox) and the extensions' `UndoStack` and `DiagnosticsCache`,
+//!   implemented for one Redis in [`engine::redis`] and, with the same parts, for a Redis
+//!   Cluster in [`engine::cluster`]. The bus routes channel messages to rooms and turns
+//!   disconnections, resubscriptions and overflows into catch-ups from the log, so a
 //!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
 //!   dead gateway's cursors vanish.
-//! - [`presence`] tracks awareness states (cursors) and which connection or gateway owns
-//!   each (a connection moves only cursors it introduced); [`stamp`] sets the identity a
-//!   cursor shows from the principal; [`pending`] bounds what waits for Redis; [`limits`] holds clients to rates.
+//! - [`pending`] bounds what waits for Redis (the core reserves from its counter; a
+//!   draining gateway waits here); [`limits`] holds clients to rates.
 //! - [`admin`] is the admin API (only with `--admin-token`): it writes sessions, users and
 //!   sandbox members through [`engine::IdentityAdmin`]; [`secret`] keeps its token out of
 //!   `Debug` and compares it in constant time.
@@ -40,8 +46,8 @@
 //!
 //! Data flows one way: socket -> session -> room core -> engine -> Redis, and
 //! Redis -> engine -> room -> sessions. A room never touches a socket; a session never
-//! touches Redis; only [`engine`] knows Redis commands; a feature in [`ext`] sees
-//! what the core shows it and answers with replies, never IO.
+//! touches Redis; only [`engine`] knows Redis commands; an extension sees what the core
+//! shows it and answers with effects, never IO.
 //!
 //! Revocation: [`access::revocation`] re-reads the grants of live `--auth redis`
 //! connections through [`engine::Directory::recheck`], closing revoked ones and switching
@@ -50,20 +56,22 @@
 //! `CLIENT TRACKING` invalidation pushes, which also keep the identity cache coherent),
 //! and all of them every `--revalidate-ms` as the backstop.
 //!
-//! Server-side undo: the core captures what each writer's update inserted and deleted
-//! ([`undo::UndoItem`]); the append script pushes it on the author's undo list in the same
-//! atomic step as the log entry ([`engine::UndoRecord`]). `{"type":"undo"}` ([`ext::undo`])
-//! pops the user's item through the appender, in order after the edits before it, and
-//! [`room::undo`] applies it with a transient yrs `UndoManager` ([`undo::apply()`]); the
-//! result is an ordinary authored update whose append pushes the inverse for redo.
+//! Server-side undo lives in `collab_room_core::ext::undo`: the core captures what each
+//! writer's update inserted and deleted (an undo item); the append script pushes it on the
+//! author's undo list in the same atomic step as the log entry (an `UndoRecord`).
+//! `{"type":"undo"}` pops the user's item through the appender (`UndoStack::pop`), in
+//! order after the edits before it, and the core applies it with a transient yrs
+//! `UndoManager`; the result is an ordinary authored update whose append pushes the
+//! inverse for redo.
 //!
-//! Diagnostics: [`room::diagnostics`] decides when a room's text is checked (after edits
-//! settle, at least every second while someone types) and what each `?ext=diagnostics`
-//! member is shown; [`diagnostics::check`] runs one check beside the room: the version
-//! (SHA-256) and the syntax parse (`collab-syntax`, incremental, bounded) on the bounded
-//! [`diagnostics::CheckPool`], after a look-up or claim in [`engine::DiagnosticsCache`], so
-//! each version is parsed once on whichever gateway claims it and published (`D` envelope)
-//! to the others. External tools post markers through [`diagnostics::http`].
+//! Diagnostics live in `collab_room_core::ext::diagnostics`: it decides when a room's text
+//! is checked (after edits settle, at least every second while someone types) and what
+//! each `?ext=diagnostics` member is shown; [`ext::diagnostics::check`] runs one check
+//! beside the room: the version (SHA-256) and the syntax parse (`collab-syntax`,
+//! incremental, bounded) on the bounded [`ext::diagnostics::CheckPool`], after a look-up
+//! or claim in the engine's `DiagnosticsCache`, so each version is parsed once on
+//! whichever gateway claims it and published (`D` envelope) to the others. External tools
+//! post markers through [`ext::diagnostics::http`].
 //!
 //! Redis Cluster: the cluster engine ([`engine::cluster`]) is a sibling of
 //! [`engine::redis`] behind the same traits; both share its parts, generic over the
@@ -75,7 +83,6 @@ pub mod access;
 pub mod admin;
 pub mod app;
 pub mod config;
-pub mod diagnostics;
 pub mod embedded_redis;
 pub mod engine;
 pub mod ext;
@@ -84,18 +91,14 @@ pub mod limits;
 pub mod linger;
 pub mod listener;
 pub mod metrics;
+pub mod origin_order;
 pub mod outbox;
 pub mod pending;
-pub mod presence;
-pub mod replica;
 pub mod room;
 pub mod rooms;
 pub mod secret;
 pub mod session;
-pub mod stamp;
 pub mod state;
-pub mod undo;
-pub mod update_check;
 pub mod upgrade;
 
 pub use config::Config;

@@ -10,6 +10,10 @@ use std::time::Duration;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+/// The room core records these itself (through the same facade); they are described here
+/// with the rest.
+pub use collab_room_core::metrics::{catch_up, rejected, undo};
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Latency buckets in seconds, from 50 µs to 10 s.
@@ -243,10 +247,6 @@ pub fn redis_round_trip(op: &'static str, took: Duration) {
     histogram!("collab_redis_seconds", "op" => op).record(took.as_secs_f64());
 }
 
-pub fn catch_up() {
-    counter!("collab_catch_ups_total").increment(1);
-}
-
 pub fn compaction(outcome: &'static str) {
     counter!("collab_compactions_total", "outcome" => outcome).increment(1);
 }
@@ -257,16 +257,6 @@ pub fn cursor_coalesced() {
 
 pub fn slow_consumer_closed() {
     counter!("collab_slow_consumer_closes_total").increment(1);
-}
-
-pub fn rejected(reason: &'static str) {
-    counter!("collab_rejected_total", "reason" => reason).increment(1);
-}
-
-/// A server-side undo or redo request answered: `applied` or `nothing` (no item that
-/// changed anything).
-pub fn undo(op: &'static str, outcome: &'static str) {
-    counter!("collab_undo_total", "op" => op, "outcome" => outcome).increment(1);
 }
 
 pub fn redis_reconnect() {

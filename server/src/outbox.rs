@@ -15,38 +15,10 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
-use collab_protocol::{Extension, close};
+use collab_protocol::close;
 use tokio::sync::Notify;
 
-/// Why and how a connection is being closed.
-#[derive(Debug, Clone)]
-pub struct CloseReason {
-    pub code: u16,
-    /// Machine-readable reason (also a metrics label).
-    pub reason: &'static str,
-    /// Sent to the client as an extension error first, when set.
-    pub error: Option<Extension>,
-}
-
-impl CloseReason {
-    /// A close preceded by an extension error message naming the reason.
-    pub fn error(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        CloseReason {
-            code,
-            reason,
-            error: Some(Extension::error(code, reason, message)),
-        }
-    }
-
-    /// A close with no error message (the client left, or the socket broke).
-    pub fn normal() -> Self {
-        CloseReason {
-            code: close::NORMAL,
-            reason: "normal",
-            error: None,
-        }
-    }
-}
+use collab_room_core::close::CloseReason;
 
 /// A queued frame; `cursor` names the one awareness client whose state it carries, when it
 /// carries exactly one (such a frame may be replaced by a newer state of that client).

@@ -1,60 +1,46 @@
-//! The gateway-wide budget of accepted updates not yet stored in Redis.
+//! The gateway-wide budget of accepted updates not yet stored in Redis, with the waiting a
+//! draining gateway does on it.
 //!
 //! While Redis is unreachable, rooms keep relaying between local clients and their
-//! appenders hold accepted updates until Redis is back. The budget bounds that memory:
-//! past it, a room stops queueing, closes the writing client with 1013, and once Redis
-//! answers again appends its whole state instead, so nothing accepted is lost. A draining
-//! gateway waits for the budget to empty before it exits.
+//! appenders hold accepted updates until Redis is back. The budget bounds that memory
+//! (the counter rooms reserve from is [`PendingBudget`]: past it, a room stops queueing,
+//! closes the writing client with 1013, and once Redis answers again appends its whole
+//! state instead, so nothing accepted is lost). A draining gateway waits here for the
+//! budget to empty before it exits.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use collab_room_core::budget::PendingBudget;
+
 pub struct PendingAppends {
-    bytes: AtomicUsize,
-    max: usize,
+    budget: Arc<PendingBudget>,
     emptied: Notify,
 }
 
 impl PendingAppends {
     pub fn new(max: usize) -> Self {
         PendingAppends {
-            bytes: AtomicUsize::new(0),
-            max,
+            budget: Arc::new(PendingBudget::new(max)),
             emptied: Notify::new(),
         }
     }
 
-    /// Reserves room for `n` bytes if the budget allows.
-    pub fn try_reserve(&self, n: usize) -> bool {
-        self.bytes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                let next = used.saturating_add(n);
-                (next <= self.max).then_some(next)
-            })
-            .is_ok()
-    }
-
-    /// Reserves `n` bytes past the budget (recovery must not be refused).
-    pub fn force_reserve(&self, n: usize) {
-        self.bytes.fetch_add(n, Ordering::AcqRel);
+    /// The counter rooms reserve from.
+    pub fn budget(&self) -> Arc<PendingBudget> {
+        self.budget.clone()
     }
 
     /// Releases `n` bytes once stored.
     pub fn release(&self, n: usize) {
-        let before = self
-            .bytes
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                Some(used.saturating_sub(n))
-            })
-            .unwrap_or(0);
-        if before <= n {
+        if self.budget.release(n) {
             self.emptied.notify_waiters();
         }
     }
 
     pub fn bytes(&self) -> usize {
-        self.bytes.load(Ordering::Acquire)
+        self.budget.bytes()
     }
 
     /// Waits until everything reserved was stored.
@@ -66,21 +52,5 @@ impl PendingAppends {
             }
             emptied.await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refuses_past_the_budget_and_frees_on_release() {
-        let pending = PendingAppends::new(10);
-        assert!(pending.try_reserve(6));
-        assert!(!pending.try_reserve(5));
-        pending.force_reserve(5);
-        assert_eq!(pending.bytes(), 11);
-        pending.release(11);
-        assert!(pending.try_reserve(10));
     }
 }

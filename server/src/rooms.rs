@@ -10,11 +10,11 @@ use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::access::{Access, Principal};
-use crate::ext::OptIns;
 use crate::outbox::Outbox;
-use crate::presence::ConnId;
-use crate::room::diagnostics::{PostAnswer, PostCheck};
 use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
+use collab_room_core::ext::OptIns;
+use collab_room_core::ext::diagnostics::post::PostAnswer;
+use collab_room_core::presence::ConnId;
 
 pub struct Rooms {
     ctx: Arc<RoomContext>,
@@ -143,7 +143,7 @@ impl Rooms {
             let handle = self.get_or_open(file);
             let (reply, answer) = oneshot::channel();
             let version = version.clone();
-            let cmd = RoomCmd::CheckPost(PostCheck { version, reply });
+            let cmd = RoomCmd::CheckPost { version, reply };
             if handle.tx.send(cmd).await.is_err() {
                 self.registry()
                     .remove_if(file, |_, open| open.id == handle.id);

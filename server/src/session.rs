@@ -30,14 +30,15 @@ use crate::access::revocation::Registration;
 use crate::access::sandbox::sandbox_of;
 use crate::access::{Authority, Principal, Refusal, Token, Unauthenticated};
 use crate::config::Config;
-use crate::ext::OptIns;
 use crate::limits::InputLimits;
 use crate::linger;
-use crate::outbox::{CloseReason, Outbox};
+use crate::outbox::Outbox;
 use crate::room::JoinError;
 use crate::rooms::Membership;
 use crate::state::AppState;
 use crate::upgrade::Socket;
+use collab_room_core::close::CloseReason;
+use collab_room_core::ext::OptIns;
 
 /// What the upgrade request asked for, as the HTTP layer read it.
 pub struct Opening {

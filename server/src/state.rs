@@ -10,7 +10,9 @@ use tokio::sync::{Notify, watch};
 use crate::access::Authority;
 use crate::access::revocation::Revocations;
 use crate::config::Config;
-use crate::engine::{Bus, DiagnosticsCache, IdentityAdmin, Readiness, Store};
+use collab_room_core::ext::diagnostics::DiagnosticsCache;
+
+use crate::engine::{Bus, EngineError, IdentityAdmin, Readiness};
 use crate::pending::PendingAppends;
 use crate::rooms::Rooms;
 
@@ -18,7 +20,6 @@ use crate::rooms::Rooms;
 pub struct AppState {
     pub config: Arc<Config>,
     pub rooms: Rooms,
-    pub store: Arc<dyn Store>,
     pub bus: Arc<dyn Bus>,
     /// The engine's answer to `/readyz`.
     pub readiness: Arc<dyn Readiness>,
@@ -28,7 +29,7 @@ pub struct AppState {
     /// `--revalidate-ms`.
     pub revocations: Option<Arc<Revocations>>,
     /// Cached diagnostics, for external sources' posts.
-    pub diagnostics: Arc<dyn DiagnosticsCache>,
+    pub diagnostics: Arc<dyn DiagnosticsCache<Error = EngineError>>,
     /// Identity writes, for the admin API (routed only with `--admin-token`).
     pub identity_admin: Arc<dyn IdentityAdmin>,
     /// Flips to true when the gateway starts draining.

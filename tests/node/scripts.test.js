@@ -1,7 +1,8 @@
 // The shell checks that scripts/test, scripts/demo, .ci/run and client-js/run-tests.sh run
-// first (scripts/lib/check-versions, scripts/lib/find-chromium): the version comparison, and
-// the one line each prints when something is missing. Real tools only: what is on this
-// machine must pass, and an empty PATH must produce the line that says how to get them.
+// first (scripts/lib/check-versions, scripts/lib/find-chromium, scripts/lib/install): the
+// version comparison, and the one line each prints when something is missing. Real tools only:
+// what is on this machine must pass, and a PATH without a tool (and without apt-get, so nothing
+// is ever installed here) must produce the line with the command that would install it.
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -16,7 +17,7 @@ const BASH = '/bin/bash'
 /** Runs `script` in bash after sourcing both libraries; returns {status, stdout, stderr}. */
 function bash (script, env = {}) {
   const lib = path.join(repoRoot, 'scripts', 'lib')
-  const full = `source '${lib}/check-versions'; source '${lib}/find-chromium'; ${script}`
+  const full = `source '${lib}/install'; ${script}`
   const run = spawnSync(BASH, ['-c', full], { encoding: 'utf8', env: { ...process.env, ...env } })
   return { status: run.status, stdout: run.stdout.trim(), stderr: run.stderr.trim() }
 }
@@ -81,4 +82,116 @@ describe('scripts/lib/find-chromium', () => {
     assert.equal(run.status, 3, run.stderr)
     assert.match(run.stderr, /^test: CHROMIUM=\/nonexistent\/chrome is not a working browser/)
   })
+})
+
+/**
+ * A folder of links to every command on this PATH except `without` (and apt-get, apt-cache,
+ * sudo: so no test here can install anything), to use as PATH. Remove it with `fs.rmSync`.
+ */
+function pathWithout (without) {
+  const skip = new Set([...without, 'apt-get', 'apt-cache', 'sudo'])
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collab-path-'))
+  for (const folder of process.env.PATH.split(':')) {
+    let names
+    try { names = fs.readdirSync(folder) } catch { continue }
+    for (const name of names) {
+      if (skip.has(name) || fs.existsSync(path.join(dir, name))) continue
+      const target = path.join(folder, name)
+      try {
+        fs.accessSync(target, fs.constants.X_OK)
+        if (!fs.statSync(target).isFile()) continue
+        fs.symlinkSync(target, path.join(dir, name))
+      } catch { /* not a runnable file */ }
+    }
+  }
+  return dir
+}
+
+const APT = /(sudo )?apt-get install -y/
+
+describe('scripts/lib/install', () => {
+  it('passes the redis-server and Node.js of this machine without installing anything', () => {
+    const bin = pathWithout([])
+    try {
+      for (const check of ['collab_ensure_redis', 'collab_ensure_node']) {
+        const run = bash(`${check} test`, { PATH: bin })
+        assert.equal(run.status, 0, `${check}: ${run.stderr}`)
+        assert.equal(run.stderr, '', `${check} is quiet when all is well`)
+      }
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true })
+    }
+  })
+
+  it('without apt-get, prints the one command that installs a missing redis-server, nodejs or npm', () => {
+    const bin = pathWithout(['redis-server', 'node', 'npm'])
+    try {
+      const redis = bash('collab_ensure_redis test', { PATH: bin })
+      assert.notEqual(redis.status, 0)
+      assert.equal(redis.stderr.split('\n').length, 1, redis.stderr)
+      assert.match(redis.stderr, new RegExp(`^test: redis-server missing; to install: ${APT.source} redis-server$`))
+      const node = bash('collab_ensure_node test', { PATH: bin, COLLAB_NODE_PREFIX: bin })
+      assert.notEqual(node.status, 0)
+      assert.equal(node.stderr.split('\n').length, 1, node.stderr)
+      assert.match(node.stderr, new RegExp(`^test: nodejs npm missing; to install: ${APT.source} nodejs npm$`))
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true })
+    }
+  })
+
+  it('with COLLAB_NO_INSTALL=1 prints the command even where apt-get may be used', () => {
+    const run = bash('collab_apt_install test collab-no-such-package', { COLLAB_NO_INSTALL: '1' })
+    assert.equal(run.status, 1, run.stderr)
+    assert.match(run.stderr, new RegExp(`^test: collab-no-such-package missing; to install: ${APT.source} collab-no-such-package$`))
+  })
+
+  it('for a Node.js older than 20.19, prints the npm command, then uses the Node it brought', () => {
+    const bin = pathWithout(['node'])
+    const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'collab-node-prefix-'))
+    try {
+      fs.writeFileSync(path.join(bin, 'node'), '#!/bin/sh\necho v18.19.1\n', { mode: 0o755 })
+      const old = bash('collab_ensure_node test', { PATH: bin, COLLAB_NODE_PREFIX: prefix, COLLAB_NO_INSTALL: '1' })
+      assert.notEqual(old.status, 0)
+      assert.equal(old.stderr.split('\n').length, 1, old.stderr)
+      assert.match(old.stderr, /^test: Node\.js 18\.19\.1 is older than 20\.19; .*: npm install --prefix \S+ .*node-linux-(x64|arm64)@22 npm@10$/)
+      // What that npm command leaves behind: node_modules/.bin/node. The next run finds it.
+      fs.mkdirSync(path.join(prefix, 'node_modules', '.bin'), { recursive: true })
+      fs.symlinkSync(process.execPath, path.join(prefix, 'node_modules', '.bin', 'node'))
+      const now = bash('collab_ensure_node test && command -v node', { PATH: bin, COLLAB_NODE_PREFIX: prefix, COLLAB_NO_INSTALL: '1' })
+      assert.equal(now.status, 0, now.stderr)
+      assert.equal(now.stdout, path.join(prefix, 'node_modules', '.bin', 'node'))
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true })
+      fs.rmSync(prefix, { recursive: true, force: true })
+    }
+  })
+
+  it('without a browser and without apt-get, says how to get one and exports nothing', () => {
+    const bin = pathWithout(['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'])
+    try {
+      const run = bash('collab_ensure_chromium test; status=$?; echo "CHROMIUM=${CHROMIUM:-}"; exit $status', { PATH: bin, CHROMIUM: '' })
+      assert.notEqual(run.status, 0)
+      assert.equal(run.stdout, 'CHROMIUM=')
+      assert.equal(run.stderr.split('\n').length, 1, run.stderr)
+      assert.match(run.stderr, /^test: no working Chromium found .*apt-get install chromium.*snap install chromium/)
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true })
+    }
+  })
+
+  for (const script of ['scripts/demo', 'scripts/test']) {
+    it(`${script} stops at once with that command when redis-server is missing and apt-get is not there`, () => {
+      const bin = pathWithout(['redis-server'])
+      try {
+        const env = { ...process.env, PATH: bin }
+        delete env.COLLAB_REDIS_URL
+        const run = spawnSync(path.join(repoRoot, script), [], { encoding: 'utf8', env, timeout: 60_000 })
+        assert.notEqual(run.status, 0, run.stderr)
+        assert.match(run.stderr, new RegExp(`^${script}: redis-server missing; to install: ${APT.source} redis-server$`, 'm'))
+        assert.doesNotMatch(run.stderr + run.stdout, /cargo build|npm ci|== build/, 'nothing is built first')
+      } finally {
+        fs.rmSync(bin, { recursive: true, force: true })
+      }
+    })
+  }
 })

@@ -112,7 +112,7 @@ describe('syntax diagnostics in the demo: a marker where the error is, for every
   it('an error Ann types shows at Bob (and at a late joiner) on its line, and goes when she fixes it', async () => {
     const ann = await join(gatewayA, 'Ann', '#e91e63');
     const bob = await join(gatewayB, 'Bob', '#00798c');
-    for (const user of [ann, bob]) assert.match(user.sockets[0], /[?&]ext=undo%2Cdiagnostics(&|$)/, `${user.name}'s page opts in`);
+    for (const user of [ann, bob]) assert.match(user.sockets[0], /[?&]ext=undo%2Cdiagnostics%2Cfiles(&|$)/, `${user.name}'s page opts in (undo, diagnostics, files)`);
 
     // A valid first line, then the error on a line of its own. Monaco closes brackets as they are
     // typed: the selection to the end of the line takes what it added, so the line is exactly this.

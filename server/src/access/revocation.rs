@@ -47,8 +47,9 @@ use super::grant::{Refusal, Token};
 use super::redis::decide;
 use super::{Access, Principal};
 use crate::engine::{Change, ChangeFeed, Directory, EngineError, Rechecked, Record};
-use crate::outbox::{CloseReason, Outbox};
+use crate::outbox::Outbox;
 use crate::rooms::AccessSwitch;
+use collab_room_core::close::CloseReason;
 
 /// The live `--auth redis` grants of this gateway and the directory that re-reads them.
 pub struct Revocations {

@@ -5,7 +5,7 @@ use yrs::updates::decoder::Decode;
 use yrs::{Doc, Options, ReadTxn, StateVector, Transact, Update};
 
 use super::error::EngineError;
-use super::log::Tail;
+use collab_room_core::tail::Tail;
 
 /// Applies the snapshot and every entry to a fresh doc (GC off, so deleted content that
 /// server-side undo may restore survives) and encodes its whole state.

@@ -8,7 +8,8 @@
 //! [`crate::access`] reads the platform's identity records through a [`Directory`], so a
 //! session never touches Redis either.
 //!
-//! - [`log`]: the engine-neutral types that cross the seam (tails, entries, authored batches).
+//! - [`log`]: the engine-neutral types that cross the seam on the way in (authored batches).
+//! - [`tail`]: what a read brings back (tails, entries, the head).
 //! - [`error`]: the one error type every engine reports.
 //! - [`inbox`]: a room's side of the bus: where its channel's messages and signals land.
 //! - [`compaction`]: merging a tail into one state, the same for every engine.
@@ -16,9 +17,11 @@
 //! - [`changes`]: the engine's announcements that identity records changed (in Redis,
 //!   `CLIENT TRACKING` invalidation pushes), so revocation re-reads only what changed.
 //! - [`identity_admin`]: writing sessions, users and sandbox members (the admin API's side).
-//! - [`undo_stack`]: per-user undo and redo lists (records, counts, limits).
-//! - [`diagnostics`]: cached markers per file, source and version, with the claim that
-//!   makes gateways holding one file check each version once.
+//! - The extensions' engine interfaces live in their homes in the room core, and are
+//!   implemented here: `UndoStack` (per-user undo and redo lists: records, counts,
+//!   limits; `collab_room_core::ext::undo`) and `DiagnosticsCache` (cached markers per
+//!   file, source and version, with the claim that makes gateways holding one file check
+//!   each version once; `collab_room_core::ext::diagnostics`).
 //! - [`readiness`]: whether the engine can serve what this gateway uses now (`/readyz`).
 //! - [`redis`]: the single-Redis engine; its parts are generic over their connection
 //!   ([`redis::conn::Conn`]), so they also serve
@@ -33,7 +36,6 @@
 pub mod changes;
 pub mod cluster;
 pub mod compaction;
-pub mod diagnostics;
 pub mod directory;
 pub mod error;
 pub mod identity_admin;
@@ -41,25 +43,23 @@ pub mod inbox;
 pub mod log;
 pub mod readiness;
 pub mod redis;
-pub mod undo_stack;
 
 use std::sync::Arc;
 
+use collab_protocol::FileId;
 use collab_protocol::envelope::Kind;
-use collab_protocol::{FileId, UndoOp};
+use collab_room_core::ext::diagnostics::DiagnosticsCache;
+use collab_room_core::ext::undo::UndoStack;
+use collab_room_core::tail::{LogHead, Tail};
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 pub use changes::{Change, ChangeFeed, Record};
-pub use diagnostics::{DiagPolicy, DiagnosticsCache, Lookup};
 pub use directory::{Directory, MemberRole, Rechecked, Standing};
 pub use error::EngineError;
 pub use identity_admin::{IdentityAdmin, UserRecord};
 pub use inbox::{RoomSignals, RoomSink};
-pub use log::{
-    AppendBatch, Appended, Authored, CompactOutcome, LogEntry, LogHead, MergeFailed, Tail,
-};
-pub use undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
+pub use log::{AppendBatch, Appended, Authored, CompactOutcome, MergeFailed};
 
 pub use readiness::{NotReady, Readiness};
 
@@ -67,7 +67,7 @@ pub use readiness::{NotReady, Readiness};
 pub trait Store: Send + Sync + 'static {
     /// Appends one log entry (the batch's merged update) and publishes it with its
     /// position, atomically; in the same step, records each authored part on its
-    /// author's undo and redo lists ([`UndoRecord`]).
+    /// author's undo and redo lists ([`UndoRecord`], popped through [`UndoStack`]).
     fn append<'a>(
         &'a self,
         file: &'a FileId,
@@ -91,22 +91,6 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         file: &'a FileId,
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>>;
-
-    /// Pops the top item of `user`'s undo list (`UndoOp::Undo`) or redo list for the
-    /// file, atomically: two gateways popping at once never get the same item.
-    fn pop_undo<'a>(
-        &'a self,
-        file: &'a FileId,
-        user: &'a str,
-        op: UndoOp,
-    ) -> BoxFuture<'a, Result<Popped, EngineError>>;
-
-    /// How many items `user`'s undo and redo lists for the file hold.
-    fn undo_counts<'a>(
-        &'a self,
-        file: &'a FileId,
-        user: &'a str,
-    ) -> BoxFuture<'a, Result<UndoCounts, EngineError>>;
 }
 
 /// Pub/sub between gateways: a file's channel, routed to its room, and gateway liveness.
@@ -144,10 +128,12 @@ pub trait Bus: Send + Sync + 'static {
 /// aborted when the engine is dropped.
 pub struct Engine {
     pub store: Arc<dyn Store>,
+    /// The per-user undo and redo lists (the same engine object as the store).
+    pub undo: Arc<dyn UndoStack<Error = EngineError>>,
     pub bus: Arc<dyn Bus>,
     pub directory: Arc<dyn Directory>,
     pub identity_admin: Arc<dyn IdentityAdmin>,
-    pub diagnostics: Arc<dyn DiagnosticsCache>,
+    pub diagnostics: Arc<dyn DiagnosticsCache<Error = EngineError>>,
     pub readiness: Arc<dyn Readiness>,
     /// Announcements of changed identity records, when the engine can make them (its
     /// [`ChangeFeed::is_live`] says whether it currently does); `None`: it never will, and
@@ -159,17 +145,18 @@ pub struct Engine {
 impl Engine {
     /// Bundles an engine's parts with the tasks that must stop when it goes (announcing
     /// no identity changes until [`Engine::with_changes`]).
-    pub fn new(
-        store: Arc<dyn Store>,
+    pub fn new<S: Store + UndoStack<Error = EngineError>>(
+        store: Arc<S>,
         bus: Arc<dyn Bus>,
         directory: Arc<dyn Directory>,
         identity_admin: Arc<dyn IdentityAdmin>,
-        diagnostics: Arc<dyn DiagnosticsCache>,
+        diagnostics: Arc<dyn DiagnosticsCache<Error = EngineError>>,
         readiness: Arc<dyn Readiness>,
         tasks: Vec<JoinHandle<()>>,
     ) -> Self {
         Engine {
-            store,
+            store: store.clone(),
+            undo: store,
             bus,
             directory,
             identity_admin,

@@ -1,36 +1,11 @@
-//! Extension messages (wire type 100): one module per feature, dispatched by type here.
+//! The extensions' IO on the gateway, one folder per extension, beside their sans-IO home
+//! in the room core (`collab_room_core::ext`): only what needs a runtime, HTTP or the
+//! engine lives here.
 //!
-//! The rule that unknown types are ignored, never fatal, lives in [`dispatch`] alone, so a
-//! newer client can talk to an older gateway. A feature module sees what it needs of the
-//! room through [`Context`] and answers with [`Reply`]s that the room core turns into
-//! effects: it never does IO and never sees a socket. Each feature is a module beside
-//! [`opt_in`] ([`undo`]), each one arm in [`dispatch`]. Diagnostics flow from the gateway
-//! to clients only ([`crate::room::diagnostics`]); a client's `diagnostics` message is ignored.
+//! - [`diagnostics`]: the check pool, one check's run (cache look-up or claim, parse,
+//!   store and publish) and the HTTP door for external sources.
+//! - Undo needs nothing here: the room's actor and appender run its pops and count reads
+//!   against the engine's `UndoStack`.
+//! - The files extension of the next issue lands as `ext/files/` in both crates.
 
-pub mod context;
-pub mod opt_in;
-pub mod undo;
-
-use collab_protocol::{Extension, UndoOp};
-
-pub use context::{Context, Reply};
-pub use opt_in::{Feature, OptIns};
-
-/// Hands one client extension message to the feature that owns its type.
-pub fn dispatch(message: Extension, cx: Context<'_>) -> Vec<Reply> {
-    match message {
-        Extension::Undo => undo::request(UndoOp::Undo, &cx),
-        Extension::Redo => undo::request(UndoOp::Redo, &cx),
-        // Gateways send errors and undo states; from a client they mean nothing.
-        Extension::Error { .. } => ignored("error"),
-        Extension::UndoState { .. } => ignored("undo-state"),
-        Extension::Diagnostics { .. } => ignored("diagnostics"),
-        Extension::Unknown => ignored("unknown"),
-    }
-}
-
-/// A type this gateway does not act on: ignored, never fatal.
-fn ignored(kind: &'static str) -> Vec<Reply> {
-    tracing::debug!(kind, "ignored an extension message");
-    Vec::new()
-}
+pub mod diagnostics;

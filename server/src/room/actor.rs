@@ -15,20 +15,22 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use collab_protocol::envelope::Envelope;
 use collab_protocol::{FileId, close};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
-use crate::diagnostics::CheckDone;
-use crate::engine::UndoCounts;
 use crate::engine::inbox::{RoomSignals, RoomSink};
 use crate::engine::log::Authored;
-use crate::outbox::{CloseReason, Outbox, Queued};
-use crate::presence::ConnId;
+use crate::outbox::{Outbox, Queued};
+use collab_room_core::catch_up::Fetched;
+use collab_room_core::close::CloseReason;
+use collab_room_core::core::{RoomCore, Settings};
+use collab_room_core::effect::{Effect, Effects, LogRead};
+use collab_room_core::ext::diagnostics::CheckDone;
+use collab_room_core::ext::diagnostics::post::{PostAnswer, PostCheck};
+use collab_room_core::ext::undo::UndoCounts;
+use collab_room_core::presence::ConnId;
 
 use super::appender::{self, Job, PopResult};
-use super::catch_up::Fetched;
-use super::core::{RoomCore, Settings};
-use super::effect::{Effect, Effects, LogRead};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
@@ -58,6 +60,9 @@ struct Actor {
     checked_tx: mpsc::UnboundedSender<Option<CheckDone>>,
     loaded_tx: mpsc::UnboundedSender<Vec<Bytes>>,
     empty_since: Option<Instant>,
+    /// External posts waiting for the core's answer, by the id the core knows them by.
+    posts: HashMap<u64, oneshot::Sender<PostAnswer>>,
+    next_post: u64,
     retired: bool,
 }
 
@@ -78,10 +83,12 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         gateway_id: Arc::from(ctx.bus.gateway_id()),
         file: file.clone(),
         diagnostics: ctx.checking.settings,
+        run_apply: super::runtime::run_apply,
+        clock: super::runtime::millis,
     };
     let actor = Actor {
         id,
-        core: RoomCore::new(settings, ctx.pending.clone()),
+        core: RoomCore::new(settings, ctx.pending.budget()),
         fx: Effects::new(),
         outboxes: HashMap::new(),
         commands,
@@ -99,6 +106,8 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         checked_tx,
         loaded_tx,
         empty_since: Some(Instant::now()),
+        posts: HashMap::new(),
+        next_post: 0,
         retired: false,
         file,
         ctx,
@@ -166,7 +175,9 @@ impl Actor {
                 Some((conn, counts)) = inputs.counts.recv() => {
                     self.core.on_undo_counts(conn, counts, &mut self.fx)
                 }
-                Some(done) = inputs.checked.recv() => self.core.on_checked(done, &mut self.fx),
+                Some(done) = inputs.checked.recv() => {
+                    self.core.on_checked(done, Instant::now(), &mut self.fx)
+                }
                 Some(()) = inputs.went_backwards.recv() => self.core.on_log_went_backwards(&mut self.fx),
                 Some(loaded) = inputs.loaded.recv() => {
                     self.core.on_diagnostics_loaded(loaded, &mut self.fx)
@@ -239,7 +250,13 @@ impl Actor {
             }
             RoomCmd::Leave { conn } => self.forget(conn),
             RoomCmd::SetAccess { conn, access } => self.core.on_access_changed(conn, access),
-            RoomCmd::CheckPost(post) => self.core.on_post(post),
+            RoomCmd::CheckPost { version, reply } => {
+                let id = self.next_post;
+                self.next_post += 1;
+                self.posts.insert(id, reply);
+                let post = PostCheck { id, version };
+                self.core.on_post(post, Instant::now(), &mut self.fx);
+            }
             RoomCmd::Client { conn, msg } => {
                 crash_for_test(&self.ctx, &self.file);
                 self.core.on_client(conn, msg, &mut self.fx)
@@ -327,10 +344,16 @@ impl Actor {
                     let (file, with) = (self.file.clone(), self.ctx.checking.clone());
                     let results = self.checked_tx.clone();
                     tokio::spawn(async move {
-                        let _ = results.send(crate::diagnostics::check::run(job, file, with).await);
+                        let _ = results
+                            .send(crate::ext::diagnostics::check::run(job, file, with).await);
                     });
                 }
                 Effect::LoadDiagnostics => self.load_diagnostics(),
+                Effect::AnswerPost { id, answer } => {
+                    if let Some(reply) = self.posts.remove(&id) {
+                        let _ = reply.send(answer);
+                    }
+                }
                 Effect::Reload => {
                     let loaded = self.ctx.store.read_since(&self.file, 0).await;
                     let loaded = loaded.map_err(|e| e.to_string());
@@ -343,10 +366,10 @@ impl Actor {
     /// Reads a joiner's undo counts beside the room; they come back as an input (a
     /// failed read sends nothing: the next change of a count is announced anyway).
     fn read_undo_counts(&self, conn: ConnId, user: Arc<str>) {
-        let (store, file) = (self.ctx.store.clone(), self.file.clone());
+        let (undo, file) = (self.ctx.undo.clone(), self.file.clone());
         let results = self.counts_tx.clone();
         tokio::spawn(async move {
-            match store.undo_counts(&file, &user).await {
+            match undo.counts(&file, &user).await {
                 Ok(counts) => {
                     let _ = results.send((conn, counts));
                 }

@@ -15,11 +15,12 @@ use std::time::Duration;
 use collab_protocol::FileId;
 use tokio::sync::mpsc;
 
+use crate::engine::Store;
 use crate::engine::log::{AppendBatch, Authored, CompactOutcome};
-use crate::engine::{Popped, Store};
 
-use super::effect::PopRequest;
 use super::handle::RoomContext;
+use collab_room_core::effect::PopRequest;
+use collab_room_core::ext::undo::Popped;
 
 /// What a room hands its appender, in order.
 #[derive(Debug)]
@@ -69,7 +70,7 @@ async fn append_in_order(
         let (first, mut floor) = match job {
             Job::Append(first, applied) => (first, applied),
             Job::Pop(request) => {
-                let result = ctx.store.pop_undo(&file, &request.user, request.op).await;
+                let result = ctx.undo.pop(&file, &request.user, request.op).await;
                 let _ = reports
                     .popped
                     .send((request, result.map_err(|e| e.to_string())));

@@ -9,11 +9,12 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::access::{Access, Principal};
 use crate::config::Config;
-use crate::engine::{Bus, Store};
-use crate::ext::OptIns;
+use crate::engine::{Bus, EngineError, Store};
 use crate::outbox::Outbox;
 use crate::pending::PendingAppends;
-use crate::presence::ConnId;
+use collab_room_core::ext::OptIns;
+use collab_room_core::ext::undo::UndoStack;
+use collab_room_core::presence::ConnId;
 
 /// Why a connection could not join.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,8 +49,11 @@ pub enum RoomCmd {
         access: Access,
     },
     /// An external tool posts or removes markers: the room answers whether the version
-    /// is its text's.
-    CheckPost(super::diagnostics::PostCheck),
+    /// (`None`: a removal, any version goes) is its text's.
+    CheckPost {
+        version: Option<String>,
+        reply: oneshot::Sender<collab_room_core::ext::diagnostics::post::PostAnswer>,
+    },
 }
 
 /// The address of a room task.
@@ -64,8 +68,10 @@ pub struct RoomContext {
     pub config: Arc<Config>,
     pub pending: Arc<PendingAppends>,
     pub store: Arc<dyn Store>,
+    /// The per-user undo and redo lists.
+    pub undo: Arc<dyn UndoStack<Error = EngineError>>,
     pub bus: Arc<dyn Bus>,
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
     /// The diagnostics cache, the parse pool and its settings.
-    pub checking: crate::diagnostics::check::Checking,
+    pub checking: crate::ext::diagnostics::check::Checking,
 }

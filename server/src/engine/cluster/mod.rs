@@ -48,11 +48,11 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 
 use super::Engine;
-use super::diagnostics::DiagPolicy;
 use super::error::EngineError;
 use super::redis::version::RedisVersion;
-use super::redis::{bus, cache, diagnostics, directory, identity_admin, store};
-use super::undo_stack::UndoPolicy;
+use super::redis::{bus, cache, diag_cache, directory, identity_admin, store};
+use collab_room_core::ext::diagnostics::DiagPolicy;
+use collab_room_core::ext::undo::UndoPolicy;
 
 /// Sharded pub/sub (`SSUBSCRIBE`, `SPUBLISH`) arrived in Redis 7.0.
 pub const MINIMUM: RedisVersion = RedisVersion {
@@ -96,12 +96,8 @@ pub async fn connect(
     let identity_cache = Arc::new(cache::IdentityCache::new());
     let directory = directory::RedisDirectory::new(commands.clone(), identity_cache);
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
-    let diagnostics = diagnostics::RedisDiagnostics::new(
-        commands.clone(),
-        keys.clone(),
-        gateway_id.clone(),
-        diag,
-    );
+    let diagnostics =
+        diag_cache::RedisDiagnostics::new(commands.clone(), keys.clone(), gateway_id.clone(), diag);
 
     let (router, resubscribe) =
         bus::router::<ClusterConnection>(&keys, &gateway_id, gateway_timeout);

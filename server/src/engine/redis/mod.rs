@@ -13,7 +13,7 @@
 //!   through [`cache`], which [`tracking`] keeps coherent with `CLIENT TRACKING`
 //!   invalidation pushes (also announced as [`ChangeFeed`] changes to revocation).
 //!
-//! - [`diagnostics`]: [`RedisDiagnostics`](diagnostics::RedisDiagnostics), cached markers
+//! - [`diag_cache`]: [`RedisDiagnostics`](diag_cache::RedisDiagnostics), cached markers
 //!   in one hash per file (`diag_scripts` are its Lua).
 //! - [`identity_admin`]: [`RedisIdentityAdmin`](identity_admin::RedisIdentityAdmin), the
 //!   admin API's writes of sessions, users and sandbox members.
@@ -27,8 +27,8 @@
 pub mod bus;
 pub mod cache;
 pub mod conn;
+pub mod diag_cache;
 mod diag_scripts;
-pub mod diagnostics;
 pub mod directory;
 pub mod identity_admin;
 pub mod liveness;
@@ -48,9 +48,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::Engine;
 use super::changes::ChangeFeed;
-use super::diagnostics::DiagPolicy;
 use super::error::EngineError;
-use super::undo_stack::UndoPolicy;
+use collab_room_core::ext::diagnostics::DiagPolicy;
+use collab_room_core::ext::undo::UndoPolicy;
 
 /// Connects to the Redis at `url`, starts the bus (subscription, heartbeats, sweep of
 /// silent gateways) and returns the engine whose store and bus rooms use, and whose
@@ -79,12 +79,8 @@ pub async fn connect(
     let identity_cache = Arc::new(cache::IdentityCache::new());
     let directory = directory::RedisDirectory::new(commands.clone(), identity_cache.clone());
     let identity_admin = identity_admin::RedisIdentityAdmin::new(commands.clone());
-    let diagnostics = diagnostics::RedisDiagnostics::new(
-        commands.clone(),
-        keys.clone(),
-        gateway_id.clone(),
-        diag,
-    );
+    let diagnostics =
+        diag_cache::RedisDiagnostics::new(commands.clone(), keys.clone(), gateway_id.clone(), diag);
     let (router, resubscribe) =
         bus::router::<ConnectionManager>(&keys, &gateway_id, gateway_timeout);
     let sub = bus::subscriber(&client, router.clone(), &keys).await?;

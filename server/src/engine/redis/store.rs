@@ -16,11 +16,13 @@ use redis::Script;
 
 use super::conn::Conn;
 use super::{scripts, value};
-use crate::engine::Store;
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
-use crate::engine::log::{AppendBatch, Appended, CompactOutcome, LogHead, Tail};
-use crate::engine::undo_stack::{Popped, UndoCounts, UndoPolicy, UndoRecord};
+use crate::engine::log::{AppendBatch, Appended, CompactOutcome};
+use collab_room_core::ext::undo::{Popped, UndoCounts, UndoPolicy, UndoRecord, UndoStack};
+use collab_room_core::tail::{LogHead, Tail};
+
+use crate::engine::Store;
 
 /// Log and snapshot access over a shared multiplexed connection.
 #[derive(Clone)]
@@ -116,7 +118,7 @@ impl<C: Conn> RedisStore<C> {
         Ok(Appended { pos, log_len })
     }
 
-    async fn pop(&self, file: &FileId, user: &str, op: UndoOp) -> Result<Popped, EngineError> {
+    async fn pop_item(&self, file: &FileId, user: &str, op: UndoOp) -> Result<Popped, EngineError> {
         let mut conn = self.conn.clone();
         let mut call = self.pop_undo.key(self.keys.undo(file, user));
         call.key(self.keys.redo(file, user))
@@ -131,7 +133,7 @@ impl<C: Conn> RedisStore<C> {
         value::parse_popped(reply)
     }
 
-    async fn counts(&self, file: &FileId, user: &str) -> Result<UndoCounts, EngineError> {
+    async fn read_counts(&self, file: &FileId, user: &str) -> Result<UndoCounts, EngineError> {
         let mut conn = self.conn.clone();
         let (undo, redo): (u64, u64) = redis::pipe()
             .llen(self.keys.undo(file, user))
@@ -184,6 +186,27 @@ impl<C: Conn> RedisStore<C> {
     }
 }
 
+impl<C: Conn> UndoStack for RedisStore<C> {
+    type Error = EngineError;
+
+    fn pop<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        op: UndoOp,
+    ) -> BoxFuture<'a, Result<Popped, EngineError>> {
+        Box::pin(self.pop_item(file, user, op))
+    }
+
+    fn counts<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+    ) -> BoxFuture<'a, Result<UndoCounts, EngineError>> {
+        Box::pin(self.read_counts(file, user))
+    }
+}
+
 impl<C: Conn> Store for RedisStore<C> {
     fn append<'a>(
         &'a self,
@@ -191,23 +214,6 @@ impl<C: Conn> Store for RedisStore<C> {
         batch: &'a AppendBatch,
     ) -> BoxFuture<'a, Result<Appended, EngineError>> {
         Box::pin(self.append_batch(file, batch))
-    }
-
-    fn pop_undo<'a>(
-        &'a self,
-        file: &'a FileId,
-        user: &'a str,
-        op: UndoOp,
-    ) -> BoxFuture<'a, Result<Popped, EngineError>> {
-        Box::pin(self.pop(file, user, op))
-    }
-
-    fn undo_counts<'a>(
-        &'a self,
-        file: &'a FileId,
-        user: &'a str,
-    ) -> BoxFuture<'a, Result<UndoCounts, EngineError>> {
-        Box::pin(self.counts(file, user))
     }
 
     fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<LogHead, EngineError>> {

@@ -3,8 +3,8 @@
 use redis::Value;
 
 use crate::engine::error::EngineError;
-use crate::engine::log::{LogEntry, LogHead, Tail};
-use crate::engine::undo_stack::{Popped, UndoCounts};
+use collab_room_core::ext::undo::{Popped, UndoCounts};
+use collab_room_core::tail::{LogEntry, LogHead, Tail};
 
 fn bad(what: &str) -> EngineError {
     EngineError::Reply(what.to_owned())
