@@ -39,6 +39,7 @@ pub mod effect;
 pub mod ext;
 pub mod member;
 pub mod metrics;
+pub mod origin_order;
 pub mod presence;
 pub mod principal;
 pub mod replica;

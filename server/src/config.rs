@@ -15,6 +15,12 @@ pub struct Config {
     #[arg(long, env = "COLLAB_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Where documents, undo lists, diagnostics and identity records live: `redis` (the
+    /// default) or `memory`, this process alone: one gateway, nothing shared with others,
+    /// nothing kept across a restart (experiments and tests; a warning at start).
+    #[arg(long, env = "COLLAB_ENGINE", value_enum, default_value_t = EngineKind::Redis)]
+    pub engine: EngineKind,
+
     /// Redis URL. Without one, the gateway starts a local redis-server child process.
     /// With `--redis-cluster`: one or more seed nodes of the cluster, comma-separated
     /// (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`).
@@ -222,6 +228,15 @@ pub struct Config {
 const DIAGNOSTICS_MAX_INTERVAL_MS: u64 = 1000;
 /// Most syntax markers sent for one version (the first ones, in document order).
 const DIAGNOSTICS_MAX_MARKERS: usize = 100;
+
+/// Which engine holds the shared state (`--engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// One Redis (or a Redis Cluster with `--redis-cluster`).
+    Redis,
+    /// Process memory: a single gateway, nothing shared or durable.
+    Memory,
+}
 
 /// How connections are authorised (`--auth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,10 +12,11 @@ use tokio::sync::watch;
 
 use crate::access::Authority;
 use crate::access::revocation::{Periods, Revocations};
-use crate::config::Config;
+use crate::config::{Config, EngineKind};
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
 use crate::engine::cluster;
+use crate::engine::memory::MemoryServer;
 use crate::engine::redis::version::{self, RedisVersion, VersionError};
 use crate::pending::PendingAppends;
 use crate::room::RoomContext;
@@ -37,21 +38,39 @@ pub struct Gateway {
 impl Gateway {
     /// Connects the engine to Redis and builds the shared state.
     pub async fn connect(config: Config, redis_url: &str) -> anyhow::Result<Gateway> {
-        let gateway_id = match &config.gateway_id {
-            Some(id) if is_valid_gateway_id(id) => id.clone(),
-            Some(id) => anyhow::bail!(
-                "gateway id {id:?} is invalid: use 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'"
-            ),
-            None => format!("gw-{:016x}", rand::random::<u64>()),
-        };
-        if let Some(token) = &config.admin_token {
-            crate::admin::check_token(token)?;
-        }
+        let gateway_id = gateway_id(&config)?;
         let keys = Keys::new(config.key_prefix.clone());
         // Before the engine: it reports identity tracking's state from the start.
         let metrics = crate::metrics::install();
-        let (redis_version, mut engine) =
+        let (redis_version, engine) =
             connect_engine(&config, redis_url, keys, gateway_id.clone()).await?;
+        tracing::info!(gateway_id, %redis_version, "connected to redis");
+        Gateway::on_engine(config, engine, metrics)
+    }
+
+    /// A gateway whose engine is process memory (`--engine memory`), on `server`:
+    /// documents live as long as the process, and only gateways of this process on the
+    /// same server share them. Needs a tokio runtime.
+    pub fn in_memory(config: Config, server: &MemoryServer) -> anyhow::Result<Gateway> {
+        let gateway_id = gateway_id(&config)?;
+        let metrics = crate::metrics::install();
+        tracing::warn!(
+            gateway_id,
+            "--engine memory: documents live in this process only; nothing is shared with \
+             other gateways or kept across a restart"
+        );
+        let (undo, diag) = (config.undo_policy(), config.diag_policy());
+        let engine = crate::engine::memory::connect(server, gateway_id, undo, diag);
+        Gateway::on_engine(config, engine, metrics)
+    }
+
+    /// Builds the shared state around a connected engine: access control, revocation,
+    /// rooms.
+    fn on_engine(
+        config: Config,
+        mut engine: Engine,
+        metrics: metrics_exporter_prometheus::PrometheusHandle,
+    ) -> anyhow::Result<Gateway> {
         let authority = Authority::from_config(&config, engine.directory.clone())?;
         match &authority {
             Authority::Open => tracing::warn!(
@@ -95,7 +114,6 @@ impl Gateway {
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
-        tracing::info!(gateway_id, %redis_version, "connected to redis");
         Ok(Gateway {
             state: Arc::new(AppState {
                 config,
@@ -116,6 +134,21 @@ impl Gateway {
             _metrics_upkeep: metrics_upkeep,
             _revalidation: revalidation,
         })
+    }
+}
+
+/// The configured gateway id, or a random one; checks the admin token too, before any
+/// connection is made.
+fn gateway_id(config: &Config) -> anyhow::Result<String> {
+    if let Some(token) = &config.admin_token {
+        crate::admin::check_token(token)?;
+    }
+    match &config.gateway_id {
+        Some(id) if is_valid_gateway_id(id) => Ok(id.clone()),
+        Some(id) => anyhow::bail!(
+            "gateway id {id:?} is invalid: use 1 to 64 characters of A-Z, a-z, 0-9, '-' and '_'"
+        ),
+        None => Ok(format!("gw-{:016x}", rand::random::<u64>())),
     }
 }
 
@@ -183,22 +216,36 @@ async fn connect_engine(
 }
 
 /// Runs a gateway until SIGTERM or Ctrl-C, starting a local redis-server when no Redis
-/// URL is configured.
+/// URL is configured (and none at all under `--engine memory`).
 pub async fn run(config: Config) -> anyhow::Result<()> {
     if config.redis_cluster && config.redis_url.is_none() {
         anyhow::bail!("--redis-cluster needs --redis-url with the cluster's seed nodes");
     }
+    let in_memory = config.engine == EngineKind::Memory;
+    if in_memory && (config.redis_url.is_some() || config.redis_cluster) {
+        anyhow::bail!("--engine memory uses no Redis: drop --redis-url and --redis-cluster");
+    }
     let embedded = match &config.redis_url {
         Some(_) => None,
+        None if in_memory => None,
         None => Some(EmbeddedRedis::start(config.embedded_redis_dir.clone()).await?),
     };
-    let redis_url = match (&config.redis_url, &embedded) {
-        (Some(url), _) => url.clone(),
-        (None, Some(redis)) => redis.url(),
+    let listener = TcpListener::bind(config.listen).await?;
+    let (gateway, redis_url) = match (&config.redis_url, &embedded) {
+        _ if in_memory => (
+            Gateway::in_memory(config, &MemoryServer::new())?,
+            "none (--engine memory)".to_owned(),
+        ),
+        (Some(url), _) => {
+            let url = url.clone();
+            (Gateway::connect(config, &url).await?, url)
+        }
+        (None, Some(redis)) => {
+            let url = redis.url();
+            (Gateway::connect(config, &url).await?, url)
+        }
         (None, None) => unreachable!("an embedded redis exists when no URL is given"),
     };
-    let listener = TcpListener::bind(config.listen).await?;
-    let gateway = Gateway::connect(config, &redis_url).await?;
     let addr = listener.local_addr()?;
     {
         use std::io::Write;

@@ -33,7 +33,8 @@
 //!   and a `Bus` (pub/sub, gateway liveness), plus the `Directory` access control reads
 //!   (session -> user -> sandbox) and the extensions' `UndoStack` and `DiagnosticsCache`,
 //!   implemented for one Redis in [`engine::redis`] and, with the same parts, for a Redis
-//!   Cluster in [`engine::cluster`]. The bus routes channel messages to rooms and turns
+//!   Cluster in [`engine::cluster`] (and in process memory in [`engine::memory`]: unit
+//!   tests, `--engine memory`). The bus routes channel messages to rooms and turns
 //!   disconnections, resubscriptions and overflows into catch-ups from the log, so a
 //!   message pub/sub dropped is never an update lost; other gateways' heartbeats make a
 //!   dead gateway's cursors vanish.
@@ -91,14 +92,19 @@ pub mod limits;
 pub mod linger;
 pub mod listener;
 pub mod metrics;
-pub mod origin_order;
 pub mod outbox;
 pub mod pending;
 pub mod room;
 pub mod rooms;
+#[cfg(test)]
+mod rooms_tests;
 pub mod secret;
 pub mod session;
+#[cfg(test)]
+mod session_tests;
 pub mod state;
+#[cfg(test)]
+mod test_support;
 pub mod upgrade;
 
 pub use config::Config;

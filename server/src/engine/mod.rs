@@ -27,6 +27,8 @@
 //!   ([`redis::conn::Conn`]), so they also serve
 //! - [`cluster`]: the Redis Cluster engine (`--redis-cluster`): sharded pub/sub per file,
 //!   resubscription after slot moves, readiness per slot in use, metrics per node.
+//! - [`memory`]: everything in process memory (unit tests; `--engine memory`, a single
+//!   gateway with nothing shared or durable).
 //!
 //! The contract every engine keeps: an update's log position and its publication are one
 //! atomic step ([`Store::append`]); positions of a file are the contiguous integers 1, 2,
@@ -41,6 +43,7 @@ pub mod error;
 pub mod identity_admin;
 pub mod inbox;
 pub mod log;
+pub mod memory;
 pub mod readiness;
 pub mod redis;
 

@@ -150,6 +150,9 @@ impl Actor {
             self.retire(JoinError::Unavailable(error));
             return;
         }
+        // The grace period counts from when the room can serve: joiners that queued up
+        // during a load longer than it are admitted, not turned away as retired.
+        self.empty_since = self.empty_since.map(|_| Instant::now());
         self.run_effects().await;
         let grace = self.ctx.config.room_grace();
         let mut tail_check = tokio::time::interval(self.ctx.config.tail_check());

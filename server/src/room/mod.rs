@@ -17,3 +17,8 @@ pub mod runtime;
 
 pub use actor::spawn;
 pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+
+#[cfg(test)]
+mod actor_tests;
+#[cfg(test)]
+mod appender_tests;
