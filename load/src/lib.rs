@@ -51,6 +51,8 @@
 //! a writer types keystrokes that break and fix a generated TypeScript file
 //! ([`ts_source`]), an observer opted in with `?ext=diagnostics` times until it has the
 //! markers of its new text, and [`scrape`] reads the gateways' `/metrics` for parse counts.
+//! Both stand on [`latency`]: the seed of one big file, the writer and observer
+//! ([`probe_side`]), the histograms, the server watches and the report's rows and JSON.
 //!
 //! Apart from the network, [`gc_trace`] replays a recorded editing trace (`load/traces/`)
 //! into yrs docs with GC on and off and measures state size, heap ([`heap`], a counting
@@ -68,6 +70,7 @@ pub mod floor;
 pub mod framing;
 pub mod gc_trace;
 pub mod heap;
+pub mod latency;
 pub mod phase;
 pub mod probe_side;
 pub mod procstat;

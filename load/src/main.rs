@@ -17,6 +17,7 @@ use collab_load::diag_latency;
 use collab_load::floor;
 use collab_load::gc_trace;
 use collab_load::heap;
+use collab_load::latency::ProbeReport;
 use collab_load::report::html;
 use collab_load::scenario::Scenario;
 use collab_load::undo_latency;
@@ -92,30 +93,11 @@ async fn main() -> ExitCode {
         }
         Command::UndoLatency(args) => {
             let json = args.common.json.clone();
-            match undo_latency::run(args).await {
-                Ok(report) => {
-                    print!("{}", report.table());
-                    match json.map(|path| report.write_json(&path)) {
-                        Some(Err(e)) => fail(e),
-                        _ => ExitCode::SUCCESS,
-                    }
-                }
-                Err(e) => fail(e),
-            }
+            probe_exit(undo_latency::run(args).await, json)
         }
         Command::DiagLatency(args) => {
             let json = args.common.json.clone();
-            match diag_latency::run(args).await {
-                Ok(report) => {
-                    print!("{}", report.table());
-                    match json.map(|path| report.write_json(&path)) {
-                        Some(Err(e)) => fail(e),
-                        _ if report.is_clean() => ExitCode::SUCCESS,
-                        _ => ExitCode::from(3),
-                    }
-                }
-                Err(e) => fail(e),
-            }
+            probe_exit(diag_latency::run(args).await, json)
         }
         Command::GcTrace(args) => {
             match tokio::task::spawn_blocking(move || gc_trace::run(args)).await {
@@ -146,6 +128,24 @@ async fn run_scenario(scenario: Scenario) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(3)
+    }
+}
+
+/// Prints a latency tool's table and writes its JSON; exit 3 when a probe missed.
+fn probe_exit(
+    report: anyhow::Result<impl ProbeReport>,
+    json: Option<std::path::PathBuf>,
+) -> ExitCode {
+    match report {
+        Ok(report) => {
+            print!("{}", report.table());
+            match json.map(|path| report.write_json(&path)) {
+                Some(Err(e)) => fail(e),
+                _ if report.is_clean() => ExitCode::SUCCESS,
+                _ => ExitCode::from(3),
+            }
+        }
+        Err(e) => fail(e),
     }
 }
 

@@ -17,19 +17,20 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use collab_protocol::Message;
 use collab_protocol::extension::{Extension, UndoOp};
 use collab_protocol::message::encode_update;
-use hdrhistogram::Histogram;
 use serde::Serialize;
 use yrs::{Text, Transact};
 
 use crate::config::CommonArgs;
 use crate::framing::Framing;
-use crate::probe_side::{self, Hears};
-use crate::procstat::{ProcReport, Watch};
-use crate::seed::{self, SeedPlan};
+use crate::latency::{
+    self, Latency, ProbeReport, ProbedFile, SeedArgs, Watches, histogram, micros,
+};
+use crate::probe_side::Hears;
+use crate::procstat::ProcReport;
 
 /// What each probe inserts (ASCII: bytes = UTF-16 units).
 const PROBE: &str = "/*undo-probe*/";
@@ -62,17 +63,8 @@ pub struct Args {
     #[arg(long, default_value = "undo-latency")]
     pub user: String,
 
-    /// Bytes of text per seeding update (a gateway's undo item stops growing at 64 KiB).
-    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
-    pub chunk_bytes: usize,
-
-    /// Pace of the seeding connection, bytes per second.
-    #[arg(long, default_value_t = 2_000_000.0, value_name = "BYTES_PER_SEC")]
-    pub seed_rate: f64,
-
-    /// Longest one step (a probe reaching the observer, an undo reaching it) may take.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub step_timeout: f64,
+    #[command(flatten)]
+    pub seeding: SeedArgs,
 }
 
 impl Args {
@@ -89,15 +81,7 @@ impl Args {
         if self.capture_ms > 60_000 {
             bail!("--capture-ms must be at most 60000");
         }
-        if !(1024..=8 << 20).contains(&self.chunk_bytes) {
-            bail!("--chunk-bytes must be between 1 KiB and 8 MiB");
-        }
-        if !(self.seed_rate.is_finite() && self.seed_rate >= 1024.0) {
-            bail!("--seed-rate must be at least 1024 bytes per second");
-        }
-        if !(self.step_timeout.is_finite() && self.step_timeout > 0.0) {
-            bail!("--step-timeout must be a positive number of seconds");
-        }
+        self.seeding.check()?;
         let user_ok = (1..=64).contains(&self.user.len())
             && self
                 .user
@@ -114,31 +98,6 @@ impl Args {
         match self.capture_ms {
             0 => Duration::ZERO,
             ms => Duration::from_millis(ms) + CAPTURE_MARGIN,
-        }
-    }
-}
-
-/// Percentiles of one histogram, in milliseconds.
-#[derive(Debug, Clone, Serialize)]
-pub struct Latency {
-    pub count: u64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub mean_ms: f64,
-}
-
-impl Latency {
-    pub(crate) fn of(h: &Histogram<u64>) -> Latency {
-        let ms = |us: u64| us as f64 / 1000.0;
-        Latency {
-            count: h.len(),
-            p50_ms: ms(h.value_at_quantile(0.50)),
-            p90_ms: ms(h.value_at_quantile(0.90)),
-            p99_ms: ms(h.value_at_quantile(0.99)),
-            max_ms: ms(h.max()),
-            mean_ms: h.mean() / 1000.0,
         }
     }
 }
@@ -161,39 +120,24 @@ pub struct UndoReport {
     pub servers: Vec<ProcReport>,
 }
 
-impl UndoReport {
-    pub fn table(&self) -> String {
+impl ProbeReport for UndoReport {
+    fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
             "undo-latency: writer {} (user {}), observer {}, {} units, capture {} ms",
             self.writer_target, self.user, self.observer_target, self.doc_len, self.capture_ms
         );
-        let _ = writeln!(
-            out,
-            "{:<28} {:>6} {:>9} {:>9} {:>9} {:>9}",
-            "", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        latency::latency_rows(
+            &mut out,
+            28,
+            &[
+                ("undo -> observer", &self.undo),
+                ("probe edit -> observer", &self.edit),
+            ],
         );
-        for (name, l) in [
-            ("undo -> observer", &self.undo),
-            ("probe edit -> observer", &self.edit),
-        ] {
-            let _ = writeln!(
-                out,
-                "{name:<28} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-                l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
-            );
-        }
-        for s in &self.servers {
-            let cpu = s.cpu_seconds.map_or("?".to_owned(), |c| format!("{c:.2}"));
-            let _ = writeln!(out, "pid {}: {cpu} CPU s over the probes", s.pid);
-        }
+        latency::cpu_rows(&mut out, &self.servers);
         out
-    }
-
-    pub fn write_json(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        let json = serde_json::to_vec_pretty(self)?;
-        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
     }
 }
 
@@ -214,16 +158,6 @@ impl Hears for Answered {
     }
 }
 
-type Side = probe_side::Side<Answered>;
-
-pub(crate) fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds")
-}
-
-pub(crate) fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1)
-}
-
 pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
     args.check()?;
     let targets = args.common.targets()?;
@@ -235,33 +169,25 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
         .with_param("ext", "undo")
         .with_param("user", &args.user);
     let observer_url = framing.url(observer_target, &file_id);
-    let step = Duration::from_secs_f64(args.step_timeout);
+    let step = args.seeding.step();
 
-    let plan = SeedPlan {
-        label: "undo-latency".to_owned(),
+    let file = ProbedFile {
+        label: "undo-latency",
         framing,
-        file_id: file_id.clone(),
-        writer_url: writer_url.clone(),
-        verify_url: observer_url.clone(),
+        file_id: &file_id,
+        writer_url: &writer_url,
+        verify_url: &observer_url,
         bytes: args.doc_bytes,
         text: None,
-        chunk_bytes: args.chunk_bytes,
-        bytes_per_sec: args.seed_rate,
-        timeout: Duration::from_secs_f64(args.doc_bytes as f64 / args.seed_rate)
-            + args.common.connect_timeout(),
     };
-    let seeded = seed::seed(&plan).await?;
+    let seeded = latency::seed(&file, &args.seeding, &args.common).await?;
     eprintln!(
         "collab-load undo-latency: seeded {} units in {} updates, {:.1} s",
         seeded.len, seeded.chunks, seeded.seconds
     );
 
-    let mut writer = Side::open(framing, &writer_url, &file_id, Answered::default())
-        .await
-        .context("writer")?;
-    let mut observer = Side::open(framing, &observer_url, &file_id, Answered::default())
-        .await
-        .context("observer")?;
+    let (mut writer, mut observer) =
+        latency::open_pair(&file, &observer_url, Answered::default).await?;
     let base = seeded.len;
     if writer.len() != base || observer.len() != base {
         bail!(
@@ -274,7 +200,7 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
     // The last seeding update's item must close before the first probe.
     writer.settle(args.gap().max(CAPTURE_MARGIN)).await?;
 
-    let mut watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
+    let watches = Watches::start(&args.common.pids);
     let (mut undo_us, mut edit_us) = (histogram(), histogram());
     let probe_len = PROBE.len() as u32;
     for i in 0..args.undos {
@@ -331,9 +257,7 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
             bail!("undo {i}: the gateway answered applied: false");
         }
     }
-    for w in &mut watches {
-        w.update();
-    }
+    let servers = watches.finish();
     writer.conn.close().await;
     observer.conn.close().await;
 
@@ -346,27 +270,16 @@ pub async fn run(args: Args) -> anyhow::Result<UndoReport> {
         capture_ms: args.capture_ms,
         undo: Latency::of(&undo_us),
         edit: Latency::of(&edit_us),
-        servers: watches.iter().map(Watch::report).collect(),
+        servers,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn parse(extra: &[&str]) -> Args {
-        let base = ["t", "--target", "ws://127.0.0.1:1/doc"];
-        Cli::try_parse_from(base.iter().chain(extra.iter()).copied())
-            .expect("parses")
-            .args
+        latency::parse_flags(extra)
     }
 
     #[test]

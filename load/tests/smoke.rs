@@ -7,103 +7,28 @@
 //! deliveries equal to what was expected, no errors or disconnects, RSS figures present;
 //! for `join-storm`, every joiner synced to the whole seeded document; for `awareness`,
 //! every cursor move reached every other editor of its file.
-//! The process handling follows `tests/src/redis.rs` and `tests/src/gateway.rs`, cut down.
+//! The processes come from the one harness the end-to-end tests use (`collab-harness`,
+//! through `collab_tests`); this Redis keeps nothing on disk (`--appendonly no`), as a
+//! benchmark's does.
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-use collab_tests::gateway::gateway_binary;
+use collab_tests::RedisServer;
+use collab_tests::gateway::Gateway;
 use serde_json::Value;
 
-/// Kills the child when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("binding a free port")
-            .port();
-        if port != 6379 {
-            return port;
-        }
-    }
-}
-
-fn start_redis() -> (Proc, u16) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawning redis-server (is it installed?)");
-    let redis = Proc(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (redis, port)
-}
-
-/// Starts a gateway on a free port; returns it and its `127.0.0.1:PORT`.
-fn start_gateway(redis_port: u16) -> (Proc, String) {
-    let mut child = Command::new(gateway_binary())
-        .args(["--listen", "127.0.0.1:0"])
-        .args(["--redis-url", &format!("redis://127.0.0.1:{redis_port}")])
-        // The load harness carries no tokens.
-        .args(["--auth", "none"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .env("NO_COLOR", "1")
-        .spawn()
-        .expect("spawning collab-gateway");
-    let stdout = child.stdout.take().expect("gateway stdout");
-    let gateway = Proc(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("gateway exited before it was ready")
-            .expect("reading gateway stdout");
-        if let Some(addr) = line.trim().strip_prefix("collab-gateway listening on ") {
-            break addr.to_owned();
-        }
-    };
-    // Keep draining stdout so the gateway never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (gateway, addr)
-}
-
 /// Runs one scenario; returns its JSON report.
-fn run(scenario: &str, args: &[&str], gateways: &[(Proc, String)]) -> Value {
+async fn run(scenario: &str, args: &[&str], gateways: &[Gateway]) -> Value {
     let json = std::env::temp_dir().join(format!(
         "collab-load-smoke-{}-{scenario}.json",
         std::process::id()
     ));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_collab-load"));
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_collab-load"));
     cmd.arg(scenario).args(args).arg("--json").arg(&json);
-    for (gw, addr) in gateways {
-        cmd.args(["--target", &format!("ws://{addr}/doc")]);
-        cmd.args(["--pid", &gw.0.id().to_string()]);
+    for gw in gateways {
+        let pid = gw.pid().expect("a running gateway");
+        cmd.args(["--target", &format!("ws://{}/doc", gw.addr())]);
+        cmd.args(["--pid", &pid.to_string()]);
     }
-    let out = cmd.output().expect("running collab-load");
+    let out = cmd.output().await.expect("running collab-load");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -144,10 +69,16 @@ fn run(scenario: &str, args: &[&str], gateways: &[(Proc, String)]) -> Value {
     report
 }
 
-#[test]
-fn every_scenario_at_a_tiny_size() {
-    let (_redis, redis_port) = start_redis();
-    let gateways = [start_gateway(redis_port), start_gateway(redis_port)];
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_scenario_at_a_tiny_size() {
+    let redis = RedisServer::start_with(&["--appendonly", "no"])
+        .await
+        .expect("starting redis-server");
+    // The load harness carries no tokens: the gateways run with `--auth none`.
+    let gateways = [
+        Gateway::start(&redis.url(), &[]).await.expect("gateway a"),
+        Gateway::start(&redis.url(), &[]).await.expect("gateway b"),
+    ];
 
     let r = run(
         "edit-storm",
@@ -162,7 +93,8 @@ fn every_scenario_at_a_tiny_size() {
             "20",
         ],
         &gateways,
-    );
+    )
+    .await;
     // 4 editors on 2 files: every edit reaches the one other editor of its file.
     assert_eq!(r["edits"], 20);
     assert_eq!(r["expected_deliveries"], 20);
@@ -172,7 +104,8 @@ fn every_scenario_at_a_tiny_size() {
         "fan-out",
         &["--observers", "6", "--rate", "20", "--edits", "10"],
         &gateways,
-    );
+    )
+    .await;
     assert_eq!(r["edits"], 10);
     assert_eq!(r["expected_deliveries"], 60);
     assert!(r["propagation_ms"]["p99"].as_f64().is_some_and(|p| p > 0.0));
@@ -182,7 +115,8 @@ fn every_scenario_at_a_tiny_size() {
         "idle",
         &["--connections", "20", "--files", "3", "--settle", "0.2"],
         &gateways,
-    );
+    )
+    .await;
     assert_eq!(r["synced"], 20);
     let idle = &r["idle"];
     assert_eq!(idle["connections"], 20);
@@ -200,7 +134,8 @@ fn every_scenario_at_a_tiny_size() {
         "join-storm",
         &["--joiners", "6", "--doc-bytes", "200000", "--settle", "0.5"],
         &gateways,
-    );
+    )
+    .await;
     // Every joiner synced to the whole seeded document: 3 applied it and compared the
     // text, 3 checked the decoded update's ids and length.
     assert_eq!(r["settings"]["full_joiners"], 3);
@@ -215,7 +150,8 @@ fn every_scenario_at_a_tiny_size() {
         "awareness",
         &["--editors", "6", "--files", "2", "--duration", "2"],
         &gateways,
-    );
+    )
+    .await;
     // 3 editors per file: every cursor move reaches the 2 others, and nothing else counts.
     let moves = r["cursor_updates"].as_u64().expect("cursor_updates");
     assert!(moves > 0, "no cursor moves");

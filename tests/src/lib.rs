@@ -22,18 +22,19 @@
 //! binary and `tests/chaos.rs`).
 //!
 //! Modules:
-//! - [`redis`]: the Redis process.
-//! - [`cluster`]: a Redis Cluster of 3 masters and 3 replicas (slot moves, master kills).
+//! - [`redis`], [`cluster`], [`gateway`], [`process`], [`wait`]: the processes (a Redis, a
+//!   Redis Cluster of 3 masters and 3 replicas, the gateway), free ports and deadlines, from
+//!   `collab-harness`, the one process harness `collab-load` uses too; re-exported here
+//!   under the same names.
 //! - [`backend`]: either of them, for tests that run on both engines.
-//! - [`gateway`]: the gateway process and where its binary is.
 //! - [`client`]: the test editor.
 //! - [`converge`](mod@converge): convergence across replicas.
-//! - [`wait`]: deadlines for conditions that cannot notify (Redis keys, processes).
 //! - [`tokens`]: unique-token edits and the check that none was lost.
 //! - [`editor`]: an editor that keeps typing and reconnects with y-websocket's backoff.
 //! - [`chaos`]: the seeded fault-injection scenario.
 //! - [`stalled`]: a client that stops reading (backpressure tests).
 //! - [`prometheus`]: reading a gateway's `/metrics` text.
+//! - [`admin_api`]: the admin API as a test calls it (a gateway with an admin token).
 //! - [`admission`]: asserting that a connection is admitted, or refused with a code and reason.
 //! - [`identity`]: the platform's identity records (`--auth redis`), written into Redis.
 //! - [`jwt`]: signed tokens for `--auth jwt`.
@@ -42,22 +43,21 @@
 //! The tests themselves live in `tests/tests/`, one file per behaviour. They need the
 //! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
 
+pub mod admin_api;
 pub mod admission;
 pub mod agent;
 pub mod backend;
 pub mod chaos;
 pub mod client;
-pub mod cluster;
 pub mod converge;
 pub mod editor;
-pub mod gateway;
 pub mod identity;
 pub mod jwt;
 pub mod prometheus;
-pub mod redis;
 pub mod stalled;
 pub mod tokens;
-pub mod wait;
+
+pub use collab_harness::{cluster, gateway, process, redis, wait};
 
 pub use agent::Agent;
 pub use backend::{Backend, BackendKind};

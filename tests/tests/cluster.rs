@@ -3,8 +3,8 @@
 //! master, or killing that master so that its replica takes over, while people type
 //! loses nothing and does not silence anyone's cursor.
 //!
-//! Under `--auth redis` the identity records of one handshake live in several slots, and
-//! revocation (which polls under a cluster) still closes a revoked session.
+//! Access control on a cluster is in `cluster_access.rs`, a cluster gateway that cannot
+//! start in `cluster_startup.rs`.
 //!
 //! A cluster that cannot start fails the test: these never skip.
 
@@ -12,13 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use collab_protocol::close::{FORBIDDEN, UNAUTHENTICATED};
 use collab_protocol::{FileId, Keys};
-use collab_tests::admission::{admitted, refused};
 use collab_tests::tokens::assert_all_present;
 use collab_tests::{
-    Client, DEADLINE, Gateway, Platform, RedisCluster, converge, cursor_state, eventually,
-    user_name, writes_of,
+    Client, DEADLINE, Gateway, RedisCluster, converge, cursor_state, eventually, user_name,
+    writes_of,
 };
 use tokio::task::JoinHandle;
 
@@ -457,117 +455,4 @@ async fn killed_subscription_connections_lose_nothing() {
     let text = assert_converged(&writers, &tokens, "across subscription kills").await;
     assert_cursors_cross(&writers, "after the kills").await;
     assert_joiners_get(&setup.cluster, &setup.gateways, FILE, &writers, &text).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn access_control_reads_identity_records_in_every_slot() {
-    const FILE: &str = "sb-ann/src/main.rs";
-    const SESSION: Duration = Duration::from_secs(600);
-    let cluster = RedisCluster::start().await.expect("the cluster starts");
-    let auth = &["--auth", "redis"];
-    let gw1 = Gateway::start_on_cluster(&cluster, auth)
-        .await
-        .expect("gateway 1 on the cluster");
-    let gw2 = Gateway::start_on_cluster(&cluster, auth)
-        .await
-        .expect("gateway 2 on the cluster");
-    let mut platform = Platform::connect_cluster(&cluster)
-        .await
-        .expect("the platform writes into the cluster");
-    for (user, sandbox) in [("ann", "sb-ann"), ("bob", "sb-bob"), ("eve", "sb-eve")] {
-        platform
-            .user(user, sandbox, "10.1.2.3", user, "#123456")
-            .await
-            .expect("user record");
-    }
-    platform
-        .member("sb-ann", "bob", "rw")
-        .await
-        .expect("membership");
-    let mut tokens = Vec::new();
-    for user in ["ann", "bob", "eve"] {
-        tokens.push(platform.session(user, SESSION).await.expect("session"));
-    }
-    let (ann, bob, eve) = (&tokens[0], &tokens[1], &tokens[2]);
-
-    // Owner and member get in on either gateway and edit together; a stranger and an
-    // unknown token do not.
-    let ann_client = admitted(&gw1.ws_url_with_token(FILE, ann))
-        .await
-        .expect("ann opens her own file");
-    let bob_client = admitted(&gw2.ws_url_with_token(FILE, bob))
-        .await
-        .expect("bob opens a file of a sandbox shared with him");
-    ann_client.push("ann was here ").expect("edit");
-    bob_client.push("bob too").expect("edit");
-    let writers = [ann_client, bob_client];
-    let refs: Vec<&Client> = writers.iter().collect();
-    converge(&refs, DEADLINE)
-        .await
-        .unwrap_or_else(|e| panic!("owner and member did not converge: {e:#}"));
-    refused(
-        &gw1.ws_url_with_token(FILE, eve),
-        FORBIDDEN,
-        "outside-sandbox",
-    )
-    .await
-    .expect("a stranger is refused");
-    refused(
-        &gw2.ws_url_with_token(FILE, &collab_tests::identity::new_token()),
-        UNAUTHENTICATED,
-        "unknown-token",
-    )
-    .await
-    .expect("an unknown token is refused");
-
-    // The platform revokes ann's session: without identity tracking the gateways poll,
-    // and her connection still closes within the bound.
-    platform.delete_session(ann).await.expect("DEL session");
-    let code = writers[0]
-        .wait_closed(Duration::from_secs(5) + DEADLINE / 3)
-        .await
-        .expect("ann's connection closes after her session was revoked");
-    assert_eq!(code, UNAUTHENTICATED);
-    assert_eq!(writers[0].close_reason(), "session-revoked");
-    assert_eq!(writers[1].closed_with(), None, "bob keeps editing");
-}
-
-/// `--redis-cluster` without seeds, or pointed at a Redis that is not a cluster node,
-/// refuses to start with one line saying why.
-#[tokio::test]
-async fn a_cluster_gateway_without_a_cluster_refuses_to_start() {
-    let plain = collab_tests::RedisServer::start()
-        .await
-        .expect("redis-server");
-    let cases: [(&[&str], &str); 2] = [
-        (&[], "--redis-cluster needs --redis-url"),
-        (&["--redis-url", &plain.url()], "cluster support disabled"),
-    ];
-    for (args, says) in cases {
-        let output = tokio::time::timeout(
-            Duration::from_secs(30),
-            tokio::process::Command::new(collab_tests::gateway::gateway_binary())
-                .args([
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--auth",
-                    "none",
-                    "--redis-cluster",
-                ])
-                .args(args)
-                .env_remove("COLLAB_REDIS_URL")
-                .stdin(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .output(),
-        )
-        .await
-        .expect("the gateway exits by itself")
-        .expect("running collab-gateway");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?}: started anyway");
-        assert!(
-            stderr.contains(says),
-            "{args:?}: no line saying {says:?}:\n{stderr}"
-        );
-    }
 }

@@ -10,7 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use collab_tests::gateway::gateway_binary;
-use collab_tests::redis::{RedisServer, free_port};
+use collab_tests::process::free_port;
+use collab_tests::redis::RedisServer;
 use collab_tests::wait::eventually;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;

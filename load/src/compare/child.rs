@@ -12,9 +12,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use collab_harness::process::{Proc, command_line, start_server};
+use collab_harness::redis::start_bare;
 
 use super::figures::Figures;
-use super::procs::{Proc, command_line, start_redis, start_server};
 use super::runs::Outcome;
 use super::systems::{Programs, System};
 
@@ -37,7 +38,7 @@ impl Stack {
         timeout: Duration,
     ) -> anyhow::Result<Stack> {
         let log = |what: &str| PathBuf::from(format!("{}.{what}.log", stem.display()));
-        let (redis, redis_port) = start_redis(redis_server, &log("redis"), timeout)?;
+        let (redis, redis_port) = start_bare(redis_server, &log("redis"), timeout)?;
         let mut servers = Vec::new();
         for k in 1..=2 {
             servers.push(start_server(

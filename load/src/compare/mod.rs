@@ -5,7 +5,7 @@
 //! For every system and scenario it starts a fresh `redis-server` on a free port (never
 //! 6379, no persistence) and the system's two server processes ([`systems`]), runs the
 //! scenario as a child `collab-load` with `--json`, `--html` and the servers' `--pid`s,
-//! and stops everything ([`procs`]). The child's JSON is read back ([`figures`]) into the
+//! and stops everything (`collab_harness::process`, the harness the tests use too). The child's JSON is read back ([`figures`]) into the
 //! run's record ([`runs`]) and the side-by-side [`table`]; [`output`] writes the Markdown
 //! and HTML with the [`machine`]'s cores and memory and the exact commands. A system that
 //! cannot start (no node, a failed install, no floor in this build) is skipped with a note;
@@ -16,7 +16,6 @@ pub mod child;
 pub mod figures;
 pub mod machine;
 pub mod output;
-pub mod procs;
 pub mod rate_search;
 pub mod runs;
 pub mod systems;
@@ -27,11 +26,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use collab_harness::process::command_line;
 
 use self::capacity::{Capacity, CapacityArgs};
 use self::child::{ChildFiles, Stack, run_scenario};
 use self::machine::Machine;
-use self::procs::command_line;
 use self::runs::{Outcome, Run, Shown};
 use self::systems::{Programs, System};
 

@@ -8,8 +8,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
 use clap::ValueEnum;
-
-use super::procs::command_line;
+use collab_harness::process::command_line;
 
 /// A system under comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]

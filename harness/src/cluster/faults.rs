@@ -9,7 +9,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
 use super::{MIGRATE_BATCH, RedisCluster, START_DEADLINE};
-use crate::redis::{command_calls, kill_pubsub_connections, ping, signal};
+use crate::process::signal;
+use crate::redis::{command_calls, kill_pubsub_connections, ping};
 use crate::wait::eventually;
 
 impl RedisCluster {

@@ -12,34 +12,27 @@
 //! it receives like any other but applies nothing: its doc holds only its own edits, and it
 //! takes no part in the convergence check. A light joiner checks a document it was expected
 //! to get ([`Behaviour::expect_doc`]) from the decoded update ([`crate::doc_check`]).
+//!
+//! This file holds the session (sync, receiving, the phases); `socket.rs` the WebSocket it
+//! runs on, `typing.rs` the edits and cursor moves it makes.
 
-use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use collab_protocol::Message;
 use collab_protocol::extension::Extension;
-use collab_protocol::message::{encode_awareness, encode_step2, encode_update};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use collab_protocol::message::encode_step2;
+use futures_util::StreamExt;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tokio::time::{Interval, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async_tls_with_config};
-use yrs::sync::awareness::AwarenessUpdateEntry;
-use yrs::sync::{AwarenessUpdate, SyncMessage};
+use tokio::time::Interval;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+use yrs::sync::SyncMessage;
 use yrs::updates::decoder::Decode;
-use yrs::updates::encoder::Encode;
 use yrs::{
-    Assoc, ClientID, Doc, GetString, IndexedSequence, OffsetKind, Options, ReadTxn, Text, TextRef,
-    Transact, Update,
+    ClientID, Doc, GetString, OffsetKind, Options, ReadTxn, Text, TextRef, Transact, Update,
 };
 
 use crate::doc_check::ExpectedDoc;
@@ -49,23 +42,16 @@ use crate::replicas;
 use crate::shared::Shared;
 use crate::stats::Stats;
 use crate::target::FileUrl;
-use crate::tls::TlsRoots;
 use crate::tracker::{FinalState, Slot};
+
+mod socket;
+mod typing;
+
+pub(crate) use socket::{Ws, open};
+use socket::{close, connect, send};
 
 /// Name of the root text, as y-monaco binds it.
 pub const TEXT_NAME: &str = "monaco";
-
-/// How long a WebSocket handshake may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Largest frame and message the harness accepts from a gateway.
-const MAX_MESSAGE_BYTES: usize = 256 << 20;
-
-/// How long to wait for the gateway's close reply when stopping.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Characters an editor types: letters, spaces and the odd newline, all one UTF-16 unit.
-const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz     \n";
 
 /// What an editor does during the edit phase (the default: nothing, a passive reader).
 #[derive(Debug, Clone, Copy, Default)]
@@ -106,8 +92,6 @@ pub struct EditorPlan {
     pub behaviour: Behaviour,
 }
 
-pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
 /// Why a session ended.
 enum End {
     /// The run told it to stop.
@@ -136,50 +120,6 @@ pub async fn run(shared: Arc<Shared>, plan: EditorPlan) {
     if let Some(slot) = editor.slot {
         shared.tracker.leave(editor.plan.file, slot);
     }
-}
-
-/// The WebSocket settings of every harness connection.
-pub(crate) fn ws_config() -> WebSocketConfig {
-    // A small read buffer: tungstenite allocates 128 KiB per socket by default, which
-    // would make the harness, not the gateway, the memory hog at 20,000 connections.
-    // Large frame and message limits: a gateway sends a joiner its whole document (tens
-    // of MB) in one frame, above tungstenite's default 16 MiB frame limit.
-    WebSocketConfig::default()
-        .read_buffer_size(8 * 1024)
-        .max_frame_size(Some(MAX_MESSAGE_BYTES))
-        .max_message_size(Some(MAX_MESSAGE_BYTES))
-}
-
-/// Opens a WebSocket to `url` (with its token) within [`CONNECT_TIMEOUT`].
-pub(crate) async fn open(url: &FileUrl) -> Result<Ws, String> {
-    let (ws, _response) = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        connect_async_tls_with_config(
-            url.connect_url(),
-            Some(ws_config()),
-            true,
-            url.tls().map(TlsRoots::connector),
-        ),
-    )
-    .await
-    .map_err(|_| format!("handshake timed out after {CONNECT_TIMEOUT:?}"))?
-    .map_err(|e| format!("connect failed: {e}"))?;
-    Ok(ws)
-}
-
-/// Connects within the fleet's connect limit; returns the socket and when the connect
-/// started (after the wait for the limit).
-async fn connect(shared: &Shared, url: &FileUrl) -> Result<(Ws, Instant), String> {
-    let _permit = shared
-        .connect_limit
-        .acquire()
-        .await
-        .map_err(|_| "connect limiter closed".to_owned())?;
-    let started = Instant::now();
-    let ws = open(url).await?;
-    shared.stats.connect_time(started.elapsed());
-    Stats::add(&shared.stats.connected, 1);
-    Ok((ws, started))
 }
 
 struct Editor {
@@ -255,7 +195,8 @@ impl Editor {
                     next = Box::pin(next_phase(phase_rx));
                     if phase == Phase::Stop {
                         self.report_final_state(shared);
-                        return close(sink, stream).await;
+                        close(sink, stream).await;
+                        return End::Stopped;
                     }
                     self.on_phase(shared, phase);
                     Vec::new()
@@ -478,105 +419,6 @@ impl Editor {
             }
         }
     }
-
-    /// A ticker at `rate` per second with a random phase, so editors do not tick in step.
-    fn timer(&mut self, rate: f64) -> Interval {
-        let period = Duration::from_secs_f64(1.0 / rate.max(1e-6));
-        let offset = period.mul_f64(self.rng.random::<f64>());
-        let mut t = tokio::time::interval_at(tokio::time::Instant::now() + offset, period);
-        t.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        t
-    }
-
-    fn finish_editing(&mut self, shared: &Shared) {
-        if !self.finished_editing {
-            self.finished_editing = true;
-            Stats::add(&shared.stats.done_editing, 1);
-        }
-    }
-
-    /// Makes one edit; returns the frame to send.
-    fn edit(&mut self, shared: &Shared) -> Option<Vec<u8>> {
-        let slot = self.slot?;
-        let bytes = {
-            let mut txn = self.doc.transact_mut();
-            let len = self.text.len(&txn);
-            if len > 0
-                && self
-                    .rng
-                    .random_bool(self.plan.behaviour.delete_ratio.clamp(0.0, 1.0))
-            {
-                let at = self.rng.random_range(0..len);
-                self.text.remove_range(&mut txn, at, 1);
-            } else {
-                let at = self.rng.random_range(0..=len);
-                let c = ALPHABET[self.rng.random_range(0..ALPHABET.len())];
-                let mut buf = [0u8; 4];
-                self.text
-                    .insert(&mut txn, at, char::from(c).encode_utf8(&mut buf));
-            }
-            txn.encode_update_v1()
-        };
-        match Update::decode_v1(&bytes) {
-            Ok(update) => shared
-                .tracker
-                .sent(self.plan.file, slot, &update, Instant::now()),
-            Err(e) => shared
-                .stats
-                .error(format!("own update did not decode: {e}")),
-        }
-        self.edits += 1;
-        if self
-            .plan
-            .behaviour
-            .edit_limit
-            .is_some_and(|limit| self.edits >= limit)
-        {
-            self.edit_timer = None;
-            self.finish_editing(shared);
-        }
-        Some(self.wrap(shared, encode_update(&bytes)))
-    }
-
-    /// Moves the cursor to a random position; returns the awareness frame to send.
-    fn cursor(&mut self, shared: &Shared) -> Option<Vec<u8>> {
-        let slot = self.slot?;
-        let client = u64::from(self.plan.client_id);
-        let selection = {
-            let txn = self.doc.transact();
-            let len = self.text.len(&txn);
-            let at = self.rng.random_range(0..=len);
-            self.text
-                .sticky_index(&txn, at, Assoc::After)
-                .map(|pos| serde_json::json!({ "anchor": pos, "head": pos }))
-        };
-        let state = serde_json::json!({
-            "user": { "name": format!("load-{client}"), "color": "#30bced" },
-            "selection": selection,
-        });
-        self.cursor_clock += 1;
-        let mut clients = HashMap::new();
-        clients.insert(
-            ClientID::new(client),
-            AwarenessUpdateEntry {
-                clock: self.cursor_clock,
-                json: state.to_string().into(),
-            },
-        );
-        let frame = self.wrap(
-            shared,
-            encode_awareness(&AwarenessUpdate { clients }.encode_v1()),
-        );
-        shared.tracker.cursor_sent(
-            self.plan.file,
-            slot,
-            client,
-            self.cursor_clock,
-            Instant::now(),
-        );
-        self.last_cursor = Some(frame.clone());
-        Some(frame)
-    }
 }
 
 impl Editor {
@@ -637,37 +479,4 @@ async fn tick(timer: &mut Option<Interval>) {
         }
         None => std::future::pending().await,
     }
-}
-
-async fn send(
-    shared: &Shared,
-    sink: &mut SplitSink<Ws, WsMessage>,
-    frame: Vec<u8>,
-) -> Result<(), String> {
-    let len = frame.len() as u64;
-    sink.send(WsMessage::Binary(frame.into()))
-        .await
-        .map_err(|e| format!("send failed: {e}"))?;
-    Stats::add(&shared.stats.frames_sent, 1);
-    Stats::add(&shared.stats.bytes_sent, len);
-    Ok(())
-}
-
-/// Sends a normal close and waits briefly for the gateway's reply.
-async fn close(mut sink: SplitSink<Ws, WsMessage>, mut stream: SplitStream<Ws>) -> End {
-    let frame = CloseFrame {
-        code: CloseCode::Normal,
-        reason: tungstenite::Utf8Bytes::from_static("load run finished"),
-    };
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-        if sink.send(WsMessage::Close(Some(frame))).await.is_ok() {
-            while let Some(Ok(msg)) = stream.next().await {
-                if matches!(msg, WsMessage::Close(_)) {
-                    break;
-                }
-            }
-        }
-    })
-    .await;
-    End::Stopped
 }

@@ -23,7 +23,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::MultiplexedConnection;
 
-use crate::redis::{ping, which};
+use crate::process::which;
+use crate::redis::ping;
 use crate::wait::eventually;
 
 mod faults;

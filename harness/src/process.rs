@@ -1,20 +1,26 @@
-//! The processes a comparison starts: a fresh `redis-server` on a free port and servers that
-//! announce their address with one "... listening on ADDR" line on stdout. Every process is
-//! killed when its handle drops, so an error anywhere leaves nothing running.
+//! Child processes and loopback ports, the parts every harness shares.
+//!
+//! [`free_port`] picks a loopback port nobody listens on (never 6379, where a shared Redis
+//! lives), [`which`] finds a program on `PATH`, [`signal`] sends one a signal. For tools that
+//! run without an async runtime (`collab-load compare`), [`start_server`] starts a server
+//! that announces its address with one "... listening on ADDR" line on stdout and waits for
+//! it; the [`Proc`] it returns is killed (and reaped) when it drops, so an error anywhere
+//! leaves nothing running, and carries its command line as a shell would take it
+//! ([`command_line`]), for reports.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, Result, bail};
 
 /// A child process, killed (and reaped) on drop.
 pub struct Proc {
-    child: Child,
+    pub(crate) child: Child,
     /// The command line, as it can be typed into a shell.
     pub command: String,
 }
@@ -58,46 +64,34 @@ fn shell_quote(arg: &str) -> String {
     }
 }
 
-/// A free loopback TCP port other than Redis's default 6379 (shared on this machine).
-pub fn free_port() -> anyhow::Result<u16> {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .context("cannot bind a free loopback port")?
-            .port();
+/// Sends `SIG<name>` to `pid` with kill(1), to stay free of libc bindings.
+pub fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A loopback port nobody listens on right now (and never Redis's default 6379).
+pub fn free_port() -> Result<u16> {
+    for _ in 0..16 {
+        let listener = TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
+        let port = listener.local_addr()?.port();
         if port != 6379 {
             return Ok(port);
         }
     }
+    bail!("no free loopback port found")
 }
 
-/// Starts `redis-server` with no persistence on a free port; waits until it accepts
-/// connections. Returns the process and its port.
-pub fn start_redis(program: &str, log: &Path, timeout: Duration) -> anyhow::Result<(Proc, u16)> {
-    let port = free_port()?;
-    let mut cmd = Command::new(program);
-    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"]);
-    let command = command_line(&cmd);
-    let log_file = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(log_file.try_clone()?)
-        .stderr(log_file)
-        .spawn()
-        .with_context(|| format!("cannot start {program} (is redis-server installed?)"))?;
-    let redis = Proc { child, command };
-    let deadline = Instant::now() + timeout;
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if Instant::now() >= deadline {
-            bail!(
-                "redis-server did not listen on port {port} within {timeout:?} (log: {})",
-                log.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Ok((redis, port))
+/// The path of `program` on `PATH`.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Starts `cmd` and waits for a stdout line `{announce} ADDR`; returns the process and

@@ -3,17 +3,21 @@
 //! Each [`RedisServer`] runs on a free loopback port (never 6379, where a shared Redis
 //! lives) in its own temporary directory, with an append-only file fsynced on every write
 //! so that [`RedisServer::restart`] keeps every acknowledged write. The process is killed
-//! when the value is dropped.
+//! when the value is dropped. [`start_bare`] starts the other kind, for benchmarks: no
+//! persistence, no async runtime.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 
+use crate::process::{free_port, signal, which};
 use crate::wait::eventually;
+
+mod bare;
+pub use bare::start_bare;
 
 /// How long a starting or restarting Redis may take to answer PING.
 const START_DEADLINE: Duration = Duration::from_secs(20);
@@ -237,12 +241,12 @@ impl Drop for RedisServer {
 }
 
 /// The Redis type of `key` (`none` when absent), on a single node or a cluster.
-pub(crate) async fn key_type(con: &mut impl ConnectionLike, key: &str) -> Result<String> {
+pub async fn key_type(con: &mut impl ConnectionLike, key: &str) -> Result<String> {
     Ok(redis::cmd("TYPE").arg(key).query_async(con).await?)
 }
 
 /// Entries of a log that is a stream (XLEN) or a list (LLEN); 0 when absent.
-pub(crate) async fn log_len(con: &mut impl ConnectionLike, key: &str) -> Result<u64> {
+pub async fn log_len(con: &mut impl ConnectionLike, key: &str) -> Result<u64> {
     let cmd = match key_type(con, key).await?.as_str() {
         "none" => return Ok(0),
         "stream" => "XLEN",
@@ -253,10 +257,7 @@ pub(crate) async fn log_len(con: &mut impl ConnectionLike, key: &str) -> Result<
 }
 
 /// XINFO STREAM `entries-added` of `key`; `None` when it is not a stream.
-pub(crate) async fn stream_entries_added(
-    con: &mut impl ConnectionLike,
-    key: &str,
-) -> Result<Option<u64>> {
+pub async fn stream_entries_added(con: &mut impl ConnectionLike, key: &str) -> Result<Option<u64>> {
     if key_type(con, key).await? != "stream" {
         return Ok(None);
     }
@@ -339,36 +340,6 @@ async fn wait_exit(child: &mut Child, within: Duration) -> Result<bool> {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-/// Sends `SIG<name>` to `pid` with kill(1), to stay free of libc bindings.
-pub(crate) fn signal(pid: u32, name: &str) {
-    let _ = Command::new("kill")
-        .arg(format!("-{name}"))
-        .arg(pid.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// A loopback port nobody listens on right now (and never Redis's default 6379).
-pub fn free_port() -> Result<u16> {
-    for _ in 0..16 {
-        let listener = TcpListener::bind("127.0.0.1:0").context("binding a free port")?;
-        let port = listener.local_addr()?.port();
-        if port != 6379 {
-            return Ok(port);
-        }
-    }
-    bail!("no free loopback port found")
-}
-
-/// The path of `program` on `PATH`.
-pub(crate) fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 /// The `id=` of every line of a `CLIENT LIST` reply.

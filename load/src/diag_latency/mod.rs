@@ -13,7 +13,7 @@
 //! non-empty after a break, empty after a fix. The figure includes the gateway's debounce
 //! (`--diagnostics-debounce-ms`) by design: it is what a user waits.
 //!
-//! The gateways' `/metrics` are read before and after the probes: parses per probe, mean
+//! The gateways' `/metrics` are read before and after the probes ([`metrics`]): parses per probe, mean
 //! parse time (sum / count of `collab_diagnostics_parse_seconds`, the parse's wall time
 //! on a pool thread) and cache outcomes.
 
@@ -29,13 +29,17 @@ use yrs::{Text, Transact};
 
 use crate::config::CommonArgs;
 use crate::framing::Framing;
-use crate::probe_side::{self, Hears};
-use crate::procstat::{ProcReport, Watch};
-use crate::scrape;
-use crate::seed::{self, SeedPlan};
+use crate::latency::{
+    self, Latency, ProbeReport, ProbedFile, SeedArgs, Watches, histogram, micros,
+};
+use crate::probe_side::Hears;
+use crate::procstat::ProcReport;
 use crate::target::Target;
 use crate::ts_source::{self, Keystroke, Prober};
-use crate::undo_latency::{Latency, histogram, micros};
+
+pub mod metrics;
+pub use metrics::ParseFigures;
+use metrics::{figures, snapshot};
 
 /// Misses described in the report (all are counted).
 const MISSES_SHOWN: usize = 8;
@@ -67,17 +71,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
 
-    /// Bytes of text per seeding update.
-    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
-    pub chunk_bytes: usize,
-
-    /// Pace of the seeding connection, bytes per second.
-    #[arg(long, default_value_t = 2_000_000.0, value_name = "BYTES_PER_SEC")]
-    pub seed_rate: f64,
-
-    /// Longest one step (a keystroke reaching the observer, its markers) may take.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    pub step_timeout: f64,
+    #[command(flatten)]
+    pub seeding: SeedArgs,
 }
 
 impl Args {
@@ -96,16 +91,7 @@ impl Args {
                 "--gap-ms must exceed --debounce-ms, or a keystroke would restart the last one's debounce"
             );
         }
-        if !(1024..=8 << 20).contains(&self.chunk_bytes) {
-            bail!("--chunk-bytes must be between 1 KiB and 8 MiB");
-        }
-        if !(self.seed_rate.is_finite() && self.seed_rate >= 1024.0) {
-            bail!("--seed-rate must be at least 1024 bytes per second");
-        }
-        if !(self.step_timeout.is_finite() && self.step_timeout > 0.0) {
-            bail!("--step-timeout must be a positive number of seconds");
-        }
-        Ok(())
+        self.seeding.check()
     }
 }
 
@@ -118,24 +104,6 @@ pub struct Miss {
     /// What the observer heard from `syntax` since the keystroke: (version, markers).
     pub heard: Vec<(String, usize)>,
     pub what: String,
-}
-
-/// Deltas of the gateways' diagnostics metrics over the probes (all gateways summed).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ParseFigures {
-    pub parses: f64,
-    pub parses_timed_out: f64,
-    pub parses_too_big: f64,
-    pub parse_seconds_sum: f64,
-    pub parse_seconds_count: f64,
-    pub parses_per_probe: f64,
-    /// Mean of `collab_diagnostics_parse_seconds` over the probes (wall time of a parse
-    /// on a pool thread), ms.
-    pub mean_parse_ms: f64,
-    pub cache_hit: f64,
-    pub cache_claimed: f64,
-    pub cache_elsewhere: f64,
-    pub cache_error: f64,
 }
 
 /// What `diag-latency` measured.
@@ -168,8 +136,8 @@ pub struct DiagReport {
     pub servers: Vec<ProcReport>,
 }
 
-impl DiagReport {
-    pub fn table(&self) -> String {
+impl ProbeReport for DiagReport {
+    fn table(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -183,23 +151,16 @@ impl DiagReport {
             self.gap_ms
         );
         let _ = writeln!(out, "{}", self.note);
-        let _ = writeln!(
-            out,
-            "{:<30} {:>6} {:>9} {:>9} {:>9} {:>9}",
-            "", "count", "p50 ms", "p90 ms", "p99 ms", "max ms"
+        latency::latency_rows(
+            &mut out,
+            30,
+            &[
+                ("keystroke -> markers", &self.markers),
+                ("  breaking (markers)", &self.markers_break),
+                ("  fixing (empty list)", &self.markers_fix),
+                ("keystroke -> observer text", &self.edit),
+            ],
         );
-        for (name, l) in [
-            ("keystroke -> markers", &self.markers),
-            ("  breaking (markers)", &self.markers_break),
-            ("  fixing (empty list)", &self.markers_fix),
-            ("keystroke -> observer text", &self.edit),
-        ] {
-            let _ = writeln!(
-                out,
-                "{name:<30} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3}",
-                l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
-            );
-        }
         let _ = writeln!(
             out,
             "misses {}, other syntax messages {}",
@@ -227,20 +188,12 @@ impl DiagReport {
             }
             (None, None) => {}
         }
-        for s in &self.servers {
-            let cpu = s.cpu_seconds.map_or("?".to_owned(), |c| format!("{c:.2}"));
-            let _ = writeln!(out, "pid {}: {cpu} CPU s over the probes", s.pid);
-        }
+        latency::cpu_rows(&mut out, &self.servers);
         out
     }
 
-    pub fn is_clean(&self) -> bool {
+    fn is_clean(&self) -> bool {
         self.misses == 0
-    }
-
-    pub fn write_json(&self, path: &std::path::Path) -> anyhow::Result<()> {
-        let json = serde_json::to_vec_pretty(self)?;
-        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))
     }
 }
 
@@ -269,8 +222,6 @@ impl Hears for Vec<Heard> {
     }
 }
 
-type Side = probe_side::Side<Vec<Heard>>;
-
 /// Lowercase hex SHA-256 of `text`.
 pub fn sha256_hex(text: &str) -> String {
     let mut out = String::with_capacity(64);
@@ -278,57 +229,6 @@ pub fn sha256_hex(text: &str) -> String {
         let _ = write!(out, "{b:02x}");
     }
     out
-}
-
-struct Snapshot(Vec<String>);
-
-async fn snapshot(targets: &[&Target]) -> anyhow::Result<Snapshot> {
-    let mut bodies = Vec::new();
-    for t in targets {
-        bodies.push(scrape::metrics(t).await?);
-    }
-    Ok(Snapshot(bodies))
-}
-
-impl Snapshot {
-    fn sum(&self, name: &str) -> f64 {
-        self.0.iter().map(|b| scrape::sum(b, name)).sum()
-    }
-
-    fn sum_with(&self, name: &str, label: &str, value: &str) -> f64 {
-        self.0
-            .iter()
-            .map(|b| scrape::sum_with(b, name, label, value))
-            .sum()
-    }
-}
-
-fn figures(before: &Snapshot, after: &Snapshot, probes: u64) -> ParseFigures {
-    let d = |name: &str| after.sum(name) - before.sum(name);
-    let dl = |name: &str, label: &str, value: &str| {
-        after.sum_with(name, label, value) - before.sum_with(name, label, value)
-    };
-    let parses = d("collab_diagnostics_parses_total");
-    let sum = d("collab_diagnostics_parse_seconds_sum");
-    let count = d("collab_diagnostics_parse_seconds_count");
-    let cache = |o: &str| dl("collab_diagnostics_cache_total", "outcome", o);
-    ParseFigures {
-        parses,
-        parses_timed_out: dl("collab_diagnostics_parses_total", "outcome", "timed-out"),
-        parses_too_big: dl("collab_diagnostics_parses_total", "outcome", "too-big"),
-        parse_seconds_sum: sum,
-        parse_seconds_count: count,
-        parses_per_probe: parses / probes as f64,
-        mean_parse_ms: if count > 0.0 {
-            sum / count * 1000.0
-        } else {
-            0.0
-        },
-        cache_hit: cache("hit"),
-        cache_claimed: cache("claimed"),
-        cache_elsewhere: cache("elsewhere"),
-        cache_error: cache("error"),
-    }
 }
 
 pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
@@ -344,36 +244,27 @@ pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
     let writer_url = framing.url(writer_target, &file_id);
     let plain_observer_url = framing.url(observer_target, &file_id);
     let observer_url = plain_observer_url.clone().with_param("ext", "diagnostics");
-    let step = Duration::from_secs_f64(args.step_timeout);
+    let step = args.seeding.step();
     let gap = Duration::from_millis(args.gap_ms);
 
     let source = ts_source::typescript(args.lines);
     let bytes = source.text.len();
-    let plan = SeedPlan {
-        label: "diag-latency".to_owned(),
+    let file = ProbedFile {
+        label: "diag-latency",
         framing,
-        file_id: file_id.clone(),
-        writer_url: writer_url.clone(),
-        verify_url: plain_observer_url,
+        file_id: &file_id,
+        writer_url: &writer_url,
+        verify_url: &plain_observer_url,
         bytes,
         text: Some(source.text.as_str().into()),
-        chunk_bytes: args.chunk_bytes,
-        bytes_per_sec: args.seed_rate,
-        timeout: Duration::from_secs_f64(bytes as f64 / args.seed_rate)
-            + args.common.connect_timeout(),
     };
-    let seeded = seed::seed(&plan).await?;
+    let seeded = latency::seed(&file, &args.seeding, &args.common).await?;
     eprintln!(
         "collab-load diag-latency: seeded {} lines, {} units in {} updates, {:.1} s",
         args.lines, seeded.len, seeded.chunks, seeded.seconds
     );
 
-    let mut writer = Side::open(framing, &writer_url, &file_id, Vec::new())
-        .await
-        .context("writer")?;
-    let mut observer = Side::open(framing, &observer_url, &file_id, Vec::new())
-        .await
-        .context("observer")?;
+    let (mut writer, mut observer) = latency::open_pair(&file, &observer_url, Vec::new).await?;
     let base = seeded.len;
     if writer.string() != source.text || observer.len() != base {
         bail!(
@@ -407,7 +298,7 @@ pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
     );
 
     let before = snapshot(&gateways).await;
-    let mut watches: Vec<Watch> = args.common.pids.iter().map(|p| Watch::start(*p)).collect();
+    let watches = Watches::start(&args.common.pids);
     let (mut all_us, mut break_us, mut fix_us, mut edit_us) =
         (histogram(), histogram(), histogram(), histogram());
     let mut prober = Prober::new(&source, args.seed);
@@ -494,9 +385,7 @@ pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
             }
         }
     }
-    for w in &mut watches {
-        w.update();
-    }
+    let servers = watches.finish();
     let after = snapshot(&gateways).await;
     let (metrics, metrics_error) = match (before, after) {
         (Ok(b), Ok(a)) => (Some(figures(&b, &a, args.probes)), None),
@@ -528,27 +417,16 @@ pub async fn run(args: Args) -> anyhow::Result<DiagReport> {
         miss_details,
         metrics,
         metrics_error,
-        servers: watches.iter().map(Watch::report).collect(),
+        servers,
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
 
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: Args,
-    }
-
     fn parse(extra: &[&str]) -> Args {
-        let base = ["t", "--target", "ws://127.0.0.1:1/doc"];
-        Cli::try_parse_from(base.iter().chain(extra.iter()).copied())
-            .expect("parses")
-            .args
+        latency::parse_flags(extra)
     }
 
     #[test]

@@ -22,7 +22,7 @@ use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::redis::signal;
+use crate::process::signal;
 
 /// How long a gateway may take to print its readiness line.
 const READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -156,7 +156,7 @@ impl Gateway {
         self.http_get("/readyz").await.map(|(status, _)| status)
     }
 
-    /// The Prometheus text of `GET /metrics` (see [`crate::prometheus`] to read it).
+    /// The Prometheus text of `GET /metrics` (`collab_tests::prometheus` reads it).
     pub async fn metrics(&self) -> Result<String> {
         match self.http_get("/metrics").await {
             Some((200, body)) => Ok(body),

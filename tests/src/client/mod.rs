@@ -10,15 +10,17 @@
 //!
 //! Network data never panics this library: frames the client cannot decode or apply are
 //! recorded ([`Client::protocol_errors`]) for tests to assert on.
+//!
+//! Here: the client, its connection, edits, awareness and waits; `state.rs` what it knows,
+//! `receive.rs` the task that reads the socket, `seen.rs` what tests read back.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use collab_protocol::message::{encode_awareness, encode_update};
 use collab_protocol::{Extension, Message};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -28,20 +30,23 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{AwarenessUpdate, SyncMessage};
-use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::Encode;
 use yrs::{
     ClientID, Doc, GetString, OffsetKind, Options, ReadTxn, StateVector, Text, TextRef, Transact,
-    TransactionMut, Update,
+    TransactionMut,
 };
+
+mod receive;
+mod seen;
+mod state;
+
+use receive::run;
+pub use receive::{ABNORMAL_CLOSURE, NO_STATUS};
+pub use state::ErrorNotice;
+use state::{Shared, State};
 
 /// The root text y-monaco binds to.
 pub const TEXT_NAME: &str = "monaco";
-/// Close code recorded when the connection ended without a close frame.
-pub const ABNORMAL_CLOSURE: u16 = 1006;
-/// Close code recorded when a close frame carried no code.
-pub const NO_STATUS: u16 = 1005;
-
 /// One `undo-state` message from the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndoState {
@@ -49,14 +54,6 @@ pub struct UndoState {
     pub applied: Option<bool>,
     pub undo: u64,
     pub redo: u64,
-}
-
-/// An `{"type":"error",...}` extension message the gateway sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ErrorNotice {
-    pub code: u16,
-    pub reason: String,
-    pub message: String,
 }
 
 /// One local edit, chosen by [`Client::edit_by`] from the text's length at that instant.
@@ -81,50 +78,6 @@ pub struct Client {
 struct Connection {
     out: mpsc::UnboundedSender<WsMessage>,
     task: JoinHandle<()>,
-}
-
-struct Shared {
-    state: Mutex<State>,
-    /// Bumped on every change; [`Client::wait_for`] waits on it.
-    changed: watch::Sender<u64>,
-}
-
-#[derive(Default)]
-struct State {
-    synced: bool,
-    /// Remote awareness: client id -> (clock, state; `None` once removed).
-    awareness: HashMap<u64, (u32, Option<Value>)>,
-    /// Our own awareness state and its clock.
-    own_awareness: Option<(u32, String)>,
-    errors: Vec<ErrorNotice>,
-    /// Other extension messages received (undo states, ...), in order.
-    extensions: Vec<Extension>,
-    /// Extension errors that had arrived when the close frame did.
-    errors_before_close: usize,
-    close: Option<u16>,
-    close_reason: String,
-    protocol_errors: Vec<String>,
-    frames_received: u64,
-    /// Whether to keep every frame's bytes ([`Client::connect_recording`]).
-    recording: bool,
-    /// Every binary and text frame received, and close frame reasons, when recording.
-    recorded: Vec<Vec<u8>>,
-}
-
-impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn notify(&self) {
-        self.changed.send_modify(|v| *v += 1);
-    }
-
-    fn update<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        let r = f(&mut self.state());
-        self.notify();
-        r
-    }
 }
 
 impl Client {
@@ -400,104 +353,15 @@ impl Client {
         self.send_ws(WsMessage::text(text));
     }
 
-    fn send_ws(&self, msg: WsMessage) {
-        if let Some(conn) = &self.conn {
-            let _ = conn.out.send(msg);
-        }
-    }
-
-    /// True once the gateway's sync step 2 arrived on the current connection.
-    pub fn is_synced(&self) -> bool {
-        self.shared.state().synced
-    }
-
-    /// `None` while connected; then the close code received (1005 when the close frame had
-    /// none, 1006 when the connection ended without a close frame).
-    pub fn closed_with(&self) -> Option<u16> {
-        self.shared.state().close
-    }
-
-    /// The reason text of the close frame, if any.
-    pub fn close_reason(&self) -> String {
-        self.shared.state().close_reason.clone()
-    }
-
-    /// Extension error messages received, in order.
-    pub fn errors(&self) -> Vec<ErrorNotice> {
-        self.shared.state().errors.clone()
-    }
-
-    /// Extension messages other than errors (such as `undo-state`), in order.
-    pub fn extensions(&self) -> Vec<Extension> {
-        self.shared.state().extensions.clone()
-    }
-
-    /// The `undo-state` messages received, in order, as `(op, applied, undo, redo)`.
-    pub fn undo_states(&self) -> Vec<UndoState> {
-        self.extensions()
-            .into_iter()
-            .filter_map(|e| match e {
-                Extension::UndoState {
-                    op,
-                    applied,
-                    undo,
-                    redo,
-                } => Some(UndoState {
-                    op,
-                    applied,
-                    undo,
-                    redo,
-                }),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The last `diagnostics` message of `source` received: its version and markers.
-    pub fn diagnostics(&self, source: &str) -> Option<(String, Vec<collab_protocol::Marker>)> {
-        self.extensions().into_iter().rev().find_map(|e| match e {
-            Extension::Diagnostics {
-                source: from,
-                version,
-                markers,
-            } if from == source => Some((version, markers)),
-            _ => None,
-        })
-    }
-
-    /// How many `diagnostics` messages (of any source) were received.
-    pub fn diagnostics_received(&self) -> usize {
-        self.extensions()
-            .iter()
-            .filter(|e| matches!(e, Extension::Diagnostics { .. }))
-            .count()
-    }
-
     /// Sends an extension message (type 100) with this JSON body.
     pub fn send_extension(&self, message: &Extension) {
         self.send_frame(Message::Extension(message.clone()).encode());
     }
 
-    /// Extension error messages that had arrived before the close frame.
-    pub fn errors_before_close(&self) -> Vec<ErrorNotice> {
-        let s = self.shared.state();
-        s.errors[..s.errors_before_close.min(s.errors.len())].to_vec()
-    }
-
-    /// Frames from the gateway this client could not decode or apply.
-    pub fn protocol_errors(&self) -> Vec<String> {
-        self.shared.state().protocol_errors.clone()
-    }
-
-    /// The bytes of every frame (and close reason) received so far, on all connections,
-    /// when the client was connected with [`Client::connect_recording`]; else empty.
-    pub fn received_frames(&self) -> Vec<Vec<u8>> {
-        self.shared.state().recorded.clone()
-    }
-
-    /// How many frames arrived from the gateway on all connections.
-    pub fn frames_received(&self) -> u64 {
-        self.shared.state().frames_received
+    fn send_ws(&self, msg: WsMessage) {
+        if let Some(conn) = &self.conn {
+            let _ = conn.out.send(msg);
+        }
     }
 
     /// Awaits `condition` (re-checked on every change of this client) until `within` passes.
@@ -566,198 +430,4 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.drop_connection();
     }
-}
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The connection task: owns the socket until it closes.
-async fn run(
-    mut ws: Socket,
-    mut out: mpsc::UnboundedReceiver<WsMessage>,
-    doc: Doc,
-    shared: Arc<Shared>,
-) {
-    let mut sending = true;
-    let code = loop {
-        tokio::select! {
-            incoming = ws.next() => match record(&shared, incoming) {
-                Some(Ok(WsMessage::Binary(frame))) => {
-                    if let Some(reply) = handle_frame(&frame, &doc, &shared) {
-                        let _ = ws.send(WsMessage::binary(reply)).await;
-                    }
-                }
-                Some(Ok(WsMessage::Text(text))) => shared.update(|s| {
-                    s.frames_received += 1;
-                    s.protocol_errors.push(format!("text frame from the gateway: {text}"));
-                }),
-                Some(Ok(WsMessage::Close(frame))) => {
-                    let (code, reason) = frame
-                        .map(|f| (u16::from(f.code), f.reason.to_string()))
-                        .unwrap_or((NO_STATUS, String::new()));
-                    shared.state().close_reason = reason;
-                    break code;
-                }
-                Some(Ok(_)) => {} // ping, pong: tungstenite answers pings itself
-                Some(Err(_)) | None => break ABNORMAL_CLOSURE,
-            },
-            msg = out.recv(), if sending => match msg {
-                Some(msg) => {
-                    if ws.send(msg).await.is_err() {
-                        // The read side reports how the connection ended.
-                        sending = false;
-                    }
-                }
-                None => sending = false,
-            },
-        }
-    };
-    shared.update(|s| {
-        s.close = Some(code);
-        s.errors_before_close = s.errors.len();
-    });
-    // Complete the closing handshake if we still can.
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = ws.close(None).await;
-        while let Some(Ok(_)) = ws.next().await {}
-    })
-    .await;
-}
-
-/// Keeps the bytes of a received frame when the client records them.
-fn record(
-    shared: &Shared,
-    incoming: Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>>,
-) -> Option<Result<WsMessage, tokio_tungstenite::tungstenite::Error>> {
-    if let Some(Ok(msg)) = &incoming {
-        let mut state = shared.state();
-        if state.recording {
-            let bytes = match msg {
-                WsMessage::Binary(b) => b.to_vec(),
-                WsMessage::Text(t) => t.as_bytes().to_vec(),
-                WsMessage::Close(Some(f)) => f.reason.as_bytes().to_vec(),
-                _ => Vec::new(),
-            };
-            state.recorded.push(bytes);
-        }
-    }
-    incoming
-}
-
-/// Handles one binary frame from the gateway; returns a frame to answer with, if any.
-fn handle_frame(frame: &[u8], doc: &Doc, shared: &Shared) -> Option<Vec<u8>> {
-    let msg = Message::decode(frame);
-    let mut state = shared.state();
-    state.frames_received += 1;
-    let reply = match msg {
-        Err(e) => {
-            state
-                .protocol_errors
-                .push(format!("undecodable frame {:?}: {e}", short(frame)));
-            None
-        }
-        Ok(Message::Sync(SyncMessage::SyncStep1(sv))) => {
-            drop(state);
-            let diff = doc.transact().encode_diff_v1(&sv);
-            state = shared.state();
-            Some(Message::Sync(SyncMessage::SyncStep2(diff)).encode())
-        }
-        Ok(Message::Sync(SyncMessage::SyncStep2(update))) => {
-            drop(state);
-            let applied = apply(doc, &update);
-            state = shared.state();
-            if let Err(e) = applied {
-                state.protocol_errors.push(format!("sync step 2: {e}"));
-            }
-            state.synced = true;
-            None
-        }
-        Ok(Message::Sync(SyncMessage::Update(update))) => {
-            drop(state);
-            let applied = apply(doc, &update);
-            state = shared.state();
-            if let Err(e) = applied {
-                state.protocol_errors.push(format!("update: {e}"));
-            }
-            None
-        }
-        Ok(Message::Awareness(update)) => {
-            apply_awareness(&mut state, doc.client_id().get(), update);
-            None
-        }
-        Ok(Message::QueryAwareness) => state.own_awareness.as_ref().map(|(clock, json)| {
-            let mut clients = HashMap::new();
-            clients.insert(
-                doc.client_id(),
-                AwarenessUpdateEntry {
-                    clock: *clock,
-                    json: json.as_str().into(),
-                },
-            );
-            encode_awareness(&AwarenessUpdate { clients }.encode_v1())
-        }),
-        Ok(Message::Extension(Extension::Error {
-            code,
-            reason,
-            message,
-        })) => {
-            state.errors.push(ErrorNotice {
-                code,
-                reason,
-                message,
-            });
-            None
-        }
-        Ok(Message::Extension(Extension::Unknown)) | Ok(Message::Auth(_)) => None,
-        Ok(Message::Extension(other)) => {
-            state.extensions.push(other);
-            None
-        }
-    };
-    drop(state);
-    shared.notify();
-    reply
-}
-
-fn apply(doc: &Doc, update: &[u8]) -> Result<()> {
-    let update = Update::decode_v1(update).context("decoding")?;
-    doc.transact_mut()
-        .apply_update(update)
-        .context("applying")?;
-    Ok(())
-}
-
-/// y-protocols' `applyAwarenessUpdate`: a newer clock wins; `null` removes the state.
-fn apply_awareness(state: &mut State, own_id: u64, update: AwarenessUpdate) {
-    for (client, entry) in update.clients {
-        let id = client.get();
-        if id == own_id {
-            continue;
-        }
-        let value = match serde_json::from_str::<Value>(&entry.json) {
-            Ok(Value::Null) => None,
-            Ok(v) => Some(v),
-            Err(e) => {
-                state
-                    .protocol_errors
-                    .push(format!("awareness of {id} is not JSON: {e}"));
-                continue;
-            }
-        };
-        let (current_clock, present) = state
-            .awareness
-            .get(&id)
-            .map_or((None, false), |(c, s)| (Some(*c), s.is_some()));
-        let newer = current_clock.is_none_or(|c| c < entry.clock);
-        let removal_at_same_clock =
-            current_clock == Some(entry.clock) && value.is_none() && present;
-        if newer || removal_at_same_clock {
-            state.awareness.insert(id, (entry.clock, value));
-        }
-    }
-}
-
-fn short(frame: &[u8]) -> String {
-    let head: Vec<String> = frame.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{} bytes: {}…", frame.len(), head.join(" "))
 }
