@@ -153,7 +153,10 @@ fn channel_updates_apply_in_log_order_and_a_gap_reads_the_log_once() {
         snapshot: None,
         entries: vec![entry(2, two.clone()), entry(3, three.clone())],
         log_head: 3,
-        at_since: Some("gw-other".into()),
+        at_since: Some(EntryMark {
+            origin: "gw-other".into(),
+            digest: None,
+        }),
     };
     let fx = fetched(&mut room, Fetched::Tail { since: 1, tail });
     assert_eq!(relayed_updates(&fx), vec![(None, two), (None, three)]);
@@ -259,7 +262,10 @@ fn another_writer_at_the_rooms_position_restores_the_log_from_the_replica() {
     let tail = Tail {
         log_head: 2,
         entries: vec![entry(2, Writer::new(32).type_text("y"))],
-        at_since: Some("gw-third".into()),
+        at_since: Some(EntryMark {
+            origin: "gw-third".into(),
+            digest: None,
+        }),
         ..Tail::default()
     };
     let fx = fetched(&mut room, Fetched::Tail { since: 1, tail });

@@ -35,6 +35,7 @@ pub mod budget;
 pub mod catch_up;
 pub mod close;
 pub mod core;
+pub mod digest;
 pub mod effect;
 pub mod ext;
 pub mod member;

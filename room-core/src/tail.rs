@@ -18,9 +18,9 @@ pub struct Tail {
     pub entries: Vec<LogEntry>,
     /// The log's head when it was read.
     pub log_head: u64,
-    /// The gateway that wrote the entry at `since` itself, when the log still holds it: a
-    /// replica that remembers another writer there knows the log was rewritten below it.
-    pub at_since: Option<String>,
+    /// The entry at `since` itself, when the log still holds it: a replica that
+    /// remembers another entry there knows the log was rewritten below it.
+    pub at_since: Option<EntryMark>,
 }
 
 impl Tail {
@@ -36,6 +36,25 @@ impl Tail {
 pub struct LogHead {
     /// The last entry's position, or the snapshot's when compaction emptied the log.
     pub pos: u64,
-    /// The gateway that wrote the last entry (`None` when the position is the snapshot's).
-    pub origin: Option<String>,
+    /// The last entry (`None` when the position is the snapshot's).
+    pub last: Option<EntryMark>,
+}
+
+/// What tells a log entry at its position from another: the gateway that wrote it and the
+/// digest of its bytes (`None` in entries of gateways older than digests), see
+/// [`crate::digest::same_entry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryMark {
+    pub origin: String,
+    pub digest: Option<u64>,
+}
+
+impl EntryMark {
+    /// The mark of an entry whose bytes are at hand.
+    pub fn of(origin: &str, update: &[u8]) -> Self {
+        EntryMark {
+            origin: origin.to_owned(),
+            digest: Some(crate::digest::of(update)),
+        }
+    }
 }
