@@ -10,7 +10,24 @@
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::tail::EntryMark;
+/// What tells a log entry at its position from another: the gateway that wrote it and the
+/// digest of its bytes (`None` in entries of gateways older than digests), see
+/// [`same_entry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryMark {
+    pub origin: String,
+    pub digest: Option<u64>,
+}
+
+impl EntryMark {
+    /// The mark of an entry whose bytes are at hand.
+    pub fn of(origin: &str, update: &[u8]) -> Self {
+        EntryMark {
+            origin: origin.to_owned(),
+            digest: Some(of(update)),
+        }
+    }
+}
 
 /// The digest of an entry's update bytes.
 pub fn of(update: &[u8]) -> u64 {

@@ -1,6 +1,8 @@
 //! What a read of a file's log brings back: the snapshot and entries a replica lacks, and
 //! the log's head. Plain data, the same for every engine; the room core applies it.
 
+pub use crate::digest::EntryMark;
+
 /// One log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
@@ -38,23 +40,4 @@ pub struct LogHead {
     pub pos: u64,
     /// The last entry (`None` when the position is the snapshot's).
     pub last: Option<EntryMark>,
-}
-
-/// What tells a log entry at its position from another: the gateway that wrote it and the
-/// digest of its bytes (`None` in entries of gateways older than digests), see
-/// [`crate::digest::same_entry`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryMark {
-    pub origin: String,
-    pub digest: Option<u64>,
-}
-
-impl EntryMark {
-    /// The mark of an entry whose bytes are at hand.
-    pub fn of(origin: &str, update: &[u8]) -> Self {
-        EntryMark {
-            origin: origin.to_owned(),
-            digest: Some(crate::digest::of(update)),
-        }
-    }
 }
