@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use collab_protocol::{Extension, FileSyncState};
 use collab_tests::{Client, DEADLINE, Gateway, RedisServer, eventually};
 
 /// Short write-back bounds, so tests wait for milliseconds, not seconds.
@@ -266,4 +267,90 @@ async fn files_that_may_not_be_opened_are_refused_and_nothing_is_written() {
         .collect();
     names.sort();
     assert_eq!(names, ["big.txt", "binary.bin", "link"]);
+}
+
+/// The lowercase hex SHA-256 of `bytes`: the ETag a `saved` state names.
+fn etag_of(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `client` was told the file is saved as `etag`.
+fn told_saved(client: &Client, etag: &str) -> bool {
+    client.extensions().iter().any(|e| {
+        matches!(e, Extension::FileState { state: FileSyncState::Saved, etag: Some(t), .. } if t == etag)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_state_reaches_every_gateway_and_late_joiners_at_once() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write(dir.path(), "s1/state.txt", b"hello\n");
+    let (a, b, c) = (
+        gateway(&redis, dir.path()).await,
+        gateway(&redis, dir.path()).await,
+        gateway(&redis, dir.path()).await,
+    );
+    // The typist opens the file first on A, so A holds the write lease and writes.
+    let typist = Client::connect_synced(&a.ws_url("s1/state.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    let watcher = Client::connect_synced(&b.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    typist.push("typed on A\n").expect("edit");
+    assert!(disk_holds(&path, "hello\ntyped on A\n").await, "written");
+    let etag = etag_of(b"hello\ntyped on A\n");
+    let told = watcher.wait_for(|c| told_saved(c, &etag), DEADLINE).await;
+    assert!(
+        told.is_ok(),
+        "a member of gateway B is told `saved` for the write A made: {:?}",
+        watcher.extensions()
+    );
+    // A late joiner on a gateway that holds the file has the state once it is synced;
+    // on a gateway that opens the file just now, it comes from the others.
+    let late_b = Client::connect_synced(&b.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    assert!(
+        told_saved(&late_b, &etag),
+        "at join: {:?}",
+        late_b.extensions()
+    );
+    let late_a = Client::connect_synced(&a.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    assert!(
+        told_saved(&late_a, &etag),
+        "at join: {:?}",
+        late_a.extensions()
+    );
+    let fresh_c = Client::connect_synced(&c.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    let told = fresh_c.wait_for(|c| told_saved(c, &etag), DEADLINE).await;
+    assert!(
+        told.is_ok(),
+        "a room opening on C hears the state: {:?}",
+        fresh_c.extensions()
+    );
+    // A stock client (no `?ext=files`) is never sent one.
+    let stock = Client::connect_synced(&b.ws_url("s1/state.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    typist.push("more\n").expect("edit");
+    assert!(
+        disk_holds(&path, "hello\ntyped on A\nmore\n").await,
+        "written"
+    );
+    let etag = etag_of(b"hello\ntyped on A\nmore\n");
+    late_b
+        .wait_for(|c| told_saved(c, &etag), DEADLINE)
+        .await
+        .expect("the next write is told too");
+    assert!(stock.extensions().is_empty(), "{:?}", stock.extensions());
 }

@@ -232,7 +232,11 @@ impl Keeper {
             }
             Done::Same { etag, base } => {
                 self.check_at = None;
-                if recovered {
+                // After a failure, or the first check of a room no gateway told a state
+                // yet while the document is the file's text: say so (joiners get it too).
+                let in_step =
+                    etag.is_some() && base.as_deref() == Some(core.replica().text().as_str());
+                if recovered || (in_step && !core.knows_file_state()) {
                     core.tell_file_state(state(FileSyncState::Saved, etag.as_ref(), None), fx);
                 }
                 if etag.is_some() {
@@ -251,7 +255,7 @@ impl Keeper {
     }
 
     /// Starts the next job if none runs: a due check first, then a due write.
-    fn start_next(&mut self, core: &RoomCore, fx: &mut Effects, now: Instant) {
+    fn start_next(&mut self, core: &mut RoomCore, fx: &mut Effects, now: Instant) {
         if self.busy {
             return;
         }
