@@ -88,7 +88,9 @@ describe('the demo on a folder: typing reaches the file, the file reaches the ed
     await ann.page.keyboard.type(' // typed in the page', { delay: 10 });
     const typed = 'export const answer = 42; // typed in the page\n// the end\n';
     await waitFor(async () => (await editorText(ann.page)) === typed, { what: "Ann's typing in her editor" });
+    const typedAt = Date.now();
     await waitFor(() => onDisk() === typed, { what: 'the typing on disk', timeout: 10000 });
+    console.log(`files: last keystroke to disk ${Date.now() - typedAt} ms (--write-back-ms 200)`);
     for (const [who, user] of [['Ann', ann], ['Bob', bob]]) {
       await waitFor(async () => (await fileStatus(user.page)) === 'saved', { what: `${who}'s status bar to say saved` });
     }
@@ -97,8 +99,10 @@ describe('the demo on a folder: typing reaches the file, the file reaches the ed
     const outside = 'export const answer = 42; // typed in the page\n// changed on disk\n';
     writeFileSync(join(files, 'demo', 'main.ts.tmp'), outside);
     renameSync(join(files, 'demo', 'main.ts.tmp'), join(files, 'demo', 'main.ts'));
+    const writtenAt = Date.now();
     for (const [who, user] of [['Ann', ann], ['Bob', bob]]) {
       await waitFor(async () => (await editorText(user.page)) === outside, { what: `the change on disk in ${who}'s editor`, timeout: 10000 });
+      console.log(`files: disk write to ${who}'s editor ${Date.now() - writtenAt} ms`);
       await waitFor(async () => (await fileStatus(user.page)) === 'changed outside, merged', {
         what: `${who}'s status bar to say "changed outside, merged" (states: ${JSON.stringify(await states(user.page))})`,
       });
