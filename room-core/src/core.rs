@@ -34,6 +34,7 @@ use crate::apply::{self, Origin};
 use crate::catch_up::CatchUp;
 use crate::effect::{Effect, Effects};
 use crate::ext::diagnostics::desk::DiagDesk;
+use crate::ext::files::notice::FileNotices;
 use crate::ext::undo::desk::{self as undo, UndoDesk};
 use crate::member::Member;
 
@@ -72,6 +73,8 @@ pub struct RoomCore {
     pub(crate) undos: UndoDesk,
     /// When the text is checked and which markers each watcher has.
     pub(crate) diag: DiagDesk,
+    /// The file's last `file-state` (files on): for joiners and the other gateways.
+    pub(crate) file_notices: FileNotices,
 }
 
 impl RoomCore {
@@ -92,6 +95,7 @@ impl RoomCore {
             answers: AnswerCache::default(),
             undos: UndoDesk::default(),
             diag,
+            file_notices: FileNotices::default(),
         }
     }
 
@@ -135,6 +139,7 @@ impl RoomCore {
             fx.push(Effect::ReadUndoCounts { conn, user });
         }
         self.diag.on_join(opt_ins);
+        self.file_notices.on_join(conn, opt_ins, fx);
         self.members.insert(conn, Member::new(principal, opt_ins));
     }
 
@@ -339,10 +344,15 @@ impl RoomCore {
             },
             Kind::UndoCounts => undo::tell_notice(&self.members, &envelope.payload, fx),
             Kind::Diagnostics => self.diag.on_remote(&envelope.payload, &self.members, fx),
+            Kind::FileState if !own => {
+                self.file_notices
+                    .on_remote(&envelope.payload, &self.members, fx)
+            }
             Kind::QueryAwareness if !own => {
                 if let Some(states) = self.presence.local_states() {
                     fx.publish(Kind::Awareness, states);
                 }
+                self.file_notices.on_room_opened_elsewhere(fx);
             }
             _ => {}
         }
