@@ -57,7 +57,7 @@ struct Actor {
     /// Undo counts read for joiners, back from tasks beside the room.
     counts_tx: mpsc::UnboundedSender<(ConnId, UndoCounts)>,
     /// The engine's answers to claims of cursor client ids, back from tasks beside the room.
-    claims_tx: mpsc::UnboundedSender<cursor_claims::Answer>,
+    claims_tx: mpsc::UnboundedSender<ClaimAnswer>,
     signals: Arc<RoomSignals>,
     /// Results of log reads, which run beside the room so that it keeps relaying between
     /// local clients while Redis is slow or down.
@@ -145,13 +145,16 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     RoomHandle { id, tx }
 }
 
+/// A user and, per cursor client id claimed for it, whether the id is the user's.
+type ClaimAnswer = (Arc<str>, Vec<(yrs::ClientID, bool)>);
+
 /// What reaches a room besides its commands.
 struct Inputs {
     remote: mpsc::Receiver<Envelope>,
     fetched: mpsc::UnboundedReceiver<Fetched>,
     popped: mpsc::UnboundedReceiver<PopResult>,
     counts: mpsc::UnboundedReceiver<(ConnId, UndoCounts)>,
-    claims: mpsc::UnboundedReceiver<cursor_claims::Answer>,
+    claims: mpsc::UnboundedReceiver<ClaimAnswer>,
     checked: mpsc::UnboundedReceiver<Option<CheckDone>>,
     loaded: mpsc::UnboundedReceiver<Vec<Bytes>>,
     went_backwards: mpsc::UnboundedReceiver<()>,

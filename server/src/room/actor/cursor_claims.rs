@@ -8,9 +8,6 @@ use yrs::ClientID;
 
 use super::Actor;
 
-/// A user and, per client id claimed for it, whether the id is the user's.
-pub(super) type Answer = (Arc<str>, Vec<(ClientID, bool)>);
-
 impl Actor {
     /// Claims (or renews) `ids` for `user` in the engine. A failed claim answers "no" for
     /// every id: a state that cannot be checked is not shown (its client sends it again
