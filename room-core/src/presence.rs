@@ -111,6 +111,8 @@ impl Presence {
         let mut ask = Vec::new();
         update.clients.retain(|id, entry| {
             let count = match self.owners.get(id) {
+                // Nothing to remove: a removal of an unknown id claims nothing.
+                None if &*entry.json == "null" => return false,
                 None => *introduced.get_or_insert_with(|| self.owned_by(conn)),
                 Some(_) => 0,
             };

@@ -206,3 +206,11 @@ fn a_connection_that_leaves_forgets_its_held_states() {
     assert_eq!(p.held(), 0);
     assert_eq!(p.claimed("ann", &[(ClientID::new(10), true)]), None);
 }
+
+#[test]
+fn a_removal_of_an_unknown_id_claims_nothing() {
+    let mut p = Presence::new(Doc::new(), || 0);
+    let local = p.apply_local(1, "ann", update(&[(10, 1, "null")]));
+    assert!(local.changes.is_none() && local.claim.is_empty());
+    assert_eq!(p.held(), 0);
+}
