@@ -27,6 +27,7 @@ use crate::principal::{Access, Principal};
 use crate::replica::{ApplyError, Replica};
 use crate::tail::Tail;
 
+mod cursor_inputs;
 mod log_inputs;
 
 use crate::answer::AnswerCache;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub text_name: String,
     /// Largest document accepted, in bytes of accepted updates.
     pub max_doc_bytes: usize,
+    /// Largest awareness state accepted, in bytes of its JSON (`--max-awareness-bytes`).
+    pub max_awareness_bytes: usize,
     /// This gateway's id on the bus: its own envelopes come back on the channel.
     pub gateway_id: Arc<str>,
     /// The file (its extension picks the syntax checker).
@@ -191,11 +194,23 @@ impl RoomCore {
                 let Some(member) = self.members.get(&conn) else {
                     return;
                 };
+                let max = self.settings.max_awareness_bytes;
+                if let Some(error) = crate::awareness_rules::screen(&mut update, max) {
+                    fx.send(conn, error);
+                }
                 crate::stamp::stamp(&mut update, &member.principal);
                 let user = member.principal.cursor_owner();
-                if let Some(changes) = self.presence.apply_local(conn, user, update) {
+                let local = self.presence.apply_local(conn, user, update);
+                if let Some(changes) = local.changes {
                     fx.broadcast_states(&changes, Some(conn));
                     fx.publish(Kind::Awareness, changes.encoded);
+                }
+                if !local.claim.is_empty() {
+                    let user = Arc::from(user);
+                    fx.push(Effect::ClaimCursors {
+                        user,
+                        ids: local.claim,
+                    });
                 }
             }
             Message::QueryAwareness => {
@@ -370,6 +385,7 @@ impl RoomCore {
         self.answers.forget();
         self.check_head(fx);
         self.sweep_stale_cursors(fx);
+        self.renew_cursor_claims(fx);
     }
 
     /// Expires other gateways' cursors whose removal pub/sub may have dropped.

@@ -33,6 +33,7 @@ use collab_room_core::presence::ConnId;
 use super::appender::{self, Job, PopResult};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 
+mod cursor_claims;
 mod files;
 mod reads;
 
@@ -55,6 +56,8 @@ struct Actor {
     appender: mpsc::UnboundedSender<Job>,
     /// Undo counts read for joiners, back from tasks beside the room.
     counts_tx: mpsc::UnboundedSender<(ConnId, UndoCounts)>,
+    /// The engine's answers to claims of cursor client ids, back from tasks beside the room.
+    claims_tx: mpsc::UnboundedSender<ClaimAnswer>,
     signals: Arc<RoomSignals>,
     /// Results of log reads, which run beside the room so that it keeps relaying between
     /// local clients while Redis is slow or down.
@@ -79,12 +82,14 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (popped_tx, popped_rx) = mpsc::unbounded_channel();
     let (backwards_tx, backwards_rx) = mpsc::unbounded_channel();
     let (counts_tx, counts_rx) = mpsc::unbounded_channel();
+    let (claims_tx, claims_rx) = mpsc::unbounded_channel();
     let (checked_tx, checked_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     let signals = Arc::new(RoomSignals::default());
     let settings = Settings {
         text_name: ctx.config.text_name.clone(),
         max_doc_bytes: ctx.config.max_doc_bytes,
+        max_awareness_bytes: ctx.config.max_awareness_bytes,
         gateway_id: Arc::from(ctx.bus.gateway_id()),
         file: file.clone(),
         diagnostics: ctx.checking.settings,
@@ -106,6 +111,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
             },
         ),
         counts_tx,
+        claims_tx,
         signals: signals.clone(),
         fetched_tx,
         checked_tx,
@@ -130,6 +136,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fetched: fetched_rx,
         popped: popped_rx,
         counts: counts_rx,
+        claims: claims_rx,
         checked: checked_rx,
         loaded: loaded_rx,
         went_backwards: backwards_rx,
@@ -138,12 +145,16 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     RoomHandle { id, tx }
 }
 
+/// A user and, per cursor client id claimed for it, whether the id is the user's.
+type ClaimAnswer = (Arc<str>, Vec<(yrs::ClientID, bool)>);
+
 /// What reaches a room besides its commands.
 struct Inputs {
     remote: mpsc::Receiver<Envelope>,
     fetched: mpsc::UnboundedReceiver<Fetched>,
     popped: mpsc::UnboundedReceiver<PopResult>,
     counts: mpsc::UnboundedReceiver<(ConnId, UndoCounts)>,
+    claims: mpsc::UnboundedReceiver<ClaimAnswer>,
     checked: mpsc::UnboundedReceiver<Option<CheckDone>>,
     loaded: mpsc::UnboundedReceiver<Vec<Bytes>>,
     went_backwards: mpsc::UnboundedReceiver<()>,
@@ -187,6 +198,9 @@ impl Actor {
                 }
                 Some((conn, counts)) = inputs.counts.recv() => {
                     self.core.on_undo_counts(conn, counts, &mut self.fx)
+                }
+                Some((user, granted)) = inputs.claims.recv() => {
+                    self.core.on_cursors_claimed(&user, &granted, &mut self.fx)
                 }
                 Some(done) = inputs.checked.recv() => {
                     self.core.on_checked(done, Instant::now(), &mut self.fx)
@@ -355,6 +369,7 @@ impl Actor {
                     let _ = self.appender.send(Job::Pop(request));
                 }
                 Effect::ReadUndoCounts { conn, user } => self.read_undo_counts(conn, user),
+                Effect::ClaimCursors { user, ids } => self.claim_cursors(user, ids),
                 Effect::Publish { kind, payload } => {
                     let (bus, file) = (self.ctx.bus.clone(), self.file.clone());
                     tokio::spawn(async move {
