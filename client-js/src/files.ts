@@ -6,9 +6,10 @@
  * they settle, and merges changes made outside (a formatter, `git checkout`) into the document.
  * A connection that opted in with `?ext=files` hears each step as a `file-state` message
  * (`FileStateExtension` in `extension.ts`); a session keeps the last one with the time it arrived
- * ({@link FileState}) and emits it as its `file-state` event. The gateway sends one when the
- * state changes, not on join: a session has none (null) until the file is next written, merged
- * or deleted, and after a reconnection it keeps the last one it heard.
+ * ({@link FileState}) and emits it as its `file-state` event. The gateway sends the current one
+ * on join (once the file's state is known: after its first check or write) and each change, on
+ * whichever gateway the write or merge happened; after a reconnection a session keeps the last
+ * one it heard until the next arrives.
  *
  * This module decodes nothing (`extension.ts` does) and touches no editor.
  */

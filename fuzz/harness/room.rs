@@ -108,6 +108,7 @@ pub fn run(data: &[u8]) {
     let settings = Settings {
         text_name: TEXT.into(),
         max_doc_bytes: 64 << 20,
+        max_awareness_bytes: 16 << 10,
         gateway_id: Arc::from("gw-fuzz"),
         file: collab_protocol::FileId::parse("sb/fuzz.ts").expect("a valid file id"),
         diagnostics: Default::default(),
@@ -211,6 +212,9 @@ impl Receivers {
                 // No engine here: undo requests find empty stacks, joiners' counts are
                 // never read (the undo path itself has its own end-to-end tests).
                 Effect::PopUndo(_) | Effect::ReadUndoCounts { .. } => {}
+                // Claims of cursor client ids go to the engine; unanswered, held states
+                // are never shown (the fuzzed connections are anonymous anyway).
+                Effect::ClaimCursors { .. } => {}
                 // Diagnostics run beside the room; their inputs are not fuzzed here.
                 Effect::Check(_) | Effect::LoadDiagnostics | Effect::AnswerPost { .. } => {}
                 // Client messages never ask for log reads.

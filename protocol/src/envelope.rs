@@ -12,6 +12,8 @@
 //!                                      non-zero: {"user","undo","redo"} (undo scripts)
 //! D <origin>\n<json>                   diagnostics of one source and version, as the
 //!                                      `diagnostics` extension message's JSON
+//! F <origin>\n<json>                   the file's state with its source, as the
+//!                                      `file-state` extension message's JSON
 //! ```
 //!
 //! The header is text so that the append script in Redis can build an update envelope
@@ -40,6 +42,10 @@ pub enum Kind {
     /// Markers of one source for one version of the text: the JSON of the `diagnostics`
     /// extension message, sent by whoever computed or received them.
     Diagnostics,
+    /// The file's state with its source (written, merged, ...): the JSON of the
+    /// `file-state` extension message, sent by the gateway that wrote or merged, or by any
+    /// gateway holding the file when a room opens elsewhere.
+    FileState,
 }
 
 /// One published message.
@@ -93,6 +99,7 @@ impl Envelope {
             Kind::Leaving => format!("B {}\n", self.origin),
             Kind::UndoCounts => format!("N {}\n", self.origin),
             Kind::Diagnostics => format!("D {}\n", self.origin),
+            Kind::FileState => format!("F {}\n", self.origin),
         };
         let mut out = Vec::with_capacity(header.len() + self.payload.len());
         out.extend_from_slice(header.as_bytes());
@@ -128,6 +135,7 @@ impl Envelope {
             "B" => Kind::Leaving,
             "N" => Kind::UndoCounts,
             "D" => Kind::Diagnostics,
+            "F" => Kind::FileState,
             other => return Err(EnvelopeError::UnknownKind(other.chars().take(8).collect())),
         };
         if parts.next().is_some() {
@@ -157,6 +165,7 @@ mod tests {
             Kind::Leaving,
             Kind::UndoCounts,
             Kind::Diagnostics,
+            Kind::FileState,
         ] {
             let env = Envelope::new("gw-1", kind, vec![0u8, 10, 255, b'\n']);
             assert_eq!(Envelope::decode(env.encode().into()), Ok(env));

@@ -110,6 +110,12 @@ impl Keys {
         format!("{}:{{{}}}:redo:{user}", self.prefix, file.0)
     }
 
+    /// `collab:{F}:cursor:{id}`: the user an awareness client id belongs to (expires
+    /// unless its owner's gateway renews it).
+    pub fn cursor(&self, file: &FileId, client: u64) -> String {
+        format!("{}:{{{}}}:cursor:{client}", self.prefix, file.0)
+    }
+
     /// `collab:{F}:diag`.
     pub fn diag(&self, file: &FileId) -> String {
         format!("{}:{{{}}}:diag", self.prefix, file.0)

@@ -27,6 +27,7 @@ use crate::principal::{Access, Principal};
 use crate::replica::{ApplyError, Replica};
 use crate::tail::{EntryMark, Tail};
 
+mod cursor_inputs;
 mod log_inputs;
 
 use crate::answer::AnswerCache;
@@ -34,6 +35,7 @@ use crate::apply::{self, Origin};
 use crate::catch_up::CatchUp;
 use crate::effect::{Effect, Effects};
 use crate::ext::diagnostics::desk::DiagDesk;
+use crate::ext::files::notice::FileNotices;
 use crate::ext::undo::desk::{self as undo, UndoDesk};
 use crate::member::Member;
 
@@ -44,6 +46,8 @@ pub struct Settings {
     pub text_name: String,
     /// Largest document accepted, in bytes of accepted updates.
     pub max_doc_bytes: usize,
+    /// Largest awareness state accepted, in bytes of its JSON (`--max-awareness-bytes`).
+    pub max_awareness_bytes: usize,
     /// This gateway's id on the bus: its own envelopes come back on the channel.
     pub gateway_id: Arc<str>,
     /// The file (its extension picks the syntax checker).
@@ -72,6 +76,8 @@ pub struct RoomCore {
     pub(crate) undos: UndoDesk,
     /// When the text is checked and which markers each watcher has.
     pub(crate) diag: DiagDesk,
+    /// The file's last `file-state` (files on): for joiners and the other gateways.
+    pub(crate) file_notices: FileNotices,
 }
 
 impl RoomCore {
@@ -92,6 +98,7 @@ impl RoomCore {
             answers: AnswerCache::default(),
             undos: UndoDesk::default(),
             diag,
+            file_notices: FileNotices::default(),
         }
     }
 
@@ -135,6 +142,7 @@ impl RoomCore {
             fx.push(Effect::ReadUndoCounts { conn, user });
         }
         self.diag.on_join(opt_ins);
+        self.file_notices.on_join(conn, opt_ins, fx);
         self.members.insert(conn, Member::new(principal, opt_ins));
     }
 
@@ -186,11 +194,23 @@ impl RoomCore {
                 let Some(member) = self.members.get(&conn) else {
                     return;
                 };
+                let max = self.settings.max_awareness_bytes;
+                if let Some(error) = crate::awareness_rules::screen(&mut update, max) {
+                    fx.send(conn, error);
+                }
                 crate::stamp::stamp(&mut update, &member.principal);
                 let user = member.principal.cursor_owner();
-                if let Some(changes) = self.presence.apply_local(conn, user, update) {
+                let local = self.presence.apply_local(conn, user, update);
+                if let Some(changes) = local.changes {
                     fx.broadcast_states(&changes, Some(conn));
                     fx.publish(Kind::Awareness, changes.encoded);
+                }
+                if !local.claim.is_empty() {
+                    let user = Arc::from(user);
+                    fx.push(Effect::ClaimCursors {
+                        user,
+                        ids: local.claim,
+                    });
                 }
             }
             Message::QueryAwareness => {
@@ -343,10 +363,15 @@ impl RoomCore {
             },
             Kind::UndoCounts => undo::tell_notice(&self.members, &envelope.payload, fx),
             Kind::Diagnostics => self.diag.on_remote(&envelope.payload, &self.members, fx),
+            Kind::FileState if !own => {
+                self.file_notices
+                    .on_remote(&envelope.payload, &self.members, fx)
+            }
             Kind::QueryAwareness if !own => {
                 if let Some(states) = self.presence.local_states() {
                     fx.publish(Kind::Awareness, states);
                 }
+                self.file_notices.on_room_opened_elsewhere(fx);
             }
             _ => {}
         }
@@ -364,6 +389,7 @@ impl RoomCore {
         self.answers.forget();
         self.check_head(fx);
         self.sweep_stale_cursors(fx);
+        self.renew_cursor_claims(fx);
     }
 
     /// Expires other gateways' cursors whose removal pub/sub may have dropped.

@@ -107,7 +107,14 @@ fn a_cursor_shows_the_principal_not_what_the_client_claims() {
     join(&mut room, 1, ann);
     join(&mut room, 2, user("u-bob", Access::ReadWrite));
     let forged = cursor(60, 1, r#"{"user":{"id":"u-bob","name":"Bob"},"cursor":1}"#);
-    let fx = client(&mut room, 1, forged);
+    let asked = client(&mut room, 1, forged);
+    assert!(
+        matches!(&asked[..], [Effect::ClaimCursors { user, ids }] if &**user == "u-ann" && ids == &[ClientID::new(60)]),
+        "a new id waits for the engine's claim: {asked:?}"
+    );
+    let mut fx = Effects::new();
+    room.on_cursors_claimed("u-ann", &[(ClientID::new(60), true)], &mut fx);
+    let fx: Vec<Effect> = fx.drain().collect();
     let shown: Vec<serde_json::Value> = fx
         .iter()
         .filter_map(|e| match e {
@@ -127,4 +134,29 @@ fn a_cursor_shows_the_principal_not_what_the_client_claims() {
     // Bob's connection cannot move Ann's cursor.
     let moved = client(&mut room, 2, cursor(60, 2, r#"{"cursor":99}"#));
     assert!(moved.is_empty(), "{moved:?}");
+}
+
+#[test]
+fn states_that_are_not_objects_or_too_big_are_refused_with_an_error() {
+    let mut room = room();
+    join(&mut room, 1, Principal::anonymous());
+    for bad in [
+        r#""W""#.to_owned(),
+        "[1]".to_owned(),
+        format!(r#"{{"p":"{}"}}"#, "x".repeat(20 << 10)),
+    ] {
+        let fx = client(&mut room, 1, cursor(70, 1, &bad));
+        assert!(
+            matches!(&fx[..], [Effect::Send { to: 1, .. }]),
+            "only an error for the sender: {fx:?}"
+        );
+        let Effect::Send { frame, .. } = &fx[0] else {
+            unreachable!()
+        };
+        assert!(matches!(
+            decoded(frame),
+            Message::Extension(Extension::Error { .. })
+        ));
+    }
+    assert_eq!(room.presence.all_states(), None);
 }

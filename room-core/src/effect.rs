@@ -54,6 +54,13 @@ pub enum Effect {
     /// Read `user`'s undo and redo counts for `conn` (a joiner that opted into undo) and
     /// hand them to `RoomCore::on_undo_counts`.
     ReadUndoCounts { conn: ConnId, user: Arc<str> },
+    /// Claim client ids for `user` in the engine (`collab:{F}:cursor:{id}`), or renew the
+    /// claims it holds, for [`crate::presence::CURSOR_CLAIM_TTL`]; hand the answer (per id,
+    /// whether it is `user`'s) to `RoomCore::on_cursors_claimed`.
+    ClaimCursors {
+        user: Arc<str>,
+        ids: Vec<yrs::ClientID>,
+    },
     /// Awareness or control for the file's channel (not updates: they go out with their
     /// log entry).
     Publish { kind: Kind, payload: Vec<u8> },

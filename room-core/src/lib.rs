@@ -19,7 +19,8 @@
 //! - [`catch_up`]: how far the replica is level with the log, one read ([`tail`]) at a time.
 //! - [`answer`]: the sync step 2 answer shared by joiners that ask alike.
 //! - [`presence`]: awareness states (cursors) and which connection or gateway owns each;
-//!   [`stamp`] sets the identity a cursor shows from the principal.
+//!   [`stamp`] sets the identity a cursor shows from the principal; [`awareness_rules`]
+//!   refuses states that are not JSON objects or are too big.
 //! - [`ext`]: the extensions (wire type 100), one home each: [`ext::undo`] and
 //!   [`ext::diagnostics`] hold their wire messages, their core inputs, their engine
 //!   interface ([`ext::undo::UndoStack`], [`ext::diagnostics::DiagnosticsCache`]) and their
@@ -31,6 +32,7 @@
 
 pub mod answer;
 pub mod apply;
+pub mod awareness_rules;
 pub mod budget;
 pub mod catch_up;
 pub mod close;

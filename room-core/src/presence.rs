@@ -6,8 +6,10 @@
 //! nobody can move someone else's cursor or make it vanish.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
+use yrs::sync::awareness::AwarenessUpdateEntry;
 use yrs::sync::{Awareness, AwarenessUpdate, Timestamp};
 use yrs::updates::encoder::Encode;
 use yrs::{ClientID, Doc};
@@ -23,6 +25,11 @@ pub const REMOTE_STATE_TTL: Duration = Duration::from_secs(30);
 /// cover reloads; more is a flood of fake cursors.
 pub const MAX_CLIENTS_PER_CONN: usize = 4;
 
+/// How long a claim on a client id lives without renewal: the owner's gateway renews it on
+/// every room tick (5 s by default) while the owner holds the id, so it lapses this long
+/// after the owner's last connection with it left: a reconnecting client keeps its id.
+pub const CURSOR_CLAIM_TTL: Duration = Duration::from_secs(30);
+
 /// Where a state came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Owner {
@@ -30,12 +37,38 @@ enum Owner {
     Gateway(String),
 }
 
+/// Who holds a client id: where its state came from and the user it belongs to (`None`:
+/// no verified identity, `--auth none` or an unstamped state).
+#[derive(Debug, Clone)]
+struct Holder {
+    at: Owner,
+    user: Option<Arc<str>>,
+}
+
 /// What a connection may do with one client id's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Claim {
     Own,
     New,
+    /// New to this gateway, for a verified user: the engine's claim decides.
+    Ask,
     Refused,
+}
+
+/// A verified connection's first state for a client id, waiting for the engine's claim.
+#[derive(Debug)]
+struct Held {
+    conn: ConnId,
+    user: Arc<str>,
+    entry: AwarenessUpdateEntry,
+}
+
+/// What a local connection's states did: the changes to relay, and the client ids to
+/// claim for its user before their held states count ([`Presence::claimed`]).
+#[derive(Debug, Default)]
+pub struct Local {
+    pub changes: Option<Changes>,
+    pub claim: Vec<ClientID>,
 }
 
 /// Changed states, encoded as one awareness update.
@@ -51,7 +84,8 @@ pub struct Presence {
     awareness: Awareness,
     /// Milliseconds on a monotonic clock, from the shell.
     clock: fn() -> Timestamp,
-    owners: HashMap<ClientID, Owner>,
+    owners: HashMap<ClientID, Holder>,
+    held: HashMap<ClientID, Held>,
 }
 
 impl Presence {
@@ -61,6 +95,7 @@ impl Presence {
             awareness: Awareness::with_clock(doc, clock),
             clock,
             owners: HashMap::new(),
+            held: HashMap::new(),
         }
     }
 
@@ -68,71 +103,187 @@ impl Presence {
     /// than what the room holds count: stock clients echo every state they receive back to
     /// the server with the same clock, and an echo must neither claim someone else's cursor
     /// for this connection nor be relayed again. Entries for client ids the connection may
-    /// not claim ([`Presence::may_claim`]) are dropped. Returns the changes to relay, encoded.
-    pub fn apply_local(
-        &mut self,
-        conn: ConnId,
-        user: &str,
-        mut update: AwarenessUpdate,
-    ) -> Option<Changes> {
+    /// not claim ([`Presence::may_claim`]) are dropped; a verified user's first state for an
+    /// id this gateway does not know is held until the engine's claim answers.
+    pub fn apply_local(&mut self, conn: ConnId, user: &str, mut update: AwarenessUpdate) -> Local {
         // Counted only when a new id shows up: a cursor move of an owned id costs a look-up.
         let mut introduced: Option<usize> = None;
-        update.clients.retain(|id, _| {
+        let mut ask = Vec::new();
+        update.clients.retain(|id, entry| {
             let count = match self.owners.get(id) {
+                // Nothing to remove: a removal of an unknown id claims nothing.
+                None if &*entry.json == "null" => return false,
                 None => *introduced.get_or_insert_with(|| self.owned_by(conn)),
                 Some(_) => 0,
             };
             let claim = self.may_claim(conn, user, *id, count);
-            if claim == Claim::New {
-                introduced = Some(count + 1);
+            match claim {
+                Claim::New => introduced = Some(count + 1),
+                Claim::Ask => {
+                    introduced = Some(count + 1);
+                    ask.push((*id, entry.clone()));
+                }
+                Claim::Refused => crate::metrics::rejected("foreign-cursor"),
+                Claim::Own => {}
             }
-            if claim == Claim::Refused {
-                crate::metrics::rejected("foreign-cursor");
-            }
-            claim != Claim::Refused
+            matches!(claim, Claim::Own | Claim::New)
         });
-        self.apply(update, Owner::Conn(conn))
+        let mut claim = Vec::new();
+        for (id, entry) in ask {
+            if let Some(held) = self.held.get_mut(&id) {
+                // Already asked for this connection: the newest state waits instead.
+                if entry.clock >= held.entry.clock {
+                    held.entry = entry;
+                }
+                continue;
+            }
+            let user = Arc::from(user);
+            self.held.insert(id, Held { conn, user, entry });
+            claim.push(id);
+        }
+        let owner = Holder {
+            at: Owner::Conn(conn),
+            user: verified(user),
+        };
+        Local {
+            changes: self.apply(update, owner),
+            claim,
+        }
+    }
+
+    /// The engine's answer to a claim of `user`: for each client id, whether it is the
+    /// user's. Held states of granted ids are applied as their connection's; the others are
+    /// refused. Ids not held (a renewal) change nothing. Returns the changes to relay.
+    pub fn claimed(
+        &mut self,
+        user: &str,
+        results: &[(ClientID, bool)],
+    ) -> Option<(ConnId, Changes)> {
+        let mut out: Option<(ConnId, Changes)> = None;
+        for (id, granted) in results {
+            let Some(held) = self.held.get(id) else {
+                continue;
+            };
+            if &*held.user != user {
+                continue;
+            }
+            let Some(held) = self.held.remove(id) else {
+                continue;
+            };
+            let foreign = self
+                .owners
+                .get(id)
+                .is_some_and(|h| h.user.as_deref() != Some(user));
+            if !*granted || foreign {
+                crate::metrics::rejected("foreign-cursor");
+                continue;
+            }
+            let update = AwarenessUpdate {
+                clients: [(*id, held.entry)].into_iter().collect(),
+            };
+            let owner = Holder {
+                at: Owner::Conn(held.conn),
+                user: Some(held.user),
+            };
+            if let Some(changes) = self.apply(update, owner) {
+                // One id per answer in practice (a client has one per document).
+                out = Some((held.conn, changes));
+            }
+        }
+        out
+    }
+
+    /// The client ids each verified user holds through this gateway's connections: their
+    /// claims are renewed on every tick.
+    pub fn local_claims(&self) -> Vec<(Arc<str>, Vec<ClientID>)> {
+        let mut by_user: HashMap<Arc<str>, Vec<ClientID>> = HashMap::new();
+        for (id, holder) in &self.owners {
+            if let (Owner::Conn(_), Some(user)) = (&holder.at, &holder.user) {
+                by_user.entry(user.clone()).or_default().push(*id);
+            }
+        }
+        by_user.into_iter().collect()
     }
 
     /// Whether connection `conn` of `user`, which introduced `introduced` client ids, may
-    /// set the state of client `id`: its own; a new one within [`MAX_CLIENTS_PER_CONN`];
-    /// one whose state carries the same stamped user (that user's client, reconnected);
+    /// set the state of client `id`: one its user holds; a new one within
+    /// [`MAX_CLIENTS_PER_CONN`] (for a verified user, once the engine's claim says so);
     /// for an anonymous connection, one relayed by another gateway (a client that
     /// reconnected here: there is no identity to check). Never another user's, and never
     /// one another local anonymous connection holds.
     fn may_claim(&self, conn: ConnId, user: &str, id: ClientID, introduced: usize) -> Claim {
         let anonymous = user == crate::principal::ANONYMOUS;
-        match self.owners.get(&id) {
-            Some(Owner::Conn(owner)) if *owner == conn => Claim::Own,
-            None if introduced < MAX_CLIENTS_PER_CONN => Claim::New,
-            None => Claim::Refused,
-            Some(_) if !anonymous && self.stamped_user(id).as_deref() == Some(user) => Claim::Own,
-            Some(Owner::Gateway(_)) if anonymous => Claim::Own,
-            Some(_) => Claim::Refused,
+        let Some(holder) = self.owners.get(&id) else {
+            return match self.held.get(&id) {
+                Some(held) if held.conn == conn => Claim::Ask,
+                Some(_) => Claim::Refused,
+                None if introduced >= MAX_CLIENTS_PER_CONN => Claim::Refused,
+                None if anonymous => Claim::New,
+                None => Claim::Ask,
+            };
+        };
+        match &holder.at {
+            Owner::Conn(owner) if *owner == conn => Claim::Own,
+            _ if !anonymous && holder.user.as_deref() == Some(user) => Claim::Own,
+            Owner::Gateway(_) if anonymous => Claim::Own,
+            _ => Claim::Refused,
         }
     }
 
-    fn stamped_user(&self, id: ClientID) -> Option<String> {
-        let (_, state) = self.awareness.iter().find(|(client, _)| *client == id)?;
-        crate::stamp::stamped_user(state.data.as_deref()?)
-    }
-
-    /// How many client ids connection `conn` holds.
+    /// How many client ids connection `conn` holds or waits for.
     fn owned_by(&self, conn: ConnId) -> usize {
-        self.owners
+        let owned = self
+            .owners
             .values()
-            .filter(|owner| **owner == Owner::Conn(conn))
-            .count()
+            .filter(|holder| holder.at == Owner::Conn(conn))
+            .count();
+        owned + self.held.values().filter(|held| held.conn == conn).count()
     }
 
     /// Applies states relayed from another gateway; returns the changes to relay locally.
-    pub fn apply_remote(&mut self, gateway: &str, update: AwarenessUpdate) -> Option<Changes> {
-        self.apply(update, Owner::Gateway(gateway.to_owned()))
+    /// Each state belongs to the user stamped in it; one for a client id held by another
+    /// user is dropped (that gateway let a stranger's state through: an older gateway, or
+    /// a claim lost with Redis). A removal counts only from the gateway holding the id.
+    pub fn apply_remote(&mut self, gateway: &str, mut update: AwarenessUpdate) -> Option<Changes> {
+        let mut users: HashMap<ClientID, Option<Arc<str>>> = HashMap::new();
+        update.clients.retain(|id, entry| {
+            let removal = &*entry.json == "null";
+            let sender = crate::stamp::stamped_user(&entry.json).map(Arc::<str>::from);
+            let allowed = match self.owners.get(id) {
+                None => true,
+                Some(holder) if removal => holder.at == Owner::Gateway(gateway.to_owned()),
+                Some(Holder { user: None, .. }) => true,
+                Some(Holder {
+                    user: Some(owner), ..
+                }) => sender.as_ref() == Some(owner),
+            };
+            if !allowed {
+                crate::metrics::rejected("foreign-cursor");
+            }
+            users.insert(*id, sender);
+            allowed
+        });
+        let owner = Owner::Gateway(gateway.to_owned());
+        self.apply_with(update, |id| Holder {
+            at: owner.clone(),
+            user: users.get(&id).cloned().flatten(),
+        })
     }
 
     /// Applies an update from `owner`. A state belongs to its newest sender (a client may
     /// reconnect elsewhere). Returns the changes, encoded, if any.
-    fn apply(&mut self, update: AwarenessUpdate, owner: Owner) -> Option<Changes> {
+    fn apply(&mut self, update: AwarenessUpdate, owner: Holder) -> Option<Changes> {
+        self.apply_with(update, |_| owner.clone())
+    }
+
+    fn apply_with(
+        &mut self,
+        update: AwarenessUpdate,
+        holder: impl Fn(ClientID) -> Holder,
+    ) -> Option<Changes> {
+        if update.clients.is_empty() {
+            return None;
+        }
         let summary = match self.awareness.apply_update_summary(update) {
             Ok(summary) => summary?,
             Err(error) => {
@@ -145,7 +296,7 @@ impl Presence {
         }
         let mut changed = summary.removed;
         for id in summary.added.into_iter().chain(summary.updated) {
-            self.owners.insert(id, owner.clone());
+            self.owners.insert(id, holder(id));
             changed.push(id);
         }
         changed.sort_unstable();
@@ -158,8 +309,10 @@ impl Presence {
             .map(|encoded| Changes { encoded, only })
     }
 
-    /// Removes the states a connection owned; returns the encoded removal to relay.
+    /// Removes the states a connection owned (and forgets its states waiting for a
+    /// claim); returns the encoded removal to relay.
     pub fn remove_conn(&mut self, conn: ConnId) -> Option<Vec<u8>> {
+        self.held.retain(|_, held| held.conn != conn);
         self.remove_owned_by(&Owner::Conn(conn))
     }
 
@@ -172,7 +325,7 @@ impl Presence {
         let ids: Vec<ClientID> = self
             .owners
             .iter()
-            .filter(|(_, o)| *o == owner)
+            .filter(|(_, holder)| holder.at == *owner)
             .map(|(id, _)| *id)
             .collect();
         for id in &ids {
@@ -188,7 +341,7 @@ impl Presence {
         let stale: Vec<ClientID> = self
             .owners
             .iter()
-            .filter(|(_, owner)| matches!(owner, Owner::Gateway(_)))
+            .filter(|(_, holder)| matches!(holder.at, Owner::Gateway(_)))
             .map(|(id, _)| id)
             .filter(|id| {
                 self.awareness
@@ -218,7 +371,7 @@ impl Presence {
         let ids: Vec<ClientID> = self
             .owners
             .iter()
-            .filter(|(_, owner)| matches!(owner, Owner::Conn(_)))
+            .filter(|(_, holder)| matches!(holder.at, Owner::Conn(_)))
             .map(|(id, _)| *id)
             .collect();
         self.encode(ids)
@@ -235,6 +388,11 @@ impl Presence {
         self.encode(ids)
     }
 
+    /// How many states wait for a claim (a gauge of what the engine is asked).
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
     fn encode(&self, ids: Vec<ClientID>) -> Option<Vec<u8>> {
         if ids.is_empty() {
             return None;
@@ -246,121 +404,11 @@ impl Presence {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use yrs::sync::awareness::AwarenessUpdateEntry;
-    use yrs::updates::decoder::Decode;
-
-    fn update(entries: &[(u64, u32, &str)]) -> AwarenessUpdate {
-        let clients = entries
-            .iter()
-            .map(|(id, clock, json)| {
-                let entry = AwarenessUpdateEntry {
-                    clock: *clock,
-                    json: (*json).into(),
-                };
-                (ClientID::new(*id), entry)
-            })
-            .collect();
-        AwarenessUpdate { clients }
-    }
-
-    fn states(encoded: Option<Vec<u8>>) -> Vec<(u64, String)> {
-        let Some(bytes) = encoded else {
-            return Vec::new();
-        };
-        let update = AwarenessUpdate::decode_v1(&bytes).expect("decodes");
-        let mut out: Vec<(u64, String)> = update
-            .clients
-            .into_iter()
-            .map(|(id, e)| (id.get(), e.json.to_string()))
-            .collect();
-        out.sort();
-        out
-    }
-
-    #[test]
-    fn an_echo_claims_nothing_and_is_not_relayed() {
-        let mut p = Presence::new(Doc::new(), || 0);
-        assert!(
-            p.apply_local(1, ANON, update(&[(10, 1, r#"{"n":"a"}"#)]))
-                .is_some()
-        );
-        // Connection 2 echoes client 10's state with the same clock.
-        assert_eq!(
-            p.apply_local(2, ANON, update(&[(10, 1, r#"{"n":"a"}"#)])),
-            None
-        );
-        assert_eq!(p.remove_conn(2), None);
-        assert_eq!(states(p.all_states()), vec![(10, r#"{"n":"a"}"#.into())]);
-        assert_eq!(states(p.remove_conn(1)), vec![(10, "null".into())]);
-        assert_eq!(p.all_states(), None);
-    }
-
-    const ANON: &str = crate::principal::ANONYMOUS;
-
-    #[test]
-    fn a_connection_cannot_move_or_remove_a_cursor_another_connection_holds() {
-        let mut p = Presence::new(Doc::new(), || 0);
-        p.apply_local(1, "ann", update(&[(10, 1, r#"{"at":1}"#)]));
-        // Connection 2 sends a newer state, and then a removal, for client 10.
-        assert_eq!(
-            p.apply_local(2, "bob", update(&[(10, 5, r#"{"at":99}"#)])),
-            None
-        );
-        assert_eq!(p.apply_local(2, "bob", update(&[(10, 6, "null")])), None);
-        assert_eq!(states(p.all_states()), vec![(10, r#"{"at":1}"#.into())]);
-        // Its own cursor in the same update still goes through.
-        let mixed = update(&[(10, 7, "null"), (20, 1, r#"{"at":2}"#)]);
-        assert_eq!(
-            states(p.apply_local(2, "bob", mixed).map(|c| c.encoded)),
-            vec![(20, r#"{"at":2}"#.into())]
-        );
-        // The owner moves its own.
-        assert!(
-            p.apply_local(1, "ann", update(&[(10, 2, r#"{"at":3}"#)]))
-                .is_some()
-        );
-    }
-
-    #[test]
-    fn a_connection_introduces_a_few_client_ids_at_most() {
-        let mut p = Presence::new(Doc::new(), || 0);
-        let flood: Vec<(u64, u32, &str)> = (100..110).map(|id| (id, 1, "{}")).collect();
-        p.apply_local(1, ANON, update(&flood));
-        assert_eq!(states(p.all_states()).len(), MAX_CLIENTS_PER_CONN);
-    }
-
-    #[test]
-    fn a_reconnected_client_takes_back_its_cursor_from_another_gateway_only_as_the_same_user() {
-        let mut p = Presence::new(Doc::new(), || 0);
-        let stamped = r#"{"user":{"id":"ann"}}"#;
-        p.apply_remote("gw-b", update(&[(30, 1, stamped)]));
-        assert_eq!(
-            p.apply_local(
-                1,
-                "mallory",
-                update(&[(30, 2, r#"{"user":{"id":"mallory"}}"#)])
-            ),
-            None
-        );
-        assert!(
-            p.apply_local(2, "ann", update(&[(30, 2, stamped)]))
-                .is_some()
-        );
-        // Now held by connection 2: gw-b's death no longer removes it.
-        assert_eq!(p.remove_gateway("gw-b"), None);
-    }
-
-    #[test]
-    fn a_dead_gateway_takes_only_its_own_cursors() {
-        let mut p = Presence::new(Doc::new(), || 0);
-        p.apply_local(1, ANON, update(&[(10, 1, "{}")]));
-        p.apply_remote("gw-b", update(&[(20, 1, "{}")]));
-        // gw-b relays our client 10's state back: same clock, not a change of owner.
-        assert_eq!(p.apply_remote("gw-b", update(&[(10, 1, "{}")])), None);
-        assert_eq!(states(p.remove_gateway("gw-b")), vec![(20, "null".into())]);
-        assert_eq!(states(p.local_states()), vec![(10, "{}".into())]);
-    }
+/// The user a verified cursor owner names; `None` for [`crate::principal::ANONYMOUS`].
+fn verified(user: &str) -> Option<Arc<str>> {
+    (user != crate::principal::ANONYMOUS).then(|| Arc::from(user))
 }
+
+#[cfg(test)]
+#[path = "presence_tests.rs"]
+mod tests;

@@ -26,6 +26,7 @@ pub(crate) fn room_with(max_doc_bytes: usize, pending_bytes: usize) -> RoomCore 
     let settings = Settings {
         text_name: "monaco".into(),
         max_doc_bytes,
+        max_awareness_bytes: 16 << 10,
         gateway_id: Arc::from(GATEWAY),
         file: collab_protocol::FileId::parse("sb/main.ts").expect("a valid file id"),
         diagnostics: Default::default(),

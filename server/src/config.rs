@@ -87,6 +87,11 @@ pub struct Config {
     #[arg(long, env = "COLLAB_MAX_DOC_BYTES", default_value_t = 64 << 20)]
     pub max_doc_bytes: usize,
 
+    /// Largest awareness state (a cursor's JSON) a room accepts, in bytes; larger states
+    /// are dropped with an `awareness-too-big` error and the connection goes on.
+    #[arg(long, env = "COLLAB_MAX_AWARENESS_BYTES", default_value_t = 16 << 10)]
+    pub max_awareness_bytes: usize,
+
     /// Largest HTTP request head (request line with the token, and headers) a client may
     /// send before it is a session, in bytes; larger: 431 and close.
     #[arg(long, env = "COLLAB_MAX_REQUEST_HEAD_BYTES", default_value_t = 16 << 10)]

@@ -163,6 +163,8 @@ pub(crate) const REJECTION_REASONS: &[&str] = &[
     "early-update",
     "read-only",
     "foreign-cursor",
+    "awareness-not-object",
+    "awareness-too-big",
     "too-many-handshakes",
     "handshake-timeout",
     "request-too-large",

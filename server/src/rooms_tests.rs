@@ -59,6 +59,16 @@ impl Store for SlowLoads {
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>> {
         self.inner.compact(file)
     }
+
+    fn claim_cursors<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        ids: &'a [u64],
+        ttl_ms: u64,
+    ) -> BoxFuture<'a, Result<Vec<bool>, EngineError>> {
+        self.inner.claim_cursors(file, user, ids, ttl_ms)
+    }
 }
 
 /// A gateway whose loads take 20 ms, and their count.

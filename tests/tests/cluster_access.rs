@@ -70,6 +70,38 @@ async fn access_control_reads_identity_records_in_every_slot() {
     .await
     .expect("an unknown token is refused");
 
+    // Cursors are claimed for their user in the file's slot: ann's shows on the other
+    // gateway as hers, and bob cannot take her client id.
+    writers[0].set_awareness(serde_json::json!({"cursor": 1}));
+    let ann_id = writers[0].client_id();
+    let hers = |c: &Client| {
+        c.awareness_of(ann_id)
+            .is_some_and(|s| s["user"]["id"] == "ann")
+    };
+    writers[1]
+        .wait_for(hers, DEADLINE)
+        .await
+        .expect("bob sees ann's cursor, claimed on the cluster");
+    let mut forged = std::collections::HashMap::new();
+    forged.insert(
+        yrs::ClientID::new(ann_id),
+        yrs::sync::awareness::AwarenessUpdateEntry {
+            clock: 1000,
+            json: r#"{"cursor":"bob's"}"#.into(),
+        },
+    );
+    let update = yrs::sync::AwarenessUpdate { clients: forged };
+    let frame = yrs::updates::encoder::Encode::encode_v1(&update);
+    writers[1].send_frame(collab_protocol::message::encode_awareness(&frame));
+    writers[0].set_awareness(serde_json::json!({"cursor": 2}));
+    writers[1]
+        .wait_for(
+            |c| hers(c) && c.awareness_of(ann_id).is_some_and(|s| s["cursor"] == 2),
+            DEADLINE,
+        )
+        .await
+        .expect("ann's next move still shows as hers");
+
     // The platform revokes ann's session: without identity tracking the gateways poll,
     // and her connection still closes within the bound.
     platform.delete_session(ann).await.expect("DEL session");

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use collab_protocol::{Extension, FileSyncState};
 use collab_tests::{Client, DEADLINE, Gateway, RedisServer, eventually};
 
 /// Short write-back bounds, so tests wait for milliseconds, not seconds.
@@ -266,4 +267,175 @@ async fn files_that_may_not_be_opened_are_refused_and_nothing_is_written() {
         .collect();
     names.sort();
     assert_eq!(names, ["big.txt", "binary.bin", "link"]);
+}
+
+/// The lowercase hex SHA-256 of `bytes`: the ETag a `saved` state names.
+fn etag_of(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Whether `client` was told the file is saved as `etag`.
+fn told_saved(client: &Client, etag: &str) -> bool {
+    client.extensions().iter().any(|e| {
+        matches!(e, Extension::FileState { state: FileSyncState::Saved, etag: Some(t), .. } if t == etag)
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_state_reaches_every_gateway_and_late_joiners_at_once() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write(dir.path(), "s1/state.txt", b"hello\n");
+    let (a, b, c) = (
+        gateway(&redis, dir.path()).await,
+        gateway(&redis, dir.path()).await,
+        gateway(&redis, dir.path()).await,
+    );
+    // The typist opens the file first on A, so A holds the write lease and writes.
+    let typist = Client::connect_synced(&a.ws_url("s1/state.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    let watcher = Client::connect_synced(&b.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    typist.push("typed on A\n").expect("edit");
+    assert!(disk_holds(&path, "hello\ntyped on A\n").await, "written");
+    let etag = etag_of(b"hello\ntyped on A\n");
+    let told = watcher.wait_for(|c| told_saved(c, &etag), DEADLINE).await;
+    assert!(
+        told.is_ok(),
+        "a member of gateway B is told `saved` for the write A made: {:?}",
+        watcher.extensions()
+    );
+    // A late joiner on a gateway that holds the file has the state once it is synced;
+    // on a gateway that opens the file just now, it comes from the others.
+    let late_b = Client::connect_synced(&b.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    assert!(
+        told_saved(&late_b, &etag),
+        "at join: {:?}",
+        late_b.extensions()
+    );
+    let late_a = Client::connect_synced(&a.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    assert!(
+        told_saved(&late_a, &etag),
+        "at join: {:?}",
+        late_a.extensions()
+    );
+    let fresh_c = Client::connect_synced(&c.ws_url("s1/state.txt?ext=files"), DEADLINE)
+        .await
+        .expect("connects");
+    let told = fresh_c.wait_for(|c| told_saved(c, &etag), DEADLINE).await;
+    assert!(
+        told.is_ok(),
+        "a room opening on C hears the state: {:?}",
+        fresh_c.extensions()
+    );
+    // A stock client (no `?ext=files`) is never sent one.
+    let stock = Client::connect_synced(&b.ws_url("s1/state.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    typist.push("more\n").expect("edit");
+    assert!(
+        disk_holds(&path, "hello\ntyped on A\nmore\n").await,
+        "written"
+    );
+    let etag = etag_of(b"hello\ntyped on A\nmore\n");
+    late_b
+        .wait_for(|c| told_saved(c, &etag), DEADLINE)
+        .await
+        .expect("the next write is told too");
+    assert!(stock.extensions().is_empty(), "{:?}", stock.extensions());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_on_another_gateway_reaches_disk_after_the_lease_holder_is_killed() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write(dir.path(), "s1/lease.txt", b"start\n");
+    // A opens the file first: its check takes the write lease, and it writes.
+    let mut a = gateway(&redis, dir.path()).await;
+    let one = Client::connect_synced(&a.ws_url("s1/lease.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    one.push("from a\n").expect("edit");
+    assert!(disk_holds(&path, "start\nfrom a\n").await, "A writes");
+    let b = gateway(&redis, dir.path()).await;
+    let two = Client::connect_synced(&b.ws_url("s1/lease.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    two.wait_for(|c| c.text() == "start\nfrom a\n", DEADLINE)
+        .await
+        .expect("B has A's text");
+    a.kill9().await.expect("kill -9 of the lease holder");
+    let killed = std::time::Instant::now();
+    // B's client keeps typing through the dead holder's lease: a line every 100 ms (the
+    // pace of the typing, not a wait for a condition) for two write-back maxima.
+    let mut expected = String::from("start\nfrom a\n");
+    for n in 0..8 {
+        let line = format!("b{n}\n");
+        two.push(&line).expect("edit");
+        expected.push_str(&line);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reached = eventually(DEADLINE, || async {
+        std::fs::read_to_string(&path).is_ok_and(|text| text.contains("b0\n"))
+    })
+    .await;
+    let took = killed.elapsed();
+    assert!(
+        reached,
+        "B's typing reaches disk: {:?}",
+        std::fs::read_to_string(&path)
+    );
+    // The lease lives 2 x --write-back-max-ms + 1 s (1.8 s here) from the holder's last
+    // renewal (before the kill); a gateway refused the lease retries after half of that, and
+    // a write waits up to --write-back-max-ms: B's first typing is on disk within a lease's
+    // life, one retry and one write-back (3.1 s), given 1 s more on a loaded machine.
+    let lease = std::time::Duration::from_millis(2 * 400 + 1000);
+    let write_back_max = std::time::Duration::from_millis(400);
+    assert!(
+        took <= lease + lease / 2 + write_back_max + std::time::Duration::from_secs(1),
+        "B took over the write within a lease lifetime: {took:?}"
+    );
+    eprintln!("lease takeover: kill -9 of the holder to B's typing on disk: {took:?}");
+    assert!(
+        disk_holds(&path, &expected).await,
+        "all of B's typing is on disk"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loads_and_writes_are_counted_in_metrics() {
+    use collab_tests::prometheus::value;
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write(dir.path(), "s1/count.txt", b"one\n");
+    let gw = gateway(&redis, dir.path()).await;
+    let client = Client::connect_synced(&gw.ws_url("s1/count.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    client.push("two\n").expect("edit");
+    assert!(disk_holds(&path, "one\ntwo\n").await, "written");
+    let written = |text: &str| {
+        value(text, "collab_file_writes_total", &[("outcome", "written")]).unwrap_or(0.0) >= 1.0
+    };
+    let counted = eventually(DEADLINE, || async {
+        written(&gw.metrics().await.unwrap_or_default())
+    })
+    .await;
+    let text = gw.metrics().await.expect("metrics");
+    assert!(counted && written(&text), "a write is counted:\n{text}");
+    assert_eq!(
+        value(&text, "collab_file_loads_total", &[("outcome", "seeded")]),
+        Some(1.0),
+        "the file was loaded once:\n{text}"
+    );
 }

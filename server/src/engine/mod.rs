@@ -98,6 +98,17 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         file: &'a FileId,
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>>;
+
+    /// Claims awareness client ids of the file for `user` for `ttl_ms`, or renews the
+    /// claims `user` already holds (`collab:{F}:cursor:{id}`): per id, in order, whether
+    /// it is `user`'s. The first user to claim an id holds it until its claim lapses.
+    fn claim_cursors<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        ids: &'a [u64],
+        ttl_ms: u64,
+    ) -> BoxFuture<'a, Result<Vec<bool>, EngineError>>;
 }
 
 /// Pub/sub between gateways: a file's channel, routed to its room, and gateway liveness.

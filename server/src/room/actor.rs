@@ -33,6 +33,7 @@ use collab_room_core::presence::ConnId;
 use super::appender::{self, Job, PopResult};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 
+mod cursor_claims;
 mod files;
 mod reads;
 
@@ -55,6 +56,8 @@ struct Actor {
     appender: mpsc::UnboundedSender<Job>,
     /// Undo counts read for joiners, back from tasks beside the room.
     counts_tx: mpsc::UnboundedSender<(ConnId, UndoCounts)>,
+    /// The engine's answers to claims of cursor client ids, back from tasks beside the room.
+    claims_tx: mpsc::UnboundedSender<ClaimAnswer>,
     signals: Arc<RoomSignals>,
     /// Results of log reads, which run beside the room so that it keeps relaying between
     /// local clients while Redis is slow or down.
@@ -80,12 +83,14 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (backwards_tx, backwards_rx) = mpsc::unbounded_channel();
     let (stored_tx, stored_rx) = mpsc::unbounded_channel();
     let (counts_tx, counts_rx) = mpsc::unbounded_channel();
+    let (claims_tx, claims_rx) = mpsc::unbounded_channel();
     let (checked_tx, checked_rx) = mpsc::unbounded_channel();
     let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
     let signals = Arc::new(RoomSignals::default());
     let settings = Settings {
         text_name: ctx.config.text_name.clone(),
         max_doc_bytes: ctx.config.max_doc_bytes,
+        max_awareness_bytes: ctx.config.max_awareness_bytes,
         gateway_id: Arc::from(ctx.bus.gateway_id()),
         file: file.clone(),
         diagnostics: ctx.checking.settings,
@@ -108,6 +113,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
             },
         ),
         counts_tx,
+        claims_tx,
         signals: signals.clone(),
         fetched_tx,
         checked_tx,
@@ -132,6 +138,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fetched: fetched_rx,
         popped: popped_rx,
         counts: counts_rx,
+        claims: claims_rx,
         checked: checked_rx,
         loaded: loaded_rx,
         went_backwards: backwards_rx,
@@ -141,12 +148,16 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     RoomHandle { id, tx }
 }
 
+/// A user and, per cursor client id claimed for it, whether the id is the user's.
+type ClaimAnswer = (Arc<str>, Vec<(yrs::ClientID, bool)>);
+
 /// What reaches a room besides its commands.
 struct Inputs {
     remote: mpsc::Receiver<Envelope>,
     fetched: mpsc::UnboundedReceiver<Fetched>,
     popped: mpsc::UnboundedReceiver<PopResult>,
     counts: mpsc::UnboundedReceiver<(ConnId, UndoCounts)>,
+    claims: mpsc::UnboundedReceiver<ClaimAnswer>,
     checked: mpsc::UnboundedReceiver<Option<CheckDone>>,
     loaded: mpsc::UnboundedReceiver<Vec<Bytes>>,
     went_backwards: mpsc::UnboundedReceiver<()>,
@@ -191,6 +202,9 @@ impl Actor {
                 }
                 Some((conn, counts)) = inputs.counts.recv() => {
                     self.core.on_undo_counts(conn, counts, &mut self.fx)
+                }
+                Some((user, granted)) = inputs.claims.recv() => {
+                    self.core.on_cursors_claimed(&user, &granted, &mut self.fx)
                 }
                 Some(done) = inputs.checked.recv() => {
                     self.core.on_checked(done, Instant::now(), &mut self.fx)
@@ -360,6 +374,7 @@ impl Actor {
                     let _ = self.appender.send(Job::Pop(request));
                 }
                 Effect::ReadUndoCounts { conn, user } => self.read_undo_counts(conn, user),
+                Effect::ClaimCursors { user, ids } => self.claim_cursors(user, ids),
                 Effect::Publish { kind, payload } => {
                     let (bus, file) = (self.ctx.bus.clone(), self.file.clone());
                     tokio::spawn(async move {

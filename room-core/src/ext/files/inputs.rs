@@ -1,17 +1,16 @@
 //! The room core's files inputs: an outside change to merge into the document, and
 //! file-state notices for the members that opted into `?ext=files` (the rules are
-//! [`super::merge`]'s; the keeper beside the actor decides when).
+//! [`super::merge`]'s and [`super::notice`]'s; the keeper beside the actor decides when).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use collab_protocol::Extension;
 use collab_protocol::message::encode_update;
-use collab_protocol::{Extension, Message};
 use yrs::{Text, Transact};
 
 use super::merge::{Splice, merge};
-use crate::ext::Feature;
 
 use crate::core::RoomCore;
 use crate::effect::{Effect, Effects};
@@ -60,13 +59,14 @@ impl RoomCore {
         true
     }
 
-    /// Sends `notice` (a `file-state` message) to every member that opted into files.
-    pub fn tell_file_state(&self, notice: Extension, fx: &mut Effects) {
-        let frame = Bytes::from(Message::Extension(notice).encode());
-        for (conn, member) in &self.members {
-            if member.opt_ins.wants(Feature::Files) {
-                fx.send(*conn, frame.clone());
-            }
-        }
+    /// Sends `notice` (a `file-state` message) to every member that opted into files, on
+    /// this gateway and, through the file's channel, on the others; joiners get it too.
+    pub fn tell_file_state(&mut self, notice: Extension, fx: &mut Effects) {
+        self.file_notices.tell(notice, &self.members, fx);
+    }
+
+    /// Whether this room knows the file's state (told here or heard from another gateway).
+    pub fn knows_file_state(&self) -> bool {
+        self.file_notices.known()
     }
 }

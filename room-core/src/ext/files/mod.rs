@@ -9,11 +9,14 @@
 //!   `theirs`) carried over to the live text as splices, so typing made meanwhile survives.
 //! - [`schedule`]: when to write back (edits settled, at least every `--write-back-max-ms`,
 //!   one write in flight, the next with the latest text).
+//! - [`notice`]: the file's last `file-state`, for joiners that opted in (`?ext=files`)
+//!   and, through the file's channel, for the members of every gateway holding the file.
 //! - the core's inputs: applying a merge as an ordinary update authored by `sandbox`, and
-//!   telling opted-in members (`?ext=files`) the file's state.
+//!   telling opted-in members the file's state.
 
 mod inputs;
 pub mod merge;
+pub mod notice;
 pub mod schedule;
 pub mod text;
 

@@ -29,6 +29,7 @@
 //! - [`shared`]: the server's clock and poison-proof locks.
 
 pub mod bus;
+pub mod cursors;
 pub mod diagnostics;
 pub mod directory;
 pub mod shared;
@@ -58,6 +59,8 @@ pub struct MemoryServer {
     channels: Arc<bus::Channels>,
     identity: Arc<directory::Identity>,
     clock: Arc<shared::Clock>,
+    /// Claims on awareness client ids.
+    cursors: Arc<cursors::Claims>,
 }
 
 impl MemoryServer {
@@ -97,6 +100,7 @@ pub fn connect(
         files: server.files.clone(),
         channels: server.channels.clone(),
         clock: server.clock.clone(),
+        cursors: server.cursors.clone(),
         gateway: gateway.clone(),
         undo: undo::MemoryUndo {
             files: server.undo.clone(),

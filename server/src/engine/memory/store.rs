@@ -86,6 +86,8 @@ pub struct MemoryStore {
     /// Where appends (and undo count notices) are published.
     pub channels: Arc<Channels>,
     pub clock: Arc<Clock>,
+    /// Claims on awareness client ids.
+    pub cursors: Arc<super::cursors::Claims>,
     /// Written as every entry's origin, so gateways skip their own updates.
     pub gateway: Arc<str>,
     /// The undo lists an append records on.
@@ -181,6 +183,19 @@ impl Store for MemoryStore {
         file: &'a FileId,
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>> {
         Box::pin(self.compact_log(file))
+    }
+
+    fn claim_cursors<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        ids: &'a [u64],
+        ttl_ms: u64,
+    ) -> BoxFuture<'a, Result<Vec<bool>, EngineError>> {
+        let granted = self
+            .cursors
+            .claim(file, user, ids, self.clock.now_ms(), ttl_ms);
+        Box::pin(async move { Ok(granted) })
     }
 }
 

@@ -193,3 +193,22 @@ redis.call('HSET', KEYS[2], 'pos', ARGV[2], 'state', ARGV[3])
 redis.call('XTRIM', KEYS[1], 'MINID', (tonumber(ARGV[2]) + 1) .. '-0')
 return 1
 "#;
+
+/// Claims awareness client ids for a user, or renews the user's claims: an id nobody
+/// holds becomes the user's; one the user holds gets a fresh expiry; one another user
+/// holds stays theirs. KEYS: `collab:{F}:cursor:{id}`, one per id. ARGV: user, ttl in ms.
+/// Returns, per key, 1 if the id is the user's, else 0.
+pub const CLAIM_CURSORS: &str = r#"
+local out = {}
+for i, key in ipairs(KEYS) do
+  local owner = redis.call('GET', key)
+  if not owner then
+    redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+    owner = ARGV[1]
+  elseif owner == ARGV[1] then
+    redis.call('PEXPIRE', key, ARGV[2])
+  end
+  out[i] = (owner == ARGV[1]) and 1 or 0
+end
+return out
+"#;

@@ -37,6 +37,7 @@ pub struct RedisStore<C> {
     head: Script,
     read_since: Script,
     compact: Script,
+    claim_cursors: Script,
 }
 
 /// Most bytes of one stored undo item: past it, the next edit starts a new item even
@@ -87,6 +88,7 @@ impl<C: Conn> RedisStore<C> {
             head: Script::new(&scripts::head()),
             read_since: Script::new(&scripts::read_since()),
             compact: Script::new(scripts::COMPACT),
+            claim_cursors: Script::new(scripts::CLAIM_CURSORS),
         }
     }
 
@@ -240,6 +242,28 @@ impl<C: Conn> Store for RedisStore<C> {
         file: &'a FileId,
     ) -> BoxFuture<'a, Result<CompactOutcome, EngineError>> {
         Box::pin(self.compact_log(file))
+    }
+
+    fn claim_cursors<'a>(
+        &'a self,
+        file: &'a FileId,
+        user: &'a str,
+        ids: &'a [u64],
+        ttl_ms: u64,
+    ) -> BoxFuture<'a, Result<Vec<bool>, EngineError>> {
+        Box::pin(async move {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut call = self.claim_cursors.prepare_invoke();
+            for id in ids {
+                call.key(self.keys.cursor(file, *id));
+            }
+            call.arg(user).arg(ttl_ms.max(1));
+            let mut conn = self.conn.clone();
+            let granted: Vec<i64> = timed("claim_cursors", call.invoke_async(&mut conn)).await?;
+            Ok(granted.into_iter().map(|g| g == 1).collect())
+        })
     }
 }
 

@@ -83,6 +83,10 @@ pub struct Keeper {
     feed_open: bool,
     /// The last job failed and the members were told so: the next success says `saved`.
     failed: bool,
+    /// This gateway's last job found it holding the write lease: its writes are the file's,
+    /// so it says `saving` (a gateway that does not write says nothing: the holder's states
+    /// reach its members through the file's channel).
+    holder: bool,
     flushes: Vec<oneshot::Sender<()>>,
 }
 
@@ -96,6 +100,7 @@ impl Keeper {
             watch: files.source.watch(&file),
             feed_open: true,
             failed: false,
+            holder: false,
             file,
             files,
             schedule,
@@ -189,6 +194,10 @@ impl Keeper {
         self.busy = false;
         let lease_life = self.files.settings.lease_ttl();
         let recovered = std::mem::replace(&mut self.failed, matches!(done, Done::Failed(_)));
+        self.holder = matches!(
+            done,
+            Done::Written { .. } | Done::Outside { .. } | Done::Same { .. } | Done::Conflict
+        );
         match done {
             Done::Written { etag, text } => {
                 metrics::write("written");
@@ -232,7 +241,11 @@ impl Keeper {
             }
             Done::Same { etag, base } => {
                 self.check_at = None;
-                if recovered {
+                // After a failure, or the first check of a room no gateway told a state
+                // yet while the document is the file's text: say so (joiners get it too).
+                let in_step =
+                    etag.is_some() && base.as_deref() == Some(core.replica().text().as_str());
+                if recovered || (in_step && !core.knows_file_state()) {
                     core.tell_file_state(state(FileSyncState::Saved, etag.as_ref(), None), fx);
                 }
                 if etag.is_some() {
@@ -251,7 +264,7 @@ impl Keeper {
     }
 
     /// Starts the next job if none runs: a due check first, then a due write.
-    fn start_next(&mut self, core: &RoomCore, fx: &mut Effects, now: Instant) {
+    fn start_next(&mut self, core: &mut RoomCore, fx: &mut Effects, now: Instant) {
         if self.busy {
             return;
         }
@@ -276,7 +289,9 @@ impl Keeper {
             return;
         }
         self.busy = true;
-        core.tell_file_state(state(FileSyncState::Saving, None, None), fx);
+        if self.holder {
+            core.tell_file_state(state(FileSyncState::Saving, None, None), fx);
+        }
         let job = Job::new(self);
         tokio::spawn(async move {
             let done = job.write(text).await;
