@@ -110,10 +110,11 @@ async fn append_in_order(
         };
         for batch in &batches {
             let pos = append_until_stored(&file, &ctx, batch, &compacting).await;
-            let _ = reports.stored.send((pos, batch.digest()));
             if pos <= floor {
                 tracing::warn!(file = %file, pos, applied = floor, "an append landed below what the room applied");
                 let _ = reports.went_backwards.send(());
+            } else {
+                let _ = reports.stored.send((pos, batch.digest()));
             }
         }
         ctx.pending.release(bytes);
