@@ -25,7 +25,7 @@ use crate::ext::{self, Feature, OptIns, Reply};
 use crate::presence::{ConnId, Presence, REMOTE_STATE_TTL};
 use crate::principal::{Access, Principal};
 use crate::replica::{ApplyError, Replica};
-use crate::tail::Tail;
+use crate::tail::{EntryMark, Tail};
 
 mod cursor_inputs;
 mod log_inputs;
@@ -345,8 +345,12 @@ impl RoomCore {
         match envelope.kind {
             Kind::Update { pos } if pos <= self.applied() => {}
             Kind::Update { pos } if pos == self.applied() + 1 => {
+                let entry = EntryMark::of(&envelope.origin, &envelope.payload);
+                if self.log.rewritten(pos, Some(&entry)) {
+                    return self.restore_lost_log(fx);
+                }
                 self.apply_remote(&envelope.payload, fx);
-                self.log.reached(pos, Some(&envelope.origin));
+                self.log.reached(pos, Some(entry));
             }
             Kind::Update { .. } => self.catch_up(fx),
             Kind::Awareness if !own => match decode_awareness(&envelope.payload) {
@@ -423,7 +427,9 @@ impl RoomCore {
     fn apply_tail(&mut self, tail: Tail, relay: bool, fx: &mut Effects) {
         let head = tail.head(self.applied());
         let last = tail.entries.last();
-        let head_by = last.filter(|e| e.pos == head).map(|e| e.origin.clone());
+        let head_entry = last
+            .filter(|e| e.pos == head)
+            .map(|e| EntryMark::of(&e.origin, &e.update));
         let updates = tail
             .snapshot
             .into_iter()
@@ -439,7 +445,7 @@ impl RoomCore {
                 }
             }
         }
-        self.log.reached(head, head_by.as_deref());
+        self.log.reached(head, head_entry);
     }
 
     /// Applies an update from the log or channel and relays what it changed.

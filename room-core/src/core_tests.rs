@@ -153,7 +153,10 @@ fn channel_updates_apply_in_log_order_and_a_gap_reads_the_log_once() {
         snapshot: None,
         entries: vec![entry(2, two.clone()), entry(3, three.clone())],
         log_head: 3,
-        at_since: Some("gw-other".into()),
+        at_since: Some(EntryMark {
+            origin: "gw-other".into(),
+            digest: None,
+        }),
     };
     let fx = fetched(&mut room, Fetched::Tail { since: 1, tail });
     assert_eq!(relayed_updates(&fx), vec![(None, two), (None, three)]);
@@ -259,7 +262,10 @@ fn another_writer_at_the_rooms_position_restores_the_log_from_the_replica() {
     let tail = Tail {
         log_head: 2,
         entries: vec![entry(2, Writer::new(32).type_text("y"))],
-        at_since: Some("gw-third".into()),
+        at_since: Some(EntryMark {
+            origin: "gw-third".into(),
+            digest: None,
+        }),
         ..Tail::default()
     };
     let fx = fetched(&mut room, Fetched::Tail { since: 1, tail });
@@ -313,4 +319,36 @@ fn a_member_downgraded_then_upgraded_follows_its_new_access_and_stays() {
     );
     // A connection that left is no member to change.
     room.on_access_changed(99, Access::ReadOnly);
+}
+
+#[test]
+fn an_own_entry_lost_with_its_echo_is_told_from_the_next_append_there_by_content() {
+    let append_whole_state =
+        |effects: &[Effect]| appends(effects).iter().any(|(author, _)| author.is_none());
+    // This gateway's edit was stored at 1; its echo never came.
+    let lost = Writer::new(3).type_text("lost");
+    let mut room = room();
+    let mut fx = Effects::new();
+    room.on_stored(1, crate::digest::of(&lost), &mut fx);
+    assert!(!append_whole_state(&fx.drain().collect::<Vec<_>>()));
+    // A failover lost it; this gateway's next edit lands at 1 too, under its own name.
+    let again = Writer::new(3).type_text("again");
+    let echo = remote(&mut room, GATEWAY, Kind::Update { pos: 1 }, again.clone());
+    assert!(
+        append_whole_state(&echo),
+        "the echo at 1 is another entry than the one stored there: restore the log"
+    );
+
+    // The same by the appender's report, before any echo.
+    let mut room = crate::test_support::room();
+    room.on_stored(1, crate::digest::of(&lost), &mut fx);
+    room.on_stored(1, crate::digest::of(&again), &mut fx);
+    assert!(append_whole_state(&fx.drain().collect::<Vec<_>>()));
+
+    // Its own echo, the same content, is no rewrite.
+    let mut room = crate::test_support::room();
+    room.on_stored(1, crate::digest::of(&lost), &mut fx);
+    let echo = remote(&mut room, GATEWAY, Kind::Update { pos: 1 }, lost);
+    assert!(!append_whole_state(&echo) && !append_whole_state(&fx.drain().collect::<Vec<_>>()));
+    assert_eq!(room.applied(), 1);
 }

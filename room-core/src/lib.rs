@@ -37,6 +37,7 @@ pub mod budget;
 pub mod catch_up;
 pub mod close;
 pub mod core;
+pub mod digest;
 pub mod effect;
 pub mod ext;
 pub mod member;

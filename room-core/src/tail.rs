@@ -1,6 +1,8 @@
 //! What a read of a file's log brings back: the snapshot and entries a replica lacks, and
 //! the log's head. Plain data, the same for every engine; the room core applies it.
 
+pub use crate::digest::EntryMark;
+
 /// One log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
@@ -18,9 +20,9 @@ pub struct Tail {
     pub entries: Vec<LogEntry>,
     /// The log's head when it was read.
     pub log_head: u64,
-    /// The gateway that wrote the entry at `since` itself, when the log still holds it: a
-    /// replica that remembers another writer there knows the log was rewritten below it.
-    pub at_since: Option<String>,
+    /// The entry at `since` itself, when the log still holds it: a replica that
+    /// remembers another entry there knows the log was rewritten below it.
+    pub at_since: Option<EntryMark>,
 }
 
 impl Tail {
@@ -36,6 +38,6 @@ impl Tail {
 pub struct LogHead {
     /// The last entry's position, or the snapshot's when compaction emptied the log.
     pub pos: u64,
-    /// The gateway that wrote the last entry (`None` when the position is the snapshot's).
-    pub origin: Option<String>,
+    /// The last entry (`None` when the position is the snapshot's).
+    pub last: Option<EntryMark>,
 }

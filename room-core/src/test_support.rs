@@ -14,7 +14,7 @@ pub(crate) use yrs::{ClientID, Doc, Text, Transact};
 pub(crate) use crate::budget::PendingBudget;
 pub(crate) use crate::ext::OptIns;
 pub(crate) use crate::principal::{Access, Principal};
-pub(crate) use crate::tail::{LogEntry, LogHead, Tail};
+pub(crate) use crate::tail::{EntryMark, LogEntry, LogHead, Tail};
 
 pub(crate) use crate::catch_up::Fetched;
 pub(crate) use crate::core::{RoomCore, Settings};
@@ -134,7 +134,10 @@ pub(crate) fn entry(pos: u64, update: Vec<u8>) -> LogEntry {
 pub(crate) fn head(pos: u64, origin: Option<&str>) -> LogHead {
     LogHead {
         pos,
-        origin: origin.map(str::to_owned),
+        last: origin.map(|origin| EntryMark {
+            origin: origin.to_owned(),
+            digest: None,
+        }),
     }
 }
 

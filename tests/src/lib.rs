@@ -34,6 +34,8 @@
 //! - [`chaos`]: the seeded fault-injection scenario.
 //! - [`stalled`]: a client that stops reading (backpressure tests).
 //! - [`prometheus`]: reading a gateway's `/metrics` text.
+//! - [`proxy`]: a TCP proxy in front of Redis that a failover test moves, and that can
+//!   swallow what subscribers receive (a lost echo).
 //! - [`admin_api`]: the admin API as a test calls it (a gateway with an admin token).
 //! - [`admission`]: asserting that a connection is admitted, or refused with a code and reason.
 //! - [`identity`]: the platform's identity records (`--auth redis`), written into Redis.
@@ -54,6 +56,7 @@ pub mod editor;
 pub mod identity;
 pub mod jwt;
 pub mod prometheus;
+pub mod proxy;
 pub mod stalled;
 pub mod tokens;
 

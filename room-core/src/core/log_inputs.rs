@@ -5,6 +5,7 @@
 use crate::catch_up::Fetched;
 use crate::core::RoomCore;
 use crate::effect::{Effect, Effects};
+use crate::tail::{EntryMark, Tail};
 
 impl RoomCore {
     /// The bus says messages may have been lost (a resubscription, an overflow).
@@ -32,12 +33,14 @@ impl RoomCore {
     pub fn on_fetched(&mut self, fetched: Fetched, fx: &mut Effects) {
         let behind = match fetched {
             Fetched::Tail { since, tail }
-                if tail.log_head < since || self.log.rewritten(since, tail.at_since.as_deref()) =>
+                if tail.log_head < since
+                    || self.log.rewritten(since, tail.at_since.as_ref())
+                    || self.contradicts_own(&tail) =>
             {
                 self.log.finished(false);
                 return self.restore_lost_log(fx);
             }
-            Fetched::Head(head) if self.log.rewritten(head.pos, head.origin.as_deref()) => {
+            Fetched::Head(head) if self.log.rewritten(head.pos, head.last.as_ref()) => {
                 self.log.finished(false);
                 return self.restore_lost_log(fx);
             }
@@ -61,6 +64,29 @@ impl RoomCore {
         let reading = self.log.is_reading();
         for (request, outcome) in self.undos.retry(reading, &self.replica, &self.members, fx) {
             self.follow_undo(request, outcome, fx);
+        }
+    }
+
+    /// Whether a read entry takes the place of one this gateway appended (an append whose
+    /// echo was lost and the log then lost too).
+    fn contradicts_own(&self, tail: &Tail) -> bool {
+        self.log.has_written()
+            && tail.entries.iter().any(|e| {
+                self.log
+                    .rewritten(e.pos, Some(&EntryMark::of(&e.origin, &e.update)))
+            })
+    }
+
+    /// The appender stored this gateway's update `update_digest` at `pos`. Another entry
+    /// known at that position (an own append whose echo a failover lost) means the log
+    /// lost it: restore it from this replica.
+    pub fn on_stored(&mut self, pos: u64, update_digest: u64, fx: &mut Effects) {
+        let entry = EntryMark {
+            origin: self.settings.gateway_id.to_string(),
+            digest: Some(update_digest),
+        };
+        if self.log.wrote(pos, entry) {
+            self.restore_lost_log(fx);
         }
     }
 

@@ -95,6 +95,12 @@ impl AppendBatch {
         }
     }
 
+    /// The digest of the log entry's update ([`collab_room_core::digest`]): stored in the
+    /// entry, so a gateway recognises its own entries by content.
+    pub fn digest(&self) -> u64 {
+        collab_room_core::digest::of(self.update())
+    }
+
     /// Every update with its author, in order.
     pub fn parts(&self) -> &[Authored] {
         &self.parts

@@ -81,6 +81,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
     let (popped_tx, popped_rx) = mpsc::unbounded_channel();
     let (backwards_tx, backwards_rx) = mpsc::unbounded_channel();
+    let (stored_tx, stored_rx) = mpsc::unbounded_channel();
     let (counts_tx, counts_rx) = mpsc::unbounded_channel();
     let (claims_tx, claims_rx) = mpsc::unbounded_channel();
     let (checked_tx, checked_rx) = mpsc::unbounded_channel();
@@ -108,6 +109,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
             appender::Reports {
                 popped: popped_tx,
                 went_backwards: backwards_tx,
+                stored: stored_tx,
             },
         ),
         counts_tx,
@@ -140,6 +142,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         checked: checked_rx,
         loaded: loaded_rx,
         went_backwards: backwards_rx,
+        stored: stored_rx,
     };
     tokio::spawn(actor.run(inputs, sink).instrument(span));
     RoomHandle { id, tx }
@@ -158,6 +161,7 @@ struct Inputs {
     checked: mpsc::UnboundedReceiver<Option<CheckDone>>,
     loaded: mpsc::UnboundedReceiver<Vec<Bytes>>,
     went_backwards: mpsc::UnboundedReceiver<()>,
+    stored: mpsc::UnboundedReceiver<(u64, u64)>,
 }
 
 impl Actor {
@@ -206,6 +210,7 @@ impl Actor {
                     self.core.on_checked(done, Instant::now(), &mut self.fx)
                 }
                 Some(()) = inputs.went_backwards.recv() => self.core.on_log_went_backwards(&mut self.fx),
+                Some((pos, digest)) = inputs.stored.recv() => self.core.on_stored(pos, digest, &mut self.fx),
                 Some(loaded) = inputs.loaded.recv() => {
                     self.core.on_diagnostics_loaded(loaded, &mut self.fx)
                 }

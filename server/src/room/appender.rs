@@ -46,6 +46,9 @@ pub struct Reports {
     /// Redis went backwards (a failover to a replica that missed acknowledged appends)
     /// even though its head may since have passed the room's position again.
     pub went_backwards: mpsc::UnboundedSender<()>,
+    /// Each stored entry's position and the digest of its bytes, so the room recognises
+    /// its own entries by content even when their echoes are lost.
+    pub stored: mpsc::UnboundedSender<(u64, u64)>,
 }
 
 /// Starts the appender of `file`'s room; it ends when the returned sender is dropped.
@@ -110,6 +113,8 @@ async fn append_in_order(
             if pos <= floor {
                 tracing::warn!(file = %file, pos, applied = floor, "an append landed below what the room applied");
                 let _ = reports.went_backwards.send(());
+            } else {
+                let _ = reports.stored.send((pos, batch.digest()));
             }
         }
         ctx.pending.release(bytes);

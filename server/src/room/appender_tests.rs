@@ -28,9 +28,11 @@ struct Running {
 fn start(gw: &TestGateway, file: &FileId) -> Running {
     let (popped_tx, popped) = mpsc::unbounded_channel();
     let (backwards_tx, went_backwards) = mpsc::unbounded_channel();
+    let (stored, _) = mpsc::unbounded_channel();
     let reports = Reports {
         popped: popped_tx,
         went_backwards: backwards_tx,
+        stored,
     };
     let jobs = appender::spawn(file.clone(), gw.ctx.clone(), reports);
     Running {

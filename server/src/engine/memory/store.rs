@@ -23,7 +23,7 @@ use crate::engine::compaction;
 use crate::engine::error::EngineError;
 use crate::engine::log::{AppendBatch, Appended, CompactOutcome};
 use collab_room_core::ext::undo::{Popped, UndoCounts, UndoStack};
-use collab_room_core::tail::{LogEntry, LogHead, Tail};
+use collab_room_core::tail::{EntryMark, LogEntry, LogHead, Tail};
 
 /// What the server holds of one file.
 #[derive(Debug, Default)]
@@ -43,11 +43,11 @@ impl FileData {
         match self.entries.back() {
             Some(last) => LogHead {
                 pos: last.pos,
-                origin: Some(last.origin.clone()),
+                last: Some(EntryMark::of(&last.origin, &last.update)),
             },
             None => LogHead {
                 pos: self.snapshot_pos(),
-                origin: None,
+                last: None,
             },
         }
     }
@@ -58,7 +58,7 @@ impl FileData {
         let at_since = (since > 0 && since > spos)
             .then(|| self.entries.iter().find(|e| e.pos == since))
             .flatten()
-            .map(|e| e.origin.clone());
+            .map(|e| EntryMark::of(&e.origin, &e.update));
         let (snapshot, from) = match &self.snapshot {
             Some((pos, state)) if *pos > since => (Some((*pos, state.clone())), *pos),
             _ => (None, since),
@@ -163,13 +163,9 @@ impl Store for MemoryStore {
 
     fn head<'a>(&'a self, file: &'a FileId) -> BoxFuture<'a, Result<LogHead, EngineError>> {
         let files = lock(&self.files);
-        let head = files.get(file).map_or(
-            LogHead {
-                pos: 0,
-                origin: None,
-            },
-            FileData::head,
-        );
+        let head = files
+            .get(file)
+            .map_or(LogHead { pos: 0, last: None }, FileData::head);
         Box::pin(async move { Ok(head) })
     }
 

@@ -87,11 +87,17 @@ async fn appends_take_positions_in_order_and_are_published_with_them() {
         assert_eq!(envelope.kind, Kind::Update { pos });
     }
     let head = b.store.head(&file()).await.expect("head");
-    assert_eq!((head.pos, head.origin.as_deref()), (3, Some("gw-a")));
+    let last = head.last.as_ref().map(|e| e.origin.as_str());
+    assert_eq!((head.pos, last), (3, Some("gw-a")));
+    assert!(
+        head.last.and_then(|e| e.digest).is_some(),
+        "the head knows its content"
+    );
     let tail = b.store.read_since(&file(), 1).await.expect("read");
     let positions: Vec<u64> = tail.entries.iter().map(|e| e.pos).collect();
     assert_eq!(positions, [2, 3]);
-    assert_eq!((tail.log_head, tail.at_since.as_deref()), (3, Some("gw-a")));
+    let at_since = tail.at_since.as_ref().map(|e| e.origin.as_str());
+    assert_eq!((tail.log_head, at_since), (3, Some("gw-a")));
 }
 
 #[tokio::test]

@@ -26,6 +26,8 @@
 //! bus's publishing share one multiplexed connection; the bus's subscriptions have their
 //! own, and so does identity tracking.
 
+#[cfg(test)]
+mod append_bench;
 pub mod bus;
 pub mod cache;
 pub mod conn;

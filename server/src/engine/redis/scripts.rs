@@ -22,11 +22,12 @@ local function head()
 end
 "#;
 
-/// Who wrote a log entry: the value of its `o` field (false when it has none). KEYS: none.
-const ORIGIN: &str = r#"
-local function origin_of(fields)
+/// A field of a log entry (false when it has none): `o` who wrote it, `d` the digest of
+/// its bytes (absent in entries of gateways older than digests). KEYS: none.
+const FIELD: &str = r#"
+local function field_of(fields, name)
   for i = 1, #fields, 2 do
-    if fields[i] == 'o' then
+    if fields[i] == name then
       return fields[i + 1]
     end
   end
@@ -55,8 +56,9 @@ pub(super) fn publish_with(publish: &str) -> String {
 /// Appends an update and publishes it with its position, then records each authored part
 /// on its author's undo and redo lists.
 /// KEYS: log, snap, channel, then per record: undo list, redo list.
-/// ARGV: origin, update, capture ms, depth, ttl ms, most bytes of one item, then per
-/// record: kind (`e` edit, `u` undone, `r` redone), user, item part.
+/// ARGV: origin, update, capture ms, depth, ttl ms, most bytes of one item, digest of the
+/// update (computed by the gateway; stored as the entry's `d`), then per record: kind
+/// (`e` edit, `u` undone, `r` redone), user, item part.
 /// Returns {pos, log length}.
 ///
 /// A list element is `<ms>\n<parts>`: `<ms>` the Redis time of the item's last edit (0
@@ -70,7 +72,7 @@ pub fn append(publish: &str) -> String {
         publish_with(publish),
         r#"
 local pos = head() + 1
-redis.call('XADD', KEYS[1], pos .. '-1', 'o', ARGV[1], 'u', ARGV[2])
+redis.call('XADD', KEYS[1], pos .. '-1', 'o', ARGV[1], 'u', ARGV[2], 'd', ARGV[7])
 redis.call(PUBLISH, KEYS[3], 'U ' .. ARGV[1] .. ' ' .. pos .. '\n' .. ARGV[2])
 local capture, depth, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local max_item = tonumber(ARGV[6])
@@ -81,7 +83,7 @@ local function push(list, stamp, part)
   redis.call('LTRIM', list, 0, depth - 1)
   redis.call('PEXPIRE', list, ttl)
 end
-local k, a = 4, 7
+local k, a = 4, 8
 while KEYS[k] do
   local undo, redo = KEYS[k], KEYS[k + 1]
   local kind, user, part = ARGV[a], ARGV[a + 1], ARGV[a + 2]
@@ -132,38 +134,41 @@ return {undo, redo, string.sub(top, string.find(top, '\n', 1, true) + 1)}
 }
 
 /// Returns {head position, origin of the last entry or false (the head is the
-/// snapshot's)}. KEYS: log, snap.
+/// snapshot's), its digest or false}. KEYS: log, snap.
 pub fn head() -> String {
     format!(
-        "{ORIGIN}{}",
+        "{FIELD}{}",
         r#"
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if #last > 0 then
-  return {tonumber(string.match(last[1][1], '^(%d+)')), origin_of(last[1][2])}
+  local fields = last[1][2]
+  return {tonumber(string.match(last[1][1], '^(%d+)')), field_of(fields, 'o'),
+    field_of(fields, 'd')}
 end
-return {tonumber(redis.call('HGET', KEYS[2], 'pos')) or 0, false}
+return {tonumber(redis.call('HGET', KEYS[2], 'pos')) or 0, false, false}
 "#
     )
 }
 
 /// Reads what a replica at position ARGV[1] lacks. KEYS: log, snap.
 /// Returns {snapshot pos, snapshot state or false, entries, head, origin of the entry at
-/// ARGV[1] or false}: the state only when the snapshot covers positions after ARGV[1] (the
-/// log was compacted past them). Snapshot and entries are read together, so a concurrent
-/// compaction cannot fall between them. A head below ARGV[1], or another writer at
-/// ARGV[1] than the replica applied there, means the log went backwards (Redis lost data).
+/// ARGV[1] or false, its digest or false}: the state only when the snapshot covers
+/// positions after ARGV[1] (the log was compacted past them). Snapshot and entries are
+/// read together, so a concurrent compaction cannot fall between them. A head below
+/// ARGV[1], or another entry at ARGV[1] than the replica applied there, means the log
+/// went backwards (Redis lost data).
 pub fn read_since() -> String {
     format!(
-        "{HEAD}{ORIGIN}{}",
+        "{HEAD}{FIELD}{}",
         r#"
 local snap = redis.call('HMGET', KEYS[2], 'pos', 'state')
 local spos = tonumber(snap[1]) or 0
 local since = tonumber(ARGV[1])
-local at = false
+local at, at_digest = false, false
 if since > 0 and since > spos then
   local entry = redis.call('XRANGE', KEYS[1], since .. '-1', since .. '-1')
   if #entry > 0 then
-    at = origin_of(entry[1][2])
+    at, at_digest = field_of(entry[1][2], 'o'), field_of(entry[1][2], 'd')
   end
 end
 local state = false
@@ -172,7 +177,7 @@ if spos > since then
   since = spos
 end
 local entries = redis.call('XRANGE', KEYS[1], '(' .. since .. '-1', '+')
-return {spos, state, entries, head(), at}
+return {spos, state, entries, head(), at, at_digest}
 "#
     )
 }

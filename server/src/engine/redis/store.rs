@@ -108,7 +108,8 @@ impl<C: Conn> RedisStore<C> {
             .arg(self.undo.capture.as_millis() as u64)
             .arg(self.undo.depth.max(1))
             .arg(self.undo.ttl.as_millis().max(1) as u64);
-        call.arg(MAX_ITEM_BYTES);
+        call.arg(MAX_ITEM_BYTES)
+            .arg(collab_room_core::digest::to_hex(batch.digest()));
         for (user, kind, item) in records(batch) {
             call.key(self.keys.undo(file, user))
                 .key(self.keys.redo(file, user))

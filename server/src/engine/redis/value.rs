@@ -3,8 +3,9 @@
 use redis::Value;
 
 use crate::engine::error::EngineError;
+use collab_room_core::digest;
 use collab_room_core::ext::undo::{Popped, UndoCounts};
-use collab_room_core::tail::{LogEntry, LogHead, Tail};
+use collab_room_core::tail::{EntryMark, LogEntry, LogHead, Tail};
 
 fn bad(what: &str) -> EngineError {
     EngineError::Reply(what.to_owned())
@@ -60,7 +61,8 @@ pub fn parse_popped(reply: Value) -> Result<Popped, EngineError> {
     Ok(Popped { item, counts })
 }
 
-/// `{spos, state | false, [[id, [field, value, ...]], ...], head, origin at since | false}`.
+/// `{spos, state | false, [[id, [field, value, ...]], ...], head, origin at since | false,
+/// digest at since | false}`.
 pub fn parse_tail(reply: Value) -> Result<Tail, EngineError> {
     let mut parts = array(reply)?.into_iter();
     let (Some(spos), Some(state), Some(entries), Some(head), Some(at_since)) = (
@@ -72,6 +74,7 @@ pub fn parse_tail(reply: Value) -> Result<Tail, EngineError> {
     ) else {
         return Err(bad("tail of five parts"));
     };
+    let at_since_digest = parts.next().unwrap_or(Value::Nil);
     let log_head = int(&head)?;
     let spos = int(&spos)?;
     let snapshot = match state {
@@ -106,20 +109,35 @@ pub fn parse_tail(reply: Value) -> Result<Tail, EngineError> {
         snapshot,
         entries: out,
         log_head,
-        at_since: origin(at_since)?,
+        at_since: mark(at_since, at_since_digest)?,
     })
 }
 
-/// `{head, origin | false}`.
+/// `{head, origin | false, digest | false}`.
 pub fn parse_head(reply: Value) -> Result<LogHead, EngineError> {
     let mut parts = array(reply)?.into_iter();
     let (Some(pos), Some(origin_of_last)) = (parts.next(), parts.next()) else {
         return Err(bad("head of two parts"));
     };
+    let digest = parts.next().unwrap_or(Value::Nil);
     Ok(LogHead {
         pos: int(&pos)?,
-        origin: origin(origin_of_last)?,
+        last: mark(origin_of_last, digest)?,
     })
+}
+
+/// An entry's writer and digest; none without a writer. A digest that is not one (absent
+/// in entries of older gateways) counts as none, so the writer's name decides.
+fn mark(origin_of: Value, digest: Value) -> Result<Option<EntryMark>, EngineError> {
+    let Some(origin) = origin(origin_of)? else {
+        return Ok(None);
+    };
+    let digest = match digest {
+        Value::BulkString(text) => digest::from_hex(&text),
+        Value::SimpleString(text) => digest::from_hex(text.as_bytes()),
+        _ => None,
+    };
+    Ok(Some(EntryMark { origin, digest }))
 }
 
 /// A gateway id, or false/nil for none.
