@@ -77,5 +77,8 @@ async fn files_latency_reports_every_figure() {
         assert!(typed > 0 && recovered + lost == typed, "{run}");
     }
     assert!(report["rpo_median_lost"].as_f64().is_some());
-    assert!(stdout.contains("keystroke -> disk") && stdout.contains("RPO"), "{stdout}");
+    assert!(
+        stdout.contains("keystroke -> disk") && stdout.contains("RPO"),
+        "{stdout}"
+    );
 }

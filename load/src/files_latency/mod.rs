@@ -139,7 +139,9 @@ impl Rig {
         let scratch = dir.path().join("scratch");
         std::fs::create_dir_all(root.join("probe"))?;
         std::fs::create_dir_all(&scratch)?;
-        let redis = RedisServer::start().await.context("starting redis-server")?;
+        let redis = RedisServer::start()
+            .await
+            .context("starting redis-server")?;
         let root_s = root.to_string_lossy().into_owned();
         let (wb, wbm) = (
             args.write_back_ms.to_string(),
@@ -194,7 +196,8 @@ impl Rig {
         let mut total = 0.0;
         for gw in &self.gateways {
             let text = gw.metrics().await?;
-            total += crate::scrape::sum_with(&text, "collab_file_writes_total", "outcome", "written");
+            total +=
+                crate::scrape::sum_with(&text, "collab_file_writes_total", "outcome", "written");
         }
         Ok(total as u64)
     }
@@ -217,8 +220,12 @@ pub async fn run(args: Args) -> anyhow::Result<FilesReport> {
         rig.gateways[1].addr(),
         rig.root.display()
     );
-    let typing = phases::keystrokes(&rig, &args).await.context("keystroke -> disk")?;
-    let outside = phases::outside(&rig, &args).await.context("outside write")?;
+    let typing = phases::keystrokes(&rig, &args)
+        .await
+        .context("keystroke -> disk")?;
+    let outside = phases::outside(&rig, &args)
+        .await
+        .context("outside write")?;
     let mut rpo_runs = Vec::new();
     for i in 0..args.rpo_runs {
         let loss = phases::rpo(&mut rig, &args, i)
