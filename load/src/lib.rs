@@ -54,6 +54,11 @@
 //! Both stand on [`latency`]: the seed of one big file, the writer and observer
 //! ([`probe_side`]), the histograms, the server watches and the report's rows and JSON.
 //!
+//! [`files_latency`] (`collab-load files-latency`) measures the files feature (`--files
+//! dir`): keystroke to disk, an outside write to an editor on the other gateway, writes per
+//! minute under continuous typing and the typing lost when Redis is flushed; it starts its
+//! own Redis and gateways through collab-harness.
+//!
 //! Apart from the network, [`gc_trace`] replays a recorded editing trace (`load/traces/`)
 //! into yrs docs with GC on and off and measures state size, heap ([`heap`], a counting
 //! allocator the binary installs), resident memory and time: what the gateway's GC-off
@@ -65,6 +70,7 @@ pub mod config;
 pub mod conn;
 pub mod diag_latency;
 pub mod doc_check;
+pub mod files_latency;
 pub mod fleet;
 pub mod floor;
 pub mod framing;

@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use collab_load::compare;
 use collab_load::diag_latency;
+use collab_load::files_latency;
 use collab_load::floor;
 use collab_load::gc_trace;
 use collab_load::heap;
@@ -61,6 +62,11 @@ enum Command {
     /// TypeScript file one keystroke at a time, an observer (`?ext=diagnostics`) on the
     /// last target times until it has the markers of its new text; p50, p90, p99 and max.
     DiagLatency(diag_latency::Args),
+    /// Measure the files feature: start a redis-server and two gateways with `--files dir`
+    /// on a temporary folder; time keystroke -> disk and an outside write -> an editor on
+    /// the other gateway, count writes per minute under continuous typing, and the typing
+    /// lost when every gateway is killed and Redis flushed (RPO).
+    FilesLatency(files_latency::Args),
 }
 
 #[tokio::main]
@@ -98,6 +104,10 @@ async fn main() -> ExitCode {
         Command::DiagLatency(args) => {
             let json = args.common.json.clone();
             probe_exit(diag_latency::run(args).await, json)
+        }
+        Command::FilesLatency(args) => {
+            let json = args.json.clone();
+            probe_exit(files_latency::run(args).await, json)
         }
         Command::GcTrace(args) => {
             match tokio::task::spawn_blocking(move || gc_trace::run(args)).await {
