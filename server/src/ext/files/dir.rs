@@ -45,7 +45,7 @@ impl DirSource {
         let (raw_tx, raw_rx) = mpsc::unbounded_channel::<PathBuf>();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if let Ok(event) = event {
+                if let Some(event) = event.ok().filter(|e| changes_content(&e.kind)) {
                     for path in event.paths {
                         let _ = raw_tx.send(path);
                     }
@@ -184,6 +184,20 @@ impl FileSource for DirSource {
 
     fn watch(&self, _file: &FileId) -> Watch {
         Watch::new(self.changes.subscribe(), None)
+    }
+}
+
+/// Whether a watcher event can mean new content. Opening, reading and closing a file
+/// unwritten, and metadata (access times), cannot: and `announce` reads every file it is
+/// told of, so reacting to those would have each read announce the next, forever (seen:
+/// a gateway at a full core after one outside write).
+fn changes_content(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        _ => true,
     }
 }
 
