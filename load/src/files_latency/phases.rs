@@ -10,7 +10,7 @@ use collab_protocol::message::encode_update;
 use yrs::{Text, Transact};
 
 use super::measure::{Arrivals, Loss, WriteRate};
-use super::{Args, Deaf, Rig};
+use super::rig::{Args, Deaf, Rig};
 use crate::latency::{Latency, histogram, micros};
 use crate::probe_side::Side;
 
