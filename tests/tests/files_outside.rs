@@ -131,3 +131,37 @@ async fn a_users_undo_never_removes_an_outside_change() {
         std::fs::read_to_string(&path)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_changed_while_nobody_had_it_open_opens_up_to_date() {
+    let redis = RedisServer::start().await.expect("redis starts");
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("s1/later.txt");
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(&path, "alpha\nbeta\n").expect("the file");
+    let mut gw = gateway(&redis, dir.path()).await;
+    let ann = Client::connect_synced(&gw.ws_url("s1/later.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    ann.push("gamma\n").expect("Ann types");
+    assert!(
+        disk_holds(&path, "alpha\nbeta\ngamma\n").await,
+        "Ann's typing is on disk"
+    );
+    drop(ann);
+    gw.terminate().await.expect("the gateway stops");
+    // Nobody has the file open: a git checkout rewrites it. Redis still holds the document.
+    std::fs::write(&path, "ALPHA\nbeta\ngamma\n").expect("outside write");
+    let gw = gateway(&redis, dir.path()).await;
+    let bob = Client::connect_synced(&gw.ws_url("s1/later.txt"), DEADLINE)
+        .await
+        .expect("connects");
+    let fresh = bob
+        .wait_for(|c| c.text() == "ALPHA\nbeta\ngamma\n", DEADLINE)
+        .await;
+    assert!(
+        fresh.is_ok(),
+        "the document opens up to date: {:?}",
+        bob.text()
+    );
+}
