@@ -79,6 +79,15 @@ use std::time::Duration;
 /// The default deadline for one awaited condition.
 pub const DEADLINE: Duration = Duration::from_secs(15);
 
+/// Awaits the file at `path` holding exactly `expected` (what a gateway writes back with
+/// `--files`), within [`DEADLINE`].
+pub async fn file_holds(path: &std::path::Path, expected: &str) -> bool {
+    wait::eventually(DEADLINE, || async {
+        std::fs::read(path).is_ok_and(|bytes| bytes == expected.as_bytes())
+    })
+    .await
+}
+
 /// y-monaco's awareness state: `{"user":{"name":..,"color":..},"selection":null}`.
 pub fn cursor_state(name: &str, color: &str) -> serde_json::Value {
     serde_json::json!({ "user": { "name": name, "color": color }, "selection": null })

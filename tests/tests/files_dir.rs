@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use collab_protocol::{Extension, FileSyncState};
-use collab_tests::{Client, DEADLINE, Gateway, RedisServer, eventually};
+use collab_tests::{Client, DEADLINE, Gateway, RedisServer, eventually, file_holds};
 
 /// Short write-back bounds, so tests wait for milliseconds, not seconds.
 const WRITE_BACK_MS: &str = "100";
@@ -39,14 +39,6 @@ fn write(dir: &Path, file: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-/// Awaits the file on disk holding exactly `expected`.
-async fn disk_holds(path: &Path, expected: &str) -> bool {
-    eventually(DEADLINE, || async {
-        std::fs::read(path).is_ok_and(|bytes| bytes == expected.as_bytes())
-    })
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_file_opens_exactly_and_typing_on_two_gateways_reaches_it() {
     let redis = RedisServer::start().await.expect("redis starts");
@@ -76,7 +68,7 @@ async fn an_existing_file_opens_exactly_and_typing_on_two_gateways_reaches_it() 
     two.wait_for(both, DEADLINE).await.expect("two converges");
     let text = one.text();
     assert!(
-        disk_holds(&path, &text).await,
+        file_holds(&path, &text).await,
         "the file on disk is the document: {:?} vs {:?}",
         std::fs::read_to_string(&path),
         text
@@ -139,7 +131,7 @@ async fn an_outside_rewrite_merges_with_typing_elsewhere() {
         assert!(got.is_ok(), "every editor has both: {:?}", client.text());
     }
     assert!(
-        disk_holds(&path, expected).await,
+        file_holds(&path, expected).await,
         "the file has both: {:?}",
         std::fs::read_to_string(&path)
     );
@@ -170,7 +162,7 @@ async fn content_comes_back_from_disk_after_redis_is_flushed() {
         .await
         .expect("connects");
     one.push("typed\n").expect("edit");
-    assert!(disk_holds(&path, "kept\ntyped\n").await, "written back");
+    assert!(file_holds(&path, "kept\ntyped\n").await, "written back");
     drop(one);
     gw.terminate().await.expect("the gateway stops");
     let mut conn = redis.connection().await.expect("redis connection");
@@ -303,7 +295,7 @@ async fn file_state_reaches_every_gateway_and_late_joiners_at_once() {
         .await
         .expect("connects");
     typist.push("typed on A\n").expect("edit");
-    assert!(disk_holds(&path, "hello\ntyped on A\n").await, "written");
+    assert!(file_holds(&path, "hello\ntyped on A\n").await, "written");
     let etag = etag_of(b"hello\ntyped on A\n");
     let told = watcher.wait_for(|c| told_saved(c, &etag), DEADLINE).await;
     assert!(
@@ -344,7 +336,7 @@ async fn file_state_reaches_every_gateway_and_late_joiners_at_once() {
         .expect("connects");
     typist.push("more\n").expect("edit");
     assert!(
-        disk_holds(&path, "hello\ntyped on A\nmore\n").await,
+        file_holds(&path, "hello\ntyped on A\nmore\n").await,
         "written"
     );
     let etag = etag_of(b"hello\ntyped on A\nmore\n");
@@ -366,7 +358,7 @@ async fn typing_on_another_gateway_reaches_disk_after_the_lease_holder_is_killed
         .await
         .expect("connects");
     one.push("from a\n").expect("edit");
-    assert!(disk_holds(&path, "start\nfrom a\n").await, "A writes");
+    assert!(file_holds(&path, "start\nfrom a\n").await, "A writes");
     let b = gateway(&redis, dir.path()).await;
     let two = Client::connect_synced(&b.ws_url("s1/lease.txt"), DEADLINE)
         .await
@@ -407,7 +399,7 @@ async fn typing_on_another_gateway_reaches_disk_after_the_lease_holder_is_killed
     );
     eprintln!("lease takeover: kill -9 of the holder to B's typing on disk: {took:?}");
     assert!(
-        disk_holds(&path, &expected).await,
+        file_holds(&path, &expected).await,
         "all of B's typing is on disk"
     );
 }
@@ -423,7 +415,7 @@ async fn loads_and_writes_are_counted_in_metrics() {
         .await
         .expect("connects");
     client.push("two\n").expect("edit");
-    assert!(disk_holds(&path, "one\ntwo\n").await, "written");
+    assert!(file_holds(&path, "one\ntwo\n").await, "written");
     let written = |text: &str| {
         value(text, "collab_file_writes_total", &[("outcome", "written")]).unwrap_or(0.0) >= 1.0
     };

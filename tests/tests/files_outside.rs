@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use collab_protocol::{Extension, FileSyncState, UndoOp};
-use collab_tests::{Client, DEADLINE, Gateway, RedisServer, eventually};
+use collab_tests::{Client, DEADLINE, Gateway, RedisServer, file_holds};
 
 async fn gateway(redis: &RedisServer, dir: &Path) -> Gateway {
     let dir = dir.to_str().expect("a UTF-8 temp path");
@@ -27,13 +27,6 @@ async fn gateway(redis: &RedisServer, dir: &Path) -> Gateway {
     )
     .await
     .expect("gateway starts")
-}
-
-async fn disk_holds(path: &Path, expected: &str) -> bool {
-    eventually(DEADLINE, || async {
-        std::fs::read(path).is_ok_and(|bytes| bytes == expected.as_bytes())
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,7 +66,7 @@ async fn a_file_deleted_outside_is_announced_and_the_next_edit_writes_it_again()
     assert_eq!(editor.text(), "kept\n", "the document keeps its text");
     editor.push("again\n").expect("an edit");
     assert!(
-        disk_holds(&path, "kept\nagain\n").await,
+        file_holds(&path, "kept\nagain\n").await,
         "the next edit writes the file again: {:?}",
         std::fs::read_to_string(&path)
     );
@@ -95,7 +88,7 @@ async fn a_users_undo_never_removes_an_outside_change() {
     .expect("connects");
     ann.insert(0, "ANN ").expect("Ann types");
     assert!(
-        disk_holds(&path, "ANN one\ntwo\n").await,
+        file_holds(&path, "ANN one\ntwo\n").await,
         "Ann's typing is on disk"
     );
     // A formatter in the sandbox rewrites the second line.
@@ -126,7 +119,7 @@ async fn a_users_undo_never_removes_an_outside_change() {
     let undone = ann.wait_for(|c| c.text() == "one\nTWO\n", DEADLINE).await;
     assert!(undone.is_ok(), "only Ann's typing went: {:?}", ann.text());
     assert!(
-        disk_holds(&path, "one\nTWO\n").await,
+        file_holds(&path, "one\nTWO\n").await,
         "the file keeps the outside change: {:?}",
         std::fs::read_to_string(&path)
     );
@@ -145,7 +138,7 @@ async fn a_file_changed_while_nobody_had_it_open_opens_up_to_date() {
         .expect("connects");
     ann.push("gamma\n").expect("Ann types");
     assert!(
-        disk_holds(&path, "alpha\nbeta\ngamma\n").await,
+        file_holds(&path, "alpha\nbeta\ngamma\n").await,
         "Ann's typing is on disk"
     );
     drop(ann);

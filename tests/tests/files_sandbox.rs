@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use collab_protocol::{Extension, FileSyncState};
 use collab_tests::{
-    Agent, Client, DEADLINE, Gateway, Platform, RedisServer, eventually, prometheus,
+    Agent, Client, DEADLINE, Gateway, Platform, RedisServer, eventually, file_holds, prometheus,
 };
 
 const AGENT_TOKEN: &str = "agent-token-3f9c1d7be2a04e55";
@@ -60,13 +60,6 @@ async fn world(agent_flags: &[&str]) -> (RedisServer, Agent, Platform, String) {
 }
 
 /// Awaits the agent's file holding exactly `expected`.
-async fn holds(path: &Path, expected: &str) -> bool {
-    eventually(DEADLINE, || async {
-        std::fs::read(path).is_ok_and(|bytes| bytes == expected.as_bytes())
-    })
-    .await
-}
-
 fn file_states(client: &Client) -> Vec<(FileSyncState, Option<String>)> {
     client
         .extensions()
@@ -106,7 +99,7 @@ async fn an_existing_file_opens_exactly_and_typing_on_two_gateways_reaches_the_s
     two.wait_for(both, DEADLINE).await.expect("two converges");
     let text = one.text();
     assert!(
-        holds(&path, &text).await,
+        file_holds(&path, &text).await,
         "the sandbox's file is the document: {:?} vs {text:?}",
         std::fs::read_to_string(&path)
     );
@@ -137,7 +130,7 @@ async fn an_outside_write_in_the_sandbox_merges_with_typing_on_both_gateways() {
         assert!(got.is_ok(), "every editor has both: {:?}", client.text());
     }
     assert!(
-        holds(&path, expected).await,
+        file_holds(&path, expected).await,
         "the sandbox's file has both: {:?}",
         std::fs::read_to_string(&path)
     );
@@ -182,7 +175,7 @@ async fn a_write_racing_an_outside_write_gets_412_and_loses_nothing() {
         let got = client.wait_for(|c| c.text() == expected, DEADLINE).await;
         assert!(got.is_ok(), "round {round}: both kept: {:?}", client.text());
         assert!(
-            holds(&path, &expected).await,
+            file_holds(&path, &expected).await,
             "round {round}: the file has both: {:?}",
             std::fs::read_to_string(&path)
         );
@@ -268,8 +261,14 @@ async fn two_sandboxes_keep_their_files_apart() {
     assert_eq!(c2.text(), "sandbox two\n");
     c1.push("typed in one\n").expect("edit");
     c2.push("typed in two\n").expect("edit");
-    assert!(holds(&p1, "sandbox one\ntyped in one\n").await, "s1's file");
-    assert!(holds(&p2, "sandbox two\ntyped in two\n").await, "s2's file");
+    assert!(
+        file_holds(&p1, "sandbox one\ntyped in one\n").await,
+        "s1's file"
+    );
+    assert!(
+        file_holds(&p2, "sandbox two\ntyped in two\n").await,
+        "s2's file"
+    );
     // A user of s1 never reaches s2's files.
     let other = Client::connect(&gw.ws_url_with_token("s2/notes.txt", &t1))
         .await
@@ -335,7 +334,7 @@ async fn a_members_edits_land_in_the_owners_sandbox() {
         .await
         .expect("the owner sees it");
     assert!(
-        holds(&path, expected).await,
+        file_holds(&path, expected).await,
         "in s1's agent: {:?}",
         std::fs::read_to_string(&path)
     );
@@ -394,7 +393,7 @@ async fn a_file_opened_before_its_owner_connects_is_merged_not_overwritten_once_
         "nothing doubled: {text:?}"
     );
     assert!(
-        holds(&path, &text).await,
+        file_holds(&path, &text).await,
         "the file is the merged document: {:?} vs {text:?}",
         std::fs::read_to_string(&path)
     );
@@ -427,7 +426,7 @@ async fn a_change_made_while_the_agent_was_down_is_merged_after_the_feed_reconne
     assert_eq!(client.text(), "before\n");
     // A write that landed: the room's first check of the file is over.
     client.push("typed\n").expect("edit");
-    assert!(holds(&path, "before\ntyped\n").await, "written back");
+    assert!(file_holds(&path, "before\ntyped\n").await, "written back");
     agent.kill().await.expect("the agent stops");
     // Nobody types meanwhile: only the feed's re-check after it reconnects can see this.
     std::fs::write(&path, "changed while the agent was down\n").expect("outside write");
@@ -441,7 +440,7 @@ async fn a_change_made_while_the_agent_was_down_is_merged_after_the_feed_reconne
         .unwrap_or_else(|_| panic!("merged after the reconnect: {:?}", client.text()));
     client.push("and typed after\n").expect("edit");
     assert!(
-        holds(&path, "changed while the agent was down\nand typed after\n").await,
+        file_holds(&path, "changed while the agent was down\nand typed after\n").await,
         "written to the restarted agent: {:?}",
         std::fs::read_to_string(&path)
     );
