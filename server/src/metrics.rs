@@ -71,6 +71,10 @@ fn describe() {
         "Time to apply one update to a room's doc."
     );
     describe_histogram!("collab_redis_seconds", "Redis round trips, by operation.");
+    describe_histogram!(
+        "collab_delivery_seconds",
+        "From a frame queued for a client to the socket taking it (the gateway's share of delivery latency), by type."
+    );
     describe_counter!(
         "collab_catch_ups_total",
         "Reads of missed updates from the log."
@@ -232,6 +236,11 @@ pub fn message_out(frame: &[u8]) {
     let kind = frame_type(frame);
     counter!("collab_messages_out_total", "type" => kind).increment(1);
     counter!("collab_bytes_out_total", "type" => kind).increment(frame.len() as u64);
+}
+
+/// A queued frame of type `kind` reached the client's socket `took` after it was queued.
+pub fn delivered(kind: &'static str, took: Duration) {
+    histogram!("collab_delivery_seconds", "type" => kind).record(took.as_secs_f64());
 }
 
 pub fn connections(delta: f64) {

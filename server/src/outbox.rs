@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use collab_protocol::close;
@@ -25,6 +26,8 @@ use collab_room_core::close::CloseReason;
 struct Waiting {
     frame: Bytes,
     cursor: Option<u64>,
+    /// When the room queued it: the start of the gateway's share of its delivery time.
+    queued_at: Instant,
 }
 
 struct Shared {
@@ -90,7 +93,11 @@ impl Outbox {
                 crate::metrics::cursor_coalesced();
             }
             if frames.len() < self.0.capacity {
-                frames.push_back(Waiting { frame, cursor });
+                frames.push_back(Waiting {
+                    frame,
+                    cursor,
+                    queued_at: Instant::now(),
+                });
                 drop(frames);
                 self.0.frame_queued.notify_one();
                 return Queued::Yes;
@@ -107,9 +114,15 @@ impl Outbox {
 
     /// Waits for the next frame to write.
     pub async fn next_frame(&self) -> Bytes {
+        self.next_frame_queued_at().await.0
+    }
+
+    /// Waits for the next frame to write, with the moment it was queued (the writer records
+    /// the delivery time once the socket took it).
+    pub async fn next_frame_queued_at(&self) -> (Bytes, Instant) {
         loop {
             if let Some(queued) = self.frames().pop_front() {
-                return queued.frame;
+                return (queued.frame, queued.queued_at);
             }
             // `notify_one` keeps a permit when nobody waits, so no wake-up is lost
             // between the check above and this wait.

@@ -370,13 +370,14 @@ async fn write_frames(
 ) -> SplitSink<Socket, WsMessage> {
     let mut quiet_until = Instant::now() + keepalive;
     loop {
-        let frame = tokio::select! {
+        let (frame, queued_at) = tokio::select! {
             biased;
             reason = outbox.closed() => return say_goodbye(sink, reason, None).await,
-            frame = outbox.next_frame() => frame,
-            () = tokio::time::sleep_until(quiet_until) => Bytes::from_static(KEEPALIVE),
+            (frame, queued_at) = outbox.next_frame_queued_at() => (frame, Some(queued_at)),
+            () = tokio::time::sleep_until(quiet_until) => (Bytes::from_static(KEEPALIVE), None),
         };
         crate::metrics::message_out(&frame);
+        let kind = crate::metrics::frame_type(&frame);
         let mut outgoing = Outgoing::new(frame);
         // A client that stops reading blocks this send; a close request (such as the
         // room's slow-consumer verdict) must still end the connection.
@@ -386,6 +387,9 @@ async fn write_frames(
                 return sink;
             },
             reason = outbox.closed() => return say_goodbye(sink, reason, Some(outgoing)).await,
+        }
+        if let Some(queued_at) = queued_at {
+            crate::metrics::delivered(kind, queued_at.elapsed());
         }
         quiet_until = Instant::now() + keepalive;
     }

@@ -83,6 +83,21 @@ async fn metrics_count_connections_rooms_messages_and_a_rejected_input() {
             > prometheus::count(&synced, "collab_messages_out_total", &[]),
         "the relay to b counts as a message out"
     );
+    // The relay to b is timed as a delivery once the socket took it (b may read it first).
+    let delivered =
+        |text: &str| prometheus::count(text, "collab_delivery_seconds_count", &[("type", "sync")]);
+    let before_relay = delivered(&synced);
+    let timed = eventually(DEADLINE, || async {
+        gw.metrics()
+            .await
+            .is_ok_and(|m| delivered(&m) > before_relay)
+    })
+    .await;
+    assert!(
+        timed,
+        "the relay to b is timed in collab_delivery_seconds{{type=\"sync\"}}: {}",
+        gw.metrics().await.unwrap_or_default()
+    );
 
     // A refused input: one frame over --max-frame-bytes.
     let offender = Client::connect_synced(&gw.ws_url(FILE), DEADLINE)
