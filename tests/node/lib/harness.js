@@ -335,13 +335,16 @@ function parseResp (buf, pos) {
 /**
  * Starts a private redis-server on a free loopback port with persistence off,
  * in a temporary directory, and waits until it answers PING.
+ * `extraArgs` are added to its command line; `portBelow` keeps the port under a bound (a
+ * cluster node also listens on port + 10000).
  * Returns {port, url, proc, dir, stop()}.
  */
-export async function startRedis ({ timeoutMs = 10000 } = {}) {
+export async function startRedis ({ timeoutMs = 10000, extraArgs = [], portBelow = 65536 } = {}) {
   const bin = process.env.REDIS_SERVER_BIN || 'redis-server'
   let lastError
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort()
+    let port = await freePort()
+    for (let tries = 0; port >= portBelow && tries < 100; tries++) port = await freePort()
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'collab-node-redis-'))
     const proc = new Proc(`redis-server :${port}`, bin, [
       '--port', String(port),
@@ -350,7 +353,8 @@ export async function startRedis ({ timeoutMs = 10000 } = {}) {
       '--appendonly', 'no',
       '--dir', dir,
       '--daemonize', 'no',
-      '--logfile', ''
+      '--logfile', '',
+      ...extraArgs
     ], { cwd: dir })
     proc.child.stdout.on('data', (d) => proc.stdout.push(d))
     procs.push(proc)
@@ -409,11 +413,13 @@ const READY_LINE = /^collab-gateway listening on (127\.0\.0\.1:(\d+))\s*$/
  * Starts one collab-gateway with `--listen 127.0.0.1:0 --redis-url URL` plus
  * `extraArgs` (and `--auth none` unless they name an `--auth` mode: these tests
  * are about the protocol, not tokens), and waits for its readiness line on stdout.
+ * `env` adds COLLAB_* settings (a deployment's environment; the flags above still win,
+ * and a COLLAB_AUTH there is kept).
  * Returns {name, addr, port, url (ws://.../doc), httpUrl, proc, stop()}.
  */
-export async function startGateway ({ name, redisUrl, extraArgs = [], timeoutMs = 30000 }) {
+export async function startGateway ({ name, redisUrl, extraArgs = [], env: settings = {}, timeoutMs = 30000 }) {
   const bin = gatewayBinary()
-  const namesAuth = extraArgs.some((a) => a === '--auth' || a.startsWith('--auth='))
+  const namesAuth = extraArgs.some((a) => a === '--auth' || a.startsWith('--auth=')) || 'COLLAB_AUTH' in settings
   const args = ['--listen', '127.0.0.1:0', '--redis-url', redisUrl, ...extraArgs, ...(namesAuth ? [] : ['--auth', 'none'])]
   const env = { ...process.env }
   // Flags win over env, but do not let stray COLLAB_* settings of the caller's
@@ -421,6 +427,7 @@ export async function startGateway ({ name, redisUrl, extraArgs = [], timeoutMs 
   for (const key of Object.keys(env)) {
     if (key.startsWith('COLLAB_') && key !== 'COLLAB_GATEWAY_BIN') delete env[key]
   }
+  Object.assign(env, settings)
   if (!env.RUST_BACKTRACE) env.RUST_BACKTRACE = '1'
   const proc = new Proc(name, bin, args, { env })
   procs.push(proc)
