@@ -195,17 +195,19 @@ describe('the metrics the dashboard and the rules name', () => {
     await waitFor({ what: 'the file\'s text from disk', predicate: () => a.text.toString().includes('let a'), sources: [[a.doc, 'update']], timeoutMs: WAIT_MS })
     a.text.insert(a.text.length, 'let b = ;\n') // a syntax error for the diagnostics
     await waitFor({ what: 'b sees a\'s edit', predicate: () => b.text.toString().includes('let b'), sources: [[b.doc, 'update']], timeoutMs: WAIT_MS })
+    await waitForAsync({
+      what: 'the edit is written back to the file',
+      probe: async () => ({ ok: fs.readFileSync(path.join(filesDir, 'proj', 'a.ts'), 'utf8').includes('let b') }),
+      timeoutMs: WAIT_MS
+    })
+    // An outside program saves the file (a temporary file renamed into place, as editors do).
+    fs.writeFileSync(path.join(filesDir, 'proj', '.a.ts.tmp'), 'let outside = 2;\n')
+    fs.renameSync(path.join(filesDir, 'proj', '.a.ts.tmp'), path.join(filesDir, 'proj', 'a.ts'))
+    await waitFor({ what: 'the outside change reaches the editors', predicate: () => b.text.toString().includes('outside'), sources: [[b.doc, 'update']], timeoutMs: WAIT_MS })
     const undo = encoding.createEncoder()
     encoding.writeVarUint(undo, 100)
     encoding.writeVarString(undo, JSON.stringify({ type: 'undo' }))
     a.provider.ws.send(encoding.toUint8Array(undo))
-    await waitForAsync({
-      what: 'the edit is written back to the file',
-      probe: async () => ({ ok: fs.readFileSync(path.join(filesDir, 'proj', 'a.ts'), 'utf8') !== 'let a = 1;\n' }),
-      timeoutMs: WAIT_MS
-    })
-    fs.writeFileSync(path.join(filesDir, 'proj', 'a.ts'), 'let outside = 2;\n')
-    await waitFor({ what: 'the outside change reaches the editors', predicate: () => b.text.toString().includes('outside'), sources: [[b.doc, 'update']], timeoutMs: WAIT_MS })
 
     const used = [...dashboardQueries().queries.map((q) => ({ ...q, expr: grafanaToPromql(q.expr), from: 'dashboard' })),
       ...ruleQueries().map((q) => ({ ...q, from: 'rules' }))]
