@@ -3,7 +3,7 @@
 // `kubectl kustomize`), kubernetes-validate and promtool. A tool that cannot be had fails the
 // test that needs it, with the line saying what to install.
 
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -53,6 +53,16 @@ export function parseDocuments (text, where) {
  * written to a temporary folder (kustomize wants relative paths).
  */
 export function render (dir, components = []) {
+  const key = JSON.stringify([dir, components])
+  if (!renders.has(key)) renders.set(key, renderNow(dir, components))
+  const { text } = renders.get(key)
+  // A fresh copy each time: callers may change what they get.
+  return { text, objects: parseDocuments(text, `kubectl kustomize ${dir}`) }
+}
+
+const renders = new Map()
+
+function renderNow (dir, components) {
   const { kubectl } = kubeTools()
   let target = dir
   let tmp = null
@@ -68,8 +78,7 @@ export function render (dir, components = []) {
     target = tmp
   }
   try {
-    const text = execFileSync(kubectl, ['kustomize', target], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-    return { text, objects: parseDocuments(text, `kubectl kustomize ${dir}`) }
+    return { text: execFileSync(kubectl, ['kustomize', target], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) }
   } finally {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true })
   }
@@ -77,10 +86,13 @@ export function render (dir, components = []) {
 
 /**
  * Validates YAML files against the Kubernetes schemas of `version` (strict: unknown fields
- * are errors). Returns {ok, output}.
+ * are errors). Resolves with {ok, output}.
  */
 export function validate (files, version) {
   const { validate: bin } = kubeTools()
-  const run = spawnSync(bin, ['--strict', '--quiet', '-k', version, ...files], { encoding: 'utf8' })
-  return { ok: run.status === 0, output: `${run.stdout}${run.stderr}`.trim() }
+  return new Promise((resolve) => {
+    execFile(bin, ['--strict', '--quiet', '-k', version, ...files], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      resolve({ ok: !err, output: `${stdout}${stderr}${err && !stdout && !stderr ? err.message : ''}`.trim() })
+    })
+  })
 }
