@@ -232,15 +232,21 @@ pub fn message_in(frame: &[u8]) {
     counter!("collab_bytes_in_total", "type" => kind).increment(frame.len() as u64);
 }
 
-pub fn message_out(frame: &[u8]) {
+/// Counts a frame on its way to a client; returns its type, for [`delivered`].
+pub fn message_out(frame: &[u8]) -> &'static str {
     let kind = frame_type(frame);
     counter!("collab_messages_out_total", "type" => kind).increment(1);
     counter!("collab_bytes_out_total", "type" => kind).increment(frame.len() as u64);
+    kind
 }
 
-/// A queued frame of type `kind` reached the client's socket `took` after it was queued.
-pub fn delivered(kind: &'static str, took: Duration) {
-    histogram!("collab_delivery_seconds", "type" => kind).record(took.as_secs_f64());
+/// A frame of type `kind` queued at `queued_at` (none for a keepalive, which is not queued)
+/// was taken by the client's socket now.
+pub fn delivered(kind: &'static str, queued_at: Option<std::time::Instant>) {
+    if let Some(queued_at) = queued_at {
+        histogram!("collab_delivery_seconds", "type" => kind)
+            .record(queued_at.elapsed().as_secs_f64());
+    }
 }
 
 pub fn connections(delta: f64) {

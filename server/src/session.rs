@@ -376,8 +376,7 @@ async fn write_frames(
             (frame, queued_at) = outbox.next_frame_queued_at() => (frame, Some(queued_at)),
             () = tokio::time::sleep_until(quiet_until) => (Bytes::from_static(KEEPALIVE), None),
         };
-        crate::metrics::message_out(&frame);
-        let kind = crate::metrics::frame_type(&frame);
+        let kind = crate::metrics::message_out(&frame);
         let mut outgoing = Outgoing::new(frame);
         // A client that stops reading blocks this send; a close request (such as the
         // room's slow-consumer verdict) must still end the connection.
@@ -388,9 +387,7 @@ async fn write_frames(
             },
             reason = outbox.closed() => return say_goodbye(sink, reason, Some(outgoing)).await,
         }
-        if let Some(queued_at) = queued_at {
-            crate::metrics::delivered(kind, queued_at.elapsed());
-        }
+        crate::metrics::delivered(kind, queued_at);
         quiet_until = Instant::now() + keepalive;
     }
 }
