@@ -32,6 +32,7 @@ use collab_room_core::presence::ConnId;
 
 use super::appender::{self, Job, PopResult};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+use super::published::Published;
 
 mod cursor_claims;
 mod files;
@@ -72,6 +73,8 @@ struct Actor {
     retired: bool,
     /// Keeps the file in step with its source (`--files dir|sandbox`).
     files: Option<crate::ext::files::keeper::Keeper>,
+    /// People, edits and file state, for the status page.
+    published: Arc<Published>,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -123,9 +126,11 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         next_post: 0,
         retired: false,
         files: None,
+        published: Arc::default(),
         file,
         ctx,
     };
+    let published = actor.published.clone();
     let sink = RoomSink {
         room_id: id,
         tx: remote_tx,
@@ -145,7 +150,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         stored: stored_rx,
     };
     tokio::spawn(actor.run(inputs, sink).instrument(span));
-    RoomHandle { id, tx }
+    RoomHandle { id, tx, published }
 }
 
 /// A user and, per cursor client id claimed for it, whether the id is the user's.
@@ -225,6 +230,7 @@ impl Actor {
             self.run_effects().await;
             if let Some(keeper) = self.files.as_mut() {
                 keeper.after_input(&self.core);
+                self.published.file(keeper.status());
             }
         }
         self.close_file().await;
@@ -282,11 +288,15 @@ impl Actor {
             } => {
                 self.outboxes.insert(conn, outbox);
                 self.empty_since = None;
+                self.published.joined(conn, &principal);
                 self.core.on_join(conn, principal, opt_ins, &mut self.fx);
                 let _ = reply.send(Ok(()));
             }
             RoomCmd::Leave { conn } => self.forget(conn),
-            RoomCmd::SetAccess { conn, access } => self.core.on_access_changed(conn, access),
+            RoomCmd::SetAccess { conn, access } => {
+                self.published.access_changed(conn, access);
+                self.core.on_access_changed(conn, access)
+            }
             RoomCmd::CheckPost { version, reply } => {
                 let id = self.next_post;
                 self.next_post += 1;
@@ -353,6 +363,7 @@ impl Actor {
                     if let Some(outbox) = self.outboxes.remove(&conn) {
                         outbox.close(reason);
                     }
+                    self.published.left(conn);
                     self.note_if_empty();
                 }
                 Effect::Append {
@@ -369,6 +380,7 @@ impl Actor {
                     };
                     let applied = self.core.applied();
                     let _ = self.appender.send(Job::Append(authored, applied));
+                    self.published.edited();
                 }
                 Effect::PopUndo(request) => {
                     let _ = self.appender.send(Job::Pop(request));
@@ -410,6 +422,7 @@ impl Actor {
     /// A connection left or its queue is gone: drop its outbox and tell the core.
     fn forget(&mut self, conn: ConnId) {
         self.outboxes.remove(&conn);
+        self.published.left(conn);
         self.core.on_leave(conn, &mut self.fx);
         self.note_if_empty();
     }
