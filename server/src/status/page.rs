@@ -1,7 +1,8 @@
 //! The status page: one self-contained HTML file (`page.html`: inline script and style,
 //! no framework, nothing loaded from elsewhere) that holds no data. It is served with a
 //! Content-Security-Policy that allows exactly its own inline script and style (by their
-//! SHA-256) and fetches to its own origin, no framing, no referrer, no caching.
+//! SHA-256) and fetches to its own origin, no framing, no referrer, no caching (and an
+//! empty inline icon, so the browser asks for no `/favicon.ico`).
 
 use std::sync::OnceLock;
 
@@ -35,7 +36,7 @@ pub fn policy() -> &'static str {
     POLICY.get_or_init(|| {
         format!(
             "default-src 'none'; script-src {}; style-src {}; connect-src 'self'; \
-             img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+             img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
             hash_of(inline(PAGE, "script")),
             hash_of(inline(PAGE, "style")),
         )
