@@ -37,6 +37,7 @@ use super::published::Published;
 mod cursor_claims;
 mod files;
 mod reads;
+mod test_panic;
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
@@ -311,7 +312,7 @@ impl Actor {
                 }
             },
             RoomCmd::Client { conn, msg } => {
-                crash_for_test(&self.ctx, &self.file);
+                test_panic::crash_for_test(&self.ctx, &self.file);
                 self.core.on_client(conn, msg, &mut self.fx)
             }
         }
@@ -482,19 +483,5 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Debug builds only: the first client message in the room of the file named by
-/// `--test-panic-file` panics its task once per process, so a test can show that a room
-/// task that dies leaves nothing behind. Release builds ignore the flag.
-fn crash_for_test(ctx: &RoomContext, file: &FileId) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static CRASHED: AtomicBool = AtomicBool::new(false);
-    if cfg!(debug_assertions)
-        && ctx.config.test_panic_file.as_deref() == Some(file.as_str())
-        && !CRASHED.swap(true, Ordering::AcqRel)
-    {
-        panic!("--test-panic-file: the room of {file} panics as asked");
     }
 }
