@@ -40,6 +40,7 @@ pub mod core;
 pub mod digest;
 pub mod effect;
 pub mod ext;
+pub mod item_order;
 pub mod member;
 pub mod metrics;
 pub mod origin_order;

@@ -24,6 +24,8 @@ use std::collections::VecDeque;
 
 use yrs::{Assoc, ClientID, ID, ReadTxn, StateVector, StickyIndex};
 
+use crate::item_order::ItemOrder;
+
 /// An item with both origins, as an update carries it: `(client, clock, length)` and the
 /// `(client, clock)` of its left and right origins.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,6 +177,55 @@ pub fn after<T: ReadTxn>(txn: &T, b: &Between) -> Result<(), String> {
         return Ok(());
     }
     Err(format!("{} does not lie between its origins", named(b)))
+}
+
+/// Decides with the exact item order ([`ItemOrder`], O(document)) what the counts left
+/// unsure before integration: both origins rendered and crossed is refused, in order is
+/// accepted; the rest stays for the checks after integration.
+pub fn settle(order: &ItemOrder, plan: Plan) -> Result<Plan, String> {
+    let mut settled = Plan {
+        ordered: plan.ordered,
+        unsure: Vec::new(),
+    };
+    for b in plan.unsure {
+        match (order.rank(b.left), order.rank(b.right)) {
+            (Some(l), Some(r)) if r <= l => {
+                return Err(format!(
+                    "the right origin of {} ({}#{}) lies before its left origin ({}#{})",
+                    named(&b),
+                    b.right.0,
+                    b.right.1,
+                    b.left.0,
+                    b.left.1
+                ));
+            }
+            (Some(_), Some(_)) => settled.ordered.push(b),
+            _ => settled.unsure.push(b),
+        }
+    }
+    Ok(settled)
+}
+
+/// Checks an integrated item against the exact item order: it must stand after its left
+/// origin and before its right one wherever the three are rendered.
+pub fn after_exact(order: &ItemOrder, b: &Between) -> Result<(), String> {
+    let (client, clock, len) = b.item;
+    if len == 0 {
+        return Ok(());
+    }
+    let first = order.rank((client, clock));
+    let last = order.rank((client, clock + len - 1));
+    let wrong = match (order.rank(b.left), first) {
+        (Some(l), Some(first)) => first <= l,
+        _ => false,
+    } || match (last, order.rank(b.right)) {
+        (Some(last), Some(r)) => r <= last,
+        _ => false,
+    };
+    if wrong {
+        return Err(format!("{} does not lie between its origins", named(b)));
+    }
+    Ok(())
 }
 
 /// Where `id` stands among the visible text of its type: before it (`After`) or after it

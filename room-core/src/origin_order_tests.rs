@@ -191,6 +191,49 @@ fn a_crossing_between_deleted_origins_is_caught() {
     );
 }
 
+/// Two authors' deleted text with nothing visible between: only the exact item order
+/// (`item_order`) can tell the origins are crossed, and it does before integration, so the
+/// replica never takes the item (no rebuild from the log, which an attacker could otherwise
+/// make the room pay over and over).
+#[test]
+fn a_crossing_between_deleted_origins_of_two_authors_is_refused_before_integration() {
+    let (w, replica) = xyz();
+    let v = writer(2);
+    let t = w.get_or_insert_text("monaco");
+    let u = v.get_or_insert_text("monaco");
+    let before = replica.diff(&StateVector::default()).expect("encodes");
+    v.transact_mut()
+        .apply_update(Update::decode_v1(&before).expect("decodes"))
+        .expect("applies");
+    replica
+        .apply_edit(&type_at(&v, 3, "uv"))
+        .expect("V types uv after z");
+    let deletes = [
+        {
+            let mut txn = w.transact_mut();
+            t.remove_range(&mut txn, 1, 2);
+            txn.encode_update_v1()
+        },
+        {
+            let mut txn = v.transact_mut();
+            u.remove_range(&mut txn, 3, 2);
+            txn.encode_update_v1()
+        },
+    ];
+    for delete in deletes {
+        replica.apply_edit(&delete).expect("deletes apply");
+    }
+    assert_eq!(replica.text(), "x");
+    let version = replica.version();
+    // Left origin: V's `u` (after W's `z`); right origin: W's `y`. Both deleted, nothing
+    // visible between them.
+    let evil = crafted(7, 0, (2, 0), (1, 1), "EVIL");
+    let err = replica.apply_edit(&evil).expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert_eq!(replica.version(), version, "nothing was integrated");
+    assert_eq!(replica.text(), "x");
+}
+
 /// One step of the property test.
 #[derive(Debug, Clone)]
 enum Step {
@@ -227,18 +270,41 @@ fn position(replica: &Replica, (client, clock): (u64, u64)) -> u32 {
         .map_or(0, |o| o.index)
 }
 
-/// The seed the CI runs the property with. Random seeds find an open class about one run in
-/// four (a crossed item whose origins are deleted items of two authors; the reproduction is
-/// [`crossed_item_between_deleted_origins_of_two_authors_rebuilds_another_order`]), and a
-/// test that fails at random says nothing; this seed's 64 cases pass and still exercise
-/// crossed items against typing, deleting and syncing. Explore with
-/// other seeds by changing this constant locally.
+/// Whether `a` stands before `b` in the room's document: by the exact item order where both
+/// are rendered string items (deleted ones too), else by the visible text before them.
+fn stands_before(replica: &Replica, a: (u64, u64), b: (u64, u64)) -> bool {
+    let doc = replica.doc();
+    let mut txn = doc.transact_mut();
+    let order = match txn.get_text("monaco") {
+        Some(text) => crate::item_order::ItemOrder::of(&mut txn, &text),
+        None => crate::item_order::ItemOrder::default(),
+    };
+    drop(txn);
+    match (order.rank(a), order.rank(b)) {
+        (Some(a), Some(b)) => a < b,
+        _ => position(replica, a) < position(replica, b),
+    }
+}
+
+/// The seed the CI runs the property with, so that a run says the same every time. With the
+/// crafted items truly crossed ([`stands_before`] orders deleted text exactly), 200 other seeds
+/// of 64 cases each passed on 2026-12-07 (`ORIGIN_PROPERTY_SEED=n`); before that fix the
+/// "crossed" items between two deleted origins were not always crossed, and random seeds
+/// found the skip class ([`item_in_order_skipping_known_deleted_text_rebuilds_another_order`]).
 const PROPERTY_SEED: u64 = 20261207;
+
+/// [`PROPERTY_SEED`], or `ORIGIN_PROPERTY_SEED` from the environment to explore others.
+fn property_seed() -> u64 {
+    std::env::var("ORIGIN_PROPERTY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(PROPERTY_SEED)
+}
 
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: 64,
-        rng_seed: proptest::test_runner::RngSeed::Fixed(PROPERTY_SEED),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(property_seed()),
         ..ProptestConfig::default()
     })]
 
@@ -301,7 +367,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 };
                 match (id(left), id(right)) {
                     (Some(l), Some(r)) => {
-                        let (l, r) = if crossed && position(&replica, l) < position(&replica, r) {
+                        let (l, r) = if crossed && stands_before(&replica, l, r) {
                             (r, l)
                         } else {
                             (l, r)
@@ -383,12 +449,14 @@ fn typing_cost() {
     }
 }
 
-/// Open (fuzz/findings/crossed-origins/README.md): the case random seeds of the property
-/// found on 2026-12-07, shrunk: a crossed item whose origins are deleted items of two
-/// authors passes the check and rebuilds another order. Kept as the reproduction to fix.
+/// Open (fuzz/findings/crossed-origins/README.md, "origins in order that skip known text"):
+/// found by random seeds of the property when its "crossed" items were ordered by visible text
+/// only, shrunk. The crafted item's origins (1#0, 2#0) stand in order, but W's deleted text
+/// 1#1 and 1#2 lies between them; yrs places the item by what it scans there, and a replica
+/// that integrates in another order puts it elsewhere. Kept as the reproduction to fix.
 #[test]
 #[ignore]
-fn crossed_item_between_deleted_origins_of_two_authors_rebuilds_another_order() {
+fn item_in_order_skipping_known_deleted_text_rebuilds_another_order() {
     let steps = vec![
         Step::Type {
             who: 0,

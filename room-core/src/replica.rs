@@ -6,6 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::item_order::ItemOrder;
 use thiserror::Error;
 use yrs::updates::decoder::Decode;
 use yrs::{
@@ -99,6 +100,12 @@ impl Replica {
         let plan =
             crate::origin_order::before(&self.doc.transact(), &self.facts.borrow(), &shape.between)
                 .map_err(ApplyError::Crossed)?;
+        let plan = if plan.unsure.is_empty() {
+            plan
+        } else {
+            let order = self.item_order();
+            crate::origin_order::settle(&order, plan).map_err(ApplyError::Crossed)?
+        };
         let edit = self.apply_checked(update, &plan.unsure)?;
         let accepted = plan.ordered.into_iter().chain(plan.unsure);
         self.facts.borrow_mut().remember(accepted);
@@ -135,6 +142,16 @@ impl Replica {
             for between in unsure {
                 crate::origin_order::after(&txn, between).map_err(ApplyError::Diverged)?;
             }
+            if !unsure.is_empty() {
+                let order = match txn.get_text(self.text_name.as_str()) {
+                    Some(text) => ItemOrder::of(&mut txn, &text),
+                    None => ItemOrder::default(),
+                };
+                for between in unsure {
+                    crate::origin_order::after_exact(&order, between)
+                        .map_err(ApplyError::Diverged)?;
+                }
+            }
             let edit = |relay| Edit {
                 relay,
                 insertions: txn.insert_set().clone(),
@@ -156,6 +173,15 @@ impl Replica {
             Ok(Some(edit(relay)))
         }));
         result.unwrap_or(Err(ApplyError::Panicked))
+    }
+
+    /// The exact order of the text's string items ([`ItemOrder`]; O(document)).
+    fn item_order(&self) -> ItemOrder {
+        let mut txn = self.doc.transact_mut();
+        match txn.get_text(self.text_name.as_str()) {
+            Some(text) => ItemOrder::of(&mut txn, &text),
+            None => ItemOrder::default(),
+        }
     }
 
     /// Changes when the doc may have changed (never goes back within one replica).

@@ -1,5 +1,6 @@
 //! The HTTP surface: the WebSocket endpoint `GET /doc/{file}`, `/healthz`, `/readyz`,
-//! `/metrics`, the admin API ([`crate::admin`], only with an admin token) and, when
+//! `/metrics`, the admin API ([`crate::admin`]) and the status page ([`crate::status`]),
+//! both only with an admin token, and, when
 //! configured, static files. Every handler reads the shared
 //! [`AppState`]; the gateway's lifecycle lives in [`crate::gateway`].
 //!
@@ -7,7 +8,6 @@
 //! module only inside a [`Token`], which never formats itself.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
@@ -26,7 +26,7 @@ use collab_room_core::ext::OptIns;
 pub fn router(state: Arc<AppState>) -> Router {
     let static_dir = state.config.static_dir.clone();
     let admin = match state.config.admin_token {
-        Some(_) => crate::admin::routes(state.clone()),
+        Some(_) => crate::admin::routes(state.clone()).merge(crate::status::routes(state.clone())),
         None => Router::new(),
     };
     let router = Router::new()
@@ -51,16 +51,11 @@ async fn render_metrics(State(state): State<Arc<AppState>>) -> String {
 
 /// 200 `ready`, or 503 with the engine's reason ([`crate::engine::readiness`]).
 async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    match tokio::time::timeout(READY_DEADLINE, state.readiness.check()).await {
-        Ok(Ok(())) => "ready".into_response(),
-        Ok(Err(not_ready)) => (StatusCode::SERVICE_UNAVAILABLE, not_ready.0).into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "redis unreachable").into_response(),
+    match crate::engine::readiness::check_in_time(&*state.readiness).await {
+        Ok(()) => "ready".into_response(),
+        Err(not_ready) => (StatusCode::SERVICE_UNAVAILABLE, not_ready.0).into_response(),
     }
 }
-
-/// The longest a readiness check may take (probes kubelets and balancers send time out
-/// after a few seconds; an answer must come before).
-const READY_DEADLINE: Duration = Duration::from_secs(2);
 
 /// The query parameters of `GET /doc/{file}` the gateway reads; others are ignored.
 /// (No `Debug`: it holds the token.)

@@ -43,6 +43,9 @@
 //! - [`admin`] is the admin API (only with `--admin-token`): it writes sessions, users and
 //!   sandbox members through [`engine::IdentityAdmin`]; [`secret`] keeps its token out of
 //!   `Debug` and compares it in constant time.
+//! - [`status`] is the live status page (`/status`, `/status.json`, also only with
+//!   `--admin-token`): rooms, people, edit rates, file states, Redis readiness and charts,
+//!   read from what rooms publish ([`room::published`]) without asking them.
 //! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
 //!
 //! Data flows one way: socket -> session -> room core -> engine -> Redis, and
@@ -111,6 +114,7 @@ pub mod session;
 #[cfg(test)]
 mod session_tests;
 pub mod state;
+pub mod status;
 #[cfg(test)]
 mod test_support;
 pub mod upgrade;

@@ -5,6 +5,7 @@
 //! scrape, with no listener of its own.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
@@ -15,6 +16,10 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 pub use collab_room_core::metrics::{catch_up, rejected, undo};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Frames sent to clients, all types: `collab_messages_out_total` summed, kept readable
+/// in process for the status page's deliveries per second (the exporter only renders).
+static FRAMES_OUT: AtomicU64 = AtomicU64::new(0);
 
 /// Latency buckets in seconds, from 50 µs to 10 s.
 const BUCKETS: &[f64] = &[
@@ -234,6 +239,7 @@ pub fn message_in(frame: &[u8]) {
 
 /// Counts a frame on its way to a client; returns its type, for [`delivered`].
 pub fn message_out(frame: &[u8]) -> &'static str {
+    FRAMES_OUT.fetch_add(1, Ordering::Relaxed);
     let kind = frame_type(frame);
     counter!("collab_messages_out_total", "type" => kind).increment(1);
     counter!("collab_bytes_out_total", "type" => kind).increment(frame.len() as u64);
@@ -247,6 +253,11 @@ pub fn delivered(kind: &'static str, queued_at: Option<std::time::Instant>) {
         histogram!("collab_delivery_seconds", "type" => kind)
             .record(queued_at.elapsed().as_secs_f64());
     }
+}
+
+/// Frames sent to clients since the process started.
+pub fn frames_out_total() -> u64 {
+    FRAMES_OUT.load(Ordering::Relaxed)
 }
 
 pub fn connections(delta: f64) {

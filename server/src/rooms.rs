@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::access::{Access, Principal};
 use crate::outbox::Outbox;
+use crate::room::published::Published;
 use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
 use collab_room_core::ext::OptIns;
 use collab_room_core::ext::diagnostics::post::PostAnswer;
@@ -155,6 +156,15 @@ impl Rooms {
             }
         }
         Err(JoinError::Unavailable("the room kept closing".into()))
+    }
+
+    /// Every open room's file, id and published facts ([`crate::room::published`]), read
+    /// from the registry without asking any room.
+    pub fn published(&self) -> Vec<(FileId, u64, Arc<Published>)> {
+        self.registry()
+            .iter()
+            .map(|room| (room.key().clone(), room.id, room.published.clone()))
+            .collect()
     }
 
     /// What the rooms share for files (`--files`), if anything.

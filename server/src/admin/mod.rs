@@ -34,7 +34,7 @@ use axum::routing::{delete, post, put};
 
 use crate::state::AppState;
 
-pub use auth::{MIN_TOKEN_BYTES, check_token};
+pub use auth::{MIN_TOKEN_BYTES, check_token, require_admin};
 pub use error::AdminError;
 
 /// Largest admin request body, in bytes.

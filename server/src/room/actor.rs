@@ -32,10 +32,12 @@ use collab_room_core::presence::ConnId;
 
 use super::appender::{self, Job, PopResult};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+use super::published::Published;
 
 mod cursor_claims;
 mod files;
 mod reads;
+mod test_panic;
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
@@ -72,6 +74,8 @@ struct Actor {
     retired: bool,
     /// Keeps the file in step with its source (`--files dir|sandbox`).
     files: Option<crate::ext::files::keeper::Keeper>,
+    /// People, edits and file state, for the status page.
+    published: Arc<Published>,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -123,9 +127,11 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         next_post: 0,
         retired: false,
         files: None,
+        published: Arc::default(),
         file,
         ctx,
     };
+    let published = actor.published.clone();
     let sink = RoomSink {
         room_id: id,
         tx: remote_tx,
@@ -145,7 +151,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         stored: stored_rx,
     };
     tokio::spawn(actor.run(inputs, sink).instrument(span));
-    RoomHandle { id, tx }
+    RoomHandle { id, tx, published }
 }
 
 /// A user and, per cursor client id claimed for it, whether the id is the user's.
@@ -225,6 +231,7 @@ impl Actor {
             self.run_effects().await;
             if let Some(keeper) = self.files.as_mut() {
                 keeper.after_input(&self.core);
+                self.published.file(keeper.status());
             }
         }
         self.close_file().await;
@@ -282,11 +289,15 @@ impl Actor {
             } => {
                 self.outboxes.insert(conn, outbox);
                 self.empty_since = None;
+                self.published.joined(conn, &principal);
                 self.core.on_join(conn, principal, opt_ins, &mut self.fx);
                 let _ = reply.send(Ok(()));
             }
             RoomCmd::Leave { conn } => self.forget(conn),
-            RoomCmd::SetAccess { conn, access } => self.core.on_access_changed(conn, access),
+            RoomCmd::SetAccess { conn, access } => {
+                self.published.access_changed(conn, access);
+                self.core.on_access_changed(conn, access)
+            }
             RoomCmd::CheckPost { version, reply } => {
                 let id = self.next_post;
                 self.next_post += 1;
@@ -301,7 +312,7 @@ impl Actor {
                 }
             },
             RoomCmd::Client { conn, msg } => {
-                crash_for_test(&self.ctx, &self.file);
+                test_panic::crash_for_test(&self.ctx, &self.file);
                 self.core.on_client(conn, msg, &mut self.fx)
             }
         }
@@ -353,6 +364,7 @@ impl Actor {
                     if let Some(outbox) = self.outboxes.remove(&conn) {
                         outbox.close(reason);
                     }
+                    self.published.left(conn);
                     self.note_if_empty();
                 }
                 Effect::Append {
@@ -369,6 +381,7 @@ impl Actor {
                     };
                     let applied = self.core.applied();
                     let _ = self.appender.send(Job::Append(authored, applied));
+                    self.published.edited();
                 }
                 Effect::PopUndo(request) => {
                     let _ = self.appender.send(Job::Pop(request));
@@ -410,6 +423,7 @@ impl Actor {
     /// A connection left or its queue is gone: drop its outbox and tell the core.
     fn forget(&mut self, conn: ConnId) {
         self.outboxes.remove(&conn);
+        self.published.left(conn);
         self.core.on_leave(conn, &mut self.fx);
         self.note_if_empty();
     }
@@ -469,19 +483,5 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Debug builds only: the first client message in the room of the file named by
-/// `--test-panic-file` panics its task once per process, so a test can show that a room
-/// task that dies leaves nothing behind. Release builds ignore the flag.
-fn crash_for_test(ctx: &RoomContext, file: &FileId) {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static CRASHED: AtomicBool = AtomicBool::new(false);
-    if cfg!(debug_assertions)
-        && ctx.config.test_panic_file.as_deref() == Some(file.as_str())
-        && !CRASHED.swap(true, Ordering::AcqRel)
-    {
-        panic!("--test-panic-file: the room of {file} panics as asked");
     }
 }

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::engine::{Bus, EngineError, Store};
 use crate::outbox::Outbox;
 use crate::pending::PendingAppends;
+use crate::room::published::Published;
 use collab_room_core::ext::OptIns;
 use collab_room_core::ext::undo::UndoStack;
 use collab_room_core::presence::ConnId;
@@ -66,6 +67,8 @@ pub enum RoomCmd {
 pub struct RoomHandle {
     pub id: u64,
     pub tx: mpsc::Sender<RoomCmd>,
+    /// What the room shows without being asked (the status page reads it).
+    pub published: Arc<Published>,
 }
 
 /// What every room of a gateway shares.

@@ -9,10 +9,13 @@
 //! - [`runtime`]: what the core asks of the runtime: how an apply runs (timed, a big
 //!   update off the gateway's other tasks) and the clock cursors' ages are read from.
 //! - [`handle`]: the room's address, its commands, and what all rooms share.
+//! - [`published`]: what a room shows outside without being asked (people, edits, file
+//!   state), for the status page.
 
 pub mod actor;
 pub mod appender;
 pub mod handle;
+pub mod published;
 pub mod runtime;
 
 pub use actor::spawn;

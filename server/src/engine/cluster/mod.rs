@@ -49,6 +49,7 @@ use redis::cluster_async::ClusterConnection;
 
 use super::Engine;
 use super::error::EngineError;
+use super::readiness::NodeTable;
 use super::redis::version::RedisVersion;
 use super::redis::{bus, cache, diag_cache, directory, file_state, identity_admin, store};
 use collab_room_core::ext::diagnostics::DiagPolicy;
@@ -114,15 +115,18 @@ pub async fn connect(
         .await?;
     sub.subscribe(keys.gateways_channel()).await?;
     let topology = Arc::new(topology::Topology::new(commands.clone()));
+    let nodes = Arc::new(NodeTable::default());
     let readiness = readiness::SlotReadiness {
         router: router.clone(),
         topology: topology.clone(),
         conn: commands.clone(),
+        nodes: nodes.clone(),
     };
     let node_watch = tokio::spawn(node_metrics::watch(
         router.clone(),
         topology,
         commands.clone(),
+        nodes,
     ));
     let (bus, mut tasks) =
         bus::RedisBus::start(router, resubscribe, sub, commands, keys, gateway_id);

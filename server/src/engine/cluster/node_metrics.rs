@@ -16,6 +16,7 @@ use redis::cluster_async::ClusterConnection;
 use super::probe::probe;
 use super::readiness::file_slots;
 use super::topology::{Node, Topology};
+use crate::engine::readiness::{NodeHealth, NodeTable};
 use crate::engine::redis::router::Router;
 
 /// How often every master is probed. One `CLUSTER INFO` per master and one `CLUSTER
@@ -23,8 +24,14 @@ use crate::engine::redis::router::Router;
 /// second.
 pub const PERIOD: Duration = Duration::from_secs(2);
 
-/// Probes the slot map's masters every [`PERIOD`] and records what it finds.
-pub async fn watch(router: Arc<Router>, topology: Arc<Topology>, conn: ClusterConnection) {
+/// Probes the slot map's masters every [`PERIOD`] and records what it finds, in the
+/// metrics and in `table` (the status page's view).
+pub async fn watch(
+    router: Arc<Router>,
+    topology: Arc<Topology>,
+    conn: ClusterConnection,
+    table: Arc<NodeTable>,
+) {
     let mut seen: BTreeSet<Node> = BTreeSet::new();
     let mut tick = tokio::time::interval(PERIOD);
     loop {
@@ -40,18 +47,25 @@ pub async fn watch(router: Arc<Router>, topology: Arc<Topology>, conn: ClusterCo
         }
         let masters = map.masters();
         let probes = join_all(masters.iter().map(|node| probe(&conn, node))).await;
+        let mut health = Vec::with_capacity(masters.len());
         for (node, probed) in masters.iter().zip(probes) {
             let label = node.to_string();
             match probed {
                 Ok(took) => crate::metrics::redis_node_probed(&label, took),
                 Err(fault) => crate::metrics::redis_node_fault(&label, fault.label()),
             }
-            crate::metrics::redis_node_serves(
-                &label,
-                map.slots_of(node),
-                channels.get(node).copied().unwrap_or(0),
-            );
+            let (slots, file_channels) = (map.slots_of(node), channels.get(node).copied());
+            crate::metrics::redis_node_serves(&label, slots, file_channels.unwrap_or(0));
+            health.push(NodeHealth {
+                node: label,
+                up: probed.is_ok(),
+                fault: probed.err().map(|fault| fault.label()),
+                probe_ms: probed.ok().map(|took| took.as_secs_f64() * 1e3),
+                slots,
+                file_channels: file_channels.unwrap_or(0),
+            });
         }
+        table.set(health);
         let now: BTreeSet<Node> = masters.into_iter().cloned().collect();
         for gone in seen.difference(&now) {
             let label = gone.to_string();

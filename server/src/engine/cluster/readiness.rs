@@ -21,7 +21,7 @@ use redis::cluster_async::ClusterConnection;
 
 use super::probe::probe;
 use super::topology::{Node, Topology, slot_of};
-use crate::engine::readiness::{NotReady, Readiness};
+use crate::engine::readiness::{NodeHealth, NodeTable, NotReady, Readiness};
 use crate::engine::redis::router::Router;
 
 /// Slots named per node in a `/readyz` body, at most.
@@ -31,6 +31,8 @@ pub struct SlotReadiness {
     pub router: Arc<Router>,
     pub topology: Arc<Topology>,
     pub conn: ClusterConnection,
+    /// Every master's last background probe ([`super::node_metrics`]).
+    pub nodes: Arc<NodeTable>,
 }
 
 /// The slot of each open file (one entry per file; files may share a slot).
@@ -79,6 +81,10 @@ impl Readiness for SlotReadiness {
                 Err(NotReady(format!("not ready: {}", failing.join("; "))))
             }
         })
+    }
+
+    fn nodes(&self) -> Vec<NodeHealth> {
+        self.nodes.get()
     }
 }
 

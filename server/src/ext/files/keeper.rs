@@ -20,6 +20,8 @@ use collab_room_core::core::RoomCore;
 use collab_room_core::effect::Effects;
 use collab_room_core::ext::files::{DIFF_BUDGET, Schedule, text};
 
+mod status;
+
 use super::source::{Etag, Precondition, SourceChange, SourceError, Watch};
 use super::{Files, metrics};
 
@@ -88,6 +90,8 @@ pub struct Keeper {
     /// reach its members through the file's channel).
     holder: bool,
     flushes: Vec<oneshot::Sender<()>>,
+    /// When this keeper last wrote the file (for the status page).
+    last_write: Option<Instant>,
 }
 
 impl Keeper {
@@ -113,6 +117,7 @@ impl Keeper {
             done_tx,
             done_rx,
             flushes: Vec::new(),
+            last_write: None,
         }
     }
 
@@ -201,6 +206,7 @@ impl Keeper {
         match done {
             Done::Written { etag, text } => {
                 metrics::write("written");
+                self.last_write = Some(now);
                 if let Some(since) = self.dirty_since.take() {
                     metrics::write_lag(now.saturating_duration_since(since));
                 }
