@@ -253,3 +253,7 @@ fn named(b: &Between) -> String {
 #[cfg(test)]
 #[path = "origin_order_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "origin_order_property_tests.rs"]
+mod property_tests;
