@@ -10,14 +10,19 @@
 //!   codec and seed update, the merge of an outside change, the write-back schedule.
 //! - [`seed`]: a file with no state in Redis is seeded from its source once cluster-wide.
 //! - [`keeper`]: the room's side: runs writes and outside-change checks one at a time,
-//!   under the file's lease, beside the room's actor.
+//!   under the file's lease, beside the room's actor; [`job`] is one of them (a write or a
+//!   check of the source), in a task of its own.
+//! - [`settle`]: an outside version is merged only once two reads apart agree (a file
+//!   caught in the middle of a save is never merged).
 
 pub mod agent;
 pub mod dir;
+pub mod job;
 pub mod keeper;
 pub mod metrics;
 pub mod path;
 pub mod seed;
+pub mod settle;
 pub mod source;
 
 use std::sync::Arc;
