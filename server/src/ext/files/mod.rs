@@ -28,7 +28,7 @@ pub mod source;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{AuthMode, Config, FilesMode};
+use crate::config::{AuthMode, Config, EngineKind, FilesMode};
 
 pub use source::{Etag, FileSource, Loaded, Precondition, SourceChange, SourceError, Watch};
 
@@ -48,6 +48,14 @@ pub struct Settings {
 impl Settings {
     /// `Ok(None)` under `--files none`; an error for flags that cannot work together.
     pub fn from_config(config: &Config) -> anyhow::Result<Option<Settings>> {
+        if config.files != FilesMode::None && config.engine == EngineKind::Memory {
+            // The write lease and the record of what was last synced with the file live
+            // beside the document in Redis; the memory engine keeps neither.
+            anyhow::bail!(
+                "--files needs --engine redis: the memory engine keeps no record of what was \
+                 last written to or read from a file (use --files none with --engine memory)"
+            );
+        }
         let dir = match config.files {
             FilesMode::None => return Ok(None),
             FilesMode::Dir => match &config.files_dir {
@@ -158,6 +166,24 @@ mod tests {
         assert_eq!(dir.max_file_bytes, 5 << 20);
         let error = settings(&["--files", "dir"]).expect_err("needs a folder");
         assert!(error.to_string().contains("--files-dir"));
+    }
+
+    #[test]
+    fn the_memory_engine_refuses_files_at_start() {
+        let error = settings(&[
+            "--engine",
+            "memory",
+            "--files",
+            "dir",
+            "--files-dir",
+            "/tmp/x",
+        ])
+        .expect_err("refused");
+        assert!(error.to_string().contains("--engine redis"), "{error}");
+        assert!(
+            settings(&["--engine", "memory"]).expect("fine").is_none(),
+            "--files none runs on memory"
+        );
     }
 
     #[test]
