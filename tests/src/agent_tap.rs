@@ -5,7 +5,9 @@
 //! tap's address instead (another loopback address, the agents' port) and the tap forwards
 //! every connection to the agent. It sees `GET /files/` go up, and counts one read when the
 //! agent's answer starts coming back (the agent has read the file by then: the ETag is in
-//! the headers). The count is bumped before the answer is passed on.
+//! the headers). The count is bumped before the answer is passed on, and while reads are
+//! held ([`AgentTap::hold_reads`]) the answer waits until [`AgentTap::release_reads`]: the
+//! gateway then gets what the agent read at that moment, whatever the test did since.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +22,8 @@ use tokio::task::JoinHandle;
 /// A relay to one agent; it stops when dropped.
 pub struct AgentTap {
     reads: watch::Sender<u64>,
+    /// Whether answers to file reads pass (false: held).
+    open: watch::Sender<bool>,
     accept: JoinHandle<()>,
 }
 
@@ -30,8 +34,28 @@ impl AgentTap {
             .await
             .with_context(|| format!("binding the tap on {ip}:{port}"))?;
         let reads = watch::channel(0).0;
-        let accept = tokio::spawn(accept_loop(listener, agent.to_owned(), reads.clone()));
-        Ok(AgentTap { reads, accept })
+        let open = watch::channel(true).0;
+        let relay = Relay {
+            agent: agent.to_owned(),
+            reads: reads.clone(),
+            open: open.clone(),
+        };
+        let accept = tokio::spawn(accept_loop(listener, relay));
+        Ok(AgentTap {
+            reads,
+            open,
+            accept,
+        })
+    }
+
+    /// From now on, answers to file reads wait for [`AgentTap::release_reads`].
+    pub fn hold_reads(&self) {
+        self.open.send_replace(false);
+    }
+
+    /// Lets held answers (and later ones) through.
+    pub fn release_reads(&self) {
+        self.open.send_replace(true);
     }
 
     /// File reads the agent answered so far.
@@ -52,19 +76,28 @@ impl AgentTap {
 
 impl Drop for AgentTap {
     fn drop(&mut self) {
+        self.release_reads();
         self.accept.abort();
     }
 }
 
-async fn accept_loop(listener: TcpListener, agent: String, reads: watch::Sender<u64>) {
+/// What every connection through the tap shares.
+#[derive(Clone)]
+struct Relay {
+    agent: String,
+    reads: watch::Sender<u64>,
+    open: watch::Sender<bool>,
+}
+
+async fn accept_loop(listener: TcpListener, relay: Relay) {
     while let Ok((client, _)) = listener.accept().await {
-        tokio::spawn(forward(client, agent.clone(), reads.clone()));
+        tokio::spawn(forward(client, relay.clone()));
     }
 }
 
 /// One connection, both ways, until either side closes.
-async fn forward(client: TcpStream, agent: String, reads: watch::Sender<u64>) {
-    let Ok(server) = TcpStream::connect(&agent).await else {
+async fn forward(client: TcpStream, relay: Relay) {
+    let Ok(server) = TcpStream::connect(&relay.agent).await else {
         return;
     };
     let asked = Arc::new(AtomicBool::new(false));
@@ -94,7 +127,11 @@ async fn forward(client: TcpStream, agent: String, reads: watch::Sender<u64>) {
                 break;
             }
             if asked.swap(false, Ordering::SeqCst) {
-                reads.send_modify(|n| *n += 1);
+                relay.reads.send_modify(|n| *n += 1);
+                let mut open = relay.open.subscribe();
+                if open.wait_for(|open| *open).await.is_err() {
+                    break;
+                }
             }
             if client_tx.write_all(&buf[..n]).await.is_err() {
                 break;

@@ -5,8 +5,8 @@
 //! typed, the outside change there once, in every editor and on disk.
 //!
 //! `--files sandbox`: the save is caught by the read that follows a 412, deterministically
-//! (a relay in front of the agent tells the test when the gateway read the half-saved file,
-//! and only then does the save finish). `--files dir`: the change feed announces the
+//! (a relay in front of the agent tells the test when the agent read the half-saved file
+//! for the gateway, and holds that answer until the save has finished). `--files dir`: the change feed announces the
 //! truncation at once; the save finishes after a short pause, as a slow writer's would.
 //! Real redis-server, gateways, and `collab-sandbox-agent` processes on loopback addresses.
 
@@ -109,12 +109,14 @@ async fn a_412_that_catches_a_save_half_done_merges_the_whole_save_once() {
         let outside = expected.replace(&last, &line);
         // The outside program has truncated the file and not written it yet, while the
         // user types at the start: the gateway's write meets 412, and it reads the file.
+        tap.hold_reads();
         let save = truncate(&path);
         client.insert(0, &format!("<{round}>")).expect("edit");
         tap.read_after(reads, DEADLINE)
             .await
             .expect("the gateway read the half-saved file");
         finish(save, &outside);
+        tap.release_reads();
         expected = format!("<{round}>{outside}");
         let seen = client.wait_for(|c| c.text() == expected, DEADLINE).await;
         assert!(
