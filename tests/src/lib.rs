@@ -41,6 +41,7 @@
 //! - [`identity`]: the platform's identity records (`--auth redis`), written into Redis.
 //! - [`jwt`]: signed tokens for `--auth jwt`.
 //! - [`agent`]: a sandbox's file agent process (`collab-sandbox-agent`), for `--files sandbox`.
+//! - [`agent_tap`]: a relay in front of an agent that tells a test when a file was read.
 //!
 //! The tests themselves live in `tests/tests/`, one file per behaviour. They need the
 //! gateway binary: `cargo build -p collab-server` first (or set `COLLAB_GATEWAY_BIN`).
@@ -48,6 +49,7 @@
 pub mod admin_api;
 pub mod admission;
 pub mod agent;
+pub mod agent_tap;
 pub mod backend;
 pub mod chaos;
 pub mod client;
@@ -63,6 +65,7 @@ pub mod tokens;
 pub use collab_harness::{cluster, gateway, process, redis, wait};
 
 pub use agent::Agent;
+pub use agent_tap::AgentTap;
 pub use backend::{Backend, BackendKind};
 pub use client::{Client, Edit, ErrorNotice, UndoState};
 pub use cluster::RedisCluster;

@@ -166,9 +166,8 @@ async fn a_write_racing_an_outside_write_gets_412_and_loses_nothing() {
         let before = conflicts(&gw.metrics().await.expect("metrics"));
         // The outside program rewrites the last line; the user types at the start.
         let outside = expected.replace("three", &format!("THREE{round}"));
-        // Saved as editors save, into place: a truncate-then-write can be read half
-        // written right after a 412, which merges as a whole-text replace (an open defect,
-        // see docs/files.md); this test is about the 412.
+        // Saved as editors save, by rename; a save that truncates then writes, caught
+        // half done by the read after a 412, is `files_half_saved`'s.
         replace_atomically(&path, &outside);
         client.insert(0, &format!("<{round}>")).expect("edit");
         expected = format!("<{round}>{outside}");

@@ -5,57 +5,29 @@
 //! synced, under the file's write lease) when the [`Schedule`] says so, and a check of the
 //! source (read the file; if it is not the version last synced, hand base and file to the
 //! room core, which merges) when the change feed announces a version nobody synced, a
-//! write met a conflict, or the room just opened. Only the lease holder writes and merges;
-//! the others hear the result as ordinary updates, and retry after a lease's life in case
-//! the holder died. What the gateways last synced lives in the engine's [`FileState`], so
-//! any gateway taking over starts from it.
+//! write met a conflict, or the room just opened. A version nobody synced is merged only
+//! once it has settled (two reads apart agree, [`super::settle`]): a file caught in the
+//! middle of a save is never merged. Only the lease holder writes and merges; the others
+//! hear the result as ordinary updates, and retry after a lease's life in case the holder
+//! died. What the gateways last synced lives in the engine's
+//! [`FileState`](crate::engine::FileState), so any gateway taking over starts from it. The
+//! jobs themselves are in [`super::job`].
 
 use std::time::Instant;
 
 use collab_protocol::{Extension, FileId, FileSyncState};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::engine::FileState;
 use collab_room_core::core::RoomCore;
 use collab_room_core::effect::Effects;
-use collab_room_core::ext::files::{DIFF_BUDGET, Schedule, text};
+use collab_room_core::ext::files::{DIFF_BUDGET, Schedule};
 
 mod status;
 
-use super::source::{Etag, Precondition, SourceChange, SourceError, Watch};
+use super::job::{Done, Job};
+use super::settle;
+use super::source::{Etag, SourceChange, Watch};
 use super::{Files, metrics};
-
-/// A finished job.
-#[derive(Debug)]
-pub enum Done {
-    /// `text` is on the source as `etag`.
-    Written {
-        etag: Etag,
-        text: String,
-    },
-    /// Nothing needed writing (the text is the synced one).
-    Clean,
-    /// Another gateway holds the lease and has not synced this text yet.
-    NotHolder,
-    /// The file is not the version last synced: check it, then write again.
-    Conflict,
-    Failed(String),
-    /// The file changed outside from `base` to `theirs` (recorded as synced already).
-    Outside {
-        base: String,
-        theirs: String,
-        etag: Etag,
-    },
-    /// The file is the version last synced (`base`: its text).
-    Same {
-        etag: Option<Etag>,
-        base: Option<String>,
-    },
-    /// The file was deleted outside.
-    Deleted,
-    /// Another gateway holds the lease: it checks.
-    CheckNotHolder,
-}
 
 /// What wakes the keeper.
 pub enum Input {
@@ -201,7 +173,11 @@ impl Keeper {
         let recovered = std::mem::replace(&mut self.failed, matches!(done, Done::Failed(_)));
         self.holder = matches!(
             done,
-            Done::Written { .. } | Done::Outside { .. } | Done::Same { .. } | Done::Conflict
+            Done::Written { .. }
+                | Done::Outside { .. }
+                | Done::Same { .. }
+                | Done::Conflict
+                | Done::Unsettled
         );
         match done {
             Done::Written { etag, text } => {
@@ -222,8 +198,9 @@ impl Keeper {
             Done::NotHolder => self.schedule.on_written(Some(now + lease_life / 2)),
             Done::Conflict => {
                 metrics::write("conflict");
-                self.schedule.on_written(Some(now));
-                self.check_at.get_or_insert(now);
+                // The next write follows the check (before it, it would meet 412 again).
+                let check = *self.check_at.get_or_insert(now);
+                self.schedule.on_written(Some(check));
             }
             Done::Failed(reason) => {
                 metrics::write("failed");
@@ -237,7 +214,6 @@ impl Keeper {
                 core.tell_file_state(state(FileSyncState::Failed, None, Some(&reason)), fx);
             }
             Done::Outside { base, theirs, etag } => {
-                self.check_at = None;
                 if core.on_outside_change(&base, &theirs, Instant::now() + DIFF_BUDGET, fx) {
                     metrics::outside_merge();
                     core.tell_file_state(state(FileSyncState::Merged, Some(&etag), None), fx);
@@ -246,7 +222,6 @@ impl Keeper {
                 self.etag = Some(etag);
             }
             Done::Same { etag, base } => {
-                self.check_at = None;
                 // After a failure, or the first check of a room no gateway told a state
                 // yet while the document is the file's text: say so (joiners get it too).
                 let in_step =
@@ -260,10 +235,13 @@ impl Keeper {
                 }
             }
             Done::Deleted => {
-                self.check_at = None;
                 self.synced = None;
                 self.etag = None;
                 core.tell_file_state(state(FileSyncState::Deleted, None, None), fx);
+            }
+            Done::Unsettled => {
+                tracing::debug!("the file kept changing while it was read; reading it later");
+                self.check_at = Some(now + settle::RETRY);
             }
             Done::CheckNotHolder => self.check_at = Some(now + lease_life),
         }
@@ -275,12 +253,10 @@ impl Keeper {
             return;
         }
         if self.check_at.is_some_and(|at| at <= now) {
+            // Taken now: a change announced while the check runs asks for another one.
+            self.check_at = None;
             self.busy = true;
-            let job = Job::new(self);
-            tokio::spawn(async move {
-                let done = job.check().await;
-                let _ = job.done.send(done);
-            });
+            Job::new(&self.file, &self.files, &self.done_tx).spawn_check();
             return;
         }
         if !self.schedule.poll(now) {
@@ -298,11 +274,7 @@ impl Keeper {
         if self.holder {
             core.tell_file_state(state(FileSyncState::Saving, None, None), fx);
         }
-        let job = Job::new(self);
-        tokio::spawn(async move {
-            let done = job.write(text).await;
-            let _ = job.done.send(done);
-        });
+        Job::new(&self.file, &self.files, &self.done_tx).spawn_write(text);
     }
 
     /// The room closes: the last write (waiting for one in flight first), then the lease
@@ -338,147 +310,6 @@ fn state(state: FileSyncState, etag: Option<&Etag>, reason: Option<&str>) -> Ext
         state,
         etag: etag.map(|e| e.0.clone()),
         reason: reason.map(str::to_owned),
-    }
-}
-
-/// What a job needs, detached from the keeper.
-struct Job {
-    file: FileId,
-    files: Files,
-    done: mpsc::UnboundedSender<Done>,
-}
-
-impl Job {
-    fn new(keeper: &Keeper) -> Job {
-        Job {
-            file: keeper.file.clone(),
-            files: keeper.files.clone(),
-            done: keeper.done_tx.clone(),
-        }
-    }
-
-    fn state(&self) -> &dyn FileState {
-        &*self.files.state
-    }
-
-    async fn write(&self, text: String) -> Done {
-        match self.try_write(text).await {
-            Ok(done) => done,
-            Err(reason) => self.failed(reason).await,
-        }
-    }
-
-    /// A job failed: the lease goes back, so a gateway that can reach the source (one that
-    /// knows the sandbox's address) writes and merges instead of this one.
-    async fn failed(&self, reason: String) -> Done {
-        if let Err(error) = self.state().release(&self.file).await {
-            tracing::debug!(%error, "releasing the file's lease failed; it expires");
-        }
-        Done::Failed(reason)
-    }
-
-    async fn try_write(&self, text: String) -> Result<Done, String> {
-        let file = &self.file;
-        let ttl = self.files.settings.lease_ttl();
-        let held = self
-            .state()
-            .lease(file, ttl)
-            .await
-            .map_err(|e| e.to_string())?;
-        let record = self.state().record(file).await.map_err(|e| e.to_string())?;
-        if record.base.as_deref() == Some(text.as_str()) {
-            return Ok(match record.etag {
-                Some(etag) if held => Done::Written {
-                    etag: Etag(etag),
-                    text,
-                },
-                _ => Done::Clean,
-            });
-        }
-        if !held {
-            return Ok(Done::NotHolder);
-        }
-        let condition = match record.etag {
-            Some(etag) => Precondition::IfMatch(Etag(etag)),
-            None => Precondition::CreateOnly,
-        };
-        match self
-            .files
-            .source
-            .store(file, text.as_bytes(), condition)
-            .await
-        {
-            Ok(etag) => {
-                // Lost the lease meanwhile (a long stall): the new holder checks the file.
-                let _ = self
-                    .state()
-                    .synced(file, Some(etag.as_str()), &text)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(Done::Written { etag, text })
-            }
-            Err(SourceError::Conflict) => Ok(Done::Conflict),
-            Err(error) => Err(error.to_string()),
-        }
-    }
-
-    async fn check(&self) -> Done {
-        match self.try_check().await {
-            Ok(done) => done,
-            Err(reason) => self.failed(reason).await,
-        }
-    }
-
-    async fn try_check(&self) -> Result<Done, String> {
-        let file = &self.file;
-        let ttl = self.files.settings.lease_ttl();
-        if !self
-            .state()
-            .lease(file, ttl)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            return Ok(Done::CheckNotHolder);
-        }
-        let record = self.state().record(file).await.map_err(|e| e.to_string())?;
-        let max = self.files.settings.max_file_bytes;
-        let loaded = match self.files.source.load(file, max).await {
-            Ok(loaded) => loaded,
-            Err(SourceError::NotFound) => {
-                if record.etag.is_none() {
-                    return Ok(Done::Same {
-                        etag: None,
-                        base: None,
-                    });
-                }
-                let base = record.base.unwrap_or_default();
-                self.state()
-                    .synced(file, None, &base)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                return Ok(Done::Deleted);
-            }
-            Err(error) => return Err(error.to_string()),
-        };
-        if record.etag.as_deref() == Some(loaded.etag.as_str()) {
-            return Ok(Done::Same {
-                etag: Some(loaded.etag),
-                base: record.base,
-            });
-        }
-        let theirs = text::decode(loaded.bytes, max).map_err(|e| e.to_string())?;
-        // No base recorded (state from before files were on): the file is the base, and
-        // the document, the newer of the two, is written over it.
-        let base = record.base.unwrap_or_else(|| theirs.clone());
-        self.state()
-            .synced(file, Some(loaded.etag.as_str()), &theirs)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Done::Outside {
-            base,
-            theirs,
-            etag: loaded.etag,
-        })
     }
 }
 

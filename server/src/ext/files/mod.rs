@@ -10,20 +10,25 @@
 //!   codec and seed update, the merge of an outside change, the write-back schedule.
 //! - [`seed`]: a file with no state in Redis is seeded from its source once cluster-wide.
 //! - [`keeper`]: the room's side: runs writes and outside-change checks one at a time,
-//!   under the file's lease, beside the room's actor.
+//!   under the file's lease, beside the room's actor; [`job`] is one of them (a write or a
+//!   check of the source), in a task of its own.
+//! - [`settle`]: an outside version is merged only once two reads apart agree (a file
+//!   caught in the middle of a save is never merged).
 
 pub mod agent;
 pub mod dir;
+pub mod job;
 pub mod keeper;
 pub mod metrics;
 pub mod path;
 pub mod seed;
+pub mod settle;
 pub mod source;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{AuthMode, Config, FilesMode};
+use crate::config::{AuthMode, Config, EngineKind, FilesMode};
 
 pub use source::{Etag, FileSource, Loaded, Precondition, SourceChange, SourceError, Watch};
 
@@ -43,6 +48,14 @@ pub struct Settings {
 impl Settings {
     /// `Ok(None)` under `--files none`; an error for flags that cannot work together.
     pub fn from_config(config: &Config) -> anyhow::Result<Option<Settings>> {
+        if config.files != FilesMode::None && config.engine == EngineKind::Memory {
+            // The write lease and the record of what was last synced with the file live
+            // beside the document in Redis; the memory engine keeps neither.
+            anyhow::bail!(
+                "--files needs --engine redis: the memory engine keeps no record of what was \
+                 last written to or read from a file (use --files none with --engine memory)"
+            );
+        }
         let dir = match config.files {
             FilesMode::None => return Ok(None),
             FilesMode::Dir => match &config.files_dir {
@@ -153,6 +166,24 @@ mod tests {
         assert_eq!(dir.max_file_bytes, 5 << 20);
         let error = settings(&["--files", "dir"]).expect_err("needs a folder");
         assert!(error.to_string().contains("--files-dir"));
+    }
+
+    #[test]
+    fn the_memory_engine_refuses_files_at_start() {
+        let error = settings(&[
+            "--engine",
+            "memory",
+            "--files",
+            "dir",
+            "--files-dir",
+            "/tmp/x",
+        ])
+        .expect_err("refused");
+        assert!(error.to_string().contains("--engine redis"), "{error}");
+        assert!(
+            settings(&["--engine", "memory"]).expect("fine").is_none(),
+            "--files none runs on memory"
+        );
     }
 
     #[test]
