@@ -8,7 +8,8 @@
 #   bench/delivery.sh idle LABEL GWBIN ROUND         one idle run
 #
 # Two gateways on one fresh Redis (no persistence), loopback only, --auth none. Sizes:
-# EDITORS (1000), FILES (100), SECS (20); the rate per editor is RATE / EDITORS.
+# EDITORS (1000), FILES (100), SECS (20); the rate per editor is RATE / EDITORS. The
+# edit-storm JSON lists the two gateways' CPU, then Redis's.
 # perf uses the software clock (`-e cpu-clock`; this machine has no hardware counters) and
 # DWARF unwinding (release builds keep no frame pointers); inferno folds the stacks
 # (`cargo install inferno --root target/tools`).
@@ -42,7 +43,8 @@ per_editor() { python3 -c "print($1 / $EDITORS)"; }
 storm() { # NAME RATE: edit-storm against the gateways that are up
   $LOAD edit-storm --editors "$EDITORS" --files "$FILES" --rate "$(per_editor "$2")" \
     --duration "$SECS" --target "ws://$A1/doc" --target "ws://$A2/doc" \
-    --pid "$P1" --pid "$P2" --json "$OUT/$1.json" > "$OUT/$1.txt" 2>&1
+    --pid "$P1" --pid "$P2" --pid "$(cat "$OUT/redis-$R.pid")" \
+    --json "$OUT/$1.json" > "$OUT/$1.txt" 2>&1
 }
 
 case ${1:-} in
@@ -62,10 +64,11 @@ case ${1:-} in
         < "$OUT/gateway-$rate.folded" > "$OUT/gateway-$rate.svg"
       rm -f "$OUT/perf-$rate.data"
       curl -s "http://$A1/metrics" > "$OUT/metrics-$rate.txt" || true
+      rm -f "$OUT"/gw?.out "$OUT"/gw?.err "$OUT"/redis-*.log
       down
     done ;;
   storm)
-    up "$3"; storm "$2-$4-$5" "$4"; down ;;
+    up "$3"; storm "$2-$4-$5" "$4"; cp "$OUT/gw1.err" "$OUT/$2-$4-$5.gw1.err"; down ;;
   fanout)
     up "$3"
     $LOAD fan-out --target "ws://$A1/doc" --target "ws://$A2/doc" --pid "$P1" --pid "$P2" \

@@ -96,6 +96,7 @@ async fn append_in_order(
                 Err(_) => break,
             }
         }
+        crate::probe::batch(parts.len());
         let batches = if parts.len() == 1 {
             parts.into_iter().map(AppendBatch::single).collect()
         } else {
@@ -130,7 +131,10 @@ async fn append_until_stored(
 ) -> u64 {
     let mut backoff = Duration::from_millis(50);
     loop {
-        match ctx.store.append(file, batch).await {
+        crate::probe::append_started();
+        let appended = ctx.store.append(file, batch).await;
+        crate::probe::append_ended();
+        match appended {
             Ok(appended) => {
                 if appended.log_len > ctx.config.compact_after
                     && !compacting.swap(true, Ordering::AcqRel)
