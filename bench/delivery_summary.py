@@ -28,8 +28,7 @@ for path in sorted(glob.glob(os.path.join(d, "*.json"))):
                                miss=j.get("missing_deliveries", 0)))
     elif name.startswith("idle-"):
         label = name.split("-")[1]
-        per = [s.get("rss_per_connection_bytes") for s in j.get("servers", [])]
-        idle[label].append(j.get("idle", j))
+        idle[label].append((j.get("idle") or {}).get("rss_per_connection_bytes"))
     else:
         m = re.match(r"(.+)-(\d+)-(\d+)$", name)
         if not m:
@@ -58,5 +57,9 @@ if fan:
         print(f"| {label} | {len(rows)} | {fmt(rows,'us',2)} | {fmt(rows,'p50',2)} | {fmt(rows,'p99',2)} | {sum(r['miss'] for r in rows)} |")
 if idle:
     print()
+    print("| system | runs | idle RSS bytes per connection (both gateways) |")
+    print("| --- | --- | --- |")
     for label, rows in sorted(idle.items()):
-        print(label, json.dumps(rows)[:600])
+        v = [x for x in rows if x is not None]
+        shown = f"{statistics.median(v):.0f} ({min(v):.0f}-{max(v):.0f})" if v else "-"
+        print(f"| {label} | {len(rows)} | {shown} |")
