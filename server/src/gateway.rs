@@ -235,7 +235,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None if in_memory => None,
         None => Some(EmbeddedRedis::start(config.embedded_redis_dir.clone()).await?),
     };
-    crate::probe::spawn();
     let listener = TcpListener::bind(config.listen).await?;
     let (gateway, redis_url) = match (&config.redis_url, &embedded) {
         _ if in_memory => (

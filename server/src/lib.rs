@@ -101,7 +101,6 @@ pub mod listener;
 pub mod metrics;
 pub mod outbox;
 pub mod pending;
-pub mod probe;
 pub mod room;
 pub mod rooms;
 #[cfg(test)]

@@ -190,7 +190,6 @@ impl Actor {
                 .filter(|_| !self.core.posts_waiting())
                 .map(|at| at + grace);
             let check_due = self.core.diagnostics_due(Instant::now());
-            crate::probe::room_woke(self.commands.len() + inputs.remote.len());
             tokio::select! {
                 cmd = self.commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),

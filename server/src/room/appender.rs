@@ -96,7 +96,6 @@ async fn append_in_order(
                 Err(_) => break,
             }
         }
-        crate::probe::batch(parts.len());
         let batches = if parts.len() == 1 {
             parts.into_iter().map(AppendBatch::single).collect()
         } else {
@@ -131,10 +130,7 @@ async fn append_until_stored(
 ) -> u64 {
     let mut backoff = Duration::from_millis(50);
     loop {
-        crate::probe::append_started();
-        let appended = ctx.store.append(file, batch).await;
-        crate::probe::append_ended();
-        match appended {
+        match ctx.store.append(file, batch).await {
             Ok(appended) => {
                 if appended.log_len > ctx.config.compact_after
                     && !compacting.swap(true, Ordering::AcqRel)
