@@ -26,12 +26,51 @@ use collab_room_core::close::CloseReason;
 struct Waiting {
     frame: Bytes,
     cursor: Option<u64>,
-    /// When the room queued it: the start of the gateway's share of its delivery time.
-    queued_at: Instant,
+    /// When the room queued it: the start of the gateway's share of its delivery time
+    /// (none for a keepalive, which the writer makes itself).
+    queued_at: Option<Instant>,
+}
+
+/// The queue, and how many frames the writer took from it and has not yet written.
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Waiting>,
+    writing: usize,
+}
+
+/// Frames the writer took from the queue together, oldest first.
+pub struct Frames(VecDeque<Waiting>);
+
+impl Frames {
+    /// A batch of one frame (a keepalive).
+    pub fn one(frame: Bytes) -> Frames {
+        Frames(VecDeque::from([Waiting {
+            frame,
+            cursor: None,
+            queued_at: None,
+        }]))
+    }
+
+    pub fn pop_front(&mut self) -> Option<Bytes> {
+        self.0.pop_front().map(|queued| queued.frame)
+    }
+
+    /// Each frame with the moment the room queued it.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<Instant>)> {
+        self.0.iter().map(|queued| (&queued.frame[..], queued.queued_at))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 struct Shared {
-    frames: Mutex<VecDeque<Waiting>>,
+    frames: Mutex<Queue>,
     capacity: usize,
     frame_queued: Notify,
     reason: OnceLock<CloseReason>,
@@ -54,7 +93,7 @@ impl Outbox {
     /// An outbox holding at most `capacity` frames.
     pub fn new(capacity: usize) -> Outbox {
         Outbox(Arc::new(Shared {
-            frames: Mutex::new(VecDeque::new()),
+            frames: Mutex::new(Queue::default()),
             capacity: capacity.max(1),
             frame_queued: Notify::new(),
             reason: OnceLock::new(),
@@ -62,7 +101,7 @@ impl Outbox {
         }))
     }
 
-    fn frames(&self) -> MutexGuard<'_, VecDeque<Waiting>> {
+    fn frames(&self) -> MutexGuard<'_, Queue> {
         // The lock guards plain pushes and pops: a panic cannot leave it inconsistent.
         self.0.frames.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -83,7 +122,9 @@ impl Outbox {
             return Queued::Gone;
         }
         {
-            let mut frames = self.frames();
+            let mut guard = self.frames();
+            let queue = &mut *guard;
+            let frames = &mut queue.waiting;
             if cursor.is_some()
                 && let Some(older) = frames.iter().position(|queued| queued.cursor == cursor)
             {
@@ -92,13 +133,13 @@ impl Outbox {
                 frames.remove(older);
                 crate::metrics::cursor_coalesced();
             }
-            if frames.len() < self.0.capacity {
+            if frames.len() + queue.writing < self.0.capacity {
                 frames.push_back(Waiting {
                     frame,
                     cursor,
-                    queued_at: Instant::now(),
+                    queued_at: Some(Instant::now()),
                 });
-                drop(frames);
+                drop(guard);
                 self.0.frame_queued.notify_one();
                 return Queued::Yes;
             }
@@ -112,17 +153,17 @@ impl Outbox {
         Queued::Gone
     }
 
-    /// Waits for the next frame to write.
-    pub async fn next_frame(&self) -> Bytes {
-        self.next_frame_queued_at().await.0
-    }
-
-    /// Waits for the next frame to write, with the moment it was queued (the writer records
-    /// the delivery time once the socket took it).
-    pub async fn next_frame_queued_at(&self) -> (Bytes, Instant) {
+    /// Waits for frames to write and takes all of them; they count against the capacity
+    /// until [`Outbox::written`]. The queue gives its memory away with them.
+    pub async fn next_batch(&self) -> Frames {
         loop {
-            if let Some(queued) = self.frames().pop_front() {
-                return (queued.frame, queued.queued_at);
+            {
+                let mut queue = self.frames();
+                if !queue.waiting.is_empty() {
+                    let frames = std::mem::take(&mut queue.waiting);
+                    queue.writing = frames.len();
+                    return Frames(frames);
+                }
             }
             // `notify_one` keeps a permit when nobody waits, so no wake-up is lost
             // between the check above and this wait.
@@ -130,10 +171,29 @@ impl Outbox {
         }
     }
 
+    /// The last batch taken is written: its frames no longer count against the capacity.
+    pub fn written(&self) {
+        self.frames().writing = 0;
+    }
+
+    /// Waits for the next frame to write (one at a time: tests).
+    #[cfg(test)]
+    pub async fn next_frame(&self) -> Bytes {
+        loop {
+            if let Some(queued) = self.frames().waiting.pop_front() {
+                return queued.frame;
+            }
+            self.0.frame_queued.notified().await;
+        }
+    }
+
     /// Asks for the connection to be closed; the first reason wins.
     pub fn close(&self, reason: CloseReason) {
         if self.0.reason.set(reason).is_ok() {
-            self.frames().clear();
+            let mut queue = self.frames();
+            queue.waiting = VecDeque::new();
+            queue.writing = 0;
+            drop(queue);
             self.0.closing.notify_waiters();
             self.0.closing.notify_one();
         }
@@ -172,6 +232,42 @@ mod tests {
         outbox.send(Bytes::from_static(b"2"));
         assert_eq!(&outbox.next_frame().await[..], b"1");
         assert_eq!(&outbox.next_frame().await[..], b"2");
+    }
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_batch_takes_everything_queued_in_order() {
+        let outbox = Outbox::new(8);
+        outbox.send(Bytes::from_static(b"1"));
+        outbox.send(Bytes::from_static(b"2"));
+        let mut batch = outbox.next_batch().await;
+        assert_eq!(batch.pop_front().as_deref(), Some(&b"1"[..]));
+        assert_eq!(batch.pop_front().as_deref(), Some(&b"2"[..]));
+        assert_eq!(batch.pop_front(), None);
+    }
+
+    #[tokio::test]
+    async fn frames_being_written_count_against_the_capacity_until_written() {
+        let outbox = Outbox::new(3);
+        outbox.send(Bytes::from_static(b"a"));
+        outbox.send(Bytes::from_static(b"b"));
+        let _writing = outbox.next_batch().await;
+        assert_eq!(outbox.send(Bytes::from_static(b"c")), Queued::Yes);
+        assert_eq!(outbox.send(Bytes::from_static(b"d")), Queued::Gone);
+        assert_eq!(outbox.closed().await.code, close::OVERLOADED);
+
+        let outbox = Outbox::new(3);
+        outbox.send(Bytes::from_static(b"a"));
+        outbox.send(Bytes::from_static(b"b"));
+        let _written = outbox.next_batch().await;
+        outbox.written();
+        for frame in [&b"c"[..], b"d", b"e"] {
+            assert_eq!(outbox.send(Bytes::from_static(frame)), Queued::Yes);
+        }
     }
 }
 

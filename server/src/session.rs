@@ -10,22 +10,19 @@
 //!
 //! A session never touches Redis, and a room never touches a socket: they meet at the
 //! room's command queue (client to room) and the connection's [`Outbox`] (room to client).
+//! The reading half is here; the writing half, which drains the outbox into the socket, is
+//! [`writer`].
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use collab_protocol::message::KEEPALIVE;
 use collab_protocol::{FileId, Message, close};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::Instrument;
 use tungstenite::Message as WsMessage;
-use tungstenite::protocol::CloseFrame;
-use tungstenite::protocol::frame::Frame;
-use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
 use crate::access::revocation::Registration;
 use crate::access::sandbox::sandbox_of;
@@ -40,6 +37,8 @@ use crate::state::AppState;
 use crate::upgrade::Socket;
 use collab_room_core::close::CloseReason;
 use collab_room_core::ext::OptIns;
+
+mod writer;
 
 /// What the upgrade request asked for, as the HTTP layer read it.
 pub struct Opening {
@@ -72,7 +71,7 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
     let closer = outbox.clone();
     let (sink, mut stream) = socket.split();
     let keepalive = state.config.keepalive();
-    let writer = tokio::spawn(write_frames(sink, closer.clone(), keepalive));
+    let writer = tokio::spawn(writer::write_frames(sink, closer.clone(), keepalive));
 
     let admitted = if over_capacity {
         Err(CloseReason::error(
@@ -220,15 +219,6 @@ fn refuse(closer: &Outbox, refusal: CloseReason) {
     closer.close(refusal);
 }
 
-/// How long a closing session tries to deliver its error message and close frame. A client
-/// closed as too slow has stopped reading: its goodbye waits behind what the kernel already
-/// buffers for it (up to `tcp_wmem`'s 4 MiB), until it reads again. At 30 s, a client that
-/// resumed later (common under load, where small socket buffers make the close come early)
-/// got the backlog and then a bare end, 1006, not 1013 and its reason. The wait holds only
-/// the socket (the queue is dropped) and the connection's slot; its kernel buffer is held
-/// either way (an orphaned socket keeps delivering it).
-const GOODBYE_WAIT: Duration = Duration::from_secs(300);
-
 /// An instant no connection lives to see.
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
@@ -359,141 +349,4 @@ fn too_big(len: usize, max_frame: usize) -> CloseReason {
         "frame-too-big",
         format!("{size} exceeds the limit of {max_frame} bytes"),
     )
-}
-
-/// Writes queued frames; sends a keepalive after `keepalive` of silence; on close, sends
-/// the extension error (if any) and the close frame.
-async fn write_frames(
-    mut sink: SplitSink<Socket, WsMessage>,
-    outbox: Outbox,
-    keepalive: Duration,
-) -> SplitSink<Socket, WsMessage> {
-    let mut quiet_until = Instant::now() + keepalive;
-    loop {
-        let (frame, queued_at) = tokio::select! {
-            biased;
-            reason = outbox.closed() => return say_goodbye(sink, reason, None).await,
-            (frame, queued_at) = outbox.next_frame_queued_at() => (frame, Some(queued_at)),
-            () = tokio::time::sleep_until(quiet_until) => (Bytes::from_static(KEEPALIVE), None),
-        };
-        let kind = crate::metrics::message_out(&frame);
-        let mut outgoing = Outgoing::new(frame);
-        // A client that stops reading blocks this send; a close request (such as the
-        // room's slow-consumer verdict) must still end the connection.
-        tokio::select! {
-            sent = outgoing.send(&mut sink) => if sent.is_err() {
-                outbox.close(CloseReason::normal());
-                return sink;
-            },
-            reason = outbox.closed() => return say_goodbye(sink, reason, Some(outgoing)).await,
-        }
-        crate::metrics::delivered(kind, queued_at);
-        quiet_until = Instant::now() + keepalive;
-    }
-}
-
-/// Messages larger than this leave as a run of frames this large.
-const FRAGMENT_BYTES: usize = 64 << 10;
-
-/// One binary message on its way out, and how much of it is handed to the socket.
-///
-/// tungstenite copies each frame whole into the connection's write buffer, which keeps its
-/// capacity afterwards: a large message (a joiner's copy of a big document) goes out as
-/// fragments sliced from the shared bytes, so that buffer stays at one fragment. A send
-/// interrupted by a close resumes where it stopped, so the client never sees half a
-/// message followed by another one.
-struct Outgoing {
-    message: Bytes,
-    /// Bytes of `message` already buffered in the socket as frames.
-    handed: usize,
-}
-
-impl Outgoing {
-    fn new(message: Bytes) -> Self {
-        Outgoing { message, handed: 0 }
-    }
-
-    /// Hands the rest of the message to the socket and flushes it; safe to cancel and
-    /// call again.
-    async fn send(
-        &mut self,
-        sink: &mut SplitSink<Socket, WsMessage>,
-    ) -> Result<(), tungstenite::Error> {
-        let len = self.message.len();
-        if len <= FRAGMENT_BYTES {
-            if self.handed == 0 {
-                sink.feed(WsMessage::Binary(self.message.clone())).await?;
-                self.handed = len.max(1);
-            }
-        } else {
-            while self.handed < len {
-                let end = (self.handed + FRAGMENT_BYTES).min(len);
-                let opcode = if self.handed == 0 {
-                    OpCode::Data(Data::Binary)
-                } else {
-                    OpCode::Data(Data::Continue)
-                };
-                let fragment =
-                    Frame::message(self.message.slice(self.handed..end), opcode, end == len);
-                // Once `feed` returns the frame is buffered; no await comes before the
-                // progress is recorded, so a cancelled send never repeats a fragment.
-                sink.feed(WsMessage::Frame(fragment)).await?;
-                self.handed = end;
-                sink.flush().await?;
-            }
-        }
-        sink.flush().await
-    }
-}
-
-/// Sends the error message (if any) and the close frame, giving a client that reads
-/// slowly (or stalled and was closed for it) time to take them. Its queue is already
-/// dropped, so a waiting goodbye holds only the socket. Gives the sink back for lingering.
-async fn say_goodbye(
-    mut sink: SplitSink<Socket, WsMessage>,
-    reason: CloseReason,
-    unfinished: Option<Outgoing>,
-) -> SplitSink<Socket, WsMessage> {
-    let code = reason.code;
-    let goodbye = async {
-        if let Some(mut message) = unfinished {
-            message.send(&mut sink).await?;
-        }
-        if let Some(error) = &reason.error {
-            let frame = Message::Extension(error.clone()).encode();
-            sink.send(WsMessage::Binary(frame.into())).await?;
-        }
-        // A refusal's machine reason goes into the close frame too: stock clients show the
-        // close event, not our extension message.
-        let text = match reason.error {
-            Some(_) => reason.reason,
-            None => close_text(code),
-        };
-        let close = CloseFrame {
-            code: CloseCode::from(code),
-            reason: text.into(),
-        };
-        sink.send(WsMessage::Close(Some(close))).await?;
-        sink.close().await
-    };
-    if tokio::time::timeout(GOODBYE_WAIT, goodbye).await.is_err() {
-        // No code can reach the client now: TCP carries none, it will see 1006.
-        tracing::info!(code, "gave up on a goodbye the client never read");
-    }
-    sink
-}
-
-fn close_text(code: u16) -> &'static str {
-    match code {
-        close::NORMAL => "bye",
-        close::INVALID_PAYLOAD => "invalid payload",
-        close::POLICY => "policy violation",
-        close::TOO_BIG => "message too big",
-        close::RESTARTING => "gateway restarting",
-        close::OVERLOADED => "try again later",
-        close::INVALID_REQUEST => "invalid request",
-        close::UNAUTHENTICATED => "not authenticated",
-        close::FORBIDDEN => "forbidden",
-        _ => "closed",
-    }
 }

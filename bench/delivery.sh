@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Issue 23: the gateway's delivery path, profiled and measured (old vs new).
+#
+#   bench/delivery.sh profile RATE...   perf profile of gateway 1 during edit-storm at each
+#                                       RATE (edits/s of all editors), folded + SVG
+#   bench/delivery.sh storm LABEL GWBIN RATE ROUND   one edit-storm run, JSON + text
+#   bench/delivery.sh fanout LABEL GWBIN ROUND       one fan-out run
+#   bench/delivery.sh idle LABEL GWBIN ROUND         one idle run
+#
+# Two gateways on one fresh Redis (no persistence), loopback only, --auth none. Sizes:
+# EDITORS (1000), FILES (100), SECS (20); the rate per editor is RATE / EDITORS. The
+# edit-storm JSON lists the two gateways' CPU, then Redis's.
+# perf uses the software clock (`-e cpu-clock`; this machine has no hardware counters) and
+# DWARF unwinding (release builds keep no frame pointers); inferno folds the stacks
+# (`cargo install inferno --root target/tools`).
+set -euo pipefail
+OUT=${OUT:-bench/results/delivery-profile}
+source "$(dirname "$0")/lib.sh"
+GW=${GWBIN:-$GW}      # the gateway to profile (default: this build's)
+LOAD=${LOADBIN:-$LOAD} # one collab-load for old and new
+EDITORS=${EDITORS:-1000}
+FILES=${FILES:-100}
+SECS=${SECS:-20}
+TOOLS=${TOOLS:-target/tools/bin}
+trap 'for p in "$OUT"/*.pid; do [ -e "$p" ] && kill "$(cat "$p")" 2>/dev/null; rm -f "$p"; done' EXIT
+
+# up GWBIN [GATEWAY FLAGS...]: Redis and two gateways; sets R, A1, A2, P1, P2.
+up() {
+  local bin=$1; shift
+  read -r R <<< "$(free_ports 1)"
+  redis_up "$R"
+  GW=$bin start_gw gw1 --redis-url "redis://127.0.0.1:$R" "$@"
+  GW=$bin start_gw gw2 --redis-url "redis://127.0.0.1:$R" "$@"
+  A1=$(addr gw1); A2=$(addr gw2); P1=$(cat "$OUT/gw1.pid"); P2=$(cat "$OUT/gw2.pid")
+}
+down() {
+  stop_gw gw1; stop_gw gw2
+  redis-cli -p "$R" shutdown nosave > /dev/null 2>&1 || true
+  rm -f "$OUT/redis-$R.pid"
+}
+per_editor() { python3 -c "print($1 / $EDITORS)"; }
+
+storm() { # NAME RATE: edit-storm against the gateways that are up
+  $LOAD edit-storm --editors "$EDITORS" --files "$FILES" --rate "$(per_editor "$2")" \
+    --duration "$SECS" --target "ws://$A1/doc" --target "ws://$A2/doc" \
+    --pid "$P1" --pid "$P2" --pid "$(cat "$OUT/redis-$R.pid")" \
+    --json "$OUT/$1.json" > "$OUT/$1.txt" 2>&1
+}
+
+case ${1:-} in
+  profile)
+    shift
+    for rate in "$@"; do
+      up "$GW"
+      storm "storm-$rate" "$rate" &
+      load=$!
+      sleep 6 # connect and sync first; profile the steady typing
+      perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
+        -o "$OUT/perf-$rate.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-$rate.log"
+      wait "$load"
+      perf script --no-inline -i "$OUT/perf-$rate.data" 2> /dev/null \
+        | "$TOOLS/inferno-collapse-perf" > "$OUT/gateway-$rate.folded"
+      "$TOOLS/inferno-flamegraph" --title "gateway 1, edit-storm $rate edits/s" \
+        < "$OUT/gateway-$rate.folded" > "$OUT/gateway-$rate.svg"
+      rm -f "$OUT/perf-$rate.data"
+      curl -s "http://$A1/metrics" > "$OUT/metrics-$rate.txt" || true
+      rm -f "$OUT"/gw?.out "$OUT"/gw?.err "$OUT"/redis-*.log
+      down
+    done ;;
+  storm)
+    up "$3"; storm "$2-$4-$5" "$4"; cp "$OUT/gw1.err" "$OUT/$2-$4-$5.gw1.err"; down ;;
+  fanout)
+    up "$3"
+    $LOAD fan-out --target "ws://$A1/doc" --target "ws://$A2/doc" --pid "$P1" --pid "$P2" \
+      --duration "${SECS}" --json "$OUT/fanout-$2-$4.json" > "$OUT/fanout-$2-$4.txt" 2>&1
+    down ;;
+  idle)
+    up "$3"
+    $LOAD idle --connections "${CONNS:-5000}" --target "ws://$A1/doc" --target "ws://$A2/doc" \
+      --pid "$P1" --pid "$P2" --json "$OUT/idle-$2-$4.json" > "$OUT/idle-$2-$4.txt" 2>&1
+    down ;;
+  *) sed -n 2,13p "$0"; exit 2 ;;
+esac
