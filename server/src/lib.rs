@@ -89,7 +89,9 @@
 
 pub mod access;
 pub mod admin;
+pub mod allocator;
 pub mod app;
+pub mod census;
 pub mod config;
 pub mod embedded_redis;
 pub mod engine;

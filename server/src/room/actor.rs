@@ -36,6 +36,7 @@ use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 mod cursor_claims;
 mod files;
 mod reads;
+mod sizes;
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
@@ -72,6 +73,8 @@ struct Actor {
     retired: bool,
     /// Keeps the file in step with its source (`--files dir|sandbox`).
     files: Option<crate::ext::files::keeper::Keeper>,
+    /// This room's share of the census's room totals (taken back when the actor drops).
+    tally: super::tally::RoomTally,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -123,6 +126,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         next_post: 0,
         retired: false,
         files: None,
+        tally: super::tally::RoomTally::new(ctx.totals.clone()),
         file,
         ctx,
     };
@@ -226,6 +230,7 @@ impl Actor {
             if let Some(keeper) = self.files.as_mut() {
                 keeper.after_input(&self.core);
             }
+            self.report_sizes();
         }
         self.close_file().await;
         self.retire(JoinError::Retired);

@@ -9,11 +9,13 @@
 //! - [`runtime`]: what the core asks of the runtime: how an apply runs (timed, a big
 //!   update off the gateway's other tasks) and the clock cursors' ages are read from.
 //! - [`handle`]: the room's address, its commands, and what all rooms share.
+//! - [`tally`]: the sizes of the open rooms' tables, summed for the census.
 
 pub mod actor;
 pub mod appender;
 pub mod handle;
 pub mod runtime;
+pub mod tally;
 
 pub use actor::spawn;
 pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
