@@ -79,6 +79,7 @@ impl Census {
         for (table, size) in self.sizes(sessions) {
             metrics::gauge!("collab_table_entries", "table" => table).set(size as f64);
         }
+        metrics::gauge!("collab_allocator", "allocator" => crate::allocator::NAME).set(1.0);
         for (kind, bytes) in crate::allocator::stats() {
             metrics::gauge!("collab_allocator_bytes", "kind" => kind).set(bytes as f64);
         }

@@ -97,6 +97,8 @@ pub mod embedded_redis;
 pub mod engine;
 pub mod ext;
 pub mod gateway;
+#[cfg(feature = "dhat-heap")]
+pub mod heap_profile;
 pub mod limits;
 pub mod linger;
 pub mod listener;

@@ -44,6 +44,11 @@ pub struct Args {
     #[arg(long, default_value_t = 20.0, value_name = "SECS")]
     pub visit_timeout: f64,
 
+    /// Keep the gateways running this long after the last round, to look at them (send
+    /// SIGUSR2 to a `dhat-heap` build for its heap profile, read /proc).
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub hold_secs: u64,
+
     /// More flags for both gateways (repeat; e.g. `--gateway-arg=--log-format=json`).
     #[arg(long = "gateway-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub gateway_args: Vec<String>,

@@ -70,6 +70,19 @@ pub async fn run(args: Args) -> anyhow::Result<SoakReport> {
             report.write(dir)?;
         }
     }
+    if args.hold_secs > 0 {
+        let pids: Vec<String> = rig
+            .gateways
+            .iter()
+            .filter_map(|gw| gw.pid().map(|pid| pid.to_string()))
+            .collect();
+        eprintln!(
+            "collab-load soak: holding the gateways (pids {}) for {} s",
+            pids.join(" "),
+            args.hold_secs
+        );
+        tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
+    }
     Ok(report)
 }
 
