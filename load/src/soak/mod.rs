@@ -129,7 +129,7 @@ async fn visit_round(
 /// Visit `n`: even ones open a new file, odd ones revisit one; either gateway.
 fn plan(rig: &Rig, args: &Args, n: u64) -> anyhow::Result<visit::Plan> {
     let mut rng = rand::rng();
-    let (user, file) = if n % 2 == 0 {
+    let (user, file) = if n.is_multiple_of(2) {
         let user = (n / 2) % args.users;
         (user, format!("{}/new/{n}.ts", rig::sandbox(user)))
     } else {
