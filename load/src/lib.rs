@@ -59,6 +59,11 @@
 //! minute under continuous typing and the typing lost when Redis is flushed; it starts its
 //! own Redis and gateways through collab-harness.
 //!
+//! [`soak`] (`collab-load soak`) watches memory over many visits: its own Redis and two
+//! gateways, rounds of short visits (half to new files), and after each round, once the
+//! rooms closed, each gateway's RSS, allocator figures and the sizes of its tables, which
+//! must be back at their baseline.
+//!
 //! Apart from the network, [`gc_trace`] replays a recorded editing trace (`load/traces/`)
 //! into yrs docs with GC on and off and measures state size, heap ([`heap`], a counting
 //! allocator the binary installs), resident memory and time: what the gateway's GC-off
@@ -88,6 +93,7 @@ pub mod scenario;
 pub mod scrape;
 pub mod seed;
 pub mod shared;
+pub mod soak;
 pub mod stats;
 pub mod target;
 pub mod timeline;

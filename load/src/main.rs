@@ -21,6 +21,7 @@ use collab_load::heap;
 use collab_load::latency::ProbeReport;
 use collab_load::report::html;
 use collab_load::scenario::Scenario;
+use collab_load::soak;
 use collab_load::undo_latency;
 
 /// Counts heap only while `gc-trace` asks it to; otherwise one relaxed load per allocation.
@@ -67,6 +68,11 @@ enum Command {
     /// the other gateway, count writes per minute under continuous typing, and the typing
     /// lost when every gateway is killed and Redis flushed (RPO).
     FilesLatency(files_latency::Args),
+    /// Memory over a long run: start a redis-server and two gateways, make `--visits`
+    /// visits (connect, sync, type, move the cursor, leave; half to new files) in rounds,
+    /// and after each round, once the rooms closed, print each gateway's RSS, allocator
+    /// figures and table sizes; exit 3 when a table did not return to its baseline.
+    Soak(soak::Args),
 }
 
 #[tokio::main]
@@ -108,6 +114,25 @@ async fn main() -> ExitCode {
         Command::FilesLatency(args) => {
             let json = args.json.clone();
             probe_exit(files_latency::run(args).await, json)
+        }
+        Command::Soak(args) => {
+            let out = args.out.clone();
+            match soak::run(args).await {
+                Ok(report) => {
+                    print!("{}", report.markdown());
+                    if let Some(dir) = out
+                        && let Err(e) = report.write(&dir)
+                    {
+                        return fail(e);
+                    }
+                    if report.is_clean() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(3)
+                    }
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::GcTrace(args) => {
             match tokio::task::spawn_blocking(move || gc_trace::run(args)).await {

@@ -59,6 +59,16 @@ pub struct Settings {
     pub clock: fn() -> u64,
 }
 
+/// The sizes of one room's tables ([`RoomCore::sizes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sizes {
+    pub members: usize,
+    pub awareness_states: usize,
+    pub cursor_owners: usize,
+    /// States waiting for the engine's claim.
+    pub held_cursors: usize,
+}
+
 pub struct RoomCore {
     pub(crate) settings: Settings,
     pub(crate) pending: Arc<PendingBudget>,
@@ -113,6 +123,17 @@ impl RoomCore {
 
     pub fn has_members(&self) -> bool {
         !self.members.is_empty()
+    }
+
+    /// How many entries the room's tables hold now (the gateway's census sums them).
+    pub fn sizes(&self) -> Sizes {
+        let (states, owners) = self.presence.sizes();
+        Sizes {
+            members: self.members.len(),
+            awareness_states: states,
+            cursor_owners: owners,
+            held_cursors: self.presence.held(),
+        }
     }
 
     /// The file as stored when the room opens (subscribed first, so nothing falls between);

@@ -393,6 +393,12 @@ impl Presence {
         self.held.len()
     }
 
+    /// Awareness states held (with or without data) and client ids with a known owner:
+    /// what a soak watches return to zero.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.awareness.iter().count(), self.owners.len())
+    }
+
     fn encode(&self, ids: Vec<ClientID>) -> Option<Vec<u8>> {
         if ids.is_empty() {
             return None;

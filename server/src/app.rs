@@ -46,6 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn render_metrics(State(state): State<Arc<AppState>>) -> String {
+    state.census.record(state.sessions.live());
     state.metrics.render()
 }
 

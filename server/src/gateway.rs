@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::access::Authority;
 use crate::access::revocation::{Periods, Revocations};
+use crate::census::Census;
 use crate::config::{Config, EngineKind};
 use crate::embedded_redis::EmbeddedRedis;
 use crate::engine::Engine;
@@ -109,6 +110,7 @@ impl Gateway {
             undo: engine.undo.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
+            totals: Arc::default(),
             checking: crate::ext::diagnostics::check::Checking {
                 // Hashing needs a thread even when syntax checks are off.
                 pool: crate::ext::diagnostics::CheckPool::new(config.diagnostics_workers().max(1)),
@@ -119,6 +121,14 @@ impl Gateway {
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
+        let census = Census {
+            registry: ctx.registry.clone(),
+            rooms: ctx.totals.clone(),
+            bus: engine.bus.clone(),
+            directory: engine.directory.clone(),
+            revocations: revocations.clone(),
+            pending: pending.clone(),
+        };
         Ok(Gateway {
             state: Arc::new(AppState {
                 config,
@@ -133,6 +143,7 @@ impl Gateway {
                 sessions: SessionCount::default(),
                 pending,
                 metrics,
+                census,
             }),
             shutdown,
             _engine: engine,

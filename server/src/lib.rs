@@ -92,12 +92,16 @@
 
 pub mod access;
 pub mod admin;
+pub mod allocator;
 pub mod app;
+pub mod census;
 pub mod config;
 pub mod embedded_redis;
 pub mod engine;
 pub mod ext;
 pub mod gateway;
+#[cfg(feature = "dhat-heap")]
+pub mod heap_profile;
 pub mod limits;
 pub mod linger;
 pub mod listener;

@@ -6,8 +6,29 @@ use clap::{CommandFactory, FromArgMatches};
 use collab_server::config::{Config, LogFormat};
 use tracing_subscriber::EnvFilter;
 
+/// The allocator the build chose (feature `jemalloc` or `mimalloc`; glibc malloc without
+/// either): `collab_server::allocator` says why and reports its figures.
+#[cfg(all(feature = "jemalloc", not(feature = "dhat-heap")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[cfg(all(
+    feature = "mimalloc",
+    not(feature = "jemalloc"),
+    not(feature = "dhat-heap")
+))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Heap profiling builds only (`--features dhat-heap`): see `collab_server::heap_profile`.
+#[cfg(feature = "dhat-heap")]
+#[global_allocator]
+static ALLOCATOR: dhat::Alloc = dhat::Alloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    #[cfg(feature = "dhat-heap")]
+    collab_server::heap_profile::start();
     // The one variable no flag reads, listed in `--help` with the flags' own `[env: ...]`.
     let matches = Config::command()
         .after_help(
@@ -34,7 +55,10 @@ async fn main() -> std::process::ExitCode {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
     }
-    match collab_server::gateway::run(config).await {
+    let ran = collab_server::gateway::run(config).await;
+    #[cfg(feature = "dhat-heap")]
+    collab_server::heap_profile::stop();
+    match ran {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("collab-gateway: {error:#}");

@@ -37,6 +37,8 @@ pub struct AppState {
     pub sessions: SessionCount,
     pub pending: Arc<PendingAppends>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The sizes of the gateway's tables, set as gauges on each scrape.
+    pub census: crate::census::Census,
 }
 
 /// Counts live WebSocket sessions, so a draining gateway can wait for them: upgraded

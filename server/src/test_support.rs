@@ -70,6 +70,7 @@ impl TestGateway {
             undo: engine.undo.clone(),
             bus: engine.bus.clone(),
             registry: Arc::new(DashMap::new()),
+            totals: Arc::default(),
             checking: crate::ext::diagnostics::check::Checking {
                 pool: crate::ext::diagnostics::CheckPool::new(1),
                 cache: engine.diagnostics.clone(),

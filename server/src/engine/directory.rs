@@ -90,6 +90,12 @@ pub trait Directory: Send + Sync + 'static {
         Box::pin(async { Ok(None) })
     }
 
+    /// Entries of the directory's own tables (its cache), for the census
+    /// ([`crate::census`]); none by default.
+    fn tables(&self) -> Vec<(&'static str, usize)> {
+        Vec::new()
+    }
+
     /// Re-reads many grants at once (revocation, [`crate::access::revocation`]): for each
     /// `(token, sandbox)`, the session's user and its standing there, or `None` for a
     /// session that is gone. One error fails the whole batch. The default asks one at a

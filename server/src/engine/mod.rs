@@ -139,6 +139,12 @@ pub trait Bus: Send + Sync + 'static {
 
     /// Tells other gateways this one is leaving, so its clients' cursors go at once.
     fn say_goodbye(&self) -> BoxFuture<'_, ()>;
+
+    /// Entries of the bus's own tables (routes, subscriptions, gateways heard), for the
+    /// census ([`crate::census`]); none by default.
+    fn tables(&self) -> Vec<(&'static str, usize)> {
+        Vec::new()
+    }
 }
 
 /// A connected engine: both halves, the identity directory and its admin writes, the

@@ -38,6 +38,7 @@ mod cursor_claims;
 mod files;
 mod reads;
 mod test_panic;
+mod sizes;
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
@@ -76,6 +77,8 @@ struct Actor {
     files: Option<crate::ext::files::keeper::Keeper>,
     /// People, edits and file state, for the status page.
     published: Arc<Published>,
+    /// This room's share of the census's room totals (taken back when the actor drops).
+    tally: super::tally::RoomTally,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -128,6 +131,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         retired: false,
         files: None,
         published: Arc::default(),
+        tally: super::tally::RoomTally::new(ctx.totals.clone()),
         file,
         ctx,
     };
@@ -233,6 +237,7 @@ impl Actor {
                 keeper.after_input(&self.core);
                 self.published.file(keeper.status());
             }
+            self.report_sizes();
         }
         self.close_file().await;
         self.retire(JoinError::Retired);

@@ -80,6 +80,8 @@ pub struct RoomContext {
     pub undo: Arc<dyn UndoStack<Error = EngineError>>,
     pub bus: Arc<dyn Bus>,
     pub registry: Arc<DashMap<FileId, RoomHandle>>,
+    /// The open rooms' table sizes, summed for the census.
+    pub totals: Arc<super::tally::RoomTotals>,
     /// The diagnostics cache, the parse pool and its settings.
     pub checking: crate::ext::diagnostics::check::Checking,
     /// Where files live besides Redis (`None`: `--files none`).

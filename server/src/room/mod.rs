@@ -11,12 +11,14 @@
 //! - [`handle`]: the room's address, its commands, and what all rooms share.
 //! - [`published`]: what a room shows outside without being asked (people, edits, file
 //!   state), for the status page.
+//! - [`tally`]: the sizes of the open rooms' tables, summed for the census.
 
 pub mod actor;
 pub mod appender;
 pub mod handle;
 pub mod published;
 pub mod runtime;
+pub mod tally;
 
 pub use actor::spawn;
 pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};

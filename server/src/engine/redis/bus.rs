@@ -226,6 +226,10 @@ impl<C: Conn> Bus for RedisBus<C> {
                 .await;
         })
     }
+
+    fn tables(&self) -> Vec<(&'static str, usize)> {
+        self.router.tables()
+    }
 }
 
 /// Owns the subscription connection's channel set: reference counts per channel, so
@@ -269,6 +273,7 @@ async fn subscription_manager<C: Conn>(
                 } else if *count == 0 {
                     counts.remove(&channel);
                 }
+                router.set_subscribed(counts.len());
                 let _ = reply.send(result);
             }
             SubCmd::Unsubscribe(channel) => {
@@ -278,6 +283,7 @@ async fn subscription_manager<C: Conn>(
                 *count -= 1;
                 if *count == 0 {
                     counts.remove(&channel);
+                    router.set_subscribed(counts.len());
                     if let Err(error) = sub.unsubscribe_file(&channel).await {
                         tracing::debug!(channel, %error, "unsubscribe failed");
                     }

@@ -185,6 +185,12 @@ impl IdentityCache {
         state.armed = false;
     }
 
+    /// Keys held and invalidations remembered, for the census ([`crate::census`]).
+    pub fn sizes(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.slots.len(), state.recent.len())
+    }
+
     /// Drops the keys whose deadline passed and returns them.
     pub fn expire_due(&self, now: Instant) -> Vec<String> {
         let mut state = self.lock();

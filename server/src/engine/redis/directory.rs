@@ -371,6 +371,14 @@ impl<C: Conn> Directory for RedisDirectory<C> {
     ) -> BoxFuture<'a, Result<Option<SandboxAddress>, EngineError>> {
         Box::pin(self.lookup_address(user))
     }
+
+    fn tables(&self) -> Vec<(&'static str, usize)> {
+        let (keys, recent) = self.cache.sizes();
+        vec![
+            ("identity_cache_keys", keys),
+            ("identity_cache_recent", recent),
+        ]
+    }
 }
 
 #[cfg(test)]

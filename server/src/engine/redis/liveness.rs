@@ -47,6 +47,15 @@ impl Liveness {
         }
     }
 
+    /// Gateways heard from and not yet declared gone.
+    pub fn len(&self) -> usize {
+        self.last_seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last_seen.is_empty()
+    }
+
     pub fn forget(&self, gateway: &str) {
         self.last_seen.remove(gateway);
     }

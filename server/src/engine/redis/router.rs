@@ -11,7 +11,7 @@
 //! the bus to subscribe it again and the room to catch up.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -30,6 +30,8 @@ pub struct Router {
     gateways_channel: String,
     own_id: String,
     routes: DashMap<String, RoomSink>,
+    /// File channels the subscription manager holds subscribed (for the census).
+    subscribed: AtomicUsize,
     live: AtomicBool,
     pub(super) liveness: Arc<Liveness>,
     /// Channels the server dropped while routed, for the bus to subscribe again.
@@ -53,6 +55,7 @@ impl Router {
             keys,
             own_id,
             routes: DashMap::new(),
+            subscribed: AtomicUsize::new(0),
             live: AtomicBool::new(false),
             liveness,
             resubscribe,
@@ -102,6 +105,22 @@ impl Router {
             .iter()
             .map(|route| route.key().clone())
             .collect()
+    }
+
+    /// The subscription manager holds `n` file channels subscribed.
+    pub fn set_subscribed(&self, n: usize) {
+        self.subscribed.store(n, Ordering::Relaxed);
+    }
+
+    /// The sizes of the routing tables, for the census ([`crate::census`]).
+    pub fn tables(&self) -> Vec<(&'static str, usize)> {
+        let resubscribing = self.resubscribing.lock().map_or(0, |set| set.len());
+        vec![
+            ("routes", self.routes.len()),
+            ("subscriptions", self.subscribed.load(Ordering::Relaxed)),
+            ("resubscribing", resubscribing),
+            ("gateways_seen", self.liveness.len()),
+        ]
     }
 
     pub fn insert(&self, channel: String, sink: RoomSink) {
