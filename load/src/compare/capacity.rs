@@ -17,7 +17,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::child::{ChildFiles, Stack, run_scenario};
-use super::figures::Figures;
 use super::rate_search::search;
 use super::runs::{Outcome, Shown};
 use super::systems::{Programs, System};
@@ -208,7 +207,7 @@ pub fn judge(rate: f64, plan: &Plan, outcome: &anyhow::Result<Outcome>) -> Step 
     step.p99_ms = (p.count > 0).then_some(p.p99);
     step.edits_per_second = figures.edits_per_second;
     step.deliveries_per_second = figures.deliveries_per_second;
-    step.server_us_per_delivery = us_per_delivery(figures);
+    step.server_us_per_delivery = figures.server_us_per_delivery();
     step.harness_cpu_seconds = figures.harness_cpu_seconds();
     let offered = rate * plan.editors as f64;
     let mut why: Vec<String> = Vec::new();
@@ -229,24 +228,6 @@ pub fn judge(rate: f64, plan: &Plan, outcome: &anyhow::Result<Outcome>) -> Step 
     step.passed = why.is_empty();
     step.why = why.join("; ");
     step
-}
-
-/// Server CPU per delivery over the seconds of the edit phase (the timeline's ticks), µs;
-/// over the whole run when the timeline has no edit-phase tick with CPU.
-pub fn us_per_delivery(f: &Figures) -> Option<f64> {
-    let edit: Vec<_> = f
-        .timeline
-        .iter()
-        .filter(|t| t.phase == "edit" && t.server_cpu_percent.is_some())
-        .collect();
-    let deliveries: f64 = edit.iter().map(|t| t.deliveries_per_s).sum();
-    if deliveries > 0.0 {
-        let cpu_percent: f64 = edit.iter().filter_map(|t| t.server_cpu_percent).sum();
-        // percent of a core for a second = 10,000 µs
-        return Some(cpu_percent * 1e4 / deliveries);
-    }
-    let cpu = f.server_cpu_seconds()?;
-    (f.deliveries > 0).then(|| cpu * 1e6 / f.deliveries as f64)
 }
 
 /// Searches `system`'s capacity on one fresh set of its processes; step files go to
@@ -338,27 +319,40 @@ pub fn limit(ms: f64) -> String {
 }
 
 /// The capacity rows of the side-by-side table (its columns: scenario, figure, one per
-/// system, one ratio us/peer per peer, target).
+/// system, one ratio us/peer per peer, target). Targets (issue 23): our capacity at least
+/// the relay floor's, our CPU per delivery there within 3x the write-floor's.
 pub fn rows(caps: &[Capacity], systems: &[System], p99_ms: f64) -> Vec<Vec<String>> {
     let peers = peers(systems);
     let best = |s: System| caps.iter().find(|c| c.system == s).and_then(Capacity::best);
     type Pick = fn(&Step) -> Option<f64>;
-    let figures: [(String, Pick); 4] = [
-        (format!("edits/s at p99 < {} ms", limit(p99_ms)), |s| {
-            Some(s.edits_per_second)
-        }),
-        ("deliveries/s at that rate".to_owned(), |s| {
-            Some(s.deliveries_per_second)
-        }),
-        ("server CPU µs per delivery".to_owned(), |s| {
-            s.server_us_per_delivery
-        }),
-        ("harness CPU s at that rate".to_owned(), |s| {
-            s.harness_cpu_seconds
-        }),
+    /// What our figure must be against a peer's, and how the target reads.
+    type Goal = Option<(System, &'static str, fn(f64, f64) -> bool)>;
+    let figures: [(String, Pick, Goal); 4] = [
+        (
+            format!("edits/s at p99 < {} ms", limit(p99_ms)),
+            |s| Some(s.edits_per_second),
+            Some((System::Floor, ">= floor", |us, floor| us >= floor)),
+        ),
+        (
+            "deliveries/s at that rate".to_owned(),
+            |s| Some(s.deliveries_per_second),
+            None,
+        ),
+        (
+            "server CPU µs per delivery".to_owned(),
+            |s| s.server_us_per_delivery,
+            Some((System::WriteFloor, "<= 3x write-floor", |us, wf| {
+                us <= 3.0 * wf
+            })),
+        ),
+        (
+            "harness CPU s at that rate".to_owned(),
+            |s| s.harness_cpu_seconds,
+            None,
+        ),
     ];
     let mut rows = Vec::new();
-    for (label, pick) in figures {
+    for (label, pick, goal) in figures {
         let mut row = vec!["capacity".to_owned(), label];
         for system in systems {
             let cap = caps.iter().find(|c| c.system == *system);
@@ -378,7 +372,16 @@ pub fn rows(caps: &[Capacity], systems: &[System], p99_ms: f64) -> Vec<Vec<Strin
                 _ => String::new(),
             });
         }
-        row.push(String::new());
+        row.push(match goal {
+            Some((peer, what, ok)) if systems.contains(&System::Us) => {
+                match (ours, best(peer).and_then(pick)) {
+                    (Some(a), Some(b)) if ok(a, b) => format!("{what}: met"),
+                    (Some(_), Some(_)) => format!("{what}: MISSED"),
+                    _ => format!("{what}: no figure"),
+                }
+            }
+            _ => String::new(),
+        });
         rows.push(row);
     }
     rows
@@ -386,6 +389,7 @@ pub fn rows(caps: &[Capacity], systems: &[System], p99_ms: f64) -> Vec<Vec<Strin
 
 #[cfg(test)]
 mod tests {
+    use super::super::figures::Figures;
     use super::*;
 
     fn figures(p99: f64, edits_per_second: f64, clean: bool) -> anyhow::Result<Outcome> {
@@ -474,12 +478,34 @@ mod tests {
                 failed: None,
                 commands: Vec::new(),
             },
+            Capacity {
+                system: System::WriteFloor,
+                steps: vec![step(8.0, true, 8000.0, 3.0)],
+                failed: None,
+                commands: Vec::new(),
+            },
         ];
         let rows = rows(&caps, &System::ALL, 10.0);
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[0][..2], ["capacity", "edits/s at p99 < 10 ms"]);
-        assert_eq!(rows[0][2..7], ["2000", "none passed", "4000", "", "0.50x"]);
-        assert_eq!(rows[2][2..5], ["28.0", "none passed", "7.00"]);
-        assert!(rows.iter().all(|r| r.len() == 3 + System::ALL.len() + 2));
+        assert_eq!(
+            rows[0][2..10],
+            [
+                "2000",
+                "none passed",
+                "4000",
+                "8000",
+                "",
+                "0.50x",
+                "0.25x",
+                ">= floor: MISSED"
+            ]
+        );
+        assert_eq!(rows[2][2..6], ["28.0", "none passed", "7.00", "3.00"]);
+        assert_eq!(rows[2][8..10], ["9.33x", "<= 3x write-floor: MISSED"]);
+        assert_eq!(rows[1][9], "");
+        // scenario, figure, one per system, one ratio per peer, target
+        let columns = 2 + System::ALL.len() + (System::ALL.len() - 1) + 1;
+        assert!(rows.iter().all(|r| r.len() == columns));
     }
 }
