@@ -29,12 +29,11 @@ async fn start_pair(redis: &RedisServer) -> Vec<String> {
     let mut targets = Vec::new();
     for _ in 0..2 {
         let url = redis.url();
-        let floor = tokio::task::spawn_blocking(move || {
-            WriteFloor::bind(([127, 0, 0, 1], 0).into(), &url)
-        })
-        .await
-        .expect("the bind task")
-        .expect("starting a write-floor");
+        let floor =
+            tokio::task::spawn_blocking(move || WriteFloor::bind(([127, 0, 0, 1], 0).into(), &url))
+                .await
+                .expect("the bind task")
+                .expect("starting a write-floor");
         targets.push(format!("ws://{}/doc", floor.local_addr()));
         std::thread::spawn(move || {
             if let Err(e) = floor.serve() {

@@ -161,8 +161,9 @@ impl System {
                 let subcommand = self.harness_subcommand();
                 let mut help = Command::new(&programs.harness);
                 help.args([subcommand, "--help"]);
-                run_quietly(help)
-                    .with_context(|| format!("this collab-load has no `{subcommand}` subcommand"))?;
+                run_quietly(help).with_context(|| {
+                    format!("this collab-load has no `{subcommand}` subcommand")
+                })?;
                 Ok(Vec::new())
             }
         }

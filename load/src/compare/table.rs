@@ -342,7 +342,11 @@ mod tests {
             with_cpu(run(System::Us, "edit-storm", 2.0, None), 0.3, 10_000),
             run(System::Hocuspocus, "edit-storm", 20.0, None),
             run(System::Floor, "edit-storm", 0.5, None),
-            with_cpu(run(System::WriteFloor, "edit-storm", 0.25, None), 0.08, 10_000),
+            with_cpu(
+                run(System::WriteFloor, "edit-storm", 0.25, None),
+                0.08,
+                10_000,
+            ),
             run(System::Us, "idle", 1.0, Some(6000.0)),
             Run {
                 outcome: Outcome::Skipped("node missing".to_owned()),
@@ -417,10 +421,7 @@ mod tests {
             .find(|r| r[1] == "propagation p99 ms")
             .cloned()
             .unwrap_or_default();
-        assert_eq!(
-            p99[2..9],
-            ["2.00", "20.0*", "n/a", "-", "0.10x*", "", ""]
-        );
+        assert_eq!(p99[2..9], ["2.00", "20.0*", "n/a", "-", "0.10x*", "", ""]);
         assert_eq!(p99[9], "<= 1/5 of hocuspocus: met; <= 2x floor: no figure*");
         let problems = t.rows.iter().find(|r| r[1] == "problems").cloned();
         assert_eq!(

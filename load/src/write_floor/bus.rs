@@ -182,7 +182,10 @@ fn forward(
             continue;
         };
         let Some((origin, frame)) = message.get_payload_bytes().split_first_chunk::<8>() else {
-            tracing::warn!("{}: message shorter than its origin", message.get_channel_name());
+            tracing::warn!(
+                "{}: message shorter than its origin",
+                message.get_channel_name()
+            );
             continue;
         };
         if origin[..4] == own {

@@ -108,9 +108,15 @@ mod tests {
             Upgrade::Refused { response } => String::from_utf8_lossy(&response)[..12].to_owned(),
             other => format!("{other:?}"),
         };
-        assert_eq!(status(upgrade(request("/other/a").as_bytes())), "HTTP/1.1 404");
+        assert_eq!(
+            status(upgrade(request("/other/a").as_bytes())),
+            "HTTP/1.1 404"
+        );
         assert_eq!(status(upgrade(request("/doc/").as_bytes())), "HTTP/1.1 404");
-        assert_eq!(status(upgrade(b"\x00\x01 nonsense\r\n\r\n")), "HTTP/1.1 400");
+        assert_eq!(
+            status(upgrade(b"\x00\x01 nonsense\r\n\r\n")),
+            "HTTP/1.1 400"
+        );
         let endless = format!("GET /doc/a HTTP/1.1\r\nX: {}", "y".repeat(MAX_REQUEST));
         assert_eq!(status(upgrade(endless.as_bytes())), "HTTP/1.1 431");
     }

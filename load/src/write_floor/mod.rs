@@ -68,9 +68,13 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let floor = WriteFloor::bind(args.listen, &args.redis_url)?;
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "collab-write-floor listening on {}", floor.local_addr())
-        .and_then(|()| stdout.flush())
-        .context("writing the listening line")?;
+    writeln!(
+        stdout,
+        "collab-write-floor listening on {}",
+        floor.local_addr()
+    )
+    .and_then(|()| stdout.flush())
+    .context("writing the listening line")?;
     let (done, ended) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("write-floor".to_owned())
@@ -103,7 +107,8 @@ impl WriteFloor {
         let waker = Waker::new(poll.registry(), WAKER).context("creating the waker")?;
         let bus = Bus::connect(&client, waker)
             .with_context(|| format!("connecting to Redis at {redis_url}"))?;
-        let mut listener = TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+        let mut listener =
+            TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .context("registering the listener")?;
@@ -185,11 +190,9 @@ fn accept_all(listener: &TcpListener, hub: &mut Hub) {
         }
         let entry = hub.conns.vacant_entry();
         let token = Token(entry.key() + FIRST_CONN);
-        let registered = hub.registry.register(
-            &mut stream,
-            token,
-            Interest::READABLE | Interest::WRITABLE,
-        );
+        let registered =
+            hub.registry
+                .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE);
         match registered {
             Ok(()) => {
                 entry.insert(Conn::new(stream));
