@@ -41,7 +41,7 @@ use tokio_tungstenite::tungstenite::{Message as WsMessage, Utf8Bytes};
 use crate::target::is_loopback;
 
 /// Path prefix of the WebSocket endpoint, as our gateway's.
-const PATH_PREFIX: &str = "/doc/";
+pub(crate) const PATH_PREFIX: &str = "/doc/";
 
 /// Prefix of the per-file Redis channels (apart from the gateway's `collab:{F}`).
 const CHANNEL_PREFIX: &str = "collab-floor:";
@@ -56,10 +56,10 @@ const PUBLISH_QUEUE: usize = 16 * 1024;
 const PUBLISH_BATCH: usize = 512;
 
 /// Sync step 2 carrying an empty update (0 structs, 0 delete ranges).
-const EMPTY_STEP2: &[u8] = &[0, 1, 2, 0, 0];
+pub(crate) const EMPTY_STEP2: &[u8] = &[0, 1, 2, 0, 0];
 
 /// Sync step 1 with an empty state vector.
-const EMPTY_STEP1: &[u8] = &[0, 0, 1, 0];
+pub(crate) const EMPTY_STEP1: &[u8] = &[0, 0, 1, 0];
 
 /// Flags of `collab-load floor`.
 #[derive(Debug, Clone, clap::Args)]
@@ -105,13 +105,7 @@ impl Floor {
         if !listen.ip().is_loopback() {
             bail!("--listen {listen}: the floor only listens on loopback addresses");
         }
-        let client = redis::Client::open(redis_url)
-            .with_context(|| format!("--redis-url {redis_url:?} is not a Redis URL"))?;
-        match client.get_connection_info().addr() {
-            redis::ConnectionAddr::Tcp(host, _) if is_loopback(host) => {}
-            redis::ConnectionAddr::Unix(_) => {}
-            other => bail!("--redis-url {redis_url:?}: {other} is not a loopback address"),
-        }
+        let client = loopback_redis(redis_url)?;
         let publisher = client
             .get_multiplexed_async_connection()
             .await
@@ -316,12 +310,23 @@ async fn publish_batches(
     Ok(())
 }
 
+/// A Redis client for `redis_url`, which must name a loopback address or a Unix socket.
+pub(crate) fn loopback_redis(redis_url: &str) -> anyhow::Result<redis::Client> {
+    let client = redis::Client::open(redis_url)
+        .with_context(|| format!("--redis-url {redis_url:?} is not a Redis URL"))?;
+    match client.get_connection_info().addr() {
+        redis::ConnectionAddr::Tcp(host, _) if is_loopback(host) => Ok(client),
+        redis::ConnectionAddr::Unix(_) => Ok(client),
+        other => bail!("--redis-url {redis_url:?}: {other} is not a loopback address"),
+    }
+}
+
 fn channel(file: &str) -> String {
     format!("{CHANNEL_PREFIX}{file}")
 }
 
 /// The file id of a request path `/doc/{file}` (the file may contain `/`).
-fn file_of(path: &str) -> Option<&str> {
+pub(crate) fn file_of(path: &str) -> Option<&str> {
     path.strip_prefix(PATH_PREFIX).filter(|f| !f.is_empty())
 }
 

@@ -40,7 +40,9 @@
 //!
 //! Besides the scenarios, [`floor`] is a server: the raw relay floor (`collab-load floor`),
 //! y-websocket frames relayed through Redis pub/sub with no CRDT work, the lower bound the
-//! gateways are compared with.
+//! gateways are compared with; [`write_floor`] (`collab-load write-floor`) is the physical
+//! floor below it: the same relay as one epoll thread writing each frame, encoded once, to
+//! every socket with a plain non-blocking `write`.
 //!
 //! [`undo_latency`] (`collab-load undo-latency`) measures server-side undo: one writer
 //! (`?ext=undo&user=`) on a seeded document asks the gateway to undo its last edit, and an
@@ -101,3 +103,4 @@ pub mod tls;
 pub mod tracker;
 pub mod ts_source;
 pub mod undo_latency;
+pub mod write_floor;

@@ -23,6 +23,7 @@ use collab_load::report::html;
 use collab_load::scenario::Scenario;
 use collab_load::soak;
 use collab_load::undo_latency;
+use collab_load::write_floor;
 
 /// Counts heap only while `gc-trace` asks it to; otherwise one relaxed load per allocation.
 #[global_allocator]
@@ -47,6 +48,10 @@ enum Command {
     /// CRDT work (the lower bound to compare gateways with). Prints
     /// "collab-floor listening on ADDR".
     Floor(floor::Args),
+    /// Serve the physical write floor: the floor's relay as one epoll thread that encodes
+    /// each frame once and writes it to every socket with a plain non-blocking write (what
+    /// a delivery cannot cost less than). Prints "collab-write-floor listening on ADDR".
+    WriteFloor(write_floor::Args),
     /// Measure our gateways, Hocuspocus and the raw relay floor in turn (each on a fresh
     /// redis-server) with the same scenarios; print them side by side with ratios and write
     /// BENCHMARKS.md and an HTML page.
@@ -92,6 +97,13 @@ async fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("collab-load floor: {e:#}");
+                ExitCode::from(1)
+            }
+        },
+        Command::WriteFloor(args) => match write_floor::run(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("collab-load write-floor: {e:#}");
                 ExitCode::from(1)
             }
         },

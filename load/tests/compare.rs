@@ -154,16 +154,18 @@ fn compare_writes_benchmarks_and_html_with_the_figures() {
     assert!(md.contains("--json $WORK_DIR/us-fan-out.json"), "{md}");
 }
 
-/// A scenario that means nothing on a system (join-storm on the floor, which keeps no
-/// document) is noted as not applicable, and the comparison still exits 0.
+/// A scenario that means nothing on a system (join-storm on the floors, which keep no
+/// document) is noted as not applicable, and the comparison still exits 0; both floors
+/// start as compare's systems and carry a fan-out in full, with their CPU per delivery.
 #[test]
 fn a_scenario_that_does_not_apply_is_noted_and_no_failure() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let benchmarks = dir.path().join("BENCHMARKS.md");
     let out = Command::new(env!("CARGO_BIN_EXE_collab-load"))
         .arg("compare")
-        .args(["--systems", "floor", "--quick", "--no-capacity"])
-        .args(["--scenarios", "join-storm"])
+        .args(["--systems", "floor,write-floor", "--quick", "--no-capacity"])
+        .args(["--scenarios", "join-storm,fan-out"])
+        .args(["--args", "fan-out=--observers 6 --rate 20 --edits 10"])
         .arg("--benchmarks")
         .arg(&benchmarks)
         .arg("--work-dir")
@@ -174,5 +176,26 @@ fn a_scenario_that_does_not_apply_is_noted_and_no_failure() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}\n{stdout}\n{stderr}", out.status);
     let md = read(&benchmarks);
-    assert!(md.contains("floor join-storm: not applicable"), "{md}");
+    assert!(md.contains("- floor join-storm: not applicable"), "{md}");
+    assert!(
+        md.contains("- write-floor join-storm: not applicable"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| scenario | figure | floor | write-floor |"),
+        "{md}"
+    );
+    for system in ["floor", "write-floor"] {
+        let fan_out = json(
+            &dir.path()
+                .join("runs")
+                .join(format!("{system}-fan-out.json")),
+        );
+        assert_eq!(fan_out["deliveries"], 60, "{system}: {fan_out}");
+    }
+    let cpu = md
+        .lines()
+        .find(|l| l.starts_with("| fan-out | server CPU µs per delivery |"))
+        .unwrap_or_else(|| panic!("no CPU per delivery row in {md}"));
+    assert!(!cpu.contains(" ? "), "both floors measured: {cpu}");
 }

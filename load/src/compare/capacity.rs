@@ -17,11 +17,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::child::{ChildFiles, Stack, run_scenario};
-use super::figures::Figures;
 use super::rate_search::search;
 use super::runs::{Outcome, Shown};
 use super::systems::{Programs, System};
-use super::table::{number, peers};
+use super::table::number;
 
 /// Share of the offered edit rate a step must reach to pass.
 pub const REACHED: f64 = 0.9;
@@ -208,7 +207,7 @@ pub fn judge(rate: f64, plan: &Plan, outcome: &anyhow::Result<Outcome>) -> Step 
     step.p99_ms = (p.count > 0).then_some(p.p99);
     step.edits_per_second = figures.edits_per_second;
     step.deliveries_per_second = figures.deliveries_per_second;
-    step.server_us_per_delivery = us_per_delivery(figures);
+    step.server_us_per_delivery = figures.server_us_per_delivery();
     step.harness_cpu_seconds = figures.harness_cpu_seconds();
     let offered = rate * plan.editors as f64;
     let mut why: Vec<String> = Vec::new();
@@ -229,24 +228,6 @@ pub fn judge(rate: f64, plan: &Plan, outcome: &anyhow::Result<Outcome>) -> Step 
     step.passed = why.is_empty();
     step.why = why.join("; ");
     step
-}
-
-/// Server CPU per delivery over the seconds of the edit phase (the timeline's ticks), µs;
-/// over the whole run when the timeline has no edit-phase tick with CPU.
-pub fn us_per_delivery(f: &Figures) -> Option<f64> {
-    let edit: Vec<_> = f
-        .timeline
-        .iter()
-        .filter(|t| t.phase == "edit" && t.server_cpu_percent.is_some())
-        .collect();
-    let deliveries: f64 = edit.iter().map(|t| t.deliveries_per_s).sum();
-    if deliveries > 0.0 {
-        let cpu_percent: f64 = edit.iter().filter_map(|t| t.server_cpu_percent).sum();
-        // percent of a core for a second = 10,000 µs
-        return Some(cpu_percent * 1e4 / deliveries);
-    }
-    let cpu = f.server_cpu_seconds()?;
-    (f.deliveries > 0).then(|| cpu * 1e6 / f.deliveries as f64)
 }
 
 /// Searches `system`'s capacity on one fresh set of its processes; step files go to
@@ -337,55 +318,9 @@ pub fn limit(ms: f64) -> String {
     }
 }
 
-/// The capacity rows of the side-by-side table (its columns: scenario, figure, one per
-/// system, one ratio us/peer per peer, target).
-pub fn rows(caps: &[Capacity], systems: &[System], p99_ms: f64) -> Vec<Vec<String>> {
-    let peers = peers(systems);
-    let best = |s: System| caps.iter().find(|c| c.system == s).and_then(Capacity::best);
-    type Pick = fn(&Step) -> Option<f64>;
-    let figures: [(String, Pick); 4] = [
-        (format!("edits/s at p99 < {} ms", limit(p99_ms)), |s| {
-            Some(s.edits_per_second)
-        }),
-        ("deliveries/s at that rate".to_owned(), |s| {
-            Some(s.deliveries_per_second)
-        }),
-        ("server CPU µs per delivery".to_owned(), |s| {
-            s.server_us_per_delivery
-        }),
-        ("harness CPU s at that rate".to_owned(), |s| {
-            s.harness_cpu_seconds
-        }),
-    ];
-    let mut rows = Vec::new();
-    for (label, pick) in figures {
-        let mut row = vec!["capacity".to_owned(), label];
-        for system in systems {
-            let cap = caps.iter().find(|c| c.system == *system);
-            row.push(match cap {
-                None => "-".to_owned(),
-                Some(c) if c.failed.is_some() => "failed".to_owned(),
-                Some(c) => match c.best() {
-                    Some(step) => pick(step).map_or("?".to_owned(), number),
-                    None => "none passed".to_owned(),
-                },
-            });
-        }
-        let ours = best(System::Us).and_then(pick);
-        for peer in &peers {
-            row.push(match (ours, best(*peer).and_then(pick)) {
-                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
-                _ => String::new(),
-            });
-        }
-        row.push(String::new());
-        rows.push(row);
-    }
-    rows
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::figures::Figures;
     use super::*;
 
     fn figures(p99: f64, edits_per_second: f64, clean: bool) -> anyhow::Result<Outcome> {
@@ -438,48 +373,5 @@ mod tests {
         assert!(!lossy.passed && lossy.why.contains("missing"), "{lossy:?}");
         let failed = judge(1.0, &plan, &Err(anyhow::anyhow!("boom")));
         assert!(!failed.passed && failed.why.contains("boom"));
-    }
-
-    #[test]
-    fn rows_show_the_best_passing_step_and_ratios() {
-        let step = |rate: f64, passed: bool, eps: f64, us: f64| Step {
-            rate,
-            passed,
-            edits_per_second: eps,
-            deliveries_per_second: eps * 9.0,
-            server_us_per_delivery: Some(us),
-            harness_cpu_seconds: Some(1.0),
-            ..Step::default()
-        };
-        let caps = vec![
-            Capacity {
-                system: System::Us,
-                steps: vec![
-                    step(1.0, true, 1000.0, 30.0),
-                    step(2.0, true, 2000.0, 28.0),
-                    step(4.0, false, 3000.0, 40.0),
-                ],
-                failed: None,
-                commands: Vec::new(),
-            },
-            Capacity {
-                system: System::Hocuspocus,
-                steps: vec![step(1.0, false, 1000.0, 90.0)],
-                failed: None,
-                commands: Vec::new(),
-            },
-            Capacity {
-                system: System::Floor,
-                steps: vec![step(4.0, true, 4000.0, 7.0)],
-                failed: None,
-                commands: Vec::new(),
-            },
-        ];
-        let rows = rows(&caps, &System::ALL, 10.0);
-        assert_eq!(rows.len(), 4);
-        assert_eq!(rows[0][..2], ["capacity", "edits/s at p99 < 10 ms"]);
-        assert_eq!(rows[0][2..7], ["2000", "none passed", "4000", "", "0.50x"]);
-        assert_eq!(rows[2][2..5], ["28.0", "none passed", "7.00"]);
-        assert!(rows.iter().all(|r| r.len() == 3 + System::ALL.len() + 2));
     }
 }

@@ -77,6 +77,24 @@ impl Figures {
         self.harness.as_ref()?.cpu_seconds
     }
 
+    /// Server CPU per delivery over the seconds of the edit phase (the timeline's ticks), µs;
+    /// over the whole run when the timeline has no edit-phase tick with CPU.
+    pub fn server_us_per_delivery(&self) -> Option<f64> {
+        let edit: Vec<_> = self
+            .timeline
+            .iter()
+            .filter(|t| t.phase == "edit" && t.server_cpu_percent.is_some())
+            .collect();
+        let deliveries: f64 = edit.iter().map(|t| t.deliveries_per_s).sum();
+        if deliveries > 0.0 {
+            let cpu_percent: f64 = edit.iter().filter_map(|t| t.server_cpu_percent).sum();
+            // percent of a core for a second = 10,000 µs
+            return Some(cpu_percent * 1e4 / deliveries);
+        }
+        let cpu = self.server_cpu_seconds()?;
+        (self.deliveries > 0).then(|| cpu * 1e6 / self.deliveries as f64)
+    }
+
     /// Peak RSS of all servers together, MiB.
     pub fn server_peak_rss_mib(&self) -> Option<f64> {
         if self.servers.is_empty() {

@@ -12,6 +12,7 @@
 //! a run that fails is a note too, and the others go on.
 
 pub mod capacity;
+pub mod capacity_rows;
 pub mod child;
 pub mod figures;
 pub mod machine;
@@ -275,7 +276,7 @@ pub fn run(args: Args) -> anyhow::Result<bool> {
     if let Some(plan) = &capacity_plan {
         table
             .rows
-            .extend(capacity::rows(&capacities, &systems, plan.p99_ms));
+            .extend(capacity_rows::rows(&capacities, &systems, plan.p99_ms));
     }
     let mut sizes = Vec::new();
     for scenario in &args.scenarios {

@@ -19,13 +19,16 @@ pub enum System {
     Hocuspocus,
     /// The harness's raw relay (`collab-load floor`): no CRDT work, the lower bound.
     Floor,
+    /// The physical floor (`collab-load write-floor`): the same relay as one epoll thread
+    /// writing each frame, encoded once, with plain non-blocking writes.
+    WriteFloor,
 }
 
 /// Where the programs are.
 #[derive(Debug, Clone)]
 pub struct Programs {
     pub gateway: PathBuf,
-    /// This harness (`collab-load`), for the floor and the scenarios.
+    /// This harness (`collab-load`), for the floors and the scenarios.
     pub harness: PathBuf,
     pub node: String,
     /// `load/peers`: its `install` script and `hocuspocus/server.mjs`.
@@ -39,20 +42,26 @@ impl fmt::Display for System {
 }
 
 impl System {
-    pub const ALL: [System; 3] = [System::Us, System::Hocuspocus, System::Floor];
+    pub const ALL: [System; 4] = [
+        System::Us,
+        System::Hocuspocus,
+        System::Floor,
+        System::WriteFloor,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             System::Us => "us",
             System::Hocuspocus => "hocuspocus",
             System::Floor => "floor",
+            System::WriteFloor => "write-floor",
         }
     }
 
     /// The harness's `--framing` for this system.
     pub fn framing(self) -> &'static str {
         match self {
-            System::Us | System::Floor => "y-websocket",
+            System::Us | System::Floor | System::WriteFloor => "y-websocket",
             System::Hocuspocus => "hocuspocus",
         }
     }
@@ -63,13 +72,14 @@ impl System {
             System::Us => "collab-gateway listening on ",
             System::Hocuspocus => "hocuspocus listening on ",
             System::Floor => "collab-floor listening on ",
+            System::WriteFloor => "collab-write-floor listening on ",
         }
     }
 
     /// The harness's `--target` for a server listening on `addr`.
     pub fn target(self, addr: &str) -> String {
         match self {
-            System::Us | System::Floor => format!("ws://{addr}/doc"),
+            System::Us | System::Floor | System::WriteFloor => format!("ws://{addr}/doc"),
             // Hocuspocus takes the document name inside each message, not in the URL.
             System::Hocuspocus => format!("ws://{addr}"),
         }
@@ -92,10 +102,10 @@ impl System {
                     .args(["--port", "0", "--redis-port", &redis_port.to_string()]);
                 cmd
             }
-            System::Floor => {
+            System::Floor | System::WriteFloor => {
                 let mut cmd = Command::new(&programs.harness);
                 cmd.args([
-                    "floor",
+                    self.harness_subcommand(),
                     "--listen",
                     "127.0.0.1:0",
                     "--redis-url",
@@ -110,9 +120,9 @@ impl System {
     pub fn cannot_run(self, scenario: &str) -> Option<&'static str> {
         match (self, scenario) {
             // Both seed a document and check that the server serves it to a new reader.
-            (System::Floor, "join-storm" | "awareness") => Some(
+            (System::Floor | System::WriteFloor, "join-storm" | "awareness") => Some(
                 "it seeds a document and checks that the server hands it to new readers; \
-                 the floor keeps no document",
+                 the floors keep no document",
             ),
             _ => None,
         }
@@ -147,12 +157,24 @@ impl System {
                 run_quietly(install).context("installing the Hocuspocus packages failed")?;
                 Ok(vec![line])
             }
-            System::Floor => {
+            System::Floor | System::WriteFloor => {
+                let subcommand = self.harness_subcommand();
                 let mut help = Command::new(&programs.harness);
-                help.args(["floor", "--help"]);
-                run_quietly(help).context("this collab-load has no `floor` subcommand")?;
+                help.args([subcommand, "--help"]);
+                run_quietly(help).with_context(|| {
+                    format!("this collab-load has no `{subcommand}` subcommand")
+                })?;
                 Ok(Vec::new())
             }
+        }
+    }
+
+    /// The `collab-load` subcommand that serves a floor ("" for the other systems).
+    fn harness_subcommand(self) -> &'static str {
+        match self {
+            System::Floor => "floor",
+            System::WriteFloor => "write-floor",
+            System::Us | System::Hocuspocus => "",
         }
     }
 }

@@ -1,9 +1,12 @@
 //! The side-by-side table: per scenario, each figure for every system, the ratios us/peer
-//! and us/floor, and whether our figure meets the issue's target for it.
+//! (us/hocuspocus, us/floor, us/write-floor), and whether our figure meets the issue's
+//! target for it.
 //!
 //! Targets (issue 5): edit-storm p99 at most 1/5 of Hocuspocus's and at most 2x the
 //! floor's; fan-out p99 under 10 ms; idle at most 8 KiB of RSS per connection; join-storm
 //! time to synced p50 under 1 s with peak RSS (both servers together) under 1 GiB.
+//! Issue 23: server CPU per delivery within 3x the write-floor's (edit-storm), at most
+//! 2 µs per update per observer (fan-out).
 //!
 //! Every scenario shows the harness's own CPU seconds beside the servers': the harness shares
 //! the machine's cores with them, so a reader sees which side was the bottleneck.
@@ -25,6 +28,7 @@ enum Figure {
     P99,
     DeliveriesPerSecond,
     CpuSeconds,
+    CpuPerDelivery,
     HarnessCpuSeconds,
     PeakRss,
     RssPerConnection,
@@ -40,6 +44,7 @@ impl Figure {
             Figure::P99 => measured.then_some(latency.p99),
             Figure::DeliveriesPerSecond => Some(f.deliveries_per_second),
             Figure::CpuSeconds => f.server_cpu_seconds(),
+            Figure::CpuPerDelivery => f.server_us_per_delivery(),
             Figure::HarnessCpuSeconds => f.harness_cpu_seconds(),
             Figure::PeakRss => f.server_peak_rss_mib(),
             Figure::RssPerConnection => f.rss_per_connection_bytes(),
@@ -53,6 +58,7 @@ impl Figure {
             Figure::P99 => format!("{headline} p99 ms"),
             Figure::DeliveriesPerSecond => "deliveries/s".to_owned(),
             Figure::CpuSeconds => "server CPU s (both)".to_owned(),
+            Figure::CpuPerDelivery => "server CPU µs per delivery".to_owned(),
             Figure::HarnessCpuSeconds => "harness CPU s".to_owned(),
             Figure::PeakRss => "server peak RSS MiB (both)".to_owned(),
             Figure::RssPerConnection => "RSS per connection B".to_owned(),
@@ -121,11 +127,11 @@ pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
         if any(Figure::DeliveriesPerSecond) {
             list.push(Figure::DeliveriesPerSecond);
         }
-        list.extend([
-            Figure::CpuSeconds,
-            Figure::HarnessCpuSeconds,
-            Figure::PeakRss,
-        ]);
+        list.push(Figure::CpuSeconds);
+        if any(Figure::DeliveriesPerSecond) {
+            list.push(Figure::CpuPerDelivery);
+        }
+        list.extend([Figure::HarnessCpuSeconds, Figure::PeakRss]);
         if any(Figure::RssPerConnection) {
             list.push(Figure::RssPerConnection);
         }
@@ -155,7 +161,9 @@ pub fn build(runs: &[Run], systems: &[System], scenarios: &[String]) -> Table {
             let verdict = target(scenario, fig, &value_of);
             let dirty = unclean(System::Us)
                 || (scenario == "edit-storm"
-                    && (unclean(System::Hocuspocus) || unclean(System::Floor)));
+                    && (unclean(System::Hocuspocus)
+                        || unclean(System::Floor)
+                        || unclean(System::WriteFloor)));
             row.push(if verdict.is_empty() {
                 verdict
             } else {
@@ -223,7 +231,15 @@ fn target(scenario: &str, fig: Figure, value: &dyn Fn(System) -> Option<f64>) ->
                 check("<= 2x floor", vs_floor)
             )
         }
+        ("edit-storm", Figure::CpuPerDelivery) => {
+            let floor = value(System::WriteFloor);
+            check(
+                "<= 3x write-floor",
+                us.zip(floor).map(|(a, b)| a <= 3.0 * b),
+            )
+        }
         ("fan-out", Figure::P99) => check("< 10 ms", us.map(|v| v < 10.0)),
+        ("fan-out", Figure::CpuPerDelivery) => check("<= 2 µs", us.map(|v| v <= 2.0)),
         ("idle", Figure::RssPerConnection) => check("<= 8 KiB", us.map(|v| v <= 8192.0)),
         ("join-storm", Figure::P50) => check("< 1 s", us.map(|v| v < 1000.0)),
         ("join-storm", Figure::PeakRss) => check("< 1 GiB", us.map(|v| v < 1024.0)),
@@ -308,12 +324,29 @@ mod tests {
         }
     }
 
+    /// `run` with its servers' CPU seconds over `deliveries`.
+    fn with_cpu(mut run: Run, cpu_seconds: f64, deliveries: u64) -> Run {
+        if let Outcome::Measured { figures, .. } = &mut run.outcome {
+            figures.deliveries = deliveries;
+            figures.servers = vec![super::super::figures::ServerFigures {
+                cpu_seconds: Some(cpu_seconds),
+                peak_rss_kib: None,
+            }];
+        }
+        run
+    }
+
     #[test]
     fn ratios_and_targets() {
         let runs = vec![
-            run(System::Us, "edit-storm", 2.0, None),
+            with_cpu(run(System::Us, "edit-storm", 2.0, None), 0.3, 10_000),
             run(System::Hocuspocus, "edit-storm", 20.0, None),
             run(System::Floor, "edit-storm", 0.5, None),
+            with_cpu(
+                run(System::WriteFloor, "edit-storm", 0.25, None),
+                0.08,
+                10_000,
+            ),
             run(System::Us, "idle", 1.0, Some(6000.0)),
             Run {
                 outcome: Outcome::Skipped("node missing".to_owned()),
@@ -333,27 +366,33 @@ mod tests {
                 "us",
                 "hocuspocus",
                 "floor",
+                "write-floor",
                 "us/hocuspocus",
                 "us/floor",
+                "us/write-floor",
                 "target (us)"
             ]
         );
-        let p99 = t
-            .rows
-            .iter()
-            .find(|r| r[0] == "edit-storm" && r[1] == "propagation p99 ms")
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(p99[2..7], ["2.00", "20.0", "0.50", "0.10x", "4.00x"]);
-        assert_eq!(p99[7], "<= 1/5 of hocuspocus: met; <= 2x floor: MISSED");
-        let rss = t
-            .rows
-            .iter()
-            .find(|r| r[0] == "idle" && r[1] == "RSS per connection B")
-            .cloned()
-            .unwrap_or_default();
-        assert_eq!(rss[2..5], ["6000", "skipped", "-"]);
-        assert_eq!(rss[7], "<= 8 KiB: met");
+        let row = |scenario: &str, figure: &str| {
+            t.rows
+                .iter()
+                .find(|r| r[0] == scenario && r[1] == figure)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let p99 = row("edit-storm", "propagation p99 ms");
+        assert_eq!(
+            p99[2..9],
+            ["2.00", "20.0", "0.50", "0.25", "0.10x", "4.00x", "8.00x"]
+        );
+        assert_eq!(p99[9], "<= 1/5 of hocuspocus: met; <= 2x floor: MISSED");
+        // 0.3 s over 10,000 deliveries against 0.08 s: 30 against 8 µs.
+        let cpu = row("edit-storm", "server CPU µs per delivery");
+        assert_eq!(cpu[2..9], ["30.0", "?", "?", "8.00", "", "", "3.75x"]);
+        assert_eq!(cpu[9], "<= 3x write-floor: MISSED");
+        let rss = row("idle", "RSS per connection B");
+        assert_eq!(rss[2..6], ["6000", "skipped", "-", "-"]);
+        assert_eq!(rss[9], "<= 8 KiB: met");
         let problems = t.rows.iter().filter(|r| r[1] == "problems").count();
         assert_eq!(problems, 2);
         assert!(markdown(&t).starts_with("| scenario | figure | us |"));
@@ -382,12 +421,12 @@ mod tests {
             .find(|r| r[1] == "propagation p99 ms")
             .cloned()
             .unwrap_or_default();
-        assert_eq!(p99[2..7], ["2.00", "20.0*", "n/a", "0.10x*", ""]);
-        assert_eq!(p99[7], "<= 1/5 of hocuspocus: met; <= 2x floor: no figure*");
+        assert_eq!(p99[2..9], ["2.00", "20.0*", "n/a", "-", "0.10x*", "", ""]);
+        assert_eq!(p99[9], "<= 1/5 of hocuspocus: met; <= 2x floor: no figure*");
         let problems = t.rows.iter().find(|r| r[1] == "problems").cloned();
         assert_eq!(
-            problems.unwrap_or_default()[2..5],
-            ["none", "3 errors", "n/a"]
+            problems.unwrap_or_default()[2..6],
+            ["none", "3 errors", "n/a", "-"]
         );
     }
 
