@@ -57,7 +57,9 @@ impl Frames {
 
     /// Each frame with the moment the room queued it.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<Instant>)> {
-        self.0.iter().map(|queued| (&queued.frame[..], queued.queued_at))
+        self.0
+            .iter()
+            .map(|queued| (&queued.frame[..], queued.queued_at))
     }
 
     pub fn len(&self) -> usize {

@@ -37,8 +37,8 @@ use super::published::Published;
 mod cursor_claims;
 mod files;
 mod reads;
-mod test_panic;
 mod sizes;
+mod test_panic;
 
 /// Attempts to open a room (100 ms doubling: about 3 s in all) before refusing joiners.
 const OPEN_ATTEMPTS: u32 = 5;
