@@ -10,11 +10,24 @@
 //! rare items the counts leave undecided.
 //!
 //! Content that arrived already deleted (`ContentDeleted`, what a garbage-collecting client
-//! sends for text it removed) carries no string and is not rendered: an origin there is
-//! [`None`] and the caller falls back to its other checks.
+//! sends for text it removed) carries no string and is not rendered, nor are embeds and
+//! other non-string kinds. A document that holds some is ordered with
+//! [`ItemOrder::rebuilt`] instead: its encoded state, with every such content written as a
+//! string of the same length, loaded into a scratch doc and rendered there. The scratch doc has the live order as long as every item the room took
+//! in meets the rule of [`crate::origin_order`] (then the order does not depend on the
+//! order of integration).
 
 use yrs::types::text::{ChangeKind, YChange};
-use yrs::{ID, IdSet, Out, ReadTxn, Snapshot, StateVector, Text, TransactionMut};
+use yrs::updates::decoder::Decode;
+use yrs::{
+    Doc, ID, IdSet, OffsetKind, Options, Out, ReadTxn, Snapshot, StateVector, Text, Transact,
+    TransactionMut, Update,
+};
+
+use crate::update_check::Shape;
+
+/// Where a unit stands: the run it is in and its offset there (ordered like the document).
+pub type Rank = (usize, u64);
 
 /// String items of one text in document order: `(client, first clock, length in clock units)`.
 #[derive(Debug, Default)]
@@ -48,8 +61,71 @@ impl ItemOrder {
         ItemOrder { items }
     }
 
+    /// Orders a document whose encoded `state` (with its `shape`) holds opaque content
+    /// ([`Shape::opaque`]): rendered as strings of their length in a scratch doc.
+    pub fn rebuilt(state: &[u8], shape: &Shape, text_name: &str) -> ItemOrder {
+        let doc = Doc::with_options(Options {
+            offset_kind: OffsetKind::Utf16,
+            skip_gc: true,
+            ..Options::default()
+        });
+        let state = with_deleted_as_strings(state, shape);
+        let Ok(update) = Update::decode_v1(&state) else {
+            return ItemOrder::default();
+        };
+        let mut txn = doc.transact_mut();
+        if txn.apply_update(update).is_err() {
+            return ItemOrder::default();
+        }
+        match txn.get_text(text_name) {
+            Some(text) => ItemOrder::of(&mut txn, &text),
+            None => ItemOrder::default(),
+        }
+    }
+
+    /// The runs strictly between two units (`None`: the start, or the end, of the text),
+    /// as `(client, first clock, length)`.
+    pub fn between(
+        &self,
+        left: Option<Rank>,
+        right: Option<Rank>,
+    ) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        let from = left.map_or((0, 0), |(run, off)| (run, off + 1));
+        let to = right.unwrap_or((self.items.len(), 0));
+        self.items
+            .iter()
+            .enumerate()
+            .skip(from.0)
+            .take_while(move |(at, _)| *at <= to.0 && *at < self.items.len())
+            .filter_map(move |(at, (client, start, len))| {
+                let first = if at == from.0 { from.1 } else { 0 };
+                let end = if at == to.0 { to.1 } else { u64::from(*len) };
+                (first < end).then(|| (*client, u64::from(*start) + first, end - first))
+            })
+    }
+
+    /// Puts the run `(client, clock, len)` right after the unit at `left` (`None`: first).
+    pub fn insert_after(&mut self, left: Option<Rank>, (client, clock, len): (u64, u64, u64)) {
+        let (Ok(clock), Ok(len)) = (u32::try_from(clock), u32::try_from(len)) else {
+            return;
+        };
+        let at = match left {
+            None => 0,
+            Some((run, off)) => {
+                let (c, start, run_len) = self.items[run];
+                let cut = u32::try_from(off + 1).unwrap_or(run_len);
+                if cut < run_len {
+                    self.items[run] = (c, start, cut);
+                    self.items.insert(run + 1, (c, start + cut, run_len - cut));
+                }
+                run + 1
+            }
+        };
+        self.items.insert(at, (client, clock, len));
+    }
+
     /// Where the unit `(client, clock)` stands: a rank that orders any two rendered units.
-    pub fn rank(&self, (client, clock): (u64, u64)) -> Option<(usize, u64)> {
+    pub fn rank(&self, (client, clock): (u64, u64)) -> Option<Rank> {
         self.items
             .iter()
             .enumerate()
@@ -58,4 +134,27 @@ impl ItemOrder {
             })
             .map(|(at, (_, start, _))| (at, clock - u64::from(*start)))
     }
+}
+
+/// `state` with every opaque content (as `shape` found them) written as a string of its
+/// length: deleted ones stay deleted (the delete set says so), but all are rendered.
+fn with_deleted_as_strings(state: &[u8], shape: &Shape) -> Vec<u8> {
+    let mut out = Vec::with_capacity(state.len());
+    let mut copied = 0;
+    for deleted in &shape.opaque {
+        out.extend_from_slice(&state[copied..deleted.info_at]);
+        out.push((state[deleted.info_at] & !0b1_1111) | 4);
+        out.extend_from_slice(&state[deleted.info_at + 1..deleted.content.0]);
+        let len = usize::try_from(deleted.len).unwrap_or(0);
+        let mut n = len as u64;
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out.extend(std::iter::repeat_n(b'~', len));
+        copied = deleted.content.1;
+    }
+    out.extend_from_slice(&state[copied..]);
+    out
 }

@@ -35,6 +35,7 @@ pub mod apply;
 pub mod awareness_rules;
 pub mod budget;
 pub mod catch_up;
+pub mod causal_past;
 pub mod close;
 pub mod core;
 pub mod digest;

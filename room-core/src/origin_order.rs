@@ -1,253 +1,242 @@
-//! Refuses an item whose right origin lies before its left origin in the document.
+//! Refuses an item whose origins its author could not have seen side by side.
 //!
 //! In Yjs an item's left origin is its left neighbour when it was typed and its right origin
-//! its right neighbour, so the left one always comes first and the item lands between them.
-//! No Yjs client writes an item the other way round (`fuzz/findings/crossed-origins/`), but
-//! yrs integrates one anyway, and the document it then encodes rebuilds another order: the
-//! live editors show `xEVILyz!`, a late joiner `xyzEVIL!`, for good.
+//! its right neighbour (tombstones count), so for an honest author nothing lay between the
+//! two. Whatever lies between them in the room's list must therefore be text the author did
+//! not have (concurrent text). YATA's convergence rests on that; yrs integrates items that
+//! break it, and where such an item lands then depends on the order of integration, which
+//! the encoded state does not keep: the live editors and a late joiner see two texts for
+//! good (`fuzz/findings/crossed-origins/`). Two shapes break it: origins the other way
+//! round (right before left, or in different types: "crossed"), and origins in order with
+//! text between them that the author knew ("skips").
 //!
-//! yrs's public API has no way to walk from an id to its neighbours; the one way to place an
-//! id is a [`StickyIndex`], which counts the visible text left of it (O(blocks) to its left).
-//! Two such counts order two origins exactly unless both are invisible (deleted, or not
-//! text) with no visible text between them. So, per item with both origins:
-//! - [`Facts`] first: an item accepted between `L` and `R` stands before `R` and after `L` for
-//!   good, so the next keystroke (left origin: the last one, right origin: the same `R`) needs
-//!   no count at all. That is every keystroke of ordinary typing but the first at a place.
-//! - Else, with both origins in the replica, the counts decide before integration: crossed
-//!   is refused ([`Verdict::Crossed`]), ordered is accepted and remembered.
-//! - What they cannot decide (both origins invisible and adjacent, or an origin inside the
-//!   same update that no fact places) is checked right after integration ([`after`]): the
-//!   item's own visible text must lie between its origins. A failure there means the replica
-//!   took the item and must be rebuilt; the sender is closed all the same.
+//! What the author knew at least is its item's causal past ([`crate::causal_past`]): its
+//! own earlier items, its origins and, transitively, what those refer to. The rule: no unit
+//! of that past lies strictly between the origins. It is exact: an item that meets it could
+//! have been written by an author holding just that past, so honest authors always meet it
+//! and any item that meets it integrates the same in every order.
+//!
+//! Deciding it needs the item order (O(document), [`ItemOrder`]) and, when something lies
+//! between the origins, every block's references (O(document)). Ordinary typing skips both
+//! ([`Authors::continues`]): an item whose origins are consecutive in its author's previous
+//! item's placement (its left origin, its units, its right origin) meets the rule whenever
+//! that previous item did, because everything that landed near it since came later and so
+//! lies outside the author's past (see the proof in the README).
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 
-use yrs::{Assoc, ClientID, ID, ReadTxn, StateVector, StickyIndex};
+use crate::causal_past::Pasts;
+use crate::item_order::{ItemOrder, Rank};
+use crate::update_check::{Parent, Placed};
 
-use crate::item_order::ItemOrder;
+/// Each author's last item the room took in, for [`Authors::continues`].
+#[derive(Debug, Default)]
+pub struct Authors {
+    last: HashMap<u64, Placed>,
+}
 
-/// An item with both origins, as an update carries it: `(client, clock, length)` and the
-/// `(client, clock)` of its left and right origins.
+impl Authors {
+    /// Notes the items of an update the replica took in.
+    pub fn remember<'a>(&mut self, items: impl IntoIterator<Item = &'a Placed>) {
+        for placed in items {
+            let (client, clock, _) = placed.item;
+            match self.last.get(&client) {
+                Some(known) if known.item.1 > clock => {}
+                _ => {
+                    self.last.insert(client, placed.clone());
+                }
+            }
+        }
+    }
+
+    /// Whether `placed` follows its author's previous item (`pending`: the update's own
+    /// items before it, else the last one remembered) with origins next to each other
+    /// there: then it meets the rule without looking at the document.
+    pub fn continues(&self, pending: &HashMap<u64, &Placed>, placed: &Placed) -> bool {
+        let (client, clock, _) = placed.item;
+        let Some(prev) = pending
+            .get(&client)
+            .copied()
+            .or_else(|| self.last.get(&client))
+        else {
+            return false;
+        };
+        let (_, start, len) = prev.item;
+        if start + len != clock || prev.keyed || placed.keyed {
+            return false;
+        }
+        // Places along the previous item: its left origin 0, its units 1..=len, its right
+        // origin len + 1. No origin stands for the start or the end of the list only
+        // where the previous item had none either.
+        let place = |id: Option<(u64, u64)>, own: Option<(u64, u64)>, edge: u64| match id {
+            None => own.is_none().then_some(edge),
+            Some((c, k)) if c == client && start <= k && k < start + len => Some(1 + k - start),
+            Some(id) if Some(id) == own => Some(edge),
+            Some(_) => None,
+        };
+        match (
+            place(placed.left, prev.left, 0),
+            place(placed.right, prev.right, len + 1),
+        ) {
+            (Some(l), Some(r)) => r == l + 1,
+            _ => false,
+        }
+    }
+}
+
+/// Where an item that meets the rule lands, as far as the check can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Between {
-    pub item: (u64, u64, u64),
-    pub left: (u64, u64),
-    pub right: (u64, u64),
+pub enum Fit {
+    /// Nothing lay between its origins: right after the left one (`None`: first).
+    Adjacent(Option<Rank>),
+    /// Concurrent text lay between them: somewhere among it.
+    Among,
+    /// Not in the text (another type, or garbage).
+    Outside,
 }
 
-/// What the check says of one item before integration.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
-    /// The origins stand in order: yrs places the item between them.
-    Ordered,
-    /// The right origin stands before the left one, or they cannot be ordered at all.
-    Crossed(String),
-    /// Only the integrated item can tell: check it with [`after`].
-    Unsure,
+/// The document as the exact check reads it: the text's item order and every block's
+/// references (read only when something lies between an item's origins).
+pub struct Scene<'a> {
+    pub order: ItemOrder,
+    pasts: Option<Pasts>,
+    read_pasts: Box<dyn FnMut() -> Pasts + 'a>,
 }
 
-/// How many accepted items [`Facts`] remembers (a few screens of typing at several places).
-const REMEMBERED: usize = 256;
-
-/// Items known to lie between their origins, newest last.
-#[derive(Debug, Default)]
-pub struct Facts {
-    known: VecDeque<Between>,
-}
-
-impl Facts {
-    /// Whether the remembered items, or `pending` (accepted in this update), put `left` before
-    /// `right`: `left` inside an item whose right origin is `right`, or `right` inside one
-    /// whose left origin is `left`.
-    fn orders(&self, pending: &[Between], left: (u64, u64), right: (u64, u64)) -> bool {
-        let inside = |id: (u64, u64), item: (u64, u64, u64)| {
-            id.0 == item.0 && item.1 <= id.1 && id.1 < item.1 + item.2
-        };
-        let says = |b: &Between| {
-            (b.right == right && inside(left, b.item)) || (b.left == left && inside(right, b.item))
-        };
-        pending.iter().rev().any(says) || self.known.iter().rev().any(says)
-    }
-
-    /// Remembers items now integrated between their origins.
-    pub fn remember(&mut self, items: impl IntoIterator<Item = Between>) {
-        for between in items {
-            if self.known.len() == REMEMBERED {
-                self.known.pop_front();
-            }
-            self.known.push_back(between);
+impl<'a> Scene<'a> {
+    pub fn new(order: ItemOrder, read_pasts: impl FnMut() -> Pasts + 'a) -> Scene<'a> {
+        Scene {
+            order,
+            pasts: None,
+            read_pasts: Box::new(read_pasts),
         }
     }
+
+    fn pasts(&mut self) -> &Pasts {
+        self.pasts.get_or_insert_with(&mut self.read_pasts)
+    }
 }
 
-/// What [`before`] found in an update that may be applied.
-#[derive(Debug, Default)]
-pub struct Plan {
-    /// Items whose origins stand in order: remember them once the update is in.
-    pub ordered: Vec<Between>,
-    /// Items to check with [`after`] once integrated.
-    pub unsure: Vec<Between>,
-}
-
-/// Checks every item of an update before integration; `Err` names the first crossed one.
-pub fn before<T: ReadTxn>(txn: &T, facts: &Facts, items: &[Between]) -> Result<Plan, String> {
-    let mut plan = Plan::default();
-    if items.is_empty() {
-        return Ok(plan);
+/// Checks one item against the rule on `scene` (the text named `text`). `Err` says why
+/// it breaks it.
+pub fn exact(scene: &mut Scene, text: &str, placed: &Placed) -> Result<Fit, String> {
+    if placed.keyed {
+        return Ok(Fit::Outside);
     }
-    let sv = txn.state_vector();
-    for between in items {
-        match verdict(txn, &sv, facts, &plan.ordered, between) {
-            Verdict::Ordered => plan.ordered.push(*between),
-            Verdict::Crossed(why) => return Err(why),
-            Verdict::Unsure => plan.unsure.push(*between),
-        }
-    }
-    Ok(plan)
-}
-
-/// Orders one item's origins in the document before integration; `pending`: items of the
-/// same update already found in order.
-pub fn verdict<T: ReadTxn>(
-    txn: &T,
-    sv: &StateVector,
-    facts: &Facts,
-    pending: &[Between],
-    b: &Between,
-) -> Verdict {
-    let (l, r) = (b.left, b.right);
-    if l == r {
-        return Verdict::Crossed(format!("{}#{} is both origins of {}", l.0, l.1, named(b)));
-    }
-    if facts.orders(pending, l, r) {
-        return Verdict::Ordered;
-    }
-    let held = |(client, clock): (u64, u64)| clock < u64::from(sv.get(&ClientID::new(client)));
-    if !held(l) || !held(r) {
-        // An origin inside this update: placed only once integrated.
-        return Verdict::Unsure;
-    }
-    let (Some(l_end), Some(r_start)) =
-        (offset(txn, l, Assoc::Before), offset(txn, r, Assoc::After))
-    else {
-        // An origin yrs no longer has content for (garbage-collected by its author): yrs
-        // integrates the item as garbage too.
-        return Verdict::Ordered;
+    let (client, clock, _) = placed.item;
+    let parent = match &placed.parent {
+        Some(Parent::Item(id)) => Some(*id),
+        _ => None,
     };
-    if l_end.branch != r_start.branch {
-        return Verdict::Crossed(format!(
-            "the origins of {} are in different types",
-            named(b)
+    let (left, right) = (placed.left, placed.right);
+    if left.is_none() && right.is_none() {
+        let in_text = matches!(&placed.parent, Some(Parent::Root(name)) if name == text);
+        if !in_text {
+            return Ok(Fit::Outside);
+        }
+    }
+    if left.is_some() && left == right {
+        return Err(format!("{} is both origins of {}", id(left), named(placed)));
+    }
+    let mut ranks = [None, None];
+    for (at, origin) in [left, right].into_iter().enumerate() {
+        let Some(origin) = origin else { continue };
+        match scene.order.rank(origin) {
+            Some(rank) => ranks[at] = Some(rank),
+            // yrs turns an item next to garbage into garbage.
+            None if scene.pasts().is_garbage(origin) => return Ok(Fit::Outside),
+            None => {}
+        }
+    }
+    let ranked = |at: usize| [left, right][at].is_none() || ranks[at].is_some();
+    match (ranked(0), ranked(1)) {
+        (true, true) => {}
+        (false, false) => return Ok(Fit::Outside),
+        _ => {
+            return Err(format!(
+                "the origins of {} are in different types",
+                named(placed)
+            ));
+        }
+    }
+    if let (Some(l), Some(r)) = (ranks[0], ranks[1])
+        && r <= l
+    {
+        return Err(format!(
+            "the right origin of {} ({}) lies before its left origin ({})",
+            named(placed),
+            id(right),
+            id(left)
         ));
     }
-    if l_end.index > r_start.index {
-        return Verdict::Crossed(format!(
-            "the right origin of {} ({}#{}) lies before its left origin ({}#{})",
-            named(b),
-            r.0,
-            r.1,
-            l.0,
-            l.1
+    let between: Vec<_> = scene.order.between(ranks[0], ranks[1]).collect();
+    if between.is_empty() {
+        return Ok(Fit::Adjacent(ranks[0]));
+    }
+    let known = scene
+        .pasts()
+        .past_of((client, clock), &[left, right, parent]);
+    if let Some((c, k, _)) = between.iter().find(|(c, k, _)| known.holds_any(*c, *k)) {
+        return Err(format!(
+            "{} skips {c}#{k}, which lies between its origins ({} and {}) and which its \
+             author knew",
+            named(placed),
+            id(left),
+            id(right)
         ));
     }
-    if l_end.index < r_start.index || visible(txn, l) || visible(txn, r) {
-        // Visible text between them, or a visible origin next to the other: in order.
-        return Verdict::Ordered;
-    }
-    Verdict::Unsure
+    Ok(Fit::Among)
 }
 
-/// Checks an item the counts could not order, now integrated: its visible text must lie
-/// between its origins. An item with no visible text left cannot show a wrong order.
-pub fn after<T: ReadTxn>(txn: &T, b: &Between) -> Result<(), String> {
-    let (client, clock, len) = b.item;
-    if len == 0 || !visible(txn, (client, clock)) {
-        return Ok(());
-    }
-    let first = offset(txn, (client, clock), Assoc::After);
-    let last = offset(txn, (client, clock + len - 1), Assoc::Before);
-    let l_end = offset(txn, b.left, Assoc::Before);
-    let r_start = offset(txn, b.right, Assoc::After);
-    let (Some(first), Some(last), Some(l_end), Some(r_start)) = (first, last, l_end, r_start)
-    else {
-        return Ok(());
-    };
-    let same = first.branch == l_end.branch && first.branch == r_start.branch;
-    if same && l_end.index <= first.index && last.index <= r_start.index {
-        return Ok(());
-    }
-    Err(format!("{} does not lie between its origins", named(b)))
-}
-
-/// Decides with the exact item order ([`ItemOrder`], O(document)) what the counts left
-/// unsure before integration: both origins rendered and crossed is refused, in order is
-/// accepted; the rest stays for the checks after integration.
-pub fn settle(order: &ItemOrder, plan: Plan) -> Result<Plan, String> {
-    let mut settled = Plan {
-        ordered: plan.ordered,
-        unsure: Vec::new(),
-    };
-    for b in plan.unsure {
-        match (order.rank(b.left), order.rank(b.right)) {
-            (Some(l), Some(r)) if r <= l => {
-                return Err(format!(
-                    "the right origin of {} ({}#{}) lies before its left origin ({}#{})",
-                    named(&b),
-                    b.right.0,
-                    b.right.1,
-                    b.left.0,
-                    b.left.1
-                ));
+/// Checks every item of an update before integration. Returns the items only the
+/// integrated document can check (their origins' order depends on where an earlier item of
+/// the same update landed among concurrent text); `scene` is read only if some item does
+/// not simply continue its author's typing.
+pub fn before<'s>(
+    authors: &Authors,
+    scene: impl FnOnce() -> Scene<'s>,
+    text: &str,
+    items: &[Placed],
+) -> Result<Vec<Placed>, String> {
+    let mut pending: HashMap<u64, &Placed> = HashMap::new();
+    let mut scene = Some(scene);
+    let mut read: Option<Scene> = None;
+    let mut order_known = true;
+    let mut deferred = Vec::new();
+    for placed in items {
+        if authors.continues(&pending, placed) {
+            // Where it lands among concurrent text is not known here.
+            order_known = false;
+        } else if !order_known {
+            deferred.push(placed.clone());
+        } else {
+            if read.is_none() {
+                read = scene.take().map(|make| make());
             }
-            (Some(_), Some(_)) => settled.ordered.push(b),
-            _ => settled.unsure.push(b),
+            let Some(scene) = read.as_mut() else {
+                deferred.push(placed.clone());
+                continue;
+            };
+            match exact(scene, text, placed)? {
+                Fit::Adjacent(left) => scene.order.insert_after(left, placed.item),
+                Fit::Among => order_known = false,
+                Fit::Outside => {}
+            }
         }
+        pending.insert(placed.item.0, placed);
     }
-    Ok(settled)
+    Ok(deferred)
 }
 
-/// Checks an integrated item against the exact item order: it must stand after its left
-/// origin and before its right one wherever the three are rendered.
-pub fn after_exact(order: &ItemOrder, b: &Between) -> Result<(), String> {
-    let (client, clock, len) = b.item;
-    if len == 0 {
-        return Ok(());
-    }
-    let first = order.rank((client, clock));
-    let last = order.rank((client, clock + len - 1));
-    let wrong = match (order.rank(b.left), first) {
-        (Some(l), Some(first)) => first <= l,
-        _ => false,
-    } || match (last, order.rank(b.right)) {
-        (Some(last), Some(r)) => r <= last,
-        _ => false,
-    };
-    if wrong {
-        return Err(format!("{} does not lie between its origins", named(b)));
-    }
-    Ok(())
-}
-
-/// Where `id` stands among the visible text of its type: before it (`After`) or after it
-/// (`Before`); `None` when yrs has no item there.
-fn offset<T: ReadTxn>(txn: &T, (client, clock): (u64, u64), assoc: Assoc) -> Option<yrs::Offset> {
-    let clock = u32::try_from(clock).ok()?;
-    StickyIndex::from_id(ID::new(ClientID::new(client), clock), assoc).get_offset(txn)
-}
-
-/// Whether the unit at `id` is visible text (the two sides of it differ by one).
-fn visible<T: ReadTxn>(txn: &T, id: (u64, u64)) -> bool {
-    match (
-        offset(txn, id, Assoc::After),
-        offset(txn, id, Assoc::Before),
-    ) {
-        (Some(a), Some(b)) => b.index > a.index,
-        _ => false,
+fn id(id: Option<(u64, u64)>) -> String {
+    match id {
+        Some((client, clock)) => format!("{client}#{clock}"),
+        None => "the edge of the text".into(),
     }
 }
 
-fn named(b: &Between) -> String {
-    format!("the item {}#{}", b.item.0, b.item.1)
+fn named(placed: &Placed) -> String {
+    format!("the item {}#{}", placed.item.0, placed.item.1)
 }
 
 #[cfg(test)]

@@ -89,10 +89,8 @@ proptest! {
         run(steps)?;
     }
 
-    /// Open (fuzz/findings/crossed-origins/README.md): origins in order but with text the
-    /// author knew between them also rebuild another order; the check does not see those.
+    /// Crafted items with any origins, crossed or not, skipping known text or not.
     #[test]
-    #[ignore]
     fn accepted_sequences_with_any_origins_rebuild_the_live_text(steps in proptest::collection::vec(step(true), 1..60)) {
         run(steps)?;
     }
@@ -231,7 +229,6 @@ fn typing_cost() {
 /// 1#1 and 1#2 lies between them; yrs places the item by what it scans there, and a replica
 /// that integrates in another order puts it elsewhere. Kept as the reproduction to fix.
 #[test]
-#[ignore]
 fn item_in_order_skipping_known_deleted_text_rebuilds_another_order() {
     let steps = vec![
         Step::Type {

@@ -112,14 +112,41 @@ fn the_issue_22_item_is_refused_before_integration() {
     assert_eq!(rebuilt(&replica), "xyz!");
 }
 
+/// x < z, but y lies between them, and whoever knew z (W's clock 2) knew y (W's clock 1):
+/// an honest author's origins would have been x and y, or y and z.
 #[test]
-fn origins_in_order_are_accepted_also_far_apart() {
+fn origins_in_order_that_skip_text_their_author_knew_are_refused() {
     let (_, replica) = xyz();
-    replica
+    let sv = replica.state_vector();
+    let err = replica
         .apply_edit(&crafted(7, 0, (1, 0), (1, 2), "AB"))
-        .expect("x < z: in order");
+        .expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert!(err.to_string().contains("skips 1#1"), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    assert_eq!(replica.text(), "xyz");
+}
+
+/// Origins far apart are fine when all between them is text their author did not have.
+#[test]
+fn origins_far_apart_with_only_concurrent_text_between_are_accepted() {
+    let (w, replica) = xyz();
+    let v = writer(2);
+    let state = replica.diff(&StateVector::default()).expect("encodes");
+    v.transact_mut()
+        .apply_update(Update::decode_v1(&state).expect("decodes"))
+        .expect("applies");
+    replica
+        .apply_edit(&type_at(&v, 1, "mid"))
+        .expect("V types between x and y");
+    // 7 knows x and y (W's clocks 0 and 1), not V's text between them.
+    replica
+        .apply_edit(&crafted(7, 0, (1, 0), (1, 1), "AB"))
+        .expect("concurrent text between the origins");
     assert_eq!(replica.text(), rebuilt(&replica));
-    assert!(replica.text().starts_with('x') && replica.text().ends_with('z'));
+    let after_w = type_at(&w, 3, "!");
+    replica.apply_edit(&after_w).expect("W goes on typing");
+    assert_eq!(replica.text(), rebuilt(&replica));
 }
 
 #[test]

@@ -6,11 +6,15 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::causal_past::Pasts;
 use crate::item_order::ItemOrder;
+use crate::origin_order::{self, Authors, Scene};
+use crate::update_check::{Placed, Shape};
 use thiserror::Error;
 use yrs::updates::decoder::Decode;
 use yrs::{
-    Doc, GetString, IdSet, OffsetKind, Options, ReadTxn, StateVector, TextRef, Transact, Update,
+    Doc, GetString, IdSet, OffsetKind, Options, ReadTxn, StateVector, TextRef, Transact,
+    TransactionMut, Update,
 };
 
 #[derive(Debug, Error)]
@@ -26,12 +30,12 @@ pub enum ApplyError {
     /// step 2, which follows, carries the update's content too.
     #[error("the update builds on edits the document lacks: {0}")]
     Early(String),
-    /// An item whose origins stand the other way round in the document (see
+    /// An item whose origins its author could not have seen side by side (see
     /// [`crate::origin_order`]): refused before integration, nothing was applied.
-    #[error("the update's origins cross: {0}")]
+    #[error("the update's origins cannot be: {0}")]
     Crossed(String),
     /// The same, found only once integrated: the replica must be rebuilt.
-    #[error("the update's origins cross: {0}; the replica must be rebuilt")]
+    #[error("the update's origins cannot be: {0}; the replica must be rebuilt")]
     Diverged(String),
 }
 
@@ -62,8 +66,11 @@ pub struct Replica {
     /// Counts applied updates that may have changed the doc, so that an answer computed
     /// from it can tell whether it is still current.
     version: Cell<u64>,
-    /// Items known to lie between their origins (spares the order check while typing).
-    facts: RefCell<crate::origin_order::Facts>,
+    /// Each author's last item (spares the origin check while typing).
+    authors: RefCell<Authors>,
+    /// Whether the doc holds content a text render does not show with its id (then the
+    /// item order comes from a scratch copy, see [`ItemOrder::rebuilt`]).
+    opaque: Cell<bool>,
 }
 
 impl Replica {
@@ -79,7 +86,8 @@ impl Replica {
             doc,
             text_name: text_name.to_owned(),
             version: Cell::new(0),
-            facts: RefCell::default(),
+            authors: RefCell::default(),
+            opaque: Cell::new(false),
         }
     }
 
@@ -97,18 +105,20 @@ impl Replica {
         if let Some(missing) = shape.missing_from(&self.state_vector()) {
             return Err(ApplyError::Early(missing));
         }
-        let plan =
-            crate::origin_order::before(&self.doc.transact(), &self.facts.borrow(), &shape.between)
-                .map_err(ApplyError::Crossed)?;
-        let plan = if plan.unsure.is_empty() {
-            plan
-        } else {
-            let order = self.item_order();
-            crate::origin_order::settle(&order, plan).map_err(ApplyError::Crossed)?
+        let deferred = {
+            let mut txn = self.doc.transact_mut();
+            let opaque = self.opaque.get();
+            let text = self.text_name.as_str();
+            let (txn, update) = (&mut txn, &shape);
+            // Moves `txn` in: read once, for the whole check.
+            let scene = move || {
+                let txn = txn;
+                scene(txn, text, opaque, Some(update))
+            };
+            origin_order::before(&self.authors.borrow(), scene, text, &shape.items)
+                .map_err(ApplyError::Crossed)?
         };
-        let edit = self.apply_checked(update, &plan.unsure)?;
-        let accepted = plan.ordered.into_iter().chain(plan.unsure);
-        self.facts.borrow_mut().remember(accepted);
+        let edit = self.apply_checked(update, &shape, &deferred)?;
         Ok(edit)
     }
 
@@ -117,16 +127,20 @@ impl Replica {
     /// nothing (already known); the update itself when it is small or part of it waits for
     /// missing predecessors (so that part is not lost to others); else the changes it made.
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
-        crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        Ok(self.apply_checked(update, &[])?.map(|edit| edit.relay))
+        let shape =
+            crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        Ok(self
+            .apply_checked(update, &shape, &[])?
+            .map(|edit| edit.relay))
     }
 
-    /// Applies a checked update; `unsure`: its items whose origins are ordered only once
-    /// integrated ([`crate::origin_order::after`]).
+    /// Applies a checked update; `deferred`: its items that only the integrated document
+    /// can check ([`origin_order::before`]).
     fn apply_checked(
         &self,
         update: &[u8],
-        unsure: &[crate::origin_order::Between],
+        shape: &Shape,
+        deferred: &[Placed],
     ) -> Result<Option<Edit>, ApplyError> {
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
@@ -137,19 +151,20 @@ impl Replica {
         self.version.set(self.version.get() + 1);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.doc.transact_mut();
-            txn.apply_update(decoded)
-                .map_err(|e| ApplyError::Apply(e.to_string()))?;
-            for between in unsure {
-                crate::origin_order::after(&txn, between).map_err(ApplyError::Diverged)?;
+            let applied = txn.apply_update(decoded);
+            // Noted whatever the outcome: yrs may have integrated part of it.
+            self.authors.borrow_mut().remember(&shape.items);
+            if !shape.opaque.is_empty() {
+                self.opaque.set(true);
             }
-            if !unsure.is_empty() {
-                let order = match txn.get_text(self.text_name.as_str()) {
-                    Some(text) => ItemOrder::of(&mut txn, &text),
-                    None => ItemOrder::default(),
-                };
-                for between in unsure {
-                    crate::origin_order::after_exact(&order, between)
-                        .map_err(ApplyError::Diverged)?;
+            applied.map_err(|e| ApplyError::Apply(e.to_string()))?;
+            if !deferred.is_empty() {
+                // What lies between an item's origins now and that its author knew lay
+                // there when it was integrated too (an item's past is integrated first).
+                let text = self.text_name.as_str();
+                let mut scene = scene(&mut txn, text, self.opaque.get(), None);
+                for placed in deferred {
+                    origin_order::exact(&mut scene, text, placed).map_err(ApplyError::Diverged)?;
                 }
             }
             let edit = |relay| Edit {
@@ -173,15 +188,6 @@ impl Replica {
             Ok(Some(edit(relay)))
         }));
         result.unwrap_or(Err(ApplyError::Panicked))
-    }
-
-    /// The exact order of the text's string items ([`ItemOrder`]; O(document)).
-    fn item_order(&self) -> ItemOrder {
-        let mut txn = self.doc.transact_mut();
-        match txn.get_text(self.text_name.as_str()) {
-            Some(text) => ItemOrder::of(&mut txn, &text),
-            None => ItemOrder::default(),
-        }
     }
 
     /// Changes when the doc may have changed (never goes back within one replica).
@@ -219,6 +225,41 @@ impl Replica {
     pub fn doc(&self) -> &Doc {
         &self.doc
     }
+}
+
+/// What the origin check reads of the doc in `txn` (O(document)): the item order of the
+/// text (from a scratch copy when the doc is `opaque`) and, when asked, every block's
+/// references, with those of `update` (about to be applied) added.
+fn scene<'a>(
+    txn: &'a mut TransactionMut,
+    text: &'a str,
+    opaque: bool,
+    update: Option<&'a Shape>,
+) -> Scene<'a> {
+    let state = |txn: &TransactionMut| {
+        let bytes = txn.encode_state_as_update_v1(&StateVector::default());
+        let shape = crate::update_check::check(&bytes).unwrap_or_default();
+        (bytes, shape)
+    };
+    let read = move |shape: Shape| {
+        let mut pasts = Pasts::of(&shape);
+        if let Some(update) = update {
+            pasts.add(update);
+        }
+        pasts
+    };
+    if opaque {
+        let (bytes, shape) = state(txn);
+        let order = ItemOrder::rebuilt(&bytes, &shape, text);
+        let mut shape = Some(shape);
+        return Scene::new(order, move || read(shape.take().unwrap_or_default()));
+    }
+    let order = match txn.get_text(text) {
+        Some(t) => ItemOrder::of(txn, &t),
+        None => ItemOrder::default(),
+    };
+    let txn: &'a TransactionMut = txn;
+    Scene::new(order, move || read(state(txn).1))
 }
 
 /// Whether a client's update carries nothing at all, like the sync step 2 a stock client
