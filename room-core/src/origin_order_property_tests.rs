@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, ReadTxn, Text, Transact, Update};
 
-use super::tests::{crafted, rebuilt, type_at, writer};
+use super::tests::{crafted_with, rebuilt, type_at, writer};
 use crate::replica::Replica;
 
 /// One step of the property test.
@@ -19,12 +19,16 @@ enum Step {
     Delete { who: usize, at: u32 },
     /// Replica `who` takes in everything accepted so far.
     Sync { who: usize },
-    /// An attacker sends one item with origins picked among the ids the room holds; with
-    /// `crossed`, the one further right in the room's text becomes the left origin.
+    /// An attacker sends one item with origins picked among the ids the room holds (of
+    /// writer 0, 1, 2, or 3: the attacker's own earlier items); with `crossed`, the one
+    /// further right in the room's text becomes the left origin. `form` (any origins only):
+    /// bit 0 drops the left origin, bit 1 the right one, bit 2 sends the content deleted
+    /// already, bit 3 writes as the last attacker again (its next clock).
     Craft {
         left: (usize, u32),
         right: (usize, u32),
         crossed: bool,
+        form: u8,
     },
 }
 
@@ -33,8 +37,13 @@ fn step(any_origins: bool) -> impl Strategy<Value = Step> {
         4 => (0..3usize, any::<u32>(), 1..4u8).prop_map(|(who, at, len)| Step::Type { who, at, len }),
         2 => (0..3usize, any::<u32>()).prop_map(|(who, at)| Step::Delete { who, at }),
         2 => (0..3usize).prop_map(|who| Step::Sync { who }),
-        2 => ((0..3usize, any::<u32>()), (0..3usize, any::<u32>()))
-            .prop_map(move |(left, right)| Step::Craft { left, right, crossed: !any_origins }),
+        2 => ((0..4usize, any::<u32>()), (0..4usize, any::<u32>()), 0..16u8)
+            .prop_map(move |(left, right, form)| Step::Craft {
+                left,
+                right,
+                crossed: !any_origins,
+                form: if any_origins { form } else { 0 },
+            }),
     ]
 }
 
@@ -101,6 +110,8 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
     let mut replica = Replica::new("monaco");
     let mut accepted: Vec<Vec<u8>> = Vec::new();
     let mut next_attacker = 100u64;
+    // The last attacker and its next clock.
+    let mut attacker = (next_attacker, 0u64);
     for step in steps {
         let update = match step {
             Step::Type { who, at, len } => {
@@ -132,32 +143,40 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
                 left,
                 right,
                 crossed,
+                form,
             } => {
                 let sv = replica.state_vector();
-                let id = |(who, at): (usize, u32)| {
-                    let client = who as u64 + 1;
-                    let clock = sv.get(&yrs::ClientID::new(client));
-                    (clock > 0).then(|| (client, u64::from(at % clock)))
-                };
-                match (id(left), id(right)) {
-                    (Some(l), Some(r)) => {
-                        let (l, r) = if crossed && stands_before(&replica, l, r) {
-                            (r, l)
-                        } else {
-                            (l, r)
-                        };
-                        next_attacker += 1;
-                        Some((crafted(next_attacker, 0, l, r, "E"), false))
-                    }
-                    _ => None,
+                if form & 8 == 0 || attacker.1 == 0 {
+                    next_attacker += 1;
+                    attacker = (next_attacker, 0);
                 }
+                let id = |(who, at): (usize, u32)| {
+                    let client = if who == 3 { attacker.0 } else { who as u64 + 1 };
+                    let clock = u64::from(sv.get(&yrs::ClientID::new(client)));
+                    (clock > 0).then(|| (client, u64::from(at) % clock))
+                };
+                let (l, r) = match (id(left), id(right)) {
+                    (Some(l), Some(r)) if crossed && stands_before(&replica, l, r) => (r, l),
+                    (Some(l), Some(r)) => (l, r),
+                    _ if form & 3 == 3 => ((0, 0), (0, 0)),
+                    _ => continue,
+                };
+                let l = (form & 1 == 0).then_some(l);
+                let r = (form & 2 == 0).then_some(r);
+                let update = crafted_with(attacker.0, attacker.1, l, r, form & 4 != 0, "E");
+                Some((update, false))
             }
         };
         let Some((update, honest)) = update else {
             continue;
         };
         match replica.apply_edit(&update) {
-            Ok(_) => accepted.push(update),
+            Ok(_) => {
+                if !honest {
+                    attacker.1 += 1;
+                }
+                accepted.push(update)
+            }
             Err(e) if honest => prop_assert!(false, "an honest update was refused: {e}"),
             Err(e) if e.needs_rebuild() => {
                 // The room rebuilds its replica from what it accepted (its log).
@@ -264,6 +283,7 @@ fn item_in_order_skipping_known_deleted_text_rebuilds_another_order() {
             left: (0, 931988925),
             right: (1, 2253233470),
             crossed: true,
+            form: 0,
         },
         Step::Type {
             who: 2,

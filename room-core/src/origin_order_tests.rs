@@ -15,15 +15,41 @@ pub(super) fn crafted(
     right: (u64, u64),
     text: &str,
 ) -> Vec<u8> {
+    crafted_with(client, clock, Some(left), Some(right), false, text)
+}
+
+/// One item of `client` at `clock`, with either origin or none (then in the root text
+/// `monaco`), holding `text` or, `deleted`, content deleted already (`ContentDeleted` of
+/// its length, as a garbage-collecting client sends removed text).
+pub(super) fn crafted_with(
+    client: u64,
+    clock: u64,
+    left: Option<(u64, u64)>,
+    right: Option<(u64, u64)>,
+    deleted: bool,
+    text: &str,
+) -> Vec<u8> {
     let mut out = Vec::new();
     for n in [1, 1, client, clock] {
         var(&mut out, n);
     }
-    out.push(0x80 | 0x40 | 4); // left origin, right origin, string content
-    for n in [left.0, left.1, right.0, right.1, text.len() as u64] {
-        var(&mut out, n);
+    let origins = if left.is_some() { 0x80 } else { 0 } | if right.is_some() { 0x40 } else { 0 };
+    out.push(origins | if deleted { 1 } else { 4 });
+    for (c, k) in left.into_iter().chain(right) {
+        var(&mut out, c);
+        var(&mut out, k);
     }
-    out.extend_from_slice(text.as_bytes());
+    if origins == 0 {
+        var(&mut out, 1); // parent named
+        var(&mut out, 6);
+        out.extend_from_slice(b"monaco");
+    }
+    if deleted {
+        var(&mut out, text.encode_utf16().count() as u64);
+    } else {
+        var(&mut out, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+    }
     out.push(0); // empty delete set
     out
 }
@@ -264,4 +290,45 @@ fn a_crossing_between_deleted_origins_of_two_authors_is_refused_before_integrati
     assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
     assert_eq!(replica.version(), version, "nothing was integrated");
     assert_eq!(replica.text(), "x");
+}
+
+/// The shape of `fuzz/findings/room-rebuilds-another-text-2026-12-07`: client 11 writes
+/// `fn main() {}\n` (11#0..11#12), then sends a block starting at 11#12, the last unit the
+/// room has, with origins 11#7 `(` and 11#11 `}`. yrs trims the unit it has and integrates
+/// the rest as 11#13 with left origin 11#12 (its own previous unit) and right origin 11#11:
+/// crossed. The room used to check the origins as sent, which stand in order, and took it:
+/// the live text became `fn main() {println!("🎉");}\n`, a rebuild `fn main() {}\nprintln!("🎉");`.
+#[test]
+fn the_fuzz_finding_of_2026_12_07_is_refused_before_integration() {
+    let replica = Replica::new("monaco");
+    let w = writer(11);
+    replica
+        .apply_edit(&type_at(&w, 0, "fn main() {}\n"))
+        .expect("the file");
+    let sv = replica.state_vector();
+    let err = replica
+        .apply_edit(&crafted(11, 12, (11, 7), (11, 11), "println!(\"🎉\");"))
+        .expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    assert_eq!(rebuilt(&replica), replica.text());
+}
+
+/// The same trim with origins that pass as sent: 1#2.. with origins x and y (adjacent)
+/// overlaps z (1#2), which the room has; yrs integrates `q` as 1#3 between z (its own
+/// previous unit, now its left origin) and y: crossed.
+#[test]
+fn a_block_overlapping_the_room_is_checked_as_yrs_trims_it() {
+    let (w, replica) = xyz();
+    let sv = replica.state_vector();
+    let err = replica
+        .apply_edit(&crafted(1, 2, (1, 0), (1, 1), "Zq"))
+        .expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    replica
+        .apply_edit(&type_at(&w, 3, "!"))
+        .expect("W goes on typing");
+    assert_eq!(replica.text(), "xyz!");
+    assert_eq!(rebuilt(&replica), "xyz!");
 }

@@ -102,9 +102,11 @@ impl Replica {
     pub fn apply_edit(&self, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        if let Some(missing) = shape.missing_from(&self.state_vector()) {
+        let sv = self.state_vector();
+        if let Some(missing) = shape.missing_from(&sv) {
             return Err(ApplyError::Early(missing));
         }
+        let items = shape.items_beyond(&sv);
         let deferred = {
             let mut txn = self.doc.transact_mut();
             let opaque = self.opaque.get();
@@ -115,10 +117,10 @@ impl Replica {
                 let txn = txn;
                 scene(txn, text, opaque, Some(update))
             };
-            origin_order::before(&self.authors.borrow(), scene, text, &shape.items)
+            origin_order::before(&self.authors.borrow(), scene, text, &items)
                 .map_err(ApplyError::Crossed)?
         };
-        let edit = self.apply_checked(update, &shape, &deferred)?;
+        let edit = self.apply_checked(update, &shape, &items, &deferred)?;
         Ok(edit)
     }
 
@@ -129,17 +131,19 @@ impl Replica {
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        let items = shape.items_beyond(&self.state_vector());
         Ok(self
-            .apply_checked(update, &shape, &[])?
+            .apply_checked(update, &shape, &items, &[])?
             .map(|edit| edit.relay))
     }
 
-    /// Applies a checked update; `deferred`: its items that only the integrated document
-    /// can check ([`origin_order::before`]).
+    /// Applies a checked update; `items`: the items it brings (as yrs takes them in),
+    /// `deferred`: those only the integrated document can check ([`origin_order::before`]).
     fn apply_checked(
         &self,
         update: &[u8],
         shape: &Shape,
+        items: &[Placed],
         deferred: &[Placed],
     ) -> Result<Option<Edit>, ApplyError> {
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
@@ -153,7 +157,7 @@ impl Replica {
             let mut txn = self.doc.transact_mut();
             let applied = txn.apply_update(decoded);
             // Noted whatever the outcome: yrs may have integrated part of it.
-            self.authors.borrow_mut().remember(&shape.items);
+            self.authors.borrow_mut().remember(items);
             if !shape.opaque.is_empty() {
                 self.opaque.set(true);
             }

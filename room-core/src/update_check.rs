@@ -85,6 +85,37 @@ pub struct Placed {
     pub keyed: bool,
 }
 
+impl Placed {
+    /// The part of this item that a replica holding `known` clocks of its client takes in:
+    /// yrs skips the units it has and gives the rest its own previous unit as left origin
+    /// (the right origin stays). `None`: the replica has it all.
+    pub fn beyond(&self, known: u64) -> Option<Placed> {
+        let (client, clock, len) = self.item;
+        if clock + len <= known {
+            return None;
+        }
+        if clock >= known {
+            return Some(self.clone());
+        }
+        Some(Placed {
+            item: (client, known, clock + len - known),
+            left: Some((client, known - 1)),
+            parent: None,
+            ..self.clone()
+        })
+    }
+}
+
+impl Shape {
+    /// The items a replica at `sv` integrates, as it integrates them ([`Placed::beyond`]).
+    pub fn items_beyond(&self, sv: &StateVector) -> Vec<Placed> {
+        self.items
+            .iter()
+            .filter_map(|p| p.beyond(u64::from(sv.get(&ClientID::new(p.item.0)))))
+            .collect()
+    }
+}
+
 /// The parent an item names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parent {
