@@ -32,10 +32,10 @@ pub enum ApplyError {
     Early(String),
     /// An item whose origins its author could not have seen side by side (see
     /// [`crate::origin_order`]): refused before integration, nothing was applied.
-    #[error("the update's origins cannot be: {0}")]
+    #[error("the update's origins cross or skip known text: {0}")]
     Crossed(String),
     /// The same, found only once integrated: the replica must be rebuilt.
-    #[error("the update's origins cannot be: {0}; the replica must be rebuilt")]
+    #[error("the update's origins cross or skip known text: {0}; the replica must be rebuilt")]
     Diverged(String),
 }
 
