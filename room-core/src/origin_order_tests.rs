@@ -332,3 +332,41 @@ fn a_block_overlapping_the_room_is_checked_as_yrs_trims_it() {
     assert_eq!(replica.text(), "xyz!");
     assert_eq!(rebuilt(&replica), "xyz!");
 }
+
+/// A garbage-collecting client (Yjs's default) that typed and deleted offline sends its
+/// removed text as `ContentDeleted`, which the item order's render cannot show; the room
+/// then orders from a scratch copy, and honest typing next to that text goes on.
+#[test]
+fn an_offline_writer_that_collected_its_deleted_text_is_accepted() {
+    let (w, replica) = xyz();
+    let v = Doc::with_options(yrs::Options {
+        client_id: yrs::ClientID::new(2),
+        offset_kind: yrs::OffsetKind::Utf16,
+        skip_gc: false,
+        ..yrs::Options::default()
+    });
+    let state = replica.diff(&StateVector::default()).expect("encodes");
+    v.transact_mut()
+        .apply_update(Update::decode_v1(&state).expect("decodes"))
+        .expect("applies");
+    let t = v.get_or_insert_text("monaco");
+    type_at(&v, 1, "abc");
+    t.remove_range(&mut v.transact_mut(), 2, 1); // "b", collected at commit
+    let offline = v
+        .transact()
+        .encode_state_as_update_v1(&replica.state_vector());
+    let shape = crate::update_check::check(&offline).expect("checks");
+    assert!(
+        !shape.opaque.is_empty(),
+        "the removed text comes as ContentDeleted"
+    );
+    replica.apply_edit(&offline).expect("an honest resync");
+    assert_eq!(replica.text(), "xacyz");
+    // Both type next to the collected text, concurrently.
+    let from_w = type_at(&w, 1, "W");
+    replica
+        .apply_edit(&type_at(&v, 2, "V"))
+        .expect("V types after a");
+    replica.apply_edit(&from_w).expect("W types where it stood");
+    assert_eq!(replica.text(), rebuilt(&replica));
+}
