@@ -1,21 +1,18 @@
-//! The exact order of a text's string items, deleted ones included.
+//! The exact order of a text's string items, deleted ones included, rendered from yrs.
 //!
-//! [`crate::origin_order`] places an origin by counting the visible text left of it, which
-//! cannot order two origins that are both invisible with no visible text between them (text
-//! deleted by two authors, say). An item crossed between such origins passes the counts and
-//! still splits the document (`fuzz/findings/crossed-origins/`). yrs has no public way to walk
-//! from an id to its neighbours, but it renders a text *as of a snapshot*: with a snapshot
-//! that deletes nothing, deleted string items are rendered too, each tagged with its id when
-//! compared with an empty snapshot. That walk is O(document), so it is only taken for the
-//! rare items the counts leave undecided.
+//! yrs has no public way to walk from an id to its neighbours, but it renders a text *as of
+//! a snapshot*: with a snapshot that deletes nothing, deleted string items are rendered too,
+//! each tagged with its id when compared with an empty snapshot. That walk is O(document),
+//! so the room takes it only to (re)build its [`crate::item_list::ItemList`], which then
+//! follows the updates by itself ([`crate::list_keeper`]).
 //!
 //! Content that arrived already deleted (`ContentDeleted`, what a garbage-collecting client
 //! sends for text it removed) carries no string and is not rendered, nor are embeds and
 //! other non-string kinds. A document that holds some is ordered with
 //! [`ItemOrder::rebuilt`] instead: its encoded state, with every such content written as a
-//! string of the same length, loaded into a scratch doc and rendered there. The scratch doc has the live order as long as every item the room took
-//! in meets the rule of [`crate::origin_order`] (then the order does not depend on the
-//! order of integration).
+//! string of the same length, loaded into a scratch doc and rendered there. The scratch doc
+//! has the live order as long as every item the room took in meets the rule of
+//! [`crate::origin_order`] (then the order does not depend on the order of integration).
 
 use yrs::types::text::{ChangeKind, YChange};
 use yrs::updates::decoder::Decode;
@@ -27,6 +24,7 @@ use yrs::{
 use crate::update_check::Shape;
 
 /// Where a unit stands: the run it is in and its offset there (ordered like the document).
+#[cfg(test)]
 pub type Rank = (usize, u64);
 
 /// String items of one text in document order: `(client, first clock, length in clock units)`.
@@ -83,48 +81,13 @@ impl ItemOrder {
         }
     }
 
-    /// The runs strictly between two units (`None`: the start, or the end, of the text),
-    /// as `(client, first clock, length)`.
-    pub fn between(
-        &self,
-        left: Option<Rank>,
-        right: Option<Rank>,
-    ) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
-        let from = left.map_or((0, 0), |(run, off)| (run, off + 1));
-        let to = right.unwrap_or((self.items.len(), 0));
-        self.items
-            .iter()
-            .enumerate()
-            .skip(from.0)
-            .take_while(move |(at, _)| *at <= to.0 && *at < self.items.len())
-            .filter_map(move |(at, (client, start, len))| {
-                let first = if at == from.0 { from.1 } else { 0 };
-                let end = if at == to.0 { to.1 } else { u64::from(*len) };
-                (first < end).then(|| (*client, u64::from(*start) + first, end - first))
-            })
-    }
-
-    /// Puts the run `(client, clock, len)` right after the unit at `left` (`None`: first).
-    pub fn insert_after(&mut self, left: Option<Rank>, (client, clock, len): (u64, u64, u64)) {
-        let (Ok(clock), Ok(len)) = (u32::try_from(clock), u32::try_from(len)) else {
-            return;
-        };
-        let at = match left {
-            None => 0,
-            Some((run, off)) => {
-                let (c, start, run_len) = self.items[run];
-                let cut = u32::try_from(off + 1).unwrap_or(run_len);
-                if cut < run_len {
-                    self.items[run] = (c, start, cut);
-                    self.items.insert(run + 1, (c, start + cut, run_len - cut));
-                }
-                run + 1
-            }
-        };
-        self.items.insert(at, (client, clock, len));
+    /// The runs in document order: `(client, first clock, length)`.
+    pub fn runs(&self) -> impl Iterator<Item = (u64, u32, u32)> + '_ {
+        self.items.iter().copied()
     }
 
     /// Where the unit `(client, clock)` stands: a rank that orders any two rendered units.
+    #[cfg(test)]
     pub fn rank(&self, (client, clock): (u64, u64)) -> Option<Rank> {
         self.items
             .iter()

@@ -25,8 +25,10 @@
 
 use std::collections::HashMap;
 
+use yrs::{ClientID, StateVector};
+
 use crate::causal_past::Pasts;
-use crate::item_order::{ItemOrder, Rank};
+use crate::item_list::{Id, ItemList};
 use crate::update_check::{Parent, Placed};
 
 /// Each author's last item the room took in, for [`Authors::continues`].
@@ -88,25 +90,25 @@ impl Authors {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
     /// Nothing lay between its origins: right after the left one (`None`: first).
-    Adjacent(Option<Rank>),
+    Adjacent(Option<Id>),
     /// Concurrent text lay between them: somewhere among it.
     Among,
     /// Not in the text (another type, or garbage).
     Outside,
 }
 
-/// The document as the exact check reads it: the text's item order and every block's
+/// The document as the exact check reads it: the text's item list and every block's
 /// references (read only when something lies between an item's origins).
 pub struct Scene<'a> {
-    pub order: ItemOrder,
+    pub list: &'a mut ItemList,
     pasts: Option<Pasts>,
     read_pasts: Box<dyn FnMut() -> Pasts + 'a>,
 }
 
 impl<'a> Scene<'a> {
-    pub fn new(order: ItemOrder, read_pasts: impl FnMut() -> Pasts + 'a) -> Scene<'a> {
+    pub fn new(list: &'a mut ItemList, read_pasts: impl FnMut() -> Pasts + 'a) -> Scene<'a> {
         Scene {
-            order,
+            list,
             pasts: None,
             read_pasts: Box::new(read_pasts),
         }
@@ -118,7 +120,8 @@ impl<'a> Scene<'a> {
 }
 
 /// Checks one item against the rule on `scene` (the text named `text`). `Err` says why
-/// it breaks it.
+/// it breaks it. O(runs between its origins), plus every block's references when some lie
+/// there.
 pub fn exact(scene: &mut Scene, text: &str, placed: &Placed) -> Result<Fit, String> {
     if placed.keyed {
         return Ok(Fit::Outside);
@@ -138,18 +141,18 @@ pub fn exact(scene: &mut Scene, text: &str, placed: &Placed) -> Result<Fit, Stri
     if left.is_some() && left == right {
         return Err(format!("{} is both origins of {}", id(left), named(placed)));
     }
-    let mut ranks = [None, None];
+    let mut units = [None, None];
     for (at, origin) in [left, right].into_iter().enumerate() {
         let Some(origin) = origin else { continue };
-        match scene.order.rank(origin) {
-            Some(rank) => ranks[at] = Some(rank),
+        match scene.list.locate(origin) {
+            Some(unit) => units[at] = Some(unit),
             // yrs turns an item next to garbage into garbage.
             None if scene.pasts().is_garbage(origin) => return Ok(Fit::Outside),
             None => {}
         }
     }
-    let ranked = |at: usize| [left, right][at].is_none() || ranks[at].is_some();
-    match (ranked(0), ranked(1)) {
+    let in_list = |at: usize| [left, right][at].is_none() || units[at].is_some();
+    match (in_list(0), in_list(1)) {
         (true, true) => {}
         (false, false) => return Ok(Fit::Outside),
         _ => {
@@ -159,19 +162,16 @@ pub fn exact(scene: &mut Scene, text: &str, placed: &Placed) -> Result<Fit, Stri
             ));
         }
     }
-    if let (Some(l), Some(r)) = (ranks[0], ranks[1])
-        && r <= l
-    {
+    let Some(between) = scene.list.between(units[0], units[1]) else {
         return Err(format!(
             "the right origin of {} ({}) lies before its left origin ({})",
             named(placed),
             id(right),
             id(left)
         ));
-    }
-    let between: Vec<_> = scene.order.between(ranks[0], ranks[1]).collect();
+    };
     if between.is_empty() {
-        return Ok(Fit::Adjacent(ranks[0]));
+        return Ok(Fit::Adjacent(left));
     }
     let known = scene
         .pasts()
@@ -188,44 +188,190 @@ pub fn exact(scene: &mut Scene, text: &str, placed: &Placed) -> Result<Fit, Stri
     Ok(Fit::Among)
 }
 
-/// Checks every item of an update before integration. Returns the items only the
-/// integrated document can check (their origins' order depends on where an earlier item of
-/// the same update landed among concurrent text); `scene` is read only if some item does
-/// not simply continue its author's typing.
-pub fn before<'s>(
+/// What the cheap look at an item tells ([`quick`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quick {
+    /// Its origins are neighbours in the list: it meets the rule and lands after the left.
+    Adjacent(Option<Id>),
+    /// It is not in the text.
+    Outside,
+    /// Only [`exact`] (or the integrated document) can tell.
+    Slow,
+}
+
+/// Items of an update already found outside the text, and what the replica held before it.
+pub struct Placing<'h> {
+    held: &'h StateVector,
+    outside: Vec<(u64, u64, u64)>,
+}
+
+impl<'h> Placing<'h> {
+    pub fn new(held: &'h StateVector) -> Self {
+        Placing {
+            held,
+            outside: Vec::new(),
+        }
+    }
+
+    /// Whether `id` is an item the replica held before this update.
+    fn held(&self, (client, clock): Id) -> bool {
+        clock < u64::from(self.held.get(&ClientID::new(client)))
+    }
+
+    fn found_outside(&self, (client, clock): Id) -> bool {
+        self.outside
+            .iter()
+            .any(|(c, k, n)| *c == client && *k <= clock && clock < k + n)
+    }
+
+    /// Where `placed` lands, when two index look-ups tell: origins that are neighbours in
+    /// `list` (an honest keystroke), or origins that are all outside the text. `list` must
+    /// hold the text the replica held before the update, plus the update's earlier items.
+    pub fn quick(&self, list: &ItemList, text: &str, placed: &Placed) -> Quick {
+        if placed.keyed {
+            return Quick::Outside;
+        }
+        let (left, right) = (placed.left, placed.right);
+        if left.is_none() && right.is_none() {
+            return match &placed.parent {
+                Some(Parent::Root(name)) if name == text => match list.next(None) {
+                    None => Quick::Adjacent(None),
+                    Some(_) => Quick::Slow,
+                },
+                _ => Quick::Outside,
+            };
+        }
+        let units = [left, right].map(|o| o.map(|id| (id, list.locate(id))));
+        let elsewhere = |o: &Option<(Id, Option<_>)>| match o {
+            None => true,
+            Some((id, unit)) => {
+                unit.is_none() && (self.held(*id) || self.found_outside(*id))
+            }
+        };
+        if units.iter().all(elsewhere) {
+            return Quick::Outside;
+        }
+        let left_unit = match units[0] {
+            None => None,
+            Some((_, None)) => return Quick::Slow,
+            Some((_, unit)) => unit,
+        };
+        let right_unit = match units[1] {
+            None => None,
+            Some((_, None)) => return Quick::Slow,
+            Some((_, unit)) => unit,
+        };
+        if list.next(left_unit) == right_unit {
+            Quick::Adjacent(left)
+        } else {
+            Quick::Slow
+        }
+    }
+
+    /// Whether an origin of `placed` is an item of this update not placed yet (a later
+    /// block of another client): only the integrated document can place it.
+    fn refers_ahead(&self, list: &ItemList, placed: &Placed) -> bool {
+        [placed.left, placed.right].into_iter().flatten().any(|id| {
+            !self.held(id) && list.locate(id).is_none() && !self.found_outside(id)
+        })
+    }
+
+    /// Notes where an item landed.
+    fn note(&mut self, list: &mut ItemList, placed: &Placed, fit: Fit) {
+        match fit {
+            Fit::Adjacent(left) => {
+                list.insert_after(left, placed.item);
+            }
+            Fit::Outside => self.outside.push(placed.item),
+            Fit::Among => {}
+        }
+    }
+}
+
+/// Follows an update from the log (checked where it was accepted) on `list`; false when
+/// some item lands where only the integrated document tells (then `list` is out of step).
+pub fn follow(list: &mut ItemList, held: &StateVector, text: &str, items: &[Placed]) -> bool {
+    let mut placing = Placing::new(held);
+    for placed in items {
+        let fit = match placing.quick(list, text, placed) {
+            Quick::Adjacent(left) => Fit::Adjacent(left),
+            Quick::Outside => Fit::Outside,
+            Quick::Slow => return false,
+        };
+        placing.note(list, placed, fit);
+    }
+    true
+}
+
+/// Why an update is refused before integration.
+#[derive(Debug)]
+pub enum Refusal {
+    /// An item breaks the rule.
+    Breaks(String),
+    /// Checking it would take more slow checks than allowed.
+    OverBudget(u32),
+}
+
+/// What checking an update before integration found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Items only the integrated document can check (their origins' place depends on where
+    /// an earlier item of the same update landed among concurrent text).
+    pub deferred: Vec<Placed>,
+    /// Whether the list now holds the text as the update leaves it.
+    pub in_step: bool,
+    /// Items that took the slow path (a walk between their origins, every block's
+    /// references, or a check after integration).
+    pub slow: u32,
+}
+
+/// Checks every item of an update before integration, placing them on `scene.list` (the
+/// text as the replica at `held` holds it). An item whose origins are neighbours there, or
+/// that continues its author's typing, costs a few index look-ups; any other is a slow
+/// check, and more than `allowance` of them refuse the update before the work is done.
+pub fn before(
     authors: &Authors,
-    scene: impl FnOnce() -> Scene<'s>,
+    scene: &mut Scene,
+    held: &StateVector,
     text: &str,
     items: &[Placed],
-) -> Result<Vec<Placed>, String> {
+    allowance: u32,
+) -> Result<Checked, Refusal> {
     let mut pending: HashMap<u64, &Placed> = HashMap::new();
-    let mut scene = Some(scene);
-    let mut read: Option<Scene> = None;
-    let mut order_known = true;
-    let mut deferred = Vec::new();
+    let mut placing = Placing::new(held);
+    let mut checked = Checked {
+        in_step: true,
+        ..Checked::default()
+    };
     for placed in items {
-        if authors.continues(&pending, placed) {
-            // Where it lands among concurrent text is not known here.
-            order_known = false;
-        } else if !order_known {
-            deferred.push(placed.clone());
+        let quick = if checked.in_step {
+            placing.quick(scene.list, text, placed)
         } else {
-            if read.is_none() {
-                read = scene.take().map(|make| make());
-            }
-            let Some(scene) = read.as_mut() else {
-                deferred.push(placed.clone());
-                continue;
-            };
-            match exact(scene, text, placed)? {
-                Fit::Adjacent(left) => scene.order.insert_after(left, placed.item),
-                Fit::Among => order_known = false,
-                Fit::Outside => {}
+            Quick::Slow
+        };
+        match quick {
+            Quick::Adjacent(left) => placing.note(scene.list, placed, Fit::Adjacent(left)),
+            Quick::Outside => placing.note(scene.list, placed, Fit::Outside),
+            // Where it lands among concurrent text is not known here.
+            Quick::Slow if authors.continues(&pending, placed) => checked.in_step = false,
+            Quick::Slow => {
+                checked.slow += 1;
+                if checked.slow > allowance {
+                    return Err(Refusal::OverBudget(checked.slow));
+                }
+                if !checked.in_step || placing.refers_ahead(scene.list, placed) {
+                    checked.deferred.push(placed.clone());
+                    checked.in_step = false;
+                } else {
+                    let fit = exact(scene, text, placed).map_err(Refusal::Breaks)?;
+                    checked.in_step &= fit != Fit::Among;
+                    placing.note(scene.list, placed, fit);
+                }
             }
         }
         pending.insert(placed.item.0, placed);
     }
-    Ok(deferred)
+    Ok(checked)
 }
 
 fn id(id: Option<(u64, u64)>) -> String {
@@ -246,3 +392,7 @@ mod tests;
 #[cfg(test)]
 #[path = "origin_order_property_tests.rs"]
 mod property_tests;
+
+#[cfg(test)]
+#[path = "origin_order_cost_tests.rs"]
+mod cost_tests;

@@ -188,6 +188,7 @@ fn run(steps: Vec<Step>) -> Result<(), TestCaseError> {
             Err(_) => {}
         }
         prop_assert_eq!(rebuilt(&replica), replica.text());
+        prop_assert_eq!(replica.list_agrees(), Ok(()));
     }
     // Every honest replica that takes in the accepted log shows the room's text.
     for doc in &docs {

@@ -6,15 +6,13 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::causal_past::Pasts;
-use crate::item_order::ItemOrder;
-use crate::origin_order::{self, Authors, Scene};
+use crate::list_keeper::{self, ListKeeper};
+use crate::origin_order::{self, Authors, Checked, Refusal, Scene};
 use crate::update_check::{Placed, Shape};
 use thiserror::Error;
 use yrs::updates::decoder::Decode;
 use yrs::{
-    Doc, GetString, IdSet, OffsetKind, Options, ReadTxn, StateVector, TextRef, Transact,
-    TransactionMut, Update,
+    Doc, GetString, IdSet, OffsetKind, Options, ReadTxn, StateVector, TextRef, Transact, Update,
 };
 
 #[derive(Debug, Error)]
@@ -37,6 +35,13 @@ pub enum ApplyError {
     /// The same, found only once integrated: the replica must be rebuilt.
     #[error("the update's origins cross or skip known text: {0}; the replica must be rebuilt")]
     Diverged(String),
+    /// Checking the update's origins would take more slow checks (each O(document)) than
+    /// the sender may still use: refused before the work, nothing was applied.
+    #[error(
+        "the update needs {0} slow origin checks (items that neither continue their \
+         author's typing nor sit between neighbours), more than this connection may use now"
+    )]
+    TooCostly(u32),
 }
 
 impl ApplyError {
@@ -55,6 +60,16 @@ pub struct Edit {
     /// author's undo item.
     pub insertions: IdSet,
     pub deletions: IdSet,
+    /// How many of its items took the slow origin check ([`Checked::slow`]).
+    pub slow_checks: u32,
+}
+
+/// How an update's items were placed on the room's item list before integration.
+enum Placement {
+    /// A client's update, checked ([`origin_order::before`]).
+    Checked(Checked),
+    /// An update from the log; `true`: the list followed it.
+    Followed(bool),
 }
 
 /// Updates up to this size are relayed unchanged.
@@ -69,8 +84,10 @@ pub struct Replica {
     /// Each author's last item (spares the origin check while typing).
     authors: RefCell<Authors>,
     /// Whether the doc holds content a text render does not show with its id (then the
-    /// item order comes from a scratch copy, see [`ItemOrder::rebuilt`]).
+    /// item order comes from a scratch copy, see [`crate::item_order::ItemOrder::rebuilt`]).
     opaque: Cell<bool>,
+    /// The text's item list, kept in step with the doc for the origin check.
+    list: RefCell<ListKeeper>,
 }
 
 impl Replica {
@@ -88,6 +105,7 @@ impl Replica {
             version: Cell::new(0),
             authors: RefCell::default(),
             opaque: Cell::new(false),
+            list: RefCell::default(),
         }
     }
 
@@ -98,8 +116,19 @@ impl Replica {
         Ok(self.apply_edit(update)?.map(|edit| edit.relay))
     }
 
-    /// [`Replica::apply_from_client`], with what the update inserted and deleted.
+    /// [`Replica::apply_from_client`], with what the update inserted and deleted; any
+    /// number of slow origin checks (server-side undo, tests).
     pub fn apply_edit(&self, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
+        self.apply_edit_within(update, u32::MAX)
+    }
+
+    /// [`Replica::apply_edit`] with at most `allowance` slow origin checks (else
+    /// [`ApplyError::TooCostly`] and nothing applied); the edit says how many it took.
+    pub fn apply_edit_within(
+        &self,
+        update: &[u8],
+        allowance: u32,
+    ) -> Result<Option<Edit>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
         let sv = self.state_vector();
@@ -107,21 +136,30 @@ impl Replica {
             return Err(ApplyError::Early(missing));
         }
         let items = shape.items_beyond(&sv);
-        let deferred = {
+        let checked = {
+            let mut keeper = self.list.borrow_mut();
             let mut txn = self.doc.transact_mut();
-            let opaque = self.opaque.get();
             let text = self.text_name.as_str();
-            let (txn, update) = (&mut txn, &shape);
-            // Moves `txn` in: read once, for the whole check.
-            let scene = move || {
-                let txn = txn;
-                scene(txn, text, opaque, Some(update))
-            };
-            origin_order::before(&self.authors.borrow(), scene, text, &items)
-                .map_err(ApplyError::Crossed)?
+            keeper.fresh(&mut txn, &sv, text, self.opaque.get());
+            let txn = &txn;
+            let read_pasts = || list_keeper::pasts(txn, Some(&shape));
+            let mut scene = Scene::new(keeper.list_mut(), read_pasts);
+            let authors = self.authors.borrow();
+            let checked =
+                origin_order::before(&authors, &mut scene, &sv, text, &items, allowance);
+            drop(scene);
+            match checked {
+                Ok(checked) => checked,
+                Err(refusal) => {
+                    keeper.refused();
+                    return Err(match refusal {
+                        Refusal::Breaks(why) => ApplyError::Crossed(why),
+                        Refusal::OverBudget(n) => ApplyError::TooCostly(n),
+                    });
+                }
+            }
         };
-        let edit = self.apply_checked(update, &shape, &items, &deferred)?;
-        Ok(edit)
+        self.apply_checked(update, &shape, &items, Placement::Checked(checked))
     }
 
     /// Applies a v1 update from the log or another gateway (in log order, so its
@@ -131,26 +169,45 @@ impl Replica {
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        let items = shape.items_beyond(&self.state_vector());
+        let sv = self.state_vector();
+        let items = shape.items_beyond(&sv);
+        let followed = {
+            let mut keeper = self.list.borrow_mut();
+            keeper.in_step(&sv)
+                && shape.missing_from(&sv).is_none()
+                && origin_order::follow(keeper.list_mut(), &sv, &self.text_name, &items)
+        };
         Ok(self
-            .apply_checked(update, &shape, &items, &[])?
+            .apply_checked(update, &shape, &items, Placement::Followed(followed))?
             .map(|edit| edit.relay))
     }
 
     /// Applies a checked update; `items`: the items it brings (as yrs takes them in),
-    /// `deferred`: those only the integrated document can check ([`origin_order::before`]).
+    /// `placed`: what placing them on the item list found.
     fn apply_checked(
         &self,
         update: &[u8],
         shape: &Shape,
         items: &[Placed],
-        deferred: &[Placed],
+        placed: Placement,
     ) -> Result<Option<Edit>, ApplyError> {
+        let (in_step, deferred, slow_checks) = match placed {
+            Placement::Checked(c) => (c.in_step && c.deferred.is_empty(), c.deferred, c.slow),
+            Placement::Followed(followed) => (followed, Vec::new(), 0),
+        };
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
-        let decoded = catch_unwind(|| Update::decode_v1(update))
-            .map_err(|_| ApplyError::Decode("the update's encoding is invalid".into()))?
-            .map_err(|e| ApplyError::Decode(e.to_string()))?;
+        let decoded = catch_unwind(|| Update::decode_v1(update));
+        let decoded = match decoded {
+            Ok(Ok(decoded)) => decoded,
+            failed => {
+                self.list.borrow_mut().refused();
+                return Err(ApplyError::Decode(match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "the update's encoding is invalid".into(),
+                }));
+            }
+        };
         // Whatever the outcome, yrs may have integrated part of the update.
         self.version.set(self.version.get() + 1);
         let result = catch_unwind(AssertUnwindSafe(|| {
@@ -161,20 +218,28 @@ impl Replica {
             if !shape.opaque.is_empty() {
                 self.opaque.set(true);
             }
+            let mut keeper = self.list.borrow_mut();
+            let sv = txn.state_vector();
+            let followed = in_step && applied.is_ok() && !txn.has_missing_updates();
+            keeper.settle(followed.then(|| sv.clone()));
             applied.map_err(|e| ApplyError::Apply(e.to_string()))?;
             if !deferred.is_empty() {
                 // What lies between an item's origins now and that its author knew lay
                 // there when it was integrated too (an item's past is integrated first).
                 let text = self.text_name.as_str();
-                let mut scene = scene(&mut txn, text, self.opaque.get(), None);
-                for placed in deferred {
+                let list = keeper.fresh(&mut txn, &sv, text, self.opaque.get());
+                let txn = &txn;
+                let mut scene = Scene::new(list, || list_keeper::pasts(txn, None));
+                for placed in &deferred {
                     origin_order::exact(&mut scene, text, placed).map_err(ApplyError::Diverged)?;
                 }
             }
+            drop(keeper);
             let edit = |relay| Edit {
                 relay,
                 insertions: txn.insert_set().clone(),
                 deletions: txn.delete_set().clone(),
+                slow_checks,
             };
             if txn.has_missing_updates() {
                 return Ok(Some(edit(update.to_vec())));
@@ -192,6 +257,20 @@ impl Replica {
             Ok(Some(edit(relay)))
         }));
         result.unwrap_or(Err(ApplyError::Panicked))
+    }
+
+    /// How often the origin check rendered the text's item list from the doc (O(document)):
+    /// once, then only after changes the list could not follow.
+    pub fn order_renders(&self) -> u64 {
+        self.list.borrow().renders()
+    }
+
+    /// `Err` when the kept item list is in step with the doc but not its order.
+    #[cfg(test)]
+    pub fn list_agrees(&self) -> Result<(), String> {
+        let mut txn = self.doc.transact_mut();
+        let keeper = self.list.borrow();
+        keeper.agrees(&mut txn, &self.text_name, self.opaque.get())
     }
 
     /// Changes when the doc may have changed (never goes back within one replica).
@@ -229,41 +308,6 @@ impl Replica {
     pub fn doc(&self) -> &Doc {
         &self.doc
     }
-}
-
-/// What the origin check reads of the doc in `txn` (O(document)): the item order of the
-/// text (from a scratch copy when the doc is `opaque`) and, when asked, every block's
-/// references, with those of `update` (about to be applied) added.
-fn scene<'a>(
-    txn: &'a mut TransactionMut,
-    text: &'a str,
-    opaque: bool,
-    update: Option<&'a Shape>,
-) -> Scene<'a> {
-    let state = |txn: &TransactionMut| {
-        let bytes = txn.encode_state_as_update_v1(&StateVector::default());
-        let shape = crate::update_check::check(&bytes).unwrap_or_default();
-        (bytes, shape)
-    };
-    let read = move |shape: Shape| {
-        let mut pasts = Pasts::of(&shape);
-        if let Some(update) = update {
-            pasts.add(update);
-        }
-        pasts
-    };
-    if opaque {
-        let (bytes, shape) = state(txn);
-        let order = ItemOrder::rebuilt(&bytes, &shape, text);
-        let mut shape = Some(shape);
-        return Scene::new(order, move || read(shape.take().unwrap_or_default()));
-    }
-    let order = match txn.get_text(text) {
-        Some(t) => ItemOrder::of(txn, &t),
-        None => ItemOrder::default(),
-    };
-    let txn: &'a TransactionMut = txn;
-    Scene::new(order, move || read(state(txn).1))
 }
 
 /// Whether a client's update carries nothing at all, like the sync step 2 a stock client

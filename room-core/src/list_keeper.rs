@@ -1,0 +1,126 @@
+//! Keeps the room's [`ItemList`] in step with its doc.
+//!
+//! The list follows every update the replica applies while it can tell where each item
+//! lands ([`crate::origin_order::follow`], [`crate::origin_order::before`]). It is "in step"
+//! with the doc state it was last brought to, by state vector: a change it did not follow
+//! (server-side undo, a merged outside file change, an item that landed among concurrent
+//! text, an update yrs parked) leaves the doc at another state vector, and the next check
+//! renders the list afresh from yrs (O(document), [`ItemOrder`]). Deletions do not move
+//! items, so they need no following.
+
+use yrs::{ReadTxn, StateVector, TransactionMut};
+
+use crate::item_list::ItemList;
+use crate::item_order::ItemOrder;
+use crate::update_check::Shape;
+
+#[derive(Debug, Default)]
+pub struct ListKeeper {
+    list: ItemList,
+    /// The doc state the list holds; `None`: out of step.
+    at: Option<StateVector>,
+    /// How often the list was rendered afresh (tests read it).
+    renders: u64,
+}
+
+impl ListKeeper {
+    /// Whether the list holds the doc at `sv`.
+    pub fn in_step(&self, sv: &StateVector) -> bool {
+        self.at.as_ref() == Some(sv)
+    }
+
+    /// The list as of the doc in `txn` (at `sv`): rendered afresh when out of step.
+    /// `opaque`: the doc holds content the render does not show with its id.
+    pub fn fresh(
+        &mut self,
+        txn: &mut TransactionMut,
+        sv: &StateVector,
+        text: &str,
+        opaque: bool,
+    ) -> &mut ItemList {
+        if !self.in_step(sv) {
+            self.list = render(txn, text, opaque);
+            self.renders += 1;
+            self.at = Some(sv.clone());
+        }
+        &mut self.list
+    }
+
+    /// The list, for an update about to be applied on top of the state it holds.
+    pub fn list_mut(&mut self) -> &mut ItemList {
+        &mut self.list
+    }
+
+    /// The changes since the last settle were made: the list now holds the doc at `sv`
+    /// (`None`: it could not follow them).
+    pub fn settle(&mut self, sv: Option<StateVector>) {
+        self.list.keep();
+        self.at = sv;
+    }
+
+    /// The update was refused before integration: its items go again.
+    pub fn refused(&mut self) {
+        self.list.rollback();
+    }
+
+    /// `Err` when the list claims to be in step with the doc in `txn` but holds another
+    /// order than a fresh render (runs compared joined, as splits differ).
+    #[cfg(test)]
+    pub fn agrees(&self, txn: &mut TransactionMut, text: &str, opaque: bool) -> Result<(), String> {
+        if !self.in_step(&txn.state_vector()) {
+            return Ok(());
+        }
+        let joined = |runs: Vec<(u64, u64, u64)>| {
+            let mut out: Vec<(u64, u64, u64)> = Vec::new();
+            for (c, k, n) in runs {
+                match out.last_mut() {
+                    Some((lc, lk, ln)) if *lc == c && *lk + *ln == k => *ln += n,
+                    _ => out.push((c, k, n)),
+                }
+            }
+            out
+        };
+        let (kept, rendered) = (
+            joined(self.list.runs()),
+            joined(render(txn, text, opaque).runs()),
+        );
+        if kept == rendered {
+            Ok(())
+        } else {
+            Err(format!("kept {kept:?}, rendered {rendered:?}"))
+        }
+    }
+
+    /// How often the list was rendered from the doc.
+    pub fn renders(&self) -> u64 {
+        self.renders
+    }
+}
+
+/// The item list of `text` in the doc of `txn` (O(document)): yrs's render, or, when the
+/// doc is `opaque`, the render of a scratch copy ([`ItemOrder::rebuilt`]).
+pub fn render(txn: &mut TransactionMut, text: &str, opaque: bool) -> ItemList {
+    let order = if opaque {
+        let bytes = txn.encode_state_as_update_v1(&StateVector::default());
+        let shape = crate::update_check::check(&bytes).unwrap_or_default();
+        ItemOrder::rebuilt(&bytes, &shape, text)
+    } else {
+        match txn.get_text(text) {
+            Some(t) => ItemOrder::of(txn, &t),
+            None => ItemOrder::default(),
+        }
+    };
+    ItemList::of_runs(order.runs())
+}
+
+/// Every block's references (for [`crate::causal_past`]) in the doc of `txn`, with those
+/// of `update` (about to be applied) added. O(document).
+pub fn pasts(txn: &TransactionMut, update: Option<&Shape>) -> crate::causal_past::Pasts {
+    let bytes = txn.encode_state_as_update_v1(&StateVector::default());
+    let shape = crate::update_check::check(&bytes).unwrap_or_default();
+    let mut pasts = crate::causal_past::Pasts::of(&shape);
+    if let Some(update) = update {
+        pasts.add(update);
+    }
+    pasts
+}
