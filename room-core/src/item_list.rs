@@ -30,16 +30,25 @@ struct Node {
     client: u64,
     start: u32,
     len: u32,
+    /// The origins of the run's first unit (the others have the unit before as left).
+    origin: Option<Id>,
+    right_origin: Option<Id>,
     prev: Option<u32>,
     next: Option<u32>,
 }
+
+/// A run and its first unit's origins: `((client, clock, len), left, right)`.
+pub type Run = ((u64, u64, u64), Option<Id>, Option<Id>);
 
 /// A change to take back on [`ItemList::rollback`].
 #[derive(Debug, Clone, Copy)]
 enum Change {
     Inserted(u32),
     /// `rest` was cut off the end of `of`.
-    Split { of: u32, rest: u32 },
+    Split {
+        of: u32,
+        rest: u32,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -53,14 +62,13 @@ pub struct ItemList {
 
 impl ItemList {
     /// A list holding `runs` in this order.
-    pub fn of_runs(runs: impl IntoIterator<Item = (u64, u32, u32)>) -> ItemList {
+    pub fn of_runs(runs: impl IntoIterator<Item = Run>) -> ItemList {
         let mut list = ItemList::default();
         let mut last = None;
-        for (client, start, len) in runs {
-            if len == 0 {
-                continue;
+        for run in runs {
+            if let Some(node) = list.link(run, last) {
+                last = Some(node);
             }
-            last = Some(list.link(client, start, len, last));
         }
         list.journal.clear();
         list
@@ -120,25 +128,82 @@ impl ItemList {
         }
     }
 
-    /// Puts the run `(client, clock, len)` right after the unit `left` (`None`: first).
-    /// False (nothing changed) when `left` is not in the list or the run does not fit u32.
-    pub fn insert_after(&mut self, left: Option<Id>, (client, clock, len): (u64, u64, u64)) -> bool {
-        let (Ok(start), Ok(len)) = (u32::try_from(clock), u32::try_from(len)) else {
+    /// Puts `run` right after the unit `left` (`None`: first). False (nothing changed)
+    /// when `left` is not in the list.
+    pub fn insert_after(&mut self, left: Option<Id>, run: Run) -> bool {
+        let unit = match left {
+            None => None,
+            Some(id) => match self.locate(id) {
+                Some(unit) => Some(unit),
+                None => return false,
+            },
+        };
+        self.put_after(unit, run);
+        true
+    }
+
+    /// Places `run` as YATA (yrs's `Item::integrate`) does when other runs lie between its
+    /// origins: scanning them, it passes runs that share its left origin and come from a
+    /// lower client id, and runs whose left origin it passed; it stops at the first other
+    /// one. O(runs between the origins). False (nothing changed) when an origin is not in
+    /// the list or the right one does not come after the left one.
+    pub fn integrate(&mut self, run: Run) -> bool {
+        let ((client, _, _), origin, right_origin) = run;
+        let locate = |id: Option<Id>| match id {
+            None => Some(None),
+            Some(id) => self.locate(id).map(Some),
+        };
+        let (Some(l), Some(r)) = (locate(origin), locate(right_origin)) else {
             return false;
         };
-        let prev = match left {
-            None => None,
-            Some(id) => {
-                let Some(unit) = self.locate(id) else {
-                    return false;
-                };
-                self.split_after(unit);
-                Some(unit.node)
+        // Scanned runs by node: (first offset, end offset, order of the scan).
+        let mut scanned: HashMap<u32, (u32, u32, usize)> = HashMap::new();
+        let (mut left, mut left_seq) = (l, None::<usize>);
+        let mut at = self.next(l);
+        for seq in 0.. {
+            if at == r {
+                break;
             }
-        };
-        if len > 0 {
-            self.link(client, start, len, prev);
+            let Some(u) = at else {
+                return false;
+            };
+            let node = self.nodes[u.node as usize];
+            let end = match r {
+                Some(r) if r.node == u.node && r.off > u.off => r.off,
+                _ => node.len,
+            };
+            scanned.insert(u.node, (u.off, end, seq));
+            let last = Some(Unit {
+                node: u.node,
+                off: end - 1,
+            });
+            let its_origin = match u.off {
+                0 => node.origin,
+                off => Some((node.client, u64::from(node.start + off - 1))),
+            };
+            if its_origin == origin {
+                if node.client < client {
+                    (left, left_seq) = (last, Some(seq));
+                } else if right_origin == node.right_origin {
+                    break;
+                }
+            } else {
+                let seen = its_origin.and_then(|id| self.locate(id)).and_then(|o| {
+                    let (from, to, seq) = scanned.get(&o.node)?;
+                    (*from <= o.off && o.off < *to).then_some(*seq)
+                });
+                match seen {
+                    // Its origin lies before the conflicting runs: it goes first.
+                    Some(s) if left_seq.is_some_and(|ls| s <= ls) => {
+                        (left, left_seq) = (last, Some(seq))
+                    }
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            at = self.next(last);
         }
+        self.put_after(left, run);
         true
     }
 
@@ -166,6 +231,14 @@ impl ItemList {
         self.between(None, None).unwrap_or_default()
     }
 
+    /// Puts `run` after `unit` (`None`: first), splitting its run there.
+    fn put_after(&mut self, unit: Option<Unit>, run: Run) {
+        if let Some(unit) = unit {
+            self.split_after(unit);
+        }
+        self.link(run, unit.map(|u| u.node));
+    }
+
     fn split_after(&mut self, unit: Unit) {
         let node = self.nodes[unit.node as usize];
         let cut = unit.off + 1;
@@ -173,16 +246,37 @@ impl ItemList {
             return;
         }
         self.nodes[unit.node as usize].len = cut;
-        let rest = self.link(node.client, node.start + cut, node.len - cut, Some(unit.node));
-        self.journal.pop();
-        self.journal.push(Change::Split {
-            of: unit.node,
-            rest,
-        });
+        let rest = (
+            (
+                node.client,
+                u64::from(node.start + cut),
+                u64::from(node.len - cut),
+            ),
+            Some((node.client, u64::from(node.start + unit.off))),
+            node.right_origin,
+        );
+        if let Some(rest) = self.link(rest, Some(unit.node)) {
+            self.journal.pop();
+            self.journal.push(Change::Split {
+                of: unit.node,
+                rest,
+            });
+        }
     }
 
-    /// Adds a node after `prev` (`None`: first), indexes and journals it.
-    fn link(&mut self, client: u64, start: u32, len: u32, prev: Option<u32>) -> u32 {
+    /// Adds a node for `run` after `prev` (`None`: first), indexes and journals it; `None`
+    /// for an empty run or one whose clocks do not fit u32.
+    fn link(
+        &mut self,
+        ((client, clock, len), origin, right_origin): Run,
+        prev: Option<u32>,
+    ) -> Option<u32> {
+        let (Ok(start), Ok(len)) = (u32::try_from(clock), u32::try_from(len)) else {
+            return None;
+        };
+        if len == 0 || start.checked_add(len).is_none() {
+            return None;
+        }
         let next = match prev {
             None => self.head,
             Some(p) => self.nodes[p as usize].next,
@@ -192,6 +286,8 @@ impl ItemList {
             client,
             start,
             len,
+            origin,
+            right_origin,
             prev,
             next,
         });
@@ -204,7 +300,7 @@ impl ItemList {
         }
         self.index.entry(client).or_default().insert(start, at);
         self.journal.push(Change::Inserted(at));
-        at
+        Some(at)
     }
 
     fn unlink(&mut self, at: u32) {
@@ -226,16 +322,20 @@ impl ItemList {
 mod tests {
     use super::*;
 
+    fn run(client: u64, clock: u64, len: u64) -> Run {
+        ((client, clock, len), None, None)
+    }
+
     #[test]
     fn inserts_split_runs_and_a_rollback_restores_the_order() {
         // 1#0..3 then 2#0..2: "abc" "XY".
-        let mut list = ItemList::of_runs([(1, 0, 3), (2, 0, 2)]);
+        let mut list = ItemList::of_runs([run(1, 0, 3), run(2, 0, 2)]);
         assert_eq!(list.runs(), vec![(1, 0, 3), (2, 0, 2)]);
         let b = list.locate((1, 1));
         assert_eq!(list.next(b), list.locate((1, 2)));
-        assert!(list.insert_after(Some((1, 1)), (3, 0, 1)));
-        assert!(list.insert_after(Some((3, 0)), (3, 1, 2)));
-        assert!(list.insert_after(Some((3, 1)), (4, 0, 1)));
+        assert!(list.insert_after(Some((1, 1)), run(3, 0, 1)));
+        assert!(list.insert_after(Some((3, 0)), run(3, 1, 2)));
+        assert!(list.insert_after(Some((3, 1)), run(4, 0, 1)));
         assert_eq!(
             list.runs(),
             vec![
@@ -253,11 +353,38 @@ mod tests {
             list.between(x, list.locate((1, 2))),
             Some(vec![(1, 1, 1), (3, 0, 1), (3, 1, 1), (4, 0, 1), (3, 2, 1)])
         );
-        assert_eq!(list.between(y, x), None, "the right one is before the left one");
+        assert_eq!(
+            list.between(y, x),
+            None,
+            "the right one is before the left one"
+        );
         assert_eq!(list.between(list.locate((2, 0)), y), Some(vec![]));
         list.rollback();
         assert_eq!(list.runs(), vec![(1, 0, 3), (2, 0, 2)]);
         assert_eq!(list.locate((3, 0)), None);
-        assert!(!list.insert_after(Some((9, 9)), (5, 0, 1)));
+        assert!(!list.insert_after(Some((9, 9)), run(5, 0, 1)));
+    }
+
+    #[test]
+    fn concurrent_items_at_one_place_go_in_client_order_like_yrs() {
+        // "ab" by 1; 3, then 2, insert between a and b, neither knowing the other.
+        let mut list = ItemList::of_runs([run(1, 0, 2)]);
+        let between = |client| ((client, 0, 1), Some((1, 0)), Some((1, 1)));
+        assert!(list.insert_after(Some((1, 0)), between(3)));
+        assert!(list.integrate(between(2)));
+        assert_eq!(
+            list.runs(),
+            vec![(1, 0, 1), (2, 0, 1), (3, 0, 1), (1, 1, 1)]
+        );
+        // 4 typed after 3's item, knowing it: it stays right after it.
+        assert!(list.integrate(((4, 0, 1), Some((3, 0)), Some((1, 1)))));
+        assert_eq!(
+            list.runs(),
+            vec![(1, 0, 1), (2, 0, 1), (3, 0, 1), (4, 0, 1), (1, 1, 1)]
+        );
+        assert!(
+            !list.integrate(((5, 0, 1), Some((1, 1)), Some((1, 0)))),
+            "crossed"
+        );
     }
 }

@@ -50,6 +50,7 @@ pub mod origin_order;
 pub mod presence;
 pub mod principal;
 pub mod replica;
+pub mod slow_checks;
 pub mod stamp;
 pub mod tail;
 pub mod update_check;

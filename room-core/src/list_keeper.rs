@@ -8,11 +8,13 @@
 //! renders the list afresh from yrs (O(document), [`ItemOrder`]). Deletions do not move
 //! items, so they need no following.
 
+use std::collections::HashMap;
+
 use yrs::{ReadTxn, StateVector, TransactionMut};
 
 use crate::item_list::ItemList;
 use crate::item_order::ItemOrder;
-use crate::update_check::Shape;
+use crate::update_check::{Placed, Shape};
 
 #[derive(Debug, Default)]
 pub struct ListKeeper {
@@ -98,11 +100,12 @@ impl ListKeeper {
 }
 
 /// The item list of `text` in the doc of `txn` (O(document)): yrs's render, or, when the
-/// doc is `opaque`, the render of a scratch copy ([`ItemOrder::rebuilt`]).
+/// doc is `opaque`, the render of a scratch copy ([`ItemOrder::rebuilt`]); each run with its
+/// origins, read from the encoded state.
 pub fn render(txn: &mut TransactionMut, text: &str, opaque: bool) -> ItemList {
+    let bytes = txn.encode_state_as_update_v1(&StateVector::default());
+    let shape = crate::update_check::check(&bytes).unwrap_or_default();
     let order = if opaque {
-        let bytes = txn.encode_state_as_update_v1(&StateVector::default());
-        let shape = crate::update_check::check(&bytes).unwrap_or_default();
         ItemOrder::rebuilt(&bytes, &shape, text)
     } else {
         match txn.get_text(text) {
@@ -110,7 +113,25 @@ pub fn render(txn: &mut TransactionMut, text: &str, opaque: bool) -> ItemList {
             None => ItemOrder::default(),
         }
     };
-    ItemList::of_runs(order.runs())
+    let mut blocks: HashMap<u64, Vec<&Placed>> = HashMap::new();
+    for placed in &shape.items {
+        blocks.entry(placed.item.0).or_default().push(placed);
+    }
+    let origins = |client: u64, clock: u64| {
+        let blocks = blocks.get(&client)?;
+        let at = blocks.partition_point(|p| p.item.1 + p.item.2 <= clock);
+        let block = blocks.get(at).filter(|p| p.item.1 <= clock)?;
+        let left = match block.item.1 == clock {
+            true => block.left,
+            false => Some((client, clock - 1)),
+        };
+        Some((left, block.right))
+    };
+    ItemList::of_runs(order.runs().map(|(client, start, len)| {
+        let (clock, len) = (u64::from(start), u64::from(len));
+        let (left, right) = origins(client, clock).unwrap_or_default();
+        ((client, clock, len), left, right)
+    }))
 }
 
 /// Every block's references (for [`crate::causal_past`]) in the doc of `txn`, with those

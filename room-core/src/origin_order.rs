@@ -244,9 +244,7 @@ impl<'h> Placing<'h> {
         let units = [left, right].map(|o| o.map(|id| (id, list.locate(id))));
         let elsewhere = |o: &Option<(Id, Option<_>)>| match o {
             None => true,
-            Some((id, unit)) => {
-                unit.is_none() && (self.held(*id) || self.found_outside(*id))
-            }
+            Some((id, unit)) => unit.is_none() && (self.held(*id) || self.found_outside(*id)),
         };
         if units.iter().all(elsewhere) {
             return Quick::Outside;
@@ -271,19 +269,24 @@ impl<'h> Placing<'h> {
     /// Whether an origin of `placed` is an item of this update not placed yet (a later
     /// block of another client): only the integrated document can place it.
     fn refers_ahead(&self, list: &ItemList, placed: &Placed) -> bool {
-        [placed.left, placed.right].into_iter().flatten().any(|id| {
-            !self.held(id) && list.locate(id).is_none() && !self.found_outside(id)
-        })
+        [placed.left, placed.right]
+            .into_iter()
+            .flatten()
+            .any(|id| !self.held(id) && list.locate(id).is_none() && !self.found_outside(id))
     }
 
-    /// Notes where an item landed.
-    fn note(&mut self, list: &mut ItemList, placed: &Placed, fit: Fit) {
+    /// Notes where an item landed: after its left origin, or where YATA puts it among the
+    /// concurrent text between its origins. False when the list cannot tell (an origin not
+    /// in it, or the right one not after the left one).
+    fn note(&mut self, list: &mut ItemList, placed: &Placed, fit: Fit) -> bool {
+        let run = (placed.item, placed.left, placed.right);
         match fit {
-            Fit::Adjacent(left) => {
-                list.insert_after(left, placed.item);
+            Fit::Adjacent(left) => list.insert_after(left, run),
+            Fit::Among => list.integrate(run),
+            Fit::Outside => {
+                self.outside.push(placed.item);
+                true
             }
-            Fit::Outside => self.outside.push(placed.item),
-            Fit::Among => {}
         }
     }
 }
@@ -292,15 +295,15 @@ impl<'h> Placing<'h> {
 /// some item lands where only the integrated document tells (then `list` is out of step).
 pub fn follow(list: &mut ItemList, held: &StateVector, text: &str, items: &[Placed]) -> bool {
     let mut placing = Placing::new(held);
-    for placed in items {
+    items.iter().all(|placed| {
         let fit = match placing.quick(list, text, placed) {
             Quick::Adjacent(left) => Fit::Adjacent(left),
             Quick::Outside => Fit::Outside,
-            Quick::Slow => return false,
+            Quick::Slow if placing.refers_ahead(list, placed) => return false,
+            Quick::Slow => Fit::Among,
         };
-        placing.note(list, placed, fit);
-    }
-    true
+        placing.note(list, placed, fit)
+    })
 }
 
 /// Why an update is refused before integration.
@@ -349,11 +352,11 @@ pub fn before(
         } else {
             Quick::Slow
         };
-        match quick {
-            Quick::Adjacent(left) => placing.note(scene.list, placed, Fit::Adjacent(left)),
-            Quick::Outside => placing.note(scene.list, placed, Fit::Outside),
-            // Where it lands among concurrent text is not known here.
-            Quick::Slow if authors.continues(&pending, placed) => checked.in_step = false,
+        let fit = match quick {
+            Quick::Adjacent(left) => Some(Fit::Adjacent(left)),
+            Quick::Outside => Some(Fit::Outside),
+            // It meets the rule; YATA places it among the concurrent text.
+            Quick::Slow if authors.continues(&pending, placed) => Some(Fit::Among),
             Quick::Slow => {
                 checked.slow += 1;
                 if checked.slow > allowance {
@@ -361,14 +364,13 @@ pub fn before(
                 }
                 if !checked.in_step || placing.refers_ahead(scene.list, placed) {
                     checked.deferred.push(placed.clone());
-                    checked.in_step = false;
+                    None
                 } else {
-                    let fit = exact(scene, text, placed).map_err(Refusal::Breaks)?;
-                    checked.in_step &= fit != Fit::Among;
-                    placing.note(scene.list, placed, fit);
+                    Some(exact(scene, text, placed).map_err(Refusal::Breaks)?)
                 }
             }
-        }
+        };
+        checked.in_step &= fit.is_some_and(|fit| placing.note(scene.list, placed, fit));
         pending.insert(placed.item.0, placed);
     }
     Ok(checked)
@@ -387,7 +389,7 @@ fn named(placed: &Placed) -> String {
 
 #[cfg(test)]
 #[path = "origin_order_tests.rs"]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 #[path = "origin_order_property_tests.rs"]

@@ -8,7 +8,7 @@ use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 use crate::replica::{ApplyError, Replica};
 
 /// One string item of `client` at `clock` with the given origins (v1, no delete set).
-pub(super) fn crafted(
+pub(crate) fn crafted(
     client: u64,
     clock: u64,
     left: (u64, u64),
@@ -368,5 +368,58 @@ fn an_offline_writer_that_collected_its_deleted_text_is_accepted() {
         .apply_edit(&type_at(&v, 2, "V"))
         .expect("V types after a");
     replica.apply_edit(&from_w).expect("W types where it stood");
+    assert_eq!(replica.text(), rebuilt(&replica));
+}
+
+/// Items of new authors between the same two neighbours: the first sits between them, each
+/// later one has the earlier ones (concurrent text) between its origins, so each is a slow
+/// check; past the allowance the update is refused before integration.
+#[test]
+fn items_that_need_slow_checks_are_counted_and_refused_past_the_allowance() {
+    let (_, replica) = xyz();
+    let first = replica
+        .apply_edit(&crafted(100, 0, (1, 0), (1, 1), "a"))
+        .expect("between neighbours")
+        .expect("an edit");
+    assert_eq!(first.slow_checks, 0);
+    let second = replica
+        .apply_edit_within(&crafted(101, 0, (1, 0), (1, 1), "b"), 1)
+        .expect("concurrent text between its origins")
+        .expect("an edit");
+    assert_eq!(second.slow_checks, 1);
+    let sv = replica.state_vector();
+    let err = replica
+        .apply_edit_within(&crafted(102, 0, (1, 0), (1, 1), "c"), 0)
+        .expect_err("over the allowance");
+    assert!(matches!(err, ApplyError::TooCostly(1)), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    assert_eq!(replica.text(), rebuilt(&replica));
+    assert_eq!(replica.list_agrees(), Ok(()));
+}
+
+/// Two writers typing one character at a time at ever new places, each seeing the other's
+/// keystrokes before its next one: every keystroke sits between neighbours, so none takes a
+/// slow check and the item list, rendered once (for the first), follows them all.
+#[test]
+fn typing_at_new_places_takes_no_slow_check_and_no_render() {
+    let (a, b) = (writer(1), writer(2));
+    let replica = Replica::new("monaco");
+    let mut slow = 0;
+    for n in 0..400u32 {
+        let (doc, other) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let len = doc.get_or_insert_text("monaco").len(&doc.transact());
+        let update = type_at(doc, (n * 7919) % (len + 1), "k");
+        slow += replica
+            .apply_edit(&update)
+            .expect("honest")
+            .map_or(0, |e| e.slow_checks);
+        other
+            .transact_mut()
+            .apply_update(Update::decode_v1(&update).expect("decodes"))
+            .expect("applies");
+    }
+    assert_eq!(slow, 0);
+    assert_eq!(replica.order_renders(), 1);
+    assert_eq!(replica.list_agrees(), Ok(()));
     assert_eq!(replica.text(), rebuilt(&replica));
 }

@@ -145,8 +145,7 @@ impl Replica {
             let read_pasts = || list_keeper::pasts(txn, Some(&shape));
             let mut scene = Scene::new(keeper.list_mut(), read_pasts);
             let authors = self.authors.borrow();
-            let checked =
-                origin_order::before(&authors, &mut scene, &sv, text, &items, allowance);
+            let checked = origin_order::before(&authors, &mut scene, &sv, text, &items, allowance);
             drop(scene);
             match checked {
                 Ok(checked) => checked,
