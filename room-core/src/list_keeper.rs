@@ -2,11 +2,13 @@
 //!
 //! The list follows every update the replica applies while it can tell where each item
 //! lands ([`crate::origin_order::follow`], [`crate::origin_order::before`]). It is "in step"
-//! with the doc state it was last brought to, by state vector: a change it did not follow
-//! (server-side undo, a merged outside file change, an item that landed among concurrent
-//! text, an update yrs parked) leaves the doc at another state vector, and the next check
-//! renders the list afresh from yrs (O(document), [`ItemOrder`]). Deletions do not move
-//! items, so they need no following.
+//! with the replica version it was last brought to: every change to the doc bumps that
+//! version (the cached sync answers rely on the same, [`crate::replica::Replica::touched`]),
+//! so a change it did not follow (server-side undo, a merged outside file change, an update
+//! yrs parked, an update refused halfway) leaves it out of step, and the next check renders
+//! the list afresh from yrs (O(document), [`ItemOrder`]). Deletions do not move items, so
+//! they need no following. A version is a number, so the normal path compares no state
+//! vectors.
 
 use std::collections::HashMap;
 
@@ -19,31 +21,31 @@ use crate::update_check::{Placed, Shape};
 #[derive(Debug, Default)]
 pub struct ListKeeper {
     list: ItemList,
-    /// The doc state the list holds; `None`: out of step.
-    at: Option<StateVector>,
+    /// The replica version the list holds; `None`: out of step.
+    at: Option<u64>,
     /// How often the list was rendered afresh (tests read it).
     renders: u64,
 }
 
 impl ListKeeper {
-    /// Whether the list holds the doc at `sv`.
-    pub fn in_step(&self, sv: &StateVector) -> bool {
-        self.at.as_ref() == Some(sv)
+    /// Whether the list holds the doc at replica version `version`.
+    pub fn in_step(&self, version: u64) -> bool {
+        self.at == Some(version)
     }
 
-    /// The list as of the doc in `txn` (at `sv`): rendered afresh when out of step.
+    /// The list as of the doc in `txn` (at `version`): rendered afresh when out of step.
     /// `opaque`: the doc holds content the render does not show with its id.
     pub fn fresh(
         &mut self,
         txn: &mut TransactionMut,
-        sv: &StateVector,
+        version: u64,
         text: &str,
         opaque: bool,
     ) -> &mut ItemList {
-        if !self.in_step(sv) {
+        if !self.in_step(version) {
             self.list = render(txn, text, opaque);
             self.renders += 1;
-            self.at = Some(sv.clone());
+            self.at = Some(version);
         }
         &mut self.list
     }
@@ -53,11 +55,11 @@ impl ListKeeper {
         &mut self.list
     }
 
-    /// The changes since the last settle were made: the list now holds the doc at `sv`
-    /// (`None`: it could not follow them).
-    pub fn settle(&mut self, sv: Option<StateVector>) {
+    /// The changes since the last settle were made: the list now holds the doc at
+    /// `version` (`None`: it could not follow them).
+    pub fn settle(&mut self, version: Option<u64>) {
         self.list.keep();
-        self.at = sv;
+        self.at = version;
     }
 
     /// The update was refused before integration: its items go again.
@@ -68,8 +70,14 @@ impl ListKeeper {
     /// `Err` when the list claims to be in step with the doc in `txn` but holds another
     /// order than a fresh render (runs compared joined, as splits differ).
     #[cfg(test)]
-    pub fn agrees(&self, txn: &mut TransactionMut, text: &str, opaque: bool) -> Result<(), String> {
-        if !self.in_step(&txn.state_vector()) {
+    pub fn agrees(
+        &self,
+        txn: &mut TransactionMut,
+        version: u64,
+        text: &str,
+        opaque: bool,
+    ) -> Result<(), String> {
+        if !self.in_step(version) {
             return Ok(());
         }
         let joined = |runs: Vec<(u64, u64, u64)>| {

@@ -16,12 +16,18 @@
 //! have been written by an author holding just that past, so honest authors always meet it
 //! and any item that meets it integrates the same in every order.
 //!
-//! Deciding it needs the item order (O(document), [`ItemOrder`]) and, when something lies
-//! between the origins, every block's references (O(document)). Ordinary typing skips both
-//! ([`Authors::continues`]): an item whose origins are consecutive in its author's previous
-//! item's placement (its left origin, its units, its right origin) meets the rule whenever
-//! that previous item did, because everything that landed near it since came later and so
-//! lies outside the author's past (see the proof in the README).
+//! Deciding it reads the room's item list ([`ItemList`], kept in step with the doc by
+//! [`crate::list_keeper`]). An item whose origins are neighbours there meets the rule
+//! trivially ([`Placing::quick`]: two index look-ups); that is every honest keystroke
+//! unless someone typed at the same place concurrently. An item whose origins are
+//! consecutive in its author's previous item's placement (its left origin, its units, its
+//! right origin: [`Authors::continues`]) meets it whenever that previous item did, because
+//! everything that landed near it since came later and so lies outside the author's past
+//! (see the proof in the README). Any other item is a slow check: a walk over what lies
+//! between its origins and, when something does, every block's references (O(document));
+//! each connection may use only so many ([`crate::slow_checks`]). Every accepted item is
+//! then placed on the list as yrs places it: after its left origin, or among concurrent
+//! text as YATA does ([`ItemList::integrate`]).
 
 use std::collections::HashMap;
 

@@ -140,7 +140,7 @@ impl Replica {
             let mut keeper = self.list.borrow_mut();
             let mut txn = self.doc.transact_mut();
             let text = self.text_name.as_str();
-            keeper.fresh(&mut txn, &sv, text, self.opaque.get());
+            keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
             let txn = &txn;
             let read_pasts = || list_keeper::pasts(txn, Some(&shape));
             let mut scene = Scene::new(keeper.list_mut(), read_pasts);
@@ -172,7 +172,7 @@ impl Replica {
         let items = shape.items_beyond(&sv);
         let followed = {
             let mut keeper = self.list.borrow_mut();
-            keeper.in_step(&sv)
+            keeper.in_step(self.version.get())
                 && shape.missing_from(&sv).is_none()
                 && origin_order::follow(keeper.list_mut(), &sv, &self.text_name, &items)
         };
@@ -218,15 +218,14 @@ impl Replica {
                 self.opaque.set(true);
             }
             let mut keeper = self.list.borrow_mut();
-            let sv = txn.state_vector();
             let followed = in_step && applied.is_ok() && !txn.has_missing_updates();
-            keeper.settle(followed.then(|| sv.clone()));
+            keeper.settle(followed.then(|| self.version.get()));
             applied.map_err(|e| ApplyError::Apply(e.to_string()))?;
             if !deferred.is_empty() {
                 // What lies between an item's origins now and that its author knew lay
                 // there when it was integrated too (an item's past is integrated first).
                 let text = self.text_name.as_str();
-                let list = keeper.fresh(&mut txn, &sv, text, self.opaque.get());
+                let list = keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
                 let txn = &txn;
                 let mut scene = Scene::new(list, || list_keeper::pasts(txn, None));
                 for placed in &deferred {
@@ -269,7 +268,12 @@ impl Replica {
     pub fn list_agrees(&self) -> Result<(), String> {
         let mut txn = self.doc.transact_mut();
         let keeper = self.list.borrow();
-        keeper.agrees(&mut txn, &self.text_name, self.opaque.get())
+        keeper.agrees(
+            &mut txn,
+            self.version.get(),
+            &self.text_name,
+            self.opaque.get(),
+        )
     }
 
     /// Changes when the doc may have changed (never goes back within one replica).
@@ -298,12 +302,13 @@ impl Replica {
         self.doc.get_or_insert_text(self.text_name.as_str())
     }
 
-    /// Notes a change made to the doc directly (server-side undo), so cached answers
-    /// computed before it are not reused.
+    /// Notes a change made to the doc directly (server-side undo, a merged file change), so
+    /// cached answers and the origin check's item list made before it are not reused.
     pub fn touched(&self) {
         self.version.set(self.version.get() + 1);
     }
 
+    /// The doc itself: whoever writes to it directly calls [`Replica::touched`] after.
     pub fn doc(&self) -> &Doc {
         &self.doc
     }
