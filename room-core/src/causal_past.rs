@@ -8,7 +8,9 @@
 //! origins can never skip) from concurrent text (which they may).
 //!
 //! The references of every block come from the document's encoded state (yrs keeps them in
-//! private fields): O(document), taken only when a cheap rule cannot decide.
+//! private fields) when the room's item list is rendered, and from each applied update
+//! after that ([`crate::list_keeper`]); a block that continues its author's previous one
+//! (the next keystroke) only extends it.
 
 use std::collections::HashMap;
 
@@ -33,7 +35,7 @@ pub struct Pasts {
 }
 
 /// A causal past: every clock of `client` below `bound[client]`.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Known {
     bound: HashMap<u64, u64>,
 }
@@ -77,11 +79,43 @@ impl Pasts {
             refs: [placed.left, placed.right, parent],
         };
         let blocks = self.blocks.entry(client).or_default();
+        if let Some(last) = blocks.last_mut()
+            && last.end == start
+            && len > 0
+            && placed.left == Some((client, start - 1))
+            && placed.right == last.refs[1]
+            && parent.is_none()
+        {
+            // Its refs add nothing: its left origin is its own previous unit.
+            last.end = start + len;
+            return;
+        }
         let at = blocks.partition_point(|b| b.start < start);
         if blocks.get(at).is_some_and(|b| b.start == start) {
             return; // known already (an update that repeats part of the state)
         }
         blocks.insert(at, block);
+    }
+
+    /// Adds the items a replica took in (trimmed as it took them) and its garbage.
+    pub fn add_taken(&mut self, items: &[Placed], garbage: &[(u64, u64, u64)]) {
+        for placed in items {
+            self.add_item(placed);
+        }
+        for (client, clock, len) in garbage {
+            let ranges = self.garbage.entry(*client).or_default();
+            ranges.push((*clock, clock + len));
+            ranges.sort_unstable();
+        }
+    }
+
+    /// The first clock of every block (tests compare pasts item by item).
+    #[cfg(test)]
+    pub fn starts(&self) -> Vec<(u64, u64)> {
+        let blocks = self.blocks.iter();
+        blocks
+            .flat_map(|(c, bs)| bs.iter().map(|b| (*c, b.start)))
+            .collect()
     }
 
     /// Whether `id` lies in a garbage-collected range.
@@ -93,7 +127,18 @@ impl Pasts {
 
     /// The causal past of an item of `client` at `clock` that refers to `refs`: its own
     /// earlier clocks, `refs`, and everything those refer to, transitively. O(blocks in it).
-    pub fn past_of(&self, (client, clock): (u64, u64), refs: &[Option<(u64, u64)>]) -> Known {
+    pub fn past_of(&self, item: (u64, u64), refs: &[Option<(u64, u64)>]) -> Known {
+        self.past_of_with(None, item, refs)
+    }
+
+    /// [`Pasts::past_of`] over these blocks and those of `extra` (an update about to be
+    /// applied).
+    pub fn past_of_with(
+        &self,
+        extra: Option<&Pasts>,
+        (client, clock): (u64, u64),
+        refs: &[Option<(u64, u64)>],
+    ) -> Known {
         let mut known = Known::default();
         let mut done: HashMap<u64, u64> = HashMap::new();
         let mut todo = Vec::new();
@@ -115,13 +160,15 @@ impl Pasts {
                 continue;
             }
             done.insert(c, bound);
-            let Some(blocks) = self.blocks.get(&c) else {
-                continue;
-            };
-            let first = blocks.partition_point(|b| b.end <= from);
-            for block in blocks[first..].iter().take_while(|b| b.start < bound) {
-                for (rc, rk) in block.refs.iter().flatten() {
-                    raise(&mut known, &mut todo, (*rc, rk + 1));
+            for pasts in std::iter::once(self).chain(extra) {
+                let Some(blocks) = pasts.blocks.get(&c) else {
+                    continue;
+                };
+                let first = blocks.partition_point(|b| b.end <= from);
+                for block in blocks[first..].iter().take_while(|b| b.start < bound) {
+                    for (rc, rk) in block.refs.iter().flatten() {
+                        raise(&mut known, &mut todo, (*rc, rk + 1));
+                    }
                 }
             }
         }

@@ -44,6 +44,11 @@ pub type Run = ((u64, u64, u64), Option<Id>, Option<Id>);
 #[derive(Debug, Clone, Copy)]
 enum Change {
     Inserted(u32),
+    /// A run of the same author continuing `node` was added to it (`by` units).
+    Extended {
+        node: u32,
+        by: u32,
+    },
     /// `rest` was cut off the end of `of`.
     Split {
         of: u32,
@@ -212,6 +217,7 @@ impl ItemList {
         while let Some(change) = self.journal.pop() {
             match change {
                 Change::Inserted(node) => self.unlink(node),
+                Change::Extended { node, by } => self.nodes[node as usize].len -= by,
                 Change::Split { of, rest } => {
                     self.unlink(rest);
                     self.nodes[of as usize].len += self.nodes[rest as usize].len;
@@ -231,9 +237,30 @@ impl ItemList {
         self.between(None, None).unwrap_or_default()
     }
 
-    /// Puts `run` after `unit` (`None`: first), splitting its run there.
+    /// Puts `run` after `unit` (`None`: first), splitting its run there; a run that
+    /// continues the one it follows (the next keystroke: same author, next clock, left
+    /// origin its last unit, same right origin) is added to it, as yrs squashes them.
     fn put_after(&mut self, unit: Option<Unit>, run: Run) {
+        let ((client, clock, len), origin, right_origin) = run;
         if let Some(unit) = unit {
+            let node = self.nodes[unit.node as usize];
+            let last = u64::from(node.start + unit.off);
+            let continues = unit.off + 1 == node.len
+                && node.client == client
+                && last + 1 == clock
+                && origin == Some((client, last))
+                && node.right_origin == right_origin;
+            let by = u32::try_from(len)
+                .ok()
+                .filter(|by| node.len.checked_add(*by).is_some());
+            if let (true, Some(by)) = (continues, by) {
+                self.nodes[unit.node as usize].len += by;
+                self.journal.push(Change::Extended {
+                    node: unit.node,
+                    by,
+                });
+                return;
+            }
             self.split_after(unit);
         }
         self.link(run, unit.map(|u| u.node));

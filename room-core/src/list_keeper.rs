@@ -14,13 +14,16 @@ use std::collections::HashMap;
 
 use yrs::{ReadTxn, StateVector, TransactionMut};
 
+use crate::causal_past::Pasts;
 use crate::item_list::ItemList;
 use crate::item_order::ItemOrder;
-use crate::update_check::{Placed, Shape};
+use crate::update_check::Placed;
 
 #[derive(Debug, Default)]
 pub struct ListKeeper {
     list: ItemList,
+    /// Every block's references, kept with the list.
+    pasts: Pasts,
     /// The replica version the list holds; `None`: out of step.
     at: Option<u64>,
     /// How often the list was rendered afresh (tests read it).
@@ -43,16 +46,22 @@ impl ListKeeper {
         opaque: bool,
     ) -> &mut ItemList {
         if !self.in_step(version) {
-            self.list = render(txn, text, opaque);
+            (self.list, self.pasts) = render(txn, text, opaque);
             self.renders += 1;
             self.at = Some(version);
         }
         &mut self.list
     }
 
-    /// The list, for an update about to be applied on top of the state it holds.
-    pub fn list_mut(&mut self) -> &mut ItemList {
-        &mut self.list
+    /// The list and the blocks' references, for an update about to be applied on top of
+    /// the state they hold.
+    pub fn parts(&mut self) -> (&mut ItemList, &Pasts) {
+        (&mut self.list, &self.pasts)
+    }
+
+    /// The replica took in `items` (as it trimmed them) and `garbage`.
+    pub fn took(&mut self, items: &[Placed], garbage: &[(u64, u64, u64)]) {
+        self.pasts.add_taken(items, garbage);
     }
 
     /// The changes since the last settle were made: the list now holds the doc at
@@ -90,15 +99,20 @@ impl ListKeeper {
             }
             out
         };
-        let (kept, rendered) = (
-            joined(self.list.runs()),
-            joined(render(txn, text, opaque).runs()),
-        );
-        if kept == rendered {
-            Ok(())
-        } else {
-            Err(format!("kept {kept:?}, rendered {rendered:?}"))
+        let (list, pasts) = render(txn, text, opaque);
+        let (kept, rendered) = (joined(self.list.runs()), joined(list.runs()));
+        if kept != rendered {
+            return Err(format!("kept {kept:?}, rendered {rendered:?}"));
         }
+        for start in pasts.starts() {
+            let (ours, theirs) = (self.pasts.past_of(start, &[]), pasts.past_of(start, &[]));
+            if ours != theirs {
+                return Err(format!(
+                    "the past of {start:?}: kept {ours:?}, read {theirs:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// How often the list was rendered from the doc.
@@ -107,10 +121,10 @@ impl ListKeeper {
     }
 }
 
-/// The item list of `text` in the doc of `txn` (O(document)): yrs's render, or, when the
-/// doc is `opaque`, the render of a scratch copy ([`ItemOrder::rebuilt`]); each run with its
-/// origins, read from the encoded state.
-pub fn render(txn: &mut TransactionMut, text: &str, opaque: bool) -> ItemList {
+/// The item list of `text` in the doc of `txn` and every block's references (O(document)):
+/// yrs's render, or, when the doc is `opaque`, the render of a scratch copy
+/// ([`ItemOrder::rebuilt`]); each run with its origins, read from the encoded state.
+pub fn render(txn: &mut TransactionMut, text: &str, opaque: bool) -> (ItemList, Pasts) {
     let bytes = txn.encode_state_as_update_v1(&StateVector::default());
     let shape = crate::update_check::check(&bytes).unwrap_or_default();
     let order = if opaque {
@@ -135,21 +149,10 @@ pub fn render(txn: &mut TransactionMut, text: &str, opaque: bool) -> ItemList {
         };
         Some((left, block.right))
     };
-    ItemList::of_runs(order.runs().map(|(client, start, len)| {
+    let list = ItemList::of_runs(order.runs().map(|(client, start, len)| {
         let (clock, len) = (u64::from(start), u64::from(len));
         let (left, right) = origins(client, clock).unwrap_or_default();
         ((client, clock, len), left, right)
-    }))
-}
-
-/// Every block's references (for [`crate::causal_past`]) in the doc of `txn`, with those
-/// of `update` (about to be applied) added. O(document).
-pub fn pasts(txn: &TransactionMut, update: Option<&Shape>) -> crate::causal_past::Pasts {
-    let bytes = txn.encode_state_as_update_v1(&StateVector::default());
-    let shape = crate::update_check::check(&bytes).unwrap_or_default();
-    let mut pasts = crate::causal_past::Pasts::of(&shape);
-    if let Some(update) = update {
-        pasts.add(update);
-    }
-    pasts
+    }));
+    (list, Pasts::of(&shape))
 }

@@ -33,9 +33,9 @@ use std::collections::HashMap;
 
 use yrs::{ClientID, StateVector};
 
-use crate::causal_past::Pasts;
+use crate::causal_past::{Known, Pasts};
 use crate::item_list::{Id, ItemList};
-use crate::update_check::{Parent, Placed};
+use crate::update_check::{Parent, Placed, Shape};
 
 /// Each author's last item the room took in, for [`Authors::continues`].
 #[derive(Debug, Default)]
@@ -104,24 +104,37 @@ pub enum Fit {
 }
 
 /// The document as the exact check reads it: the text's item list and every block's
-/// references (read only when something lies between an item's origins).
+/// references (the doc's, and those of the update about to be applied, read from it only
+/// when something lies between an item's origins).
 pub struct Scene<'a> {
     pub list: &'a mut ItemList,
-    pasts: Option<Pasts>,
-    read_pasts: Box<dyn FnMut() -> Pasts + 'a>,
+    kept: &'a Pasts,
+    update: Option<&'a Shape>,
+    extra: Option<Pasts>,
 }
 
 impl<'a> Scene<'a> {
-    pub fn new(list: &'a mut ItemList, read_pasts: impl FnMut() -> Pasts + 'a) -> Scene<'a> {
+    pub fn new(list: &'a mut ItemList, kept: &'a Pasts, update: Option<&'a Shape>) -> Self {
         Scene {
             list,
-            pasts: None,
-            read_pasts: Box::new(read_pasts),
+            kept,
+            update,
+            extra: None,
         }
     }
 
-    fn pasts(&mut self) -> &Pasts {
-        self.pasts.get_or_insert_with(&mut self.read_pasts)
+    fn extra(&mut self) -> Option<&Pasts> {
+        let update = self.update?;
+        Some(self.extra.get_or_insert_with(|| Pasts::of(update)))
+    }
+
+    fn is_garbage(&mut self, id: Id) -> bool {
+        self.kept.is_garbage(id) || self.extra().is_some_and(|extra| extra.is_garbage(id))
+    }
+
+    fn past_of(&mut self, item: Id, refs: &[Option<Id>]) -> Known {
+        let kept = self.kept;
+        kept.past_of_with(self.extra(), item, refs)
     }
 }
 
@@ -153,7 +166,7 @@ pub fn exact(scene: &mut Scene, text: &str, placed: &Placed) -> Result<Fit, Stri
         match scene.list.locate(origin) {
             Some(unit) => units[at] = Some(unit),
             // yrs turns an item next to garbage into garbage.
-            None if scene.pasts().is_garbage(origin) => return Ok(Fit::Outside),
+            None if scene.is_garbage(origin) => return Ok(Fit::Outside),
             None => {}
         }
     }
@@ -179,9 +192,7 @@ pub fn exact(scene: &mut Scene, text: &str, placed: &Placed) -> Result<Fit, Stri
     if between.is_empty() {
         return Ok(Fit::Adjacent(left));
     }
-    let known = scene
-        .pasts()
-        .past_of((client, clock), &[left, right, parent]);
+    let known = scene.past_of((client, clock), &[left, right, parent]);
     if let Some((c, k, _)) = between.iter().find(|(c, k, _)| known.holds_any(*c, *k)) {
         return Err(format!(
             "{} skips {c}#{k}, which lies between its origins ({} and {}) and which its \

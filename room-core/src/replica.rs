@@ -6,7 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::list_keeper::{self, ListKeeper};
+use crate::list_keeper::ListKeeper;
 use crate::origin_order::{self, Authors, Checked, Refusal, Scene};
 use crate::update_check::{Placed, Shape};
 use thiserror::Error;
@@ -141,9 +141,8 @@ impl Replica {
             let mut txn = self.doc.transact_mut();
             let text = self.text_name.as_str();
             keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
-            let txn = &txn;
-            let read_pasts = || list_keeper::pasts(txn, Some(&shape));
-            let mut scene = Scene::new(keeper.list_mut(), read_pasts);
+            let (list, pasts) = keeper.parts();
+            let mut scene = Scene::new(list, pasts, Some(&shape));
             let authors = self.authors.borrow();
             let checked = origin_order::before(&authors, &mut scene, &sv, text, &items, allowance);
             drop(scene);
@@ -174,7 +173,7 @@ impl Replica {
             let mut keeper = self.list.borrow_mut();
             keeper.in_step(self.version.get())
                 && shape.missing_from(&sv).is_none()
-                && origin_order::follow(keeper.list_mut(), &sv, &self.text_name, &items)
+                && origin_order::follow(keeper.parts().0, &sv, &self.text_name, &items)
         };
         Ok(self
             .apply_checked(update, &shape, &items, Placement::Followed(followed))?
@@ -219,15 +218,18 @@ impl Replica {
             }
             let mut keeper = self.list.borrow_mut();
             let followed = in_step && applied.is_ok() && !txn.has_missing_updates();
+            if followed {
+                keeper.took(items, &shape.garbage);
+            }
             keeper.settle(followed.then(|| self.version.get()));
             applied.map_err(|e| ApplyError::Apply(e.to_string()))?;
             if !deferred.is_empty() {
                 // What lies between an item's origins now and that its author knew lay
                 // there when it was integrated too (an item's past is integrated first).
                 let text = self.text_name.as_str();
-                let list = keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
-                let txn = &txn;
-                let mut scene = Scene::new(list, || list_keeper::pasts(txn, None));
+                keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
+                let (list, pasts) = keeper.parts();
+                let mut scene = Scene::new(list, pasts, None);
                 for placed in &deferred {
                     origin_order::exact(&mut scene, text, placed).map_err(ApplyError::Diverged)?;
                 }
