@@ -344,6 +344,25 @@ pub fn messages_out<'a>(frames: impl Iterator<Item = (&'a [u8], Option<Instant>)
     out
 }
 
+/// A frame the room wrote straight into a client's socket: counted as a message out,
+/// delivered with no wait.
+pub fn written_at_once(frame: &[u8]) {
+    FRAMES_OUT.fetch_add(1, Ordering::Relaxed);
+    let kind = frame_type(frame);
+    match per_type(kind) {
+        Some(series) => {
+            series.messages_out.increment(1);
+            series.bytes_out.increment(frame.len() as u64);
+            series.delivery.record(0.0);
+        }
+        None => {
+            counter!("collab_messages_out_total", "type" => kind).increment(1);
+            counter!("collab_bytes_out_total", "type" => kind).increment(frame.len() as u64);
+            histogram!("collab_delivery_seconds", "type" => kind).record(0.0);
+        }
+    }
+}
+
 /// Per frame type, when a batch's oldest frame of that type was queued.
 #[derive(Debug, Default)]
 pub struct Outgoing {
