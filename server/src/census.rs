@@ -80,6 +80,9 @@ impl Census {
             metrics::gauge!("collab_table_entries", "table" => table).set(size as f64);
         }
         metrics::gauge!("collab_allocator", "allocator" => crate::allocator::NAME).set(1.0);
+        if let Some(arenas) = crate::allocator::arenas() {
+            metrics::gauge!("collab_allocator_arenas").set(arenas as f64);
+        }
         for (kind, bytes) in crate::allocator::stats() {
             metrics::gauge!("collab_allocator_bytes", "kind" => kind).set(bytes as f64);
         }

@@ -25,8 +25,24 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[global_allocator]
 static ALLOCATOR: dhat::Alloc = dhat::Alloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before any thread exists: glibc gives each thread that meets a locked arena a new one,
+    // up to 8 per core, and those arenas keep what they free (docs/memory.md).
+    collab_server::allocator::configure();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("collab-gateway: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve())
+}
+
+async fn serve() -> std::process::ExitCode {
     #[cfg(feature = "dhat-heap")]
     collab_server::heap_profile::start();
     // The one variable no flag reads, listed in `--help` with the flags' own `[env: ...]`.

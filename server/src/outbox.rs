@@ -6,6 +6,11 @@
 //! else. The queue allocates only while frames wait in it: most connections are idle, and
 //! an idle connection should cost next to nothing.
 //!
+//! A frame for a connection with nothing queued and no batch being written goes straight
+//! into its socket from the room's task ([`Direct`]): no queue, no wake-up of the writer
+//! task. Only when the socket would block (or the writer holds it) is the frame queued, so
+//! frames still leave in the order they were sent.
+//!
 //! Cursor states are coalesced: a newer state of one client's cursor replaces the one
 //! still waiting for this connection, so a reader that lags behind cursor moves holds at
 //! most one frame per cursor and is closed only when document updates pile up. Document
@@ -36,6 +41,27 @@ struct Waiting {
 struct Queue {
     waiting: VecDeque<Waiting>,
     writing: usize,
+    /// A frame written straight into the socket's buffer is not flushed yet: the writer
+    /// must flush it before anything else goes straight in.
+    unflushed: bool,
+}
+
+/// What became of a frame offered straight to the socket.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Tried {
+    /// The socket took it.
+    Written,
+    /// It is in the socket's buffer; the rest waits for the socket (the writer flushes it).
+    Buffered,
+    /// Not taken (the writer is using the socket, or the socket cannot take a frame now):
+    /// queue it.
+    Busy,
+}
+
+/// A way to put a frame into the connection's socket without waiting (the session's
+/// writer provides it).
+pub trait Direct: Send + Sync {
+    fn try_write(&self, frame: &Bytes) -> Tried;
 }
 
 /// Frames the writer took from the queue together, oldest first.
@@ -73,6 +99,7 @@ impl Frames {
 
 struct Shared {
     frames: Mutex<Queue>,
+    direct: OnceLock<Box<dyn Direct>>,
     capacity: usize,
     frame_queued: Notify,
     reason: OnceLock<CloseReason>,
@@ -96,11 +123,17 @@ impl Outbox {
     pub fn new(capacity: usize) -> Outbox {
         Outbox(Arc::new(Shared {
             frames: Mutex::new(Queue::default()),
+            direct: OnceLock::new(),
             capacity: capacity.max(1),
             frame_queued: Notify::new(),
             reason: OnceLock::new(),
             closing: Notify::new(),
         }))
+    }
+
+    /// Lets frames go straight into the socket while nothing is queued (once).
+    pub fn attach(&self, direct: Box<dyn Direct>) {
+        let _ = self.0.direct.set(direct);
     }
 
     fn frames(&self) -> MutexGuard<'_, Queue> {
@@ -135,6 +168,26 @@ impl Outbox {
                 frames.remove(older);
                 crate::metrics::cursor_coalesced();
             }
+            if frames.is_empty()
+                && queue.writing == 0
+                && !queue.unflushed
+                && let Some(direct) = self.0.direct.get()
+            {
+                // The queue's lock is held across the write, so the writer cannot take a
+                // batch meanwhile; the writer holds the socket while it writes, so a frame
+                // never passes one it took.
+                let tried = direct.try_write(&frame);
+                if tried != Tried::Busy {
+                    queue.unflushed = tried == Tried::Buffered;
+                    drop(guard);
+                    crate::metrics::written_at_once(&frame);
+                    if tried == Tried::Buffered {
+                        self.0.frame_queued.notify_one();
+                    }
+                    return Queued::Yes;
+                }
+            }
+            let frames = &mut queue.waiting;
             if frames.len() + queue.writing < self.0.capacity {
                 frames.push_back(Waiting {
                     frame,
@@ -155,21 +208,46 @@ impl Outbox {
         Queued::Gone
     }
 
-    /// Waits for frames to write and takes all of them; they count against the capacity
-    /// until [`Outbox::written`]. The queue gives its memory away with them.
-    pub async fn next_batch(&self) -> Frames {
+    /// Waits until there is something for the writer: frames queued, or a frame written
+    /// straight into the socket's buffer that needs flushing.
+    pub async fn ready(&self) {
         loop {
             {
-                let mut queue = self.frames();
-                if !queue.waiting.is_empty() {
-                    let frames = std::mem::take(&mut queue.waiting);
-                    queue.writing = frames.len();
-                    return Frames(frames);
+                let queue = self.frames();
+                if !queue.waiting.is_empty() || queue.unflushed {
+                    return;
                 }
             }
             // `notify_one` keeps a permit when nobody waits, so no wake-up is lost
             // between the check above and this wait.
             self.0.frame_queued.notified().await;
+        }
+    }
+
+    /// Takes every queued frame (possibly none: then there is only a flush to do); they
+    /// count against the capacity until [`Outbox::written`]. The queue gives its memory
+    /// away with them. The writer takes them while holding the socket.
+    pub fn take(&self) -> Frames {
+        let mut queue = self.frames();
+        queue.unflushed = false;
+        let frames = std::mem::take(&mut queue.waiting);
+        queue.writing = frames.len();
+        Frames(frames)
+    }
+
+    /// Waits for frames to write and takes all of them (tests: the writer uses [`ready`]
+    /// and [`take`]).
+    ///
+    /// [`ready`]: Outbox::ready
+    /// [`take`]: Outbox::take
+    #[cfg(test)]
+    pub async fn next_batch(&self) -> Frames {
+        loop {
+            self.ready().await;
+            let frames = self.take();
+            if !frames.is_empty() {
+                return frames;
+            }
         }
     }
 
@@ -296,5 +374,102 @@ mod cursor_tests {
             assert_eq!(outbox.send_cursor(Bytes::from(vec![step]), 1), Queued::Yes);
         }
         assert_eq!(&outbox.next_frame().await[..], [99]);
+    }
+}
+
+#[cfg(test)]
+mod direct_tests {
+    use super::*;
+    use std::sync::Mutex as StdMutex;
+
+    /// A socket that answers each offer with the next scripted outcome and keeps what it
+    /// took.
+    struct Scripted {
+        answers: StdMutex<VecDeque<Tried>>,
+        took: Arc<StdMutex<Vec<Bytes>>>,
+    }
+
+    impl Direct for Scripted {
+        fn try_write(&self, frame: &Bytes) -> Tried {
+            let answer = self
+                .answers
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Tried::Busy);
+            if answer != Tried::Busy {
+                self.took.lock().unwrap().push(frame.clone());
+            }
+            answer
+        }
+    }
+
+    fn outbox(answers: impl IntoIterator<Item = Tried>) -> (Outbox, Arc<StdMutex<Vec<Bytes>>>) {
+        let took = Arc::new(StdMutex::new(Vec::new()));
+        let outbox = Outbox::new(8);
+        outbox.attach(Box::new(Scripted {
+            answers: StdMutex::new(answers.into_iter().collect()),
+            took: took.clone(),
+        }));
+        (outbox, took)
+    }
+
+    #[tokio::test]
+    async fn a_frame_for_an_idle_connection_goes_straight_into_the_socket() {
+        let (outbox, took) = outbox([Tried::Written, Tried::Written]);
+        outbox.send(Bytes::from_static(b"1"));
+        outbox.send(Bytes::from_static(b"2"));
+        assert_eq!(*took.lock().unwrap(), [&b"1"[..], b"2"]);
+        assert!(outbox.take().is_empty(), "nothing was queued");
+    }
+
+    #[tokio::test]
+    async fn once_a_frame_is_queued_later_ones_queue_behind_it_until_the_writer_took_them() {
+        // The socket is busy for "1", then would take anything.
+        let (outbox, took) = outbox([Tried::Busy, Tried::Written, Tried::Written]);
+        outbox.send(Bytes::from_static(b"1"));
+        outbox.send(Bytes::from_static(b"2"));
+        assert!(took.lock().unwrap().is_empty(), "2 must not pass 1");
+        let mut batch = outbox.next_batch().await;
+        assert_eq!(batch.pop_front().as_deref(), Some(&b"1"[..]));
+        assert_eq!(batch.pop_front().as_deref(), Some(&b"2"[..]));
+        outbox.send(Bytes::from_static(b"3"));
+        assert!(
+            took.lock().unwrap().is_empty(),
+            "3 must wait for the batch being written"
+        );
+        outbox.written();
+        let mut batch = outbox.next_batch().await;
+        assert_eq!(batch.pop_front().as_deref(), Some(&b"3"[..]));
+        outbox.written();
+        outbox.send(Bytes::from_static(b"4"));
+        assert_eq!(*took.lock().unwrap(), [&b"4"[..]]);
+    }
+
+    #[tokio::test]
+    async fn a_frame_left_in_the_socket_buffer_is_flushed_by_the_writer_before_the_next_goes_in() {
+        let (outbox, took) = outbox([Tried::Buffered, Tried::Written]);
+        outbox.send(Bytes::from_static(b"1"));
+        outbox.send(Bytes::from_static(b"2"));
+        assert_eq!(
+            *took.lock().unwrap(),
+            [&b"1"[..]],
+            "2 waits for the flush of 1"
+        );
+        // The writer is woken for the flush, and gets 2 with it.
+        outbox.ready().await;
+        let mut batch = outbox.take();
+        assert_eq!(batch.pop_front().as_deref(), Some(&b"2"[..]));
+        outbox.written();
+        outbox.send(Bytes::from_static(b"3"));
+        assert_eq!(*took.lock().unwrap(), [&b"1"[..], b"3"]);
+    }
+
+    #[tokio::test]
+    async fn a_closed_connection_takes_nothing_straight_in() {
+        let (outbox, took) = outbox([Tried::Written]);
+        outbox.close(CloseReason::normal());
+        assert_eq!(outbox.send(Bytes::from_static(b"1")), Queued::Gone);
+        assert!(took.lock().unwrap().is_empty());
     }
 }

@@ -104,7 +104,7 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
         }
     };
     closer.close(CloseReason::normal());
-    let sink = writer.await.ok();
+    let sink = writer.await.ok().flatten();
     match (ended, sink) {
         // The close frame is out; the client may still be sending the oversized frame.
         (ReadEnd::MidFrame, Some(sink)) => {

@@ -79,6 +79,8 @@ struct Actor {
     published: Arc<Published>,
     /// This room's share of the census's room totals (taken back when the actor drops).
     tally: super::tally::RoomTally,
+    /// When the room last reported its sizes to the census.
+    sizes_reported: Option<Instant>,
 }
 
 /// Starts the task of a new room for `file` and returns its handle.
@@ -132,6 +134,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         files: None,
         published: Arc::default(),
         tally: super::tally::RoomTally::new(ctx.totals.clone()),
+        sizes_reported: None,
         file,
         ctx,
     };

@@ -15,8 +15,13 @@ use std::time::Duration;
 use collab_protocol::FileId;
 use tokio::sync::mpsc;
 
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesOrdered;
+
 use crate::engine::Store;
-use crate::engine::log::{AppendBatch, Authored, CompactOutcome};
+use crate::engine::error::EngineError;
+use crate::engine::log::{AppendBatch, Appended, Authored, CompactOutcome};
 
 use super::handle::RoomContext;
 use collab_room_core::effect::PopRequest;
@@ -58,6 +63,24 @@ pub fn spawn(file: FileId, ctx: Arc<RoomContext>, reports: Reports) -> mpsc::Unb
     tx
 }
 
+/// Most appends of one file in flight at once. Each waits for its round trip; one at a
+/// time, every edit that came during one waited for two (the one in flight and its own),
+/// and the file's edits queued behind Redis's slowest moment (issue 23's profile). Redis
+/// runs a connection's commands in the order they arrive, so appends sent in order land in
+/// order; the script gives each the next position when it runs.
+const IN_FLIGHT: usize = 4;
+
+/// An append that went to Redis, and what to do once it landed.
+struct Flight {
+    batch: AppendBatch,
+    /// The room's applied position when the batch was handed over: it must land above.
+    floor: u64,
+    /// Bytes of pending appends to release once it is stored.
+    bytes: usize,
+}
+
+type Landing = BoxFuture<'static, (Flight, Result<Appended, EngineError>)>;
+
 async fn append_in_order(
     file: FileId,
     ctx: Arc<RoomContext>,
@@ -65,19 +88,65 @@ async fn append_in_order(
     reports: Reports,
 ) {
     let compacting = Arc::new(AtomicBool::new(false));
+    let mut flying: FuturesOrdered<Landing> = FuturesOrdered::new();
     let mut held = None;
-    while let Some(job) = match held.take() {
-        Some(job) => Some(job),
-        None => jobs.recv().await,
-    } {
-        let (first, mut floor) = match job {
-            Job::Append(first, applied) => (first, applied),
-            Job::Pop(request) => {
-                let result = ctx.undo.pop(&file, &request.user, request.op).await;
-                let _ = reports
-                    .popped
-                    .send((request, result.map_err(|e| e.to_string())));
+    let landed = |flight: Flight, result| {
+        let (file, ctx, compacting, reports) = (&file, &ctx, &compacting, &reports);
+        async move {
+            let appended = match result {
+                Ok(appended) => appended,
+                // Appends sent after this one may have landed meanwhile: this one then
+                // lands after them, which yrs copes with (a replica keeps an update until
+                // its predecessors arrive); only a failure can reorder them.
+                Err(error) => {
+                    tracing::warn!(file = %file, %error, "append failed; retrying");
+                    append_until_stored(file, ctx, &flight.batch).await
+                }
+            };
+            compact_if_due(file, ctx, &appended, compacting);
+            let pos = appended.pos;
+            if pos <= flight.floor {
+                tracing::warn!(file = %file, pos, applied = flight.floor, "an append landed below what the room applied");
+                let _ = reports.went_backwards.send(());
+            } else {
+                let _ = reports.stored.send((pos, flight.batch.digest()));
+            }
+            ctx.pending.release(flight.bytes);
+        }
+    };
+    loop {
+        let job = match held.take() {
+            Some(job) => Some(job),
+            None if flying.len() >= IN_FLIGHT => {
+                if let Some((flight, result)) = flying.next().await {
+                    landed(flight, result).await;
+                }
                 continue;
+            }
+            None => tokio::select! {
+                biased;
+                Some((flight, result)) = flying.next(), if !flying.is_empty() => {
+                    landed(flight, result).await;
+                    continue;
+                }
+                job = jobs.recv() => job,
+            },
+        };
+        let Some(Job::Append(first, mut floor)) = job else {
+            // A pop runs once everything queued before it is stored; the end of the jobs
+            // waits for what is in flight.
+            while let Some((flight, result)) = flying.next().await {
+                landed(flight, result).await;
+            }
+            match job {
+                Some(Job::Pop(request)) => {
+                    let result = ctx.undo.pop(&file, &request.user, request.op).await;
+                    let _ = reports
+                        .popped
+                        .send((request, result.map_err(|e| e.to_string())));
+                    continue;
+                }
+                _ => return,
             }
         };
         let mut bytes = first.update.len();
@@ -96,7 +165,7 @@ async fn append_in_order(
                 Err(_) => break,
             }
         }
-        let batches = if parts.len() == 1 {
+        let batches: Vec<AppendBatch> = if parts.len() == 1 {
             parts.into_iter().map(AppendBatch::single).collect()
         } else {
             match AppendBatch::merge(parts) {
@@ -108,38 +177,56 @@ async fn append_in_order(
                 }
             }
         };
-        for batch in &batches {
-            let pos = append_until_stored(&file, &ctx, batch, &compacting).await;
-            if pos <= floor {
-                tracing::warn!(file = %file, pos, applied = floor, "an append landed below what the room applied");
-                let _ = reports.went_backwards.send(());
-            } else {
-                let _ = reports.stored.send((pos, batch.digest()));
-            }
+        let last = batches.len() - 1;
+        for (n, batch) in batches.into_iter().enumerate() {
+            let bytes = if n == last { bytes } else { 0 };
+            flying.push_back(send(
+                &file,
+                &ctx,
+                Flight {
+                    batch,
+                    floor,
+                    bytes,
+                },
+            ));
         }
-        ctx.pending.release(bytes);
     }
 }
 
-/// Appends `batch`, retrying until Redis takes it; returns its log position.
+/// The append of `flight`'s batch; its command goes out when the future is first polled.
+fn send(file: &FileId, ctx: &Arc<RoomContext>, flight: Flight) -> Landing {
+    let (file, store) = (file.clone(), ctx.store.clone());
+    Box::pin(async move {
+        let result = store.append(&file, &flight.batch).await;
+        (flight, result)
+    })
+}
+
+/// Starts a compaction in the background when this append made the log long enough.
+fn compact_if_due(
+    file: &FileId,
+    ctx: &Arc<RoomContext>,
+    appended: &Appended,
+    compacting: &Arc<AtomicBool>,
+) {
+    if compaction_due(appended.log_len, ctx.config.compact_after)
+        && !compacting.swap(true, Ordering::AcqRel)
+    {
+        let store = ctx.store.clone();
+        tokio::spawn(compact(file.clone(), store, compacting.clone()));
+    }
+}
+
+/// Appends `batch`, retrying until Redis takes it.
 async fn append_until_stored(
     file: &FileId,
     ctx: &Arc<RoomContext>,
     batch: &AppendBatch,
-    compacting: &Arc<AtomicBool>,
-) -> u64 {
+) -> Appended {
     let mut backoff = Duration::from_millis(50);
     loop {
         match ctx.store.append(file, batch).await {
-            Ok(appended) => {
-                if appended.log_len > ctx.config.compact_after
-                    && !compacting.swap(true, Ordering::AcqRel)
-                {
-                    let store = ctx.store.clone();
-                    tokio::spawn(compact(file.clone(), store, compacting.clone()));
-                }
-                return appended.pos;
-            }
+            Ok(appended) => return appended,
             Err(error) => {
                 tracing::warn!(file = %file, %error, "append failed; retrying");
                 tokio::time::sleep(backoff).await;
@@ -147,6 +234,19 @@ async fn append_until_stored(
             }
         }
     }
+}
+
+/// Whether the append that made the log `log_len` entries long should start a compaction.
+///
+/// Every gateway writing to a file sees the log grow past `compact_after`; had each of them
+/// compacted on every append past it, two gateways compacted every file at once, and one of
+/// them always lost the race after reading and merging the whole log (half of all
+/// compactions in an edit-storm, with Redis busy for each). Redis gives each length to
+/// exactly one append, so only the append that crosses the threshold starts one, and, in
+/// case that gateway died or failed, every `compact_after / 4` entries after it another.
+pub(super) fn compaction_due(log_len: u64, compact_after: u64) -> bool {
+    let every = (compact_after / 4).max(1);
+    log_len > compact_after && (log_len - compact_after - 1).is_multiple_of(every)
 }
 
 async fn compact(file: FileId, store: Arc<dyn Store>, compacting: Arc<AtomicBool>) {

@@ -193,3 +193,18 @@ async fn an_append_below_what_the_room_applied_is_reported() {
         .expect("reported in time")
         .expect("a report");
 }
+
+/// Of all the appends that find the log past `--compact-after`, one in `compact_after / 4`
+/// starts a compaction, beginning with the one that crosses it: two gateways appending to
+/// one file no longer both compact it on every append.
+#[test]
+fn only_the_append_that_crosses_the_threshold_and_every_quarter_after_compacts() {
+    let due: Vec<u64> = (1..=400)
+        .filter(|&len| super::appender::compaction_due(len, 256))
+        .collect();
+    assert_eq!(due, vec![257, 257 + 64, 257 + 128]);
+    let due: Vec<u64> = (1..=6)
+        .filter(|&len| super::appender::compaction_due(len, 3))
+        .collect();
+    assert_eq!(due, vec![4, 5, 6]);
+}

@@ -16,9 +16,13 @@ const SLOW_APPLY: Duration = Duration::from_millis(250);
 
 /// Milliseconds since the first call, on a monotonic clock (awareness states' ages).
 pub fn millis() -> u64 {
+    u64::try_from(millis_duration().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The time since the first call of [`millis`] or this.
+pub fn millis_duration() -> Duration {
     static STARTED: OnceLock<Instant> = OnceLock::new();
-    let elapsed = STARTED.get_or_init(Instant::now).elapsed();
-    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+    STARTED.get_or_init(Instant::now).elapsed()
 }
 
 /// Runs `apply` (an update of `bytes` bytes), timed.

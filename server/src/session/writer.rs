@@ -8,20 +8,24 @@
 //! a `write` per frame) this path cost most of the gateway's CPU per delivery (profile in
 //! bench/results/delivery-profile/).
 
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use collab_protocol::message::KEEPALIVE;
 use collab_protocol::{Message, close};
-use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
+use futures_util::{Sink as _, SinkExt};
 use tokio::time::Instant;
 use tungstenite::Message as WsMessage;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Frame;
 use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 
-use crate::outbox::{Frames, Outbox};
+use crate::outbox::{Direct, Frames, Outbox, Tried};
 use crate::upgrade::Socket;
 use collab_room_core::close::CloseReason;
 
@@ -34,42 +38,121 @@ use collab_room_core::close::CloseReason;
 /// either way (an orphaned socket keeps delivering it).
 const GOODBYE_WAIT: Duration = Duration::from_secs(300);
 
-type Sink = SplitSink<Socket, WsMessage>;
+pub(super) type Sink = SplitSink<Socket, WsMessage>;
+
+/// The socket's sending half, shared by the writer task and, through [`DirectSink`], the
+/// room: whoever holds the lock may write. The writer holds it for a whole batch (across
+/// awaits); the room only tries it, never waits.
+type SharedSink = Arc<tokio::sync::Mutex<Option<Sink>>>;
 
 /// Writes queued frames, a batch at a time; sends a keepalive after `keepalive` of
-/// silence; on close, sends the extension error (if any) and the close frame.
-pub(super) async fn write_frames(mut sink: Sink, outbox: Outbox, keepalive: Duration) -> Sink {
+/// silence; on close, sends the extension error (if any) and the close frame. Lets the
+/// room write straight into the socket while nothing is queued ([`DirectSink`]).
+pub(super) async fn write_frames(sink: Sink, outbox: Outbox, keepalive: Duration) -> Option<Sink> {
+    let shared: SharedSink = Arc::new(tokio::sync::Mutex::new(Some(sink)));
+    let last_direct = Arc::new(AtomicU64::new(0));
+    outbox.attach(Box::new(DirectSink {
+        sink: shared.clone(),
+        last_sent: last_direct.clone(),
+    }));
     // One timer for the connection's life, re-armed only when it fires: a frame sent
     // meanwhile just moves `last_sent`, so a busy connection touches no timer.
     let mut last_sent = Instant::now();
     let quiet = tokio::time::sleep(keepalive);
     tokio::pin!(quiet);
     loop {
-        let mut batch = tokio::select! {
+        let keepalive_due = tokio::select! {
             biased;
-            reason = outbox.closed() => return say_goodbye(sink, reason, None).await,
-            batch = outbox.next_batch() => Batch::new(batch),
+            reason = outbox.closed() => {
+                let sink = shared.lock().await.take();
+                return say_goodbye(sink, reason, None).await;
+            }
+            () = outbox.ready() => false,
             () = &mut quiet => {
-                let due = last_sent + keepalive;
-                if Instant::now() < due {
-                    quiet.as_mut().reset(due);
+                let direct = Duration::from_millis(last_direct.load(Ordering::Relaxed));
+                let since_start = crate::room::runtime::millis_duration();
+                let silent_for = since_start.saturating_sub(direct).min(last_sent.elapsed());
+                if silent_for < keepalive {
+                    quiet.as_mut().reset(Instant::now() + (keepalive - silent_for));
                     continue;
                 }
-                Batch::new(Frames::one(Bytes::from_static(KEEPALIVE)))
+                true
             }
         };
+        // The room may hold the socket for one write; it never waits while holding it.
+        let mut guard = shared.lock().await;
+        let mut batch = match keepalive_due {
+            true => Batch::new(Frames::one(Bytes::from_static(KEEPALIVE))),
+            false => Batch::new(outbox.take()),
+        };
+        let sink = guard.as_mut()?;
         // A client that stops reading blocks this send; a close request (such as the
         // room's slow-consumer verdict) must still end the connection.
-        tokio::select! {
-            sent = batch.send(&mut sink) => if sent.is_err() {
-                outbox.close(CloseReason::normal());
-                return sink;
+        let closed = tokio::select! {
+            sent = batch.send(sink) => match sent {
+                Ok(()) => None,
+                Err(_) => {
+                    outbox.close(CloseReason::normal());
+                    return guard.take();
+                }
             },
-            reason = outbox.closed() => return say_goodbye(sink, reason, batch.current).await,
+            reason = outbox.closed() => Some(reason),
+        };
+        if let Some(reason) = closed {
+            let sink = guard.take();
+            drop(guard);
+            return say_goodbye(sink, reason, batch.current).await;
         }
         outbox.written();
+        drop(guard);
         crate::metrics::delivered(&batch.queued);
         last_sent = Instant::now();
+    }
+}
+
+/// The room's way into the socket: a frame goes straight in when the writer is not using
+/// the socket and the socket takes it without waiting (polled once, with a waker that
+/// does nothing: the writer polls again with its own when it flushes what is left).
+struct DirectSink {
+    sink: SharedSink,
+    /// When the room last wrote (ms, [`crate::room::runtime::millis`]), for the keepalive.
+    last_sent: Arc<AtomicU64>,
+}
+
+impl Direct for DirectSink {
+    fn try_write(&self, frame: &Bytes) -> Tried {
+        let Ok(mut guard) = self.sink.try_lock() else {
+            return Tried::Busy;
+        };
+        let Some(sink) = guard.as_mut() else {
+            return Tried::Busy;
+        };
+        // Large messages leave as fragments, from the writer.
+        if frame.len() > FRAGMENT_BYTES {
+            return Tried::Busy;
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut sink = Pin::new(sink);
+        match sink.as_mut().poll_ready(&mut cx) {
+            Poll::Ready(Ok(())) => {}
+            // Not ready (the reader holds the socket for a moment, or its buffer is full),
+            // or broken (the writer will find out): queue it.
+            _ => return Tried::Busy,
+        }
+        if sink
+            .as_mut()
+            .start_send(WsMessage::Binary(frame.clone()))
+            .is_err()
+        {
+            return Tried::Busy;
+        }
+        self.last_sent
+            .store(crate::room::runtime::millis(), Ordering::Relaxed);
+        match sink.poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => Tried::Written,
+            // In the socket's buffer: the writer flushes it (or finds the error).
+            _ => Tried::Buffered,
+        }
     }
 }
 
@@ -166,7 +249,12 @@ impl Outgoing {
 /// Sends the error message (if any) and the close frame, giving a client that reads
 /// slowly (or stalled and was closed for it) time to take them. Its queue is already
 /// dropped, so a waiting goodbye holds only the socket. Gives the sink back for lingering.
-async fn say_goodbye(mut sink: Sink, reason: CloseReason, unfinished: Option<Outgoing>) -> Sink {
+async fn say_goodbye(
+    sink: Option<Sink>,
+    reason: CloseReason,
+    unfinished: Option<Outgoing>,
+) -> Option<Sink> {
+    let mut sink = sink?;
     let code = reason.code;
     let goodbye = async {
         if let Some(mut message) = unfinished {
@@ -193,7 +281,7 @@ async fn say_goodbye(mut sink: Sink, reason: CloseReason, unfinished: Option<Out
         // No code can reach the client now: TCP carries none, it will see 1006.
         tracing::info!(code, "gave up on a goodbye the client never read");
     }
-    sink
+    Some(sink)
 }
 
 fn close_text(code: u16) -> &'static str {

@@ -36,4 +36,4 @@ mod core_tests;
 pub use apply::{Undone, apply};
 pub use item::{ItemError, UndoItem};
 pub use request::request;
-pub use stack::{Popped, UndoCounts, UndoPolicy, UndoRecord, UndoStack};
+pub use stack::{MAX_ITEM_BYTES, Popped, UndoCounts, UndoPolicy, UndoRecord, UndoStack};

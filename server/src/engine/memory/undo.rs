@@ -28,9 +28,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::engine::log::AppendBatch;
 use collab_room_core::ext::undo::{Popped, UndoCounts, UndoPolicy, UndoRecord};
 
-/// Most bytes of one stored item (as the Redis store counts them: its stamp line
-/// included): past it, the next edit starts a new item even within the capture window.
-pub const MAX_ITEM_BYTES: usize = 64 << 10;
+pub use collab_room_core::ext::undo::MAX_ITEM_BYTES;
 
 /// One stored item: when its author last extended it (0: an inverse) and its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]

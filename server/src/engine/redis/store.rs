@@ -19,7 +19,9 @@ use super::{scripts, value};
 use crate::engine::compaction;
 use crate::engine::error::EngineError;
 use crate::engine::log::{AppendBatch, Appended, CompactOutcome};
-use collab_room_core::ext::undo::{Popped, UndoCounts, UndoPolicy, UndoRecord, UndoStack};
+use collab_room_core::ext::undo::{
+    MAX_ITEM_BYTES, Popped, UndoCounts, UndoPolicy, UndoRecord, UndoStack,
+};
 use collab_room_core::tail::{LogHead, Tail};
 
 use crate::engine::Store;
@@ -39,10 +41,6 @@ pub struct RedisStore<C> {
     compact: Script,
     claim_cursors: Script,
 }
-
-/// Most bytes of one stored undo item: past it, the next edit starts a new item even
-/// within the capture window.
-const MAX_ITEM_BYTES: usize = 64 << 10;
 
 /// The undo records of a batch as `(user, kind, item)` for the append script. Consecutive
 /// edits of one user (a burst merged into one log entry) become one record: a stored
