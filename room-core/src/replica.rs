@@ -138,9 +138,12 @@ impl Replica {
         let items = shape.items_beyond(&sv);
         let checked = {
             let mut keeper = self.list.borrow_mut();
-            let mut txn = self.doc.transact_mut();
             let text = self.text_name.as_str();
-            keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
+            if !keeper.in_step(self.version.get()) {
+                // A transaction (and its commit) only to render the list afresh.
+                let mut txn = self.doc.transact_mut();
+                keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
+            }
             let (list, pasts) = keeper.parts();
             let mut scene = Scene::new(list, pasts, Some(&shape));
             let authors = self.authors.borrow();
