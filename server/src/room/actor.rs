@@ -12,7 +12,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use collab_protocol::envelope::Envelope;
 use collab_protocol::{FileId, close};
 use tokio::sync::{mpsc, oneshot};
@@ -21,16 +20,14 @@ use tracing::Instrument;
 use crate::engine::inbox::{RoomSignals, RoomSink};
 use crate::engine::log::Authored;
 use crate::outbox::{Outbox, Queued};
-use collab_room_core::catch_up::Fetched;
 use collab_room_core::close::CloseReason;
 use collab_room_core::core::{RoomCore, Settings};
 use collab_room_core::effect::{Effect, Effects};
-use collab_room_core::ext::diagnostics::CheckDone;
 use collab_room_core::ext::diagnostics::post::{PostAnswer, PostCheck};
-use collab_room_core::ext::undo::UndoCounts;
 use collab_room_core::presence::ConnId;
 
-use super::appender::{self, Job, PopResult};
+use super::appender::{self, Job};
+use super::beside::{Beside, Results};
 use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 use super::published::Published;
 
@@ -57,17 +54,11 @@ struct Actor {
     commands: mpsc::Receiver<RoomCmd>,
     /// The room's appender task: accepted updates, in order, to the log, and undo pops.
     appender: mpsc::UnboundedSender<Job>,
-    /// Undo counts read for joiners, back from tasks beside the room.
-    counts_tx: mpsc::UnboundedSender<(ConnId, UndoCounts)>,
-    /// The engine's answers to claims of cursor client ids, back from tasks beside the room.
-    claims_tx: mpsc::UnboundedSender<ClaimAnswer>,
+    /// Where tasks beside the room (log and undo-count reads, cursor claims, diagnostics)
+    /// send their results: the room keeps relaying between local clients while Redis is
+    /// slow or down.
+    results: Results,
     signals: Arc<RoomSignals>,
-    /// Results of log reads, which run beside the room so that it keeps relaying between
-    /// local clients while Redis is slow or down.
-    fetched_tx: mpsc::UnboundedSender<Fetched>,
-    /// Finished diagnostics checks and stored markers, back from tasks beside the room.
-    checked_tx: mpsc::UnboundedSender<Option<CheckDone>>,
-    loaded_tx: mpsc::UnboundedSender<Vec<Bytes>>,
     empty_since: Option<Instant>,
     /// External posts waiting for the core's answer, by the id the core knows them by.
     posts: HashMap<u64, oneshot::Sender<PostAnswer>>,
@@ -87,14 +78,7 @@ struct Actor {
 pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let (tx, commands) = mpsc::channel(CLIENT_QUEUE);
     let (remote_tx, remote_rx) = mpsc::channel(REMOTE_QUEUE);
-    let (fetched_tx, fetched_rx) = mpsc::unbounded_channel();
-    let (popped_tx, popped_rx) = mpsc::unbounded_channel();
-    let (backwards_tx, backwards_rx) = mpsc::unbounded_channel();
-    let (stored_tx, stored_rx) = mpsc::unbounded_channel();
-    let (counts_tx, counts_rx) = mpsc::unbounded_channel();
-    let (claims_tx, claims_rx) = mpsc::unbounded_channel();
-    let (checked_tx, checked_rx) = mpsc::unbounded_channel();
-    let (loaded_tx, loaded_rx) = mpsc::unbounded_channel();
+    let (results, beside) = Results::channel();
     let signals = Arc::new(RoomSignals::default());
     let settings = Settings {
         text_name: ctx.config.text_name.clone(),
@@ -112,21 +96,9 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
         fx: Effects::new(),
         outboxes: HashMap::new(),
         commands,
-        appender: appender::spawn(
-            file.clone(),
-            ctx.clone(),
-            appender::Reports {
-                popped: popped_tx,
-                went_backwards: backwards_tx,
-                stored: stored_tx,
-            },
-        ),
-        counts_tx,
-        claims_tx,
+        appender: appender::spawn(file.clone(), ctx.clone(), results.clone()),
+        results,
         signals: signals.clone(),
-        fetched_tx,
-        checked_tx,
-        loaded_tx,
         empty_since: Some(Instant::now()),
         posts: HashMap::new(),
         next_post: 0,
@@ -148,33 +120,16 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
     let span = tracing::info_span!("room", file = %actor.file);
     let inputs = Inputs {
         remote: remote_rx,
-        fetched: fetched_rx,
-        popped: popped_rx,
-        counts: counts_rx,
-        claims: claims_rx,
-        checked: checked_rx,
-        loaded: loaded_rx,
-        went_backwards: backwards_rx,
-        stored: stored_rx,
+        beside,
     };
     tokio::spawn(actor.run(inputs, sink).instrument(span));
     RoomHandle { id, tx, published }
 }
 
-/// A user and, per cursor client id claimed for it, whether the id is the user's.
-type ClaimAnswer = (Arc<str>, Vec<(yrs::ClientID, bool)>);
-
 /// What reaches a room besides its commands.
 struct Inputs {
     remote: mpsc::Receiver<Envelope>,
-    fetched: mpsc::UnboundedReceiver<Fetched>,
-    popped: mpsc::UnboundedReceiver<PopResult>,
-    counts: mpsc::UnboundedReceiver<(ConnId, UndoCounts)>,
-    claims: mpsc::UnboundedReceiver<ClaimAnswer>,
-    checked: mpsc::UnboundedReceiver<Option<CheckDone>>,
-    loaded: mpsc::UnboundedReceiver<Vec<Bytes>>,
-    went_backwards: mpsc::UnboundedReceiver<()>,
-    stored: mpsc::UnboundedReceiver<(u64, u64)>,
+    beside: mpsc::UnboundedReceiver<Beside>,
 }
 
 impl Actor {
@@ -209,24 +164,7 @@ impl Actor {
                     None => break,
                 },
                 Some(envelope) = inputs.remote.recv() => self.core.on_remote(envelope, &mut self.fx),
-                Some(fetched) = inputs.fetched.recv() => self.core.on_fetched(fetched, &mut self.fx),
-                Some((request, popped)) = inputs.popped.recv() => {
-                    self.core.on_popped(request, popped, &mut self.fx)
-                }
-                Some((conn, counts)) = inputs.counts.recv() => {
-                    self.core.on_undo_counts(conn, counts, &mut self.fx)
-                }
-                Some((user, granted)) = inputs.claims.recv() => {
-                    self.core.on_cursors_claimed(&user, &granted, &mut self.fx)
-                }
-                Some(done) = inputs.checked.recv() => {
-                    self.core.on_checked(done, Instant::now(), &mut self.fx)
-                }
-                Some(()) = inputs.went_backwards.recv() => self.core.on_log_went_backwards(&mut self.fx),
-                Some((pos, digest)) = inputs.stored.recv() => self.core.on_stored(pos, digest, &mut self.fx),
-                Some(loaded) = inputs.loaded.recv() => {
-                    self.core.on_diagnostics_loaded(loaded, &mut self.fx)
-                }
+                Some(result) = inputs.beside.recv() => self.on_beside(result),
                 () = sleep_until(check_due), if check_due.is_some() => {
                     self.core.on_diagnostics_due(Instant::now(), &mut self.fx)
                 }
@@ -326,6 +264,20 @@ impl Actor {
         }
     }
 
+    fn on_beside(&mut self, result: Beside) {
+        let fx = &mut self.fx;
+        match result {
+            Beside::Fetched(fetched) => self.core.on_fetched(fetched, fx),
+            Beside::Popped((request, popped)) => self.core.on_popped(request, popped, fx),
+            Beside::Counts(conn, counts) => self.core.on_undo_counts(conn, counts, fx),
+            Beside::Claims((user, granted)) => self.core.on_cursors_claimed(&user, &granted, fx),
+            Beside::Checked(done) => self.core.on_checked(done, Instant::now(), fx),
+            Beside::WentBackwards => self.core.on_log_went_backwards(fx),
+            Beside::Stored(pos, digest) => self.core.on_stored(pos, digest, fx),
+            Beside::Loaded(loaded) => self.core.on_diagnostics_loaded(loaded, fx),
+        }
+    }
+
     fn on_signals(&mut self) {
         for gateway in self.signals.take_gone() {
             self.core.on_gateway_gone(&gateway, &mut self.fx);
@@ -407,10 +359,10 @@ impl Actor {
                 Effect::ReadLog(read) => self.read_log(read),
                 Effect::Check(job) => {
                     let (file, with) = (self.file.clone(), self.ctx.checking.clone());
-                    let results = self.checked_tx.clone();
+                    let results = self.results.clone();
                     tokio::spawn(async move {
-                        let _ = results
-                            .send(crate::ext::diagnostics::check::run(job, file, with).await);
+                        let done = crate::ext::diagnostics::check::run(job, file, with).await;
+                        results.send(Beside::Checked(done));
                     });
                 }
                 Effect::LoadDiagnostics => self.load_diagnostics(),

@@ -23,9 +23,9 @@ use crate::engine::Store;
 use crate::engine::error::EngineError;
 use crate::engine::log::{AppendBatch, Appended, Authored, CompactOutcome};
 
+use super::beside::{Beside, Results};
 use super::handle::RoomContext;
 use collab_room_core::effect::PopRequest;
-use collab_room_core::ext::undo::Popped;
 
 /// What a room hands its appender, in order.
 #[derive(Debug)]
@@ -37,27 +37,11 @@ pub enum Job {
     Pop(PopRequest),
 }
 
-/// A pop's outcome, for the room.
-pub type PopResult = (PopRequest, Result<Popped, String>);
-
 /// Most bytes of updates merged into one log entry.
 const MAX_BATCH_BYTES: usize = 1 << 20;
 
-/// Where the appender reports back to its room.
-pub struct Reports {
-    /// Pops' results.
-    pub popped: mpsc::UnboundedSender<PopResult>,
-    /// An append landed at or below a position the room had already applied: the log in
-    /// Redis went backwards (a failover to a replica that missed acknowledged appends)
-    /// even though its head may since have passed the room's position again.
-    pub went_backwards: mpsc::UnboundedSender<()>,
-    /// Each stored entry's position and the digest of its bytes, so the room recognises
-    /// its own entries by content even when their echoes are lost.
-    pub stored: mpsc::UnboundedSender<(u64, u64)>,
-}
-
 /// Starts the appender of `file`'s room; it ends when the returned sender is dropped.
-pub fn spawn(file: FileId, ctx: Arc<RoomContext>, reports: Reports) -> mpsc::UnboundedSender<Job> {
+pub fn spawn(file: FileId, ctx: Arc<RoomContext>, reports: Results) -> mpsc::UnboundedSender<Job> {
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(append_in_order(file, ctx, rx, reports));
     tx
@@ -85,7 +69,7 @@ async fn append_in_order(
     file: FileId,
     ctx: Arc<RoomContext>,
     mut jobs: mpsc::UnboundedReceiver<Job>,
-    reports: Reports,
+    reports: Results,
 ) {
     let compacting = Arc::new(AtomicBool::new(false));
     let mut flying: FuturesOrdered<Landing> = FuturesOrdered::new();
@@ -107,9 +91,9 @@ async fn append_in_order(
             let pos = appended.pos;
             if pos <= flight.floor {
                 tracing::warn!(file = %file, pos, applied = flight.floor, "an append landed below what the room applied");
-                let _ = reports.went_backwards.send(());
+                reports.send(Beside::WentBackwards);
             } else {
-                let _ = reports.stored.send((pos, flight.batch.digest()));
+                reports.send(Beside::Stored(pos, flight.batch.digest()));
             }
             ctx.pending.release(flight.bytes);
         }
@@ -141,9 +125,7 @@ async fn append_in_order(
             match job {
                 Some(Job::Pop(request)) => {
                     let result = ctx.undo.pop(&file, &request.user, request.op).await;
-                    let _ = reports
-                        .popped
-                        .send((request, result.map_err(|e| e.to_string())));
+                    reports.send(Beside::Popped((request, result.map_err(|e| e.to_string()))));
                     continue;
                 }
                 _ => return,

@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use yrs::updates::decoder::Decode;
 use yrs::{Doc, GetString, Transact, Update};
 
-use super::appender::{self, Job, PopResult, Reports};
+use super::appender::{self, Job};
+use super::beside::{Beside, PopResult, Results};
 use collab_room_core::effect::PopRequest;
 use collab_room_core::tail::Tail;
 
@@ -21,25 +22,35 @@ use collab_room_core::ext::undo::UndoRecord;
 /// An appender for `file` on `gw`, with its reports.
 struct Running {
     jobs: mpsc::UnboundedSender<Job>,
-    popped: mpsc::UnboundedReceiver<PopResult>,
-    went_backwards: mpsc::UnboundedReceiver<()>,
+    reports: mpsc::UnboundedReceiver<Beside>,
+}
+
+impl Running {
+    /// The next pop's result, skipping other reports (stored entries).
+    async fn popped(&mut self) -> Option<PopResult> {
+        loop {
+            match self.reports.recv().await? {
+                Beside::Popped(popped) => return Some(popped),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The next report that the log went backwards, skipping others.
+    async fn went_backwards(&mut self) -> Option<()> {
+        loop {
+            match self.reports.recv().await? {
+                Beside::WentBackwards => return Some(()),
+                _ => continue,
+            }
+        }
+    }
 }
 
 fn start(gw: &TestGateway, file: &FileId) -> Running {
-    let (popped_tx, popped) = mpsc::unbounded_channel();
-    let (backwards_tx, went_backwards) = mpsc::unbounded_channel();
-    let (stored, _) = mpsc::unbounded_channel();
-    let reports = Reports {
-        popped: popped_tx,
-        went_backwards: backwards_tx,
-        stored,
-    };
-    let jobs = appender::spawn(file.clone(), gw.ctx.clone(), reports);
-    Running {
-        jobs,
-        popped,
-        went_backwards,
-    }
+    let (results, reports) = Results::channel();
+    let jobs = appender::spawn(file.clone(), gw.ctx.clone(), results);
+    Running { jobs, reports }
 }
 
 /// `update` by `user`, reserved in the pending budget as the room core does.
@@ -131,7 +142,7 @@ async fn a_pop_runs_after_the_edits_queued_before_it() {
         skipped: 0,
     };
     run.jobs.send(Job::Pop(request)).expect("queued");
-    let (request, popped) = tokio::time::timeout(DEADLINE, run.popped.recv())
+    let (request, popped) = tokio::time::timeout(DEADLINE, run.popped())
         .await
         .expect("popped in time")
         .expect("a pop result");
@@ -188,7 +199,7 @@ async fn an_append_below_what_the_room_applied_is_reported() {
     };
     // The room had applied position 5; this log's head is 0, so the append lands at 1.
     run.jobs.send(Job::Append(authored, 5)).expect("queued");
-    tokio::time::timeout(DEADLINE, run.went_backwards.recv())
+    tokio::time::timeout(DEADLINE, run.went_backwards())
         .await
         .expect("reported in time")
         .expect("a report");

@@ -4,6 +4,7 @@
 //! the extensions' desks) decides; this module runs it:
 //! - [`actor`]: the task around the core: channels, timers, the clock, send queues,
 //!   external posts waiting for their answer, running the core's effects.
+//! - [`beside`]: the one channel through which tasks beside a room hand it their results.
 //! - [`appender`]: authored appends to the log, batched, undo pops in order after them,
 //!   and compaction.
 //! - [`runtime`]: what the core asks of the runtime: how an apply runs (timed, a big
@@ -15,6 +16,7 @@
 
 pub mod actor;
 pub mod appender;
+pub mod beside;
 pub mod handle;
 pub mod published;
 pub mod runtime;

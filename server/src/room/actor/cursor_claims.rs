@@ -7,6 +7,7 @@ use collab_room_core::presence::CURSOR_CLAIM_TTL;
 use yrs::ClientID;
 
 use super::Actor;
+use crate::room::beside::Beside;
 
 impl Actor {
     /// Claims (or renews) `ids` for `user` in the engine. A failed claim answers "no" for
@@ -14,7 +15,7 @@ impl Actor {
     /// within 15 s).
     pub(super) fn claim_cursors(&self, user: Arc<str>, ids: Vec<ClientID>) {
         let (store, file) = (self.ctx.store.clone(), self.file.clone());
-        let answers = self.claims_tx.clone();
+        let answers = self.results.clone();
         tokio::spawn(async move {
             let raw: Vec<u64> = ids.iter().map(|id| id.get()).collect();
             let ttl = CURSOR_CLAIM_TTL.as_millis() as u64;
@@ -26,7 +27,10 @@ impl Actor {
                     vec![false; ids.len()]
                 }
             };
-            let _ = answers.send((user, ids.into_iter().zip(granted).collect()));
+            answers.send(Beside::Claims((
+                user,
+                ids.into_iter().zip(granted).collect(),
+            )));
         });
     }
 }

@@ -9,17 +9,18 @@ use collab_room_core::effect::LogRead;
 use collab_room_core::presence::ConnId;
 
 use super::Actor;
+use crate::room::beside::Beside;
 
 impl Actor {
     /// Reads a joiner's undo counts beside the room; they come back as an input (a
     /// failed read sends nothing: the next change of a count is announced anyway).
     pub(super) fn read_undo_counts(&self, conn: ConnId, user: Arc<str>) {
         let (undo, file) = (self.ctx.undo.clone(), self.file.clone());
-        let results = self.counts_tx.clone();
+        let results = self.results.clone();
         tokio::spawn(async move {
             match undo.counts(&file, &user).await {
                 Ok(counts) => {
-                    let _ = results.send((conn, counts));
+                    results.send(Beside::Counts(conn, counts));
                 }
                 Err(error) => tracing::debug!(%error, "reading undo counts failed"),
             }
@@ -30,11 +31,11 @@ impl Actor {
     /// the next check or post).
     pub(super) fn load_diagnostics(&self) {
         let (cache, file) = (self.ctx.checking.cache.clone(), self.file.clone());
-        let results = self.loaded_tx.clone();
+        let results = self.results.clone();
         tokio::spawn(async move {
             match cache.latest(&file).await {
                 Ok(messages) => {
-                    let _ = results.send(messages);
+                    results.send(Beside::Loaded(messages));
                 }
                 Err(error) => tracing::debug!(%error, "reading stored diagnostics failed"),
             }
@@ -44,7 +45,7 @@ impl Actor {
     /// Runs one log read beside the room; its result comes back as an input.
     pub(super) fn read_log(&self, read: LogRead) {
         let (store, file) = (self.ctx.store.clone(), self.file.clone());
-        let results = self.fetched_tx.clone();
+        let results = self.results.clone();
         tokio::spawn(async move {
             let fetched = match read {
                 LogRead::Since(since) => store
@@ -57,7 +58,7 @@ impl Actor {
                 tracing::debug!(%error, "reading the log failed; a later check retries");
                 Fetched::Failed
             });
-            let _ = results.send(fetched);
+            results.send(Beside::Fetched(fetched));
         });
     }
 }
