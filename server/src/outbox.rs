@@ -75,8 +75,15 @@ struct Shared {
     frames: Mutex<Queue>,
     capacity: usize,
     frame_queued: Notify,
-    reason: OnceLock<CloseReason>,
+    /// Boxed: set once, at the end, and 112 B that every open connection would carry.
+    reason: OnceLock<Box<CloseReason>>,
     closing: Notify,
+}
+
+/// The size of what an outbox allocates (`footprint_tests`).
+#[cfg(test)]
+pub fn shared_size() -> usize {
+    std::mem::size_of::<Shared>()
 }
 
 /// One connection's send queue and close switch, shared by its session and its room.
@@ -191,7 +198,7 @@ impl Outbox {
 
     /// Asks for the connection to be closed; the first reason wins.
     pub fn close(&self, reason: CloseReason) {
-        if self.0.reason.set(reason).is_ok() {
+        if self.0.reason.set(Box::new(reason)).is_ok() {
             let mut queue = self.frames();
             queue.waiting = VecDeque::new();
             queue.writing = 0;
@@ -206,7 +213,7 @@ impl Outbox {
         loop {
             let closing = self.0.closing.notified();
             if let Some(reason) = self.0.reason.get() {
-                return reason.clone();
+                return CloseReason::clone(reason);
             }
             closing.await;
         }
