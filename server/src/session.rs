@@ -105,7 +105,7 @@ async fn serve_halves(
         // Boxed, as every step a session takes once: their futures (the authority's
         // look-ups, the room join, the goodbye) are large, and inline they would size the
         // task that idles in `read_frames` for the connection's whole life (footprint_tests).
-        Box::pin(admit(*opening, outbox, &state)).await
+        Box::pin(admit(opening, outbox, &state)).await
     };
     let ended = match admitted {
         Ok(Admitted {
@@ -163,8 +163,10 @@ struct Admitted {
 /// no Redis key of the file read) for a connection that may not open the file. Under
 /// `--auth redis` the grant is watched ([`crate::access::revocation`]) from the check on:
 /// a revocation during the join closes the outbox, so nothing the join queues is sent.
+/// The opening's box is freed with this future: a session that moved out of it would
+/// keep the empty box (80 B) for the connection's life.
 async fn admit(
-    opening: Opening,
+    opening: Box<Opening>,
     outbox: Outbox,
     state: &AppState,
 ) -> Result<Admitted, CloseReason> {
@@ -173,7 +175,7 @@ async fn admit(
         opt_ins,
         token,
         user,
-    } = opening;
+    } = *opening;
     let file = FileId::parse(&file).map_err(|error| {
         CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string())
     })?;
