@@ -99,11 +99,18 @@ impl Frames {
 
 struct Shared {
     frames: Mutex<Queue>,
-    direct: OnceLock<Box<dyn Direct>>,
+    direct: OnceLock<Arc<dyn Direct>>,
     capacity: usize,
     frame_queued: Notify,
-    reason: OnceLock<CloseReason>,
+    /// Boxed: set once, at the end, and 112 B that every open connection would carry.
+    reason: OnceLock<Box<CloseReason>>,
     closing: Notify,
+}
+
+/// The size of what an outbox allocates (`footprint_tests`).
+#[cfg(test)]
+pub fn shared_size() -> usize {
+    std::mem::size_of::<Shared>()
 }
 
 /// One connection's send queue and close switch, shared by its session and its room.
@@ -132,7 +139,7 @@ impl Outbox {
     }
 
     /// Lets frames go straight into the socket while nothing is queued (once).
-    pub fn attach(&self, direct: Box<dyn Direct>) {
+    pub fn attach(&self, direct: Arc<dyn Direct>) {
         let _ = self.0.direct.set(direct);
     }
 
@@ -269,7 +276,7 @@ impl Outbox {
 
     /// Asks for the connection to be closed; the first reason wins.
     pub fn close(&self, reason: CloseReason) {
-        if self.0.reason.set(reason).is_ok() {
+        if self.0.reason.set(Box::new(reason)).is_ok() {
             let mut queue = self.frames();
             queue.waiting = VecDeque::new();
             queue.writing = 0;
@@ -284,7 +291,7 @@ impl Outbox {
         loop {
             let closing = self.0.closing.notified();
             if let Some(reason) = self.0.reason.get() {
-                return reason.clone();
+                return CloseReason::clone(reason);
             }
             closing.await;
         }
@@ -407,7 +414,7 @@ mod direct_tests {
     fn outbox(answers: impl IntoIterator<Item = Tried>) -> (Outbox, Arc<StdMutex<Vec<Bytes>>>) {
         let took = Arc::new(StdMutex::new(Vec::new()));
         let outbox = Outbox::new(8);
-        outbox.attach(Box::new(Scripted {
+        outbox.attach(Arc::new(Scripted {
             answers: StdMutex::new(answers.into_iter().collect()),
             took: took.clone(),
         }));

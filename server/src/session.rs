@@ -13,13 +13,16 @@
 //! The reading half is here; the writing half, which drains the outbox into the socket, is
 //! [`writer`].
 
+use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use collab_protocol::{FileId, Message, close};
 use futures_util::StreamExt;
+use futures_util::future::OptionFuture;
 use futures_util::stream::SplitStream;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::Instrument;
 use tungstenite::Message as WsMessage;
@@ -38,7 +41,10 @@ use crate::upgrade::Socket;
 use collab_room_core::close::CloseReason;
 use collab_room_core::ext::OptIns;
 
+#[cfg(test)]
+mod footprint_tests;
 mod writer;
+use writer::Sink;
 
 /// What the upgrade request asked for, as the HTTP layer read it.
 pub struct Opening {
@@ -52,8 +58,18 @@ pub struct Opening {
     pub user: Option<String>,
 }
 
-/// Serves one upgraded connection for the file named in its URL.
-pub async fn serve(socket: Socket, opening: Opening, state: Arc<AppState>) {
+/// Serves one upgraded connection for the file named in its URL: starts its writer and
+/// returns the reader, the future the connection's task runs.
+///
+/// Not an `async fn`: an async function keeps its arguments for the whole of its life,
+/// and the socket (328 B) and the opening (80 B) would stay in the task of every idle
+/// connection, once per layer, after being split and read. Here the socket is split and
+/// the opening boxed before the future exists (`footprint_tests`).
+pub fn serve(
+    socket: Socket,
+    opening: Opening,
+    state: Arc<AppState>,
+) -> impl Future<Output = ()> + Send + 'static {
     // The span names the file and, once known, the user and connection: never the token.
     let span = tracing::info_span!(
         "session",
@@ -61,17 +77,23 @@ pub async fn serve(socket: Socket, opening: Opening, state: Arc<AppState>) {
         user = tracing::field::Empty,
         conn = tracing::field::Empty
     );
-    serve_in_span(socket, opening, state).instrument(span).await
+    let outbox = Outbox::new(state.config.send_queue);
+    let (sink, stream) = socket.split();
+    let keepalive = state.config.keepalive();
+    let writer = tokio::spawn(writer::write_frames(sink, outbox.clone(), keepalive));
+    serve_halves(stream, writer, outbox, Box::new(opening), state).instrument(span)
 }
 
-async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
+async fn serve_halves(
+    mut stream: SplitStream<Socket>,
+    writer: JoinHandle<Option<Sink>>,
+    outbox: Outbox,
+    opening: Box<Opening>,
+    state: Arc<AppState>,
+) {
     let counted = state.sessions.enter();
     let over_capacity = counted.count() > state.config.max_connections;
-    let outbox = Outbox::new(state.config.send_queue);
     let closer = outbox.clone();
-    let (sink, mut stream) = socket.split();
-    let keepalive = state.config.keepalive();
-    let writer = tokio::spawn(writer::write_frames(sink, closer.clone(), keepalive));
 
     let admitted = if over_capacity {
         Err(CloseReason::error(
@@ -80,7 +102,10 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
             "this gateway serves its maximum number of connections; try another",
         ))
     } else {
-        admit(opening, outbox, &state).await
+        // Boxed, as every step a session takes once: their futures (the authority's
+        // look-ups, the room join, the goodbye) are large, and inline they would size the
+        // task that idles in `read_frames` for the connection's whole life (footprint_tests).
+        Box::pin(admit(opening, outbox, &state)).await
     };
     let ended = match admitted {
         Ok(Admitted {
@@ -95,7 +120,7 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
             let end = read_frames(&mut stream, &member, &closer, config, shutdown, expires).await;
             tracing::debug!("client left");
             drop(watch);
-            member.leave().await;
+            Box::pin(member.leave()).await;
             end
         }
         Err(refusal) => {
@@ -109,11 +134,11 @@ async fn serve_in_span(socket: Socket, opening: Opening, state: Arc<AppState>) {
         // The close frame is out; the client may still be sending the oversized frame.
         (ReadEnd::MidFrame, Some(sink)) => {
             if let Ok(socket) = sink.reunite(stream) {
-                let drained = linger::drain_raw(socket).await;
+                let drained = Box::pin(linger::drain_raw(socket)).await;
                 tracing::debug!(drained, "drained input after refusing an oversized frame");
             }
         }
-        _ => linger::await_close_reply(stream).await,
+        _ => Box::pin(linger::await_close_reply(stream)).await,
     }
 }
 
@@ -138,8 +163,10 @@ struct Admitted {
 /// no Redis key of the file read) for a connection that may not open the file. Under
 /// `--auth redis` the grant is watched ([`crate::access::revocation`]) from the check on:
 /// a revocation during the join closes the outbox, so nothing the join queues is sent.
+/// The opening's box is freed with this future: a session that moved out of it would
+/// keep the empty box (80 B) for the connection's life.
 async fn admit(
-    opening: Opening,
+    opening: Box<Opening>,
     outbox: Outbox,
     state: &AppState,
 ) -> Result<Admitted, CloseReason> {
@@ -148,7 +175,7 @@ async fn admit(
         opt_ins,
         token,
         user,
-    } = opening;
+    } = *opening;
     let file = FileId::parse(&file).map_err(|error| {
         CloseReason::error(close::INVALID_REQUEST, "invalid-file-id", error.to_string())
     })?;
@@ -219,11 +246,6 @@ fn refuse(closer: &Outbox, refusal: CloseReason) {
     closer.close(refusal);
 }
 
-/// An instant no connection lives to see.
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
-}
-
 /// What to do with one frame read from the client.
 enum Inbound {
     Deliver(Message),
@@ -232,56 +254,63 @@ enum Inbound {
 }
 
 /// Reads client frames until the client leaves, breaks a rule, or is closed.
-async fn read_frames(
-    stream: &mut SplitStream<Socket>,
-    member: &Membership,
-    closer: &Outbox,
-    config: &Config,
+/// (A function returning an `async move` block, like [`writer::write_frames`].)
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its arguments besides the locals they move into"
+)]
+fn read_frames<'a>(
+    stream: &'a mut SplitStream<Socket>,
+    member: &'a Membership,
+    closer: &'a Outbox,
+    config: &'a Config,
     mut shutdown: watch::Receiver<bool>,
     expires: Option<Instant>,
-) -> ReadEnd {
-    let mut limits = InputLimits::new(
-        config.max_messages_per_sec,
-        config.max_bytes_per_sec,
-        config.max_frame_bytes,
-    );
-    // A grant that never ends still needs a timer to select on: one that never fires.
-    let expiry = tokio::time::sleep_until(expires.unwrap_or_else(far_future));
-    tokio::pin!(expiry);
-    loop {
-        let frame = tokio::select! {
-            frame = stream.next() => frame,
-            _ = closer.closed() => return ReadEnd::BetweenFrames,
-            () = &mut expiry, if expires.is_some() => {
-                refuse(closer, refused(Refusal::Unauthenticated(Unauthenticated::TokenExpired)));
-                return ReadEnd::BetweenFrames;
-            }
-            _ = shutdown.wait_for(|stop| *stop) => {
-                closer.close(CloseReason::error(
-                    close::RESTARTING,
-                    "gateway-restarting",
-                    "this gateway is shutting down; reconnect",
-                ));
-                return ReadEnd::BetweenFrames;
-            }
-        };
-        // The socket layer refuses a frame over its limit from the header and stops there.
-        let mid_frame = matches!(frame, Some(Err(tungstenite::Error::Capacity(_))));
-        match inspect(frame, config.max_frame_bytes, &mut limits) {
-            Ok(Inbound::Deliver(msg)) => {
-                if !member.send(msg).await {
+) -> impl Future<Output = ReadEnd> + Send + 'a {
+    async move {
+        let mut limits = InputLimits::new(
+            config.max_messages_per_sec,
+            config.max_bytes_per_sec,
+            config.max_frame_bytes,
+        );
+        // A timer only for a grant that ends (a JWT's): a connection that idles here for
+        // hours holds no timer it never needs.
+        let mut expiry = expires.map(|at| Box::pin(tokio::time::sleep_until(at)));
+        loop {
+            let frame = tokio::select! {
+                frame = stream.next() => frame,
+                _ = closer.closed() => return ReadEnd::BetweenFrames,
+                Some(()) = OptionFuture::from(expiry.as_mut()), if expiry.is_some() => {
+                    refuse(closer, refused(Refusal::Unauthenticated(Unauthenticated::TokenExpired)));
                     return ReadEnd::BetweenFrames;
                 }
-            }
-            Ok(Inbound::Ignore) => {}
-            Ok(Inbound::End) => return ReadEnd::BetweenFrames,
-            Err(refusal) => {
-                refuse(closer, refusal);
-                return if mid_frame {
-                    ReadEnd::MidFrame
-                } else {
-                    ReadEnd::BetweenFrames
-                };
+                _ = shutdown.wait_for(|stop| *stop) => {
+                    closer.close(CloseReason::error(
+                        close::RESTARTING,
+                        "gateway-restarting",
+                        "this gateway is shutting down; reconnect",
+                    ));
+                    return ReadEnd::BetweenFrames;
+                }
+            };
+            // The socket layer refuses a frame over its limit from the header and stops there.
+            let mid_frame = matches!(frame, Some(Err(tungstenite::Error::Capacity(_))));
+            match inspect(frame, config.max_frame_bytes, &mut limits) {
+                Ok(Inbound::Deliver(msg)) => {
+                    if !member.send(msg).await {
+                        return ReadEnd::BetweenFrames;
+                    }
+                }
+                Ok(Inbound::Ignore) => {}
+                Ok(Inbound::End) => return ReadEnd::BetweenFrames,
+                Err(refusal) => {
+                    refuse(closer, refusal);
+                    return if mid_frame {
+                        ReadEnd::MidFrame
+                    } else {
+                        ReadEnd::BetweenFrames
+                    };
+                }
             }
         }
     }

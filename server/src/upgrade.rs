@@ -48,7 +48,9 @@ where
                     Some(config),
                 )
                 .await;
-                serve(socket).await;
+                // The session runs in a task of its own, sized by the session alone: this
+                // one, which held the handshake's state, ends here.
+                tokio::spawn(serve(socket));
             }
             Err(error) => tracing::debug!(%error, "the upgrade did not complete"),
         }

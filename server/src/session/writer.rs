@@ -8,6 +8,7 @@
 //! a `write` per frame) this path cost most of the gateway's CPU per delivery (profile in
 //! bench/results/delivery-profile/).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,83 +41,94 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(300);
 
 pub(super) type Sink = SplitSink<Socket, WsMessage>;
 
-/// The socket's sending half, shared by the writer task and, through [`DirectSink`], the
-/// room: whoever holds the lock may write. The writer holds it for a whole batch (across
-/// awaits); the room only tries it, never waits.
-type SharedSink = Arc<tokio::sync::Mutex<Option<Sink>>>;
-
 /// Writes queued frames, a batch at a time; sends a keepalive after `keepalive` of
 /// silence; on close, sends the extension error (if any) and the close frame. Lets the
 /// room write straight into the socket while nothing is queued ([`DirectSink`]).
-pub(super) async fn write_frames(sink: Sink, outbox: Outbox, keepalive: Duration) -> Option<Sink> {
-    let shared: SharedSink = Arc::new(tokio::sync::Mutex::new(Some(sink)));
-    let last_direct = Arc::new(AtomicU64::new(0));
-    outbox.attach(Box::new(DirectSink {
-        sink: shared.clone(),
-        last_sent: last_direct.clone(),
-    }));
-    // One timer for the connection's life, re-armed only when it fires: a frame sent
-    // meanwhile just moves `last_sent`, so a busy connection touches no timer.
-    let mut last_sent = Instant::now();
-    let quiet = tokio::time::sleep(keepalive);
-    tokio::pin!(quiet);
-    loop {
-        let keepalive_due = tokio::select! {
-            biased;
-            reason = outbox.closed() => {
-                let sink = shared.lock().await.take();
-                return say_goodbye(sink, reason, None).await;
-            }
-            () = outbox.ready() => false,
-            () = &mut quiet => {
-                let direct = Duration::from_millis(last_direct.load(Ordering::Relaxed));
-                let since_start = crate::room::runtime::millis_duration();
-                let silent_for = since_start.saturating_sub(direct).min(last_sent.elapsed());
-                if silent_for < keepalive {
-                    quiet.as_mut().reset(Instant::now() + (keepalive - silent_for));
-                    continue;
+///
+/// A function returning an `async move` block, not an `async fn`: an async function keeps
+/// its arguments besides the locals they are moved into, 88 B more in every connection.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its arguments besides the locals they move into"
+)]
+pub(super) fn write_frames(
+    sink: Sink,
+    outbox: Outbox,
+    keepalive: Duration,
+) -> impl Future<Output = Option<Sink>> + Send {
+    async move {
+        let shared = Arc::new(DirectSink {
+            sink: tokio::sync::Mutex::new(Some(sink)),
+            last_sent: AtomicU64::new(0),
+        });
+        outbox.attach(shared.clone());
+        // One timer for the connection's life, re-armed only when it fires: a frame sent
+        // meanwhile just moves `last_sent`, so a busy connection touches no timer.
+        let mut last_sent = Instant::now();
+        let quiet = tokio::time::sleep(keepalive);
+        tokio::pin!(quiet);
+        // The goodbye runs once and holds a timeout and two sends: boxed, it does not size
+        // the task for the connection's idle life (`footprint_tests`).
+        loop {
+            let keepalive_due = tokio::select! {
+                biased;
+                reason = outbox.closed() => {
+                    let sink = shared.sink.lock().await.take();
+                    return Box::pin(say_goodbye(sink, reason, None)).await;
                 }
-                true
-            }
-        };
-        // The room may hold the socket for one write; it never waits while holding it.
-        let mut guard = shared.lock().await;
-        let mut batch = match keepalive_due {
-            true => Batch::new(Frames::one(Bytes::from_static(KEEPALIVE))),
-            false => Batch::new(outbox.take()),
-        };
-        let sink = guard.as_mut()?;
-        // A client that stops reading blocks this send; a close request (such as the
-        // room's slow-consumer verdict) must still end the connection.
-        let closed = tokio::select! {
-            sent = batch.send(sink) => match sent {
-                Ok(()) => None,
-                Err(_) => {
-                    outbox.close(CloseReason::normal());
-                    return guard.take();
+                () = outbox.ready() => false,
+                () = &mut quiet => {
+                    let direct = Duration::from_millis(shared.last_sent.load(Ordering::Relaxed));
+                    let since_start = crate::room::runtime::millis_duration();
+                    let silent_for = since_start.saturating_sub(direct).min(last_sent.elapsed());
+                    if silent_for < keepalive {
+                        quiet.as_mut().reset(Instant::now() + (keepalive - silent_for));
+                        continue;
+                    }
+                    true
                 }
-            },
-            reason = outbox.closed() => Some(reason),
-        };
-        if let Some(reason) = closed {
-            let sink = guard.take();
+            };
+            // The room may hold the socket for one write; it never waits while holding it.
+            let mut guard = shared.sink.lock().await;
+            let mut batch = match keepalive_due {
+                true => Batch::new(Frames::one(Bytes::from_static(KEEPALIVE))),
+                false => Batch::new(outbox.take()),
+            };
+            let sink = guard.as_mut()?;
+            // A client that stops reading blocks this send; a close request (such as the
+            // room's slow-consumer verdict) must still end the connection.
+            let closed = tokio::select! {
+                sent = batch.send(sink) => match sent {
+                    Ok(()) => None,
+                    Err(_) => {
+                        outbox.close(CloseReason::normal());
+                        return guard.take();
+                    }
+                },
+                reason = outbox.closed() => Some(reason),
+            };
+            if let Some(reason) = closed {
+                let sink = guard.take();
+                drop(guard);
+                return Box::pin(say_goodbye(sink, reason, batch.current)).await;
+            }
+            outbox.written();
             drop(guard);
-            return say_goodbye(sink, reason, batch.current).await;
+            crate::metrics::delivered(&batch.queued);
+            last_sent = Instant::now();
         }
-        outbox.written();
-        drop(guard);
-        crate::metrics::delivered(&batch.queued);
-        last_sent = Instant::now();
     }
 }
 
-/// The room's way into the socket: a frame goes straight in when the writer is not using
-/// the socket and the socket takes it without waiting (polled once, with a waker that
-/// does nothing: the writer polls again with its own when it flushes what is left).
+/// The socket's sending half, shared by the writer task and the room: whoever holds the
+/// lock may write. The writer holds it for a whole batch (across awaits); the room only
+/// tries it, never waits. A frame goes straight in when the writer is not using the socket
+/// and the socket takes it without waiting (polled once, with a waker that does nothing:
+/// the writer polls again with its own when it flushes what is left).
 struct DirectSink {
-    sink: SharedSink,
+    sink: tokio::sync::Mutex<Option<Sink>>,
     /// When the room last wrote (ms, [`crate::room::runtime::millis`]), for the keepalive.
-    last_sent: Arc<AtomicU64>,
+    last_sent: AtomicU64,
 }
 
 impl Direct for DirectSink {
