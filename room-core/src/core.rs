@@ -285,13 +285,9 @@ impl RoomCore {
             self.close(conn, reason, fx);
             return;
         }
-        let allowance = member.slow_checks.allowance((self.settings.clock)());
-        match apply::timed_edit(self.settings.run_apply, &self.replica, update, allowance) {
+        match apply::timed_edit(self.settings.run_apply, &self.replica, update) {
             Ok(None) => {}
             Ok(Some(edit)) => {
-                if let Some(member) = self.members.get_mut(&conn) {
-                    member.slow_checks.spend(edit.slow_checks);
-                }
                 self.doc_bytes += edit.relay.len();
                 fx.broadcast(Bytes::from(encode_update(&edit.relay)), Some(conn));
                 let record = undo::capture(edit.insertions, edit.deletions);
@@ -304,7 +300,9 @@ impl RoomCore {
             }
             Err(error) => {
                 tracing::info!(conn, %error, "rejected an update");
-                self.close(conn, CloseReason::refused_update(&error), fx);
+                let reason =
+                    CloseReason::error(close::INVALID_PAYLOAD, "invalid-update", error.to_string());
+                self.close(conn, reason, fx);
                 if error.needs_rebuild() {
                     self.reload(fx);
                 }

@@ -6,9 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::list_keeper::ListKeeper;
-use crate::origin_order::{self, Authors, Checked, Refusal, Scene};
-use crate::update_check::{Placed, Shape};
+use crate::item_order::ItemOrder;
 use thiserror::Error;
 use yrs::updates::decoder::Decode;
 use yrs::{
@@ -28,20 +26,13 @@ pub enum ApplyError {
     /// step 2, which follows, carries the update's content too.
     #[error("the update builds on edits the document lacks: {0}")]
     Early(String),
-    /// An item whose origins its author could not have seen side by side (see
+    /// An item whose origins stand the other way round in the document (see
     /// [`crate::origin_order`]): refused before integration, nothing was applied.
-    #[error("the update's origins cross or skip known text: {0}")]
+    #[error("the update's origins cross: {0}")]
     Crossed(String),
     /// The same, found only once integrated: the replica must be rebuilt.
-    #[error("the update's origins cross or skip known text: {0}; the replica must be rebuilt")]
+    #[error("the update's origins cross: {0}; the replica must be rebuilt")]
     Diverged(String),
-    /// Checking the update's origins would take more slow checks (each O(document)) than
-    /// the sender may still use: refused before the work, nothing was applied.
-    #[error(
-        "the update needs {0} slow origin checks (items that neither continue their \
-         author's typing nor sit between neighbours), more than this connection may use now"
-    )]
-    TooCostly(u32),
 }
 
 impl ApplyError {
@@ -60,16 +51,6 @@ pub struct Edit {
     /// author's undo item.
     pub insertions: IdSet,
     pub deletions: IdSet,
-    /// How many of its items took the slow origin check ([`Checked::slow`]).
-    pub slow_checks: u32,
-}
-
-/// How an update's items were placed on the room's item list before integration.
-enum Placement {
-    /// A client's update, checked ([`origin_order::before`]).
-    Checked(Checked),
-    /// An update from the log; `true`: the list followed it.
-    Followed(bool),
 }
 
 /// Updates up to this size are relayed unchanged.
@@ -81,13 +62,8 @@ pub struct Replica {
     /// Counts applied updates that may have changed the doc, so that an answer computed
     /// from it can tell whether it is still current.
     version: Cell<u64>,
-    /// Each author's last item (spares the origin check while typing).
-    authors: RefCell<Authors>,
-    /// Whether the doc holds content a text render does not show with its id (then the
-    /// item order comes from a scratch copy, see [`crate::item_order::ItemOrder::rebuilt`]).
-    opaque: Cell<bool>,
-    /// The text's item list, kept in step with the doc for the origin check.
-    list: RefCell<ListKeeper>,
+    /// Items known to lie between their origins (spares the order check while typing).
+    facts: RefCell<crate::origin_order::Facts>,
 }
 
 impl Replica {
@@ -103,9 +79,7 @@ impl Replica {
             doc,
             text_name: text_name.to_owned(),
             version: Cell::new(0),
-            authors: RefCell::default(),
-            opaque: Cell::new(false),
-            list: RefCell::default(),
+            facts: RefCell::default(),
         }
     }
 
@@ -116,51 +90,26 @@ impl Replica {
         Ok(self.apply_edit(update)?.map(|edit| edit.relay))
     }
 
-    /// [`Replica::apply_from_client`], with what the update inserted and deleted; any
-    /// number of slow origin checks (server-side undo, tests).
+    /// [`Replica::apply_from_client`], with what the update inserted and deleted.
     pub fn apply_edit(&self, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
-        self.apply_edit_within(update, u32::MAX)
-    }
-
-    /// [`Replica::apply_edit`] with at most `allowance` slow origin checks (else
-    /// [`ApplyError::TooCostly`] and nothing applied); the edit says how many it took.
-    pub fn apply_edit_within(
-        &self,
-        update: &[u8],
-        allowance: u32,
-    ) -> Result<Option<Edit>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        let sv = self.state_vector();
-        if let Some(missing) = shape.missing_from(&sv) {
+        if let Some(missing) = shape.missing_from(&self.state_vector()) {
             return Err(ApplyError::Early(missing));
         }
-        let items = shape.items_beyond(&sv);
-        let checked = {
-            let mut keeper = self.list.borrow_mut();
-            let text = self.text_name.as_str();
-            if !keeper.in_step(self.version.get()) {
-                // A transaction (and its commit) only to render the list afresh.
-                let mut txn = self.doc.transact_mut();
-                keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
-            }
-            let (list, pasts) = keeper.parts();
-            let mut scene = Scene::new(list, pasts, Some(&shape));
-            let authors = self.authors.borrow();
-            let checked = origin_order::before(&authors, &mut scene, &sv, text, &items, allowance);
-            drop(scene);
-            match checked {
-                Ok(checked) => checked,
-                Err(refusal) => {
-                    keeper.refused();
-                    return Err(match refusal {
-                        Refusal::Breaks(why) => ApplyError::Crossed(why),
-                        Refusal::OverBudget(n) => ApplyError::TooCostly(n),
-                    });
-                }
-            }
+        let plan =
+            crate::origin_order::before(&self.doc.transact(), &self.facts.borrow(), &shape.between)
+                .map_err(ApplyError::Crossed)?;
+        let plan = if plan.unsure.is_empty() {
+            plan
+        } else {
+            let order = self.item_order();
+            crate::origin_order::settle(&order, plan).map_err(ApplyError::Crossed)?
         };
-        self.apply_checked(update, &shape, &items, Placement::Checked(checked))
+        let edit = self.apply_checked(update, &plan.unsure)?;
+        let accepted = plan.ordered.into_iter().chain(plan.unsure);
+        self.facts.borrow_mut().remember(accepted);
+        Ok(edit)
     }
 
     /// Applies a v1 update from the log or another gateway (in log order, so its
@@ -168,81 +117,45 @@ impl Replica {
     /// nothing (already known); the update itself when it is small or part of it waits for
     /// missing predecessors (so that part is not lost to others); else the changes it made.
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
-        let shape =
-            crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        let sv = self.state_vector();
-        let items = shape.items_beyond(&sv);
-        let followed = {
-            let mut keeper = self.list.borrow_mut();
-            keeper.in_step(self.version.get())
-                && shape.missing_from(&sv).is_none()
-                && origin_order::follow(keeper.parts().0, &sv, &self.text_name, &items)
-        };
-        Ok(self
-            .apply_checked(update, &shape, &items, Placement::Followed(followed))?
-            .map(|edit| edit.relay))
+        crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        Ok(self.apply_checked(update, &[])?.map(|edit| edit.relay))
     }
 
-    /// Applies a checked update; `items`: the items it brings (as yrs takes them in),
-    /// `placed`: what placing them on the item list found.
+    /// Applies a checked update; `unsure`: its items whose origins are ordered only once
+    /// integrated ([`crate::origin_order::after`]).
     fn apply_checked(
         &self,
         update: &[u8],
-        shape: &Shape,
-        items: &[Placed],
-        placed: Placement,
+        unsure: &[crate::origin_order::Between],
     ) -> Result<Option<Edit>, ApplyError> {
-        let (in_step, deferred, slow_checks) = match placed {
-            Placement::Checked(c) => (c.in_step && c.deferred.is_empty(), c.deferred, c.slow),
-            Placement::Followed(followed) => (followed, Vec::new(), 0),
-        };
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
-        let decoded = catch_unwind(|| Update::decode_v1(update));
-        let decoded = match decoded {
-            Ok(Ok(decoded)) => decoded,
-            failed => {
-                self.list.borrow_mut().refused();
-                return Err(ApplyError::Decode(match failed {
-                    Ok(Err(e)) => e.to_string(),
-                    _ => "the update's encoding is invalid".into(),
-                }));
-            }
-        };
+        let decoded = catch_unwind(|| Update::decode_v1(update))
+            .map_err(|_| ApplyError::Decode("the update's encoding is invalid".into()))?
+            .map_err(|e| ApplyError::Decode(e.to_string()))?;
         // Whatever the outcome, yrs may have integrated part of the update.
         self.version.set(self.version.get() + 1);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.doc.transact_mut();
-            let applied = txn.apply_update(decoded);
-            // Noted whatever the outcome: yrs may have integrated part of it.
-            self.authors.borrow_mut().remember(items);
-            if !shape.opaque.is_empty() {
-                self.opaque.set(true);
+            txn.apply_update(decoded)
+                .map_err(|e| ApplyError::Apply(e.to_string()))?;
+            for between in unsure {
+                crate::origin_order::after(&txn, between).map_err(ApplyError::Diverged)?;
             }
-            let mut keeper = self.list.borrow_mut();
-            let followed = in_step && applied.is_ok() && !txn.has_missing_updates();
-            if followed {
-                keeper.took(items, &shape.garbage);
-            }
-            keeper.settle(followed.then(|| self.version.get()));
-            applied.map_err(|e| ApplyError::Apply(e.to_string()))?;
-            if !deferred.is_empty() {
-                // What lies between an item's origins now and that its author knew lay
-                // there when it was integrated too (an item's past is integrated first).
-                let text = self.text_name.as_str();
-                keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
-                let (list, pasts) = keeper.parts();
-                let mut scene = Scene::new(list, pasts, None);
-                for placed in &deferred {
-                    origin_order::exact(&mut scene, text, placed).map_err(ApplyError::Diverged)?;
+            if !unsure.is_empty() {
+                let order = match txn.get_text(self.text_name.as_str()) {
+                    Some(text) => ItemOrder::of(&mut txn, &text),
+                    None => ItemOrder::default(),
+                };
+                for between in unsure {
+                    crate::origin_order::after_exact(&order, between)
+                        .map_err(ApplyError::Diverged)?;
                 }
             }
-            drop(keeper);
             let edit = |relay| Edit {
                 relay,
                 insertions: txn.insert_set().clone(),
                 deletions: txn.delete_set().clone(),
-                slow_checks,
             };
             if txn.has_missing_updates() {
                 return Ok(Some(edit(update.to_vec())));
@@ -262,23 +175,13 @@ impl Replica {
         result.unwrap_or(Err(ApplyError::Panicked))
     }
 
-    /// How often the origin check rendered the text's item list from the doc (O(document)):
-    /// once, then only after changes the list could not follow.
-    pub fn order_renders(&self) -> u64 {
-        self.list.borrow().renders()
-    }
-
-    /// `Err` when the kept item list is in step with the doc but not its order.
-    #[cfg(test)]
-    pub fn list_agrees(&self) -> Result<(), String> {
+    /// The exact order of the text's string items ([`ItemOrder`]; O(document)).
+    fn item_order(&self) -> ItemOrder {
         let mut txn = self.doc.transact_mut();
-        let keeper = self.list.borrow();
-        keeper.agrees(
-            &mut txn,
-            self.version.get(),
-            &self.text_name,
-            self.opaque.get(),
-        )
+        match txn.get_text(self.text_name.as_str()) {
+            Some(text) => ItemOrder::of(&mut txn, &text),
+            None => ItemOrder::default(),
+        }
     }
 
     /// Changes when the doc may have changed (never goes back within one replica).
@@ -307,13 +210,12 @@ impl Replica {
         self.doc.get_or_insert_text(self.text_name.as_str())
     }
 
-    /// Notes a change made to the doc directly (server-side undo, a merged file change), so
-    /// cached answers and the origin check's item list made before it are not reused.
+    /// Notes a change made to the doc directly (server-side undo), so cached answers
+    /// computed before it are not reused.
     pub fn touched(&self) {
         self.version.set(self.version.get() + 1);
     }
 
-    /// The doc itself: whoever writes to it directly calls [`Replica::touched`] after.
     pub fn doc(&self) -> &Doc {
         &self.doc
     }
