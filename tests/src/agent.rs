@@ -201,3 +201,31 @@ pub fn agent_binary() -> PathBuf {
     );
     beside
 }
+
+/// A gateway serving files from sandboxes whose agents listen on `agent_port`
+/// (`--files sandbox` under `--auth redis`, write-back after 100 ms, at most 400 ms), with
+/// `env` besides the agent's token (`COLLAB_SANDBOX_AGENT_TOKEN`, the first entry).
+pub async fn sandbox_gateway(
+    redis: &crate::RedisServer,
+    agent_port: u16,
+    env: &[(&str, &str)],
+) -> Result<crate::Gateway> {
+    let port = agent_port.to_string();
+    crate::Gateway::start_with_env(
+        &redis.url(),
+        &[
+            "--auth",
+            "redis",
+            "--files",
+            "sandbox",
+            "--sandbox-agent-port",
+            &port,
+            "--write-back-ms",
+            "100",
+            "--write-back-max-ms",
+            "400",
+        ],
+        env,
+    )
+    .await
+}

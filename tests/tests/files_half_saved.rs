@@ -75,25 +75,10 @@ async fn a_412_that_catches_a_save_half_done_merges_the_whole_save_once() {
         .await
         .expect("session");
     let path = agent.write("torn.txt", b"one\ntwo\n");
-    let port = agent.port().to_string();
-    let gw = Gateway::start_with_env(
-        &redis.url(),
-        &[
-            "--auth",
-            "redis",
-            "--files",
-            "sandbox",
-            "--sandbox-agent-port",
-            &port,
-            "--write-back-ms",
-            "100",
-            "--write-back-max-ms",
-            "400",
-        ],
-        &[("COLLAB_SANDBOX_AGENT_TOKEN", AGENT_TOKEN)],
-    )
-    .await
-    .expect("gateway starts");
+    let env = [("COLLAB_SANDBOX_AGENT_TOKEN", AGENT_TOKEN)];
+    let gw = collab_tests::agent::sandbox_gateway(&redis, agent.port(), &env)
+        .await
+        .expect("gateway starts");
     let client = Client::connect_synced(&gw.ws_url_with_token("s1/torn.txt", &token), DEADLINE)
         .await
         .expect("connects");

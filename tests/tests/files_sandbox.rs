@@ -20,28 +20,13 @@ const SESSION: Duration = Duration::from_secs(600);
 
 /// A gateway reaching agents on `port` with `token`, logging at debug, every line kept.
 async fn gateway(redis: &RedisServer, port: u16, token: &str) -> Gateway {
-    let port = port.to_string();
-    Gateway::start_with_env(
-        &redis.url(),
-        &[
-            "--auth",
-            "redis",
-            "--files",
-            "sandbox",
-            "--sandbox-agent-port",
-            &port,
-            "--write-back-ms",
-            "100",
-            "--write-back-max-ms",
-            "400",
-        ],
-        &[
-            ("COLLAB_SANDBOX_AGENT_TOKEN", token),
-            ("COLLAB_LOG", "debug"),
-        ],
-    )
-    .await
-    .expect("gateway starts")
+    let env = [
+        ("COLLAB_SANDBOX_AGENT_TOKEN", token),
+        ("COLLAB_LOG", "debug"),
+    ];
+    collab_tests::agent::sandbox_gateway(redis, port, &env)
+        .await
+        .expect("gateway starts")
 }
 
 /// Redis, an agent for s1 on 127.0.0.2, and a platform with owner `u1` of s1 there.
