@@ -139,6 +139,8 @@ impl Pasts {
 /// walk over the blocks, not one each.
 #[derive(Debug, Default)]
 pub struct PastWalk {
+    /// The client whose items' pasts are walked.
+    author: Option<u64>,
     known: Known,
     /// Per client, the bound below which the blocks' references were read.
     done: HashMap<u64, u64>,
@@ -152,13 +154,16 @@ impl PastWalk {
         &self.known
     }
 
-    /// Whether the walk holds the past of an item of `client` before `clock` (so that it
-    /// may be extended to that item).
+    /// Whether the walk holds the past of an earlier item of the same author as the item
+    /// `(client, clock)`, so that it may be extended to it (another author's past may hold
+    /// text this one did not know).
     pub fn extends_to(&self, (client, clock): (u64, u64)) -> bool {
-        self.known
-            .bound
-            .get(&client)
-            .is_some_and(|bound| *bound <= clock)
+        self.author == Some(client)
+            && self
+                .known
+                .bound
+                .get(&client)
+                .is_some_and(|bound| *bound <= clock)
     }
 
     /// Adds the past of the item `(client, clock)` that refers to `refs`, reading the blocks
@@ -170,6 +175,8 @@ impl PastWalk {
         (client, clock): (u64, u64),
         refs: &[Option<(u64, u64)>],
     ) {
+        debug_assert!(self.author.is_none_or(|author| author == client));
+        self.author = Some(client);
         let mut todo = Vec::new();
         let raise = |known: &mut Known, todo: &mut Vec<u64>, (c, end): (u64, u64)| {
             let bound = known.bound.entry(c).or_insert(0);

@@ -513,3 +513,43 @@ fn offline_keystrokes_at_many_places_are_accepted_within_the_budget() {
     assert_eq!(replica.text(), rebuilt(&replica));
     assert_eq!(replica.list_agrees(), Ok(()));
 }
+
+/// Two authors' items in one update, each a slow check: the second author's past must not
+/// take in what the first knew. W wrote `xyz`; B typed `b` between y and z; D typed `d`
+/// between x and y and C `c` after d; A typed `a` after b. Then one update: A, who knew d
+/// and b, types after d (c between: slow), and B, who knew only `xyz` and its `b`, types
+/// between x and y (d, c and A's item between: slow, all concurrent to B). B's item is
+/// honest; walked on from A's past, which holds d, it would be refused.
+#[test]
+fn an_update_with_two_authors_checks_each_against_its_own_past() {
+    let (_, replica) = xyz();
+    let (a, b, c, d) = (90, 60, 70, 50); // yrs encodes clients in descending order: A first
+    for (n, earlier) in [
+        crafted(b, 0, (1, 1), (1, 2), "b"),
+        crafted(d, 0, (1, 0), (1, 1), "d"),
+        crafted(c, 0, (d, 0), (1, 1), "c"),
+        crafted(a, 0, (b, 0), (1, 2), "a"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let edit = replica.apply_edit(earlier).expect("between neighbours");
+        assert_eq!(edit.map(|e| e.slow_checks), Some(0), "edit {n}");
+    }
+    let a_item = crafted(a, 1, (d, 0), (1, 1), "A");
+    let b_item = crafted(b, 1, (1, 0), (1, 1), "B");
+    for update in [yrs::merge_updates_v1([a_item.as_slice(), b_item.as_slice()]).expect("merges")] {
+        let shape = crate::update_check::check(&update).unwrap();
+        eprintln!(
+            "ORDER {:?} TEXT {}",
+            shape.items.iter().map(|p| p.item).collect::<Vec<_>>(),
+            replica.text()
+        );
+        let edit = replica
+            .apply_edit(&update)
+            .expect("A's and B's items are honest")
+            .expect("an edit");
+        assert_eq!(edit.slow_checks, 2);
+    }
+    assert_eq!(replica.text(), rebuilt(&replica));
+}
