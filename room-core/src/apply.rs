@@ -33,19 +33,23 @@ pub fn timed(
     origin: Origin,
 ) -> Result<Option<Vec<u8>>, ApplyError> {
     match origin {
-        Origin::Client => Ok(timed_edit(run, replica, update)?.map(|edit| edit.relay)),
+        Origin::Client => Ok(timed_edit(run, replica, update, u64::MAX)?.map(|edit| edit.relay)),
         Origin::Log => measured(run, update.len(), || replica.apply(update)),
     }
 }
 
-/// Applies a client's `update` (see [`Origin::Client`]); returns what to relay and what
-/// it inserted and deleted (the author's undo item).
+/// Applies a client's `update` (see [`Origin::Client`]) with at most `allowance` work for
+/// slow origin checks ([`Replica::apply_edit_within`]); returns what to relay and what it
+/// inserted and deleted (the author's undo item).
 pub fn timed_edit(
     run: RunApply,
     replica: &Replica,
     update: &[u8],
+    allowance: u64,
 ) -> Result<Option<Edit>, ApplyError> {
-    measured(run, update.len(), || replica.apply_edit(update))
+    measured(run, update.len(), || {
+        replica.apply_edit_within(update, allowance)
+    })
 }
 
 fn measured<T>(

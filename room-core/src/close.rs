@@ -4,6 +4,8 @@
 
 use collab_protocol::{Extension, close};
 
+use crate::replica::ApplyError;
+
 /// Why and how a connection is being closed.
 #[derive(Debug, Clone)]
 pub struct CloseReason {
@@ -22,6 +24,16 @@ impl CloseReason {
             reason,
             error: Some(Extension::error(code, reason, message)),
         }
+    }
+
+    /// The close for a client whose update was refused: 1008 when checking it would have
+    /// taken more slow origin checks than its budget holds, else 1007.
+    pub fn refused_update(error: &ApplyError) -> Self {
+        let (code, reason) = match error {
+            ApplyError::TooCostly(_) => (close::POLICY, "origin-check-budget"),
+            _ => (close::INVALID_PAYLOAD, "invalid-update"),
+        };
+        CloseReason::error(code, reason, error.to_string())
     }
 
     /// A close with no error message (the client left, or the socket broke).

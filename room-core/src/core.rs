@@ -285,9 +285,13 @@ impl RoomCore {
             self.close(conn, reason, fx);
             return;
         }
-        match apply::timed_edit(self.settings.run_apply, &self.replica, update) {
+        let allowance = member.slow_checks.allowance((self.settings.clock)());
+        match apply::timed_edit(self.settings.run_apply, &self.replica, update, allowance) {
             Ok(None) => {}
             Ok(Some(edit)) => {
+                if let Some(member) = self.members.get_mut(&conn) {
+                    member.slow_checks.spend(edit.check_work);
+                }
                 self.doc_bytes += edit.relay.len();
                 fx.broadcast(Bytes::from(encode_update(&edit.relay)), Some(conn));
                 let record = undo::capture(edit.insertions, edit.deletions);
@@ -300,9 +304,7 @@ impl RoomCore {
             }
             Err(error) => {
                 tracing::info!(conn, %error, "rejected an update");
-                let reason =
-                    CloseReason::error(close::INVALID_PAYLOAD, "invalid-update", error.to_string());
-                self.close(conn, reason, fx);
+                self.close(conn, CloseReason::refused_update(&error), fx);
                 if error.needs_rebuild() {
                     self.reload(fx);
                 }

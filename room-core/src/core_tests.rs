@@ -352,3 +352,53 @@ fn an_own_entry_lost_with_its_echo_is_told_from_the_next_append_there_by_content
     assert!(!append_whole_state(&echo) && !append_whole_state(&fx.drain().collect::<Vec<_>>()));
     assert_eq!(room.applied(), 1);
 }
+
+/// Each item here has the earlier ones (concurrent text of other authors) between its
+/// origins: a slow check each, whose work grows with the text between. The sender's budget
+/// runs out and it is closed with 1008 before the room integrates the item; the others go on
+/// typing.
+#[test]
+fn a_sender_past_its_slow_check_budget_is_closed_with_1008() {
+    use crate::origin_order::tests::crafted;
+    let mut room = room();
+    join(&mut room, 1, Principal::anonymous());
+    join(&mut room, 2, Principal::anonymous());
+    let writer = Writer::new(1);
+    client(&mut room, 1, update(writer.type_text("xy")));
+    // Item n walks n runs between its origins and reads one block: about n^2 / 2 in all.
+    let enough = 2 * (crate::slow_checks::BURST as f64).sqrt() as u64;
+    let mut closed = Vec::new();
+    for n in 0..enough {
+        let fx = client(
+            &mut room,
+            2,
+            update(crafted(100 + n, 0, (1, 0), (1, 1), "e")),
+        );
+        closed = closes(&fx);
+        if !closed.is_empty() {
+            assert!(n > enough / 4, "closed after only {n} items");
+            let told = fx.iter().find_map(|e| match e {
+                Effect::Close { reason, .. } => reason.error.clone(),
+                _ => None,
+            });
+            let Some(Extension::Error { message, .. }) = told else {
+                panic!("no error before the close: {fx:?}");
+            };
+            assert!(message.contains("slow origin checks"), "{message}");
+            let text = room.replica().text();
+            assert_eq!(
+                text.matches('e').count() as u64,
+                n,
+                "the refused item is not in"
+            );
+            break;
+        }
+    }
+    assert_eq!(closed, vec![(2, close::POLICY, "origin-check-budget")]);
+    let edit = writer.type_text("z");
+    assert_eq!(
+        relayed_updates(&client(&mut room, 1, update(edit.clone()))),
+        vec![(Some(1), edit)]
+    );
+    assert!(room.replica().text().ends_with('z'));
+}

@@ -1,20 +1,31 @@
-//! The exact order of a text's string items, deleted ones included.
+//! The exact order of a text's string items, deleted ones included, rendered from yrs.
 //!
-//! [`crate::origin_order`] places an origin by counting the visible text left of it, which
-//! cannot order two origins that are both invisible with no visible text between them (text
-//! deleted by two authors, say). An item crossed between such origins passes the counts and
-//! still splits the document (`fuzz/findings/crossed-origins/`). yrs has no public way to walk
-//! from an id to its neighbours, but it renders a text *as of a snapshot*: with a snapshot
-//! that deletes nothing, deleted string items are rendered too, each tagged with its id when
-//! compared with an empty snapshot. That walk is O(document), so it is only taken for the
-//! rare items the counts leave undecided.
+//! yrs has no public way to walk from an id to its neighbours, but it renders a text *as of
+//! a snapshot*: with a snapshot that deletes nothing, deleted string items are rendered too,
+//! each tagged with its id when compared with an empty snapshot. That walk is O(document),
+//! so the room takes it only to (re)build its [`crate::item_list::ItemList`], which then
+//! follows the updates by itself ([`crate::list_keeper`]).
 //!
 //! Content that arrived already deleted (`ContentDeleted`, what a garbage-collecting client
-//! sends for text it removed) carries no string and is not rendered: an origin there is
-//! [`None`] and the caller falls back to its other checks.
+//! sends for text it removed) carries no string and is not rendered, nor are embeds and
+//! other non-string kinds. A document that holds some is ordered with
+//! [`ItemOrder::rebuilt`] instead: its encoded state, with every such content written as a
+//! string of the same length, loaded into a scratch doc and rendered there. The scratch doc
+//! has the live order as long as every item the room took in meets the rule of
+//! [`crate::origin_order`] (then the order does not depend on the order of integration).
 
 use yrs::types::text::{ChangeKind, YChange};
-use yrs::{ID, IdSet, Out, ReadTxn, Snapshot, StateVector, Text, TransactionMut};
+use yrs::updates::decoder::Decode;
+use yrs::{
+    Doc, ID, IdSet, OffsetKind, Options, Out, ReadTxn, Snapshot, StateVector, Text, Transact,
+    TransactionMut, Update,
+};
+
+use crate::update_check::Shape;
+
+/// Where a unit stands: the run it is in and its offset there (ordered like the document).
+#[cfg(test)]
+pub type Rank = (usize, u64);
 
 /// String items of one text in document order: `(client, first clock, length in clock units)`.
 #[derive(Debug, Default)]
@@ -48,8 +59,36 @@ impl ItemOrder {
         ItemOrder { items }
     }
 
+    /// Orders a document whose encoded `state` (with its `shape`) holds opaque content
+    /// ([`Shape::opaque`]): rendered as strings of their length in a scratch doc.
+    pub fn rebuilt(state: &[u8], shape: &Shape, text_name: &str) -> ItemOrder {
+        let doc = Doc::with_options(Options {
+            offset_kind: OffsetKind::Utf16,
+            skip_gc: true,
+            ..Options::default()
+        });
+        let state = with_deleted_as_strings(state, shape);
+        let Ok(update) = Update::decode_v1(&state) else {
+            return ItemOrder::default();
+        };
+        let mut txn = doc.transact_mut();
+        if txn.apply_update(update).is_err() {
+            return ItemOrder::default();
+        }
+        match txn.get_text(text_name) {
+            Some(text) => ItemOrder::of(&mut txn, &text),
+            None => ItemOrder::default(),
+        }
+    }
+
+    /// The runs in document order: `(client, first clock, length)`.
+    pub fn runs(&self) -> impl Iterator<Item = (u64, u32, u32)> + '_ {
+        self.items.iter().copied()
+    }
+
     /// Where the unit `(client, clock)` stands: a rank that orders any two rendered units.
-    pub fn rank(&self, (client, clock): (u64, u64)) -> Option<(usize, u64)> {
+    #[cfg(test)]
+    pub fn rank(&self, (client, clock): (u64, u64)) -> Option<Rank> {
         self.items
             .iter()
             .enumerate()
@@ -58,4 +97,27 @@ impl ItemOrder {
             })
             .map(|(at, (_, start, _))| (at, clock - u64::from(*start)))
     }
+}
+
+/// `state` with every opaque content (as `shape` found them) written as a string of its
+/// length: deleted ones stay deleted (the delete set says so), but all are rendered.
+fn with_deleted_as_strings(state: &[u8], shape: &Shape) -> Vec<u8> {
+    let mut out = Vec::with_capacity(state.len());
+    let mut copied = 0;
+    for deleted in &shape.opaque {
+        out.extend_from_slice(&state[copied..deleted.info_at]);
+        out.push((state[deleted.info_at] & !0b1_1111) | 4);
+        out.extend_from_slice(&state[deleted.info_at + 1..deleted.content.0]);
+        let len = usize::try_from(deleted.len).unwrap_or(0);
+        let mut n = len as u64;
+        while n >= 0x80 {
+            out.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        out.push(n as u8);
+        out.extend(std::iter::repeat_n(b'~', len));
+        copied = deleted.content.1;
+    }
+    out.extend_from_slice(&state[copied..]);
+    out
 }

@@ -6,6 +6,7 @@ use collab_protocol::{Extension, Message, close};
 
 use crate::ext::OptIns;
 use crate::principal::{Access, Principal};
+use crate::slow_checks::SlowChecks;
 
 #[derive(Debug)]
 pub struct Member {
@@ -13,6 +14,8 @@ pub struct Member {
     pub opt_ins: OptIns,
     /// A read-only connection is told once that its edits are dropped.
     told_read_only: bool,
+    /// Its budget of slow origin checks.
+    pub slow_checks: SlowChecks,
     /// Whether its first sync step 1 was answered: what it is shown about the text
     /// (diagnostics) follows that answer, so it arrives after the text does.
     answered: bool,
@@ -24,6 +27,7 @@ impl Member {
             principal,
             opt_ins,
             told_read_only: false,
+            slow_checks: SlowChecks::default(),
             answered: false,
         }
     }

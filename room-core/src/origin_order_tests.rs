@@ -8,22 +8,48 @@ use yrs::{Doc, GetString, ReadTxn, StateVector, Text, Transact, Update};
 use crate::replica::{ApplyError, Replica};
 
 /// One string item of `client` at `clock` with the given origins (v1, no delete set).
-pub(super) fn crafted(
+pub(crate) fn crafted(
     client: u64,
     clock: u64,
     left: (u64, u64),
     right: (u64, u64),
     text: &str,
 ) -> Vec<u8> {
+    crafted_with(client, clock, Some(left), Some(right), false, text)
+}
+
+/// One item of `client` at `clock`, with either origin or none (then in the root text
+/// `monaco`), holding `text` or, `deleted`, content deleted already (`ContentDeleted` of
+/// its length, as a garbage-collecting client sends removed text).
+pub(super) fn crafted_with(
+    client: u64,
+    clock: u64,
+    left: Option<(u64, u64)>,
+    right: Option<(u64, u64)>,
+    deleted: bool,
+    text: &str,
+) -> Vec<u8> {
     let mut out = Vec::new();
     for n in [1, 1, client, clock] {
         var(&mut out, n);
     }
-    out.push(0x80 | 0x40 | 4); // left origin, right origin, string content
-    for n in [left.0, left.1, right.0, right.1, text.len() as u64] {
-        var(&mut out, n);
+    let origins = if left.is_some() { 0x80 } else { 0 } | if right.is_some() { 0x40 } else { 0 };
+    out.push(origins | if deleted { 1 } else { 4 });
+    for (c, k) in left.into_iter().chain(right) {
+        var(&mut out, c);
+        var(&mut out, k);
     }
-    out.extend_from_slice(text.as_bytes());
+    if origins == 0 {
+        var(&mut out, 1); // parent named
+        var(&mut out, 6);
+        out.extend_from_slice(b"monaco");
+    }
+    if deleted {
+        var(&mut out, text.encode_utf16().count() as u64);
+    } else {
+        var(&mut out, text.len() as u64);
+        out.extend_from_slice(text.as_bytes());
+    }
     out.push(0); // empty delete set
     out
 }
@@ -112,14 +138,41 @@ fn the_issue_22_item_is_refused_before_integration() {
     assert_eq!(rebuilt(&replica), "xyz!");
 }
 
+/// x < z, but y lies between them, and whoever knew z (W's clock 2) knew y (W's clock 1):
+/// an honest author's origins would have been x and y, or y and z.
 #[test]
-fn origins_in_order_are_accepted_also_far_apart() {
+fn origins_in_order_that_skip_text_their_author_knew_are_refused() {
     let (_, replica) = xyz();
-    replica
+    let sv = replica.state_vector();
+    let err = replica
         .apply_edit(&crafted(7, 0, (1, 0), (1, 2), "AB"))
-        .expect("x < z: in order");
+        .expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert!(err.to_string().contains("skips 1#1"), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    assert_eq!(replica.text(), "xyz");
+}
+
+/// Origins far apart are fine when all between them is text their author did not have.
+#[test]
+fn origins_far_apart_with_only_concurrent_text_between_are_accepted() {
+    let (w, replica) = xyz();
+    let v = writer(2);
+    let state = replica.diff(&StateVector::default()).expect("encodes");
+    v.transact_mut()
+        .apply_update(Update::decode_v1(&state).expect("decodes"))
+        .expect("applies");
+    replica
+        .apply_edit(&type_at(&v, 1, "mid"))
+        .expect("V types between x and y");
+    // 7 knows x and y (W's clocks 0 and 1), not V's text between them.
+    replica
+        .apply_edit(&crafted(7, 0, (1, 0), (1, 1), "AB"))
+        .expect("concurrent text between the origins");
     assert_eq!(replica.text(), rebuilt(&replica));
-    assert!(replica.text().starts_with('x') && replica.text().ends_with('z'));
+    let after_w = type_at(&w, 3, "!");
+    replica.apply_edit(&after_w).expect("W goes on typing");
+    assert_eq!(replica.text(), rebuilt(&replica));
 }
 
 #[test]
@@ -237,4 +290,266 @@ fn a_crossing_between_deleted_origins_of_two_authors_is_refused_before_integrati
     assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
     assert_eq!(replica.version(), version, "nothing was integrated");
     assert_eq!(replica.text(), "x");
+}
+
+/// The shape of `fuzz/findings/room-rebuilds-another-text-2026-12-07`: client 11 writes
+/// `fn main() {}\n` (11#0..11#12), then sends a block starting at 11#12, the last unit the
+/// room has, with origins 11#7 `(` and 11#11 `}`. yrs trims the unit it has and integrates
+/// the rest as 11#13 with left origin 11#12 (its own previous unit) and right origin 11#11:
+/// crossed. The room used to check the origins as sent, which stand in order, and took it:
+/// the live text became `fn main() {println!("🎉");}\n`, a rebuild `fn main() {}\nprintln!("🎉");`.
+#[test]
+fn the_fuzz_finding_of_2026_12_07_is_refused_before_integration() {
+    let replica = Replica::new("monaco");
+    let w = writer(11);
+    replica
+        .apply_edit(&type_at(&w, 0, "fn main() {}\n"))
+        .expect("the file");
+    let sv = replica.state_vector();
+    let err = replica
+        .apply_edit(&crafted(11, 12, (11, 7), (11, 11), "println!(\"🎉\");"))
+        .expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    assert_eq!(rebuilt(&replica), replica.text());
+}
+
+/// The same trim with origins that pass as sent: 1#2.. with origins x and y (adjacent)
+/// overlaps z (1#2), which the room has; yrs integrates `q` as 1#3 between z (its own
+/// previous unit, now its left origin) and y: crossed.
+#[test]
+fn a_block_overlapping_the_room_is_checked_as_yrs_trims_it() {
+    let (w, replica) = xyz();
+    let sv = replica.state_vector();
+    let err = replica
+        .apply_edit(&crafted(1, 2, (1, 0), (1, 1), "Zq"))
+        .expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    replica
+        .apply_edit(&type_at(&w, 3, "!"))
+        .expect("W goes on typing");
+    assert_eq!(replica.text(), "xyz!");
+    assert_eq!(rebuilt(&replica), "xyz!");
+}
+
+/// A garbage-collecting client (Yjs's default) that typed and deleted offline sends its
+/// removed text as `ContentDeleted`, which the item order's render cannot show; the room
+/// then orders from a scratch copy, and honest typing next to that text goes on.
+#[test]
+fn an_offline_writer_that_collected_its_deleted_text_is_accepted() {
+    let (w, replica) = xyz();
+    let v = Doc::with_options(yrs::Options {
+        client_id: yrs::ClientID::new(2),
+        offset_kind: yrs::OffsetKind::Utf16,
+        skip_gc: false,
+        ..yrs::Options::default()
+    });
+    let state = replica.diff(&StateVector::default()).expect("encodes");
+    v.transact_mut()
+        .apply_update(Update::decode_v1(&state).expect("decodes"))
+        .expect("applies");
+    let t = v.get_or_insert_text("monaco");
+    type_at(&v, 1, "abc");
+    t.remove_range(&mut v.transact_mut(), 2, 1); // "b", collected at commit
+    let offline = v
+        .transact()
+        .encode_state_as_update_v1(&replica.state_vector());
+    let shape = crate::update_check::check(&offline).expect("checks");
+    assert!(
+        !shape.opaque.is_empty(),
+        "the removed text comes as ContentDeleted"
+    );
+    replica.apply_edit(&offline).expect("an honest resync");
+    assert_eq!(replica.text(), "xacyz");
+    // Both type next to the collected text, concurrently.
+    let from_w = type_at(&w, 1, "W");
+    replica
+        .apply_edit(&type_at(&v, 2, "V"))
+        .expect("V types after a");
+    replica.apply_edit(&from_w).expect("W types where it stood");
+    assert_eq!(replica.text(), rebuilt(&replica));
+}
+
+/// Items of new authors between the same two neighbours: the first sits between them, each
+/// later one has the earlier ones (concurrent text) between its origins, so each is a slow
+/// check; past the allowance the update is refused before integration.
+#[test]
+fn items_that_need_slow_checks_are_counted_and_refused_past_the_allowance() {
+    let (_, replica) = xyz();
+    let first = replica
+        .apply_edit(&crafted(100, 0, (1, 0), (1, 1), "a"))
+        .expect("between neighbours")
+        .expect("an edit");
+    assert_eq!(first.slow_checks, 0);
+    let second = replica
+        .apply_edit_within(&crafted(101, 0, (1, 0), (1, 1), "b"), 10)
+        .expect("concurrent text between its origins")
+        .expect("an edit");
+    assert_eq!(second.slow_checks, 1);
+    assert_eq!(
+        second.check_work, 2,
+        "one run between, one block of its past"
+    );
+    let sv = replica.state_vector();
+    let err = replica
+        .apply_edit_within(&crafted(102, 0, (1, 0), (1, 1), "c"), 0)
+        .expect_err("over the allowance");
+    assert!(matches!(err, ApplyError::TooCostly(1)), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    assert_eq!(replica.text(), rebuilt(&replica));
+    assert_eq!(replica.list_agrees(), Ok(()));
+}
+
+/// Two writers typing one character at a time at ever new places, each seeing the other's
+/// keystrokes before its next one: every keystroke sits between neighbours, so none takes a
+/// slow check and the item list, rendered once (for the first), follows them all.
+#[test]
+fn typing_at_new_places_takes_no_slow_check_and_no_render() {
+    let (a, b) = (writer(1), writer(2));
+    let replica = Replica::new("monaco");
+    let mut slow = 0;
+    for n in 0..400u32 {
+        let (doc, other) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let len = doc.get_or_insert_text("monaco").len(&doc.transact());
+        let update = type_at(doc, (n * 7919) % (len + 1), "k");
+        slow += replica
+            .apply_edit(&update)
+            .expect("honest")
+            .map_or(0, |e| e.slow_checks);
+        other
+            .transact_mut()
+            .apply_update(Update::decode_v1(&update).expect("decodes"))
+            .expect("applies");
+    }
+    assert_eq!(slow, 0);
+    assert_eq!(replica.order_renders(), 1);
+    assert_eq!(replica.list_agrees(), Ok(()));
+    assert_eq!(replica.text(), rebuilt(&replica));
+}
+
+/// An update from the log that arrives before its predecessor is parked by yrs and
+/// integrated when the predecessor comes: the item list must not claim to hold the text then
+/// (it followed the predecessor only), or an honest keystroke next to the parked item is
+/// refused as having its origins "in different types".
+#[test]
+fn an_update_parked_until_its_predecessor_arrives_leaves_the_list_in_step() {
+    let (w, v) = (writer(1), writer(2));
+    let u1 = type_at(&w, 0, "a");
+    let u2 = type_at(&w, 1, "b");
+    let u3 = type_at(&w, 2, "c");
+    let replica = Replica::new("monaco");
+    replica.apply(&u1).expect("u1 applies");
+    let sync = |doc: &Doc, update: &[u8]| {
+        doc.transact_mut()
+            .apply_update(Update::decode_v1(update).expect("decodes"))
+            .expect("applies")
+    };
+    for u in [&u1, &u2, &u3] {
+        sync(&v, u);
+    }
+    let e1 = type_at(&v, 0, "1");
+    replica.apply_edit(&e1).expect("V's first edit");
+    replica.apply(&u3).expect("u3 waits for u2");
+    let e2 = type_at(&v, 1, "2");
+    replica.apply_edit(&e2).expect("V's second edit");
+    replica.apply(&u2).expect("u2 brings u3 in");
+    assert_eq!(replica.text(), "12abc");
+    assert_eq!(replica.list_agrees(), Ok(()));
+    for e in [&e1, &e2] {
+        sync(&w, e);
+    }
+    let between_b_and_c = type_at(&w, 4, "!");
+    replica
+        .apply_edit(&between_b_and_c)
+        .expect("W's keystroke between b and c is honest");
+    assert_eq!(replica.text(), "12ab!c");
+    assert_eq!(replica.text(), rebuilt(&replica));
+}
+
+/// What an honest client sends on reconnect: keystrokes made offline at many places, in one
+/// update, while another writer typed at the same places. Each is a slow check (concurrent
+/// text lies between its origins), more than the old per-item budget of 32 allowed (the
+/// cluster chaos test closed such a client over and over); their pasts are walked once, so
+/// the update is accepted for a small part of a connection's budget.
+#[test]
+fn offline_keystrokes_at_many_places_are_accepted_within_the_budget() {
+    let (a, b) = (writer(1), writer(2));
+    let replica = Replica::new("monaco");
+    let sync = |to: &Doc, update: &[u8]| {
+        to.transact_mut()
+            .apply_update(Update::decode_v1(update).expect("decodes"))
+            .expect("applies")
+    };
+    for n in 0..300u32 {
+        let update = type_at(&a, (n * 7919) % (n + 1), "a");
+        replica.apply_edit(&update).expect("A types");
+        sync(&b, &update);
+    }
+    let offline_from = a.transact().state_vector();
+    let places: Vec<u32> = (0..60u32).map(|n| (n * 104_729) % 300).collect();
+    for (n, at) in places.iter().enumerate() {
+        let shifted = at + n as u32; // B's earlier keystrokes moved the place
+        replica
+            .apply_edit(&type_at(&b, shifted, "b"))
+            .expect("B types");
+    }
+    for (n, at) in places.iter().enumerate() {
+        type_at(&a, at + n as u32, "o");
+    }
+    let reconnect = a.transact().encode_state_as_update_v1(&offline_from);
+    let edit = replica
+        .apply_edit_within(&reconnect, crate::slow_checks::BURST)
+        .expect("A's offline typing is honest")
+        .expect("an edit");
+    assert!(edit.slow_checks > 32, "{} slow checks", edit.slow_checks);
+    assert!(
+        edit.check_work < crate::slow_checks::BURST / 20,
+        "{} work for {} slow checks",
+        edit.check_work,
+        edit.slow_checks
+    );
+    assert_eq!(replica.text().matches('o').count(), 60);
+    assert_eq!(replica.text(), rebuilt(&replica));
+    assert_eq!(replica.list_agrees(), Ok(()));
+}
+
+/// Two authors' items in one update, each a slow check: the second author's past must not
+/// take in what the first knew. W wrote `xyz`; B typed `b` between y and z; D typed `d`
+/// between x and y and C `c` after d; A typed `a` after b. Then one update: A, who knew d
+/// and b, types after d (c between: slow), and B, who knew only `xyz` and its `b`, types
+/// between x and y (d, c and A's item between: slow, all concurrent to B). B's item is
+/// honest; walked on from A's past, which holds d, it would be refused.
+#[test]
+fn an_update_with_two_authors_checks_each_against_its_own_past() {
+    let (_, replica) = xyz();
+    let (a, b, c, d) = (90, 60, 70, 50); // yrs encodes clients in descending order: A first
+    for (n, earlier) in [
+        crafted(b, 0, (1, 1), (1, 2), "b"),
+        crafted(d, 0, (1, 0), (1, 1), "d"),
+        crafted(c, 0, (d, 0), (1, 1), "c"),
+        crafted(a, 0, (b, 0), (1, 2), "a"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let edit = replica.apply_edit(earlier).expect("between neighbours");
+        assert_eq!(edit.map(|e| e.slow_checks), Some(0), "edit {n}");
+    }
+    let a_item = crafted(a, 1, (d, 0), (1, 1), "A");
+    let b_item = crafted(b, 1, (1, 0), (1, 1), "B");
+    for update in [yrs::merge_updates_v1([a_item.as_slice(), b_item.as_slice()]).expect("merges")] {
+        let shape = crate::update_check::check(&update).unwrap();
+        eprintln!(
+            "ORDER {:?} TEXT {}",
+            shape.items.iter().map(|p| p.item).collect::<Vec<_>>(),
+            replica.text()
+        );
+        let edit = replica
+            .apply_edit(&update)
+            .expect("A's and B's items are honest")
+            .expect("an edit");
+        assert_eq!(edit.slow_checks, 2);
+    }
+    assert_eq!(replica.text(), rebuilt(&replica));
 }

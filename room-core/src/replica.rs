@@ -6,7 +6,9 @@
 use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::item_order::ItemOrder;
+use crate::list_keeper::ListKeeper;
+use crate::origin_order::{self, Authors, Checked, Refusal, Scene};
+use crate::update_check::{Placed, Shape};
 use thiserror::Error;
 use yrs::updates::decoder::Decode;
 use yrs::{
@@ -26,13 +28,21 @@ pub enum ApplyError {
     /// step 2, which follows, carries the update's content too.
     #[error("the update builds on edits the document lacks: {0}")]
     Early(String),
-    /// An item whose origins stand the other way round in the document (see
+    /// An item whose origins its author could not have seen side by side (see
     /// [`crate::origin_order`]): refused before integration, nothing was applied.
-    #[error("the update's origins cross: {0}")]
+    #[error("the update's origins cross or skip known text: {0}")]
     Crossed(String),
     /// The same, found only once integrated: the replica must be rebuilt.
-    #[error("the update's origins cross: {0}; the replica must be rebuilt")]
+    #[error("the update's origins cross or skip known text: {0}; the replica must be rebuilt")]
     Diverged(String),
+    /// Checking the update's origins took more work (items that neither continue their
+    /// author's typing nor sit between neighbours: O(document) each at worst) than the
+    /// sender may still use: refused before integration, nothing was applied.
+    #[error(
+        "the update's slow origin checks ({0} items that neither continue their author's \
+         typing nor sit between neighbours) need more work than this connection may use now"
+    )]
+    TooCostly(u32),
 }
 
 impl ApplyError {
@@ -51,6 +61,18 @@ pub struct Edit {
     /// author's undo item.
     pub insertions: IdSet,
     pub deletions: IdSet,
+    /// How many of its items took the slow origin check ([`Checked::slow`]).
+    pub slow_checks: u32,
+    /// The work they took ([`Checked::work`]), charged to the sender's budget.
+    pub check_work: u64,
+}
+
+/// How an update's items were placed on the room's item list before integration.
+enum Placement {
+    /// A client's update, checked ([`origin_order::before`]).
+    Checked(Checked),
+    /// An update from the log; `true`: the list followed it.
+    Followed(bool),
 }
 
 /// Updates up to this size are relayed unchanged.
@@ -62,8 +84,13 @@ pub struct Replica {
     /// Counts applied updates that may have changed the doc, so that an answer computed
     /// from it can tell whether it is still current.
     version: Cell<u64>,
-    /// Items known to lie between their origins (spares the order check while typing).
-    facts: RefCell<crate::origin_order::Facts>,
+    /// Each author's last item (spares the origin check while typing).
+    authors: RefCell<Authors>,
+    /// Whether the doc holds content a text render does not show with its id (then the
+    /// item order comes from a scratch copy, see [`crate::item_order::ItemOrder::rebuilt`]).
+    opaque: Cell<bool>,
+    /// The text's item list, kept in step with the doc for the origin check.
+    list: RefCell<ListKeeper>,
 }
 
 impl Replica {
@@ -79,7 +106,9 @@ impl Replica {
             doc,
             text_name: text_name.to_owned(),
             version: Cell::new(0),
-            facts: RefCell::default(),
+            authors: RefCell::default(),
+            opaque: Cell::new(false),
+            list: RefCell::default(),
         }
     }
 
@@ -90,26 +119,66 @@ impl Replica {
         Ok(self.apply_edit(update)?.map(|edit| edit.relay))
     }
 
-    /// [`Replica::apply_from_client`], with what the update inserted and deleted.
+    /// [`Replica::apply_from_client`], with what the update inserted and deleted; any
+    /// number of slow origin checks (server-side undo, tests).
     pub fn apply_edit(&self, update: &[u8]) -> Result<Option<Edit>, ApplyError> {
+        self.apply_edit_within(update, u64::MAX)
+    }
+
+    /// [`Replica::apply_edit`] with at most `allowance` work for slow origin checks (else
+    /// [`ApplyError::TooCostly`] and nothing applied); the edit says what they took.
+    pub fn apply_edit_within(
+        &self,
+        update: &[u8],
+        allowance: u64,
+    ) -> Result<Option<Edit>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        if let Some(missing) = shape.missing_from(&self.state_vector()) {
+        let sv = self.state_vector();
+        if let Some(missing) = shape.missing_from(&sv) {
             return Err(ApplyError::Early(missing));
         }
-        let plan =
-            crate::origin_order::before(&self.doc.transact(), &self.facts.borrow(), &shape.between)
-                .map_err(ApplyError::Crossed)?;
-        let plan = if plan.unsure.is_empty() {
-            plan
-        } else {
-            let order = self.item_order();
-            crate::origin_order::settle(&order, plan).map_err(ApplyError::Crossed)?
+        let items = shape.items_beyond(&sv);
+        let text = self.text_name.as_str();
+        let mut keeper = self.list.borrow_mut();
+        let mut rendered = false;
+        let checked = loop {
+            if !keeper.in_step(self.version.get()) {
+                // A transaction (and its commit) only to render the list afresh.
+                let mut txn = self.doc.transact_mut();
+                keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
+                rendered = true;
+            }
+            let (list, pasts) = keeper.parts();
+            let mut scene = Scene::new(list, pasts, Some(&shape));
+            let authors = self.authors.borrow();
+            let checked = origin_order::before(&authors, &mut scene, &sv, text, &items, allowance);
+            drop(scene);
+            match checked {
+                Ok(checked) => break checked,
+                Err(refusal) => {
+                    keeper.refused();
+                    if let Refusal::Breaks(_) = refusal
+                        && !rendered
+                    {
+                        // A refusal stands only on a list rendered from the doc: a kept
+                        // list out of step costs a render, never an honest edit.
+                        tracing::warn!(
+                            "the origin check's kept item list refused an update; checking again \
+                             on a fresh render"
+                        );
+                        keeper.out_of_step();
+                        continue;
+                    }
+                    return Err(match refusal {
+                        Refusal::Breaks(why) => ApplyError::Crossed(why),
+                        Refusal::OverBudget(n) => ApplyError::TooCostly(n),
+                    });
+                }
+            }
         };
-        let edit = self.apply_checked(update, &plan.unsure)?;
-        let accepted = plan.ordered.into_iter().chain(plan.unsure);
-        self.facts.borrow_mut().remember(accepted);
-        Ok(edit)
+        drop(keeper);
+        self.apply_checked(update, &shape, &items, Placement::Checked(checked))
     }
 
     /// Applies a v1 update from the log or another gateway (in log order, so its
@@ -117,45 +186,90 @@ impl Replica {
     /// nothing (already known); the update itself when it is small or part of it waits for
     /// missing predecessors (so that part is not lost to others); else the changes it made.
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
-        crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        Ok(self.apply_checked(update, &[])?.map(|edit| edit.relay))
+        let shape =
+            crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
+        let sv = self.state_vector();
+        let items = shape.items_beyond(&sv);
+        let followed = {
+            let mut keeper = self.list.borrow_mut();
+            keeper.in_step(self.version.get())
+                && shape.missing_from(&sv).is_none()
+                && origin_order::follow(keeper.parts().0, &sv, &self.text_name, &items)
+        };
+        Ok(self
+            .apply_checked(update, &shape, &items, Placement::Followed(followed))?
+            .map(|edit| edit.relay))
     }
 
-    /// Applies a checked update; `unsure`: its items whose origins are ordered only once
-    /// integrated ([`crate::origin_order::after`]).
+    /// Applies a checked update; `items`: the items it brings (as yrs takes them in),
+    /// `placed`: what placing them on the item list found.
     fn apply_checked(
         &self,
         update: &[u8],
-        unsure: &[crate::origin_order::Between],
+        shape: &Shape,
+        items: &[Placed],
+        placed: Placement,
     ) -> Result<Option<Edit>, ApplyError> {
+        let (in_step, deferred, slow_checks, check_work) = match placed {
+            Placement::Checked(c) => (
+                c.in_step && c.deferred.is_empty(),
+                c.deferred,
+                c.slow,
+                c.work,
+            ),
+            Placement::Followed(followed) => (followed, Vec::new(), 0, 0),
+        };
         // yrs debug builds assert on some malformed input; a panic while decoding leaves
         // the doc untouched, so it is just a bad update.
-        let decoded = catch_unwind(|| Update::decode_v1(update))
-            .map_err(|_| ApplyError::Decode("the update's encoding is invalid".into()))?
-            .map_err(|e| ApplyError::Decode(e.to_string()))?;
+        let decoded = catch_unwind(|| Update::decode_v1(update));
+        let decoded = match decoded {
+            Ok(Ok(decoded)) => decoded,
+            failed => {
+                self.list.borrow_mut().refused();
+                return Err(ApplyError::Decode(match failed {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "the update's encoding is invalid".into(),
+                }));
+            }
+        };
         // Whatever the outcome, yrs may have integrated part of the update.
         self.version.set(self.version.get() + 1);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.doc.transact_mut();
-            txn.apply_update(decoded)
-                .map_err(|e| ApplyError::Apply(e.to_string()))?;
-            for between in unsure {
-                crate::origin_order::after(&txn, between).map_err(ApplyError::Diverged)?;
+            // An update yrs parked earlier may be integrated by this one: the list did not
+            // follow its items.
+            let parked = txn.store().pending_update().is_some();
+            let applied = txn.apply_update(decoded);
+            // Noted whatever the outcome: yrs may have integrated part of it.
+            self.authors.borrow_mut().remember(items);
+            if !shape.opaque.is_empty() {
+                self.opaque.set(true);
             }
-            if !unsure.is_empty() {
-                let order = match txn.get_text(self.text_name.as_str()) {
-                    Some(text) => ItemOrder::of(&mut txn, &text),
-                    None => ItemOrder::default(),
-                };
-                for between in unsure {
-                    crate::origin_order::after_exact(&order, between)
-                        .map_err(ApplyError::Diverged)?;
+            let mut keeper = self.list.borrow_mut();
+            let followed = in_step && !parked && applied.is_ok() && !txn.has_missing_updates();
+            if followed {
+                keeper.took(items, &shape.garbage);
+            }
+            keeper.settle(followed.then(|| self.version.get()));
+            applied.map_err(|e| ApplyError::Apply(e.to_string()))?;
+            if !deferred.is_empty() {
+                // What lies between an item's origins now and that its author knew lay
+                // there when it was integrated too (an item's past is integrated first).
+                let text = self.text_name.as_str();
+                keeper.fresh(&mut txn, self.version.get(), text, self.opaque.get());
+                let (list, pasts) = keeper.parts();
+                let mut scene = Scene::new(list, pasts, None);
+                for placed in &deferred {
+                    origin_order::exact(&mut scene, text, placed).map_err(ApplyError::Diverged)?;
                 }
             }
+            drop(keeper);
             let edit = |relay| Edit {
                 relay,
                 insertions: txn.insert_set().clone(),
                 deletions: txn.delete_set().clone(),
+                slow_checks,
+                check_work,
             };
             if txn.has_missing_updates() {
                 return Ok(Some(edit(update.to_vec())));
@@ -175,13 +289,23 @@ impl Replica {
         result.unwrap_or(Err(ApplyError::Panicked))
     }
 
-    /// The exact order of the text's string items ([`ItemOrder`]; O(document)).
-    fn item_order(&self) -> ItemOrder {
+    /// How often the origin check rendered the text's item list from the doc (O(document)):
+    /// once, then only after changes the list could not follow.
+    pub fn order_renders(&self) -> u64 {
+        self.list.borrow().renders()
+    }
+
+    /// `Err` when the kept item list is in step with the doc but not its order.
+    #[cfg(test)]
+    pub fn list_agrees(&self) -> Result<(), String> {
         let mut txn = self.doc.transact_mut();
-        match txn.get_text(self.text_name.as_str()) {
-            Some(text) => ItemOrder::of(&mut txn, &text),
-            None => ItemOrder::default(),
-        }
+        let keeper = self.list.borrow();
+        keeper.agrees(
+            &mut txn,
+            self.version.get(),
+            &self.text_name,
+            self.opaque.get(),
+        )
     }
 
     /// Changes when the doc may have changed (never goes back within one replica).
@@ -210,12 +334,13 @@ impl Replica {
         self.doc.get_or_insert_text(self.text_name.as_str())
     }
 
-    /// Notes a change made to the doc directly (server-side undo), so cached answers
-    /// computed before it are not reused.
+    /// Notes a change made to the doc directly (server-side undo, a merged file change), so
+    /// cached answers and the origin check's item list made before it are not reused.
     pub fn touched(&self) {
         self.version.set(self.version.get() + 1);
     }
 
+    /// The doc itself: whoever writes to it directly calls [`Replica::touched`] after.
     pub fn doc(&self) -> &Doc {
         &self.doc
     }

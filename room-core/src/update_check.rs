@@ -38,6 +38,10 @@ const MAX_CONTENT_REF: u8 = 11;
 
 /// Content kinds that begin with a count of values (JSON strings, `Any` values).
 const CONTENT_JSON: u8 = 2;
+/// Content kinds a text render shows with their ids, or that hold other items.
+const CONTENT_STRING: u8 = 4;
+const CONTENT_TYPE: u8 = 7;
+const CONTENT_DOC: u8 = 9;
 const CONTENT_ANY: u8 = 8;
 
 /// Why an update breaks the rules.
@@ -58,8 +62,77 @@ pub struct Shape {
     refs: Vec<(u64, u64)>,
     /// Deleted clock ranges `[start, end)`, by client.
     deletes: Vec<(u64, u64, u64)>,
-    /// Items with both a left and a right origin, in the update's order.
-    pub between: Vec<crate::origin_order::Between>,
+    /// Every item, in the update's order.
+    pub items: Vec<Placed>,
+    /// Garbage-collected ranges `(client, clock, length)`.
+    pub garbage: Vec<(u64, u64, u64)>,
+    /// Items whose content a text render does not show with its id (`ContentDeleted`, what
+    /// a garbage-collecting client sends for removed text, and other non-string kinds):
+    /// where their info byte and content lie, so [`crate::item_order`] can render them.
+    pub opaque: Vec<OpaqueContent>,
+}
+
+/// An item as an update carries it: its id range, its origins and its parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// `(client, clock, length)`.
+    pub item: (u64, u64, u64),
+    pub left: Option<(u64, u64)>,
+    pub right: Option<(u64, u64)>,
+    /// The parent an item without origins names (with origins, yrs takes theirs).
+    pub parent: Option<Parent>,
+    /// A map entry (it has a key), not an element of a sequence.
+    pub keyed: bool,
+}
+
+impl Placed {
+    /// The part of this item that a replica holding `known` clocks of its client takes in:
+    /// yrs skips the units it has and gives the rest its own previous unit as left origin
+    /// (the right origin stays). `None`: the replica has it all.
+    pub fn beyond(&self, known: u64) -> Option<Placed> {
+        let (client, clock, len) = self.item;
+        if clock + len <= known {
+            return None;
+        }
+        if clock >= known {
+            return Some(self.clone());
+        }
+        Some(Placed {
+            item: (client, known, clock + len - known),
+            left: Some((client, known - 1)),
+            parent: None,
+            ..self.clone()
+        })
+    }
+}
+
+impl Shape {
+    /// The items a replica at `sv` integrates, as it integrates them ([`Placed::beyond`]).
+    pub fn items_beyond(&self, sv: &StateVector) -> Vec<Placed> {
+        self.items
+            .iter()
+            .filter_map(|p| p.beyond(u64::from(sv.get(&ClientID::new(p.item.0)))))
+            .collect()
+    }
+}
+
+/// The parent an item names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parent {
+    /// A root type, by name.
+    Root(String),
+    /// A nested type, by the id of the item that holds it.
+    Item((u64, u64)),
+}
+
+/// Where an item with opaque content (see [`Shape::opaque`]) lies in an update's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpaqueContent {
+    /// The item's info byte.
+    pub info_at: usize,
+    /// Its content `[start, end)`.
+    pub content: (usize, usize),
+    pub len: u64,
 }
 
 impl Shape {
@@ -206,6 +279,9 @@ impl Walk<'_> {
                 if len == 0 {
                     return Err(malformed("empty block"));
                 }
+                if info == BLOCK_GC_REF_NUMBER {
+                    self.shape.garbage.push((client, clock, len));
+                }
                 return Ok(len);
             }
             _ => {}
@@ -216,8 +292,10 @@ impl Walk<'_> {
                 info & 0b1_1111
             )));
         }
+        let info_at = self.cursor.next - 1;
         let mut left = None;
         let mut right = None;
+        let mut parent = None;
         if info & HAS_ORIGIN != 0 {
             left = Some(self.reference("left origin", client, clock)?);
         }
@@ -226,21 +304,31 @@ impl Walk<'_> {
         }
         if info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0 {
             let named = self.var("parent kind")? == 1;
-            if named {
-                self.string("parent name")?;
+            parent = Some(if named {
+                Parent::Root(self.string("parent name")?)
             } else {
-                self.reference("parent", client, clock)?;
-            }
+                Parent::Item(self.reference("parent", client, clock)?)
+            });
             if info & HAS_PARENT_SUB != 0 {
                 self.string("parent key")?;
             }
         }
+        let content_at = self.cursor.next;
         let len = u64::from(self.content(info)?.len_utf16());
-        if let (Some(left), Some(right)) = (left, right) {
-            let item = (client, clock, len);
-            let between = crate::origin_order::Between { item, left, right };
-            self.shape.between.push(between);
+        if !matches!(info & 0b1_1111, CONTENT_STRING | CONTENT_TYPE | CONTENT_DOC) {
+            self.shape.opaque.push(OpaqueContent {
+                info_at,
+                content: (content_at, self.cursor.next),
+                len,
+            });
         }
+        self.shape.items.push(Placed {
+            item: (client, clock, len),
+            left,
+            right,
+            parent,
+            keyed: info & HAS_PARENT_SUB != 0,
+        });
         Ok(len)
     }
 
@@ -270,10 +358,10 @@ impl Walk<'_> {
         Ok(content)
     }
 
-    fn string(&mut self, what: &str) -> Result<(), Malformed> {
+    fn string(&mut self, what: &str) -> Result<String, Malformed> {
         self.cursor
             .read_string()
-            .map(drop)
+            .map(str::to_owned)
             .map_err(|e| malformed(format!("{what}: {e}")))
     }
 

@@ -182,6 +182,7 @@ pub(crate) const REJECTION_REASONS: &[&str] = &[
     "gateway-full",
     "document-unavailable",
     "invalid-update",
+    "origin-check-budget",
     "document-too-big",
     "store-unavailable",
     "early-update",
