@@ -452,3 +452,7 @@ mod property_tests;
 #[cfg(test)]
 #[path = "origin_order_cost_tests.rs"]
 mod cost_tests;
+
+#[cfg(test)]
+#[path = "origin_order_reconnect_tests.rs"]
+mod reconnect_tests;

@@ -1,6 +1,7 @@
 //! A writer cannot split a document (issue 22 item 1): an update whose item's right origin
-//! lies before its left origin, which no Yjs client writes, is refused with an error and
-//! 1007 before the room takes it in, and a late joiner sees exactly what the live editors see.
+//! lies before its left origin, or whose origins skip text its author knew (shapes no Yjs
+//! client writes), is refused with an error and 1007 before the room takes it in, and a late
+//! joiner sees exactly what the live editors see.
 //!
 //! Two gateways on one Redis: writer W on gateway 1, a live editor and the late joiner on
 //! gateway 2, the crafted item sent from gateway 1.
@@ -36,6 +37,21 @@ fn var(out: &mut Vec<u8>, mut n: u64) {
 
 #[tokio::test]
 async fn a_crossed_item_is_refused_and_a_late_joiner_sees_what_the_editors_see() {
+    // Left origin W#2 `z`, right origin W#1 `y`: the other way round.
+    refused_and_late_joiners_agree(2, 1).await;
+}
+
+#[tokio::test]
+async fn an_item_skipping_known_text_is_refused_and_a_late_joiner_sees_what_the_editors_see() {
+    // Left origin W#0 `x`, right origin W#2 `z`: in order, but `y` lies between them, and
+    // the item's author knew it (W#2 comes after W#1 in W's own past).
+    refused_and_late_joiners_agree(0, 2).await;
+}
+
+/// W types `xyz` on gateway 1; an attacker there sends one item `EVIL` with left origin
+/// W#`left` and right origin W#`right`; it must be refused with 1007, and everyone, live
+/// or joining late on either gateway, must see `xyz!` after W types on.
+async fn refused_and_late_joiners_agree(left: u64, right: u64) {
     let redis = RedisServer::start().await.expect("redis-server starts");
     let gw1 = Gateway::start(&redis.url(), &[]).await.expect("gw 1");
     let gw2 = Gateway::start(&redis.url(), &[]).await.expect("gw 2");
@@ -59,15 +75,15 @@ async fn a_crossed_item_is_refused_and_a_late_joiner_sees_what_the_editors_see()
     let id = w.client_id();
     evil.send_frame(encode_update(&crafted(
         evil.client_id(),
-        (id, 2),
-        (id, 1),
+        (id, left),
+        (id, right),
         "EVIL",
     )));
     let closed = evil.wait_closed(DEADLINE).await;
     assert_eq!(
         closed.ok(),
         Some(INVALID_PAYLOAD),
-        "the crossed item is refused with 1007 (got {:?}, reason {:?})",
+        "the item is refused with 1007 (got {:?}, reason {:?})",
         evil.closed_with(),
         evil.close_reason()
     );
@@ -75,7 +91,7 @@ async fn a_crossed_item_is_refused_and_a_late_joiner_sees_what_the_editors_see()
     assert!(
         notices
             .iter()
-            .any(|n| n.code == INVALID_PAYLOAD && n.message.contains("origins cross")),
+            .any(|n| n.code == INVALID_PAYLOAD && n.message.contains("origins cross or skip")),
         "an error message says why: {notices:?}"
     );
 
