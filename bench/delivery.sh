@@ -6,6 +6,10 @@
 #   bench/delivery.sh storm LABEL GWBIN RATE ROUND   one edit-storm run, JSON + text
 #   bench/delivery.sh fanout LABEL GWBIN ROUND       one fan-out run
 #   bench/delivery.sh idle LABEL GWBIN ROUND         one idle run
+#   bench/delivery.sh fanout-profile LABEL GWBIN     perf profile of gateway 1 during a
+#                                       fan-out run (folded + SVG), and both gateways' CPU
+#                                       over the edit phase alone (fanout-LABEL-edit-cpu.txt);
+#                                       NOPERF=1: that CPU figure alone, no profile
 #
 # Two gateways on one fresh Redis (no persistence), loopback only, --auth none. Sizes:
 # EDITORS (1000), FILES (100), SECS (20); the rate per editor is RATE / EDITORS. The
@@ -73,6 +77,30 @@ case ${1:-} in
     up "$3"
     $LOAD fan-out --target "ws://$A1/doc" --target "ws://$A2/doc" --pid "$P1" --pid "$P2" \
       --duration "${SECS}" --json "$OUT/fanout-$2-$4.json" > "$OUT/fanout-$2-$4.txt" 2>&1
+    down ;;
+  fanout-profile)
+    up "$3"
+    $LOAD fan-out --target "ws://$A1/doc" --target "ws://$A2/doc" --pid "$P1" --pid "$P2" \
+      --duration "${SECS}" --json "$OUT/fanout-profile-$2.json" > "$OUT/fanout-profile-$2.txt" 2>&1 &
+    load=$!
+    # Observers connect and sync in the first seconds; profile the steady updates only.
+    until grep -q 'edit ' "$OUT/fanout-profile-$2.txt" 2> /dev/null; do sleep 0.2; done
+    cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    before=$(( $(cpu "$P1") + $(cpu "$P2") ))
+    if [ -n "${NOPERF:-}" ]; then sleep $((SECS - 8)); else
+      perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
+        -o "$OUT/perf-fanout-$2.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-fanout-$2.log"
+    fi
+    after=$(( $(cpu "$P1") + $(cpu "$P2") ))
+    echo "both gateways, $((SECS - 8)) s of the edit phase: $(( after - before )) ticks of" \
+      "$(getconf CLK_TCK)/s, ${NOPERF:+no }perf attached" > "$OUT/fanout-$2-edit-cpu.txt"
+    wait "$load"
+    [ -n "${NOPERF:-}" ] && { down; exit 0; }
+    perf script --no-inline -i "$OUT/perf-fanout-$2.data" 2> /dev/null \
+      | "$TOOLS/inferno-collapse-perf" > "$OUT/fanout-$2.folded"
+    "$TOOLS/inferno-flamegraph" --title "gateway 1, fan-out 1 -> 1,500 ($2)" \
+      < "$OUT/fanout-$2.folded" > "$OUT/fanout-$2.svg"
+    rm -f "$OUT/perf-fanout-$2.data"
     down ;;
   idle)
     up "$3"

@@ -18,8 +18,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use collab_protocol::message::KEEPALIVE;
 use collab_protocol::{Message, close};
+use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use futures_util::{Sink as _, SinkExt};
 use tokio::time::Instant;
 use tungstenite::Message as WsMessage;
 use tungstenite::protocol::CloseFrame;
@@ -125,14 +125,51 @@ pub(super) fn write_frames(
 /// tries it, never waits. A frame goes straight in when the writer is not using the socket
 /// and the socket takes it without waiting (polled once, with a waker that does nothing:
 /// the writer polls again with its own when it flushes what is left).
-struct DirectSink {
-    sink: tokio::sync::Mutex<Option<Sink>>,
+pub(super) struct DirectSink<S = Sink> {
+    sink: tokio::sync::Mutex<Option<S>>,
     /// When the room last wrote (ms, [`crate::room::runtime::millis`]), for the keepalive.
     last_sent: AtomicU64,
 }
 
-impl Direct for DirectSink {
+impl<S> Direct for DirectSink<S>
+where
+    S: futures_util::Sink<WsMessage> + Unpin + Send,
+{
     fn try_write(&self, frame: &Bytes) -> Tried {
+        // Tokio's cooperative budget (128 I/O operations per task poll) is charged by each
+        // socket write, and once it is spent every write in that poll comes back pending.
+        // A room fanning one update out to 750 connections spent it after the first 128
+        // and left the rest "buffered" for their writer tasks to flush: a wake-up and a
+        // poll more per delivery, on top of the room's try (fan-out, issue 23). A try
+        // never waits, so the budget's fairness is not at stake: it runs outside it.
+        let attempt = tokio::task::coop::unconstrained(std::future::poll_fn(|cx| {
+            Poll::Ready(self.attempt(cx, frame))
+        }));
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::pin::pin!(attempt).poll(&mut cx) {
+            Poll::Ready(tried) => tried,
+            Poll::Pending => Tried::Busy,
+        }
+    }
+}
+
+impl<S> DirectSink<S>
+where
+    S: futures_util::Sink<WsMessage> + Unpin + Send,
+{
+    /// A sink the room may write straight into (tests: the writer makes its own).
+    #[cfg(test)]
+    pub(super) fn new(sink: S) -> DirectSink<S> {
+        DirectSink {
+            sink: tokio::sync::Mutex::new(Some(sink)),
+            last_sent: AtomicU64::new(0),
+        }
+    }
+
+    /// One try: the frame into the socket's write buffer and a flush, polled once with a
+    /// waker that does nothing (the writer polls again with its own when it flushes what
+    /// is left).
+    fn attempt(&self, cx: &mut Context<'_>, frame: &Bytes) -> Tried {
         let Ok(mut guard) = self.sink.try_lock() else {
             return Tried::Busy;
         };
@@ -143,9 +180,8 @@ impl Direct for DirectSink {
         if frame.len() > FRAGMENT_BYTES {
             return Tried::Busy;
         }
-        let mut cx = Context::from_waker(Waker::noop());
         let mut sink = Pin::new(sink);
-        match sink.as_mut().poll_ready(&mut cx) {
+        match sink.as_mut().poll_ready(cx) {
             Poll::Ready(Ok(())) => {}
             // Not ready (the reader holds the socket for a moment, or its buffer is full),
             // or broken (the writer will find out): queue it.
@@ -160,7 +196,7 @@ impl Direct for DirectSink {
         }
         self.last_sent
             .store(crate::room::runtime::millis(), Ordering::Relaxed);
-        match sink.poll_flush(&mut cx) {
+        match sink.poll_flush(cx) {
             Poll::Ready(Ok(())) => Tried::Written,
             // In the socket's buffer: the writer flushes it (or finds the error).
             _ => Tried::Buffered,
