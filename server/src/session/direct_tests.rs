@@ -81,3 +81,20 @@ async fn a_broadcast_through_outboxes_queues_nothing() {
         assert_eq!(&got.into_data()[..], b"one");
     }
 }
+
+/// While the writer has the socket out for a batch, the room's try does not write (the
+/// frame queues behind the batch); once it is back, the next try goes straight in.
+#[tokio::test]
+async fn no_frame_goes_straight_in_while_the_writer_has_the_socket() {
+    let (sink, mut client) = sockets(1).await.pop().expect("a socket");
+    let direct = DirectSink::new(sink);
+    let taken = direct.take().expect("the writer takes the socket");
+    assert_eq!(direct.try_write(&Bytes::from_static(b"late")), Tried::Busy);
+    direct.put_back(taken);
+    assert_eq!(
+        direct.try_write(&Bytes::from_static(b"now")),
+        Tried::Written
+    );
+    let got = client.next().await.expect("a message").expect("readable");
+    assert_eq!(&got.into_data()[..], b"now");
+}
