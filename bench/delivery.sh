@@ -7,9 +7,9 @@
 #   bench/delivery.sh fanout LABEL GWBIN ROUND       one fan-out run
 #   bench/delivery.sh idle LABEL GWBIN ROUND         one idle run
 #   bench/delivery.sh fanout-profile LABEL GWBIN     perf profile of gateway 1 during a
-#                                       fan-out run (folded + SVG), and both gateways' CPU
-#                                       over the edit phase alone (fanout-LABEL-edit-cpu.txt);
-#                                       NOPERF=1: that CPU figure alone, no profile
+#                                       fan-out run's edit phase (folded + SVG); NOPERF=1:
+#                                       no profile, both gateways' CPU per delivery over the
+#                                       edit phase alone (fanout-LABEL-edit-cpu.txt)
 #
 # Two gateways on one fresh Redis (no persistence), loopback only, --auth none. Sizes:
 # EDITORS (1000), FILES (100), SECS (20); the rate per editor is RATE / EDITORS. The
@@ -80,22 +80,31 @@ case ${1:-} in
     down ;;
   fanout-profile)
     up "$3"
+    log="$OUT/fanout-profile-$2.txt"
     $LOAD fan-out --target "ws://$A1/doc" --target "ws://$A2/doc" --pid "$P1" --pid "$P2" \
-      --duration "${SECS}" --json "$OUT/fanout-profile-$2.json" > "$OUT/fanout-profile-$2.txt" 2>&1 &
+      --duration "${SECS}" --json "$OUT/fanout-profile-$2.json" > "$log" 2>&1 &
     load=$!
-    # Observers connect and sync in the first seconds; profile the steady updates only.
-    until grep -q 'edit ' "$OUT/fanout-profile-$2.txt" 2> /dev/null; do sleep 0.2; done
     cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-    before=$(( $(cpu "$P1") + $(cpu "$P2") ))
-    if [ -n "${NOPERF:-}" ]; then sleep $((SECS - 8)); else
-      perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
-        -o "$OUT/perf-fanout-$2.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-fanout-$2.log"
+    # mark N: waits for the harness's Nth progress line of the edit phase (one per 5 s),
+    # prints the deliveries it counts and both gateways' CPU ticks at that moment.
+    mark() {
+      until [ "$(grep -c ' edit ' "$log" 2> /dev/null)" -ge "$1" ]; do sleep 0.05; done
+      local d; d=$(grep ' edit ' "$log" | sed -n "$1p" | sed -E 's/.*deliveries ([0-9]+).*/\1/')
+      echo "$d $(( $(cpu "$P1") + $(cpu "$P2") ))"
+    }
+    if [ -n "${NOPERF:-}" ]; then
+      # Observers connect and sync first: the CPU per delivery of the edit phase alone,
+      # from its first progress line to its last (15 s of a 20 s phase).
+      read -r d1 c1 <<< "$(mark 1)"
+      read -r d2 c2 <<< "$(mark $(( SECS / 5 )))"
+      python3 -c "print(f'both gateways, edit phase: {$c2 - $c1} ticks of {$(getconf CLK_TCK)}/s for {$d2 - $d1} deliveries: {($c2 - $c1) / $(getconf CLK_TCK) / ($d2 - $d1) * 1e6:.2f} us per delivery')" \
+        > "$OUT/fanout-$2-edit-cpu.txt"
+      wait "$load"; down; exit 0
     fi
-    after=$(( $(cpu "$P1") + $(cpu "$P2") ))
-    echo "both gateways, $((SECS - 8)) s of the edit phase: $(( after - before )) ticks of" \
-      "$(getconf CLK_TCK)/s, ${NOPERF:+no }perf attached" > "$OUT/fanout-$2-edit-cpu.txt"
+    mark 1 > /dev/null
+    perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
+      -o "$OUT/perf-fanout-$2.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-fanout-$2.log"
     wait "$load"
-    [ -n "${NOPERF:-}" ] && { down; exit 0; }
     perf script --no-inline -i "$OUT/perf-fanout-$2.data" 2> /dev/null \
       | "$TOOLS/inferno-collapse-perf" > "$OUT/fanout-$2.folded"
     "$TOOLS/inferno-flamegraph" --title "gateway 1, fan-out 1 -> 1,500 ($2)" \
