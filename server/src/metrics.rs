@@ -346,24 +346,19 @@ pub fn messages_out<'a>(frames: impl Iterator<Item = (&'a [u8], Option<Instant>)
 
 /// `frames` copies of one frame the room wrote straight into clients' sockets: counted as
 /// messages out, delivered with no wait. Called once per fan-out, not per connection.
-pub fn written_at_once(frame: &[u8], frames: u64) {
-    if frames == 0 {
-        return;
-    }
-    FRAMES_OUT.fetch_add(frames, Ordering::Relaxed);
-    let kind = frame_type(frame);
-    let bytes = frames * frame.len() as u64;
-    let count = usize::try_from(frames).unwrap_or(usize::MAX);
+pub fn written_at_once(frame: &[u8], frames: usize) {
+    let (n, kind) = (frames as u64, frame_type(frame));
+    FRAMES_OUT.fetch_add(n, Ordering::Relaxed);
     match per_type(kind) {
         Some(series) => {
-            series.messages_out.increment(frames);
-            series.bytes_out.increment(bytes);
-            series.delivery.record_many(0.0, count);
+            series.messages_out.increment(n);
+            series.bytes_out.increment(n * frame.len() as u64);
+            series.delivery.record_many(0.0, frames);
         }
         None => {
-            counter!("collab_messages_out_total", "type" => kind).increment(frames);
-            counter!("collab_bytes_out_total", "type" => kind).increment(bytes);
-            histogram!("collab_delivery_seconds", "type" => kind).record_many(0.0, count);
+            counter!("collab_messages_out_total", "type" => kind).increment(n);
+            counter!("collab_bytes_out_total", "type" => kind).increment(n * frame.len() as u64);
+            histogram!("collab_delivery_seconds", "type" => kind).record_many(0.0, frames);
         }
     }
 }

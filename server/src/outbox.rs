@@ -120,16 +120,18 @@ pub struct Outbox(Arc<Shared>);
 /// How many frames went straight into sockets, counted across a fan-out so that the
 /// metrics are touched once per frame sent to many, not once per connection.
 #[derive(Debug, Default)]
-pub struct Straight(u64);
+pub struct Straight(usize);
 
 impl Straight {
     /// Counts what went straight in as `frame` (the one frame of the fan-out).
     pub fn record(self, frame: &[u8]) {
-        crate::metrics::written_at_once(frame, self.0);
+        if self.0 > 0 {
+            crate::metrics::written_at_once(frame, self.0);
+        }
     }
 
     #[cfg(test)]
-    pub fn count(&self) -> u64 {
+    pub fn count(&self) -> usize {
         self.0
     }
 }
