@@ -6,6 +6,10 @@
 #   bench/delivery.sh storm LABEL GWBIN RATE ROUND   one edit-storm run, JSON + text
 #   bench/delivery.sh fanout LABEL GWBIN ROUND       one fan-out run
 #   bench/delivery.sh idle LABEL GWBIN ROUND         one idle run
+#   bench/delivery.sh fanout-profile LABEL GWBIN     perf profile of gateway 1 during a
+#                                       fan-out run's edit phase (folded + SVG); NOPERF=1:
+#                                       no profile, both gateways' CPU per delivery over the
+#                                       edit phase alone (fanout-LABEL-edit-cpu.txt)
 #
 # Two gateways on one fresh Redis (no persistence), loopback only, --auth none. Sizes:
 # EDITORS (1000), FILES (100), SECS (20); the rate per editor is RATE / EDITORS. The
@@ -73,6 +77,39 @@ case ${1:-} in
     up "$3"
     $LOAD fan-out --target "ws://$A1/doc" --target "ws://$A2/doc" --pid "$P1" --pid "$P2" \
       --duration "${SECS}" --json "$OUT/fanout-$2-$4.json" > "$OUT/fanout-$2-$4.txt" 2>&1
+    down ;;
+  fanout-profile)
+    up "$3"
+    log="$OUT/fanout-profile-$2.txt"
+    $LOAD fan-out --target "ws://$A1/doc" --target "ws://$A2/doc" --pid "$P1" --pid "$P2" \
+      --duration "${SECS}" --json "$OUT/fanout-profile-$2.json" > "$log" 2>&1 &
+    load=$!
+    cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+    # mark N: waits for the harness's Nth progress line of the edit phase (one per 5 s),
+    # prints the deliveries it counts and both gateways' CPU ticks at that moment.
+    mark() {
+      until [ "$(grep -c ' edit ' "$log" 2> /dev/null)" -ge "$1" ]; do sleep 0.05; done
+      local d; d=$(grep ' edit ' "$log" | sed -n "$1p" | sed -E 's/.*deliveries ([0-9]+).*/\1/')
+      echo "$d $(( $(cpu "$P1") + $(cpu "$P2") ))"
+    }
+    if [ -n "${NOPERF:-}" ]; then
+      # Observers connect and sync first: the CPU per delivery of the edit phase alone,
+      # from its first progress line to its last (15 s of a 20 s phase).
+      read -r d1 c1 <<< "$(mark 1)"
+      read -r d2 c2 <<< "$(mark $(( SECS / 5 )))"
+      python3 -c "print(f'both gateways, edit phase: {$c2 - $c1} ticks of {$(getconf CLK_TCK)}/s for {$d2 - $d1} deliveries: {($c2 - $c1) / $(getconf CLK_TCK) / ($d2 - $d1) * 1e6:.2f} us per delivery')" \
+        > "$OUT/fanout-$2-edit-cpu.txt"
+      wait "$load"; down; exit 0
+    fi
+    mark 1 > /dev/null
+    perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
+      -o "$OUT/perf-fanout-$2.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-fanout-$2.log"
+    wait "$load"
+    perf script --no-inline -i "$OUT/perf-fanout-$2.data" 2> /dev/null \
+      | "$TOOLS/inferno-collapse-perf" > "$OUT/fanout-$2.folded"
+    "$TOOLS/inferno-flamegraph" --title "gateway 1, fan-out 1 -> 1,500 ($2)" \
+      < "$OUT/fanout-$2.folded" > "$OUT/fanout-$2.svg"
+    rm -f "$OUT/perf-fanout-$2.data"
     down ;;
   idle)
     up "$3"

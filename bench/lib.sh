@@ -44,6 +44,8 @@ redis_up() {
 # awaited until it prints its address.
 start_gw() {
   local name=$1; shift
+  # A previous run's output would pass the wait below before the new process truncates it.
+  rm -f "$OUT/$name.out"
   $GW --listen 127.0.0.1:0 --auth none "$@" > "$OUT/$name.out" 2> "$OUT/$name.err" &
   echo $! > "$OUT/$name.pid"
   for _ in $(seq 100); do grep -q listening "$OUT/$name.out" && return; sleep 0.1; done

@@ -345,21 +345,21 @@ pub fn messages_out<'a>(frames: impl Iterator<Item = (&'a [u8], Option<Instant>)
     out
 }
 
-/// A frame the room wrote straight into a client's socket: counted as a message out,
-/// delivered with no wait.
-pub fn written_at_once(frame: &[u8]) {
-    FRAMES_OUT.fetch_add(1, Ordering::Relaxed);
-    let kind = frame_type(frame);
+/// `frames` copies of one frame the room wrote straight into clients' sockets: counted as
+/// messages out, delivered with no wait. Called once per fan-out, not per connection.
+pub fn written_at_once(frame: &[u8], frames: usize) {
+    let (n, kind) = (frames as u64, frame_type(frame));
+    FRAMES_OUT.fetch_add(n, Ordering::Relaxed);
     match per_type(kind) {
         Some(series) => {
-            series.messages_out.increment(1);
-            series.bytes_out.increment(frame.len() as u64);
-            series.delivery.record(0.0);
+            series.messages_out.increment(n);
+            series.bytes_out.increment(n * frame.len() as u64);
+            series.delivery.record_many(0.0, frames);
         }
         None => {
-            counter!("collab_messages_out_total", "type" => kind).increment(1);
-            counter!("collab_bytes_out_total", "type" => kind).increment(frame.len() as u64);
-            histogram!("collab_delivery_seconds", "type" => kind).record(0.0);
+            counter!("collab_messages_out_total", "type" => kind).increment(n);
+            counter!("collab_bytes_out_total", "type" => kind).increment(n * frame.len() as u64);
+            histogram!("collab_delivery_seconds", "type" => kind).record_many(0.0, frames);
         }
     }
 }

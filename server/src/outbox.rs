@@ -117,6 +117,25 @@ pub fn shared_size() -> usize {
 #[derive(Clone)]
 pub struct Outbox(Arc<Shared>);
 
+/// How many frames went straight into sockets, counted across a fan-out so that the
+/// metrics are touched once per frame sent to many, not once per connection.
+#[derive(Debug, Default)]
+pub struct Straight(usize);
+
+impl Straight {
+    /// Counts what went straight in as `frame` (the one frame of the fan-out).
+    pub fn record(self, frame: &[u8]) {
+        if self.0 > 0 {
+            crate::metrics::written_at_once(frame, self.0);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn count(&self) -> usize {
+        self.0
+    }
+}
+
 /// Result of queueing a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Queued {
@@ -150,16 +169,29 @@ impl Outbox {
 
     /// Queues a frame without waiting; closes a client that cannot keep up.
     pub fn send(&self, frame: Bytes) -> Queued {
-        self.queue(frame, None)
+        let mut straight = Straight::default();
+        let queued = self.queue(&frame, None, &mut straight);
+        straight.record(&frame);
+        queued
     }
 
     /// Queues an awareness frame that carries the state of the one client `cursor`,
     /// replacing a state of that client still waiting in the queue.
     pub fn send_cursor(&self, frame: Bytes, cursor: u64) -> Queued {
-        self.queue(frame, Some(cursor))
+        let mut straight = Straight::default();
+        let queued = self.queue(&frame, Some(cursor), &mut straight);
+        straight.record(&frame);
+        queued
     }
 
-    fn queue(&self, frame: Bytes, cursor: Option<u64>) -> Queued {
+    /// [`Outbox::send`] (or [`Outbox::send_cursor`] with `cursor`) of one frame of a
+    /// fan-out: a frame that goes straight into the socket is counted in `straight`, for
+    /// the caller to [`Straight::record`] once for all connections.
+    pub fn offer(&self, frame: &Bytes, cursor: Option<u64>, straight: &mut Straight) -> Queued {
+        self.queue(frame, cursor, straight)
+    }
+
+    fn queue(&self, frame: &Bytes, cursor: Option<u64>, straight: &mut Straight) -> Queued {
         if self.0.reason.get().is_some() {
             return Queued::Gone;
         }
@@ -183,11 +215,11 @@ impl Outbox {
                 // The queue's lock is held across the write, so the writer cannot take a
                 // batch meanwhile; the writer holds the socket while it writes, so a frame
                 // never passes one it took.
-                let tried = direct.try_write(&frame);
+                let tried = direct.try_write(frame);
                 if tried != Tried::Busy {
                     queue.unflushed = tried == Tried::Buffered;
                     drop(guard);
-                    crate::metrics::written_at_once(&frame);
+                    straight.0 += 1;
                     if tried == Tried::Buffered {
                         self.0.frame_queued.notify_one();
                     }
@@ -197,7 +229,7 @@ impl Outbox {
             let frames = &mut queue.waiting;
             if frames.len() + queue.writing < self.0.capacity {
                 frames.push_back(Waiting {
-                    frame,
+                    frame: frame.clone(),
                     cursor,
                     queued_at: Some(Instant::now()),
                 });
@@ -385,98 +417,4 @@ mod cursor_tests {
 }
 
 #[cfg(test)]
-mod direct_tests {
-    use super::*;
-    use std::sync::Mutex as StdMutex;
-
-    /// A socket that answers each offer with the next scripted outcome and keeps what it
-    /// took.
-    struct Scripted {
-        answers: StdMutex<VecDeque<Tried>>,
-        took: Arc<StdMutex<Vec<Bytes>>>,
-    }
-
-    impl Direct for Scripted {
-        fn try_write(&self, frame: &Bytes) -> Tried {
-            let answer = self
-                .answers
-                .lock()
-                .unwrap()
-                .pop_front()
-                .unwrap_or(Tried::Busy);
-            if answer != Tried::Busy {
-                self.took.lock().unwrap().push(frame.clone());
-            }
-            answer
-        }
-    }
-
-    fn outbox(answers: impl IntoIterator<Item = Tried>) -> (Outbox, Arc<StdMutex<Vec<Bytes>>>) {
-        let took = Arc::new(StdMutex::new(Vec::new()));
-        let outbox = Outbox::new(8);
-        outbox.attach(Arc::new(Scripted {
-            answers: StdMutex::new(answers.into_iter().collect()),
-            took: took.clone(),
-        }));
-        (outbox, took)
-    }
-
-    #[tokio::test]
-    async fn a_frame_for_an_idle_connection_goes_straight_into_the_socket() {
-        let (outbox, took) = outbox([Tried::Written, Tried::Written]);
-        outbox.send(Bytes::from_static(b"1"));
-        outbox.send(Bytes::from_static(b"2"));
-        assert_eq!(*took.lock().unwrap(), [&b"1"[..], b"2"]);
-        assert!(outbox.take().is_empty(), "nothing was queued");
-    }
-
-    #[tokio::test]
-    async fn once_a_frame_is_queued_later_ones_queue_behind_it_until_the_writer_took_them() {
-        // The socket is busy for "1", then would take anything.
-        let (outbox, took) = outbox([Tried::Busy, Tried::Written, Tried::Written]);
-        outbox.send(Bytes::from_static(b"1"));
-        outbox.send(Bytes::from_static(b"2"));
-        assert!(took.lock().unwrap().is_empty(), "2 must not pass 1");
-        let mut batch = outbox.next_batch().await;
-        assert_eq!(batch.pop_front().as_deref(), Some(&b"1"[..]));
-        assert_eq!(batch.pop_front().as_deref(), Some(&b"2"[..]));
-        outbox.send(Bytes::from_static(b"3"));
-        assert!(
-            took.lock().unwrap().is_empty(),
-            "3 must wait for the batch being written"
-        );
-        outbox.written();
-        let mut batch = outbox.next_batch().await;
-        assert_eq!(batch.pop_front().as_deref(), Some(&b"3"[..]));
-        outbox.written();
-        outbox.send(Bytes::from_static(b"4"));
-        assert_eq!(*took.lock().unwrap(), [&b"4"[..]]);
-    }
-
-    #[tokio::test]
-    async fn a_frame_left_in_the_socket_buffer_is_flushed_by_the_writer_before_the_next_goes_in() {
-        let (outbox, took) = outbox([Tried::Buffered, Tried::Written]);
-        outbox.send(Bytes::from_static(b"1"));
-        outbox.send(Bytes::from_static(b"2"));
-        assert_eq!(
-            *took.lock().unwrap(),
-            [&b"1"[..]],
-            "2 waits for the flush of 1"
-        );
-        // The writer is woken for the flush, and gets 2 with it.
-        outbox.ready().await;
-        let mut batch = outbox.take();
-        assert_eq!(batch.pop_front().as_deref(), Some(&b"2"[..]));
-        outbox.written();
-        outbox.send(Bytes::from_static(b"3"));
-        assert_eq!(*took.lock().unwrap(), [&b"1"[..], b"3"]);
-    }
-
-    #[tokio::test]
-    async fn a_closed_connection_takes_nothing_straight_in() {
-        let (outbox, took) = outbox([Tried::Written]);
-        outbox.close(CloseReason::normal());
-        assert_eq!(outbox.send(Bytes::from_static(b"1")), Queued::Gone);
-        assert!(took.lock().unwrap().is_empty());
-    }
-}
+mod direct_tests;

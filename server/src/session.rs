@@ -42,6 +42,8 @@ use collab_room_core::close::CloseReason;
 use collab_room_core::ext::OptIns;
 
 #[cfg(test)]
+mod direct_tests;
+#[cfg(test)]
 mod footprint_tests;
 mod writer;
 use writer::Sink;

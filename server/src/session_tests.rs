@@ -233,3 +233,32 @@ async fn revoking_a_live_session_closes_it_with_4401() {
     let (code, _) = closed_with(&mut ann).await;
     assert_eq!(code, close::UNAUTHENTICATED);
 }
+
+/// A client may send its first frame in the same packet as its upgrade request: hyper has
+/// read those bytes already, and the session must read them before the socket's.
+#[tokio::test]
+async fn a_frame_sent_along_with_the_upgrade_request_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let served = serve(&[]).await;
+    let update = Peer::new().types("hi").encode();
+    assert!(update.len() < 126, "one length byte");
+    let mask = [0x5a, 0x17, 0xc3, 0x08];
+    let mut bytes = format!(
+        "GET /doc/sb1/early.txt?token=tok-ann HTTP/1.1\r\nHost: {}\r\nConnection: Upgrade\r\n\
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        served.addr
+    )
+    .into_bytes();
+    bytes.extend([0x82, 0x80 | update.len() as u8]);
+    bytes.extend(mask);
+    bytes.extend(update.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    let mut tcp = tokio::net::TcpStream::connect(served.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(&bytes).await.expect("one write");
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).await.expect("a response");
+    assert_eq!(&head, b"HTTP/1.1 101");
+    until_head(&served, &file("sb1/early.txt"), 1).await;
+}

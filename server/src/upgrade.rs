@@ -5,6 +5,12 @@
 //! and that buffer keeps its capacity for the life of the connection. A joiner of a 20 MB
 //! document would hold 20 MB for as long as it stays (150 joiners: 1.5 GB per gateway).
 //! Sending large messages as a run of small frames keeps every buffer small.
+//!
+//! The session's socket is the plain TCP stream: hyper hands an upgraded connection back
+//! as `Upgraded`, a boxed stream behind a buffer of bytes read early, and every read and
+//! write through it passed three wrappers and a virtual call. In fan-out a room writes one
+//! frame into hundreds of sockets per update, so each wrapper (and the heap box it reaches
+//! through) was paid hundreds of times per update.
 
 use std::future::Future;
 
@@ -14,12 +20,13 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::{Role, WebSocketConfig};
 
 /// A client connection after the handshake.
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+pub type Socket = WebSocketStream<TcpStream>;
 
 /// Answers a WebSocket upgrade request with 101 and runs `serve` on the socket once the
 /// connection is handed over; refuses anything else with a 4xx status.
@@ -42,12 +49,9 @@ where
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(config),
-                )
-                .await;
+                let Some(socket) = websocket(upgraded, config).await else {
+                    return;
+                };
                 // The session runs in a task of its own, sized by the session alone: this
                 // one, which held the handshake's state, ends here.
                 tokio::spawn(serve(socket));
@@ -64,6 +68,23 @@ where
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
     response
+}
+
+/// The WebSocket over the TCP stream under `upgraded`, with any bytes the client sent
+/// right behind its request (read by hyper already) as the first input.
+async fn websocket(upgraded: Upgraded, config: WebSocketConfig) -> Option<Socket> {
+    // Our listener serves every connection as a `TokioIo<TcpStream>`.
+    let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+        tracing::error!("an upgraded connection is not a TCP stream; dropped");
+        return None;
+    };
+    let (tcp, early) = (parts.io.into_inner(), parts.read_buf);
+    let socket = if early.is_empty() {
+        WebSocketStream::from_raw_socket(tcp, Role::Server, Some(config)).await
+    } else {
+        WebSocketStream::from_partially_read(tcp, early.to_vec(), Role::Server, Some(config)).await
+    };
+    Some(socket)
 }
 
 /// The client's `Sec-WebSocket-Key`, once the request is a valid upgrade request.

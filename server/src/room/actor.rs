@@ -19,7 +19,7 @@ use tracing::Instrument;
 
 use crate::engine::inbox::{RoomSignals, RoomSink};
 use crate::engine::log::Authored;
-use crate::outbox::{Outbox, Queued};
+use crate::outbox::{Outbox, Queued, Straight};
 use collab_room_core::close::CloseReason;
 use collab_room_core::core::{RoomCore, Settings};
 use collab_room_core::effect::{Effect, Effects};
@@ -303,19 +303,17 @@ impl Actor {
                     except,
                     cursor,
                 } => {
+                    let mut straight = Straight::default();
                     let gone: Vec<ConnId> = self
                         .outboxes
                         .iter()
                         .filter(|(id, _)| Some(**id) != except)
                         .filter(|(_, outbox)| {
-                            let queued = match cursor {
-                                Some(client) => outbox.send_cursor(frame.clone(), client),
-                                None => outbox.send(frame.clone()),
-                            };
-                            queued == Queued::Gone
+                            outbox.offer(&frame, cursor, &mut straight) == Queued::Gone
                         })
                         .map(|(id, _)| *id)
                         .collect();
+                    straight.record(&frame);
                     for conn in gone {
                         self.forget(conn);
                     }

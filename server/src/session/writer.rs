@@ -18,8 +18,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use collab_protocol::message::KEEPALIVE;
 use collab_protocol::{Message, close};
+use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use futures_util::{Sink as _, SinkExt};
 use tokio::time::Instant;
 use tungstenite::Message as WsMessage;
 use tungstenite::protocol::CloseFrame;
@@ -57,10 +57,7 @@ pub(super) fn write_frames(
     keepalive: Duration,
 ) -> impl Future<Output = Option<Sink>> + Send {
     async move {
-        let shared = Arc::new(DirectSink {
-            sink: tokio::sync::Mutex::new(Some(sink)),
-            last_sent: AtomicU64::new(0),
-        });
+        let shared = Arc::new(DirectSink::new(sink));
         outbox.attach(shared.clone());
         // One timer for the connection's life, re-armed only when it fires: a frame sent
         // meanwhile just moves `last_sent`, so a busy connection touches no timer.
@@ -73,7 +70,7 @@ pub(super) fn write_frames(
             let keepalive_due = tokio::select! {
                 biased;
                 reason = outbox.closed() => {
-                    let sink = shared.sink.lock().await.take();
+                    let sink = shared.take();
                     return Box::pin(say_goodbye(sink, reason, None)).await;
                 }
                 () = outbox.ready() => false,
@@ -88,53 +85,107 @@ pub(super) fn write_frames(
                     true
                 }
             };
-            // The room may hold the socket for one write; it never waits while holding it.
-            let mut guard = shared.sink.lock().await;
+            // The writer takes the socket out for the batch (the room holds it only for one
+            // try, never across a wait); meanwhile the room finds no socket and queues.
+            let mut sink = shared.take()?;
             let mut batch = match keepalive_due {
                 true => Batch::new(Frames::one(Bytes::from_static(KEEPALIVE))),
                 false => Batch::new(outbox.take()),
             };
-            let sink = guard.as_mut()?;
             // A client that stops reading blocks this send; a close request (such as the
             // room's slow-consumer verdict) must still end the connection.
             let closed = tokio::select! {
-                sent = batch.send(sink) => match sent {
+                sent = batch.send(&mut sink) => match sent {
                     Ok(()) => None,
                     Err(_) => {
                         outbox.close(CloseReason::normal());
-                        return guard.take();
+                        return Some(sink);
                     }
                 },
                 reason = outbox.closed() => Some(reason),
             };
             if let Some(reason) = closed {
-                let sink = guard.take();
-                drop(guard);
-                return Box::pin(say_goodbye(sink, reason, batch.current)).await;
+                return Box::pin(say_goodbye(Some(sink), reason, batch.current)).await;
             }
             outbox.written();
-            drop(guard);
+            shared.put_back(sink);
             crate::metrics::delivered(&batch.queued);
             last_sent = Instant::now();
         }
     }
 }
 
-/// The socket's sending half, shared by the writer task and the room: whoever holds the
-/// lock may write. The writer holds it for a whole batch (across awaits); the room only
-/// tries it, never waits. A frame goes straight in when the writer is not using the socket
+/// The socket's sending half, shared by the writer task and the room. The writer takes it
+/// out for a whole batch (across awaits); the room only tries the lock and writes if the
+/// socket is there, never waits. A plain mutex, not tokio's: nobody holds it across an
+/// await, and the room takes it once per delivery (tokio's semaphore cost two atomic
+/// operations and a lock of its own more, on a cache line of every connection). A frame goes straight in when the writer is not using the socket
 /// and the socket takes it without waiting (polled once, with a waker that does nothing:
 /// the writer polls again with its own when it flushes what is left).
-struct DirectSink {
-    sink: tokio::sync::Mutex<Option<Sink>>,
+pub(super) struct DirectSink<S = Sink> {
+    /// The sending half, while the writer is not using it.
+    sink: std::sync::Mutex<Option<S>>,
     /// When the room last wrote (ms, [`crate::room::runtime::millis`]), for the keepalive.
     last_sent: AtomicU64,
 }
 
-impl Direct for DirectSink {
+impl<S> Direct for DirectSink<S>
+where
+    S: futures_util::Sink<WsMessage> + Unpin + Send,
+{
     fn try_write(&self, frame: &Bytes) -> Tried {
-        let Ok(mut guard) = self.sink.try_lock() else {
-            return Tried::Busy;
+        // Tokio's cooperative budget (128 I/O operations per task poll) is charged by each
+        // socket write, and once it is spent every write in that poll comes back pending.
+        // A room fanning one update out to 750 connections spent it after the first 128
+        // and left the rest "buffered" for their writer tasks to flush: a wake-up and a
+        // poll more per delivery, on top of the room's try (fan-out, issue 23). A try
+        // never waits, so the budget's fairness is not at stake: it runs outside it.
+        let attempt = tokio::task::coop::unconstrained(std::future::poll_fn(|cx| {
+            Poll::Ready(self.attempt(cx, frame))
+        }));
+        let mut cx = Context::from_waker(Waker::noop());
+        match std::pin::pin!(attempt).poll(&mut cx) {
+            Poll::Ready(tried) => tried,
+            Poll::Pending => Tried::Busy,
+        }
+    }
+}
+
+impl<S> DirectSink<S>
+where
+    S: futures_util::Sink<WsMessage> + Unpin + Send,
+{
+    /// A sink the room may write straight into.
+    pub(super) fn new(sink: S) -> DirectSink<S> {
+        DirectSink {
+            sink: std::sync::Mutex::new(Some(sink)),
+            last_sent: AtomicU64::new(0),
+        }
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Option<S>> {
+        // Held for a take, a put or one non-blocking try: a panic cannot leave it torn.
+        self.sink.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the socket for the writer (none after a goodbye took it).
+    pub(super) fn take(&self) -> Option<S> {
+        self.slot().take()
+    }
+
+    /// Gives the socket back after a batch, for the room's next try.
+    pub(super) fn put_back(&self, sink: S) {
+        *self.slot() = Some(sink);
+    }
+
+    /// One try: the frame into the socket's write buffer and a flush, polled once with a
+    /// waker that does nothing (the writer polls again with its own when it flushes what
+    /// is left).
+    fn attempt(&self, cx: &mut Context<'_>, frame: &Bytes) -> Tried {
+        let mut guard = match self.sink.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Tried::Busy,
         };
         let Some(sink) = guard.as_mut() else {
             return Tried::Busy;
@@ -143,9 +194,8 @@ impl Direct for DirectSink {
         if frame.len() > FRAGMENT_BYTES {
             return Tried::Busy;
         }
-        let mut cx = Context::from_waker(Waker::noop());
         let mut sink = Pin::new(sink);
-        match sink.as_mut().poll_ready(&mut cx) {
+        match sink.as_mut().poll_ready(cx) {
             Poll::Ready(Ok(())) => {}
             // Not ready (the reader holds the socket for a moment, or its buffer is full),
             // or broken (the writer will find out): queue it.
@@ -160,7 +210,7 @@ impl Direct for DirectSink {
         }
         self.last_sent
             .store(crate::room::runtime::millis(), Ordering::Relaxed);
-        match sink.poll_flush(&mut cx) {
+        match sink.poll_flush(cx) {
             Poll::Ready(Ok(())) => Tried::Written,
             // In the socket's buffer: the writer flushes it (or finds the error).
             _ => Tried::Buffered,
