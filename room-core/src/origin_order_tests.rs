@@ -427,3 +427,26 @@ fn typing_at_new_places_takes_no_slow_check_and_no_render() {
     assert_eq!(replica.list_agrees(), Ok(()));
     assert_eq!(replica.text(), rebuilt(&replica));
 }
+
+/// The fuzz finding of 2026-12-07 (evening): an item with both origins on `}` and the "has a
+/// key" bit set. yrs reads no key for an item with origins (it takes its origins' parent, so
+/// the item is text), but the check took it for a map entry and let it through; yrs put it
+/// inside the braces and the encoded state rebuilt it after them. Now it is checked as text
+/// and refused.
+#[test]
+fn an_item_with_origins_and_the_key_bit_is_checked_as_text() {
+    let w = writer(11);
+    let replica = Replica::new("monaco");
+    replica
+        .apply_edit(&type_at(&w, 0, "fn main() {}\n"))
+        .expect("W types");
+    // One item 11#13 `q`, origins 11#11 and 11#11, info: origin, right origin, key, string.
+    let update = [
+        0x01, 0x01, 0x0b, 0x0d, 0xe4, 0x0b, 0x0b, 0x0b, 0x0b, 0x01, b'q', 0x00,
+    ];
+    let sv = replica.state_vector();
+    let err = replica.apply_edit(&update).expect_err("refused");
+    assert!(matches!(err, ApplyError::Crossed(_)), "{err}");
+    assert_eq!(replica.state_vector(), sv, "nothing was integrated");
+    assert_eq!(replica.text(), rebuilt(&replica));
+}

@@ -81,7 +81,8 @@ pub struct Placed {
     pub right: Option<(u64, u64)>,
     /// The parent an item without origins names (with origins, yrs takes theirs).
     pub parent: Option<Parent>,
-    /// A map entry (it has a key), not an element of a sequence.
+    /// A map entry (it names a key; only an item without origins can), not an element of a
+    /// sequence.
     pub keyed: bool,
 }
 
@@ -327,7 +328,9 @@ impl Walk<'_> {
             left,
             right,
             parent,
-            keyed: info & HAS_PARENT_SUB != 0,
+            // With origins yrs reads no parent and no key: the item takes its origins'
+            // (a text item beside text), whatever the key bit says.
+            keyed: info & HAS_PARENT_SUB != 0 && info & (HAS_ORIGIN | HAS_RIGHT_ORIGIN) == 0,
         });
         Ok(len)
     }
