@@ -42,6 +42,18 @@ down() {
   redis-cli -p "$R" shutdown nosave > /dev/null 2>&1 || true
   rm -f "$OUT/redis-$R.pid"
 }
+# record NAME: perf profile of gateway 1 for SECS - 8 seconds into $OUT/perf-NAME.data.
+record() {
+  perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
+    -o "$OUT/perf-$1.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-$1.log"
+}
+# draw NAME OUTNAME TITLE: perf-NAME.data folded into OUTNAME.folded and OUTNAME.svg.
+draw() {
+  perf script --no-inline -i "$OUT/perf-$1.data" 2> /dev/null \
+    | "$TOOLS/inferno-collapse-perf" > "$OUT/$2.folded"
+  "$TOOLS/inferno-flamegraph" --title "$3" < "$OUT/$2.folded" > "$OUT/$2.svg"
+  rm -f "$OUT/perf-$1.data"
+}
 per_editor() { python3 -c "print($1 / $EDITORS)"; }
 
 storm() { # NAME RATE: edit-storm against the gateways that are up
@@ -59,14 +71,9 @@ case ${1:-} in
       storm "storm-$rate" "$rate" &
       load=$!
       sleep 6 # connect and sync first; profile the steady typing
-      perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
-        -o "$OUT/perf-$rate.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-$rate.log"
+      record "$rate"
       wait "$load"
-      perf script --no-inline -i "$OUT/perf-$rate.data" 2> /dev/null \
-        | "$TOOLS/inferno-collapse-perf" > "$OUT/gateway-$rate.folded"
-      "$TOOLS/inferno-flamegraph" --title "gateway 1, edit-storm $rate edits/s" \
-        < "$OUT/gateway-$rate.folded" > "$OUT/gateway-$rate.svg"
-      rm -f "$OUT/perf-$rate.data"
+      draw "$rate" "gateway-$rate" "gateway 1, edit-storm $rate edits/s"
       curl -s "http://$A1/metrics" > "$OUT/metrics-$rate.txt" || true
       rm -f "$OUT"/gw?.out "$OUT"/gw?.err "$OUT"/redis-*.log
       down
@@ -102,14 +109,9 @@ case ${1:-} in
       wait "$load"; down; exit 0
     fi
     mark 1 > /dev/null
-    perf record -F 999 -e cpu-clock --call-graph dwarf,32768 -p "$P1" \
-      -o "$OUT/perf-fanout-$2.data" -- sleep $((SECS - 8)) 2> "$OUT/perf-fanout-$2.log"
+    record "fanout-$2"
     wait "$load"
-    perf script --no-inline -i "$OUT/perf-fanout-$2.data" 2> /dev/null \
-      | "$TOOLS/inferno-collapse-perf" > "$OUT/fanout-$2.folded"
-    "$TOOLS/inferno-flamegraph" --title "gateway 1, fan-out 1 -> 1,500 ($2)" \
-      < "$OUT/fanout-$2.folded" > "$OUT/fanout-$2.svg"
-    rm -f "$OUT/perf-fanout-$2.data"
+    draw "fanout-$2" "fanout-$2" "gateway 1, fan-out 1 -> 1,500 ($2)"
     down ;;
   idle)
     up "$3"

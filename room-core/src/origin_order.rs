@@ -129,26 +129,29 @@ impl<'a> Scene<'a> {
         }
     }
 
-    fn is_garbage(&mut self, id: Id) -> bool {
-        if self.kept.is_garbage(id) {
-            return true;
-        }
-        let Some(update) = self.update else {
-            return false;
-        };
-        self.extra
-            .get_or_insert_with(|| Pasts::of(update))
-            .is_garbage(id)
-    }
-
-    /// The causal past of `item`, walked on from the previous item's when that was an
-    /// earlier item of the same author.
-    fn past_of(&mut self, item: Id, refs: &[Option<Id>]) -> &Known {
+    /// Reads the update's blocks once, when a check first needs them.
+    fn read_update(&mut self) {
         if let Some(update) = self.update
             && self.extra.is_none()
         {
             self.extra = Some(Pasts::of(update));
         }
+    }
+
+    fn is_garbage(&mut self, id: Id) -> bool {
+        if self.kept.is_garbage(id) {
+            return true;
+        }
+        self.read_update();
+        self.extra
+            .as_ref()
+            .is_some_and(|extra| extra.is_garbage(id))
+    }
+
+    /// The causal past of `item`, walked on from the previous item's when that was an
+    /// earlier item of the same author.
+    fn past_of(&mut self, item: Id, refs: &[Option<Id>]) -> &Known {
+        self.read_update();
         let mut walk = match self.walk.take() {
             Some(walk) if walk.extends_to(item) => walk,
             _ => PastWalk::default(),
