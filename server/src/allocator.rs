@@ -59,6 +59,44 @@ fn glibc_arenas(_max: i32) -> Option<i32> {
     None
 }
 
+/// Gives the whole free pages inside glibc's arenas back to the system (`malloc_trim`):
+/// pages freed between blocks still alive, which glibc keeps resident (it only shrinks a
+/// heap from its top by itself). Moves nothing; walks every arena's free lists under its
+/// lock, so call it off the runtime's workers. Returns false under another allocator
+/// (jemalloc and mimalloc purge their own free pages), doing nothing.
+pub fn trim() -> bool {
+    NAME == "glibc" && glibc_trim()
+}
+
+/// Describes the allocator's metrics (the census records the gauges, the trimmer the
+/// histogram).
+pub fn describe() {
+    metrics::describe_gauge!(
+        "collab_allocator_bytes",
+        "What the allocator holds, by kind (glibc: allocated, mapped, free_retained, trimmable; jemalloc: allocated, active, resident, mapped, retained)."
+    );
+    metrics::describe_gauge!(
+        "collab_allocator",
+        "1, labelled with the allocator this build uses (glibc, jemalloc, mimalloc)."
+    );
+    metrics::describe_histogram!(
+        "collab_allocator_trim_seconds",
+        "glibc builds: how long each malloc_trim after rooms ended took (--malloc-trim-ms; trimmer.rs, docs/memory.md)."
+    );
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn glibc_trim() -> bool {
+    // SAFETY: malloc_trim only gives free pages back; it is safe from any thread.
+    unsafe { libc::malloc_trim(0) };
+    true
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn glibc_trim() -> bool {
+    false
+}
+
 /// How many arenas glibc malloc has (`malloc_info`'s `<heap nr=...>` elements); `None`
 /// under another allocator. Each arena keeps its own free memory, so their number bounds
 /// how much freed memory can pile up apart from what is allocated.
@@ -156,6 +194,32 @@ fn jemalloc() -> Vec<(&'static str, u64)> {
 
 #[cfg(test)]
 mod tests {
+    /// The process's resident set, from `/proc/self/statm` (pages).
+    fn rss_bytes() -> u64 {
+        let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
+        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        pages * 4096
+    }
+
+    /// What the trim after rooms end is for: memory freed between blocks still alive is not given
+    /// back by glibc on its own (only a heap's top is), and `malloc_trim` gives it back.
+    #[test]
+    fn a_trim_gives_back_free_pages_between_live_blocks() {
+        // 64 MiB of 1 KiB blocks (below the mmap threshold: arena memory), keeping every
+        // 64th so that what is freed lies between live blocks, as rooms' memory does.
+        let mut blocks: Vec<Vec<u8>> = (0..65_536).map(|n| vec![n as u8; 1024]).collect();
+        let kept: Vec<Vec<u8>> = blocks.iter_mut().step_by(64).map(std::mem::take).collect();
+        drop(blocks);
+        let before = rss_bytes();
+        assert!(super::trim(), "glibc trims");
+        let after = rss_bytes();
+        assert_eq!(kept.len(), 1024, "the live blocks stay");
+        assert!(
+            before.saturating_sub(after) > 32 << 20,
+            "RSS {before} -> {after}: the trim gave back less than half of the 64 MiB freed"
+        );
+    }
+
     #[test]
     fn glibc_reports_at_least_its_main_arena() {
         if super::NAME == "glibc" && cfg!(all(target_os = "linux", target_env = "gnu")) {

@@ -129,6 +129,13 @@ pub struct Config {
     #[arg(long, env = "COLLAB_ROOM_GRACE_MS", default_value_t = 2000)]
     pub room_grace_ms: u64,
 
+    /// glibc builds: free pages inside malloc's arenas go back to the system
+    /// (`malloc_trim`) within a second of the last room ending, and at most this often,
+    /// in milliseconds, while rooms are open and others end; 0 turns it off. Keeps RSS flat
+    /// over a day of rooms opening and closing (docs/memory.md).
+    #[arg(long, env = "COLLAB_MALLOC_TRIM_MS", default_value_t = 10_000)]
+    pub malloc_trim_ms: u64,
+
     /// Longest silence towards a client, in milliseconds, before a keepalive is sent
     /// (the stock client reconnects after 30 s without a message).
     #[arg(long, env = "COLLAB_KEEPALIVE_MS", default_value_t = 10_000)]
@@ -339,6 +346,10 @@ impl Config {
     }
     pub fn room_grace(&self) -> Duration {
         Duration::from_millis(self.room_grace_ms)
+    }
+    /// The period of `malloc_trim`, or `None` when turned off.
+    pub fn malloc_trim(&self) -> Option<Duration> {
+        (self.malloc_trim_ms > 0).then(|| Duration::from_millis(self.malloc_trim_ms.max(100)))
     }
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_millis(self.drain_timeout_ms)

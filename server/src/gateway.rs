@@ -34,6 +34,8 @@ pub struct Gateway {
     /// Under `--auth redis`: the task that re-reads live grants (on announced changes and
     /// by the sweep).
     _revalidation: Option<tokio::task::JoinHandle<()>>,
+    /// Gives glibc's free pages back (`--malloc-trim-ms`).
+    _malloc_trim: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Gateway {
@@ -121,6 +123,9 @@ impl Gateway {
         });
         let (shutdown, shutdown_rx) = watch::channel(false);
         let metrics_upkeep = tokio::spawn(crate::metrics::upkeep(metrics.clone()));
+        let malloc_trim = config
+            .malloc_trim()
+            .map(|period| tokio::spawn(crate::trimmer::run(period, ctx.totals.clone())));
         let census = Census {
             registry: ctx.registry.clone(),
             rooms: ctx.totals.clone(),
@@ -149,6 +154,7 @@ impl Gateway {
             _engine: engine,
             _metrics_upkeep: metrics_upkeep,
             _revalidation: revalidation,
+            _malloc_trim: malloc_trim,
         })
     }
 }

@@ -47,6 +47,8 @@
 //!   `--admin-token`): rooms, people, edit rates, file states, Redis readiness and charts,
 //!   read from what rooms publish ([`room::published`]) without asking them.
 //! - [`embedded_redis`] starts a local redis-server when no Redis URL is configured.
+//! - [`allocator`] reports what the allocator holds; [`trimmer`] gives back the free pages
+//!   ended rooms leave (glibc), and [`census`] reads every long-lived table's size.
 //!
 //! Data flows one way: socket -> session -> room core -> engine -> Redis, and
 //! Redis -> engine -> room -> sessions. A room never touches a socket; a session never
@@ -121,6 +123,7 @@ pub mod state;
 pub mod status;
 #[cfg(test)]
 mod test_support;
+pub mod trimmer;
 pub mod upgrade;
 
 pub use config::Config;

@@ -56,18 +56,11 @@ pub async fn upkeep(handle: PrometheusHandle) {
 
 fn describe() {
     crate::ext::files::metrics::describe();
+    crate::allocator::describe();
     describe_gauge!("collab_connections", "Open client WebSocket connections.");
     describe_gauge!(
         "collab_table_entries",
         "Entries of the gateway's long-lived tables, read at scrape (census.rs): rooms, routes, subscriptions, cursors, identity cache, grants, pending append bytes, tasks."
-    );
-    describe_gauge!(
-        "collab_allocator_bytes",
-        "What the allocator holds, by kind (glibc: allocated, mapped, free_retained, trimmable; jemalloc: allocated, active, resident, mapped, retained)."
-    );
-    describe_gauge!(
-        "collab_allocator",
-        "1, labelled with the allocator this build uses (glibc, jemalloc, mimalloc)."
     );
     describe_gauge!(
         "collab_rooms",

@@ -198,3 +198,39 @@ async fn a_busy_glibc_gateway_keeps_at_most_two_malloc_arenas() {
         "a busy gateway has {arenas} malloc arenas, not at most 2"
     );
 }
+
+/// Rooms opening and closing all day leave free memory between live blocks, which glibc
+/// keeps resident; the gateway gives those pages back once rooms have ended (within a
+/// second when the last one ends; docs/memory.md), and an operator sees each trim, and
+/// what it cost, on `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_glibc_gateway_gives_free_pages_back_when_its_last_room_ends() {
+    let redis = RedisServer::start().await.expect("redis-server starts");
+    let gw = Gateway::start(
+        &redis.url(),
+        &["--malloc-trim-ms", "100", "--room-grace-ms", "50"],
+    )
+    .await
+    .expect("gateway starts");
+    let text = gw.metrics().await.expect("GET /metrics");
+    if prometheus::count(&text, "collab_allocator", &[("allocator", "glibc")]) != 1.0 {
+        panic!("this test is about the glibc build; /metrics:\n{text}");
+    }
+    let trims = |text: &str| prometheus::count(text, "collab_allocator_trim_seconds_count", &[]);
+    assert_eq!(trims(&text), 0.0, "a trim before any room ended: {text}");
+
+    for n in 0..4 {
+        let file = format!("sandbox-2/trim-{n}.rs");
+        let editor = Client::connect_synced(&gw.ws_url(&file), DEADLINE)
+            .await
+            .expect("an editor joins");
+        editor.push(&"x".repeat(4096)).expect("an edit");
+    }
+    await_value(&gw, "collab_rooms", &[], 0.0).await;
+    let trimmed = eventually(DEADLINE, || async {
+        gw.metrics().await.is_ok_and(|m| trims(&m) >= 1.0)
+    })
+    .await;
+    let text = gw.metrics().await.unwrap_or_default();
+    assert!(trimmed, "no trim after the last room ended: {text}");
+}

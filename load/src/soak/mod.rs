@@ -162,6 +162,8 @@ async fn settle(
         let off = row.unsettled(baseline);
         row.settle_secs = started.elapsed().as_secs_f64();
         if off.is_empty() {
+            let mut row = at_rest(rig, &row, round, visits, failed).await?;
+            row.settle_secs = started.elapsed().as_secs_f64();
             row.settled = true;
             return Ok(row);
         }
@@ -173,6 +175,36 @@ async fn settle(
             return Ok(row);
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How long a settled round waits for the gateways' trims.
+const TRIM_WAIT: Duration = Duration::from_secs(2);
+
+/// Reads again once every gateway has given back what its ended rooms freed: glibc
+/// builds trim right after their last room ended (`collab_allocator_trim_seconds_count`
+/// goes up), so RSS is read at rest, not in the moment between. Waits at most
+/// [`TRIM_WAIT`] (a trim may have finished before `settled` was read, and a gateway with
+/// `--malloc-trim-ms 0` never trims), the same in every run.
+async fn at_rest(
+    rig: &mut Rig,
+    settled: &Row,
+    round: usize,
+    visits: u64,
+    failed: u64,
+) -> anyhow::Result<Row> {
+    let deadline = Instant::now() + TRIM_WAIT;
+    loop {
+        let row = read(rig, round, visits, failed).await?;
+        let trimmed = row
+            .gateways
+            .iter()
+            .zip(&settled.gateways)
+            .all(|(now, then)| now.trims > then.trims);
+        if trimmed || Instant::now() >= deadline {
+            return Ok(row);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -24,6 +24,9 @@ pub struct GatewayReading {
     pub allocator: BTreeMap<String, u64>,
     /// Samples on `/metrics` (every label set of every metric).
     pub metric_series: u64,
+    /// `collab_allocator_trim_seconds_count`: trims of free pages so far (0 before the
+    /// first, and with `--malloc-trim-ms 0` or another allocator).
+    pub trims: u64,
 }
 
 /// Redis after a round.
@@ -56,6 +59,8 @@ pub async fn gateway(gw: &Gateway) -> anyhow::Result<GatewayReading> {
             reading.tables.insert(table, value);
         } else if let Some((kind, value)) = labelled(line, "collab_allocator_bytes", "kind") {
             reading.allocator.insert(kind, value);
+        } else if let Some(count) = line.strip_prefix("collab_allocator_trim_seconds_count ") {
+            reading.trims = count.trim().parse::<f64>().map_or(0, |n| n as u64);
         }
     }
     Ok(reading)

@@ -43,7 +43,8 @@ pub struct Row {
     pub failed: u64,
     /// Seconds the round's visits took.
     pub visit_secs: f64,
-    /// Seconds from the round's last visit until the tables settled (or the deadline).
+    /// Seconds from the round's last visit until the tables settled and the gateways
+    /// trimmed (or the deadlines).
     pub settle_secs: f64,
     /// Every settling table was back at its baseline.
     pub settled: bool,
@@ -129,10 +130,10 @@ impl SoakReport {
         let _ = writeln!(out, "Settings: {}.\n", settings.join(", "));
         out.push_str(
             "| round | visits | failed | s | settled | RSS gw1 MiB | RSS gw2 MiB | allocated MiB | \
-             malloc free MiB | rooms | routes | subs | cursors | id cache | grants | tasks | \
+             malloc free MiB | trims | rooms | routes | subs | cursors | id cache | grants | tasks | \
              series | redis chans | claims |\n",
         );
-        out.push_str(&"|---".repeat(19));
+        out.push_str(&"|---".repeat(20));
         out.push_str("|\n");
         for r in &self.rows {
             let mib = |kib: u64| kib as f64 / 1024.0;
@@ -147,7 +148,7 @@ impl SoakReport {
             let series: u64 = r.gateways.iter().map(|g| g.metric_series).sum();
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {:.1} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.round,
                 r.visits,
                 r.failed,
@@ -161,6 +162,7 @@ impl SoakReport {
                 rss(1),
                 alloc("allocated"),
                 alloc("free_retained"),
+                r.gateways.iter().map(|g| g.trims).sum::<u64>(),
                 r.sum("rooms"),
                 r.sum("routes"),
                 r.sum("subscriptions"),
@@ -177,7 +179,7 @@ impl SoakReport {
             "\nRSS and allocator figures are per gateway (allocated, malloc free: summed over \
              both); tables are summed over both gateways. `cursors`: awareness states plus \
              cursor owners in open rooms; `id cache`: identity cache keys; `series`: samples \
-             on /metrics; `claims`: cursor claim keys in Redis (they lapse 30 s after their \
+             on /metrics; `trims`: the gateways' `malloc_trim`s so far; `claims`: cursor claim keys in Redis (they lapse 30 s after their \
              owner left).\n",
         );
         if let Some((from, growth)) = self.rss_growth(self.growth_from()) {

@@ -4,7 +4,7 @@
 //! dropped with the actor), so a scrape reads a few atomics and asks no room.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use collab_room_core::core::Sizes;
 
@@ -18,6 +18,19 @@ pub struct RoomTotals {
     awareness_states: AtomicI64,
     cursor_owners: AtomicI64,
     held_cursors: AtomicI64,
+    /// Rooms open now and rooms ended since start: the churn that leaves freed memory
+    /// behind, which the trimmer ([`crate::trimmer`]) waits for.
+    open: AtomicI64,
+    ended: AtomicU64,
+    /// Told when the last open room ends.
+    idle: tokio::sync::Notify,
+}
+
+/// Rooms open now and rooms ended so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomChurn {
+    pub open: u64,
+    pub ended: u64,
 }
 
 /// What one room reports of itself to [`RoomTotals`].
@@ -42,6 +55,20 @@ impl RoomTotals {
             ("cursor_owners", load(&self.cursor_owners)),
             ("held_cursors", load(&self.held_cursors)),
         ]
+    }
+
+    /// Rooms open now and rooms ended so far.
+    pub fn churn(&self) -> RoomChurn {
+        RoomChurn {
+            open: self.open.load(Ordering::Relaxed).max(0) as u64,
+            ended: self.ended.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Returns once the last open room has ended (at once when that happened since the
+    /// previous call and nobody was waiting).
+    pub async fn last_room_ended(&self) {
+        self.idle.notified().await
     }
 
     fn add(&self, sizes: &RoomSizes, sign: i64) {
@@ -69,6 +96,7 @@ pub struct RoomTally {
 
 impl RoomTally {
     pub fn new(totals: Arc<RoomTotals>) -> Self {
+        totals.open.fetch_add(1, Ordering::Relaxed);
         RoomTally {
             totals,
             last: RoomSizes::default(),
@@ -87,6 +115,10 @@ impl RoomTally {
 impl Drop for RoomTally {
     fn drop(&mut self) {
         self.report(RoomSizes::default());
+        self.totals.ended.fetch_add(1, Ordering::Relaxed);
+        if self.totals.open.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.totals.idle.notify_one();
+        }
     }
 }
 
@@ -122,5 +154,7 @@ mod tests {
         assert_eq!(totals.members.load(Ordering::Relaxed), 0);
         assert_eq!(totals.awareness_states.load(Ordering::Relaxed), 0);
         assert_eq!(totals.outboxes.load(Ordering::Relaxed), 0);
+        let churn = totals.churn();
+        assert_eq!((churn.open, churn.ended), (0, 2), "both rooms ended");
     }
 }
