@@ -29,3 +29,5 @@ pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
 mod actor_tests;
 #[cfg(test)]
 mod appender_tests;
+#[cfg(test)]
+mod footprint_tests;
