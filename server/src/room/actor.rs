@@ -28,7 +28,7 @@ use collab_room_core::presence::ConnId;
 
 use super::appender::{self, Job};
 use super::beside::{Beside, Results};
-use super::handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+use super::handle::{JoinError, Joining, RoomCmd, RoomContext, RoomHandle};
 use super::published::Published;
 
 mod cursor_claims;
@@ -129,7 +129,7 @@ pub fn spawn(id: u64, file: FileId, ctx: Arc<RoomContext>) -> RoomHandle {
 
 /// What reaches a room besides its commands.
 struct Inputs {
-    remote: mpsc::Receiver<Envelope>,
+    remote: mpsc::Receiver<Box<Envelope>>,
     beside: mpsc::UnboundedReceiver<Beside>,
 }
 
@@ -174,7 +174,7 @@ impl Actor {
                         Some(cmd) => self.on_command(cmd),
                         None => break,
                     },
-                    Some(envelope) = inputs.remote.recv() => self.core.on_remote(envelope, &mut self.fx),
+                    Some(envelope) = inputs.remote.recv() => self.core.on_remote(*envelope, &mut self.fx),
                     Some(result) = inputs.beside.recv() => self.on_beside(result),
                     () = sleep_until(check_due), if check_due.is_some() => {
                         self.core.on_diagnostics_due(Instant::now(), &mut self.fx)
@@ -238,13 +238,14 @@ impl Actor {
 
     fn on_command(&mut self, cmd: RoomCmd) {
         match cmd {
-            RoomCmd::Join {
-                conn,
-                principal,
-                opt_ins,
-                outbox,
-                reply,
-            } => {
+            RoomCmd::Join(joining) => {
+                let Joining {
+                    conn,
+                    principal,
+                    opt_ins,
+                    outbox,
+                    reply,
+                } = *joining;
                 self.outboxes.insert(conn, outbox);
                 self.empty_since = None;
                 self.published.joined(conn, &principal);
@@ -271,7 +272,7 @@ impl Actor {
             },
             RoomCmd::Client { conn, msg } => {
                 test_panic::crash_for_test(&self.ctx, &self.file);
-                self.core.on_client(conn, msg, &mut self.fx)
+                self.core.on_client(conn, *msg, &mut self.fx)
             }
         }
     }
@@ -430,8 +431,8 @@ impl Actor {
             .remove_if(&self.file, |_, handle| handle.id == self.id);
         self.commands.close();
         while let Ok(cmd) = self.commands.try_recv() {
-            if let RoomCmd::Join { reply, .. } = cmd {
-                let _ = reply.send(Err(why.clone()));
+            if let RoomCmd::Join(joining) = cmd {
+                let _ = joining.reply.send(Err(why.clone()));
             }
         }
         for (_, outbox) in self.outboxes.drain() {

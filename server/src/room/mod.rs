@@ -23,7 +23,7 @@ pub mod runtime;
 pub mod tally;
 
 pub use actor::spawn;
-pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+pub use handle::{JoinError, Joining, RoomCmd, RoomContext, RoomHandle};
 
 #[cfg(test)]
 mod actor_tests;
