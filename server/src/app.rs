@@ -96,6 +96,9 @@ impl DocParams {
 /// (bench/results/delivery-profile/). The buffer keeps its capacity, so it stays small.
 const WRITE_BATCH_BYTES: usize = 4 << 10;
 
+/// The socket's read buffer, held for the connection's life (see `upgrade`).
+const READ_BUFFER_BYTES: usize = 512;
+
 fn upgrade(request: Request, file: String, state: Arc<AppState>) -> Response {
     let params = DocParams::from_uri(request.uri());
     let opening = Opening {
@@ -113,10 +116,13 @@ fn upgrade(request: Request, file: String, state: Arc<AppState>) -> Response {
     let hard_limit = max.saturating_add((max / 4).max(1 << 20));
     // Idle connections dominate a gateway's memory: a small read buffer (it grows only
     // while a large frame is read) took an idle connection from 22.5 KB to 12.6 KB RSS.
+    // tungstenite allocates it when the socket opens and keeps it: 512 B, not 1 KiB
+    // (issue 23), as a client's messages (edits, cursors) are smaller than that; a large
+    // frame (a state upload at reconnect) takes a `read` per 512 B of it instead of 1 KiB.
     // Large messages leave as runs of small frames (see `session`), so the write buffer
     // never needs to hold more than one of those, or one batch of small ones.
     let config = WebSocketConfig::default()
-        .read_buffer_size(1 << 10)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BATCH_BYTES)
         .max_write_buffer_size(max.max(1 << 20).saturating_mul(4))
         .max_message_size(Some(hard_limit))

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::access::{Access, Principal};
 use crate::outbox::Outbox;
 use crate::room::published::Published;
-use crate::room::{self, JoinError, RoomCmd, RoomContext, RoomHandle};
+use crate::room::{self, JoinError, Joining, RoomCmd, RoomContext, RoomHandle};
 use collab_room_core::ext::OptIns;
 use collab_room_core::ext::diagnostics::post::PostAnswer;
 use collab_room_core::presence::ConnId;
@@ -40,6 +40,7 @@ impl Membership {
     /// would otherwise carry for rare moments of a full queue (`footprint_tests`).
     pub fn send(&self, msg: Message) -> Either<Ready<bool>, BoxFuture<'_, bool>> {
         let conn = self.conn;
+        let msg = Box::new(msg);
         match self.tx.try_send(RoomCmd::Client { conn, msg }) {
             Ok(()) => Either::Left(ready(true)),
             Err(TrySendError::Closed(_)) => Either::Left(ready(false)),
@@ -118,13 +119,13 @@ impl Rooms {
         for _ in 0..8 {
             let handle = self.get_or_open(file);
             let (reply, answer) = oneshot::channel();
-            let join = RoomCmd::Join {
+            let join = RoomCmd::Join(Box::new(Joining {
                 conn,
                 principal: principal.clone(),
                 opt_ins,
                 outbox: outbox.clone(),
                 reply,
-            };
+            }));
             if handle.tx.send(join).await.is_err() {
                 // A room task that ended drops its own entry; never retry a dead one.
                 self.registry()

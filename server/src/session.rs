@@ -86,61 +86,71 @@ pub fn serve(
     serve_halves(stream, writer, outbox, Box::new(opening), state).instrument(span)
 }
 
-async fn serve_halves(
+/// The session's future (an `async move` block, not an `async fn`, which would keep its
+/// arguments twice: `footprint_tests`).
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep its arguments besides the locals they move into"
+)]
+fn serve_halves(
     mut stream: SplitStream<Socket>,
     writer: JoinHandle<Option<Sink>>,
-    outbox: Outbox,
+    // The session closes its connection through it; the room gets a clone.
+    closer: Outbox,
     opening: Box<Opening>,
     state: Arc<AppState>,
-) {
-    let counted = state.sessions.enter();
-    let over_capacity = counted.count() > state.config.max_connections;
-    let closer = outbox.clone();
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let counted = state.sessions.enter();
+        let over_capacity = counted.count() > state.config.max_connections;
 
-    let admitted = if over_capacity {
-        Err(CloseReason::error(
-            close::OVERLOADED,
-            "gateway-full",
-            "this gateway serves its maximum number of connections; try another",
-        ))
-    } else {
-        // Boxed, as every step a session takes once: their futures (the authority's
-        // look-ups, the room join, the goodbye) are large, and inline they would size the
-        // task that idles in `read_frames` for the connection's whole life (footprint_tests).
-        Box::pin(admit(opening, outbox, &state)).await
-    };
-    let ended = match admitted {
-        Ok(Admitted {
-            member,
-            expires,
-            watch,
-        }) => {
-            tracing::Span::current().record("conn", member.conn);
-            tracing::debug!("client joined");
-            let shutdown = state.shutdown.clone();
-            let config = &state.config;
-            let end = read_frames(&mut stream, &member, &closer, config, shutdown, expires).await;
-            tracing::debug!("client left");
-            drop(watch);
-            Box::pin(member.leave()).await;
-            end
-        }
-        Err(refusal) => {
-            refuse(&closer, refusal);
-            ReadEnd::BetweenFrames
-        }
-    };
-    closer.close(CloseReason::normal());
-    let sink = writer.await.ok().flatten();
-    match (ended, sink) {
-        // The close frame is out; the client may still be sending the oversized frame.
-        (ReadEnd::MidFrame, Some(sink)) => {
-            if let Ok(socket) = sink.reunite(stream) {
-                let drained = Box::pin(linger::drain_raw(socket)).await;
-                tracing::debug!(drained, "drained input after refusing an oversized frame");
+        // The refusal (96 B) lives only in this block: a local of the session's own scope
+        // would be held by the task, moved from or not, while it idles (`footprint_tests`).
+        let admitted = {
+            let admission = if over_capacity {
+                Err(CloseReason::error(
+                    close::OVERLOADED,
+                    "gateway-full",
+                    "this gateway serves its maximum number of connections; try another",
+                ))
+            } else {
+                // Boxed, as every step a session takes once: their futures (the authority's
+                // look-ups, the room join, the goodbye) are large, and inline they would size
+                // the task that idles in `read_frames` for the connection's whole life.
+                Box::pin(admit(opening, closer.clone(), &state)).await
+            };
+            admission.map_err(|refusal| refuse(&closer, refusal)).ok()
+        };
+        // Read through a reference, not taken apart: parts moved out into locals would be
+        // held twice while the connection idles.
+        let ended = match &admitted {
+            Some(admitted) => {
+                tracing::Span::current().record("conn", admitted.member.conn);
+                tracing::debug!("client joined");
+                let shutdown = state.shutdown.clone();
+                let (config, member) = (&state.config, &admitted.member);
+                let expires = admitted.expires;
+                read_frames(&mut stream, member, &closer, config, shutdown, expires).await
             }
+            None => ReadEnd::BetweenFrames,
+        };
+        if let Some(admitted) = admitted {
+            tracing::debug!("client left");
+            drop(admitted.watch);
+            Box::pin(admitted.member.leave()).await;
         }
-        _ => Box::pin(linger::await_close_reply(stream)).await,
+        closer.close(CloseReason::normal());
+        let sink = writer.await.ok().flatten();
+        match (ended, sink) {
+            // The close frame is out; the client may still be sending the oversized frame.
+            (ReadEnd::MidFrame, Some(sink)) => {
+                if let Ok(socket) = sink.reunite(stream) {
+                    let drained = Box::pin(linger::drain_raw(socket)).await;
+                    tracing::debug!(drained, "drained input after refusing an oversized frame");
+                }
+            }
+            _ => Box::pin(linger::await_close_reply(stream)).await,
+        }
     }
 }
 

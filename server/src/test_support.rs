@@ -187,19 +187,20 @@ impl Peer {
     /// y-websocket client does (sync step 1 with its state vector).
     pub async fn join(&self, room: &RoomHandle, conn: u64, principal: Principal) {
         let (reply, joined) = tokio::sync::oneshot::channel();
-        let join = RoomCmd::Join {
+        let join = RoomCmd::Join(Box::new(crate::room::Joining {
             conn,
             principal,
             opt_ins: Default::default(),
             outbox: self.outbox.clone(),
             reply,
-        };
+        }));
         room.tx.send(join).await.expect("the room takes joins");
         joined
             .await
             .expect("the room answers")
             .expect("the room admits");
         let msg = Message::Sync(SyncMessage::SyncStep1(self.doc.transact().state_vector()));
+        let msg = Box::new(msg);
         let ask = RoomCmd::Client { conn, msg };
         room.tx.send(ask).await.expect("the room takes messages");
     }

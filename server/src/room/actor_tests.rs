@@ -19,6 +19,7 @@ fn open(gateway: &TestGateway, id: u64, file: &FileId) -> RoomHandle {
 
 async fn send(room: &RoomHandle, conn: u64, peer: &Peer, text: &str) {
     let msg = peer.types(text);
+    let msg = Box::new(msg);
     let cmd = RoomCmd::Client { conn, msg };
     room.tx.send(cmd).await.expect("the room takes messages");
 }
@@ -153,7 +154,10 @@ async fn an_undo_takes_back_only_its_users_edit_through_the_memory_undo_lists() 
     .await;
 
     let undo = collab_protocol::Message::Extension(collab_protocol::Extension::Undo);
-    let cmd = RoomCmd::Client { conn: 1, msg: undo };
+    let cmd = RoomCmd::Client {
+        conn: 1,
+        msg: Box::new(undo),
+    };
     room.tx.send(cmd).await.expect("the room takes messages");
     bob.until_text("bob's line\n").await;
     ann.until_text("bob's line\n").await;

@@ -125,7 +125,8 @@ async fn append_in_order(
             match job {
                 Some(Job::Pop(request)) => {
                     let result = ctx.undo.pop(&file, &request.user, request.op).await;
-                    reports.send(Beside::Popped((request, result.map_err(|e| e.to_string()))));
+                    let popped = (request, result.map_err(|e| e.to_string()));
+                    reports.send(Beside::Popped(Box::new(popped)));
                     continue;
                 }
                 _ => return,

@@ -30,7 +30,7 @@ impl Running {
     async fn popped(&mut self) -> Option<PopResult> {
         loop {
             match self.reports.recv().await? {
-                Beside::Popped(popped) => return Some(popped),
+                Beside::Popped(popped) => return Some(*popped),
                 _ => continue,
             }
         }

@@ -18,12 +18,17 @@ pub type ClaimAnswer = (std::sync::Arc<str>, Vec<(yrs::ClientID, bool)>);
 pub type PopResult = (PopRequest, Result<Popped, String>);
 
 /// One result for the room.
+///
+/// At most 32 B: the channel allocates its first block of 32 results when the room opens
+/// and keeps it for the room's life, so every byte here is 32 in every open room, idle or
+/// not (a room's channels were most of what it cost, issue 23). Results larger than that
+/// are boxed; they come once per log read, pop, check or claim, not per delivery.
 #[derive(Debug)]
 pub enum Beside {
     /// A log read's result.
-    Fetched(Fetched),
+    Fetched(Box<Fetched>),
     /// An undo or redo pop's result.
-    Popped(PopResult),
+    Popped(Box<PopResult>),
     /// An append landed at or below a position the room had already applied: the log in
     /// Redis went backwards (a failover to a replica that missed acknowledged appends).
     WentBackwards,
@@ -33,9 +38,9 @@ pub enum Beside {
     /// A joiner's undo counts.
     Counts(ConnId, UndoCounts),
     /// The engine's answer to a claim of cursor client ids.
-    Claims(ClaimAnswer),
+    Claims(Box<ClaimAnswer>),
     /// A finished diagnostics check (`None`: it failed).
-    Checked(Option<CheckDone>),
+    Checked(Option<Box<CheckDone>>),
     /// The newest stored diagnostics markers.
     Loaded(Vec<Bytes>),
 }

@@ -23,9 +23,11 @@ pub mod runtime;
 pub mod tally;
 
 pub use actor::spawn;
-pub use handle::{JoinError, RoomCmd, RoomContext, RoomHandle};
+pub use handle::{JoinError, Joining, RoomCmd, RoomContext, RoomHandle};
 
 #[cfg(test)]
 mod actor_tests;
 #[cfg(test)]
 mod appender_tests;
+#[cfg(test)]
+mod footprint_tests;

@@ -71,7 +71,7 @@ impl Channels {
         let is_update = matches!(kind, Kind::Update { .. });
         let envelope = Envelope::new(origin, kind, payload);
         for route in rooms {
-            if route.sink.tx.try_send(envelope.clone()).is_err() && is_update {
+            if route.sink.tx.try_send(Box::new(envelope.clone())).is_err() && is_update {
                 // Inbox full: the log has the update; the room reads it from there.
                 route.sink.signals.request_catch_up();
             }

@@ -52,7 +52,10 @@ fn batch(user: Option<&str>, update: Vec<u8>, undo: Option<UndoRecord>) -> Appen
 }
 
 /// Routes `file` on `engine`'s bus to a fresh inbox.
-async fn listen(engine: &Engine, room_id: u64) -> (mpsc::Receiver<Envelope>, Arc<RoomSignals>) {
+async fn listen(
+    engine: &Engine,
+    room_id: u64,
+) -> (mpsc::Receiver<Box<Envelope>>, Arc<RoomSignals>) {
     let (tx, rx) = mpsc::channel(16);
     let signals = Arc::new(RoomSignals::default());
     let sink = RoomSink {

@@ -258,7 +258,7 @@ impl Router {
             self.liveness.saw(&envelope.origin);
         }
         let is_update = matches!(envelope.kind, Kind::Update { .. });
-        if sink.tx.try_send(envelope).is_err() && is_update {
+        if sink.tx.try_send(Box::new(envelope)).is_err() && is_update {
             // Inbox full: the log has the update; the room reads it from there.
             sink.signals.request_catch_up();
         }

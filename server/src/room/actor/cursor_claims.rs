@@ -27,10 +27,8 @@ impl Actor {
                     vec![false; ids.len()]
                 }
             };
-            answers.send(Beside::Claims((
-                user,
-                ids.into_iter().zip(granted).collect(),
-            )));
+            let granted = ids.into_iter().zip(granted).collect();
+            answers.send(Beside::Claims(Box::new((user, granted))));
         });
     }
 }

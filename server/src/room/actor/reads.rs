@@ -58,7 +58,7 @@ impl Actor {
                 tracing::debug!(%error, "reading the log failed; a later check retries");
                 Fetched::Failed
             });
-            results.send(Beside::Fetched(fetched));
+            results.send(Beside::Fetched(Box::new(fetched)));
         });
     }
 }
