@@ -197,7 +197,11 @@ mod tests {
     /// The process's resident set, from `/proc/self/statm` (pages).
     fn rss_bytes() -> u64 {
         let statm = std::fs::read_to_string("/proc/self/statm").expect("statm");
-        let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let pages: u64 = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|field| field.parse().ok())
+            .expect("statm's second field counts resident pages");
         pages * 4096
     }
 
