@@ -75,6 +75,7 @@ fn builder(seeds: &[String]) -> ClusterClientBuilder {
     ClusterClientBuilder::new(seeds.iter().map(String::as_str))
         .connection_timeout(Duration::from_secs(5))
         .response_timeout(Duration::from_secs(10))
+        .tcp_settings(crate::engine::redis::conn::tcp_settings())
 }
 
 /// Connects to the cluster that `seeds` belong to (one reachable seed is enough: the

@@ -56,3 +56,29 @@ impl Conn for ConnectionManager {
         Box::pin(self.unsubscribe(channel))
     }
 }
+
+/// TCP settings of the gateway's connections to Redis: `TCP_NODELAY`. redis-rs leaves
+/// Nagle's algorithm on by default, and a multiplexed connection sends small commands back
+/// to back (the appends of many files): with Nagle, a command written while an earlier
+/// one is unacknowledged waits for that ACK before it leaves.
+pub fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    redis::io::tcp::TcpSettings::default().set_nodelay(true)
+}
+
+/// A client for the Redis at `url` whose connections use [`tcp_settings`].
+pub fn client(url: &str) -> RedisResult<redis::Client> {
+    let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+    redis::Client::open(info.set_tcp_settings(tcp_settings()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connections_to_redis_send_without_nagle() {
+        let client = super::client("redis://127.0.0.1:7000/").expect("a client");
+        assert!(client.get_connection_info().tcp_settings().nodelay());
+        // The subscription and tracking connections are opened from this client's info.
+        let info = client.get_connection_info().clone();
+        assert!(info.tcp_settings().nodelay());
+    }
+}

@@ -71,7 +71,7 @@ pub async fn connect(
     diag: DiagPolicy,
     tracking: bool,
 ) -> Result<Engine, EngineError> {
-    let client = redis::Client::open(url)?;
+    let client = conn::client(url)?;
     let commands = ConnectionManager::new_with_config(
         client.clone(),
         ConnectionManagerConfig::new()
