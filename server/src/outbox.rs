@@ -7,9 +7,11 @@
 //! an idle connection should cost next to nothing.
 //!
 //! A frame for a connection with nothing queued and no batch being written goes straight
-//! into its socket from the room's task ([`Direct`]): no queue, no wake-up of the writer
-//! task. Only when the socket would block (or the writer holds it) is the frame queued, so
-//! frames still leave in the order they were sent.
+//! into its socket from the room's task ([`Direct`]): no queue, no writer task. Only when
+//! the socket would block (or the writer holds it) is the frame queued and a writer woken
+//! ([`Direct::wake`]: the session starts one, which ends once the queue is drained), so
+//! frames still leave in the order they were sent. The outbox also knows when the
+//! connection last heard from the gateway, for the keepalive ([`keepalive`]).
 //!
 //! Cursor states are coalesced: a newer state of one client's cursor replaces the one
 //! still waiting for this connection, so a reader that lags behind cursor moves holds at
@@ -17,6 +19,7 @@
 //! updates are never replaced or dropped for a connection that stays open.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -58,10 +61,14 @@ pub enum Tried {
     Busy,
 }
 
-/// A way to put a frame into the connection's socket without waiting (the session's
-/// writer provides it).
+/// A way to put a frame into the connection's socket without waiting, and to have what
+/// could not go in written later (the session provides it).
 pub trait Direct: Send + Sync {
     fn try_write(&self, frame: &Bytes) -> Tried;
+
+    /// Something waits for the socket (frames queued, a frame left unflushed, or a close
+    /// with its goodbye): start a writer unless one runs.
+    fn wake(self: Arc<Self>, _outbox: &Outbox) {}
 }
 
 /// Frames the writer took from the queue together, oldest first.
@@ -105,6 +112,9 @@ struct Shared {
     /// Boxed: set once, at the end, and 112 B that every open connection would carry.
     reason: OnceLock<Box<CloseReason>>,
     closing: Notify,
+    /// When a frame last went into the socket ([`crate::room::runtime::millis`]; the
+    /// outbox's creation before that), for the keepalive.
+    last_sent: AtomicU64,
 }
 
 /// The size of what an outbox allocates (`footprint_tests`).
@@ -154,6 +164,7 @@ impl Outbox {
             frame_queued: Notify::new(),
             reason: OnceLock::new(),
             closing: Notify::new(),
+            last_sent: AtomicU64::new(crate::room::runtime::millis()),
         }))
     }
 
@@ -170,7 +181,7 @@ impl Outbox {
     /// Queues a frame without waiting; closes a client that cannot keep up.
     pub fn send(&self, frame: Bytes) -> Queued {
         let mut straight = Straight::default();
-        let queued = self.queue(&frame, None, &mut straight);
+        let queued = self.queue(&frame, None, &mut straight, false);
         straight.record(&frame);
         queued
     }
@@ -179,7 +190,7 @@ impl Outbox {
     /// replacing a state of that client still waiting in the queue.
     pub fn send_cursor(&self, frame: Bytes, cursor: u64) -> Queued {
         let mut straight = Straight::default();
-        let queued = self.queue(&frame, Some(cursor), &mut straight);
+        let queued = self.queue(&frame, Some(cursor), &mut straight, false);
         straight.record(&frame);
         queued
     }
@@ -188,10 +199,19 @@ impl Outbox {
     /// fan-out: a frame that goes straight into the socket is counted in `straight`, for
     /// the caller to [`Straight::record`] once for all connections.
     pub fn offer(&self, frame: &Bytes, cursor: Option<u64>, straight: &mut Straight) -> Queued {
-        self.queue(frame, cursor, straight)
+        self.queue(frame, cursor, straight, false)
     }
 
-    fn queue(&self, frame: &Bytes, cursor: Option<u64>, straight: &mut Straight) -> Queued {
+    /// Queues `frame`, or writes it straight in; a `keepalive` goes only to a connection
+    /// with nothing on its way (a writer busy with a batch speaks for it), and has no
+    /// queueing time.
+    fn queue(
+        &self,
+        frame: &Bytes,
+        cursor: Option<u64>,
+        straight: &mut Straight,
+        keepalive: bool,
+    ) -> Queued {
         if self.0.reason.get().is_some() {
             return Queued::Gone;
         }
@@ -207,11 +227,11 @@ impl Outbox {
                 frames.remove(older);
                 crate::metrics::cursor_coalesced();
             }
-            if frames.is_empty()
-                && queue.writing == 0
-                && !queue.unflushed
-                && let Some(direct) = self.0.direct.get()
-            {
+            let idle = frames.is_empty() && queue.writing == 0 && !queue.unflushed;
+            if keepalive && !idle {
+                return Queued::Yes;
+            }
+            if idle && let Some(direct) = self.0.direct.get() {
                 // The queue's lock is held across the write, so the writer cannot take a
                 // batch meanwhile; the writer holds the socket while it writes, so a frame
                 // never passes one it took.
@@ -219,9 +239,10 @@ impl Outbox {
                 if tried != Tried::Busy {
                     queue.unflushed = tried == Tried::Buffered;
                     drop(guard);
+                    self.sent_now();
                     straight.0 += 1;
                     if tried == Tried::Buffered {
-                        self.0.frame_queued.notify_one();
+                        self.wake_writer();
                     }
                     return Queued::Yes;
                 }
@@ -231,10 +252,10 @@ impl Outbox {
                 frames.push_back(Waiting {
                     frame: frame.clone(),
                     cursor,
-                    queued_at: Some(Instant::now()),
+                    queued_at: (!keepalive).then(Instant::now),
                 });
                 drop(guard);
-                self.0.frame_queued.notify_one();
+                self.wake_writer();
                 return Queued::Yes;
             }
         }
@@ -247,8 +268,36 @@ impl Outbox {
         Queued::Gone
     }
 
+    /// Wakes the writer (tests' waits), and has the session start one unless it runs.
+    fn wake_writer(&self) {
+        self.0.frame_queued.notify_one();
+        if let Some(direct) = self.0.direct.get() {
+            Arc::clone(direct).wake(self);
+        }
+    }
+
+    /// Notes that a frame went into the socket, for the keepalive.
+    fn sent_now(&self) {
+        let now = crate::room::runtime::millis();
+        self.0.last_sent.store(now, Ordering::Relaxed);
+    }
+
+    /// Whether there is something for a writer: frames queued, or a frame written straight
+    /// into the socket's buffer that needs flushing.
+    pub fn pending(&self) -> bool {
+        let queue = self.frames();
+        !queue.waiting.is_empty() || queue.unflushed
+    }
+
+    /// The close asked for, if one was.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.0.reason.get().map(|reason| CloseReason::clone(reason))
+    }
+
     /// Waits until there is something for the writer: frames queued, or a frame written
-    /// straight into the socket's buffer that needs flushing.
+    /// straight into the socket's buffer that needs flushing (tests: the writer runs only
+    /// while there is).
+    #[cfg(test)]
     pub async fn ready(&self) {
         loop {
             {
@@ -293,6 +342,7 @@ impl Outbox {
     /// The last batch taken is written: its frames no longer count against the capacity.
     pub fn written(&self) {
         self.frames().writing = 0;
+        self.sent_now();
     }
 
     /// Waits for the next frame to write (one at a time: tests).
@@ -315,6 +365,10 @@ impl Outbox {
             drop(queue);
             self.0.closing.notify_waiters();
             self.0.closing.notify_one();
+            // Someone must say goodbye: the writer, started if none runs.
+            if let Some(direct) = self.0.direct.get() {
+                Arc::clone(direct).wake(self);
+            }
         }
     }
 
@@ -418,3 +472,4 @@ mod cursor_tests {
 
 #[cfg(test)]
 mod direct_tests;
+mod keepalive;

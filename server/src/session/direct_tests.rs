@@ -39,7 +39,7 @@ async fn sockets(
 async fn one_poll_writes_a_frame_into_hundreds_of_sockets() {
     const CONNECTIONS: usize = 300;
     let (sinks, mut clients): (Vec<_>, Vec<_>) = sockets(CONNECTIONS).await.into_iter().unzip();
-    let directs: Vec<Arc<DirectSink<_>>> = sinks
+    let directs: Vec<Arc<DirectSink>> = sinks
         .into_iter()
         .map(|sink| Arc::new(DirectSink::new(sink)))
         .collect();
@@ -88,7 +88,7 @@ async fn a_broadcast_through_outboxes_queues_nothing() {
 async fn no_frame_goes_straight_in_while_the_writer_has_the_socket() {
     let (sink, mut client) = sockets(1).await.pop().expect("a socket");
     let direct = DirectSink::new(sink);
-    let taken = direct.take().expect("the writer takes the socket");
+    let taken = direct.claim().expect("the writer takes the socket");
     assert_eq!(direct.try_write(&Bytes::from_static(b"late")), Tried::Busy);
     direct.put_back(taken);
     assert_eq!(

@@ -1,26 +1,28 @@
-//! The writing half of a session: what the room queues in the connection's [`Outbox`]
-//! goes to the socket, a keepalive goes out after a silence, and a close sends the
-//! extension error (if any) and the close frame.
+//! The writing half of a session: the room writes straight into the socket while it
+//! takes frames at once ([`DirectSink`]); what it could not take is queued in the
+//! connection's [`Outbox`], and a writer task started then ([`Direct::wake`]) sends it and
+//! ends once the queue is drained. A close starts one too, to send the extension error
+//! (if any) and the close frame. An idle connection has no writer task (issue 23: a task
+//! of 896 B each, for the connection's whole life, before); its keepalive is the reader's
+//! ([`crate::outbox`]'s `keepalive`).
 //!
-//! Everything queued for the connection leaves in one batch: one lock to take it, one
-//! wake-up, the frames fed into the socket's write buffer and flushed with one `write`,
-//! metrics counted once per batch. Frame by frame (a task wake, a new keepalive timer and
-//! a `write` per frame) this path cost most of the gateway's CPU per delivery (profile in
+//! Everything queued for the connection leaves in one batch: one lock to take it, the
+//! frames fed into the socket's write buffer and flushed with one `write`, metrics counted
+//! once per batch. Frame by frame (a task wake, a new keepalive timer and a `write` per
+//! frame) this path cost most of the gateway's CPU per delivery (profile in
 //! bench/results/delivery-profile/).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
-use collab_protocol::message::KEEPALIVE;
 use collab_protocol::{Message, close};
-use futures_util::SinkExt;
 use futures_util::stream::SplitSink;
-use tokio::time::Instant;
+use futures_util::{Sink as _, SinkExt};
+use tokio::sync::Notify;
 use tungstenite::Message as WsMessage;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::Frame;
@@ -41,62 +43,46 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(300);
 
 pub(super) type Sink = SplitSink<Socket, WsMessage>;
 
-/// Writes queued frames, a batch at a time; sends a keepalive after `keepalive` of
-/// silence; on close, sends the extension error (if any) and the close frame. Lets the
-/// room write straight into the socket while nothing is queued ([`DirectSink`]).
+/// Writes queued frames, a batch at a time, until none are left (then gives the socket
+/// back to the room's straight writes and ends); on close, sends the extension error (if
+/// any) and the close frame and leaves the socket for the session's lingering.
 ///
 /// A function returning an `async move` block, not an `async fn`: an async function keeps
-/// its arguments besides the locals they are moved into, 88 B more in every connection.
-/// The socket is shared before the block: a block keeps what it captured for its whole
-/// life, and the socket (64 B) would stay there next to the shared handle (8 B). With the
-/// writer's own last-sent time kept in the shared handle too (16 B), the task's future
-/// fits a task of 896 B instead of 1,024 B (a task is its future plus 104 B, in steps of
-/// 128 B; `footprint_tests`).
+/// its arguments besides the locals they are moved into (`footprint_tests`).
 #[allow(
     clippy::manual_async_fn,
     reason = "an async fn would keep its arguments besides the locals they move into"
 )]
 pub(super) fn write_frames(
+    shared: Arc<DirectSink>,
     sink: Sink,
     outbox: Outbox,
-    keepalive: Duration,
-) -> impl Future<Output = Option<Sink>> + Send {
-    let shared = Arc::new(DirectSink::new(sink));
-    outbox.attach(shared.clone());
+) -> impl Future<Output = ()> + Send {
     async move {
-        // One timer for the connection's life, re-armed only when it fires: a frame sent
-        // meanwhile (by the room or by this task) just moves `last_sent`, so a busy
-        // connection touches no timer.
-        let quiet = tokio::time::sleep(keepalive);
-        tokio::pin!(quiet);
-        // The goodbye runs once and holds a timeout and two sends: boxed, it does not size
-        // the task for the connection's idle life (`footprint_tests`).
+        let mut sink = sink;
         loop {
-            let keepalive_due = tokio::select! {
-                biased;
-                reason = outbox.closed() => {
-                    let sink = shared.take();
-                    return Box::pin(say_goodbye(sink, reason, None)).await;
+            if let Some(reason) = outbox.close_reason() {
+                // The goodbye runs once, and holds a timeout and two sends: boxed.
+                let sink = Box::pin(say_goodbye(Some(sink), reason, None)).await;
+                return shared.finish(sink);
+            }
+            if !outbox.pending() {
+                shared.put_back(sink);
+                // A frame queued (or a close asked for) since the check found the socket
+                // taken, and its wake-up found no socket to start a writer with: carry on
+                // unless a writer started since has it.
+                if !outbox.pending() && outbox.close_reason().is_none() {
+                    return;
                 }
-                () = outbox.ready() => false,
-                () = &mut quiet => {
-                    let sent = Duration::from_millis(shared.last_sent.load(Ordering::Relaxed));
-                    let since_start = crate::room::runtime::millis_duration();
-                    let silent_for = since_start.saturating_sub(sent);
-                    if silent_for < keepalive {
-                        quiet.as_mut().reset(Instant::now() + (keepalive - silent_for));
-                        continue;
-                    }
-                    true
+                match shared.claim() {
+                    Some(again) => sink = again,
+                    None => return,
                 }
-            };
-            // The writer takes the socket out for the batch (the room holds it only for one
+                continue;
+            }
+            // The writer has the socket out for the batch (the room holds it only for one
             // try, never across a wait); meanwhile the room finds no socket and queues.
-            let mut sink = shared.take()?;
-            let mut batch = match keepalive_due {
-                true => Batch::new(Frames::one(Bytes::from_static(KEEPALIVE))),
-                false => Batch::new(outbox.take()),
-            };
+            let mut batch = Batch::new(outbox.take());
             // A client that stops reading blocks this send; a close request (such as the
             // room's slow-consumer verdict) must still end the connection.
             let closed = tokio::select! {
@@ -104,48 +90,54 @@ pub(super) fn write_frames(
                     Ok(()) => None,
                     Err(_) => {
                         outbox.close(CloseReason::normal());
-                        return Some(sink);
+                        return shared.finish(Some(sink));
                     }
                 },
                 reason = outbox.closed() => Some(reason),
             };
             if let Some(reason) = closed {
-                return Box::pin(say_goodbye(Some(sink), reason, batch.current)).await;
+                let sink = Box::pin(say_goodbye(Some(sink), reason, batch.current)).await;
+                return shared.finish(sink);
             }
             outbox.written();
-            shared.put_back(sink);
             crate::metrics::delivered(&batch.queued);
-            shared.sent_now();
         }
     }
 }
 
-/// The socket's sending half, shared by the writer task and the room. The writer takes it
-/// out for a whole batch (across awaits); the room only tries the lock and writes if the
-/// socket is there, never waits. A plain mutex, not tokio's: nobody holds it across an
-/// await, and the room takes it once per delivery (tokio's semaphore cost two atomic
-/// operations and a lock of its own more, on a cache line of every connection). A frame goes straight in when the writer is not using the socket
-/// and the socket takes it without waiting (polled once, with a waker that does nothing:
-/// the writer polls again with its own when it flushes what is left).
-pub(super) struct DirectSink<S = Sink> {
-    /// The sending half, while the writer is not using it.
-    sink: std::sync::Mutex<Option<S>>,
-    /// When the room or the writer last wrote (ms, [`crate::room::runtime::millis`]; the
-    /// writer's start before that), for the keepalive.
-    last_sent: AtomicU64,
+/// Where the socket's sending half is.
+enum Slot {
+    /// Free: the room may try a frame; a writer may take it.
+    Idle(Sink),
+    /// A writer task has it.
+    Writing,
+    /// The connection said goodbye; the socket (unless it broke) is left for lingering.
+    Done(Option<Sink>),
 }
 
-impl<S> Direct for DirectSink<S>
-where
-    S: futures_util::Sink<WsMessage> + Unpin + Send,
-{
+/// The socket's sending half, shared by the room (which writes straight in while the
+/// socket takes frames at once) and a writer task (which exists only while something waits
+/// for the socket). The writer takes it out for its whole life (across awaits); the room
+/// only tries the lock and writes if the socket is there, never waits. A plain mutex, not
+/// tokio's: nobody holds it across an await, and the room takes it once per delivery
+/// (tokio's semaphore cost two atomic operations and a lock of its own more, on a cache
+/// line of every connection). A frame goes straight in when no writer has the socket and
+/// the socket takes it without waiting (polled once, with a waker that does nothing: a
+/// writer started for what is left polls again with its own).
+pub(super) struct DirectSink {
+    slot: std::sync::Mutex<Slot>,
+    /// Told when the goodbye is done.
+    finished: Notify,
+}
+
+impl Direct for DirectSink {
     fn try_write(&self, frame: &Bytes) -> Tried {
         // Tokio's cooperative budget (128 I/O operations per task poll) is charged by each
         // socket write, and once it is spent every write in that poll comes back pending.
         // A room fanning one update out to 750 connections spent it after the first 128
-        // and left the rest "buffered" for their writer tasks to flush: a wake-up and a
-        // poll more per delivery, on top of the room's try (fan-out, issue 23). A try
-        // never waits, so the budget's fairness is not at stake: it runs outside it.
+        // and left the rest "buffered" for writer tasks to flush: a task and a poll more
+        // per delivery, on top of the room's try (fan-out, issue 23). A try never waits,
+        // so the budget's fairness is not at stake: it runs outside it.
         let attempt = tokio::task::coop::unconstrained(std::future::poll_fn(|cx| {
             Poll::Ready(self.attempt(cx, frame))
         }));
@@ -155,51 +147,81 @@ where
             Poll::Pending => Tried::Busy,
         }
     }
+
+    fn wake(self: Arc<Self>, outbox: &Outbox) {
+        if let Some(sink) = self.claim() {
+            tokio::spawn(write_frames(self, sink, outbox.clone()));
+        }
+    }
 }
 
-impl<S> DirectSink<S>
-where
-    S: futures_util::Sink<WsMessage> + Unpin + Send,
-{
+impl DirectSink {
     /// A sink the room may write straight into.
-    pub(super) fn new(sink: S) -> DirectSink<S> {
+    pub(super) fn new(sink: Sink) -> DirectSink {
         DirectSink {
-            sink: std::sync::Mutex::new(Some(sink)),
-            last_sent: AtomicU64::new(crate::room::runtime::millis()),
+            slot: std::sync::Mutex::new(Slot::Idle(sink)),
+            finished: Notify::new(),
         }
     }
 
-    /// Notes a write, for the keepalive.
-    fn sent_now(&self) {
-        self.last_sent
-            .store(crate::room::runtime::millis(), Ordering::Relaxed);
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<S>> {
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot> {
         // Held for a take, a put or one non-blocking try: a panic cannot leave it torn.
-        self.sink.lock().unwrap_or_else(|e| e.into_inner())
+        self.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes the socket for the writer (none after a goodbye took it).
-    pub(super) fn take(&self) -> Option<S> {
-        self.slot().take()
+    /// Takes the socket for a writer: none while another writer has it or after the
+    /// goodbye.
+    pub(super) fn claim(&self) -> Option<Sink> {
+        let mut slot = self.slot();
+        match std::mem::replace(&mut *slot, Slot::Writing) {
+            Slot::Idle(sink) => Some(sink),
+            other => {
+                *slot = other;
+                None
+            }
+        }
     }
 
-    /// Gives the socket back after a batch, for the room's next try.
-    pub(super) fn put_back(&self, sink: S) {
-        *self.slot() = Some(sink);
+    /// Whether the socket is free for the room's tries (no writer has it).
+    #[cfg(test)]
+    pub(super) fn is_idle(&self) -> bool {
+        matches!(*self.slot(), Slot::Idle(_))
+    }
+
+    /// Gives the socket back after a writer's last batch, for the room's next try.
+    pub(super) fn put_back(&self, sink: Sink) {
+        *self.slot() = Slot::Idle(sink);
+    }
+
+    /// The goodbye is said (or the socket broke): the socket stays for the session.
+    fn finish(&self, sink: Option<Sink>) {
+        *self.slot() = Slot::Done(sink);
+        self.finished.notify_one();
+    }
+
+    /// Waits for the connection's goodbye (`outbox` is closed: a writer says it, started
+    /// here if none was) and takes the socket back for lingering.
+    pub(super) async fn said_goodbye(self: Arc<Self>, outbox: &Outbox) -> Option<Sink> {
+        Arc::clone(&self).wake(outbox);
+        loop {
+            if let Slot::Done(sink) = &mut *self.slot() {
+                return sink.take();
+            }
+            // `notify_one` keeps a permit for a wait that starts after it.
+            self.finished.notified().await;
+        }
     }
 
     /// One try: the frame into the socket's write buffer and a flush, polled once with a
     /// waker that does nothing (the writer polls again with its own when it flushes what
     /// is left).
     fn attempt(&self, cx: &mut Context<'_>, frame: &Bytes) -> Tried {
-        let mut guard = match self.sink.try_lock() {
+        let mut guard = match self.slot.try_lock() {
             Ok(guard) => guard,
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return Tried::Busy,
         };
-        let Some(sink) = guard.as_mut() else {
+        let Slot::Idle(sink) = &mut *guard else {
             return Tried::Busy;
         };
         // Large messages leave as fragments, from the writer.
@@ -220,7 +242,6 @@ where
         {
             return Tried::Busy;
         }
-        self.sent_now();
         match sink.poll_flush(cx) {
             Poll::Ready(Ok(())) => Tried::Written,
             // In the socket's buffer: the writer flushes it (or finds the error).
