@@ -12,11 +12,10 @@ use collab_protocol::{FileId, UndoOp};
 use futures_util::future::BoxFuture;
 
 /// Most bytes of one stored item (its stamp line included): past it, the next edit starts
-/// a new item even within the capture window. Extending the top item rewrites it whole
-/// (Redis has no append into a list element), so this bounds what one keystroke costs
-/// Redis: at 64 KiB, a file typed into without pause (several people sharing one user, or
-/// an agent) cost 60 µs of Redis per append and stalled everyone's appends behind it; at
-/// 8 KiB an item still holds a few hundred keystrokes.
+/// a new item even within the capture window. A growing item is kept as one list element
+/// per edit and folded into one when it is done (`engine/redis/scripts.rs`), so its size no
+/// longer sets what a keystroke costs Redis; it bounds what one undo reverts and what a fold
+/// or a pop copies. At 8 KiB an item holds a few hundred keystrokes.
 pub const MAX_ITEM_BYTES: usize = 8 << 10;
 
 /// A file's per-user undo and redo lists in an engine.

@@ -42,6 +42,8 @@ pub mod router;
 mod scripts;
 pub mod store;
 pub mod tracking;
+#[cfg(test)]
+mod undo_lists_tests;
 mod value;
 pub mod version;
 

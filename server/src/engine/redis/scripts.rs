@@ -35,11 +35,58 @@ local function field_of(fields, name)
 end
 "#;
 
+/// A user's undo list as items. An element is `<ms>\n<parts>` (a whole item; `<ms>` the
+/// Redis time of its last edit, 0 for an inverse) or `<ms>,<n>,<bytes>\n<part>`: the `n`th
+/// element of an item that is still growing, its `bytes` the parts of all `n` so far. A
+/// growing item is kept as one element per edit, so a keystroke pushes its part and never
+/// rewrites the item (Lua hashes every byte of every string it makes: rewriting an 8 KiB
+/// item per keystroke was a fifth of Redis's CPU in the edit-storm). Only the top item can
+/// be split: it is folded into one element before anything is pushed above it.
+/// KEYS: none.
+const ITEMS: &str = r#"
+local function header(top)
+  local stamp, n, bytes = string.match(top, '^(%d+),(%d+),(%d+)\n')
+  if stamp then
+    return tonumber(stamp), tonumber(n), tonumber(bytes)
+  end
+  stamp = string.match(top, '^(%d+)\n')
+  if not stamp then
+    return 0, 1, #top
+  end
+  return tonumber(stamp), 1, #top - #stamp - 1
+end
+local function items(list)
+  local len = redis.call('LLEN', list)
+  if len == 0 then
+    return 0
+  end
+  local _, n = header(redis.call('LINDEX', list, 0))
+  return len - n + 1
+end
+local function take(list, top)
+  local _, n = header(top)
+  local elements = redis.call('LPOP', list, n)
+  local parts = {}
+  for i = #elements, 1, -1 do
+    local e = elements[i]
+    local at = string.find(e, '\n', 1, true)
+    parts[#parts + 1] = at and string.sub(e, at + 1) or e
+  end
+  return table.concat(parts)
+end
+local function fold(list, top)
+  local stamp, n = header(top)
+  if n > 1 then
+    redis.call('LPUSH', list, stamp .. '\n' .. take(list, top))
+  end
+end
+"#;
+
 /// Publishes an `N` envelope when a user's undo or redo count moved between zero and
-/// non-zero; returns both counts. `PUBLISH` is the publish command.
+/// non-zero; returns both counts. `PUBLISH` is the publish command. Needs [`ITEMS`].
 const NOTIFY: &str = r#"
 local function notify(channel, origin, user, undo_key, redo_key, undo_before, redo_before)
-  local undo, redo = redis.call('LLEN', undo_key), redis.call('LLEN', redo_key)
+  local undo, redo = items(undo_key), redis.call('LLEN', redo_key)
   if (undo == 0) ~= (undo_before == 0) or (redo == 0) ~= (redo_before == 0) then
     redis.call(PUBLISH, channel, 'N ' .. origin .. '\n' ..
       cjson.encode({user = user, undo = undo, redo = redo}))
@@ -61,14 +108,13 @@ pub(super) fn publish_with(publish: &str) -> String {
 /// (`e` edit, `u` undone, `r` redone), user, item part.
 /// Returns {pos, log length}.
 ///
-/// A list element is `<ms>\n<parts>`: `<ms>` the Redis time of the item's last edit (0
-/// for an inverse, which never absorbs later edits). An edit within the capture window of
-/// the top item's time is appended to it (unless that would make it larger than the
-/// most bytes of one item: someone typing without pause for an hour gets several items);
-/// otherwise it starts a new item.
+/// An edit within the capture window of the top item's time joins it (unless the item,
+/// stored whole, would be larger than the most bytes of one item: someone typing without
+/// pause for an hour gets several items); otherwise it starts a new item. Lists are
+/// described at [`ITEMS`]. An edit's common case is four list commands and no copy.
 pub fn append(publish: &str) -> String {
     format!(
-        "{}{HEAD}{NOTIFY}{}",
+        "{}{HEAD}{ITEMS}{NOTIFY}{}",
         publish_with(publish),
         r#"
 local pos = head() + 1
@@ -76,8 +122,7 @@ redis.call('XADD', KEYS[1], pos .. '-1', 'o', ARGV[1], 'u', ARGV[2], 'd', ARGV[7
 redis.call(PUBLISH, KEYS[3], 'U ' .. ARGV[1] .. ' ' .. pos .. '\n' .. ARGV[2])
 local capture, depth, ttl = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local max_item = tonumber(ARGV[6])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now
 local function push(list, stamp, part)
   redis.call('LPUSH', list, stamp .. '\n' .. part)
   redis.call('LTRIM', list, 0, depth - 1)
@@ -87,24 +132,47 @@ local k, a = 4, 8
 while KEYS[k] do
   local undo, redo = KEYS[k], KEYS[k + 1]
   local kind, user, part = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local undo_before, redo_before = redis.call('LLEN', undo), redis.call('LLEN', redo)
+  local top = redis.call('LINDEX', undo, 0)
   if kind == 'e' then
-    local top = redis.call('LINDEX', undo, 0)
-    local stamp = top and string.match(top, '^(%d+)\n')
-    if stamp and tonumber(stamp) > 0 and now - tonumber(stamp) < capture
-        and #top + #part <= max_item then
-      redis.call('LSET', undo, 0, now .. '\n' .. string.sub(top, #stamp + 2) .. part)
+    if not now then
+      local time = redis.call('TIME')
+      now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    end
+    local redo_before = redis.call('LLEN', redo)
+    local stamp, n, bytes = 0, 0, 0
+    if top then
+      stamp, n, bytes = header(top)
+    end
+    if stamp > 0 and now - stamp < capture
+        and #tostring(stamp) + 1 + bytes + #part <= max_item then
+      redis.call('LPUSH', undo, now .. ',' .. (n + 1) .. ',' .. (bytes + #part) .. '\n' .. part)
       redis.call('PEXPIRE', undo, ttl)
     else
+      if top then
+        fold(undo, top)
+      end
       push(undo, now, part)
     end
-    redis.call('DEL', redo)
-  elseif kind == 'u' then
-    push(redo, 0, part)
+    if redo_before > 0 then
+      redis.call('DEL', redo)
+    end
+    -- the counts moved between zero and non-zero: undo was empty, or redo was not
+    if not top or redo_before > 0 then
+      redis.call(PUBLISH, KEYS[3], 'N ' .. ARGV[1] .. '\n' ..
+        cjson.encode({user = user, undo = items(undo), redo = 0}))
+    end
   else
-    push(undo, 0, part)
+    local undo_before, redo_before = items(undo), redis.call('LLEN', redo)
+    if kind == 'u' then
+      push(redo, 0, part)
+    else
+      if top then
+        fold(undo, top)
+      end
+      push(undo, 0, part)
+    end
+    notify(KEYS[3], ARGV[1], user, undo, redo, undo_before, redo_before)
   end
-  notify(KEYS[3], ARGV[1], user, undo, redo, undo_before, redo_before)
   k, a = k + 2, a + 3
 end
 return {pos, redis.call('XLEN', KEYS[1])}
@@ -117,18 +185,29 @@ return {pos, redis.call('XLEN', KEYS[1])}
 /// Returns {undo count, redo count, item parts (absent when the list was empty)}.
 pub fn pop_undo(publish: &str) -> String {
     format!(
-        "{}{NOTIFY}{}",
+        "{}{ITEMS}{NOTIFY}{}",
         publish_with(publish),
         r#"
-local undo_before, redo_before = redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])
+local undo_before, redo_before = items(KEYS[1]), redis.call('LLEN', KEYS[2])
 local from = KEYS[2]
 if ARGV[1] == 'u' then from = KEYS[1] end
-local top = redis.call('LPOP', from)
+local top = redis.call('LINDEX', from, 0)
+local item = top and take(from, top)
 local undo, redo = notify(KEYS[3], ARGV[2], ARGV[3], KEYS[1], KEYS[2], undo_before, redo_before)
-if not top then
+if not item then
   return {undo, redo}
 end
-return {undo, redo, string.sub(top, string.find(top, '\n', 1, true) + 1)}
+return {undo, redo, item}
+"#
+    )
+}
+
+/// A user's {undo count, redo count} of items. KEYS: undo list, redo list.
+pub fn undo_counts() -> String {
+    format!(
+        "{ITEMS}{}",
+        r#"
+return {items(KEYS[1]), redis.call('LLEN', KEYS[2])}
 "#
     )
 }

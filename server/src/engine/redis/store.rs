@@ -36,6 +36,7 @@ pub struct RedisStore<C> {
     undo: UndoPolicy,
     append: Script,
     pop_undo: Script,
+    undo_counts: Script,
     head: Script,
     read_since: Script,
     compact: Script,
@@ -83,6 +84,7 @@ impl<C: Conn> RedisStore<C> {
             undo,
             append: Script::new(&scripts::append(C::FILE_PUBLISH)),
             pop_undo: Script::new(&scripts::pop_undo(C::FILE_PUBLISH)),
+            undo_counts: Script::new(&scripts::undo_counts()),
             head: Script::new(&scripts::head()),
             read_since: Script::new(&scripts::read_since()),
             compact: Script::new(scripts::COMPACT),
@@ -134,12 +136,14 @@ impl<C: Conn> RedisStore<C> {
         value::parse_popped(reply)
     }
 
+    /// Counts items, not list elements: the top item may span several (`scripts::ITEMS`).
     async fn read_counts(&self, file: &FileId, user: &str) -> Result<UndoCounts, EngineError> {
         let mut conn = self.conn.clone();
-        let (undo, redo): (u64, u64) = redis::pipe()
-            .llen(self.keys.undo(file, user))
-            .llen(self.keys.redo(file, user))
-            .query_async(&mut conn)
+        let (undo, redo): (u64, u64) = self
+            .undo_counts
+            .key(self.keys.undo(file, user))
+            .key(self.keys.redo(file, user))
+            .invoke_async(&mut conn)
             .await?;
         Ok(UndoCounts { undo, redo })
     }
