@@ -154,6 +154,43 @@ fn edits_settle_before_a_check_and_typing_is_checked_every_interval() {
 }
 
 #[test]
+fn with_nobody_watching_a_text_is_versioned_when_it_settles_not_while_typing() {
+    let mut room = room();
+    let mut fx = Effects::new();
+    room.on_join(
+        STOCK,
+        user("bob", Access::ReadWrite),
+        OptIns::default(),
+        &mut fx,
+    );
+    let t0 = Instant::now();
+    start_check(&mut room, t0);
+    finish(&mut room, "v0", Vec::new());
+    let writer = Writer::new(7);
+    let debounce = Duration::from_millis(150);
+    let mut now = t0;
+    for i in 0..30 {
+        now += Duration::from_millis(100);
+        client(&mut room, STOCK, update(writer.type_text(&i.to_string())));
+        assert_eq!(
+            room.diagnostics_due(now),
+            Some(now + debounce),
+            "keystroke {i} (3 s of typing): the text is versioned once it settles"
+        );
+    }
+    // A post waiting for its version brings back the check every interval.
+    let started = now;
+    assert!(post(&mut room, 1, Some("v-typed")).is_empty());
+    now += Duration::from_millis(100);
+    client(&mut room, STOCK, update(writer.type_text("x")));
+    assert!(
+        room.diagnostics_due(now)
+            .is_some_and(|due| due <= started + Duration::from_secs(1)),
+        "a waiting post is answered from a check within the interval"
+    );
+}
+
+#[test]
 fn syntax_markers_of_another_version_wait_until_the_text_is_that_version() {
     let mut room = room_with_watcher();
     let now = Instant::now();

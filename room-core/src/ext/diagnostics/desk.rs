@@ -2,7 +2,8 @@
 //! opted-in connection is shown, and which versions external tools may post for.
 //!
 //! - Every change restarts a short quiet timer (`--diagnostics-debounce-ms`); a text that
-//!   keeps changing is still checked every `max_interval`. One check is out at a time;
+//!   keeps changing is still checked every `max_interval` while someone here watches or a
+//!   post waits (else it is versioned when it settles). One check is out at a time;
 //!   changes during it make the next one. A check always yields the text's version (its
 //!   SHA-256), and syntax markers when someone here opted into diagnostics and the file's
 //!   extension has a grammar.
@@ -118,7 +119,17 @@ impl DiagDesk {
         }
         let settled = match (self.changed_at, self.dirty_since) {
             (Some(changed), Some(first)) => {
-                Some((changed + self.settings.debounce).min(first + self.settings.max_interval))
+                let quiet = changed + self.settings.debounce;
+                // A text that keeps changing is checked every interval for watchers (their
+                // markers while typing) and for waiting posts. Without either, only a
+                // settled text is worth versioning: a tool posts for what it read after
+                // the typing paused, and the text taken out mid-burst was a gateway's
+                // largest cost after the writes (whole text, SHA-256, once a second a file).
+                Some(if self.wants_syntax() || !self.posts.is_empty() {
+                    quiet.min(first + self.settings.max_interval)
+                } else {
+                    quiet
+                })
             }
             _ => None,
         };
