@@ -175,3 +175,66 @@ fn the_kept_state_vector_follows_updates_out_of_order_and_direct_writes() {
         "every edit is in"
     );
 }
+
+/// A measurement, not a check (ignored): what a keystroke costs in a file whose history
+/// holds `clients` client ids (one per editor session), and what building the whole
+/// state vector, which every update did before the replica kept it, costs there. Run:
+/// `cargo test --release -p collab-room-core --lib keystroke_cost -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run with --ignored --nocapture"]
+fn keystroke_cost_in_a_file_with_a_long_history() {
+    use std::time::Instant;
+    for clients in [10u64, 1_000, 10_000] {
+        let replica = Replica::new("monaco");
+        let history = Doc::with_client_id(1);
+        let text = history.get_or_insert_text("monaco");
+        for client in 2..clients + 2 {
+            let session = Doc::with_client_id(client);
+            let t = session.get_or_insert_text("monaco");
+            let mut txn = session.transact_mut();
+            let state = history
+                .transact()
+                .encode_state_as_update_v1(&Default::default());
+            txn.apply_update(Update::decode_v1(&state).expect("decodes"))
+                .expect("applies");
+            t.insert(&mut txn, 0, "a");
+            let update = txn.encode_update_v1();
+            drop(txn);
+            history
+                .transact_mut()
+                .apply_update(Update::decode_v1(&update).expect("decodes"))
+                .expect("applies");
+        }
+        let state = history
+            .transact()
+            .encode_state_as_update_v1(&Default::default());
+        replica.apply(&state).expect("the history applies");
+        let writer = Doc::with_client_id(clients + 100);
+        writer
+            .transact_mut()
+            .apply_update(Update::decode_v1(&state).expect("decodes"))
+            .expect("applies");
+        let t = writer.get_or_insert_text("monaco");
+        let keys: Vec<Vec<u8>> = (0..2_000)
+            .map(|i| {
+                let mut txn = writer.transact_mut();
+                t.insert(&mut txn, i, "k");
+                txn.encode_update_v1()
+            })
+            .collect();
+        let started = Instant::now();
+        for key in &keys {
+            replica.apply_from_client(key).expect("a keystroke applies");
+        }
+        let per_key = started.elapsed().as_secs_f64() * 1e6 / keys.len() as f64;
+        let started = Instant::now();
+        for _ in 0..200 {
+            std::hint::black_box(replica.doc().transact().state_vector());
+        }
+        let whole = started.elapsed().as_secs_f64() * 1e6 / 200.0;
+        drop(text);
+        println!(
+            "{clients:>6} clients: a keystroke {per_key:.1} us; the whole state vector {whole:.1} us"
+        );
+    }
+}
