@@ -404,13 +404,32 @@ async fn a_change_made_while_the_agent_was_down_is_merged_after_the_feed_reconne
     let (redis, mut agent, _platform, token) = world(&[]).await;
     let path = agent.write("down.txt", b"before\n");
     let gw = gateway(&redis, agent.port(), AGENT_TOKEN).await;
-    let client = Client::connect_synced(&gw.ws_url_with_token("s1/down.txt", &token), DEADLINE)
+    let url = format!("{}&ext=files", gw.ws_url_with_token("s1/down.txt", &token));
+    let client = Client::connect_synced(&url, DEADLINE)
         .await
         .expect("connects");
     assert_eq!(client.text(), "before\n");
     // A write that landed: the room's first check of the file is over.
+    let told = file_states(&client).len();
     client.push("typed\n").expect("edit");
     assert!(file_holds(&path, "before\ntyped\n").await, "written back");
+    // ...and that the gateway knows landed: killed between writing the file and answering,
+    // the agent would leave the gateway unsure of it, and the outside change below would
+    // then be merged with "typed" as typing not yet saved.
+    let saved = client
+        .wait_for(
+            |c| {
+                let states = file_states(c);
+                let after = &states[told.min(states.len())..];
+                after
+                    .iter()
+                    .position(|(s, _)| *s == FileSyncState::Saving)
+                    .is_some_and(|at| after[at..].iter().any(|(s, _)| *s == FileSyncState::Saved))
+            },
+            DEADLINE,
+        )
+        .await;
+    assert!(saved.is_ok(), "saved: {:?}", file_states(&client));
     agent.kill().await.expect("the agent stops");
     // Nobody types meanwhile: only the feed's re-check after it reconnects can see this.
     std::fs::write(&path, "changed while the agent was down\n").expect("outside write");
