@@ -43,7 +43,6 @@ pub mod effect;
 pub mod ext;
 pub mod item_list;
 pub mod item_order;
-pub mod known_state;
 pub mod list_keeper;
 pub mod member;
 pub mod metrics;

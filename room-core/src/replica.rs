@@ -3,10 +3,9 @@
 //! Sans-IO: it takes bytes, returns bytes, and knows nothing of sockets or Redis, so its
 //! behaviour is unit-tested directly.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::{Cell, RefCell};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::known_state::KnownState;
 use crate::list_keeper::ListKeeper;
 use crate::origin_order::{self, Authors, Checked, Refusal, Scene};
 use crate::update_check::{Placed, Shape};
@@ -92,8 +91,6 @@ pub struct Replica {
     opaque: Cell<bool>,
     /// The text's item list, kept in step with the doc for the origin check.
     list: RefCell<ListKeeper>,
-    /// The doc's state vector, advanced by each update instead of computed whole.
-    known: RefCell<KnownState>,
 }
 
 impl Replica {
@@ -112,7 +109,6 @@ impl Replica {
             authors: RefCell::default(),
             opaque: Cell::new(false),
             list: RefCell::default(),
-            known: RefCell::default(),
         }
     }
 
@@ -138,7 +134,7 @@ impl Replica {
     ) -> Result<Option<Edit>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        let sv = self.known_state();
+        let sv = self.state_vector();
         if let Some(missing) = shape.missing_from(&sv) {
             return Err(ApplyError::Early(missing));
         }
@@ -182,9 +178,7 @@ impl Replica {
             }
         };
         drop(keeper);
-        drop(sv);
-        let placed = Placement::Checked(checked);
-        self.apply_checked(update, &shape, &items, placed, true)
+        self.apply_checked(update, &shape, &items, Placement::Checked(checked))
     }
 
     /// Applies a v1 update from the log or another gateway (in log order, so its
@@ -194,46 +188,27 @@ impl Replica {
     pub fn apply(&self, update: &[u8]) -> Result<Option<Vec<u8>>, ApplyError> {
         let shape =
             crate::update_check::check(update).map_err(|e| ApplyError::Decode(e.to_string()))?;
-        let sv = self.known_state();
+        let sv = self.state_vector();
         let items = shape.items_beyond(&sv);
-        let complete = shape.missing_from(&sv).is_none();
         let followed = {
             let mut keeper = self.list.borrow_mut();
             keeper.in_step(self.version.get())
-                && complete
+                && shape.missing_from(&sv).is_none()
                 && origin_order::follow(keeper.parts().0, &sv, &self.text_name, &items)
         };
-        drop(sv);
-        let placed = Placement::Followed(followed);
         Ok(self
-            .apply_checked(update, &shape, &items, placed, complete)?
+            .apply_checked(update, &shape, &items, Placement::Followed(followed))?
             .map(|edit| edit.relay))
     }
 
     /// Applies a checked update; `items`: the items it brings (as yrs takes them in),
-    /// `placed`: what placing them on the item list found, `complete`: the replica held
-    /// everything it builds on.
+    /// `placed`: what placing them on the item list found.
     fn apply_checked(
         &self,
         update: &[u8],
         shape: &Shape,
         items: &[Placed],
         placed: Placement,
-        complete: bool,
-    ) -> Result<Option<Edit>, ApplyError> {
-        let result = self.integrate(update, shape, items, placed, complete);
-        #[cfg(debug_assertions)]
-        self.check_known_state();
-        result
-    }
-
-    fn integrate(
-        &self,
-        update: &[u8],
-        shape: &Shape,
-        items: &[Placed],
-        placed: Placement,
-        complete: bool,
     ) -> Result<Option<Edit>, ApplyError> {
         let (in_step, deferred, slow_checks, check_work) = match placed {
             Placement::Checked(c) => (
@@ -258,22 +233,13 @@ impl Replica {
             }
         };
         // Whatever the outcome, yrs may have integrated part of the update.
-        let before = self.version.get();
-        self.version.set(before + 1);
+        self.version.set(self.version.get() + 1);
         let result = catch_unwind(AssertUnwindSafe(|| {
             let mut txn = self.doc.transact_mut();
             // An update yrs parked earlier may be integrated by this one: the list did not
             // follow its items.
             let parked = txn.store().pending_update().is_some();
             let applied = txn.apply_update(decoded);
-            let clean = complete
-                && !shape.skips
-                && !parked
-                && applied.is_ok()
-                && !txn.has_missing_updates();
-            self.known
-                .borrow_mut()
-                .advance(before, clean, txn.insert_set());
             // Noted whatever the outcome: yrs may have integrated part of it.
             self.authors.borrow_mut().remember(items);
             if !shape.opaque.is_empty() {
@@ -348,32 +314,7 @@ impl Replica {
     }
 
     pub fn state_vector(&self) -> StateVector {
-        self.known_state().clone()
-    }
-
-    /// The doc's state vector, kept ([`KnownState`]) or computed when not current.
-    fn known_state(&self) -> Ref<'_, StateVector> {
-        let version = self.version.get();
-        self.known
-            .borrow_mut()
-            .at(version, || self.doc.transact().state_vector());
-        Ref::map(self.known.borrow(), |known| {
-            known.current(version).expect("just made current")
-        })
-    }
-
-    /// Debug builds (and so every test) check the kept state vector against the doc's
-    /// after each update.
-    #[cfg(debug_assertions)]
-    fn check_known_state(&self) {
-        let known = self.known.borrow();
-        if let Some(kept) = known.current(self.version.get()) {
-            let computed = self.doc.transact().state_vector();
-            assert_eq!(
-                *kept, computed,
-                "the kept state vector strayed from the doc's"
-            );
-        }
+        self.doc.transact().state_vector()
     }
 
     /// What a peer at `sv` lacks (sync step 2). yrs can panic encoding a doc that a
@@ -415,5 +356,126 @@ pub fn is_empty_update(update: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-#[path = "replica_tests.rs"]
-mod tests;
+mod tests {
+    use super::*;
+    use yrs::Text;
+
+    fn edit(text: &str) -> Vec<u8> {
+        let doc = Doc::new();
+        let t = doc.get_or_insert_text("monaco");
+        let mut txn = doc.transact_mut();
+        t.insert(&mut txn, 0, text);
+        txn.encode_update_v1()
+    }
+
+    #[test]
+    fn relays_new_changes_and_skips_known_ones() {
+        let replica = Replica::new("monaco");
+        let update = edit("hello");
+        assert!(replica.apply(&update).expect("applies").is_some());
+        assert_eq!(replica.apply(&update).expect("applies again"), None);
+        assert_eq!(replica.text(), "hello");
+    }
+
+    #[test]
+    fn refuses_a_tiny_update_that_claims_huge_counts() {
+        let replica = Replica::new("monaco");
+        // From the fuzzer: 2^28 client groups in 5 bytes.
+        assert!(matches!(
+            replica.apply(&[0x80, 0x80, 0x80, 0x80, 0x01]),
+            Err(ApplyError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        let replica = Replica::new("monaco");
+        assert!(replica.apply(&[0xff, 0xff, 0xff]).is_err());
+        assert_eq!(replica.text(), "");
+    }
+
+    /// Two consecutive edits of one doc, "ab" then "cd" after it.
+    fn two_edits() -> (Vec<u8>, Vec<u8>) {
+        let doc = Doc::new();
+        let t = doc.get_or_insert_text("monaco");
+        let first = {
+            let mut txn = doc.transact_mut();
+            t.insert(&mut txn, 0, "ab");
+            txn.encode_update_v1()
+        };
+        let second = {
+            let mut txn = doc.transact_mut();
+            t.insert(&mut txn, 2, "cd");
+            txn.encode_update_v1()
+        };
+        (first, second)
+    }
+
+    #[test]
+    fn log_updates_out_of_order_wait_for_their_predecessors() {
+        let (first, second) = two_edits();
+        let replica = Replica::new("monaco");
+        assert_eq!(
+            replica.apply(&second).expect("pending").as_deref(),
+            Some(&second[..])
+        );
+        assert!(replica.apply(&first).expect("applies").is_some());
+        assert_eq!(replica.text(), "abcd");
+    }
+
+    #[test]
+    fn a_client_update_before_its_predecessors_is_refused_untouched() {
+        let (first, second) = two_edits();
+        let replica = Replica::new("monaco");
+        assert!(matches!(
+            replica.apply_from_client(&second),
+            Err(ApplyError::Early(_))
+        ));
+        assert_eq!(replica.text(), "");
+        assert_eq!(replica.state_vector(), StateVector::default());
+        assert!(
+            replica
+                .apply_from_client(&first)
+                .expect("applies")
+                .is_some()
+        );
+        assert!(
+            replica
+                .apply_from_client(&second)
+                .expect("applies")
+                .is_some()
+        );
+        assert_eq!(replica.text(), "abcd");
+    }
+
+    #[test]
+    fn a_client_update_referring_to_unknown_edits_of_others_is_refused() {
+        let theirs = Doc::with_client_id(1);
+        let ours = Doc::with_client_id(2);
+        let (t1, t2) = (
+            theirs.get_or_insert_text("monaco"),
+            ours.get_or_insert_text("monaco"),
+        );
+        let base = {
+            let mut txn = theirs.transact_mut();
+            t1.insert(&mut txn, 0, "base");
+            txn.encode_update_v1()
+        };
+        ours.transact_mut()
+            .apply_update(Update::decode_v1(&base).expect("decodes"))
+            .expect("applies");
+        let edit = {
+            let mut txn = ours.transact_mut();
+            t2.insert(&mut txn, 2, "XY");
+            txn.encode_update_v1()
+        };
+        let replica = Replica::new("monaco");
+        assert!(matches!(
+            replica.apply_from_client(&edit),
+            Err(ApplyError::Early(_))
+        ));
+        replica.apply(&base).expect("the base arrives from the log");
+        assert!(replica.apply_from_client(&edit).expect("applies").is_some());
+        assert_eq!(replica.text(), "baXYse");
+    }
+}

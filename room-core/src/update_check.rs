@@ -66,8 +66,6 @@ pub struct Shape {
     pub items: Vec<Placed>,
     /// Garbage-collected ranges `(client, clock, length)`.
     pub garbage: Vec<(u64, u64, u64)>,
-    /// Whether it holds skips (gaps in a client's clocks), which yrs integrates as holes.
-    pub skips: bool,
     /// Items whose content a text render does not show with its id (`ContentDeleted`, what
     /// a garbage-collecting client sends for removed text, and other non-string kinds):
     /// where their info byte and content lie, so [`crate::item_order`] can render them.
@@ -284,8 +282,6 @@ impl Walk<'_> {
                 }
                 if info == BLOCK_GC_REF_NUMBER {
                     self.shape.garbage.push((client, clock, len));
-                } else {
-                    self.shape.skips = true;
                 }
                 return Ok(len);
             }
