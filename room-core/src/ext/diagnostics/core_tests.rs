@@ -32,6 +32,19 @@ fn room_with_watcher() -> RoomCore {
     room
 }
 
+/// A room of `sb/main.ts` with only a stock client (conn 2): nobody watches diagnostics.
+fn room_without_watcher() -> RoomCore {
+    let mut room = room();
+    let mut fx = Effects::new();
+    room.on_join(
+        STOCK,
+        user("bob", Access::ReadWrite),
+        OptIns::default(),
+        &mut fx,
+    );
+    room
+}
+
 /// Runs the check the timer asks for at `now` and returns its job's text and language.
 fn start_check(room: &mut RoomCore, now: Instant) -> (String, Option<Language>) {
     let mut fx = Effects::new();
@@ -155,14 +168,7 @@ fn edits_settle_before_a_check_and_typing_is_checked_every_interval() {
 
 #[test]
 fn with_nobody_watching_a_text_is_versioned_when_it_settles_not_while_typing() {
-    let mut room = room();
-    let mut fx = Effects::new();
-    room.on_join(
-        STOCK,
-        user("bob", Access::ReadWrite),
-        OptIns::default(),
-        &mut fx,
-    );
+    let mut room = room_without_watcher();
     let t0 = Instant::now();
     start_check(&mut room, t0);
     finish(&mut room, "v0", Vec::new());
@@ -222,14 +228,7 @@ fn syntax_markers_of_another_version_wait_until_the_text_is_that_version() {
 
 #[test]
 fn a_room_nobody_watches_versions_its_text_but_never_asks_for_syntax() {
-    let mut room = room();
-    let mut fx = Effects::new();
-    room.on_join(
-        STOCK,
-        user("bob", Access::ReadWrite),
-        OptIns::default(),
-        &mut fx,
-    );
+    let mut room = room_without_watcher();
     let now = Instant::now();
     let (_, language) = start_check(&mut room, now);
     assert_eq!(language, None, "no syntax check without a watcher");
